@@ -1,0 +1,75 @@
+"""One frozen run configuration, built once at the edge (the CLI) and passed down.
+
+Nothing below the CLI reads the environment: whatever the environment may set (tracking URI,
+provider keys' presence) is read here, once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlestar.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """MLE-STAR's knobs. Paper defaults; the scheduler shrinks them to fit the budget."""
+
+    m_candidates: int = 4
+    t_outer: int = 4
+    k_inner: int = 4
+    r_ensemble: int = 5
+    max_debug_rounds: int = 2
+    n_folds: int = 5
+    subsample_rows: int = 30_000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task_dir: Path
+    run_dir: Path
+    budget_s: float = 30 * 60.0
+    max_nodes: int | None = None
+    seed: int = 42
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    engineer: str = "builtin"
+    """"builtin", or an LLM spec such as "openai:gpt-4o-mini" or "replay:RUN_DIR"."""
+    role_models: tuple[tuple[str, str], ...] = ()
+    """Per-role LLM overrides, e.g. (("summarize_ablation", "openai:gpt-4o-mini"),)."""
+    search: SearchSettings = field(default_factory=SearchSettings)
+    memory_mb: int | None = 8192
+    group_column: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+    """Task inferences overridden by CLI flags (field, value)."""
+    tracking_uri: str | None = None
+    tracking: bool = True
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    executor: str = "local"
+    """"local" or "ray" (or "ray://host:port")."""
+    card_dirs: tuple[Path, ...] = ()
+    """User model-card folders, honoured beside the built-in cards."""
+    live: bool | None = None
+    """Live panel on/off; None: on when stdout is a terminal."""
+
+    def with_run_dir(self, run_dir: Path) -> RunConfig:
+        return replace(self, run_dir=run_dir)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'30m' -> 1800.0; '90s', '1.5h' and bare seconds ('300') work too."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ConfigError(f"expected a duration such as 300, 90s, 30m or 2h; got {text!r}")
+    value, unit = float(m.group(1)), m.group(2) or "s"
+    seconds = value * {"s": 1, "m": 60, "h": 3600}[unit]
+    if seconds <= 0:
+        raise ConfigError(f"expected a positive duration; got {text!r}")
+    return seconds

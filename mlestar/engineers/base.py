@@ -1,0 +1,179 @@
+"""The Engineer seam: the roles the MLE-STAR search asks an engineer to play.
+
+Every role returns plain values (scripts are strings made of named blocks, see mlestar.blocks);
+the search runs and scores everything itself, so an engineer never sees a score it did not get
+from the harness. Each role may fail by raising EngineerFailure; the search then records a failed
+attempt and falls back (to the built-in engineer for an LLM, or to the last working solution).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlestar.task.spec import TaskSpec
+
+
+class EngineerFailure(Exception):
+    """A role could not produce a usable answer (unparsable reply, no block found, ...).
+
+    Not part of the user-facing error tree: the search catches it and records a failed attempt.
+    """
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every role may know about the task and the run."""
+
+    spec: TaskSpec
+    profile: dict[str, Any]
+    """Column kinds, sizes, extra files: see mlestar.task.profile."""
+    seed: int
+    threads: int
+    script_budget_s: float
+    """A soft time limit for one script of this run."""
+    data_dir: Path
+    """The run's data folder (what the scripts see as ./input)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A retrieved model: a model card with a short example."""
+
+    name: str
+    summary: str
+    example: str = ""
+    source: str = "builtin"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ablation variant: the current script with one block turned off or reset."""
+
+    name: str
+    description: str
+    block: str
+    code: str
+    """The whole variant script."""
+
+
+@dataclass(frozen=True)
+class AblationResult:
+    """A variant's score beside the base score, for the summary and the block choice."""
+
+    variant: Variant
+    score: float | None
+    base_score: float
+    lower_is_better: bool
+
+    @property
+    def impact(self) -> float | None:
+        """How much worse the script gets without this part (positive: the part helps)."""
+        if self.score is None:
+            return None
+        delta = self.score - self.base_score
+        return delta if self.lower_is_better else -delta
+
+
+@dataclass(frozen=True)
+class BlockChoice:
+    block: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """A previous plan on the target block and how it scored (None: it failed)."""
+
+    plan: str
+    score: float | None
+    base_score: float
+
+
+@dataclass(frozen=True)
+class EnsembleMember:
+    node_id: str
+    plan: str
+    score: float
+
+
+@dataclass(frozen=True)
+class EnsemblePlan:
+    """How to combine members: "average", "greedy" or "stacking" are computed by the harness on
+    stored predictions; "script" runs an engineer-written script scored like any other."""
+
+    kind: str
+    plan: str
+    members: tuple[str, ...] = ()
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LeakageReport:
+    leaks: tuple[str, ...]
+    """One line per finding; empty when the script is clean."""
+    fixed_code: str | None = None
+
+
+@dataclass
+class Usage:
+    """Tokens and cost an engineer spent; the search moves it onto journal nodes."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    by_role: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "calls": self.calls,
+        }
+
+
+class Engineer(Protocol):
+    """The roles of the search. Implementations: builtin.BuiltinEngineer, llm.LLMEngineer."""
+
+    name: str
+
+    def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]: ...
+
+    def draft(self, ctx: TaskContext, candidate: Candidate) -> str: ...
+
+    def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str: ...
+
+    def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
+        """A revised script that uses data the current one ignores, or None if all is used."""
+        ...
+
+    def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport: ...
+
+    def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]: ...
+
+    def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str: ...
+
+    def pick_block(
+        self, ctx: TaskContext, script: str, summary: str, refined: list[str]
+    ) -> BlockChoice: ...
+
+    def plan_next(
+        self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]
+    ) -> str: ...
+
+    def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
+        """The new code of `block` alone (marker line excluded)."""
+        ...
+
+    def plan_ensemble(
+        self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
+    ) -> EnsemblePlan: ...
+
+    def debug(self, ctx: TaskContext, script: str, error: str) -> str: ...
+
+    def take_usage(self) -> Usage:
+        """What was spent since the last call, then reset."""
+        ...

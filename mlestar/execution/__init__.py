@@ -1,0 +1,5 @@
+"""Running solution scripts: one Executor protocol, a local sandboxed runner, a Ray runner."""
+
+from mlestar.execution.base import Executor, Limits, RunResult
+
+__all__ = ["Executor", "Limits", "RunResult"]

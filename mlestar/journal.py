@@ -1,0 +1,120 @@
+"""The journal: every attempt a node, appended to journal.jsonl as it happens.
+
+The journal is the source of truth of a run. Resume, status, reports, MLflow and DVC read it.
+Each line is one JSON record with a "kind":
+  "node"   one attempt (a script run, or an ensemble computed by the harness)
+  "event"  a decision or a stage boundary (stage started, merge kept, block chosen, run finished)
+Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
+a torn last line (kill -9 mid-write) is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+JOURNAL_FILE = "journal.jsonl"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One attempt of the search."""
+
+    id: str
+    """Stable key of the attempt, derived from its place in the search (e.g. "draft-2")."""
+    parent: str | None
+    stage: str
+    role: str
+    plan: str
+    code_path: str | None
+    """The script, relative to the run folder."""
+    status: str
+    """"ok", "failed", "timeout", "rejected" (never ran) or "invalid" (ran, outputs unusable)."""
+    score: float | None
+    started: float
+    ended: float
+    result: dict[str, Any] | None = None
+    """The runner's RunResult as JSON, when a script ran."""
+    error: str | None = None
+    """One line on why the attempt failed or was rejected."""
+    usage: dict[str, float] = field(default_factory=dict)
+    """Tokens and cost spent by the engineer on this attempt."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Stage-specific facts: model card, block name, ensemble members, debug round."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.score is not None
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended - self.started
+
+
+class Journal:
+    """Append-only log of a run, with the queries the search needs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / JOURNAL_FILE
+        self.nodes: dict[str, Node] = {}
+        self.events: list[dict[str, Any]] = []
+        if self.path.exists():
+            for record in _read_records(self.path):
+                self._absorb(record)
+
+    def _absorb(self, record: dict[str, Any]) -> None:
+        kind = record.pop("kind", None)
+        if kind == "node":
+            node = Node(**record)
+            self.nodes[node.id] = node
+        elif kind == "event":
+            self.events.append(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=str) + "\n"
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def add(self, node: Node) -> Node:
+        self._append({"kind": "node", **asdict(node)})
+        self.nodes[node.id] = node
+        return node
+
+    def event(self, name: str, **facts: Any) -> None:
+        record = {"name": name, "time": time.time(), **facts}
+        self._append({"kind": "event", **record})
+        self.events.append(record)
+
+    def get(self, node_id: str) -> Node | None:
+        return self.nodes.get(node_id)
+
+    def has_event(self, name: str, **facts: Any) -> bool:
+        return any(
+            e["name"] == name and all(e.get(k) == v for k, v in facts.items()) for e in self.events
+        )
+
+    def best(self, lower_is_better: bool, stages: tuple[str, ...] | None = None) -> Node | None:
+        scored = [n for n in self.nodes.values() if n.ok and (stages is None or n.stage in stages)]
+        if not scored:
+            return None
+        key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
+        return min(scored, key=key)  # type: ignore[arg-type]
+
+
+def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn final line from a killed writer

@@ -1,0 +1,85 @@
+"""Where things live in a run folder. One place, so every module agrees.
+
+    RUN_DIR/
+      config.json          the RunConfig of the run
+      task.json            the inferred TaskSpec
+      data/                parsed once at intake; what scripts see through ./input
+        train.parquet  test.parquet  target.npy  task.json
+        folds.npy          the search's folds (-1 on rows left out by the subsample)
+        folds_full.npy     every row in a fold, for the final fit
+      attempts/<node-id>/  one folder per attempt
+        solution.py  input/ (links)  output/oof.npy  output/test.npy  stdout.txt  stderr.txt
+      journal.jsonl        every attempt and decision, appended as it happens
+      submission.csv       the checked submission
+      solution.py          the final standalone script (reproduces submission.csv on its own)
+      solution_parts/      member scripts when the final solution is an ensemble
+      model/model.pkl      the final fitted model (a cloudpickled predictor)
+      llm/                 recorded requests and replies of the LLM engineer
+      mlflow.db  mlartifacts/   the local MLflow store, when tracking to the run folder
+      .lock                held by the process driving the run
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def task(self) -> Path:
+        return self.root / "task.json"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def folds(self) -> Path:
+        return self.data / "folds.npy"
+
+    @property
+    def folds_full(self) -> Path:
+        return self.data / "folds_full.npy"
+
+    @property
+    def attempts(self) -> Path:
+        return self.root / "attempts"
+
+    def attempt(self, node_id: str) -> Path:
+        return self.attempts / node_id
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.jsonl"
+
+    @property
+    def submission(self) -> Path:
+        return self.root / "submission.csv"
+
+    @property
+    def solution(self) -> Path:
+        return self.root / "solution.py"
+
+    @property
+    def solution_parts(self) -> Path:
+        return self.root / "solution_parts"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model" / "model.pkl"
+
+    @property
+    def llm(self) -> Path:
+        return self.root / "llm"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"

@@ -1,0 +1,119 @@
+"""The inferred task: one frozen value that everything downstream reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class ProblemType(StrEnum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+    MULTI_TARGET_REGRESSION = "multi_target_regression"
+    MULTILABEL = "multilabel"
+
+    @property
+    def is_classification(self) -> bool:
+        return self in (ProblemType.BINARY, ProblemType.MULTICLASS, ProblemType.MULTILABEL)
+
+
+@dataclass(frozen=True)
+class SubmissionLayout:
+    """How the submission file must look, read from the sample submission.
+
+    value_kind says what goes in the prediction columns:
+      "label"        one column of class labels (written as the classes are spelled)
+      "probability"  probabilities: one column for binary, one per class for multi-class
+      "number"       numeric predictions (regression)
+    row_order is "sample" (the sample submission's id order) or "test" (the test file's order).
+    """
+
+    columns: tuple[str, ...]
+    value_kind: str
+    row_order: str = "sample"
+    dtypes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the task asks for. Paths are absolute; every field can be overridden."""
+
+    name: str
+    task_dir: Path
+    description: str
+    train_path: Path
+    test_path: Path
+    sample_submission_path: Path | None
+    id_column: str | None
+    target_columns: tuple[str, ...]
+    """The submission's prediction columns, in order."""
+    train_target_columns: tuple[str, ...]
+    """The columns of train that hold the answers (the label, or the regression targets)."""
+    problem_type: ProblemType
+    metric: str
+    lower_is_better: bool
+    submission: SubmissionLayout
+    label_column: str | None = None
+    """Set where the training label differs from the prediction columns (one column per class)."""
+    classes: tuple[str, ...] | None = None
+    """Class labels as strings, in the order of the prediction array's columns."""
+    group_column: str | None = None
+    extra_paths: tuple[str, ...] = ()
+    """Other files and folders of the task (per-row files, images), relative to task_dir."""
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    """Where each field came from: "inferred", "task.yaml" or "flag"."""
+
+    @property
+    def n_outputs(self) -> int:
+        """Columns of the prediction arrays a solution script writes."""
+        if self.problem_type is ProblemType.BINARY:
+            return 1
+        if self.problem_type is ProblemType.MULTICLASS:
+            return len(self.classes or ())
+        return len(self.target_columns)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("task_dir", "train_path", "test_path", "sample_submission_path"):
+            data[key] = str(data[key]) if data[key] is not None else None
+        data["problem_type"] = str(self.problem_type)
+        data["train"] = data["train_path"]
+        data["test"] = data["test_path"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskSpec:
+        data = {k: v for k, v in data.items() if k not in ("train", "test")}
+        sample = data.get("sample_submission_path")
+        return cls(
+            **{
+                **data,
+                "task_dir": Path(data["task_dir"]),
+                "train_path": Path(data["train_path"]),
+                "test_path": Path(data["test_path"]),
+                "sample_submission_path": Path(sample) if sample else None,
+                "target_columns": tuple(data["target_columns"]),
+                "train_target_columns": tuple(data["train_target_columns"]),
+                "problem_type": ProblemType(data["problem_type"]),
+                "submission": SubmissionLayout(
+                    **{
+                        **data["submission"],
+                        "columns": tuple(data["submission"]["columns"]),
+                        "dtypes": tuple(data["submission"].get("dtypes", ())),
+                    }
+                ),
+                "classes": tuple(data["classes"]) if data.get("classes") is not None else None,
+                "extra_paths": tuple(data.get("extra_paths", ())),
+            }
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> TaskSpec:
+        return cls.from_json(json.loads(path.read_text()))
