@@ -73,3 +73,24 @@ def parse_duration(text: str) -> float:
     if seconds <= 0:
         raise ConfigError(f"expected a positive duration; got {text!r}")
     return seconds
+
+
+def config_to_json(config: RunConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(config)
+    data["task_dir"] = str(config.task_dir)
+    data["run_dir"] = str(config.run_dir)
+    data["card_dirs"] = [str(p) for p in config.card_dirs]
+    return data
+
+
+def config_from_json(data: dict[str, Any]) -> RunConfig:
+    data = dict(data)
+    data["task_dir"] = Path(data["task_dir"])
+    data["run_dir"] = Path(data["run_dir"])
+    data["card_dirs"] = tuple(Path(p) for p in data.get("card_dirs", ()))
+    data["search"] = SearchSettings(**data.get("search", {}))
+    data["role_models"] = tuple(tuple(p) for p in data.get("role_models", ()))
+    data["overrides"] = tuple(tuple(p) for p in data.get("overrides", ()))
+    return RunConfig(**data)

@@ -27,6 +27,8 @@ MODEL_FILE = "model.pkl"
 ENV_THREADS = "MLESTAR_THREADS"
 ENV_TIME_BUDGET = "MLESTAR_TIME_BUDGET"
 ENV_SEED = "MLESTAR_SEED"
+ENV_SAVE_MODEL = "MLESTAR_SAVE_MODEL"
+"""Set to "1" on the final fit: the script also saves its fitted predictor to output/model.pkl."""
 
 BLOCK_MARKER = "# %% block: "
 """A line starting with this opens a named block; it runs to the next marker."""
@@ -47,6 +49,8 @@ Outputs, in ./{OUTPUT_DIR}/ (create the folder):
   {OOF_FILE}      float array (n_train, n_outputs): for each row with fold k >= 0, the prediction of a model
                 that never saw fold k; NaN on rows with fold -1
   {TEST_PRED_FILE}     float array (n_test, n_outputs): predictions for every test row, in test order
+  {MODEL_FILE}    only when ${ENV_SAVE_MODEL}=1: a cloudpickle of an object whose .predict(frame) takes
+                rows shaped like {TEST_FILE} and returns the same array as {TEST_PRED_FILE} would for them
   n_outputs: 1 for binary (probability of the positive class) and regression, one per class for
   multi-class (probabilities, summing to 1), one per target for multi-target and multi-label
 Rules:

@@ -4,6 +4,14 @@ The journal is the source of truth of a run. Resume, status, reports, MLflow and
 Each line is one JSON record with a "kind":
   "node"   one attempt (a script run, or an ensemble computed by the harness)
   "event"  a decision or a stage boundary (stage started, merge kept, block chosen, run finished)
+Events the search writes (facts beside "name" and "time"):
+  run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version)
+  inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
+  stage_started    stage                      stage_finished   stage, best (node id or None)
+  decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
+  final            node (the solution handed over), kind ("script" or "ensemble"), score
+  run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
+                   solution, model (path of model/model.pkl relative to the run folder, or None)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
 """
@@ -13,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +71,7 @@ class Journal:
         self.path = run_dir / JOURNAL_FILE
         self.nodes: dict[str, Node] = {}
         self.events: list[dict[str, Any]] = []
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         if self.path.exists():
             for record in _read_records(self.path):
                 self._absorb(record)
@@ -75,12 +84,27 @@ class Journal:
         elif kind == "event":
             self.events.append(record)
 
+    def subscribe(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call listener(kind, record) after each record is safely written (tracking uses this).
+
+        A listener must be quick and must not raise: the search waits for it.
+        """
+        self._listeners.append(listener)
+
     def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, default=str) + "\n"
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        kind = record["kind"]
+        body = {k: v for k, v in record.items() if k != "kind"}
+        for listener in self._listeners:
+            listener(kind, body)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record in file order, with its "kind" (for replaying into a tracking store)."""
+        return _read_records(self.path) if self.path.exists() else iter(())
 
     def add(self, node: Node) -> Node:
         self._append({"kind": "node", **asdict(node)})

@@ -65,7 +65,9 @@ class TaskSpec:
     extra_paths: tuple[str, ...] = ()
     """Other files and folders of the task (per-row files, images), relative to task_dir."""
     sources: dict[str, str] = field(default_factory=dict, compare=False)
-    """Where each field came from: "inferred", "task.yaml" or "flag"."""
+    """Where each field came from: "inferred", "default", "task.yaml" or "flag"."""
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    """What intake noticed and worked around (a Latin-1 file, sample ids that differ from test)."""
 
     @property
     def n_outputs(self) -> int:
@@ -108,6 +110,7 @@ class TaskSpec:
                 ),
                 "classes": tuple(data["classes"]) if data.get("classes") is not None else None,
                 "extra_paths": tuple(data.get("extra_paths", ())),
+                "notes": tuple(data.get("notes", ())),
             }
         )
 

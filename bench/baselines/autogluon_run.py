@@ -1,0 +1,96 @@
+"""AutoGluon baseline: fit a task's tables within a wall-clock budget and write a submission.
+
+Runs in bench/.envs/autogluon (AutoGluon 1.6.3, no torch, no ray). As ANCHORS.md: best_quality
+presets, no torch models, log1p targets for RMSLE, the raw text column for a text-only task (AutoGluon
+builds its own n-gram features). DyStack is skipped when the fit time is under a minute. Bagging folds are fitted one after the other in this process
+(`sequential_local`) and DyStack's sub-fit stays in-process, so Ray is never started.
+
+    python autogluon_run.py PUBLIC --out DIR --budget SECONDS --seed N --metric NAME
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from autogluon.tabular import TabularPredictor
+from task_tables import (
+    Clock,
+    TaskTables,
+    fit_targets,
+    normalized,
+    parse_args,
+    prediction_kind,
+    read_task,
+    report,
+    write_submission,
+)
+
+DYSTACK_MIN_S = 60.0
+"""Below this fit time DyStack's holdout sub-fit leaves nothing for the full fit: skip it."""
+AG_METRIC = {"label": "accuracy", "proba": "log_loss", "log_regression": "root_mean_squared_error",
+             "regression": "root_mean_squared_error"}
+
+
+def _fit(train: pd.DataFrame, target: str, kind: str, metric: str, seconds: float, seed: int,
+         path: Path) -> TabularPredictor:
+    eval_metric = "roc_auc" if metric == "roc_auc" else AG_METRIC[kind]
+    problem = "regression" if kind.endswith("regression") else None
+    predictor = TabularPredictor(label=target, eval_metric=eval_metric, problem_type=problem,
+                                 path=str(path), verbosity=1)
+    predictor.fit(
+        train,
+        time_limit=seconds,
+        presets="best_quality",
+        dynamic_stacking="auto" if seconds >= DYSTACK_MIN_S else False,
+        excluded_model_types=["NN_TORCH", "FASTAI"],
+        ag_args_ensemble={"fold_fitting_strategy": "sequential_local", "model_random_seed": seed},
+        ds_args={"memory_safe_fits": False},
+    )
+    return predictor
+
+
+def _predict(tables: TaskTables, predictor: TabularPredictor, target: str, kind: str) -> dict[str, np.ndarray]:
+    test = tables.test[list(tables.features)]
+    if kind == "label":
+        return {target: predictor.predict(test).to_numpy()}
+    if kind == "proba":
+        proba = predictor.predict_proba(test)
+        proba.columns = [str(c) for c in proba.columns]
+        if tables.label:
+            return dict(zip(tables.targets, normalized(proba[list(tables.targets)].to_numpy()).T, strict=True))
+        return {target: proba[proba.columns[-1]].to_numpy()}  # binary: the positive class
+    values = predictor.predict(test).to_numpy(dtype=float)
+    return {target: np.clip(np.expm1(values), 0, None) if kind == "log_regression" else values}
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    clock = Clock(args.budget, args.started)
+    tables, kind = read_task(args.public), prediction_kind(args.metric)
+    columns: dict[str, np.ndarray] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="ag-", dir=args.out if args.out.exists() else None))
+    try:
+        targets = fit_targets(tables)
+        for i, target in enumerate(targets):
+            train = tables.train[[*tables.features, target]].dropna(subset=[target])
+            if kind == "log_regression":
+                train = train.assign(**{target: np.log1p(train[target].astype(float))})
+            seconds = clock.fit_seconds(len(targets) - i)
+            predictor = _fit(train, target, kind, args.metric, seconds, args.seed, workdir / target)
+            report(target=target, fit_budget_s=round(seconds, 1), best=predictor.model_best,
+                   models=len(predictor.model_names()))
+            columns.update(_predict(tables, predictor, target, kind))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # bagged models weigh hundreds of MB
+    write_submission(tables, columns, args.out / "submission.csv")
+    report(done=True, wall_s=round(clock.elapsed(), 1), text_column=tables.text_column)
+
+
+if __name__ == "__main__":
+    main()

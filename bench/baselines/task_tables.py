@@ -1,0 +1,141 @@
+"""What an AutoML user reads off a Kaggle-style task folder, shared by both baseline scripts.
+
+Runs inside the baselines' own environments (pandas only, no mlestar). The layout is inferred the
+way a person would: the sample submission's first column is the id and the rest are what to fill;
+the training table's columns that the test table lacks are the targets. When the columns to fill
+are not in the training table, they are the classes of the one training-only column (for example
+spooky: fill EAP/HPL/MWS, train has `author`), and the submission holds class probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# How each grading metric is fitted: the kind of prediction and whether targets are log1p-fitted.
+PREDICTION_KIND = {
+    "accuracy": "label",
+    "multiclass_logloss": "proba",
+    "roc_auc": "proba",
+    "mean_rmsle": "log_regression",
+    "rmsle": "log_regression",
+    "pearson": "regression",
+    "rmse": "regression",
+}
+TEXT_MIN_MEAN_CHARS = 30
+
+
+@dataclass(frozen=True)
+class TaskTables:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    sample: pd.DataFrame
+    id_column: str
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    """The submission's columns to fill, in the sample submission's order."""
+    label: str | None
+    """The training column whose classes are `targets`, when targets are not training columns."""
+    text_column: str | None
+    """The single feature, when the task is text only."""
+
+
+def _one_csv(folder: Path, *keys: str) -> Path:
+    found = sorted(p for p in folder.glob("*.csv") if all(k in p.stem.lower() for k in keys))
+    if not found:
+        raise ValueError(f"expected a csv named like {'_'.join(keys)} in {folder}, found none")
+    return min(found, key=lambda p: len(p.name))
+
+
+def read_task(public: Path) -> TaskTables:
+    train = pd.read_csv(_one_csv(public, "train"))
+    test = pd.read_csv(_one_csv(public, "test"))
+    sample = pd.read_csv(_one_csv(public, "sample", "submission"))
+    id_column, targets = str(sample.columns[0]), tuple(str(c) for c in sample.columns[1:])
+    features = tuple(c for c in test.columns if c in train.columns and c != id_column)
+    train_only = [c for c in train.columns if c not in test.columns]
+    label = None
+    if not set(targets) <= set(train.columns):
+        if len(train_only) != 1:
+            raise ValueError(f"expected one training-only label column for {targets}, found {train_only}")
+        label = train_only[0]
+        classes = {str(v) for v in train[label].dropna().unique()}
+        if classes != set(targets):
+            raise ValueError(f"expected {label}'s classes to be {sorted(targets)}, found {sorted(classes)}")
+    return TaskTables(train, test, sample, id_column, features, targets, label, _text_column(train, features))
+
+
+def _text_column(train: pd.DataFrame, features: tuple[str, ...]) -> str | None:
+    if len(features) != 1:
+        return None
+    col = train[features[0]]
+    if col.dtype != object and not pd.api.types.is_string_dtype(col):
+        return None
+    return features[0] if col.astype(str).str.len().mean() >= TEXT_MIN_MEAN_CHARS else None
+
+
+def prediction_kind(metric: str) -> str:
+    if metric not in PREDICTION_KIND:
+        raise ValueError(f"expected a metric among {sorted(PREDICTION_KIND)}, found {metric!r}")
+    return PREDICTION_KIND[metric]
+
+
+def fit_targets(tables: TaskTables) -> tuple[str, ...]:
+    """The training columns to fit one model each: the label, or every target column."""
+    return (tables.label,) if tables.label else tables.targets
+
+
+def normalized(proba: np.ndarray) -> np.ndarray:
+    """Rows in [0, 1] summing to 1, as the grader demands."""
+    p = np.clip(np.asarray(proba, dtype=float), 1e-15, 1.0)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def write_submission(tables: TaskTables, columns: dict[str, np.ndarray], path: Path) -> None:
+    """The sample submission's layout, ids in the test table's order."""
+    out = pd.DataFrame({tables.id_column: tables.test[tables.id_column].to_numpy()})
+    for name in tables.targets:
+        out[name] = columns[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(path, index=False)
+
+
+class Clock:
+    """Splits a wall-clock budget: what remains for fitting after reading, less a reserve to predict."""
+
+    def __init__(self, budget_s: float, started: float | None = None) -> None:
+        self.budget_s = budget_s
+        self.start = time.time() if started is None else started
+
+    def fit_seconds(self, n_fits: int) -> float:
+        """Seconds for the next of n_fits remaining fits."""
+        reserve = min(30.0, max(3.0, 0.1 * self.budget_s))
+        remaining = self.budget_s - self.elapsed() - reserve
+        return max(5.0, remaining / max(1, n_fits))
+
+    def elapsed(self) -> float:
+        return time.time() - self.start
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("public", type=Path, help="the task's public folder (a copy)")
+    p.add_argument("--out", type=Path, required=True, help="folder for submission.csv")
+    p.add_argument("--budget", type=float, required=True, help="wall-clock seconds for the whole run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric", required=True, help="the grading metric named in grading.json")
+    p.add_argument("--started", type=float, default=None,
+                   help="epoch seconds when the budget's clock started (default: now); the bench driver "
+                   "passes its launch time so that start-up counts against the budget")
+    return p.parse_args()
+
+
+def report(**facts: object) -> None:
+    """One JSON line on stdout for the bench log."""
+    print("BASELINE " + json.dumps(facts, default=str), flush=True)

@@ -1,0 +1,4 @@
+from mlestar.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,228 @@
+"""Starting, resuming and driving a run: the glue between the CLI and the search.
+
+A new run folder is built under a temporary name and renamed into place only when the task has
+been read and its data prepared, so bad input never leaves a half-written run folder behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlestar import contract
+from mlestar.config import RunConfig, config_from_json, config_to_json
+from mlestar.engineers.base import Engineer, TaskContext
+from mlestar.errors import ConfigError, RunFolderError
+from mlestar.journal import Journal
+from mlestar.metrics import get_metric
+from mlestar.prepare import hash_task_files, prepare_run_data
+from mlestar.run_layout import RunLayout
+from mlestar.search.budget import Budget
+from mlestar.search.final import Finisher, Outcome
+from mlestar.search.harness import Harness
+from mlestar.search.loop import Search
+from mlestar.search.progress import Progress
+from mlestar.task import load_task
+from mlestar.task.spec import TaskSpec
+
+_VERSIONED = ("mlestar", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "scipy", "pyarrow")
+
+
+def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
+    """Read the task, lay out a new run folder, then drive the search to a submission.
+
+    `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests).
+    """
+    spec = load_task(config.task_dir, dict(config.overrides))
+    layout = RunLayout(config.run_dir)
+    _refuse_existing(layout.root)
+    staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _lay_out(config.with_run_dir(layout.root), spec, RunLayout(staging))
+        os.replace(staging, layout.root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return drive(layout, llm, engineer)
+
+
+def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
+    layout = RunLayout(run_dir)
+    if not layout.config.exists() or not layout.journal.exists():
+        raise RunFolderError(f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none")
+    journal = Journal(layout.root)
+    if journal.has_event("run_finished"):
+        raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
+    return drive(layout, llm, engineer)
+
+
+def _refuse_existing(root: Path) -> None:
+    if root.exists() and any(root.iterdir()):
+        if (root / "journal.jsonl").exists():
+            raise RunFolderError(f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`")
+        raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
+
+
+def _lay_out(config: RunConfig, spec: TaskSpec, staging: RunLayout) -> None:
+    staging.root.mkdir(parents=True)
+    search = config.search
+    prepared = prepare_run_data(spec, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    staging.config.write_text(json.dumps(config_to_json(config), indent=2))
+    spec.save(staging.task)
+    _write_profile(spec, staging)
+    journal = Journal(staging.root)
+    journal.event(
+        "run_started",
+        config=config_to_json(config),
+        task=spec.to_json(),
+        engineer=config.engineer,
+        versions=_versions(),
+        n_train=prepared.n_train,
+        n_test=prepared.n_test,
+        subsampled=prepared.subsampled,
+    )
+    journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
+
+
+def _write_profile(spec: TaskSpec, layout: RunLayout) -> None:
+    try:
+        from mlestar.task.profile import profile_task
+    except ImportError:  # TEMPORARY until the built-in engineer's profile lands
+        (layout.data / "profile.json").write_text("{}")
+        return
+
+    train = pd.read_parquet(layout.data / contract.TRAIN_FILE)
+    test = pd.read_parquet(layout.data / contract.TEST_FILE)
+    profile = profile_task(spec, train, test, spec.task_dir)
+    (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@contextmanager
+def run_lock(layout: RunLayout) -> Iterator[None]:
+    """Two processes never drive one run folder at once."""
+    layout.lock.touch()
+    with layout.lock.open("r+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = f.read().strip() or "another process"
+            raise RunFolderError(f"expected to be the only process driving {layout.root}; pid {holder} holds its lock") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def spent_seconds(journal: Journal) -> float:
+    """Time the run already used in earlier sessions (gaps between sessions do not count)."""
+    spent, start, last = 0.0, None, None
+    for record in journal.records():
+        t = record.get("time") if record["kind"] == "event" else record.get("ended")
+        if record["kind"] == "event" and record.get("name") == "session_started":
+            if start is not None and last is not None:
+                spent += last - start
+            start = t
+        if t is not None:
+            last = t
+    if start is not None and last is not None:
+        spent += last - start
+    return spent
+
+
+def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
+    """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any."""
+    config = config_from_json(json.loads(layout.config.read_text()))
+    spec = TaskSpec.load(layout.task)
+    with run_lock(layout):
+        journal = Journal(layout.root)
+        spent = spent_seconds(journal)
+        journal.event("session_started", pid=os.getpid())
+        tracker = _start_tracking(config, layout, journal)
+        progress = Progress(spec.name, config.budget_s, live=config.live)
+        executor = _executor(config)
+        try:
+            engineer = engineer or make_engineer(config, layout, llm)
+            return _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+        finally:
+            executor.close()
+            progress.close()
+            if tracker is not None:
+                tracker.close()
+
+
+def _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer) -> Outcome:  # type: ignore[no-untyped-def]
+    nodes_run = sum(1 for n in journal.nodes.values() if n.result is not None)
+    budget = Budget.plan(config.budget_s, spent, config.max_nodes, nodes_run)
+    progress.bind_clock(budget.elapsed)
+    jobs = max(1, config.jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    profile = json.loads((layout.data / "profile.json").read_text())
+    ctx = TaskContext(spec, profile, config.seed, threads, _script_budget(config), layout.data)
+    harness = Harness(layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb)
+    search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs)
+    best = search.run()
+    return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)
+
+
+def _script_budget(config: RunConfig) -> float:
+    return max(30.0, config.budget_s * 0.25)
+
+
+def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engineer:
+    from mlestar.engineers.builtin import BuiltinEngineer
+
+    builtin = BuiltinEngineer(card_dirs=config.card_dirs)
+    if config.engineer == "builtin":
+        return builtin
+    from mlestar.engineers.llm import build_engineer
+
+    if llm is None:
+        raise ConfigError(f"expected LLM settings for the engineer {config.engineer!r}; none were given")
+    return build_engineer(config, llm, builtin, layout.llm)
+
+
+def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
+    from mlestar.execution.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def _start_tracking(config: RunConfig, layout: RunLayout, journal: Journal):  # type: ignore[no-untyped-def]
+    if not config.tracking:
+        return None
+    try:
+        from mlestar.tracking import MlflowTracker
+    except ImportError:
+        return None
+    return MlflowTracker.attach(config, layout, journal)
+
+
+def finished_at(journal: Journal) -> float | None:
+    for e in reversed(journal.events):
+        if e["name"] == "run_finished":
+            return float(e["time"])
+    return None
+

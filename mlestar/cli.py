@@ -1,0 +1,233 @@
+"""The `mlestar` command. The one place that reads flags and the environment into a frozen config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlestar.config import RunConfig, SearchSettings, parse_duration
+from mlestar.errors import ConfigError, MlestarError, UserError
+
+_TELEMETRY_OFF = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+
+
+def _task_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("task overrides (each beats task.yaml, which beats inference)")
+    g.add_argument("--train", help="training table, relative to the task folder")
+    g.add_argument("--test", help="test table, relative to the task folder")
+    g.add_argument("--sample-submission", help="sample submission, relative to the task folder")
+    g.add_argument("--id-column")
+    g.add_argument("--target", action="append", dest="target_columns", help="prediction column (repeat for several)")
+    g.add_argument("--metric", help="metric name, e.g. accuracy, roc_auc, multiclass_logloss, rmse, mean_rmsle")
+    g.add_argument("--problem-type", choices=["binary", "multiclass", "regression", "multi_target_regression", "multilabel"])
+    g.add_argument("--lower-is-better", dest="lower_is_better", action="store_true", default=None)
+    g.add_argument("--higher-is-better", dest="lower_is_better", action="store_false")
+    g.add_argument("--group-column", help="rows sharing a value stay in one fold")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("train", "test", "sample_submission", "id_column", "target_columns", "metric", "problem_type",
+            "lower_is_better", "group_column")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlestar",
+        description="An autonomous ML engineer: MLE-STAR search over harness-scored solution scripts.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="solve a task: search, then write submission.csv and solution.py")
+    run.add_argument("task_dir", type=Path, help="folder with description.md, data files and a sample submission")
+    run.add_argument("--out", type=Path, help="run folder (default: a new folder under ./runs/)")
+    run.add_argument("--budget", default="30m", help="wall-clock budget for the whole run, e.g. 300, 5m, 1h (default 30m)")
+    run.add_argument("--max-nodes", type=int, help="stop after this many script runs")
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="attempts run in parallel (default: cores)")
+    run.add_argument("--llm", default="builtin", metavar="PROVIDER:MODEL",
+                     help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR")
+    run.add_argument("--role-llm", action="append", default=[], metavar="ROLE=PROVIDER:MODEL",
+                     help="a different model for one role, e.g. summarize_ablation=openai:gpt-4o-mini")
+    run.add_argument("--max-cost", type=float, help="stop using the LLM after this many US dollars")
+    run.add_argument("--max-tokens", type=int, help="stop using the LLM after this many tokens")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a store in the run folder)")
+    run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    run.add_argument("--cards", type=Path, action="append", default=[], help="a folder of your own model cards")
+    run.add_argument("--folds", type=int, default=5, help="validation folds (default 5)")
+    run.add_argument("--subsample", type=int, default=30_000, help="rows the search uses on large tasks (default 30000)")
+    run.add_argument("--memory-mb", type=int, default=8192, help="memory cap per script (default 8192)")
+    run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
+    _task_flags(run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run from its journal")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--no-live", action="store_true")
+
+    inspect = sub.add_parser("inspect", help="show what mlestar infers from a task folder")
+    inspect.add_argument("task_dir", type=Path)
+    inspect.add_argument("--json", action="store_true", help="print the inferred task as JSON")
+    _task_flags(inspect)
+
+    status = sub.add_parser("status", help="summarise a run from its journal")
+    status.add_argument("run_dir", type=Path)
+
+    track = sub.add_parser("track", help="send a run's history to an MLflow store (no duplicates)")
+    track.add_argument("run_dir", type=Path)
+    track.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else the run folder's own store")
+
+    export = sub.add_parser("export", help="export a finished run as a DVC project that `dvc repro` rebuilds")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("dest", type=Path)
+    export.add_argument("--remote", help="a DVC remote (folder or URL) that receives the data with `dvc push`")
+    return parser
+
+
+def _role_models(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in pairs:
+        role, sep, spec = pair.partition("=")
+        if not sep or not role or not spec:
+            raise ConfigError(f"expected --role-llm ROLE=PROVIDER:MODEL; got {pair!r}")
+        out.append((role, spec))
+    return tuple(out)
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunConfig:
+    if not args.task_dir.is_dir():
+        raise ConfigError(f"expected a task folder; {args.task_dir} is not a folder")
+    if args.jobs < 1 or args.folds < 2:
+        raise ConfigError(f"expected --jobs >= 1 and --folds >= 2; got {args.jobs} and {args.folds}")
+    task_dir = args.task_dir.resolve()
+    out = args.out or Path("runs") / f"{task_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return RunConfig(
+        task_dir=task_dir,
+        run_dir=out.resolve(),
+        budget_s=parse_duration(args.budget),
+        max_nodes=args.max_nodes,
+        seed=args.seed,
+        jobs=args.jobs,
+        engineer=args.llm,
+        role_models=_role_models(args.role_llm),
+        search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
+        memory_mb=args.memory_mb,
+        group_column=args.group_column,
+        overrides=tuple(sorted(_overrides(args).items())),
+        tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),
+        tracking=not args.no_tracking,
+        max_cost_usd=args.max_cost,
+        max_tokens=args.max_tokens,
+        card_dirs=tuple(p.resolve() for p in args.cards),
+        live=False if args.no_live else None,
+    )
+
+
+def _llm_settings(engineer: str, role_models: tuple[tuple[str, str], ...], environ: dict[str, str]) -> Any:
+    if engineer == "builtin":
+        return None
+    from mlestar.llm.settings import LLMSettings
+
+    return LLMSettings.from_env(environ, engineer, role_models)
+
+
+def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.app import start_run
+
+    config = config_from_args(args, environ)
+    print(f"run folder: {config.run_dir}", file=sys.stderr)
+    outcome = start_run(config, _llm_settings(config.engineer, config.role_models, environ))
+    return _report(config.run_dir, outcome)
+
+
+def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.app import resume_run
+    from mlestar.config import config_from_json
+
+    cfg_path = args.run_dir / "config.json"
+    config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
+    llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
+    outcome = resume_run(args.run_dir.resolve(), llm)
+    return _report(args.run_dir, outcome)
+
+
+def _report(run_dir: Path, outcome: Any) -> int:
+    if outcome.status == "fallback":
+        print("no solution script worked: submission.csv holds a trivial prediction (the training prior)", file=sys.stderr)
+    else:
+        print(f"best validation score {outcome.score:.5f} from {outcome.best}", file=sys.stderr)
+    print(f"submission: {run_dir / 'submission.csv'}\nsolution:   {run_dir / 'solution.py'}", file=sys.stderr)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.task import inspect_json, load_task, render_inspect
+
+    spec = load_task(args.task_dir, _overrides(args))
+    print(json.dumps(inspect_json(spec), indent=2) if args.json else render_inspect(spec))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.status import summarize
+
+    print(summarize(args.run_dir))
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.tracking import sync_run
+
+    report = sync_run(args.run_dir, args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"))
+    print(report)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.versioning import export_run
+
+    report = export_run(args.run_dir, args.dest, args.remote)
+    print(report)
+    return 0
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "resume": _cmd_resume,
+    "inspect": _cmd_inspect,
+    "status": _cmd_status,
+    "track": _cmd_track,
+    "export": _cmd_export,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for key, value in _TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    args = build_parser().parse_args(argv)
+    environ = dict(os.environ)
+    try:
+        return _COMMANDS[args.command](args, environ)
+    except UserError as e:
+        print(f"mlestar: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("\nmlestar: interrupted; continue with `mlestar resume RUN_DIR`", file=sys.stderr)
+        return 130
+    except MlestarError as e:
+        print(f"mlestar: failed: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

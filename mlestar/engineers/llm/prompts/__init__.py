@@ -1,0 +1,50 @@
+"""One prompt builder per role of the search; each returns the messages to send.
+
+Every prompt carries the harness contract (mlestar.contract.CONTRACT) in its system message and
+only what its role needs; long scripts, descriptions and tracebacks are clipped to keep each
+prompt within PROMPT_LIMIT characters.
+"""
+
+from __future__ import annotations
+
+from mlestar.engineers.llm.prompts.checks import check_data_usage, check_leakage
+from mlestar.engineers.llm.prompts.common import ROLE_STYLE
+from mlestar.engineers.llm.prompts.ensemble import plan_ensemble
+from mlestar.engineers.llm.prompts.initial import (
+    draft,
+    merge,
+    retrieve_from_cards,
+    retrieve_from_results,
+    retrieve_web,
+)
+from mlestar.engineers.llm.prompts.refine import (
+    ablate,
+    implement,
+    pick_block,
+    plan_next,
+    summarize_ablation,
+)
+from mlestar.engineers.llm.prompts.repair import debug, reask
+
+PROMPT_LIMIT = 24_000
+"""Characters in all messages of one prompt, for the largest inputs the tests use."""
+
+__all__ = [
+    "PROMPT_LIMIT",
+    "ROLE_STYLE",
+    "ablate",
+    "check_data_usage",
+    "check_leakage",
+    "debug",
+    "draft",
+    "implement",
+    "merge",
+    "pick_block",
+    "plan_ensemble",
+    "plan_next",
+    "reask",
+    "retrieve_from_cards",
+    "retrieve_from_results",
+    "retrieve_web",
+    "summarize_ablation",
+]

@@ -1,0 +1,107 @@
+"""Harness-owned validation: the folds are fixed once per run, and every score is computed here.
+
+Scripts never choose a split. They read folds.npy (fold per training row, -1 for rows left out of
+the search's subsample) and write out-of-fold predictions; this module scores those predictions
+with the task's metric, so every attempt's score is comparable with every other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+
+from mlestar.contract import OOF_FILE, TEST_PRED_FILE
+from mlestar.task.spec import ProblemType
+
+UNUSED = -1
+
+
+def make_folds(
+    y: np.ndarray,
+    problem_type: ProblemType,
+    n_folds: int,
+    seed: int,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """A fold index per row: stratified for classification, grouped when groups are given."""
+    n = len(y)
+    folds = np.full(n, UNUSED, dtype=np.int64)
+    index = np.arange(n)
+    if groups is not None:
+        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(index, y, groups)
+    elif problem_type in (ProblemType.BINARY, ProblemType.MULTICLASS) and _can_stratify(y, n_folds):
+        splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(index, y)
+    else:
+        splits = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(index)
+    for k, (_, valid) in enumerate(splits):
+        folds[valid] = k
+    return folds
+
+
+def _can_stratify(y: np.ndarray, n_folds: int) -> bool:
+    _, counts = np.unique(y, return_counts=True)
+    return bool(counts.min() >= n_folds)
+
+
+def subsample_folds(folds: np.ndarray, y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """The search's folds: the same assignment on a fixed subsample, -1 elsewhere."""
+    if len(folds) <= max_rows:
+        return folds.copy()
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(folds), dtype=bool)
+    # Take the same share of every fold so the subsample stays balanced across folds.
+    share = max_rows / len(folds)
+    for k in np.unique(folds[folds >= 0]):
+        rows = np.flatnonzero(folds == k)
+        keep[rng.choice(rows, size=max(1, int(round(len(rows) * share))), replace=False)] = True
+    return np.where(keep, folds, UNUSED)
+
+
+class PredictionError(ValueError):
+    """A script's prediction files are missing or unusable; the attempt counts as invalid."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    oof: np.ndarray
+    test: np.ndarray
+
+
+def read_predictions(
+    output_dir: Path, folds: np.ndarray, n_test: int, n_outputs: int
+) -> Predictions:
+    """Load and check a script's oof.npy and test.npy against the contract."""
+    arrays = []
+    for name, rows in ((OOF_FILE, len(folds)), (TEST_PRED_FILE, n_test)):
+        path = output_dir / name
+        if not path.exists():
+            raise PredictionError(f"expected the script to write output/{name}; it is missing")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise PredictionError(f"output/{name} is not a readable .npy array: {e}") from e
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.shape != (rows, n_outputs):
+            raise PredictionError(
+                f"expected output/{name} of shape ({rows}, {n_outputs}); found {arr.shape}"
+            )
+        arrays.append(arr)
+    oof, test = arrays
+    used = folds >= 0
+    if not np.isfinite(oof[used]).all():
+        raise PredictionError("output/oof.npy has NaN or infinite values on rows that have a fold")
+    if not np.isfinite(test).all():
+        raise PredictionError("output/test.npy has NaN or infinite values")
+    return Predictions(oof=oof, test=test)
+
+
+def save_predictions(output_dir: Path, preds: Predictions) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    np.save(output_dir / OOF_FILE, preds.oof)
+    np.save(output_dir / TEST_PRED_FILE, preds.test)

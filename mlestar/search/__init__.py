@@ -1,0 +1,1 @@
+"""The MLE-STAR search: retrieve, draft, merge, check, refine, ensemble, submit."""

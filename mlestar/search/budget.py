@@ -1,0 +1,60 @@
+"""The time budget: stage shares, script timeouts, and the reserve kept for the final fit.
+
+Elapsed time survives a resume: the time a run already spent is read back from its journal, so a
+resumed run has what the interrupted one had left.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+# Cumulative share of the search time (the budget less the final reserve) by which each stage
+# should be done. A stage that finishes early leaves its time to the next ones.
+STAGE_ENDS = {
+    "draft": 0.30,
+    "merge": 0.40,
+    "check": 0.45,
+    "refine": 0.95,
+    "ensemble": 1.00,
+}
+
+
+@dataclass
+class Budget:
+    total_s: float
+    spent_before_s: float = 0.0
+    reserve_s: float = 0.0
+    max_nodes: int | None = None
+    nodes_run: int = 0
+    _t0: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def plan(cls, total_s: float, spent_before_s: float, max_nodes: int | None, nodes_run: int) -> Budget:
+        reserve = min(max(0.08 * total_s, 15.0), 0.3 * total_s)
+        return cls(total_s, spent_before_s, reserve, max_nodes, nodes_run)
+
+    def elapsed(self) -> float:
+        return self.spent_before_s + time.monotonic() - self._t0
+
+    def remaining(self) -> float:
+        return max(0.0, self.total_s - self.elapsed())
+
+    def search_remaining(self) -> float:
+        return max(0.0, self.total_s - self.reserve_s - self.elapsed())
+
+    def stage_deadline(self, stage: str) -> float:
+        """Elapsed seconds by which the stage should stop starting new attempts."""
+        return (self.total_s - self.reserve_s) * STAGE_ENDS[stage]
+
+    def may_start(self, stage: str) -> bool:
+        if self.max_nodes is not None and self.nodes_run >= self.max_nodes:
+            return False
+        return self.elapsed() < self.stage_deadline(stage) and self.search_remaining() > 5.0
+
+    def nodes_left(self) -> int | None:
+        return None if self.max_nodes is None else max(0, self.max_nodes - self.nodes_run)
+
+    def script_timeout(self) -> float:
+        """A script may use what is left of the search, never the final reserve."""
+        return max(5.0, self.search_remaining())

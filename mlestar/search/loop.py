@@ -1,0 +1,359 @@
+"""The MLE-STAR loop over an Engineer: retrieve, draft, merge, check, refine, ensemble.
+
+The harness runs and scores every attempt; the engineer only writes and decides. Every attempt is
+keyed by its place in the search (draft-2, t1-k3, ...), so a resumed run skips what is done.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from mlestar import blocks
+from mlestar.config import SearchSettings
+from mlestar.engineers.base import (
+    AblationResult,
+    Candidate,
+    Engineer,
+    EnsembleMember,
+    PlanOutcome,
+    TaskContext,
+)
+from mlestar.journal import Journal, Node
+from mlestar.search import ensemble as ens
+from mlestar.search.budget import Budget
+from mlestar.search.harness import Attempt, Harness
+from mlestar.search.memo import Memo
+from mlestar.search.progress import Progress
+
+ScriptMaker = Callable[[], str]
+
+
+@dataclass
+class SearchState:
+    """What the stages hand each other: the current solution and what was learned so far."""
+
+    current: Node | None = None
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+    refined_blocks: list[str] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+
+
+class Search:
+    def __init__(
+        self,
+        ctx: TaskContext,
+        engineer: Engineer,
+        harness: Harness,
+        journal: Journal,
+        budget: Budget,
+        settings: SearchSettings,
+        progress: Progress,
+        jobs: int,
+    ) -> None:
+        self.ctx = ctx
+        self.engineer = engineer
+        self.harness = harness
+        self.journal = journal
+        self.budget = budget
+        self.settings = settings
+        self.progress = progress
+        self.jobs = max(1, jobs)
+        self.memo = Memo(journal)
+        self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="attempt")
+        self.state = SearchState()
+
+    # -- the whole search ----------------------------------------------------------------------
+    def run(self) -> Node | None:
+        """Run every stage; returns the best solution node (script or ensemble), or None."""
+        try:
+            for stage in (self.draft, self.merge, self.check, self.refine, self.ensemble):
+                name = stage.__name__
+                self.progress.set_stage(name)
+                if not self.journal.has_event("stage_started", stage=name):
+                    self.journal.event("stage_started", stage=name)
+                stage()
+                if not self.journal.has_event("stage_finished", stage=name):
+                    self.journal.event("stage_finished", stage=name, best=self._best_id())
+                if self.state.current is None:
+                    break  # nothing works: no merge, refinement or ensemble can help
+        finally:
+            self.pool.shutdown(wait=True)
+        return self.best()
+
+    def best(self) -> Node | None:
+        return self.journal.best(self.ctx.spec.lower_is_better, stages=("draft", "merge", "check", "refine", "ensemble"))
+
+    def _best_id(self) -> str | None:
+        best = self.best()
+        return best.id if best else None
+
+    # -- stages --------------------------------------------------------------------------------
+    def draft(self) -> None:
+        m = self.settings.m_candidates
+        candidates = self.memo("retrieve", lambda: self.engineer.retrieve(self.ctx, m))
+        self.state.candidates = {c.name: c for c in candidates}
+        jobs = []
+        for i, cand in enumerate(candidates):
+            att = Attempt(f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name})
+            jobs.append((att, lambda c=cand: self.engineer.draft(self.ctx, c)))
+        nodes = self.run_batch(jobs, stage="draft", always_first=True)
+        ok = self._ranked([n for n in nodes if n.ok])
+        self.state.current = ok[0] if ok else None
+        self._drafts = ok
+
+    def merge(self) -> None:
+        base = self.state.current
+        assert base is not None
+        for i, other in enumerate(self._drafts[1:], start=1):
+            if not self.budget.may_start("merge"):
+                break
+            cand = self.state.candidates[other.meta["candidate"]]
+            att = Attempt(f"merge-{i}", base.id, "merge", "merge", f"merge {cand.name} into {base.id}", {"candidate": cand.name})
+            base_script, other_script = self.script_of(base), self.script_of(other)
+            node = self.attempt(att, lambda: self.engineer.merge(self.ctx, base_script, other_script, cand))
+            if node.ok and not self.harness.better(base.score, node.score):
+                self._decide("merge_kept", node, base)
+                base = node
+            else:
+                self._decide("merge_rejected", node, base)
+                break  # MLE-STAR stops at the first merge that does not help
+        self.state.current = base
+
+    def check(self) -> None:
+        cur = self.state.current
+        assert cur is not None
+        script = self.script_of(cur)
+        if self.budget.may_start("check"):
+            revised = self.memo("check-data", lambda: self.engineer.check_data_usage(self.ctx, script))
+            if revised:
+                att = Attempt("check-data", cur.id, "check", "check_data_usage", "use the data the solution ignores")
+                node = self.attempt(att, lambda: revised)
+                if node.ok and not self.harness.better(cur.score, node.score):
+                    self._decide("data_usage_kept", node, cur)
+                    cur, script = node, revised
+                else:
+                    self._decide("data_usage_rejected", node, cur)
+        report = self.memo("check-leak", lambda: self.engineer.check_leakage(self.ctx, script))
+        if report.leaks:
+            self.journal.event("leakage_found", node=cur.id, leaks=list(report.leaks))
+            self.progress.note(f"leakage in {cur.id}: {'; '.join(report.leaks)}")
+            if report.fixed_code:
+                fixed = report.fixed_code
+                att = Attempt("check-leak", cur.id, "check", "check_leakage", "remove the leakage: " + "; ".join(report.leaks))
+                node = self.attempt(att, lambda: fixed)
+                if node.ok:  # a leak-free score is the honest one, even when it is lower
+                    self._decide("leakage_fixed", node, cur)
+                    cur = node
+        self.state.current = cur
+
+    def refine(self) -> None:
+        stalled = 0
+        for t in range(self.settings.t_outer):
+            if not self.budget.may_start("refine") or stalled >= 2:
+                break
+            improved = self._outer_round(t)
+            stalled = 0 if improved else stalled + 1
+
+    def _outer_round(self, t: int) -> bool:
+        cur = self.state.current
+        assert cur is not None and cur.score is not None
+        script = self.script_of(cur)
+        summary = self._ablation(t, cur, script)
+        choice = self.memo(
+            f"t{t}-pick",
+            lambda: self.engineer.pick_block(self.ctx, script, summary, list(self.state.refined_blocks)),
+        )
+        self.journal.event("decision", what="block_chosen", round=t, block=choice.block, plan=choice.plan)
+        history: list[PlanOutcome] = []
+        best = cur
+        k = 0
+        while k < self.settings.k_inner and self.budget.may_start("refine"):
+            batch, pending = [], list(history)
+            for j in range(min(self.jobs, self.settings.k_inner - k)):
+                plan = choice.plan if k + j == 0 else self.memo(
+                    f"t{t}-plan{k + j}",
+                    lambda p=list(pending): self.engineer.plan_next(self.ctx, script, choice.block, p),
+                )
+                pending.append(PlanOutcome(plan, None, cur.score))
+                att = Attempt(f"t{t}-k{k + j}", cur.id, "refine", "implement", plan, {"block": choice.block, "round": t})
+                batch.append((att, lambda p=plan: blocks.replace_block(
+                    script, choice.block, self.engineer.implement(self.ctx, script, choice.block, p)
+                )))
+            nodes = self.run_batch(batch, stage="refine")
+            for (att, _), node in zip(batch, nodes, strict=True):
+                history.append(PlanOutcome(att.plan, node.score, cur.score))
+                if node.ok and self.harness.better(node.score, best.score):
+                    best = node
+            k += len(batch)
+        self.state.refined_blocks.append(choice.block)
+        self.state.summaries.append(summary)
+        if best is not cur:
+            self._decide("refinement_kept", best, cur)
+            self.state.current = best
+            return True
+        self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
+        return False
+
+    def _ablation(self, t: int, cur: Node, script: str) -> str:
+        assert cur.score is not None
+        base_score = cur.score
+        previous = list(self.state.summaries)
+        variants = self.memo(f"t{t}-ablate", lambda: self.engineer.ablate(self.ctx, script, previous))
+        jobs = []
+        for v in variants:
+            att = Attempt(f"t{t}-ablate-{v.name}", cur.id, "ablation", "ablate", v.description, {"block": v.block})
+            jobs.append((att, lambda code=v.code: code))
+        nodes = self.run_batch(jobs, stage="refine", debug=False)
+        results = [
+            AblationResult(v, n.score, base_score, self.ctx.spec.lower_is_better)
+            for v, n in zip(variants, nodes, strict=False)
+        ]
+        return self.memo(f"t{t}-summary", lambda: self.engineer.summarize_ablation(self.ctx, results))
+
+    def ensemble(self) -> None:
+        members = self._ensemble_members()
+        if len(members) < 2:
+            return
+        spec = self.ctx.spec
+        history: list[PlanOutcome] = []
+        tried: set[str] = set()
+        best_single = members[0].score
+        infos = [EnsembleMember(n.id, n.plan, n.score) for n in members]  # type: ignore[arg-type]
+        for r in range(self.settings.r_ensemble):
+            if not self.budget.may_start("ensemble"):
+                break
+            plan = self.memo(f"ens-r{r}-plan", lambda h=list(history): self.engineer.plan_ensemble(self.ctx, infos, h))
+            chosen = [n for n in members if not plan.members or n.id in plan.members]
+            key = plan.kind + ":" + ",".join(n.id for n in chosen)
+            if key in tried or len(chosen) < 2:
+                continue
+            tried.add(key)
+            att = Attempt(f"ens-{r}", members[0].id, "ensemble", "ensemble", plan.plan,
+                          {"kind": plan.kind, "members": [n.id for n in chosen]})
+            node = self.journal.get(att.id) or self._ensemble_node(att, plan.kind, chosen, plan.code)
+            self.progress.finished(node, self.best())
+            history.append(PlanOutcome(plan.plan, node.score, best_single))  # type: ignore[arg-type]
+        del spec
+
+    def _ensemble_members(self) -> list[Node]:
+        """The best distinct working solutions (ablation variants are diagnostics, not members)."""
+        nodes = [n for n in self.journal.nodes.values() if n.ok and n.stage in ("draft", "merge", "check", "refine")]
+        return self._ranked(nodes)[:5]
+
+    def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
+        started = time.time()
+        if kind == "script" and code:
+            return self.attempt(att, lambda: code)
+        spec, h = self.ctx.spec, self.harness
+        preds = [h.predictions(n.id) for n in members]
+        metric = h.metric.score
+        try:
+            if kind == "average":
+                p = ens.average(preds, spec.problem_type)
+                result = ens.EnsembleResult(p, h.score(p.oof), {"weights": [1 / len(preds)] * len(preds)})
+            elif kind == "greedy":
+                result = ens.greedy(preds, h.y, h.folds, metric, spec.lower_is_better, spec.problem_type)
+            elif kind == "stacking":
+                result = ens.stacking(preds, h.y, h.folds, metric, spec.problem_type)
+            else:
+                return h.record_failure(att, f"unknown ensemble kind {kind!r}", started)
+        except Exception as e:  # a numerical failure of one method must not end the run
+            return h.record_failure(att, f"{type(e).__name__}: {e}", started)
+        meta = {**dict(att.meta or {}), **result.detail}
+        return h.record_computed(Attempt(att.id, att.parent, att.stage, att.role, att.plan, meta),
+                                 result.preds, result.score, started)
+
+    # -- attempts ------------------------------------------------------------------------------
+    def run_batch(
+        self,
+        jobs: list[tuple[Attempt, ScriptMaker]],
+        stage: str,
+        debug: bool = True,
+        always_first: bool = False,
+    ) -> list[Node]:
+        """Run independent attempts in parallel; results come back in the order given."""
+        futures = []
+        for i, (att, make) in enumerate(jobs):
+            done = self.journal.get(att.id)
+            if done is None and not (always_first and i < self.jobs) and not self.budget.may_start(stage):
+                futures.append(None)
+                continue
+            futures.append(self.pool.submit(self.attempt, att, make, debug))
+        nodes = []
+        for (att, _), fut in zip(jobs, futures, strict=True):
+            nodes.append(fut.result() if fut is not None else self._skipped(att))
+        return nodes
+
+    def _skipped(self, att: Attempt) -> Node:
+        return Node(att.id, att.parent, att.stage, att.role, att.plan, None, "skipped", None,
+                    time.time(), time.time(), error="no budget left")
+
+    def attempt(self, att: Attempt, make_script: ScriptMaker, debug: bool = True) -> Node:
+        """Run an attempt (or read it back from the journal), then debug it a bounded number of times."""
+        node = self.journal.get(att.id)
+        if node is None:
+            started = time.time()
+            try:
+                script = make_script()
+            except Exception as e:
+                usage = self.engineer.take_usage()
+                node = self.harness.record_failure(att, _engineer_error(e), started, usage.as_dict() if usage.calls else None)
+                self.progress.finished(node, self.best())
+                return node
+            node = self._run(att, script)
+        for d in range(1, self.settings.max_debug_rounds + 1 if debug else 1):
+            if node.ok or node.code_path is None:
+                break
+            fix = Attempt(f"{att.id}.debug{d}", node.id, att.stage, "debug", f"debug: {_first_line(node.error)}", att.meta)
+            done = self.journal.get(fix.id)
+            if done is not None:
+                node = done
+                continue
+            if not self.budget.may_start(att.stage if att.stage in ("draft", "merge", "check", "refine", "ensemble") else "refine"):
+                break
+            broken, error = self.script_of(node), node.error or ""
+            started = time.time()
+            try:
+                fixed = self.engineer.debug(self.ctx, broken, error)
+            except Exception as e:
+                node = self.harness.record_failure(fix, _engineer_error(e), started)
+                break
+            if fixed.strip() == broken.strip():
+                break
+            node = self._run(fix, fixed)
+        return node
+
+    def _run(self, att: Attempt, script: str) -> Node:
+        self.budget.nodes_run += 1
+        self.progress.started(att.id)
+        usage = self.engineer.take_usage()
+        spent = usage.as_dict() if usage.calls else None
+        node = self.harness.run(att, script, self.budget.script_timeout(), self.ctx.threads, usage=spent)
+        self.progress.finished(node, self.best())
+        return node
+
+    def script_of(self, node: Node) -> str:
+        assert node.code_path is not None, f"{node.id} has no script"
+        return (self.harness.layout.root / node.code_path).read_text()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _ranked(self, nodes: list[Node]) -> list[Node]:
+        sign = 1.0 if self.ctx.spec.lower_is_better else -1.0
+        return sorted(nodes, key=lambda n: (sign * (n.score or 0.0), n.id))
+
+    def _decide(self, what: str, node: Node, base: Node) -> None:
+        if not self.journal.has_event("decision", what=what, node=node.id):
+            self.journal.event("decision", what=what, node=node.id, base=base.id, score=node.score, base_score=base.score)
+
+
+def _engineer_error(e: Exception) -> str:
+    tb = traceback.format_exception_only(type(e), e)
+    return "the engineer could not write this attempt: " + "".join(tb).strip()
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0][:120] if text and text.strip() else "failure"

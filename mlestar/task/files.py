@@ -1,0 +1,317 @@
+"""Finding a task's files and reading its tables.
+
+A task folder holds a description, a training and a test table, a sample submission and perhaps
+other files and folders (per-row files, images, side tables). Tables may be CSV, TSV, JSON, JSON
+lines or parquet, each possibly zipped (train.csv.zip, or train.zip holding train.csv) or
+compressed (.gz, .bz2, .xz).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlestar.errors import TaskError
+
+DESCRIPTION_NAMES = ("description.md", "description.txt", "readme.md", "readme.txt")
+TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json")
+"""Preferred first when the same table comes in several formats."""
+COMPRESSIONS = ("zip", "gz", "bz2", "xz")
+ENCODING_NOTE = "encoding"
+"""DataFrame.attrs key set by read_table when a text file was not UTF-8."""
+
+_SAMPLE = re.compile(r"(sample.?submission|submission.?(sample|format|example|template)|sample.?sub\b)")
+_CLEAN_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A file that holds one table: its path, its format, and the member to read inside a zip."""
+
+    path: Path
+    fmt: str
+    member: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """The table's name without format and compression suffixes, lower case."""
+        return table_stem(self.path.name)
+
+
+def table_stem(name: str) -> str:
+    parts = name.lower().split(".")
+    while len(parts) > 1 and parts[-1] in TABLE_FORMATS + COMPRESSIONS:
+        parts.pop()
+    return ".".join(parts)
+
+
+def is_sample_submission(stem: str) -> bool:
+    return bool(_SAMPLE.search(stem))
+
+
+def find_description(task_dir: Path) -> Path:
+    by_name = {p.name.lower(): p for p in task_dir.iterdir() if p.is_file()}
+    for name in DESCRIPTION_NAMES:
+        if name in by_name:
+            return by_name[name]
+    raise TaskError(
+        f"expected a task description (description.md, description.txt or README.md) in {task_dir}, "
+        f"found {_listing(task_dir)}"
+    )
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """The text of a file and its encoding: UTF-8, else Latin-1; binary data is refused."""
+    data = path.read_bytes()
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise TaskError(f"expected text in {path.name}, found binary data")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def list_tables(task_dir: Path) -> list[TableFile]:
+    """Every top-level file that holds one table (zips holding many files are not tables)."""
+    tables = []
+    for path in sorted(task_dir.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            table = table_file(path)
+            if table is not None:
+                tables.append(table)
+    return tables
+
+
+def table_file(path: Path) -> TableFile | None:
+    """The table in path, or None when path holds no single table."""
+    suffixes = [s.lstrip(".").lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == "zip":
+        return _zipped_table(path)
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes.pop()
+    if suffixes and suffixes[-1] in TABLE_FORMATS:
+        return TableFile(path, _canonical_format(suffixes[-1]))
+    return None
+
+
+def _zipped_table(path: Path) -> TableFile | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/") and not _is_junk(n)]
+    except zipfile.BadZipFile:
+        return None
+    if len(names) != 1:
+        return None
+    inner = table_file(Path(names[0]))
+    return TableFile(path, inner.fmt, names[0]) if inner and inner.member is None else None
+
+
+def _is_junk(name: str) -> bool:
+    return name.startswith("__MACOSX/") or Path(name).name.startswith(".")
+
+
+def _canonical_format(suffix: str) -> str:
+    return {"pq": "parquet", "ndjson": "jsonl"}.get(suffix, suffix)
+
+
+def format_rank(table: TableFile) -> tuple[int, int]:
+    """Sort key: uncompressed before zipped, then the TABLE_FORMATS preference."""
+    return (
+        int(table.member is not None or table.path.suffix.lower() == ".zip"),
+        TABLE_FORMATS.index(table.fmt),
+    )
+
+
+def pick_table(tables: list[TableFile], role: str) -> TableFile | None:
+    """The table playing role ("train", "test" or "sample"), or None when there is none.
+
+    Names are ranked: exactly the role ("train"), then "<role>ing" ("training"), then any name
+    starting with it ("train_v2"). Two different names of the best rank are ambiguous."""
+    if role == "sample":
+        ranked = [(0, t) for t in tables if is_sample_submission(t.stem)]
+    else:
+        ranked = [(r, t) for t in tables if (r := _name_rank(t.stem, role)) is not None]
+    if not ranked:
+        return None
+    best = min(r for r, _ in ranked)
+    candidates = [t for r, t in ranked if r == best]
+    stems = sorted({t.stem for t in candidates})
+    if len(stems) > 1:
+        names = ", ".join(t.path.name for t in candidates)
+        key = "sample_submission" if role == "sample" else role
+        raise TaskError(
+            f"expected one {role} table, found several: {names}; name one with {key}: in task.yaml"
+        )
+    return min(candidates, key=format_rank)
+
+
+def _name_rank(stem: str, role: str) -> int | None:
+    if is_sample_submission(stem) or "submission" in stem:
+        return None
+    if stem == role:
+        return 0
+    if stem == role + "ing":
+        return 1
+    return 2 if stem.startswith(role) else None
+
+
+def read_table(path: Path, id_column: str | None = None) -> pd.DataFrame:
+    """Read one table. The id column (if named) is read as text and made int64 only when every id
+    is a clean integer ("7", not "007"), so ids keep their spelling. A non-UTF-8 text file is read
+    as Latin-1 and df.attrs["encoding"] says so."""
+    table = table_file(path)
+    if table is None:
+        raise TaskError(
+            f"expected a table file (csv, tsv, json, jsonl, parquet, or a zip of one) at {path}, found {path.name}"
+        )
+    if not path.exists():
+        raise TaskError(f"expected a table at {path}, found no such file")
+    try:
+        df, encoding = _read(table, id_column)
+    except TaskError:
+        raise
+    except Exception as exc:  # pandas, pyarrow and zipfile each raise their own kinds
+        raise TaskError(
+            f"expected a well-formed {table.fmt} table in {path.name}, found: {_first_line(exc)}"
+        ) from None
+    if df.shape[1] == 0:
+        raise TaskError(f"expected a table with a header row in {path.name}, found no columns")
+    if id_column is not None and id_column in df.columns:
+        df[id_column] = normalise_ids(df[id_column])
+    if encoding != "utf-8":
+        df.attrs[ENCODING_NOTE] = encoding
+    return df
+
+
+def read_columns(path: Path) -> list[str] | None:
+    """The column names of a table without reading its rows (None for JSON, which has no header)."""
+    table = table_file(path)
+    if table is None or table.fmt not in ("csv", "tsv", "parquet"):
+        return None
+    try:
+        if table.fmt == "parquet" and table.member is None:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        if table.fmt == "parquet":
+            return None
+        text = _head_bytes(table, 1 << 16).decode("utf-8-sig", errors="replace")
+        line = io.StringIO(text).readline()
+        return [
+            str(c) for c in pd.read_csv(io.StringIO(line), sep="\t" if table.fmt == "tsv" else ",").columns
+        ]
+    except Exception:  # the full read reports the problem properly
+        return None
+
+
+def _head_bytes(table: TableFile, n: int) -> bytes:
+    if table.member is not None:
+        with zipfile.ZipFile(table.path) as zf, zf.open(table.member) as f:
+            return f.read(n)
+    openers: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+    compression = _compression(table)
+    with openers[compression](table.path, "rb") if compression else table.path.open("rb") as f:
+        return f.read(n)
+
+
+def _read(table: TableFile, id_column: str | None) -> tuple[pd.DataFrame, str]:
+    # Plain and compressed files go to pandas by path (no copy in memory); a zip member is read out.
+    head = _head_bytes(table, _SNIFF_BYTES)
+    if not head.strip():
+        raise TaskError(f"expected a table with a header row in {table.path.name}, found an empty file")
+    source: Path | io.BytesIO = table.path
+    if table.member is not None:
+        with zipfile.ZipFile(table.path) as zf:
+            source = io.BytesIO(zf.read(table.member))
+    if table.fmt == "parquet":
+        return pd.read_parquet(source), "utf-8"
+    if b"\x00" in head:
+        raise TaskError(f"expected a text table in {table.path.name}, found binary data")
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            frame = _read_text_table(source, table.fmt, encoding, _compression(table), id_column)
+            return frame, encoding.removesuffix("-sig")
+        except UnicodeDecodeError:
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+    raise AssertionError("latin-1 decodes every byte")
+
+
+def _compression(table: TableFile) -> str | None:
+    last = table.path.suffix.lstrip(".").lower()
+    names = {"gz": "gzip", "bz2": "bz2", "xz": "xz"}
+    return names.get(last) if table.member is None else None
+
+
+def _read_text_table(
+    buf: Path | io.BytesIO, fmt: str, encoding: str, compression: str | None, id_column: str | None
+) -> pd.DataFrame:
+    if fmt in ("csv", "tsv"):
+        dtype = {id_column: "str"} if id_column else None
+        sep = "\t" if fmt == "tsv" else ","
+        return pd.read_csv(
+            buf, sep=sep, encoding=encoding, compression=compression, dtype=dtype, low_memory=False
+        )
+    # JSON carries its own types: keep them (dtype=False stops "007" turning into 7)
+    return pd.read_json(
+        buf,
+        lines=fmt == "jsonl",
+        encoding=encoding,
+        compression=compression,
+        dtype=False,
+        convert_dates=False,
+    )
+
+
+def normalise_ids(ids: pd.Series) -> pd.Series:
+    """Clean integer ids as int64, everything else as strings."""
+    if pd.api.types.is_integer_dtype(ids) or ids.isna().any():
+        return ids
+    text = ids.astype("str")
+    if text.str.fullmatch(_CLEAN_INT).all():
+        return text.astype("int64")
+    return text
+
+
+def extra_paths(task_dir: Path, used: Iterable[Path]) -> tuple[str, ...]:
+    """Top-level files and folders not already used, relative to task_dir (per-row files, images,
+    side tables). Other copies of a used table (train.csv.zip beside train.csv) are left out."""
+    used_paths = {p.resolve() for p in used}
+    used_stems = {table_stem(p.name) for p in used}
+    extras = []
+    for path in sorted(task_dir.iterdir()):
+        if path.name.startswith(".") or path.resolve() in used_paths or path.name.lower() == "task.yaml":
+            continue
+        if path.is_file() and table_file(path) is not None and table_stem(path.name) in used_stems:
+            continue
+        extras.append(path.name)
+    return tuple(extras)
+
+
+def _listing(task_dir: Path, limit: int = 12) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in task_dir.iterdir())
+    if not names:
+        return "an empty folder"
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def listing(task_dir: Path) -> str:
+    """A short listing of the folder for error messages."""
+    return _listing(task_dir)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

@@ -1,0 +1,132 @@
+"""What an export needs from a finished run folder, checked before anything is written.
+
+A run is finished when its journal holds a run_finished event. Everything the exported project
+copies is located here: the standalone solution (and its ensemble members), the data the final fit
+read (folds_full.npy as the folds: every row in a fold), the task's own files the scripts may read
+through ./input/files, the run's submission, and the facts the project files quote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlestar import contract
+from mlestar.errors import RunFolderError
+from mlestar.journal import JOURNAL_FILE, Journal
+from mlestar.run_layout import RunLayout
+from mlestar.task.spec import TaskSpec
+
+DEFAULT_THREADS = 1
+"""The contract's default when the journal does not say how many threads the final fit had."""
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    root: Path
+    solution: Path
+    parts: Path | None
+    """solution_parts/ when the final solution is an ensemble."""
+    submission: Path
+    inputs: tuple[tuple[str, Path], ...]
+    """(name in ./input, source file): the final fit's view of the data."""
+    task_files: tuple[tuple[str, Path], ...]
+    """(path under ./input/files, source file or folder): the task's own files scripts may read."""
+    seed: int
+    threads: int
+    versions: dict[str, str]
+    """Package versions the run recorded (run_started), possibly empty."""
+    task_name: str
+    metric: str | None
+    score: float | None
+    status: str
+
+
+def read_finished_run(run_dir: Path) -> FinishedRun:
+    """The finished run in run_dir; RunFolderError when it is not a run folder or not finished."""
+    layout = RunLayout(run_dir)
+    if not (run_dir / JOURNAL_FILE).is_file():
+        found = "no such folder" if not run_dir.exists() else f"no {JOURNAL_FILE} in it"
+        raise RunFolderError(f"expected a run folder (with {JOURNAL_FILE}) at {run_dir}, found {found}")
+    journal = Journal(run_dir)
+    finished = _last_event(journal, "run_finished")
+    if finished is None:
+        raise RunFolderError(
+            f"expected a finished run (a run_finished event in {layout.journal}), found an unfinished run "
+            f"with {len(journal.nodes)} attempts: resume it or wait for it to finish before exporting"
+        )
+    started = _last_event(journal, "run_started") or {}
+    spec = _task_spec(layout, started)
+    final = _last_event(journal, "final") or {}
+    run = FinishedRun(
+        root=run_dir,
+        solution=_named_file(run_dir, finished.get("solution"), layout.solution),
+        parts=layout.solution_parts if layout.solution_parts.is_dir() else None,
+        submission=_named_file(run_dir, finished.get("submission"), layout.submission),
+        inputs=_inputs(layout),
+        task_files=_task_files(spec),
+        seed=int(started.get("config", {}).get("seed", 42)),
+        threads=int(final.get("threads") or DEFAULT_THREADS),
+        versions={str(k): str(v) for k, v in (started.get("versions") or {}).items()},
+        task_name=spec.name if spec else run_dir.name,
+        metric=spec.metric if spec else None,
+        score=finished.get("score"),
+        status=str(finished.get("status", "ok")),
+    )
+    _require_files(run)
+    return run
+
+
+def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:
+    found = [e for e in journal.events if e.get("name") == name]
+    return found[-1] if found else None
+
+
+def _named_file(run_dir: Path, recorded: Any, default: Path) -> Path:
+    """A path the journal recorded relative to the run folder, or the layout's default."""
+    return run_dir / str(recorded) if recorded else default
+
+
+def _task_spec(layout: RunLayout, started: dict[str, Any]) -> TaskSpec | None:
+    if layout.task.is_file():
+        return TaskSpec.load(layout.task)
+    if started.get("task"):
+        return TaskSpec.from_json(dict(started["task"]))
+    return None
+
+
+def _inputs(layout: RunLayout) -> tuple[tuple[str, Path], ...]:
+    data = layout.data
+    return (
+        (contract.TRAIN_FILE, data / contract.TRAIN_FILE),
+        (contract.TEST_FILE, data / contract.TEST_FILE),
+        (contract.TARGET_FILE, data / contract.TARGET_FILE),
+        (contract.FOLDS_FILE, layout.folds_full),
+        (contract.TASK_FILE, data / contract.TASK_FILE),
+    )
+
+
+def _task_files(spec: TaskSpec | None) -> tuple[tuple[str, Path], ...]:
+    """The extra files and the sample submission, at their places in the task folder.
+
+    The scripts see the whole task folder as ./input/files; these are the parts they are meant to
+    read there (the tables themselves come parsed as train.parquet and test.parquet).
+    """
+    if spec is None:
+        return ()
+    found = [(rel, spec.task_dir / rel) for rel in spec.extra_paths]
+    sample = spec.sample_submission_path
+    if sample is not None:
+        rel = sample.relative_to(spec.task_dir) if sample.is_relative_to(spec.task_dir) else Path(sample.name)
+        found.append((str(rel), sample))
+    return tuple(dict(found).items())
+
+
+def _require_files(run: FinishedRun) -> None:
+    needed = [run.solution, run.submission, *(src for _, src in run.inputs), *(src for _, src in run.task_files)]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise RunFolderError(
+            f"expected every file the export copies to exist, found {len(missing)} missing: {', '.join(missing)}"
+        )

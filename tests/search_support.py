@@ -1,0 +1,49 @@
+"""Small task folders and run configs for the search tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlestar.config import RunConfig, SearchSettings
+
+
+def regression_task(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """A tiny regression task laid out as Kaggle hands it out (RMSE)."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    x = rng.normal(size=(n_train + n_test, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, n_train + n_test)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame.insert(0, "id", np.arange(n_train + n_test))
+    frame["y"] = y
+    frame.iloc[:n_train].to_csv(root / "train.csv", index=False)
+    frame.iloc[n_train:].drop(columns=["y"]).to_csv(root / "test.csv", index=False)
+    frame.iloc[n_train:][["id"]].assign(y=0.0).to_csv(root / "sample_submission.csv", index=False)
+    (root / "description.md").write_text(
+        "# Tiny regression\n\nPredict y. Submissions are scored on the root mean squared error (RMSE).\n"
+    )
+    return root
+
+
+def config(task: Path, run: Path, **settings: object) -> RunConfig:
+    search = SearchSettings(m_candidates=3, t_outer=2, k_inner=2, r_ensemble=3, max_debug_rounds=1)
+    budget = float(settings.pop("budget_s", 600.0))  # type: ignore[arg-type]
+    max_nodes = settings.pop("max_nodes", None)
+    search_over = {k: settings.pop(k) for k in list(settings) if hasattr(search, k)}
+    if search_over:
+        search = SearchSettings(**{**search.__dict__, **search_over})
+    return RunConfig(
+        task_dir=task,
+        run_dir=run,
+        budget_s=budget,
+        max_nodes=max_nodes,  # type: ignore[arg-type]
+        jobs=2,
+        search=search,
+        tracking=False,
+        live=False,
+        memory_mb=2048,
+        **settings,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,227 @@
+"""Every registered metric against scikit-learn / scipy on seeded random data, plus edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as skm
+
+from mlestar.errors import ConfigError
+from mlestar.metrics import METRICS, get_metric, is_better
+
+N = 200
+K = 4
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def _binary(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, 2, N)
+    p = np.clip(0.3 * y + 0.7 * rng.random(N), 0.01, 0.99)
+    return y, p.reshape(-1, 1)
+
+
+def _multiclass(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, K, N)
+    p = rng.random((N, K)) + np.eye(K)[y]
+    return y, p / p.sum(axis=1, keepdims=True)
+
+
+def _regression(rng: np.random.Generator, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.gamma(2.0, 1.5, (N, k))
+    p = np.clip(y + rng.normal(0, 0.5, (N, k)), 0, None)
+    return (y[:, 0], p) if k == 1 else (y, p)
+
+
+def _multilabel(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    y = rng.integers(0, 2, (N, K))
+    p = np.clip(0.4 * y + 0.6 * rng.random((N, K)), 0, 1)
+    return y, p
+
+
+def test_registry_has_every_canonical_name_with_its_direction() -> None:
+    lower = {"log_loss", "multiclass_logloss", "rmse", "mse", "rmsle", "mae", "mean_rmsle"}
+    names = {
+        "accuracy", "balanced_accuracy", "roc_auc", "mean_columnwise_roc_auc", "log_loss",
+        "multiclass_logloss", "rmse", "rmsle", "mae", "mean_rmsle", "r2", "f1", "f1_macro",
+        "f1_micro", "pearson", "spearman", "qwk", "map_at_k",
+    }  # fmt: skip
+    assert names <= set(METRICS)
+    for name, metric in METRICS.items():
+        assert metric.name == name
+        assert metric.lower_is_better == (name in lower), name
+        assert metric.needs in ("probability", "label", "value")
+
+
+def test_binary_metrics_match_sklearn(rng: np.random.Generator) -> None:
+    y, p = _binary(rng)
+    labels = (p[:, 0] >= 0.5).astype(int)
+    assert get_metric("accuracy").score(y, p) == pytest.approx(skm.accuracy_score(y, labels))
+    assert get_metric("balanced_accuracy").score(y, p) == pytest.approx(
+        skm.balanced_accuracy_score(y, labels)
+    )
+    assert get_metric("roc_auc").score(y, p) == pytest.approx(skm.roc_auc_score(y, p[:, 0]))
+    assert get_metric("log_loss").score(y, p) == pytest.approx(skm.log_loss(y, p[:, 0]))
+    assert get_metric("f1").score(y, p) == pytest.approx(skm.f1_score(y, labels))
+
+
+def test_multiclass_metrics_match_sklearn(rng: np.random.Generator) -> None:
+    y, p = _multiclass(rng)
+    labels = p.argmax(axis=1)
+    assert get_metric("accuracy").score(y, p) == pytest.approx(skm.accuracy_score(y, labels))
+    assert get_metric("multiclass_logloss").score(y, p) == pytest.approx(skm.log_loss(y, p, labels=range(K)))
+    assert get_metric("f1_macro").score(y, p) == pytest.approx(skm.f1_score(y, labels, average="macro"))
+    assert get_metric("f1_micro").score(y, p) == pytest.approx(skm.f1_score(y, labels, average="micro"))
+    assert get_metric("balanced_accuracy").score(y, p) == pytest.approx(
+        skm.balanced_accuracy_score(y, labels)
+    )
+    assert get_metric("qwk").score(y, p) == pytest.approx(
+        skm.cohen_kappa_score(y, labels, weights="quadratic")
+    )
+    ovr = skm.roc_auc_score(y, p, multi_class="ovr", average="macro")
+    assert get_metric("roc_auc").score(y, p) == pytest.approx(ovr)
+
+
+def test_regression_metrics_match_sklearn_and_scipy(rng: np.random.Generator) -> None:
+    y, p = _regression(rng)
+    q = p[:, 0]
+    assert get_metric("rmse").score(y, p) == pytest.approx(math.sqrt(skm.mean_squared_error(y, q)))
+    assert get_metric("mse").score(y, p) == pytest.approx(skm.mean_squared_error(y, q))
+    assert get_metric("mae").score(y, p) == pytest.approx(skm.mean_absolute_error(y, q))
+    assert get_metric("rmsle").score(y, p) == pytest.approx(math.sqrt(skm.mean_squared_log_error(y, q)))
+    assert get_metric("r2").score(y, p) == pytest.approx(skm.r2_score(y, q))
+    assert get_metric("pearson").score(y, p) == pytest.approx(stats.pearsonr(y, q)[0])
+    assert get_metric("spearman").score(y, p) == pytest.approx(stats.spearmanr(y, q)[0])
+
+
+def test_multi_target_regression_is_the_mean_over_columns(rng: np.random.Generator) -> None:
+    y, p = _regression(rng, k=3)
+    per_col = [math.sqrt(skm.mean_squared_log_error(y[:, j], p[:, j])) for j in range(3)]
+    assert get_metric("mean_rmsle").score(y, p) == pytest.approx(np.mean(per_col))
+    rmse = skm.root_mean_squared_error(y, p, multioutput="uniform_average")
+    assert get_metric("rmse").score(y, p) == pytest.approx(rmse)
+    assert get_metric("r2").score(y, p) == pytest.approx(skm.r2_score(y, p))
+    # mean_rmsle of one column is plain rmsle
+    assert get_metric("mean_rmsle").score(y[:, 0], p[:, :1]) == pytest.approx(per_col[0])
+
+
+def test_multilabel_metrics_match_sklearn(rng: np.random.Generator) -> None:
+    y, p = _multilabel(rng)
+    want = np.mean([skm.roc_auc_score(y[:, j], p[:, j]) for j in range(K)])
+    assert get_metric("mean_columnwise_roc_auc").score(y, p) == pytest.approx(want)
+    assert get_metric("mean_columnwise_roc_auc").score(y, p) == pytest.approx(
+        skm.roc_auc_score(y, p, average="macro")
+    )
+    labels = (p >= 0.5).astype(int)
+    assert get_metric("f1_macro").score(y, p) == pytest.approx(skm.f1_score(y, labels, average="macro"))
+    assert get_metric("accuracy").score(y, p) == pytest.approx(skm.accuracy_score(y, labels))
+
+
+def test_qwk_rounds_regression_coded_ordinal_targets(rng: np.random.Generator) -> None:
+    y = rng.integers(0, 6, N)
+    p = (y + rng.normal(0, 0.8, N)).reshape(-1, 1)
+    rounded = np.clip(np.rint(p[:, 0]), 0, 5).astype(int)
+    want = skm.cohen_kappa_score(y, rounded, weights="quadratic")
+    assert get_metric("qwk").score(y, p) == pytest.approx(want)
+    assert get_metric("qwk").score(y, y.reshape(-1, 1).astype(float)) == pytest.approx(1.0)
+
+
+def _apk(actual: list[int], predicted: list[int], k: int) -> float:
+    """The reference average precision at k (Kaggle's ml_metrics.apk)."""
+    predicted = predicted[:k]
+    score, hits = 0.0, 0.0
+    for i, p in enumerate(predicted):
+        if p in actual and p not in predicted[:i]:
+            hits += 1.0
+            score += hits / (i + 1.0)
+    return score / min(len(actual), k) if actual else 0.0
+
+
+@pytest.mark.parametrize("name,k", [("map_at_k", 3), ("map_at_5", 5), ("MAP@2", 2)])
+def test_map_at_k_matches_the_reference(rng: np.random.Generator, name: str, k: int) -> None:
+    n_classes = 8
+    y = rng.integers(0, n_classes, N)
+    scores = rng.random((N, n_classes)) + 0.5 * np.eye(n_classes)[y]
+    ranked = np.argsort(-scores, axis=1, kind="stable")
+    want = np.mean([_apk([int(t)], list(r), k) for t, r in zip(y, ranked, strict=True)])
+    assert get_metric(name).score(y, scores) == pytest.approx(want)
+    # multi-label relevance: 0/1 matrix of relevant classes
+    truth = (rng.random((N, n_classes)) < 0.2).astype(int)
+    want_ml = np.mean([_apk(list(np.flatnonzero(t)), list(r), k) for t, r in zip(truth, ranked, strict=True)])
+    assert get_metric(name).score(truth, scores) == pytest.approx(want_ml)
+
+
+def test_log_losses_stay_finite_on_hard_zero_and_one_predictions() -> None:
+    y = np.array([0, 1, 1, 0])
+    wrong = np.array([[1.0], [0.0], [0.0], [1.0]])
+    loss = get_metric("log_loss").score(y, wrong)
+    assert math.isfinite(loss)
+    assert loss == pytest.approx(-math.log(1e-15), rel=1e-4)
+    multi = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    mloss = get_metric("multiclass_logloss").score(np.array([1, 2]), multi)
+    assert math.isfinite(mloss) and mloss > 10
+
+
+def test_multiclass_logloss_renormalises_rows() -> None:
+    y = np.array([0, 1, 2])
+    p = np.array([[2.0, 1.0, 1.0], [1.0, 3.0, 0.0], [0.2, 0.2, 0.6]])
+    want = skm.log_loss(y, p / p.sum(axis=1, keepdims=True))
+    assert get_metric("multiclass_logloss").score(y, p) == pytest.approx(want)
+    # one column is the probability of class 1 (binary log loss)
+    yb, pb = np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9])
+    assert get_metric("multiclass_logloss").score(yb, pb) == pytest.approx(skm.log_loss(yb, pb))
+
+
+def test_constant_predictions_are_defined(rng: np.random.Generator) -> None:
+    y, _ = _regression(rng)
+    const = np.full((N, 1), 3.0)
+    assert get_metric("pearson").score(y, const) == 0.0
+    assert get_metric("spearman").score(y, const) == 0.0
+    assert get_metric("pearson").score(np.ones(N), rng.random(N)) == 0.0
+    yb, _ = _binary(rng)
+    assert get_metric("roc_auc").score(yb, np.full(N, 0.3)) == pytest.approx(0.5)
+    assert get_metric("roc_auc").score(np.ones(N), rng.random(N)) == 0.5  # one class only
+    assert math.isfinite(get_metric("r2").score(y, const))
+
+
+def test_rmsle_clips_predictions_below_zero_and_refuses_negative_truth() -> None:
+    y = np.array([0.5, 1.0, 2.0])
+    below = np.array([-3.0, -1.0, -0.5])
+    got = get_metric("rmsle").score(y, below)
+    assert math.isfinite(got)
+    assert got == pytest.approx(get_metric("rmsle").score(y, np.zeros(3)))
+    assert math.isfinite(get_metric("mean_rmsle").score(np.column_stack([y, y]), np.column_stack([below, y])))
+    with pytest.raises(ValueError, match="non-negative"):
+        get_metric("rmsle").score(np.array([-2.0, 1.0]), np.array([1.0, 1.0]))
+
+
+def test_accepts_one_dimensional_predictions_and_lists() -> None:
+    assert get_metric("accuracy").score([0, 1, 1], [0.2, 0.8, 0.4]) == pytest.approx(2 / 3)
+    assert get_metric("rmse").score([1.0, 2.0], [1.0, 4.0]) == pytest.approx(math.sqrt(2.0))
+
+
+def test_get_metric_aliases_and_unknown_names() -> None:
+    assert get_metric("AUC").name == "roc_auc"
+    assert get_metric("multi-logloss").name == "multiclass_logloss"
+    assert get_metric("map_at_3").name == "map_at_k"
+    assert get_metric("map@10").name == "map_at_10"
+    with pytest.raises(ConfigError, match="expected a metric name.*accuracy.*found 'bogus'"):
+        get_metric("bogus")
+
+
+def test_is_better_and_worst() -> None:
+    assert is_better(0.1, 0.2, lower_is_better=True)
+    assert not is_better(0.1, 0.2, lower_is_better=False)
+    assert not is_better(0.2, 0.2, lower_is_better=False)
+    assert is_better(0.0, None, lower_is_better=True)
+    assert is_better(0.0, float("nan"), lower_is_better=False)
+    assert not is_better(float("nan"), 0.5, lower_is_better=False)
+    assert not is_better(None, 0.5, lower_is_better=True)
+    assert is_better(1e9, get_metric("rmse").worst, lower_is_better=True)
+    assert is_better(-1e9, get_metric("r2").worst, lower_is_better=False)

@@ -1,0 +1,276 @@
+"""The MLE-STAR loop driven end to end by a scripted engineer: every stage and every fallback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlestar import app
+from mlestar.app import resume_run, run_lock, start_run
+from mlestar.errors import RunFolderError
+from mlestar.journal import Journal
+from mlestar.run_layout import RunLayout
+from tests.scripted_engineer import ScriptedEngineer
+from tests.search_support import config, regression_task
+
+
+LIGHT = ("numpy", "pandas")
+
+
+def _use_light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted scripts need only numpy and pandas: a fork server that imports only those."""
+    from mlestar.execution.local import LocalExecutor
+
+    monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
+
+
+@pytest.fixture(autouse=True)
+def light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_light_executor(monkeypatch)
+
+
+def _run(tmp_path: Path, engineer: ScriptedEngineer, name: str = "run", **settings: object):
+    task = regression_task(tmp_path / "task")
+    cfg = config(task, tmp_path / name, **settings)
+    outcome = start_run(cfg, engineer=engineer)
+    return cfg, outcome, Journal(cfg.run_dir)
+
+
+def _decisions(journal: Journal, what: str) -> list[dict]:
+    return [e for e in journal.events if e["name"] == "decision" and e.get("what") == what]
+
+
+def _assert_valid_submission(run_dir: Path, task_dir: Path) -> pd.DataFrame:
+    sub = pd.read_csv(run_dir / "submission.csv")
+    sample = pd.read_csv(task_dir / "sample_submission.csv")
+    assert list(sub.columns) == list(sample.columns)
+    assert sub["id"].tolist() == sample["id"].tolist()
+    assert np.isfinite(sub["y"]).all()
+    return sub
+
+
+def test_every_stage_runs_and_all_k_plans_are_eligible(whole_run) -> None:
+    cfg, outcome, journal = whole_run
+    stages = {n.stage for n in journal.nodes.values()}
+    assert {"draft", "merge", "ablation", "refine", "ensemble", "final"} <= stages
+    assert outcome.status == "ok"
+    # The last plan of the inner loop is the best one, and it is the one kept (no off-by-one).
+    kept = _decisions(journal, "refinement_kept")
+    assert kept and kept[0]["node"] == "t0-k1"
+    # Merges that do not make things worse are kept, candidate after candidate.
+    assert [d["node"] for d in _decisions(journal, "merge_kept")] == ["merge-1", "merge-2"]
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+    finished = [e for e in journal.events if e["name"] == "run_finished"]
+    assert finished and finished[0]["status"] == "ok"
+
+
+def test_standalone_solution_reproduces_the_submission(tmp_path: Path, whole_run) -> None:
+    cfg, outcome, journal = whole_run
+    work = tmp_path / "standalone"
+    shutil.copytree(cfg.run_dir / "attempts" / "draft-0" / "input", work / "input", symlinks=True)
+    shutil.copy(cfg.run_dir / "solution.py", work / "solution.py")
+    if (cfg.run_dir / "solution_parts").exists():
+        shutil.copytree(cfg.run_dir / "solution_parts", work / "solution_parts")
+    subprocess.run([sys.executable, "solution.py"], cwd=work, check=True, capture_output=True)
+    ours = pd.read_csv(work / "submission.csv")
+    theirs = pd.read_csv(cfg.run_dir / "submission.csv")
+    pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_failed_draft_is_debugged(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(drafts={"a": "fail", "b": 0.6}, plan_gains=[0.9])
+    _, _, journal = _run(tmp_path, eng, t_outer=1, k_inner=1)
+    assert journal.nodes["draft-0"].status == "failed"
+    assert "RuntimeError" in (journal.nodes["draft-0"].error or "")
+    fixed = journal.nodes["draft-0.debug1"]
+    assert fixed.ok and fixed.parent == "draft-0" and fixed.role == "debug"
+
+
+def test_nothing_works_still_writes_a_valid_trivial_submission(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(drafts={"a": "fail", "b": "raise"}, debug_fixes=False)
+    cfg, outcome, journal = _run(tmp_path, eng)
+    assert outcome.status == "fallback"
+    assert journal.nodes["draft-1"].status == "rejected"
+    sub = _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+    train = pd.read_csv(cfg.task_dir / "train.csv")
+    assert np.allclose(sub["y"], train["y"].mean())
+    assert (cfg.run_dir / "solution.py").exists()
+
+
+def test_failed_merge_stops_merging(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(merge_fails=True, debug_fixes=False)
+    _, _, journal = _run(tmp_path, eng, t_outer=1, k_inner=1)
+    assert journal.nodes["merge-1"].status == "failed"
+    assert [d["node"] for d in _decisions(journal, "merge_rejected")] == ["merge-1"]
+    assert "merge-2" not in journal.nodes
+
+
+def test_missing_block_is_a_failed_attempt_not_a_corrupted_script(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(missing_block=True)
+    cfg, outcome, journal = _run(tmp_path, eng, t_outer=1, k_inner=2)
+    node = journal.nodes["t0-k0"]
+    assert node.status == "rejected" and "no block named 'nowhere'" in (node.error or "")
+    assert _decisions(journal, "refinement_none")
+    assert outcome.status == "ok"
+
+
+def test_all_plans_worse_keeps_the_current_solution(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(plan_gains=[1.5, 2.0])
+    _, _, journal = _run(tmp_path, eng, t_outer=2, k_inner=2, r_ensemble=0)
+    assert not _decisions(journal, "refinement_kept")
+    assert len(_decisions(journal, "refinement_none")) == 2
+    best = journal.best(lower_is_better=True, stages=("draft", "merge", "check", "refine"))
+    assert best is not None and best.stage == "merge"
+
+
+def test_leakage_found_is_fixed_even_at_a_lower_score(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(leak=True)
+    _, _, journal = _run(tmp_path, eng, t_outer=1, k_inner=1)
+    assert any(e["name"] == "leakage_found" for e in journal.events)
+    assert _decisions(journal, "leakage_fixed")[0]["node"] == "check-leak"
+
+
+@pytest.mark.parametrize(("max_nodes", "last_stage"), [(2, "draft"), (4, "merge"), (6, "refine")])
+def test_node_budget_ends_each_stage_with_a_valid_submission(tmp_path: Path, max_nodes: int, last_stage: str) -> None:
+    cfg, outcome, journal = _run(tmp_path, ScriptedEngineer(), max_nodes=max_nodes)
+    searched = [n for n in journal.nodes.values() if n.stage not in ("final",) and n.result is not None]
+    assert len(searched) <= max_nodes
+    assert max(searched, key=lambda n: n.started).stage in (last_stage, "ablation")
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+
+
+def test_time_budget_ends_on_time(tmp_path: Path) -> None:
+    import time
+
+    t0 = time.monotonic()
+    cfg, outcome, journal = _run(tmp_path, ScriptedEngineer(sleep=2.0), budget_s=20.0)
+    assert time.monotonic() - t0 < 20.0 + 8.0
+    assert outcome.status == "ok"
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+
+
+def test_same_seed_same_decisions_and_submission(tmp_path: Path, whole_run) -> None:
+    a = whole_run
+    b = _run(tmp_path, ScriptedEngineer(), name="b")
+    assert sorted(a[2].nodes) == sorted(b[2].nodes)
+    assert [n.score for n in sorted(a[2].nodes.values(), key=lambda n: n.id)] == [
+        n.score for n in sorted(b[2].nodes.values(), key=lambda n: n.id)
+    ]
+    assert (a[0].run_dir / "submission.csv").read_text() == (b[0].run_dir / "submission.csv").read_text()
+
+
+class _Killed(BaseException):
+    """Stands in for the process dying: nothing in the search catches it."""
+
+
+def _killing_executor(after: int):
+    from mlestar.execution.local import LocalExecutor
+
+    class Killing(LocalExecutor):
+        runs = 0
+
+        def run(self, script, workdir, limits):  # type: ignore[no-untyped-def]
+            Killing.runs += 1
+            if Killing.runs > after:
+                raise _Killed()
+            return super().run(script, workdir, limits)
+
+    return lambda config: Killing(preload=LIGHT)
+
+
+@pytest.fixture(scope="module")
+def whole_run(tmp_path_factory: pytest.TempPathFactory):
+    """One uninterrupted run that the resumed and repeated runs are compared with."""
+    from mlestar.execution.local import LocalExecutor
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
+        return _run(tmp_path_factory.mktemp("whole"), ScriptedEngineer(), name="whole")
+
+
+@pytest.mark.parametrize("after", [1, 4, 6, 9])
+def test_resume_after_a_kill_in_each_stage_ends_like_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int, whole_run
+) -> None:
+    whole = whole_run
+    task = whole[0].task_dir
+    cfg = config(task, tmp_path / "killed")
+    monkeypatch.setattr(app, "_executor", _killing_executor(after))
+    with pytest.raises(_Killed):
+        start_run(cfg, engineer=ScriptedEngineer())
+    _use_light_executor(monkeypatch)
+    interrupted = Journal(cfg.run_dir)
+    assert not interrupted.has_event("run_finished")
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer())
+    resumed = Journal(cfg.run_dir)
+    assert sorted(resumed.nodes) == sorted(whole[2].nodes)
+    assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
+    # Finished attempts were not run again: one node record per attempt in the file.
+    ids = [json.loads(line)["id"] for line in (cfg.run_dir / "journal.jsonl").read_text().splitlines()
+           if json.loads(line)["kind"] == "node"]
+    assert len(ids) == len(set(ids))
+
+
+def test_two_processes_never_drive_one_run(tmp_path: Path) -> None:
+    eng = ScriptedEngineer()
+    cfg, _, _ = _run(tmp_path, eng, max_nodes=1)
+    layout = RunLayout(cfg.run_dir)
+    # An unfinished copy of the run, held by "another process".
+    journal_lines = (cfg.run_dir / "journal.jsonl").read_text().splitlines()
+    kept = [line for line in journal_lines if json.loads(line).get("name") != "run_finished"]
+    (cfg.run_dir / "journal.jsonl").write_text("\n".join(kept) + "\n")
+    with run_lock(layout), pytest.raises(RunFolderError, match="holds its lock"):
+        resume_run(cfg.run_dir, engineer=eng)
+
+
+def test_run_folder_in_use_is_refused_with_a_pointer_to_resume(tmp_path: Path) -> None:
+    cfg, _, _ = _run(tmp_path, ScriptedEngineer(), max_nodes=1)
+    with pytest.raises(RunFolderError, match="mlestar resume"):
+        start_run(cfg, engineer=ScriptedEngineer())
+
+
+def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
+    """A real SIGKILL of the whole driving process group while a script runs."""
+    import signal
+    import time
+
+    task = regression_task(tmp_path / "task")
+    run_dir = tmp_path / "run"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        "from mlestar import app\n"
+        "from mlestar.app import start_run\n"
+        "from mlestar.execution.local import LocalExecutor\n"
+        "app._executor = lambda config: LocalExecutor(preload=('numpy', 'pandas'))\n"
+        "from tests.scripted_engineer import ScriptedEngineer\n"
+        "from tests.search_support import config\n"
+        f"start_run(config({str(task)!r}, {str(run_dir)!r}), engineer=ScriptedEngineer(sleep=1.5))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(driver)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        journal = run_dir / "journal.jsonl"
+        if journal.exists() and journal.read_text().count('"kind": "node"') >= 3:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)  # let the next scripts start
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not Journal(run_dir).has_event("run_finished")
+    outcome = resume_run(run_dir, engineer=ScriptedEngineer(sleep=1.5))
+    assert outcome.status == "ok"
+    _assert_valid_submission(run_dir, task)
+    resumed = Journal(run_dir)
+    assert {"draft-0", "draft-1", "draft-2"} <= set(resumed.nodes)
+    assert resumed.nodes["draft-0"].ok
