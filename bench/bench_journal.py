@@ -48,9 +48,11 @@ def overhead_share(script_s: float | None, wall_s: float) -> float | None:
 def _validation_score(journal: Journal, lower_is_better: bool) -> float | None:
     """The score of the final solution, as the run reported it; else its best scored node."""
     for name in ("final", "run_finished"):
-        scores = [e.get("score") for e in journal.events if e["name"] == name and e.get("score") is not None]
+        scores = [
+            float(e["score"]) for e in journal.events if e["name"] == name and e.get("score") is not None
+        ]
         if scores:
-            return float(scores[-1])
+            return scores[-1]
     best = journal.best(lower_is_better)
     return None if best is None or best.score is None else float(best.score)
 

@@ -180,7 +180,9 @@ def render_markdown(meta: dict[str, Any], rows: Sequence[Row]) -> str:
         lines += [markdown_table(summarize(rows), SUMMARY_COLUMNS)]
     errors = [r for r in rows if r.error]
     if errors:
-        lines += ["", "## Errors", ""] + [f"- {r.task} / {r.system} / seed {r.seed}: {r.error}" for r in errors]
+        lines += ["", "## Errors", ""] + [
+            f"- {r.task} / {r.system} / seed {r.seed}: {r.error}" for r in errors
+        ]
     lines += ["", "anchor: ANCHORS.md's figure (240 s of fitting on this kind of machine), a cross-check."]
     return "\n".join(lines) + "\n"
 

@@ -57,7 +57,11 @@ class Launch:
 def load_tasks(bench_dir: Path, names: str) -> list[Task]:
     """The tasks under bench_dir/tasks: "all", or a comma-separated list of names."""
     tasks_dir = bench_dir / "tasks"
-    found = sorted(p.name for p in tasks_dir.iterdir() if (p / "grading.json").exists()) if tasks_dir.is_dir() else []
+    found = (
+        sorted(p.name for p in tasks_dir.iterdir() if (p / "grading.json").exists())
+        if tasks_dir.is_dir()
+        else []
+    )
     if not found:
         raise ConfigError(f"expected task folders with grading.json under {tasks_dir}, found none")
     wanted = found if names.strip() == "all" else [n.strip() for n in names.split(",") if n.strip()]
@@ -103,8 +107,20 @@ def launch(cmd: Sequence[str], log: Path, timeout_s: float, env: Mapping[str, st
     return Launch(time.monotonic() - start, code, timed_out, log)
 
 
-def mlestar_command(mlestar: Sequence[str], copy: Path, run_dir: Path, budget_s: float, seed: int) -> list[str]:
-    return [*mlestar, "run", str(copy), "--out", str(run_dir), "--budget", f"{budget_s:g}", "--seed", str(seed)]
+def mlestar_command(
+    mlestar: Sequence[str], copy: Path, run_dir: Path, budget_s: float, seed: int
+) -> list[str]:
+    return [
+        *mlestar,
+        "run",
+        str(copy),
+        "--out",
+        str(run_dir),
+        "--budget",
+        f"{budget_s:g}",
+        "--seed",
+        str(seed),
+    ]
 
 
 def baseline_command(python: Path, script: Path, copy: Path, out: Path, budget_s: float, seed: int,

@@ -112,7 +112,9 @@ def build_plan(args: argparse.Namespace, environ: dict[str, str]) -> Plan:
         raise ConfigError(f"expected seeds such as 1 or 1,2,3, found {args.seeds!r}") from None
     systems = tuple(_csv(args.systems))
     if not seeds or not systems or any(s not in SYSTEMS for s in systems):
-        raise ConfigError(f"expected seeds and systems among {','.join(SYSTEMS)}, found {args.seeds!r}, {args.systems!r}")
+        raise ConfigError(
+            f"expected seeds and systems among {','.join(SYSTEMS)}, found {args.seeds!r}, {args.systems!r}"
+        )
     bench_dir = args.bench_dir.resolve()
     return Plan(
         tasks=tuple(load_tasks(bench_dir, args.tasks)), seeds=seeds, systems=systems,
@@ -146,7 +148,9 @@ def run_mlestar(plan: Plan, task: Task, seed: int, copy: Path, raw: Path, anchor
                 overhead=overhead_share(script_s, launched.wall_s))  # fmt: skip
 
 
-def run_baseline(plan: Plan, system: str, task: Task, seed: int, copy: Path, raw: Path, anchors: Anchors) -> Row:
+def run_baseline(
+    plan: Plan, system: str, task: Task, seed: int, copy: Path, raw: Path, anchors: Anchors
+) -> Row:
     out = raw / system / f"{task.name}-{seed}"
     python, script = plan.envs / system / "bin" / "python", BENCH / "baselines" / f"{system}_run.py"
     started = datetime.datetime.now().timestamp()
@@ -168,6 +172,7 @@ def run_one(plan: Plan, task: Task, system: str, seed: int, raw: Path, anchors: 
 
 def git_commit(root: Path) -> str:
     """Short commit, with "-dirty" when tracked files differ from it; "nogit" outside a repository."""
+
     def git(*a: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True)
 
@@ -194,7 +199,9 @@ def ensure_baselines(plan: Plan) -> None:
         subprocess.run(["bash", str(BENCH / "setup_automl.sh"), *wanted], check=True, env=dict(plan.env))
     missing = [s for s in wanted if not (plan.envs / s / "bin" / "python").exists()]
     if missing:
-        raise ConfigError(f"expected baseline venvs {missing} under {plan.envs}, found none: run bench/setup_automl.sh")
+        raise ConfigError(
+            f"expected baseline venvs {missing} under {plan.envs}, found none: run bench/setup_automl.sh"
+        )
 
 
 def run(plan: Plan) -> list[Row]:

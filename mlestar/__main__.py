@@ -1,4 +1,5 @@
-from mlestar.cli import main
 import sys
+
+from mlestar.cli import main
 
 sys.exit(main())

@@ -16,9 +16,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from mlestar import contract
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
@@ -31,7 +28,7 @@ from mlestar.search.final import Finisher, Outcome
 from mlestar.search.harness import Harness
 from mlestar.search.loop import Search
 from mlestar.search.progress import Progress
-from mlestar.task import load_task
+from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
 
 _VERSIONED = ("mlestar", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "scipy", "pyarrow")
@@ -42,13 +39,13 @@ def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = No
 
     `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests).
     """
-    spec = load_task(config.task_dir, dict(config.overrides))
+    spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     layout = RunLayout(config.run_dir)
     _refuse_existing(layout.root)
     staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _lay_out(config.with_run_dir(layout.root), spec, RunLayout(staging))
+        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging))
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -72,13 +69,13 @@ def _refuse_existing(root: Path) -> None:
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
-def _lay_out(config: RunConfig, spec: TaskSpec, staging: RunLayout) -> None:
+def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    prepared = prepare_run_data(spec, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
-    _write_profile(spec, staging)
+    _write_profile(spec, tables, staging)
     journal = Journal(staging.root)
     journal.event(
         "run_started",
@@ -93,16 +90,14 @@ def _lay_out(config: RunConfig, spec: TaskSpec, staging: RunLayout) -> None:
     journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
 
 
-def _write_profile(spec: TaskSpec, layout: RunLayout) -> None:
+def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
     try:
         from mlestar.task.profile import profile_task
     except ImportError:  # TEMPORARY until the built-in engineer's profile lands
         (layout.data / "profile.json").write_text("{}")
         return
 
-    train = pd.read_parquet(layout.data / contract.TRAIN_FILE)
-    test = pd.read_parquet(layout.data / contract.TEST_FILE)
-    profile = profile_task(spec, train, test, spec.task_dir)
+    profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
     (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
 
 

@@ -171,10 +171,10 @@ def _report(run_dir: Path, outcome: Any) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    from mlestar.task import inspect_json, load_task, render_inspect
+    from mlestar.task import inspect_json, load_task_tables, render_inspect
 
-    spec = load_task(args.task_dir, _overrides(args))
-    print(json.dumps(inspect_json(spec), indent=2) if args.json else render_inspect(spec))
+    spec, tables = load_task_tables(args.task_dir, _overrides(args))
+    print(json.dumps(inspect_json(spec, tables), indent=2, default=str) if args.json else render_inspect(spec, tables))
     return 0
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 from mlestar.errors import TaskError
 from mlestar.folds import make_folds, subsample_folds
 from mlestar.run_layout import RunLayout
-from mlestar.task.files import read_table
+from mlestar.task.load import TaskTables
 from mlestar.task.spec import ProblemType, TaskSpec
 
 
@@ -90,14 +90,14 @@ def hash_task_files(task_dir: Path) -> dict[str, str]:
 
 def prepare_run_data(
     spec: TaskSpec,
+    tables: TaskTables,
     layout: RunLayout,
     n_folds: int,
     seed: int,
     subsample_rows: int,
     group_column: str | None = None,
 ) -> PreparedData:
-    train = read_table(spec.train_path)
-    test = read_table(spec.test_path)
+    train, test = tables.train, tables.test
     y = encode_target(spec, train)
     groups = None
     if group_column:

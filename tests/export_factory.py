@@ -177,7 +177,9 @@ def make_finished_run(root: Path, env: dict[str, str]) -> Path:
 def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
     journal = Journal(layout.root)
     versions = {name: metadata.version(name) for name in ("numpy", "pandas")}
-    journal.event("run_started", config={"seed": SEED}, task=spec.to_json(), engineer="builtin", versions=versions)
+    journal.event(
+        "run_started", config={"seed": SEED}, task=spec.to_json(), engineer="builtin", versions=versions
+    )
     journal.event("inputs_hashed", files={}, data={})
     for node_id, stage in (("draft-0", "draft"), ("final-draft-0", "final")):
         journal.add(

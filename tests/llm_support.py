@@ -33,15 +33,18 @@ from sklearn.linear_model import Ridge
 
 SEED = int(os.environ.get("MLESTAR_SEED", "42"))
 
+
 # %% block: load
 train = pd.read_parquet("input/train.parquet")
 test = pd.read_parquet("input/test.parquet")
 y = np.load("input/target.npy")
 folds = np.load("input/folds.npy")
 
+
 # %% block: features
 cols = [c for c in test.columns if c != "id"]
 X, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)
+
 
 # %% block: train
 oof = np.full((len(train), 1), np.nan)
@@ -52,6 +55,7 @@ for k in sorted(set(folds[folds >= 0])):
     model = Ridge(alpha=1.0).fit(X[fit], y[fit])
     oof[val, 0] = model.predict(X[val])
     test_pred[:, 0] += model.predict(X_test) / n_folds
+
 
 # %% block: save
 os.makedirs("output", exist_ok=True)

@@ -133,7 +133,9 @@ def fabricate_run(
     return FabricatedRun(run_dir, spec, nodes, train, test, target, submission, test_pred, sha)
 
 
-def _write_data(run_dir: Path, spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, target: np.ndarray) -> dict:
+def _write_data(
+    run_dir: Path, spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, target: np.ndarray
+) -> dict:
     data = run_dir / "data"
     data.mkdir(exist_ok=True)
     train.to_parquet(data / "train.parquet", index=False)
@@ -146,7 +148,9 @@ def _write_data(run_dir: Path, spec: TaskSpec, train: pd.DataFrame, test: pd.Dat
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(data.iterdir())}
 
 
-def _config(run_dir: Path, spec: TaskSpec, secret: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+def _config(
+    run_dir: Path, spec: TaskSpec, secret: str | None, extra: dict[str, Any] | None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "task_dir": str(spec.task_dir),
         "run_dir": str(run_dir),
@@ -180,7 +184,9 @@ def _save_model(run_dir: Path, predictor: Any, test: pd.DataFrame) -> np.ndarray
     return pred.reshape(len(test), -1)
 
 
-def _write_submission(run_dir: Path, spec: TaskSpec, test: pd.DataFrame, pred: np.ndarray | None) -> pd.DataFrame:
+def _write_submission(
+    run_dir: Path, spec: TaskSpec, test: pd.DataFrame, pred: np.ndarray | None
+) -> pd.DataFrame:
     column = spec.target_columns[0]
     if pred is None:  # no model: a constant submission still comes out
         values: Any = ["no"] * len(test) if spec.classes else np.zeros(len(test))
@@ -201,25 +207,85 @@ def _node_specs(secret: str | None) -> list[dict[str, Any]]:
     leak = f" (key {secret})" if secret else ""
     usage = {"prompt_tokens": 120.0, "completion_tokens": 40.0, "cost_usd": 0.0012}
     return [
-        dict(id="draft-1", parent=None, stage="draft", role="draft", plan=f"Logistic regression on x1, x2{leak}",
-             status="ok", score=0.81, meta={"model": "logistic_regression"}, usage=usage),
-        dict(id="draft-2", parent=None, stage="draft", role="draft", plan="Gradient boosting on all columns",
-             status="failed", score=None, error=f"KeyError: 'colour2'{leak}", meta={"model": "lightgbm"},
-             exception="KeyError", exit_code=1),
-        dict(id="debug-draft-2-1", parent="draft-2", stage="draft", role="debug", plan="Fix the column name",
-             status="ok", score=0.79, meta={"debug_round": 1}),
-        dict(id="merge-1", parent="draft-1", stage="merge", role="merge", plan="Merge draft-1 with the fix",
-             status="ok", score=0.84, meta={"merged": ["draft-1", "debug-draft-2-1"]}, usage=usage),
-        dict(id="refine-1-1", parent="merge-1", stage="refine", role="implement", plan="Tune C on block model",
-             status="timeout", score=None, error="timed out after 60 s", meta={"block": "model"}, timed_out=True),
-        dict(id="ensemble-1", parent="merge-1", stage="ensemble", role="ensemble", plan="Mean of the best two",
-             status="ok", score=0.86, meta={"members": ["merge-1", "debug-draft-2-1"], "method": "mean"},
-             code=False),
+        dict(
+            id="draft-1",
+            parent=None,
+            stage="draft",
+            role="draft",
+            plan=f"Logistic regression on x1, x2{leak}",
+            status="ok",
+            score=0.81,
+            meta={"model": "logistic_regression"},
+            usage=usage,
+        ),
+        dict(
+            id="draft-2",
+            parent=None,
+            stage="draft",
+            role="draft",
+            plan="Gradient boosting on all columns",
+            status="failed",
+            score=None,
+            error=f"KeyError: 'colour2'{leak}",
+            meta={"model": "lightgbm"},
+            exception="KeyError",
+            exit_code=1,
+        ),
+        dict(
+            id="debug-draft-2-1",
+            parent="draft-2",
+            stage="draft",
+            role="debug",
+            plan="Fix the column name",
+            status="ok",
+            score=0.79,
+            meta={"debug_round": 1},
+        ),
+        dict(
+            id="merge-1",
+            parent="draft-1",
+            stage="merge",
+            role="merge",
+            plan="Merge draft-1 with the fix",
+            status="ok",
+            score=0.84,
+            meta={"merged": ["draft-1", "debug-draft-2-1"]},
+            usage=usage,
+        ),
+        dict(
+            id="refine-1-1",
+            parent="merge-1",
+            stage="refine",
+            role="implement",
+            plan="Tune C on block model",
+            status="timeout",
+            score=None,
+            error="timed out after 60 s",
+            meta={"block": "model"},
+            timed_out=True,
+        ),
+        dict(
+            id="ensemble-1",
+            parent="merge-1",
+            stage="ensemble",
+            role="ensemble",
+            plan="Mean of the best two",
+            status="ok",
+            score=0.86,
+            meta={"members": ["merge-1", "debug-draft-2-1"], "method": "mean"},
+            code=False,
+        ),
     ]
 
 
 def _write_journal(
-    journal: Journal, run_dir: Path, spec: TaskSpec, config: dict, sha: dict, secret: str | None, has_model: bool
+    journal: Journal,
+    run_dir: Path,
+    spec: TaskSpec,
+    config: dict,
+    sha: dict,
+    secret: str | None,
+    has_model: bool,
 ) -> tuple[Node, ...]:
     versions = {"mlestar": "0.1.0", "numpy": np.__version__, "pandas": pd.__version__}
     journal.event("run_started", config=config, task=spec.to_json(), engineer="builtin", versions=versions)
@@ -236,8 +302,15 @@ def _write_journal(
     journal.event("stage_finished", stage=stage, best="ensemble-1")
     journal.event("decision", what="merge_kept", node="merge-1")
     journal.event("final", node="ensemble-1", kind="ensemble", score=0.86)
-    journal.event("run_finished", status="ok", best="ensemble-1", score=0.86, submission="submission.csv",
-                  solution="solution.py", model="model/model.pkl" if has_model else None)
+    journal.event(
+        "run_finished",
+        status="ok",
+        best="ensemble-1",
+        score=0.86,
+        submission="submission.csv",
+        solution="solution.py",
+        model="model/model.pkl" if has_model else None,
+    )
     return tuple(nodes)
 
 
@@ -246,7 +319,9 @@ def _node(run_dir: Path, item: dict[str, Any], started: float, secret: str | Non
     attempt = run_dir / "attempts" / node_id
     (attempt / "output").mkdir(parents=True, exist_ok=True)
     code_path = None
-    stdout = f"fold scores for {node_id}\n" + (f"env says {secret}\n" if secret and node_id == "draft-2" else "")
+    stdout = f"fold scores for {node_id}\n" + (
+        f"env says {secret}\n" if secret and node_id == "draft-2" else ""
+    )
     stderr = "Traceback (most recent call last):\nKeyError: 'colour2'\n" if item.get("exception") else ""
     if item.get("code", True):
         script = _SCRIPT.format(node=node_id) + (f"# token = '{secret}'\n" if secret else "")
@@ -271,8 +346,18 @@ def _node(run_dir: Path, item: dict[str, Any], started: float, secret: str | Non
             "outputs": ["output/oof.npy"],
         }
     return Node(
-        id=node_id, parent=item["parent"], stage=item["stage"], role=item["role"], plan=item["plan"],
-        code_path=code_path, status=item["status"], score=item["score"], started=started,
-        ended=started + duration, result=result, error=item.get("error"), usage=dict(item.get("usage", {})),
+        id=node_id,
+        parent=item["parent"],
+        stage=item["stage"],
+        role=item["role"],
+        plan=item["plan"],
+        code_path=code_path,
+        status=item["status"],
+        score=item["score"],
+        started=started,
+        ended=started + duration,
+        result=result,
+        error=item.get("error"),
+        usage=dict(item.get("usage", {})),
         meta=dict(item["meta"]),
     )

@@ -108,8 +108,12 @@ def test_mean_sd():
 
 def test_summarize_over_seeds():
     rows = [
-        _row("a", "mlestar", 1, 0.80, medal="bronze", above_median=True, overhead=0.02, validation_score=0.81),
-        _row("a", "mlestar", 2, 0.84, medal="silver", above_median=True, overhead=0.04, validation_score=0.83),
+        _row(
+            "a", "mlestar", 1, 0.80, medal="bronze", above_median=True, overhead=0.02, validation_score=0.81
+        ),
+        _row(
+            "a", "mlestar", 2, 0.84, medal="silver", above_median=True, overhead=0.04, validation_score=0.83
+        ),
         _row("a", "mlestar", 3, None, error="exit status 1", overhead=None, wall_s=40.0),
         _row("a", "flaml", 1, 0.70, wall_s=250.0, anchor=0.77931),
         _row("b", "mlestar", 1, 0.05),
@@ -135,7 +139,11 @@ ANCHORS_TEXT = """\
 
 def test_parse_anchors_and_prefix_lookup():
     anchors = br.parse_anchors(ANCHORS_TEXT, ("autogluon", "flaml"))
-    assert anchors == {("toy", "autogluon"): 0.80230, ("toy", "flaml"): 0.77931, ("nomad2018", "autogluon"): 0.05834}
+    assert anchors == {
+        ("toy", "autogluon"): 0.80230,
+        ("toy", "flaml"): 0.77931,
+        ("nomad2018", "autogluon"): 0.05834,
+    }
     assert br.anchor_for(anchors, "nomad2018-predict-transparent-conductors", "autogluon") == 0.05834
     assert br.anchor_for(anchors, "nomad2018-predict-transparent-conductors", "flaml") is None
     assert br.anchor_for(anchors, "toy", "mlestar") is None
@@ -173,7 +181,9 @@ def _bench_dir(root: Path, answers_true: int = 3) -> Path:
     (task / "public").mkdir(parents=True)
     (task / "private").mkdir()
     ids = [f"r{i}" for i in range(5)]
-    pd.DataFrame({"id": ids, "x": range(5), "y": [True, False] * 2 + [True]}).to_csv(task / "public/train.csv", index=False)
+    pd.DataFrame({"id": ids, "x": range(5), "y": [True, False] * 2 + [True]}).to_csv(
+        task / "public/train.csv", index=False
+    )
     pd.DataFrame({"id": ids, "x": range(5)}).to_csv(task / "public/test.csv", index=False)
     pd.DataFrame({"id": ids, "y": False}).to_csv(task / "public/sample_submission.csv", index=False)
     (task / "public/description.md").write_text("# toy\n")
@@ -184,17 +194,16 @@ def _bench_dir(root: Path, answers_true: int = 3) -> Path:
     (task / "grading.json").write_text(json.dumps(grading))
     (root / "ANCHORS.md").write_text(ANCHORS_TEXT)
     (root / "grade.py").write_text(textwrap.dedent("""\
-        import json, sys
+        import csv, json, sys
         from pathlib import Path
-        import pandas as pd
         task, sub = Path(sys.argv[1]), Path(sys.argv[2])
-        ans = pd.read_csv(task / "private/answers.csv")
         if not sub.exists():
             print(json.dumps({"valid": False, "score": None, "medal": None, "above_median": False,
                               "error": "Invalid: no submission file"}))
             sys.exit(0)
-        s = pd.read_csv(sub)
-        score = float((s["y"].astype(str) == ans["y"].astype(str)).mean())
+        ans = list(csv.DictReader((task / "private/answers.csv").open()))
+        got = list(csv.DictReader(sub.open()))
+        score = sum(a["y"] == g["y"] for a, g in zip(ans, got)) / len(ans)
         print(json.dumps({"valid": True, "score": score, "medal": "gold" if score >= 0.9 else None,
                           "above_median": score > 0.5, "error": None}))
         """))  # fmt: skip
@@ -333,7 +342,12 @@ def test_read_task_direct_targets(tmp_path):
         sample={"id": [4, 3], "t1": [0, 0], "t2": [0, 0]},
     )
     tables = tt.read_task(public)
-    assert (tables.id_column, tables.features, tables.targets, tables.label) == ("id", ("a",), ("t1", "t2"), None)
+    assert (tables.id_column, tables.features, tables.targets, tables.label) == (
+        "id",
+        ("a",),
+        ("t1", "t2"),
+        None,
+    )
     assert tt.fit_targets(tables) == ("t1", "t2") and tables.text_column is None
     tt.write_submission(tables, {"t1": [1.5, 2.5], "t2": [0.0, 1.0]}, tmp_path / "out" / "submission.csv")
     written = pd.read_csv(tmp_path / "out" / "submission.csv")
@@ -341,7 +355,10 @@ def test_read_task_direct_targets(tmp_path):
 
 
 def test_read_task_class_probabilities_from_a_text_column(tmp_path):
-    text = ["a long sentence written by somebody long ago, " * 2, "another rather long sentence of prose here"]
+    text = [
+        "a long sentence written by somebody long ago, " * 2,
+        "another rather long sentence of prose here",
+    ]
     public = _public(
         tmp_path,
         train={"id": ["i1", "i2"], "text": text, "author": ["EAP", "MWS"]},
@@ -362,7 +379,9 @@ def test_read_task_rejects_a_layout_it_cannot_read(tmp_path):
         test={"id": [2], "x": [2]},
         sample={"id": [2], "EAP": [0.5], "HPL": [0.5]},
     )
-    with pytest.raises(ValueError, match=r"expected author's classes to be \['EAP', 'HPL'\], found \['EAP'\]"):
+    with pytest.raises(
+        ValueError, match=r"expected author's classes to be \['EAP', 'HPL'\], found \['EAP'\]"
+    ):
         tt.read_task(public)
     with pytest.raises(ValueError, match="expected a metric among"):
         tt.prediction_kind("word_jaccard")

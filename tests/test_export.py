@@ -18,8 +18,8 @@ import yaml
 
 from mlestar.errors import RunFolderError
 from mlestar.versioning import ExportReport, export_run
-from mlestar.versioning.requirements import pinned, script_imports
-from mlestar.versioning.seed import script_seed, wire_seed
+from mlestar.versioning.requirements import distributions_for, pinned, script_imports
+from mlestar.versioning.seed import choose_seed, script_seed, wire_seed
 from tests.export_factory import make_finished_run, unfinished_copy
 
 DVC = Path(sys.executable).parent / "dvc"
@@ -50,8 +50,13 @@ class Exported:
 
 
 @pytest.fixture(scope="module")
-def exported(finished_run: Path, tmp_path_factory: pytest.TempPathFactory, tool_env: dict[str, str]) -> Exported:
-    report = export_run(finished_run, tmp_path_factory.mktemp("exported") / "export", env=tool_env)
+def exported(
+    finished_run: Path, tmp_path_factory: pytest.TempPathFactory, tool_env: dict[str, str]
+) -> Exported:
+    """The run exported once, with a local folder as its DVC remote (the data pushed there)."""
+    root = tmp_path_factory.mktemp("exported")
+    (root / "export").mkdir()  # an empty folder is a fine destination
+    report = export_run(finished_run, root / "export", remote=str(root / "remote"), env=tool_env)
     return Exported(report, git(report.dest, "status", "--porcelain"))
 
 
@@ -70,7 +75,9 @@ def reproduced(exported: Exported, tool_env: dict[str, str]) -> Reproduced:
     dest = exported.report.dest
     had_submission = (dest / "submission.csv").exists()
     out = dvc(dest, tool_env, "repro")
-    return Reproduced(dest, had_submission, out, dvc_status(dest, tool_env), git(dest, "status", "--porcelain"))
+    return Reproduced(
+        dest, had_submission, out, dvc_status(dest, tool_env), git(dest, "status", "--porcelain")
+    )
 
 
 def dvc(project: Path, env: dict[str, str], *args: str) -> str:
@@ -120,9 +127,9 @@ def test_export_writes_a_standalone_project_under_git_and_dvc(exported: Exported
     assert 'os.environ.get("MLESTAR_SEED", "42")' in solution
 
     requirements = (dest / "requirements.txt").read_text().splitlines()
-    names = {line.split("==")[0] for line in requirements if "==" in line}
-    assert {"numpy", "pandas", "pyarrow", "scikit-learn", "dvc"} <= names
-    assert f"scikit-learn=={metadata.version('scikit-learn')}" in requirements
+    pins = [line for line in requirements if "==" in line]
+    assert sorted(line.split("==")[0] for line in pins) == ["dvc", "numpy", "pandas", "pyarrow"]
+    assert all(line == f"{n}=={metadata.version(n)}" for n, line in ((p.split("==")[0], p) for p in pins))
     assert "dvc repro" in (dest / "README.md").read_text()
 
 
@@ -149,43 +156,41 @@ def test_changed_data_or_seed_reruns_the_pipeline(
     test = pd.read_parquet(dest / "input/test.parquet")
     test.assign(a=-test["a"]).to_parquet(dest / "input/test.parquet", index=False)
 
-    assert {"train", "input.dvc"} <= set(dvc_status(dest, tool_env))
     assert "Running stage 'train'" in dvc(dest, tool_env, "repro")
     rebuilt = pd.read_csv(dest / "submission.csv")
     assert list(rebuilt["id"]) == list(run_labels["id"])
     assert not np.allclose(rebuilt["label"], run_labels["label"])
-    assert (dest / "input.dvc").read_text() != input_dvc
+    assert (dest / "input.dvc").read_text() != input_dvc  # the new data is recorded
     assert dvc_status(dest, tool_env) == {}
 
     params = dest / "params.yaml"
     params.write_text(params.read_text().replace("seed: 42", "seed: 7"))
-    assert "train" in dvc_status(dest, tool_env)
     assert "Running stage 'train'" in dvc(dest, tool_env, "repro")
     reseeded = pd.read_csv(dest / "submission.csv")
     assert not np.allclose(reseeded["label"], rebuilt["label"])
     assert "seed: 7" in (dest / "dvc.lock").read_text()
 
 
-def test_push_to_and_pull_from_a_local_folder_remote(
-    finished_run: Path, tmp_path: Path, tool_env: dict[str, str]
+def test_the_data_is_pushed_to_the_remote_and_a_clone_pulls_it_back(
+    exported: Exported, finished_run: Path, tmp_path: Path, tool_env: dict[str, str]
 ) -> None:
-    dest = tmp_path / "export"
-    dest.mkdir()  # an empty folder is a fine destination
-    remote = tmp_path / "remote"
-    report = export_run(finished_run, dest, remote=str(remote), env=tool_env)
-    assert report.pushed and report.remote == str(remote.resolve())
+    report = exported.report
+    remote = Path(report.remote or "")
+    assert report.pushed and remote.is_absolute()
     assert len([p for p in remote.rglob("*") if p.is_file()]) >= len(report.data)
-    assert "remote = storage" in (dest / ".dvc/config").read_text()
+    assert "remote = storage" in (report.dest / ".dvc/config").read_text()
 
-    for folder in (".dvc/cache", "input", "reference"):
-        shutil.rmtree(dest / folder)
-    # --allow-missing: the pipeline's outputs have no hashes before the first `dvc repro`.
-    dvc(dest, tool_env, "pull", "--allow-missing")
+    # A clone has the code and no data, no cache: everything it gets comes from the remote.
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(report.dest), str(clone)], check=True)
+    assert not (clone / "input").exists() and not (clone / ".dvc/cache").exists()
+    env = {**tool_env, "DVC_SITE_CACHE_DIR": str(clone / ".dvc/tmp/site_cache")}
+    # --allow-missing: the pipeline's outputs have no hashes before a dvc.lock is committed.
+    dvc(clone, env, "pull", "--allow-missing")
 
     for rel in report.data:
-        assert (dest / rel).is_file(), rel
-    assert (dest / "input/train.parquet").read_bytes() == (finished_run / "data/train.parquet").read_bytes()
-    assert (dest / "reference/submission.csv").read_bytes() == (finished_run / "submission.csv").read_bytes()
+        assert (clone / rel).read_bytes() == (report.dest / rel).read_bytes(), rel
+    assert (clone / "input/train.parquet").read_bytes() == (finished_run / "data/train.parquet").read_bytes()
 
 
 # -- refusals: nothing is written -------------------------------------------------------------------
@@ -195,21 +200,27 @@ def test_refuses_a_destination_that_is_not_empty(finished_run: Path, tmp_path: P
     dest = tmp_path / "busy"
     dest.mkdir()
     (dest / "notes.txt").write_text("mine")
-    with pytest.raises(RunFolderError, match=r"expected DEST to be a new or empty folder, found 1 entries .*notes\.txt"):
+    with pytest.raises(
+        RunFolderError, match=r"expected DEST to be a new or empty folder, found 1 entries .*notes\.txt"
+    ):
         export_run(finished_run, dest)
     assert [p.name for p in dest.iterdir()] == ["notes.txt"]
 
 
 def test_refuses_an_unfinished_run(finished_run: Path, tmp_path: Path) -> None:
     run = unfinished_copy(finished_run, tmp_path / "run")
-    with pytest.raises(RunFolderError, match=r"expected a finished run \(a run_finished event .*\), found an unfinished"):
+    with pytest.raises(
+        RunFolderError, match=r"expected a finished run \(a run_finished event .*\), found an unfinished"
+    ):
         export_run(run, tmp_path / "export")
     assert not (tmp_path / "export").exists()
 
 
 def test_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     (tmp_path / "task").mkdir()
-    with pytest.raises(RunFolderError, match=r"expected a run folder \(with journal.jsonl\) .*, found no journal"):
+    with pytest.raises(
+        RunFolderError, match=r"expected a run folder \(with journal.jsonl\) .*, found no journal"
+    ):
         export_run(tmp_path / "task", tmp_path / "export")
     assert not (tmp_path / "export").exists()
 
@@ -227,18 +238,21 @@ def test_refuses_a_run_whose_files_are_gone(finished_run: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    ("script", "wired", "seed_seen"),
+    ("script", "seed", "wired", "seed_seen"),
     [
-        ("import numpy as np\nSEED = 7\nX = 1\n", True, 7),  # literal: rewritten, its value the default
-        ("import os\nSEED = int(os.environ.get('MLESTAR_SEED', 3))\n", True, 3),  # reads the variable already
-        ("SEED = 1 + 2\n", True, 5),  # an expression: the run's seed becomes the default
-        ("x = 1\n", False, None),  # no seed constant: nothing to wire
-        ("SEED = 1; X = 2\n", False, 1),  # shares its line with another statement: left alone
+        ("import numpy as np\nSEED = 7\nX = 1\n", 7, True, 7),  # the param's literal: rewritten
+        ("import os\nSEED = int(os.environ.get('MLESTAR_SEED', 3))\n", 3, True, 3),  # reads it already
+        ("SEED = 7\n", 5, False, 7),  # another seed than the param's: rewriting would change it
+        ("SEED = 1 + 2\n", 3, False, 3),  # an expression: left alone
+        ("x = 1\n", 5, False, None),  # no seed constant: nothing to wire
+        ("SEED = 1; X = 2\n", 1, False, 1),  # shares its line with another statement: left alone
     ],
 )
-def test_wire_seed(script: str, wired: bool, seed_seen: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    new, ok = wire_seed(script, 5)
-    assert ok is wired
+def test_wire_seed(
+    script: str, seed: int, wired: bool, seed_seen: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new, ok = wire_seed(script, seed)
+    assert ok is wired and (new == script) is (not wired or "MLESTAR_SEED" in script)
     monkeypatch.delenv("MLESTAR_SEED", raising=False)
     namespace: dict[str, object] = {}
     exec(new, namespace)
@@ -250,6 +264,22 @@ def test_wire_seed(script: str, wired: bool, seed_seen: int | None, monkeypatch:
     assert new.count("import os") <= 1
 
 
+@pytest.mark.parametrize(
+    ("scripts", "expected"),
+    [
+        (["SEED = 3\n", "SEED = 3\n"], 3),  # every literal agrees
+        (
+            ["SEED = 3\n", "import os\nSEED = int(os.environ['MLESTAR_SEED'])\n"],
+            42,
+        ),  # env readers got the run's
+        (["SEED = 3\n", "SEED = 4\n"], 42),  # literals disagree: the run's seed, literals untouched
+        (["x = 1\n"], 42),
+    ],
+)
+def test_choose_seed(scripts: list[str], expected: int) -> None:
+    assert choose_seed(scripts, 42) == expected
+
+
 def test_script_imports_skip_the_standard_library_and_relative_imports() -> None:
     script = "import os, json\nimport numpy as np\nfrom sklearn.linear_model import Ridge\nfrom . import x\n"
     nested = "def f():\n    import lightgbm\n    from pathlib import Path\n"
@@ -259,6 +289,19 @@ def test_script_imports_skip_the_standard_library_and_relative_imports() -> None
 def test_pinned_prefers_the_recorded_version_then_the_installed_one() -> None:
     recorded = {"Scikit_Learn": "1.5.0", "lightgbm": "4.3.0"}
     installed = {"scikit-learn": "9.9", "numpy": "2.1.0"}.get
-    lines = pinned([("scikit-learn", "sklearn"), ("numpy", "numpy"), ("mystery", "mystery")], recorded, installed)
+    lines = pinned(
+        [("scikit-learn", "sklearn"), ("numpy", "numpy"), ("mystery", "mystery")], recorded, installed
+    )
     assert lines == ["scikit-learn==1.5.0", "numpy==2.1.0", "mystery"]
     assert pinned([("lightgbm", "lightgbm")], {"lightgbm": "4.3.0"}, installed) == ["lightgbm==4.3.0"]
+
+
+def test_distributions_for_maps_modules_to_projects_and_adds_implied_ones() -> None:
+    owners = {"sklearn": ["scikit-learn"], "yaml": ["PyYAML"], "pandas": ["pandas"]}
+    found = distributions_for(["sklearn", "pandas", "unknown_mod"], owners)
+    assert found == [
+        ("pandas", "pandas"),
+        ("pyarrow", "pyarrow"),  # pandas reads parquet through it
+        ("scikit-learn", "sklearn"),
+        ("unknown_mod", "unknown_mod"),  # not installed: its own name, unpinned later
+    ]

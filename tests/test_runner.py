@@ -379,3 +379,16 @@ def test_falls_back_to_plain_processes_when_the_server_dies(tmp_path: Path) -> N
 def test_missing_script_is_a_fault_of_the_caller(executor: LocalExecutor, tmp_path: Path) -> None:
     with pytest.raises(ExecutionFault, match="expected a script file"):
         executor.run(tmp_path / "absent.py", tmp_path, Limits())
+
+
+@pytest.mark.slow
+def test_fork_server_starts_heavy_scripts_faster_than_fresh_interpreters(tmp_path: Path) -> None:
+    code = "import numpy, pandas, sklearn, lightgbm, xgboost, scipy\nprint('imported')\n"
+    durations = {}
+    for mode in MODES:
+        with LocalExecutor(use_forkserver=mode == "fork") as ex:
+            ex.start()
+            result = run(ex, tmp_path / mode, code, timeout_s=300.0)
+            assert result.ok and result.stdout_tail == "imported\n", result.stderr_tail
+            durations[mode] = result.duration_s
+    assert durations["fork"] * 3 < durations["plain"], durations

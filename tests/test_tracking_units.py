@@ -69,8 +69,14 @@ def test_scrubber_masks_known_values_named_fields_shapes_and_url_passwords() -> 
 
 
 def _layout(**kw: object) -> dict:
-    base = {"columns": ["label"], "value_kind": "label", "problem_type": "binary", "classes": ["no", "yes"],
-            "dtypes": ["object"], "n_outputs": 1}
+    base = {
+        "columns": ["label"],
+        "value_kind": "label",
+        "problem_type": "binary",
+        "classes": ["no", "yes"],
+        "dtypes": ["object"],
+        "n_outputs": 1,
+    }
     return {**base, **kw}
 
 
@@ -92,8 +98,14 @@ def test_multiclass_labels_and_probabilities_matched_by_name() -> None:
     assert labels["label"].tolist() == ["b", "a"]
     probs = prediction_frame(
         pred,
-        _layout(columns=["c", "a", "b"], value_kind="probability", problem_type="multiclass",
-                classes=["a", "b", "c"], dtypes=["float64"] * 3, n_outputs=3),
+        _layout(
+            columns=["c", "a", "b"],
+            value_kind="probability",
+            problem_type="multiclass",
+            classes=["a", "b", "c"],
+            dtypes=["float64"] * 3,
+            n_outputs=3,
+        ),
     )
     assert probs["c"].tolist() == [0.2, 0.1] and probs["a"].tolist() == [0.1, 0.6]
 
@@ -107,11 +119,17 @@ def test_binary_probability_in_two_class_columns() -> None:
 
 
 def test_regression_and_multilabel() -> None:
-    reg = prediction_frame(np.array([[1.5, 2.0]]), _layout(columns=["y1", "y2"], value_kind="number",
-                                                           problem_type="multi_target_regression", n_outputs=2))
+    reg = prediction_frame(
+        np.array([[1.5, 2.0]]),
+        _layout(
+            columns=["y1", "y2"], value_kind="number", problem_type="multi_target_regression", n_outputs=2
+        ),
+    )
     assert reg.iloc[0].tolist() == [1.5, 2.0]
-    multi = prediction_frame(np.array([[0.9, 0.1]]), _layout(columns=["l1", "l2"], problem_type="multilabel",
-                                                             dtypes=["int64"] * 2, n_outputs=2))
+    multi = prediction_frame(
+        np.array([[0.9, 0.1]]),
+        _layout(columns=["l1", "l2"], problem_type="multilabel", dtypes=["int64"] * 2, n_outputs=2),
+    )
     assert multi.iloc[0].tolist() == [1, 0]
 
 
@@ -139,11 +157,27 @@ def _record(tmp_path: Path) -> dict:
     (attempt / "solution.py").write_text(f"KEY = '{FAKE}'\n")
     (attempt / "stdout.txt").write_text("x" * 20000 + "END")
     node = Node(
-        id="draft-2", parent="draft-1", stage="draft", role="debug", plan=f"use {FAKE}",
-        code_path="attempts/draft-2/solution.py", status="failed", score=None, started=100.0, ended=112.5,
-        result={"exit_code": 1, "peak_memory_mb": 210.0, "stdout_tail": "", "stderr_tail": "boom",
-                "traceback": "Traceback...\nKeyError", "exception": "KeyError", "duration_s": 12.0},
-        error=f"KeyError with {FAKE}", usage={"prompt_tokens": 10, "cost_usd": 0.5},
+        id="draft-2",
+        parent="draft-1",
+        stage="draft",
+        role="debug",
+        plan=f"use {FAKE}",
+        code_path="attempts/draft-2/solution.py",
+        status="failed",
+        score=None,
+        started=100.0,
+        ended=112.5,
+        result={
+            "exit_code": 1,
+            "peak_memory_mb": 210.0,
+            "stdout_tail": "",
+            "stderr_tail": "boom",
+            "traceback": "Traceback...\nKeyError",
+            "exception": "KeyError",
+            "duration_s": 12.0,
+        },
+        error=f"KeyError with {FAKE}",
+        usage={"prompt_tokens": 10, "cost_usd": 0.5},
         meta={"model": "lightgbm", "members": ["a", "b"], "api_key": FAKE},
     )
     from dataclasses import asdict
@@ -156,11 +190,23 @@ def test_node_fields(tmp_path: Path) -> None:
     assert fields.tags[TAG_NODE_ID] == "draft-2" and fields.tags[TAG_PARENT_NODE] == "draft-1"
     assert fields.tags["mlestar.exception"] == "KeyError"
     assert fields.status == "FAILED"
-    assert fields.metrics == {"duration_s": 12.5, "run_duration_s": 12.0, "peak_memory_mb": 210.0,
-                              "exit_code": 1.0, "usage.prompt_tokens": 10.0, "usage.cost_usd": 0.5}
+    assert fields.metrics == {
+        "duration_s": 12.5,
+        "run_duration_s": 12.0,
+        "peak_memory_mb": 210.0,
+        "exit_code": 1.0,
+        "usage.prompt_tokens": 10.0,
+        "usage.cost_usd": 0.5,
+    }
     assert fields.params["meta.members"] == "a,b" and fields.params["meta.api_key"] == MASK
-    assert set(fields.texts) == {"plan.md", "stdout_tail.txt", "stderr_tail.txt", "node.json", "traceback.txt",
-                                 "solution.py"}
+    assert set(fields.texts) == {
+        "plan.md",
+        "stdout_tail.txt",
+        "stderr_tail.txt",
+        "node.json",
+        "traceback.txt",
+        "solution.py",
+    }
     assert fields.texts["stdout_tail.txt"].endswith("END") and len(fields.texts["stdout_tail.txt"]) <= 8000
     everything = json.dumps([fields.tags, fields.params, fields.texts])
     assert FAKE not in everything
@@ -168,10 +214,16 @@ def test_node_fields(tmp_path: Path) -> None:
 
 def test_parent_params_headline_and_versions(tmp_path: Path) -> None:
     facts = RunFacts(tmp_path, "k1")
-    facts.absorb_event({"name": "run_started", "time": 5.0, "engineer": "openai:gpt-4o-mini",
-                        "config": {"budget_s": 300.0, "seed": 7, "search": {"k_inner": 2}, "api_key": FAKE},
-                        "task": {"name": "toy", "metric": "rmse", "lower_is_better": True},
-                        "versions": {"scikit-learn": "1.9.1"}})
+    facts.absorb_event(
+        {
+            "name": "run_started",
+            "time": 5.0,
+            "engineer": "openai:gpt-4o-mini",
+            "config": {"budget_s": 300.0, "seed": 7, "search": {"k_inner": 2}, "api_key": FAKE},
+            "task": {"name": "toy", "metric": "rmse", "lower_is_better": True},
+            "versions": {"scikit-learn": "1.9.1"},
+        }
+    )
     params = parent_params(facts, Scrubber())
     assert params["task"] == "toy" and params["model"] == "gpt-4o-mini" and params["budget_s"] == "300.0"
     assert params["seed"] == "7" and params["config.search.k_inner"] == "2"
@@ -182,15 +234,20 @@ def test_parent_params_headline_and_versions(tmp_path: Path) -> None:
 def test_running_best_follows_the_metric_direction(tmp_path: Path) -> None:
     facts = RunFacts(tmp_path, "k")
     facts.absorb_event({"name": "run_started", "task": {"lower_is_better": True}})
-    steps = [facts.absorb_node({"status": s, "score": v}) for s, v in
-             [("ok", 3.0), ("failed", None), ("ok", 2.0), ("ok", 5.0)]]
+    steps = [
+        facts.absorb_node({"status": s, "score": v})
+        for s, v in [("ok", 3.0), ("failed", None), ("ok", 2.0), ("ok", 5.0)]
+    ]
     assert steps == [(1, 3.0), (2, 3.0), (3, 2.0), (4, 2.0)]
 
 
 def test_store_locations(tmp_path: Path) -> None:
     assert local_store_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert artifact_root(local_store_uri(tmp_path), tmp_path) == (tmp_path / "mlartifacts").resolve().as_uri()
-    assert artifact_root(f"sqlite:///{tmp_path}/team/x.db", tmp_path) == (tmp_path / "team" / "mlartifacts").as_uri()
+    assert (
+        artifact_root(f"sqlite:///{tmp_path}/team/x.db", tmp_path)
+        == (tmp_path / "team" / "mlartifacts").as_uri()
+    )
     assert artifact_root("http://127.0.0.1:5000", tmp_path) is None
     assert display_uri("https://u:p@host:5000") == "https://***@host:5000"
     assert safe_key("usage.tokens (in)!") == "usage.tokens _in__"

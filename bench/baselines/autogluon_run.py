@@ -32,16 +32,22 @@ from task_tables import (
 
 DYSTACK_MIN_S = 60.0
 """Below this fit time DyStack's holdout sub-fit leaves nothing for the full fit: skip it."""
-AG_METRIC = {"label": "accuracy", "proba": "log_loss", "log_regression": "root_mean_squared_error",
-             "regression": "root_mean_squared_error"}
+AG_METRIC = {
+    "label": "accuracy",
+    "proba": "log_loss",
+    "log_regression": "root_mean_squared_error",
+    "regression": "root_mean_squared_error",
+}
 
 
-def _fit(train: pd.DataFrame, target: str, kind: str, metric: str, seconds: float, seed: int,
-         path: Path) -> TabularPredictor:
+def _fit(
+    train: pd.DataFrame, target: str, kind: str, metric: str, seconds: float, seed: int, path: Path
+) -> TabularPredictor:
     eval_metric = "roc_auc" if metric == "roc_auc" else AG_METRIC[kind]
     problem = "regression" if kind.endswith("regression") else None
-    predictor = TabularPredictor(label=target, eval_metric=eval_metric, problem_type=problem,
-                                 path=str(path), verbosity=1)
+    predictor = TabularPredictor(
+        label=target, eval_metric=eval_metric, problem_type=problem, path=str(path), verbosity=1
+    )
     predictor.fit(
         train,
         time_limit=seconds,
@@ -54,7 +60,9 @@ def _fit(train: pd.DataFrame, target: str, kind: str, metric: str, seconds: floa
     return predictor
 
 
-def _predict(tables: TaskTables, predictor: TabularPredictor, target: str, kind: str) -> dict[str, np.ndarray]:
+def _predict(
+    tables: TaskTables, predictor: TabularPredictor, target: str, kind: str
+) -> dict[str, np.ndarray]:
     test = tables.test[list(tables.features)]
     if kind == "label":
         return {target: predictor.predict(test).to_numpy()}
@@ -62,7 +70,9 @@ def _predict(tables: TaskTables, predictor: TabularPredictor, target: str, kind:
         proba = predictor.predict_proba(test)
         proba.columns = [str(c) for c in proba.columns]
         if tables.label:
-            return dict(zip(tables.targets, normalized(proba[list(tables.targets)].to_numpy()).T, strict=True))
+            return dict(
+                zip(tables.targets, normalized(proba[list(tables.targets)].to_numpy()).T, strict=True)
+            )
         return {target: proba[proba.columns[-1]].to_numpy()}  # binary: the positive class
     values = predictor.predict(test).to_numpy(dtype=float)
     return {target: np.clip(np.expm1(values), 0, None) if kind == "log_regression" else values}
@@ -83,8 +93,12 @@ def main() -> None:
                 train = train.assign(**{target: np.log1p(train[target].astype(float))})
             seconds = clock.fit_seconds(len(targets) - i)
             predictor = _fit(train, target, kind, args.metric, seconds, args.seed, workdir / target)
-            report(target=target, fit_budget_s=round(seconds, 1), best=predictor.model_best,
-                   models=len(predictor.model_names()))
+            report(
+                target=target,
+                fit_budget_s=round(seconds, 1),
+                best=predictor.model_best,
+                models=len(predictor.model_names()),
+            )
             columns.update(_predict(tables, predictor, target, kind))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # bagged models weigh hundreds of MB

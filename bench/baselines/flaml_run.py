@@ -61,8 +61,9 @@ def _encoded(y: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
     return codes, classes
 
 
-def _predict(tables: TaskTables, automl: AutoML, x_test, target: str, kind: str,
-             classes: np.ndarray | None) -> dict[str, np.ndarray]:
+def _predict(
+    tables: TaskTables, automl: AutoML, x_test, target: str, kind: str, classes: np.ndarray | None
+) -> dict[str, np.ndarray]:
     if kind == "label" and classes is not None:
         return {target: classes[np.asarray(automl.predict(x_test), dtype=int)]}
     if kind == "proba" and classes is not None:
@@ -89,8 +90,12 @@ def main() -> None:
         y, classes = _encoded(tables.train[target][keep], kind)
         seconds = clock.fit_seconds(len(targets) - i)
         automl = _fit(x_train[keep], y, kind, args.metric, seconds, args.seed)
-        report(target=target, fit_budget_s=round(seconds, 1), best=automl.best_estimator,
-               best_loss=automl.best_loss)
+        report(
+            target=target,
+            fit_budget_s=round(seconds, 1),
+            best=automl.best_estimator,
+            best_loss=automl.best_loss,
+        )
         columns.update(_predict(tables, automl, x_test, target, kind, classes))
     write_submission(tables, columns, args.out / "submission.csv")
     report(done=True, wall_s=round(clock.elapsed(), 1), text_column=tables.text_column)

@@ -130,9 +130,13 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("--budget", type=float, required=True, help="wall-clock seconds for the whole run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metric", required=True, help="the grading metric named in grading.json")
-    p.add_argument("--started", type=float, default=None,
-                   help="epoch seconds when the budget's clock started (default: now); the bench driver "
-                   "passes its launch time so that start-up counts against the budget")
+    p.add_argument(
+        "--started",
+        type=float,
+        default=None,
+        help="epoch seconds when the budget's clock started (default: now); the bench driver "
+        "passes its launch time so that start-up counts against the budget",
+    )
     return p.parse_args()
 
 

@@ -33,6 +33,7 @@ import runpy
 import selectors
 import signal
 import sys
+import traceback
 from typing import Any
 
 
@@ -281,7 +282,12 @@ def main(modules: list[str]) -> None:
     server.send({"ready": True, "loaded": loaded, "failed": failed})
     request = server.loop()
     if request is not None:
-        run_child(request)
+        try:
+            run_child(request)  # exits by itself once the script has run
+        except BaseException:
+            traceback.print_exc()  # the set-up failed (e.g. an unwritable folder): never serve again
+        finally:
+            os._exit(1)
 
 
 if __name__ == "__main__":

@@ -169,8 +169,9 @@ class LocalExecutor:
             raise ExecutionFault(f"expected a script file and a working folder, found {script} and {workdir}")
         mark = uuid.uuid4().hex
         env = script_environment(self._base_env, limits, mark)
+        server = self._fork_server()  # before the clock starts: its first start takes seconds
         started_at, start = time.time(), time.monotonic()
-        child = self._spawn(script, workdir, env, limits.threads)
+        child = self._spawn(server, script, workdir, env, limits.threads)
         if child.pid is None:
             raise ExecutionFault(f"expected a process for {script}, found none")
         watch = ProcessWatch(child.pid, mark, started_at)
@@ -188,8 +189,9 @@ class LocalExecutor:
         duration = time.monotonic() - start
         return self._result(child, watch, reason, limits, workdir, duration)
 
-    def _spawn(self, script: Path, workdir: Path, env: dict[str, str], threads: int) -> _Child:
-        server = self._fork_server()
+    def _spawn(
+        self, server: ForkServer | None, script: Path, workdir: Path, env: dict[str, str], threads: int
+    ) -> _Child:
         if server is not None:
             request = {
                 "script": str(script),

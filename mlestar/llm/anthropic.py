@@ -45,8 +45,7 @@ class AnthropicClient:
         }
         if system:
             kwargs["system"] = system
-        if temperature is not None:
-            kwargs["temperature"] = temperature
+        # No temperature: current Claude models fix their own sampling, and the SDK dropped it.
         if WEB_SEARCH in tools:
             kwargs["tools"] = [WEB_SEARCH_TOOL]
         try:

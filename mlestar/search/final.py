@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from mlestar import contract
-from mlestar.checks.submission import check_submission, to_submission_frame, trivial_predictions, write_submission
+from mlestar.checks.submission import (
+    check_submission,
+    to_submission_frame,
+    trivial_predictions,
+    write_submission,
+)
 from mlestar.journal import Node
 from mlestar.search import standalone
 from mlestar.search.budget import Budget

@@ -113,8 +113,8 @@ class Search:
                 break
             cand = self.state.candidates[other.meta["candidate"]]
             att = Attempt(f"merge-{i}", base.id, "merge", "merge", f"merge {cand.name} into {base.id}", {"candidate": cand.name})
-            base_script, other_script = self.script_of(base), self.script_of(other)
-            node = self.attempt(att, lambda: self.engineer.merge(self.ctx, base_script, other_script, cand))
+            pair = (self.script_of(base), self.script_of(other))
+            node = self.attempt(att, lambda p=pair, c=cand: self.engineer.merge(self.ctx, p[0], p[1], c))
             if node.ok and not self.harness.better(base.score, node.score):
                 self._decide("merge_kept", node, base)
                 base = node

@@ -66,7 +66,9 @@ def log_final_model(
         from mlestar.task.spec import TaskSpec
 
         spec = TaskSpec.load(run_dir / "task.json")
-    model_id = tags.get(TAG_MODEL_ID) or _log_model(client, experiment_id, parent_run_id, run_dir, spec, run_key)
+    model_id = tags.get(TAG_MODEL_ID) or _log_model(
+        client, experiment_id, parent_run_id, run_dir, spec, run_key
+    )
     version = _register(client, name, model_id, parent_run_id, run_key)
     client.set_tag(parent_run_id, TAG_MODEL_VERSION, version)
     return FinalModel(name, version, model_id)
@@ -82,8 +84,14 @@ def _log_model(
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
-        save_pyfunc(folder, run_dir, spec, model_id=logged.model_id, parent_run_id=parent_run_id,
-                    artifact_location=logged.artifact_location)
+        save_pyfunc(
+            folder,
+            run_dir,
+            spec,
+            model_id=logged.model_id,
+            parent_run_id=parent_run_id,
+            artifact_location=logged.artifact_location,
+        )
         client.log_model_artifacts(logged.model_id, str(folder))
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(parent_run_id, [LoggedModelOutput(logged.model_id, step=0)])

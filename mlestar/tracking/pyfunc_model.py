@@ -20,7 +20,7 @@ from mlestar.tracking.prediction_frame import prediction_frame
 PREDICTOR_ARTIFACT = "predictor"
 
 
-class SubmissionModel(mlflow.pyfunc.PythonModel):
+class SubmissionModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     """Rows shaped like test.parquet in; the submission's prediction columns out."""
 
     def __init__(self, layout: dict[str, Any]) -> None:

@@ -49,6 +49,21 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 15] + " …[truncated]"
 
 
+def normalize(kind: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(kind, record) as the tracker understands it; None for a record it cannot use.
+
+    An event with a fact named "kind" (the search's "final" event says kind="script" or
+    "ensemble") has its record kind overwritten by that fact in Journal._append; such a record
+    is still an event, and the fact is put back.
+    """
+    body = {k: v for k, v in record.items() if k != "kind"}
+    if kind in ("node", "event"):
+        return kind, body
+    if "name" in body and "time" in body:
+        return "event", {**body, "kind": kind}
+    return None
+
+
 def run_key(kind: str, record: dict[str, Any]) -> str:
     """The stable id of an mlestar run, from the first record of its journal.
 

@@ -33,7 +33,9 @@ _MIN_SECRET_LEN = 6
 def looks_secret(name: str) -> bool:
     """True for OPENAI_API_KEY, hf_token, db_password, Authorization, AZURE_OPENAI_KEY; not max_tokens."""
     parts = [p for p in re.split(r"[^a-z0-9]+", name.lower()) if p]
-    if any(p in _SECRET_PARTS for p in parts) or any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:])):
+    if any(p in _SECRET_PARTS for p in parts) or any(
+        pair in _SECRET_PAIRS for pair in zip(parts, parts[1:], strict=False)
+    ):
         return True
     return name.isupper() and bool(parts) and parts[-1] == "key"  # environment style: SERVICE_KEY
 
@@ -48,7 +50,9 @@ class Scrubber:
     """Masks secrets in text and in nested JSON-like values."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = tuple(sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True))
+        self._secrets = tuple(
+            sorted({s for s in secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+        )
 
     def text(self, value: str) -> str:
         for secret in self._secrets:

@@ -19,7 +19,7 @@ from typing import Any
 
 from mlestar.journal import Journal
 from mlestar.tracking.backend import display_uri, is_transient, resolve_uri, short_error
-from mlestar.tracking.records import run_key
+from mlestar.tracking.records import normalize, run_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.scrub import Scrubber, secret_values
 from mlestar.tracking.writer import StoreWriter
@@ -87,18 +87,19 @@ class MlflowTracker:
     def attach(self, journal: Journal) -> None:
         """Send what the journal already holds (a resumed run), then follow it; start sending."""
         for record in journal.records():
-            self.on_record(str(record.pop("kind", "")), record)
+            self.on_record(str(record.get("kind", "")), record)
         journal.subscribe(self.on_record)
         self.start()
 
     def on_record(self, kind: str, record: dict[str, Any]) -> None:
         """The journal listener: queue the record and return."""
-        if kind not in ("node", "event"):
+        item = normalize(kind, record)
+        if item is None:
             return
         with self._cond:
             if self._closing:
                 return
-            self._pending.append((kind, dict(record)))
+            self._pending.append(item)
             self._cond.notify()
 
     def start(self) -> None:
@@ -148,13 +149,24 @@ class MlflowTracker:
             return
         writer = self._writer or self._new_writer(kind, record)
         writer.absorb(kind, record)
-        self._send(item, lambda: (writer.open(self._first_time, live=True), writer.send(kind, record)))
+
+        def send() -> None:
+            writer.open(self._first_time, live=True)
+            writer.send(kind, record)
+
+        self._send(item, send)
 
     def _new_writer(self, kind: str, record: dict[str, Any]) -> StoreWriter:
         """The first record names the run (its stable key) and dates it."""
         self._first_time = record.get("time") if kind == "event" else record.get("started")
         self._writer = StoreWriter(
-            None, self.tracking_uri, self.run_dir, self.experiment, run_key(kind, record), self._scrub, self.model_name
+            None,
+            self.tracking_uri,
+            self.run_dir,
+            self.experiment,
+            run_key(kind, record),
+            self._scrub,
+            self.model_name,
         )
         return self._writer
 

@@ -17,10 +17,10 @@ from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
 from mlestar.run_layout import RunLayout
 from mlestar.tracking.backend import display_uri, is_transient, resolve_uri, short_error
-from mlestar.tracking.records import run_key
+from mlestar.tracking.records import normalize, run_key
 from mlestar.tracking.report import SyncReport, Unlogged
 from mlestar.tracking.scrub import Scrubber, secret_values
-from mlestar.tracking.sink import label
+from mlestar.tracking.sink import Item, label
 from mlestar.tracking.writer import StoreWriter
 
 RETRY_DELAYS_S = (0.5, 1.0, 2.0)
@@ -39,24 +39,24 @@ def sync_run(
     secrets: values never to write anywhere; None reads the environment's key-looking variables.
     """
     records = _records(run_dir)
-    first = records[0]
+    first_kind, first = records[0]
     uri = resolve_uri(tracking_uri, run_dir)
     writer = StoreWriter(
         None,
         uri,
         run_dir,
         experiment or _task_name(run_dir, records),
-        run_key(first["kind"], first),
+        run_key(first_kind, first),
         Scrubber(secret_values(os.environ) if secrets is None else secrets),
         model_name,
     )
-    first_time = first.get("time") if first["kind"] == "event" else first.get("started")
+    first_time = first.get("time") if first_kind == "event" else first.get("started")
     failed: list[Unlogged] = []
     try:
         _retry(lambda: writer.open(first_time, live=False))
     except Exception as exc:
         failed = [Unlogged("run", f"could not open the run in the store: {short_error(exc)}")]
-        failed += [Unlogged(label(r["kind"], r), "not sent: the store could not be reached") for r in records]
+        failed += [Unlogged(label(*r), "not sent: the store could not be reached") for r in records]
         return _report(writer, failed)
     failed = _send_all(writer, records)
     if not any(u.reason.startswith("not sent") for u in failed):
@@ -67,12 +67,10 @@ def sync_run(
     return _report(writer, failed)
 
 
-def _send_all(writer: StoreWriter, records: list[dict[str, Any]]) -> list[Unlogged]:
+def _send_all(writer: StoreWriter, records: list[Item]) -> list[Unlogged]:
     """Send in order; a store that stays down stops the sync (the rest is reported unsent)."""
     failed: list[Unlogged] = []
-    for index, record in enumerate(records):
-        kind = record["kind"]
-        body = {k: v for k, v in record.items() if k != "kind"}
+    for index, (kind, body) in enumerate(records):
         writer.absorb(kind, body)
         try:
             _retry(lambda kind=kind, body=body: writer.send(kind, body))  # type: ignore[misc]
@@ -80,7 +78,7 @@ def _send_all(writer: StoreWriter, records: list[dict[str, Any]]) -> list[Unlogg
             failed.append(Unlogged(label(kind, body), short_error(exc)))
             if is_transient(exc):
                 rest = records[index + 1 :]
-                failed += [Unlogged(label(r["kind"], r), "not sent: the store stopped answering") for r in rest]
+                failed += [Unlogged(label(*r), "not sent: the store stopped answering") for r in rest]
                 break
     return failed
 
@@ -96,22 +94,23 @@ def _retry(action: Callable[[], Any]) -> None:
             time.sleep(delay)
 
 
-def _records(run_dir: Path) -> list[dict[str, Any]]:
+def _records(run_dir: Path) -> list[Item]:
     layout = RunLayout(run_dir)
     if not layout.journal.is_file():
         raise RunFolderError(f"expected a run folder with journal.jsonl, found {run_dir} without one")
-    records = [r for r in Journal(run_dir).records() if r.get("kind") in ("node", "event")]
+    items = (normalize(str(r.get("kind", "")), r) for r in Journal(run_dir).records())
+    records = [item for item in items if item is not None]
     if not records:
         raise RunFolderError(f"expected journal records in {layout.journal}, found none")
     return records
 
 
-def _task_name(run_dir: Path, records: list[dict[str, Any]]) -> str:
+def _task_name(run_dir: Path, records: list[Item]) -> str:
     """The experiment is named after the task: task.json, else the run_started event, else the folder."""
     task_file = RunLayout(run_dir).task
     if task_file.is_file():
         return str(json.loads(task_file.read_text()).get("name") or run_dir.name)
-    for record in records:
+    for _, record in records:
         if record.get("name") == "run_started" and isinstance(record.get("task"), dict):
             return str(record["task"].get("name") or run_dir.name)
     return run_dir.name

@@ -30,14 +30,20 @@ def read_tree(tracking_uri: str, experiment: str, run_key: str | None = None) ->
     eid = found.experiment_id
     kind = f"tags.`{TAG_KIND}` = '{KIND_RUN}'"
     where = f"{kind} and tags.`{TAG_RUN_ID}` = '{run_key}'" if run_key else kind
-    parents = client.search_runs([eid], filter_string=where, order_by=["attributes.start_time DESC"], max_results=1)
+    parents = client.search_runs(
+        [eid], filter_string=where, order_by=["attributes.start_time DESC"], max_results=1
+    )
     if not parents:
         return []
     parent_id = parents[0].info.run_id
-    runs, token = [], None
+    runs: list[Any] = []
+    token = None
     while True:
         page = client.search_runs(
-            [eid], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'", max_results=1000, page_token=token
+            [eid],
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'",
+            max_results=1000,
+            page_token=token,
         )
         runs.extend(page)
         token = page.token
@@ -66,4 +72,3 @@ def _node(run: Any) -> dict[str, Any]:
         "end_time": run.info.end_time,
         "mlflow_status": run.info.status,
     }
-

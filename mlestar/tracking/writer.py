@@ -182,7 +182,10 @@ class StoreWriter:
         elif name == "inputs_hashed":
             self.client.log_inputs(parent, datasets=dataset_inputs(self._data_files()))
         elif name == "final":
-            tags = {"mlestar.final_node": str(record.get("node")), "mlestar.final_kind": str(record.get("kind"))}
+            tags = {
+                "mlestar.final_node": str(record.get("node")),
+                "mlestar.final_kind": str(record.get("kind")),
+            }
             score = record.get("score")
             metrics = {"final_score": float(score)} if isinstance(score, int | float) else {}
             self._log_batch(parent, {}, tags, metrics, millis(record.get("time")))
@@ -213,7 +216,9 @@ class StoreWriter:
         for script in [self.run_dir / "solution.py", *sorted((self.run_dir / "solution_parts").glob("*.py"))]:
             if script.is_file():
                 prefix = "" if script.parent == self.run_dir else "solution_parts/"
-                texts[prefix + script.name] = self.scrub.text(script.read_text(encoding="utf-8", errors="replace"))
+                texts[prefix + script.name] = self.scrub.text(
+                    script.read_text(encoding="utf-8", errors="replace")
+                )
         self._log_texts(parent, texts)
         submission = self.run_dir / "submission.csv"
         if submission.is_file():

@@ -22,7 +22,7 @@ from mlestar.errors import RunFolderError
 from mlestar.versioning import project_files as pf
 from mlestar.versioning.finished_run import FinishedRun, read_finished_run
 from mlestar.versioning.requirements import installed_version, requirements_lines
-from mlestar.versioning.seed import script_seed, wire_seed
+from mlestar.versioning.seed import choose_seed, wire_seed
 from mlestar.versioning.tools import SITE_CACHE, Tools, current_environment
 
 
@@ -131,8 +131,7 @@ def _write_code(run: FinishedRun, dest: Path) -> tuple[int, bool, list[str]]:
     if run.parts is not None:
         shutil.copytree(run.parts, dest / pf.PARTS)
         texts.update({p: p.read_text() for p in sorted((dest / pf.PARTS).rglob("*.py"))})
-    literals = [s for s in (script_seed(t) for t in texts.values()) if s is not None]
-    seed = literals[0] if literals else run.seed
+    seed = choose_seed(list(texts.values()), run.seed)
     wired_any = False
     for path, text in texts.items():
         new, wired = wire_seed(text, seed)

@@ -124,7 +124,12 @@ def _task_files(spec: TaskSpec | None) -> tuple[tuple[str, Path], ...]:
 
 
 def _require_files(run: FinishedRun) -> None:
-    needed = [run.solution, run.submission, *(src for _, src in run.inputs), *(src for _, src in run.task_files)]
+    needed = [
+        run.solution,
+        run.submission,
+        *(src for _, src in run.inputs),
+        *(src for _, src in run.task_files),
+    ]
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         raise RunFolderError(

@@ -46,9 +46,7 @@ def dvc_yaml(facts: ProjectFacts) -> str:
         f"      env PYTHONHASHSEED=0 {ENV_SEED}=${{seed}} {ENV_SAVE_MODEL}=1\n"
         f"      {threads}\n"
         "      python solution.py\n"
-        "    deps:\n"
-        + "".join(f"      - {d}\n" for d in deps)
-        + "    params:\n"
+        "    deps:\n" + "".join(f"      - {d}\n" for d in deps) + "    params:\n"
         "      - seed\n"
         "      - threads\n"
         "    outs:\n"
@@ -80,7 +78,9 @@ def gitignore() -> str:
     )
 
 
-DVCIGNORE_EXTRA = "\n# Caches never belong to the tracked data (mlestar export).\n__pycache__/\n.ipynb_checkpoints/\n"
+DVCIGNORE_EXTRA = (
+    "\n# Caches never belong to the tracked data (mlestar export).\n__pycache__/\n.ipynb_checkpoints/\n"
+)
 
 DVC_CONFIG = "[core]\n    analytics = false\n    check_update = false\n"
 """Committed: no analytics, no update check, for every clone."""
