@@ -108,19 +108,10 @@ def launch(cmd: Sequence[str], log: Path, timeout_s: float, env: Mapping[str, st
 
 
 def mlestar_command(
-    mlestar: Sequence[str], copy: Path, run_dir: Path, budget_s: float, seed: int
+    mlestar: Sequence[str], copy: Path, run_dir: Path, budget_s: float, seed: int, extra: Sequence[str] = ()
 ) -> list[str]:
-    return [
-        *mlestar,
-        "run",
-        str(copy),
-        "--out",
-        str(run_dir),
-        "--budget",
-        f"{budget_s:g}",
-        "--seed",
-        str(seed),
-    ]
+    budget, out = f"{budget_s:g}", str(run_dir)
+    return [*mlestar, "run", str(copy), "--out", out, "--budget", budget, "--seed", str(seed), *extra]
 
 
 def baseline_command(python: Path, script: Path, copy: Path, out: Path, budget_s: float, seed: int,

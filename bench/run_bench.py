@@ -2,7 +2,7 @@
 
     python bench/run_bench.py [--tasks all|name,...] [--budget 5m] [--seeds 1 | --seeds 1,2,3]
                               [--systems mlestar,autogluon,flaml] [--bench-dir ../shared/bench]
-                              [--results bench/results]
+                              [--results bench/results] [--mlestar-args="--llm openai:MODEL"]
 
 For every seed, task and system: copy only tasks/<t>/public to a fresh folder under /tmp, run the
 system on it as a subprocess at the budget, grade its submission with the bench's grade.py, and
@@ -75,6 +75,7 @@ class Plan:
     results: Path
     scratch: Path
     mlestar: tuple[str, ...]
+    mlestar_args: tuple[str, ...]
     python: Path
     """The project venv's python, which runs the grader."""
     envs: Path
@@ -97,6 +98,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="where each run's copy of public/ is made (outside the project)")  # fmt: skip
     p.add_argument("--mlestar", default=str(Path(sys.executable).parent / "mlestar"),
                    help="the mlestar command (split like a shell would)")  # fmt: skip
+    p.add_argument("--mlestar-args", default="",
+                   help="extra flags for `mlestar run`, e.g. '--llm openai:gpt-4o-mini'")  # fmt: skip
     p.add_argument("--envs", type=Path, default=BENCH / ".envs", help="the baselines' venvs")
     return p.parse_args(argv)
 
@@ -120,6 +123,7 @@ def build_plan(args: argparse.Namespace, environ: dict[str, str]) -> Plan:
         tasks=tuple(load_tasks(bench_dir, args.tasks)), seeds=seeds, systems=systems,
         budget_s=parse_duration(args.budget), bench_dir=bench_dir, results=args.results.resolve(),
         scratch=args.scratch.resolve(), mlestar=tuple(shlex.split(args.mlestar)),
+        mlestar_args=tuple(shlex.split(args.mlestar_args)),
         python=Path(sys.executable), envs=args.envs.resolve(),
         env=tuple({**environ, **OFFLINE_ENV}.items()),
     )  # fmt: skip
@@ -137,7 +141,7 @@ def _row(task: Task, system: str, seed: int, report: dict[str, Any], launched: L
 
 def run_mlestar(plan: Plan, task: Task, seed: int, copy: Path, raw: Path, anchors: Anchors) -> Row:
     run_dir = raw / "mlestar" / f"{task.name}-{seed}"
-    cmd = mlestar_command(plan.mlestar, copy, run_dir, plan.budget_s, seed)
+    cmd = mlestar_command(plan.mlestar, copy, run_dir, plan.budget_s, seed, plan.mlestar_args)
     launched = launch(cmd, run_dir.parent / f"{run_dir.name}.log", plan.timeout_s, dict(plan.env))
     report = grade(plan.python, plan.bench_dir / "grade.py", task, run_dir / "submission.csv")
     stats = journal_stats(run_dir, task.lower_is_better)
@@ -188,7 +192,7 @@ def _meta(plan: Plan, started: datetime.datetime, commit: str, raw: Path) -> dic
         "seeds": list(plan.seeds), "tasks": [t.name for t in plan.tasks], "systems": list(plan.systems),
         "machine": f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start",
         "baselines": "AutoGluon 1.6.3 best_quality, FLAML 2.8.0 (bench/setup_automl.sh)",
-        "bench_dir": str(plan.bench_dir), "raw": str(raw),
+        "mlestar_args": " ".join(plan.mlestar_args), "bench_dir": str(plan.bench_dir), "raw": str(raw),
     }  # fmt: skip
 
 

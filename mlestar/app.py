@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -199,10 +200,22 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     return build_engineer(config, llm, builtin, layout.llm)
 
 
+# What solution scripts usually import: the fork server imports it once, so each script starts in
+# a tenth of a second instead of several seconds.
+_PRELOAD = (
+    "numpy", "pandas", "scipy", "sklearn", "sklearn.ensemble", "sklearn.linear_model",
+    "sklearn.model_selection", "sklearn.metrics", "sklearn.preprocessing", "sklearn.feature_extraction.text",
+    "sklearn.pipeline", "sklearn.compose", "lightgbm", "xgboost", "catboost", "cloudpickle",
+)
+
+
 def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.local import LocalExecutor
 
-    return LocalExecutor()
+    executor = LocalExecutor(preload=_PRELOAD)
+    # Start importing now, while the engineer retrieves and plans.
+    threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
+    return executor
 
 
 def _start_tracking(config: RunConfig, layout: RunLayout, journal: Journal):  # type: ignore[no-untyped-def]

@@ -196,7 +196,7 @@ def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.versioning import export_run
 
-    report = export_run(args.run_dir, args.dest, args.remote)
+    report = export_run(args.run_dir, args.dest, args.remote, env=environ)
     print(report)
     return 0
 

@@ -9,9 +9,10 @@ Events the search writes (facts beside "name" and "time"):
   inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
   stage_started    stage                      stage_finished   stage, best (node id or None)
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
-  final            node (the solution handed over), kind ("script" or "ensemble"), score
+  final            node (the solution handed over), solution_kind ("script" or "ensemble"), score
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
-                   solution, model (path of model/model.pkl relative to the run folder, or None)
+                   solution, model (path of model/model.pkl relative to the run folder, or None),
+                   threads (cores the final fit used: thread counts can change a model's results)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
 """
@@ -112,6 +113,8 @@ class Journal:
         return node
 
     def event(self, name: str, **facts: Any) -> None:
+        if "kind" in facts:
+            raise ValueError("'kind' is reserved for the record type; name the fact differently")
         record = {"name": name, "time": time.time(), **facts}
         self._append({"kind": "event", **record})
         self.events.append(record)

@@ -46,6 +46,11 @@ _PROVIDER_BASES = {
 
 @pytest.fixture(autouse=True)
 def _no_real_llm_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_real_llm_providers(monkeypatch)
+
+
+def no_real_llm_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove provider keys and point every provider base URL at a dead loopback port."""
     for key in _PROVIDER_KEYS:
         monkeypatch.delenv(key, raising=False)
     for var, url in _PROVIDER_BASES.items():
@@ -66,6 +71,11 @@ def _is_loopback(host: Any) -> bool:
 
 @pytest.fixture
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    guard_loopback(monkeypatch)
+    yield
+
+
+def guard_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """Refuse, in this process, every connection and name lookup that is not loopback."""
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
@@ -91,4 +101,3 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield

@@ -9,6 +9,7 @@ the standalone submission block, exactly as the final stage writes it.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -174,13 +175,19 @@ def make_finished_run(root: Path, env: dict[str, str]) -> Path:
     return layout.root
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
     journal = Journal(layout.root)
     versions = {name: metadata.version(name) for name in ("numpy", "pandas")}
     journal.event(
         "run_started", config={"seed": SEED}, task=spec.to_json(), engineer="builtin", versions=versions
     )
-    journal.event("inputs_hashed", files={}, data={})
+    files = {str(p.relative_to(spec.task_dir)): _sha256(p) for p in spec.task_dir.rglob("*") if p.is_file()}
+    data = {p.name: _sha256(p) for p in layout.data.iterdir()}
+    journal.event("inputs_hashed", files=files, data=data)
     for node_id, stage in (("draft-0", "draft"), ("final-draft-0", "final")):
         journal.add(
             Node(node_id, None, stage, stage, "fit", f"attempts/{node_id}/solution.py", "ok", 0.9, 0.0, 1.0)
@@ -194,6 +201,7 @@ def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
         submission="submission.csv",
         solution="solution.py",
         model="model/model.pkl",
+        threads=1,
     )
 
 

@@ -63,10 +63,10 @@ np.save("output/oof.npy", oof)
 np.save("output/test.npy", test_pred)
 '''
 
-FEATURES_V2 = '''cols = [c for c in test.columns if c != "id"]
+FEATURES_V2 = """cols = [c for c in test.columns if c != "id"]
 X, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)
 X, X_test = np.hstack([X, X**2]), np.hstack([X_test, X_test**2])
-'''
+"""
 
 
 def fenced(code: str, label: str = "python") -> str:

@@ -222,6 +222,7 @@ seed, budget = int(args[args.index("--seed") + 1]), float(args[args.index("--bud
 out.mkdir(parents=True)
 (out / "received.json").write_text(json.dumps({
     "copy": str(copy), "budget": budget, "files": sorted(p.name for p in copy.iterdir()),
+    "extra": args[args.index("--seed") + 2 :],
     "private_beside": (copy.parent / "private").exists(), "grading_beside": (copy.parent / "grading.json").exists(),
 }))
 journal = Journal(out)
@@ -240,7 +241,7 @@ def test_driver_with_stand_in_mlestar(tmp_path, capsys):
     stand_in = tmp_path / "fake_mlestar.py"
     stand_in.write_text(STAND_IN)
     argv = ["--bench-dir", str(bench), "--results", str(tmp_path / "results"), "--scratch", str(tmp_path / "scratch"),
-            "--systems", "mlestar", "--seeds", "1,2", "--budget", "1m", "--mlestar", f"{sys.executable} {stand_in}"]  # fmt: skip
+            "--systems", "mlestar", "--seeds", "1,2", "--budget", "1m", "--mlestar", f"{sys.executable} {stand_in}", "--mlestar-args=--no-tracking --llm 'x:y z'"]  # fmt: skip
     assert run_bench.main(argv) == 0
     (js,) = (tmp_path / "results").glob("*.json")
     data = json.loads(js.read_text())
@@ -253,6 +254,7 @@ def test_driver_with_stand_in_mlestar(tmp_path, capsys):
     assert data["summary"][0]["runs"] == 2 and data["meta"]["budget_s"] == 60.0
     received = json.loads((Path(data["meta"]["raw"]) / "mlestar" / "toy-1" / "received.json").read_text())
     assert received["files"] == ["description.md", "sample_submission.csv", "test.csv", "train.csv"]
+    assert received["extra"] == ["--no-tracking", "--llm", "x:y z"]
     assert not received["private_beside"] and not received["grading_beside"] and received["budget"] == 60.0
     assert Path(received["copy"]).is_relative_to(tmp_path / "scratch") and not Path(received["copy"]).exists()
     assert "## Over seeds" in capsys.readouterr().out
@@ -393,3 +395,15 @@ def test_clock_leaves_a_reserve_and_splits_the_rest():
     assert clock.fit_seconds(1) == pytest.approx(240.0, abs=1.0)  # 300 - 30 elapsed - 30 reserve
     assert clock.fit_seconds(2) == pytest.approx(120.0, abs=1.0)
     assert tt.Clock(20.0, started=time.time() - 60.0).fit_seconds(1) == 5.0  # a floor, never negative
+
+
+def test_driver_records_a_failed_run_as_invalid(tmp_path):
+    bench = _bench_dir(tmp_path / "bench")
+    argv = ["--bench-dir", str(bench), "--results", str(tmp_path / "results"), "--scratch", str(tmp_path / "s"),
+            "--systems", "mlestar", "--budget", "30", "--mlestar", f"{sys.executable} -c 'raise SystemExit(4)'"]  # fmt: skip
+    assert run_bench.main(argv) == 0
+    (md,) = (tmp_path / "results").glob("*.md")
+    (row,) = br.rows_from_json(json.loads(md.with_suffix(".json").read_text()))
+    assert (row.valid, row.score, row.attempts, row.overhead) == (False, None, None, None)
+    assert row.error is not None and row.error.startswith("exit status 4; log ")
+    assert "## Errors" in md.read_text()

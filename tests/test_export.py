@@ -18,6 +18,7 @@ import yaml
 
 from mlestar.errors import RunFolderError
 from mlestar.versioning import ExportReport, export_run
+from mlestar.versioning.finished_run import read_finished_run
 from mlestar.versioning.requirements import distributions_for, pinned, script_imports
 from mlestar.versioning.seed import choose_seed, script_seed, wire_seed
 from tests.export_factory import make_finished_run, unfinished_copy
@@ -131,6 +132,7 @@ def test_export_writes_a_standalone_project_under_git_and_dvc(exported: Exported
     assert sorted(line.split("==")[0] for line in pins) == ["dvc", "numpy", "pandas", "pyarrow"]
     assert all(line == f"{n}=={metadata.version(n)}" for n, line in ((p.split("==")[0], p) for p in pins))
     assert "dvc repro" in (dest / "README.md").read_text()
+    assert f"cd {dest} && dvc repro" in str(report)
 
 
 def test_dvc_repro_rebuilds_the_run_submission_and_leaves_status_clean(
@@ -232,6 +234,26 @@ def test_refuses_a_run_whose_files_are_gone(finished_run: Path, tmp_path: Path) 
     with pytest.raises(RunFolderError, match=r"found 1 missing: .*folds_full\.npy"):
         export_run(run, tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_refuses_a_run_whose_data_changed_since_it_ran(finished_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, symlinks=True)
+    np.save(run / "data/target.npy", 1 - np.load(run / "data/target.npy"))
+    with pytest.raises(RunFolderError, match=r"recorded, found 1 changed since the run: .*target\.npy"):
+        export_run(run, tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+
+
+def test_threads_default_to_the_machine_when_the_journal_does_not_record_them(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    assert read_finished_run(finished_run).threads == 1  # recorded in run_finished
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, symlinks=True)
+    journal = run / "journal.jsonl"
+    journal.write_text(journal.read_text().replace(', "threads": 1', ""))
+    assert read_finished_run(run).threads == max(1, os.cpu_count() or 1)
 
 
 # -- pure parts -----------------------------------------------------------------------------------

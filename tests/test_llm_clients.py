@@ -12,7 +12,13 @@ import pytest
 from mlestar.errors import ConfigError
 from mlestar.llm.budget import Budget, BudgetedClient
 from mlestar.llm.client import Message, Reply
-from mlestar.llm.failures import BudgetExhausted, ProviderError, ReplayMiss, parse_retry_after, retry_delay_in_body
+from mlestar.llm.failures import (
+    BudgetExhausted,
+    ProviderError,
+    ReplayMiss,
+    parse_retry_after,
+    retry_delay_in_body,
+)
 from mlestar.llm.fakes import FunctionClient, ScriptedClient
 from mlestar.llm.pricing import known_price
 from mlestar.llm.record import Recorder, RecordingClient, ReplayClient, read_calls
@@ -49,13 +55,28 @@ def test_function_client_lets_a_callable_decide() -> None:
 
 
 def test_settings_from_env_for_openai_compatible_servers() -> None:
-    env = {"OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "MLESTAR_LLM_TIMEOUT": "12"}
+    env = {
+        "OPENAI_API_KEY": FAKE_KEY,
+        "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
+        "MLESTAR_LLM_TIMEOUT": "12",
+    }
     s = LLMSettings.from_env(env, "openai:gpt-4o-mini")
-    assert (s.provider, s.model, s.api, s.base_url, s.timeout_s) == ("openai", "gpt-4o-mini", "openai_compat", "http://127.0.0.1:1/v1", 12.0)
+    assert (s.provider, s.model, s.api, s.base_url, s.timeout_s) == (
+        "openai",
+        "gpt-4o-mini",
+        "openai_compat",
+        "http://127.0.0.1:1/v1",
+        12.0,
+    )
     assert s.api_key is not None and s.api_key.reveal() == FAKE_KEY
     assert s.prices == known_price("gpt-4o-mini")
     local = LLMSettings.from_env({}, "ollama:qwen2.5-coder:7b")
-    assert (local.model, local.base_url, local.api_key, local.prices) == ("qwen2.5-coder:7b", "http://localhost:11434/v1", None, (0.0, 0.0))
+    assert (local.model, local.base_url, local.api_key, local.prices) == (
+        "qwen2.5-coder:7b",
+        "http://localhost:11434/v1",
+        None,
+        (0.0, 0.0),
+    )
     no_key = LLMSettings.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, "openai:my-model")
     assert no_key.api_key is None  # a self-hosted server needs none
 
@@ -85,8 +106,15 @@ def test_settings_errors_say_what_was_expected(env: dict[str, str], spec: str, m
 
 
 def test_role_settings_and_price_overrides() -> None:
-    env = {"OPENAI_API_KEY": "k", "GEMINI_API_KEY": "g", "MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "2"}
-    s = LLMSettings.from_env(env, "openai:gpt-4o", {"summarize_ablation": "gpt-4o-mini", "debug": "gemini:gemini-2.5-flash"})
+    env = {
+        "OPENAI_API_KEY": "k",
+        "GEMINI_API_KEY": "g",
+        "MLESTAR_LLM_PRICE_IN": "1",
+        "MLESTAR_LLM_PRICE_OUT": "2",
+    }
+    s = LLMSettings.from_env(
+        env, "openai:gpt-4o", {"summarize_ablation": "gpt-4o-mini", "debug": "gemini:gemini-2.5-flash"}
+    )
     assert s.for_role("draft") is s
     assert s.for_role("summarize_ablation").spec == "openai:gpt-4o-mini"
     assert s.for_role("debug").api == "gemini" and s.for_role("debug").prices == (1.0, 2.0)
@@ -107,7 +135,11 @@ def test_known_prices_match_dated_model_names() -> None:
 def test_retries_honour_retry_after_and_back_off_on_server_errors() -> None:
     sleeps: list[float] = []
     inner = ScriptedClient(
-        [ProviderError("429", status=429, retryable=True, retry_after=7.0), ProviderError("500", status=500, retryable=True), "ok"]
+        [
+            ProviderError("429", status=429, retryable=True, retry_after=7.0),
+            ProviderError("500", status=500, retryable=True),
+            "ok",
+        ]
     )
     client = RetryingClient(inner, RetryPolicy(attempts=4, base_delay_s=2.0), sleep=sleeps.append)
     assert client.complete(HI, role="draft").text == "ok"
@@ -146,7 +178,12 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 
 
 def test_retry_delay_in_a_google_error_body() -> None:
-    body = {"error": {"code": 429, "details": [{"@type": "x.QuotaFailure"}, {"@type": "x.RetryInfo", "retryDelay": "2s"}]}}
+    body = {
+        "error": {
+            "code": 429,
+            "details": [{"@type": "x.QuotaFailure"}, {"@type": "x.RetryInfo", "retryDelay": "2s"}],
+        }
+    }
     assert retry_delay_in_body(body) == 2.0 and retry_delay_in_body({"error": {}}) is None
 
 
@@ -173,7 +210,9 @@ def test_budget_stops_calls_once_spent() -> None:
 
 def test_recording_writes_every_call_and_replay_serves_it_back(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path / "llm")
-    inner = ScriptedClient([Reply("first", 3, 4, "m", 0.5), Reply("second", 1, 2, "m"), ProviderError("down")])
+    inner = ScriptedClient(
+        [Reply("first", 3, 4, "m", 0.5), Reply("second", 1, 2, "m"), ProviderError("down")]
+    )
     client = RecordingClient(inner, recorder, "openai:m")
     client.complete(HI, role="draft", max_tokens=100, temperature=0.7)
     client.complete(HI, role="draft", max_tokens=100, temperature=0.7)  # the same request twice

@@ -16,13 +16,23 @@ from mlestar.engineers.llm import LLMEngineer, build_engineer
 from mlestar.errors import ConfigError
 from mlestar.llm.settings import LLMSettings
 from tests.llm_server import Canned, LLMServer, chat_reply, rate_limited, server_error, slow
-from tests.llm_support import FAKE_KEY, FEATURES_V2, SCRIPT, RecordingFallback, cards_json, context, fenced, role_of
+from tests.llm_support import (
+    FAKE_KEY,
+    FEATURES_V2,
+    SCRIPT,
+    RecordingFallback,
+    context,
+    fenced,
+    role_of,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
 CARD = Candidate("ridge", "a linear model", "Ridge(alpha=1.0)")
 PICK = '{"block": "features", "plan": "Add squared terms of every numeric column."}'
-LEAK = '{"leakage": true, "findings": ["target mean computed on all rows"], "block": "features"}\n' + fenced(FEATURES_V2)
+LEAK = '{"leakage": true, "findings": ["target mean computed on all rows"], "block": "features"}\n' + fenced(
+    FEATURES_V2
+)
 VARIANT = "VARIANT: no-features\nBLOCK: features\nWHAT: only the first column\n" + fenced(
     'cols = [c for c in test.columns if c != "id"][:1]\nX, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)'
 )
@@ -37,7 +47,12 @@ def _engineer(
     env: dict[str, str] | None = None,
     **config: object,
 ) -> tuple[LLMEngineer, RecordingFallback]:
-    environ = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": FAKE_KEY, "MLESTAR_LLM_TIMEOUT": "1", **(env or {})}
+    environ = {
+        "OPENAI_BASE_URL": server.base_url,
+        "OPENAI_API_KEY": FAKE_KEY,
+        "MLESTAR_LLM_TIMEOUT": "1",
+        **(env or {}),
+    }
     settings = LLMSettings.from_env(environ, spec, role_specs)
     run_config = RunConfig(task_dir=tmp, run_dir=tmp / "run", **config)  # type: ignore[arg-type]
     fallback = RecordingFallback()
@@ -85,7 +100,10 @@ def test_every_role_through_the_real_sdk(tmp_path: Path) -> None:
         results = [AblationResult(variants[0], 1.2, 1.0, True)]
         assert eng.summarize_ablation(ctx, results) == "Features matter most."
         assert eng.pick_block(ctx, SCRIPT, "s", []).block == "features"
-        assert eng.plan_next(ctx, SCRIPT, "features", [PlanOutcome("squares", 0.9, 1.0)]) == "Try cubic terms as well."
+        assert (
+            eng.plan_next(ctx, SCRIPT, "features", [PlanOutcome("squares", 0.9, 1.0)])
+            == "Try cubic terms as well."
+        )
         assert eng.implement(ctx, SCRIPT, "features", "squares").strip() == FEATURES_V2.strip()
         members = [EnsembleMember("a", "p", 1.0), EnsembleMember("b", "q", 1.1)]
         assert eng.plan_ensemble(ctx, members, []).kind == "greedy"
@@ -106,7 +124,11 @@ def test_every_role_through_the_real_sdk(tmp_path: Path) -> None:
     ("role", "bad", "reason"),
     [
         ("draft", "```python\ndef f(:\n```", "does not parse"),
-        ("draft", fenced(SCRIPT.replace("folds = np.load", "import sys\nsys.exit(0)\nfolds = np.load")), "sys.exit"),
+        (
+            "draft",
+            fenced(SCRIPT.replace("folds = np.load", "import sys\nsys.exit(0)\nfolds = np.load")),
+            "sys.exit",
+        ),
         ("draft", fenced(SCRIPT.replace("input/folds.npy", "/data/private/folds.npy")), "outside ./input/"),
         ("draft", fenced("import numpy as np\nx = 1"), "no named blocks"),
         ("pick_block", '{"block": features, plan: squares', "not valid JSON"),
@@ -140,7 +162,9 @@ def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> N
         server.push(chat_reply("not json"), chat_reply("still { not json"), chat_reply(PICK))
         eng, fallback = _engineer(server, tmp_path)
         assert eng.pick_block(ctx, SCRIPT, "s", []).plan == "fallback plan"
-        assert eng.pick_block(ctx, SCRIPT, "s", []).plan.startswith("Add squared terms")  # next step: asked again
+        assert eng.pick_block(ctx, SCRIPT, "s", []).plan.startswith(
+            "Add squared terms"
+        )  # next step: asked again
     assert fallback.calls == ["pick_block"]
     usage = eng.take_usage()
     assert usage.by_role["pick_block"]["fallbacks"] == 1 and usage.by_role["pick_block"]["calls"] == 3
@@ -186,7 +210,12 @@ def test_max_cost_needs_known_prices(tmp_path: Path) -> None:
     with LLMServer() as server:
         with pytest.raises(ConfigError, match="MLESTAR_LLM_PRICE_IN"):
             _engineer(server, tmp_path, max_cost_usd=1.0)
-        eng, _ = _engineer(server, tmp_path, max_cost_usd=1.0, env={"MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"})
+        eng, _ = _engineer(
+            server,
+            tmp_path,
+            max_cost_usd=1.0,
+            env={"MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"},
+        )
         assert eng.budget is not None and eng.budget.max_cost_usd == 1.0
 
 
@@ -196,7 +225,9 @@ def test_cheaper_model_per_role(tmp_path: Path) -> None:
         main.push(chat_reply(fenced(SCRIPT)))
         cheap.push(chat_reply("Only the features matter."))
         env = {"OPENROUTER_API_KEY": FAKE_KEY, "OPENROUTER_BASE_URL": cheap.base_url}
-        eng, _ = _engineer(main, tmp_path, role_specs=(("summarize_ablation", "openrouter:small-model"),), env=env)
+        eng, _ = _engineer(
+            main, tmp_path, role_specs=(("summarize_ablation", "openrouter:small-model"),), env=env
+        )
         eng.draft(ctx, CARD)
         variant = Variant("v", "d", "features", SCRIPT)
         eng.summarize_ablation(ctx, [AblationResult(variant, 1.0, 1.0, True)])
@@ -209,9 +240,18 @@ def test_cheaper_model_per_role(tmp_path: Path) -> None:
 def test_recording_holds_no_key_and_replay_makes_the_same_decisions(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     with LLMServer() as server:
-        server.push(chat_reply("```python\ndef f(:\n```"), chat_reply(fenced(SCRIPT)), chat_reply(PICK), server_error(400))
+        server.push(
+            chat_reply("```python\ndef f(:\n```"),
+            chat_reply(fenced(SCRIPT)),
+            chat_reply(PICK),
+            server_error(400),
+        )
         eng, _ = _engineer(server, tmp_path / "first")
-        first = (eng.draft(ctx, CARD), eng.pick_block(ctx, SCRIPT, "s", []), eng.plan_next(ctx, SCRIPT, "features", []))
+        first = (
+            eng.draft(ctx, CARD),
+            eng.pick_block(ctx, SCRIPT, "s", []),
+            eng.plan_next(ctx, SCRIPT, "features", []),
+        )
     record = tmp_path / "first" / "run"
     for path in record.rglob("*"):
         if path.is_file():
@@ -222,7 +262,11 @@ def test_recording_holds_no_key_and_replay_makes_the_same_decisions(tmp_path: Pa
     config = RunConfig(task_dir=tmp_path, run_dir=tmp_path / "second")
     fallback = RecordingFallback()
     replayed = build_engineer(config, settings, fallback, tmp_path / "second" / "llm")
-    again = (replayed.draft(ctx, CARD), replayed.pick_block(ctx, SCRIPT, "s", []), replayed.plan_next(ctx, SCRIPT, "features", []))
+    again = (
+        replayed.draft(ctx, CARD),
+        replayed.pick_block(ctx, SCRIPT, "s", []),
+        replayed.plan_next(ctx, SCRIPT, "features", []),
+    )
     assert again == first and fallback.calls == ["plan_next"]
     assert replayed.take_usage().calls == 3  # the bad draft, its re-ask, the block choice
 
@@ -232,5 +276,7 @@ def test_a_replay_that_meets_a_new_request_falls_back(tmp_path: Path) -> None:
     (tmp_path / "rec" / "llm" / "calls.jsonl").write_text("")
     settings = LLMSettings.from_env({}, f"replay:{tmp_path / 'rec'}")
     fallback = RecordingFallback()
-    eng = build_engineer(RunConfig(task_dir=tmp_path, run_dir=tmp_path / "r"), settings, fallback, tmp_path / "r" / "llm")
+    eng = build_engineer(
+        RunConfig(task_dir=tmp_path, run_dir=tmp_path / "r"), settings, fallback, tmp_path / "r" / "llm"
+    )
     assert eng.draft(context(tmp_path), CARD) == SCRIPT and fallback.calls == ["draft"]

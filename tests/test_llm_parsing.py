@@ -21,7 +21,7 @@ from tests.llm_support import FEATURES_V2, SCRIPT, fenced
         ("Here it is:\n```py\nx = 1\n```\nDone.", "x = 1\n"),
         ("```\nx = 1\n```", "x = 1\n"),
         ("short:\n```python\na = 1\n```\nfull:\n```python\na = 1\nb = 2\n```", "a = 1\nb = 2\n"),
-        ("```json\n{\"a\": 1}\n```\n```python\nz = 3\n```", "z = 3\n"),
+        ('```json\n{"a": 1}\n```\n```python\nz = 3\n```', "z = 3\n"),
         ("Sure! The script follows.\nimport os\nx = 1", "import os\nx = 1\n"),
         ("x = 1\ny = 2", "x = 1\ny = 2\n"),
         ("```python\nx = 1\n", "x = 1\n"),  # cut off before the closing fence
@@ -31,7 +31,7 @@ def test_extract_code(reply: str, expected: str) -> None:
     assert parsing.extract_code(reply) == expected
 
 
-@pytest.mark.parametrize("reply", ["I cannot help with that.", "```json\n{\"a\": 1}\n```", ""])
+@pytest.mark.parametrize("reply", ["I cannot help with that.", '```json\n{"a": 1}\n```', ""])
 def test_extract_code_refuses_replies_without_code(reply: str) -> None:
     with pytest.raises(ParseError):
         parsing.extract_code(reply)
@@ -54,8 +54,21 @@ def test_apply_block_reply_takes_whole_scripts_and_changed_blocks() -> None:
     assert blocks.get_block(revised, "train") == blocks.get_block(SCRIPT, "train")
     whole = SCRIPT.replace("alpha=1.0", "alpha=3.0")
     assert parsing.apply_block_reply(SCRIPT, fenced(whole)) == whole
-    with pytest.raises(ParseError, match="no block named 'nope'"):
-        parsing.apply_block_reply(SCRIPT, "```python\n# %% block: nope\nx = 1\n```")
+    with pytest.raises(ParseError, match="no block marker"):
+        parsing.apply_block_reply(SCRIPT, fenced("x = 1"))
+
+
+def test_apply_block_reply_places_new_blocks_after_the_one_listed_before_them() -> None:
+    reply = fenced(
+        "# %% block: train\n"
+        + blocks.get_block(SCRIPT, "train").replace("alpha=1.0", "alpha=2.0")
+        + "# %% block: second_model\nsecond = oof.copy()\n"
+    )
+    merged = parsing.apply_block_reply(SCRIPT, reply)
+    assert blocks.block_names(merged) == ["load", "features", "train", "second_model", "save"]
+    assert "alpha=2.0" in merged and blocks.get_block(merged, "second_model").strip() == "second = oof.copy()"
+    first = parsing.apply_block_reply(SCRIPT, fenced("# %% block: setup\nimport math\n"))
+    assert blocks.block_names(first)[:2] == ["setup", "load"]
 
 
 def test_parse_block_body_checks_the_splice_and_drops_a_repeated_marker() -> None:
@@ -120,14 +133,18 @@ def test_resolve_block_refuses_code_not_in_exactly_one_block(answer: str) -> Non
 def test_parse_variants_and_read_them_into_whole_scripts() -> None:
     reply = (
         "VARIANT: No features!\nBLOCK: features\nWHAT: raw columns only\n"
-        + fenced('cols = [c for c in test.columns if c != "id"][:1]\nX, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)')
+        + fenced(
+            'cols = [c for c in test.columns if c != "id"][:1]\nX, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)'
+        )
         + "\n\n**VARIANT:** weak model\n**BLOCK:** `train`\nWHAT: alpha 100\n"
         + fenced(blocks.get_block(SCRIPT, "train").replace("alpha=1.0", "alpha=100.0"))
     )
     variants = readers.read_variants(SCRIPT, reply)
     assert [v.name for v in variants] == ["no-features", "weak-model"]
     assert [v.block for v in variants] == ["features", "train"]
-    assert "alpha=100.0" in variants[1].code and blocks.block_names(variants[1].code) == blocks.block_names(SCRIPT)
+    assert "alpha=100.0" in variants[1].code and blocks.block_names(variants[1].code) == blocks.block_names(
+        SCRIPT
+    )
 
 
 def test_read_variants_refuses_when_no_variant_is_usable() -> None:
@@ -176,17 +193,25 @@ def test_gate_lets_contract_keeping_scripts_through(code: str) -> None:
 
 
 def test_read_script_feeds_back_every_breach() -> None:
-    bad = SCRIPT.replace('folds = np.load("input/folds.npy")', 'folds = np.load("/tmp/folds.npy")\nimport sys\nsys.exit(0)')
+    bad = SCRIPT.replace(
+        'folds = np.load("input/folds.npy")', 'folds = np.load("/tmp/folds.npy")\nimport sys\nsys.exit(0)'
+    )
     with pytest.raises(ParseError) as err:
         readers.read_script(fenced(bad))
-    assert "harness contract" in str(err.value) and "/tmp/folds.npy" in str(err.value) and "sys.exit" in str(err.value)
+    assert (
+        "harness contract" in str(err.value)
+        and "/tmp/folds.npy" in str(err.value)
+        and "sys.exit" in str(err.value)
+    )
 
 
 # -- role readers ----------------------------------------------------------------------------------
 
 
 def test_read_leakage_splices_the_fixed_block() -> None:
-    reply = '{"leakage": "Yes", "findings": ["scaler fitted on all rows"], "block": "features"}\n' + fenced(FEATURES_V2)
+    reply = '{"leakage": "Yes", "findings": ["scaler fitted on all rows"], "block": "features"}\n' + fenced(
+        FEATURES_V2
+    )
     report = readers.read_leakage(SCRIPT, reply)
     assert report.leaks == ("scaler fitted on all rows",)
     assert report.fixed_code is not None and "X**2" in report.fixed_code
@@ -211,7 +236,9 @@ def test_read_block_choice_refuses_refined_blocks_while_others_remain() -> None:
 
 def test_read_ensemble_plan_keeps_known_members_only() -> None:
     members = [EnsembleMember("draft-0", "a", 1.0), EnsembleMember("merge-1", "b", 0.9)]
-    plan = readers.read_ensemble_plan(members, '{"kind": "Greedy", "members": ["draft-0", "ghost"], "plan": "p"}')
+    plan = readers.read_ensemble_plan(
+        members, '{"kind": "Greedy", "members": ["draft-0", "ghost"], "plan": "p"}'
+    )
     assert plan.kind == "greedy" and plan.members == ("draft-0", "merge-1")
     with pytest.raises(ParseError, match="kind"):
         readers.read_ensemble_plan(members, '{"kind": "voting"}')

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from mlestar import blocks
-from mlestar.engineers.base import AblationResult, Candidate, EnsembleMember, PlanOutcome, TaskContext, Variant
+from mlestar.engineers.base import (
+    AblationResult,
+    Candidate,
+    EnsembleMember,
+    PlanOutcome,
+    TaskContext,
+    Variant,
+)
 from mlestar.engineers.llm import prompts
 from mlestar.llm.client import Message
 from tests.llm_support import SCRIPT, context
@@ -31,7 +38,9 @@ def _huge_script() -> str:
     """A 60-block script of about 45k characters."""
     parts = [SCRIPT.split("# %% block: load")[0]]
     for i in range(60):
-        lines = "\n".join(f"v{i}_{j} = np.arange({j}) * {i}  # some long comment text here" for j in range(12))
+        lines = "\n".join(
+            f"v{i}_{j} = np.arange({j}) * {i}  # some long comment text here" for j in range(12)
+        )
         parts.append(f"# %% block: step{i}\n{lines}\n\n")
     return "".join(parts)
 
@@ -61,7 +70,9 @@ def _builders(tmp: Path) -> dict[str, Callable[[], list[Message]]]:
         "check_leakage": lambda: prompts.check_leakage(ctx, script, ["finding " * 20] * 5),
         "ablate": lambda: prompts.ablate(ctx, script, ["summary " * 300] * 8, "2 or 3"),
         "summarize_ablation": lambda: prompts.summarize_ablation(ctx, results),
-        "pick_block": lambda: prompts.pick_block(ctx, script, "summary " * 2000, [f"step{i}" for i in range(50)]),
+        "pick_block": lambda: prompts.pick_block(
+            ctx, script, "summary " * 2000, [f"step{i}" for i in range(50)]
+        ),
         "plan_next": lambda: prompts.plan_next(ctx, script, "step7", history),
         "implement": lambda: prompts.implement(ctx, script, "step7", "plan " * 1000),
         "plan_ensemble": lambda: prompts.plan_ensemble(ctx, members, history),
@@ -90,7 +101,13 @@ def test_every_prompt_carries_the_contract_and_stays_under_the_limit(role: str, 
 def test_code_prompts_show_the_house_style_and_the_task(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     text = _text(prompts.draft(ctx, Candidate("ridge", "a linear model", "Ridge(alpha=1.0)")))
-    for piece in ("# %% block: ", "MLESTAR_SEED", "Ridge(alpha=1.0)", "rmse (lower is better)", "toy-regression"):
+    for piece in (
+        "# %% block: ",
+        "MLESTAR_SEED",
+        "Ridge(alpha=1.0)",
+        "rmse (lower is better)",
+        "toy-regression",
+    ):
         assert piece in text
     assert "HOUSE STYLE" not in _text(prompts.plan_next(ctx, SCRIPT, "train", []))
 
@@ -132,3 +149,44 @@ def test_pick_block_names_the_refined_blocks(tmp_path: Path) -> None:
 def test_reask_carries_the_reason_and_the_format() -> None:
     message = prompts.reask("the code does not parse: invalid syntax at line 3", "Reply with X.")
     assert message.role == "user" and "line 3" in message.content and "Reply with X." in message.content
+
+
+def test_debug_errors_lose_machine_specific_paths(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    run_root = ctx.data_dir.parent
+    error = (
+        f'  File "{run_root}/attempts/draft-2/solution.py", line 19, in <module>\n'
+        '  File "/opt/venv/lib/python3.11/site-packages/pandas/core/frame.py", line 4336\n'
+        '  File "/usr/lib/python3.11/json/decoder.py", line 355\n'
+        f"FileNotFoundError: {run_root}/data/extra.csv"
+    )
+    text = prompts.debug(ctx, SCRIPT, error)[-1].content
+    assert 'File "solution.py", line 19' in text
+    assert 'File "site-packages/pandas/core/frame.py"' in text and 'File "python3.11/json/decoder.py"' in text
+    assert "RUN_DIR/data/extra.csv" in text and str(run_root) not in text
+
+
+def test_many_plans_show_the_best_and_the_latest(tmp_path: Path) -> None:
+    history = [
+        PlanOutcome(f"plan number {i}", 1.0 - (0.5 if i == 3 else 0.0) + i / 1000, 1.0) for i in range(20)
+    ]
+    text = _text(prompts.plan_next(context(tmp_path), SCRIPT, "features", history))
+    assert "4. plan number 3\n" in text and "20. plan number 19\n" in text  # the best, the latest
+    assert ". plan number 10\n" not in text
+
+
+def test_static_leakage_findings_reach_the_leakage_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from mlestar.engineers.llm.gate import static_leakage
+
+    fake = types.ModuleType("mlestar.checks.leakage")
+    fake.static_findings = lambda script: ["StandardScaler fitted before the fold split"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mlestar.checks.leakage", fake)
+    findings = static_leakage(SCRIPT)
+    assert findings == ["StandardScaler fitted before the fold split"]
+    text = _text(prompts.check_leakage(context(tmp_path), SCRIPT, findings))
+    assert "A static check flagged:\n- StandardScaler fitted before the fold split" in text

@@ -43,13 +43,21 @@ def test_openai_compatible_reply_usage_and_request() -> None:
         server.push(chat_reply("x = 1", prompt_tokens=120, completion_tokens=30))
         settings = _openai_settings(server, MLESTAR_LLM_PRICE_IN="2", MLESTAR_LLM_PRICE_OUT="10")
         reply = OpenAICompatClient(settings).complete(ASK, role="draft", max_tokens=500, temperature=0.3)
-    assert (reply.text, reply.input_tokens, reply.output_tokens, reply.model) == ("x = 1", 120, 30, "scripted-model")
+    assert (reply.text, reply.input_tokens, reply.output_tokens, reply.model) == (
+        "x = 1",
+        120,
+        30,
+        "scripted-model",
+    )
     assert reply.cost_usd == pytest.approx((120 * 2 + 30 * 10) / 1e6)
     seen = server.posts()[0]
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert seen.body["model"] == "scripted-model" and seen.body["temperature"] == 0.3
-    assert seen.body["max_tokens"] == 500 and seen.body["messages"][0] == {"role": "system", "content": ASK[0].content}
+    assert seen.body["max_tokens"] == 500 and seen.body["messages"][0] == {
+        "role": "system",
+        "content": ASK[0].content,
+    }
 
 
 def test_openai_output_cap_and_parameter_name() -> None:
@@ -72,7 +80,9 @@ def test_openai_output_cap_and_parameter_name() -> None:
         (Canned(400, {"error": {"message": "context too long"}}), 400, False, None),
     ],
 )
-def test_openai_errors_are_classified(failure: Canned, status: int, retryable: bool, wait: float | None) -> None:
+def test_openai_errors_are_classified(
+    failure: Canned, status: int, retryable: bool, wait: float | None
+) -> None:
     with LLMServer() as server:
         server.push(failure)
         with pytest.raises(ProviderError) as err:
@@ -85,7 +95,9 @@ def test_a_slow_reply_times_out_as_a_retryable_failure() -> None:
     with LLMServer() as server:
         server.push(slow("late", 2.0))
         with pytest.raises(ProviderError, match="timed out") as err:
-            OpenAICompatClient(_openai_settings(server, MLESTAR_LLM_TIMEOUT="0.4")).complete(ASK, role="draft")
+            OpenAICompatClient(_openai_settings(server, MLESTAR_LLM_TIMEOUT="0.4")).complete(
+                ASK, role="draft"
+            )
     assert err.value.retryable
 
 
@@ -133,7 +145,9 @@ def _gemini(server: LLMServer, **env: str) -> GeminiClient:
 def test_gemini_grounded_retrieval() -> None:
     with LLMServer() as server:
         server.push(fixture("gemini_grounded"))
-        reply = _gemini(server).complete(ASK, role="retrieve", max_tokens=900, temperature=0.7, tools=(WEB_SEARCH,))
+        reply = _gemini(server).complete(
+            ASK, role="retrieve", max_tokens=900, temperature=0.7, tools=(WEB_SEARCH,)
+        )
     assert "lightgbm-gbdt" in reply.text and (reply.input_tokens, reply.output_tokens) == (812, 402)
     assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2
     assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6)
@@ -192,7 +206,10 @@ def test_anthropic_message_and_request_shape() -> None:
     assert reply.cost_usd == pytest.approx((2095 * 3 + 503 * 15) / 1e6)
     seen = server.posts()[0]
     assert seen.path == "/v1/messages"
-    assert FAKE_KEY in (seen.headers.get("x-api-key", ""), seen.headers.get("authorization", "").removeprefix("Bearer "))
+    assert FAKE_KEY in (
+        seen.headers.get("x-api-key", ""),
+        seen.headers.get("authorization", "").removeprefix("Bearer "),
+    )
     assert seen.body["system"] == ASK[0].content and seen.body["max_tokens"] == 700
     assert seen.body["messages"] == [{"role": "user", "content": "Write x = 1."}]
     assert "tools" not in seen.body and "temperature" not in seen.body

@@ -7,13 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from mlestar.journal import Journal, Node
 from mlestar.tracking.backend import artifact_root, display_uri, is_transient, local_store_uri
-from mlestar.tracking.prediction_frame import prediction_frame
 from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, run_key, safe_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.run_facts import RunFacts, engineer_model, parent_params
@@ -66,76 +63,6 @@ def test_scrubber_masks_known_values_named_fields_shapes_and_url_passwords() -> 
     assert out["role_models"][1] == ["draft", "openai:gpt-4o"]
     assert out["max_tokens"] == 1000
     assert out["uri"] == "https://***@mlflow.example/"
-
-
-def _layout(**kw: object) -> dict:
-    base = {
-        "columns": ["label"],
-        "value_kind": "label",
-        "problem_type": "binary",
-        "classes": ["no", "yes"],
-        "dtypes": ["object"],
-        "n_outputs": 1,
-    }
-    return {**base, **kw}
-
-
-def test_binary_labels_use_the_half_threshold() -> None:
-    frame = prediction_frame(np.array([[0.2], [0.5], [0.9]]), _layout())
-    assert list(frame.columns) == ["label"]
-    assert frame["label"].tolist() == ["no", "yes", "yes"]
-
-
-def test_integer_labels_keep_the_sample_submissions_type() -> None:
-    frame = prediction_frame(np.array([0.2, 0.7]), _layout(classes=["0", "1"], dtypes=["int64"]))
-    assert frame["label"].tolist() == [0, 1]
-    assert frame["label"].dtype == np.int64
-
-
-def test_multiclass_labels_and_probabilities_matched_by_name() -> None:
-    pred = np.array([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]])
-    labels = prediction_frame(pred, _layout(problem_type="multiclass", classes=["a", "b", "c"], n_outputs=3))
-    assert labels["label"].tolist() == ["b", "a"]
-    probs = prediction_frame(
-        pred,
-        _layout(
-            columns=["c", "a", "b"],
-            value_kind="probability",
-            problem_type="multiclass",
-            classes=["a", "b", "c"],
-            dtypes=["float64"] * 3,
-            n_outputs=3,
-        ),
-    )
-    assert probs["c"].tolist() == [0.2, 0.1] and probs["a"].tolist() == [0.1, 0.6]
-
-
-def test_binary_probability_in_two_class_columns() -> None:
-    frame = prediction_frame(
-        np.array([[0.25]]),
-        _layout(columns=["yes", "no"], value_kind="probability", dtypes=["float64"] * 2),
-    )
-    assert frame.iloc[0].to_dict() == {"yes": 0.25, "no": 0.75}
-
-
-def test_regression_and_multilabel() -> None:
-    reg = prediction_frame(
-        np.array([[1.5, 2.0]]),
-        _layout(
-            columns=["y1", "y2"], value_kind="number", problem_type="multi_target_regression", n_outputs=2
-        ),
-    )
-    assert reg.iloc[0].tolist() == [1.5, 2.0]
-    multi = prediction_frame(
-        np.array([[0.9, 0.1]]),
-        _layout(columns=["l1", "l2"], problem_type="multilabel", dtypes=["int64"] * 2, n_outputs=2),
-    )
-    assert multi.iloc[0].tolist() == [1, 0]
-
-
-def test_prediction_width_mismatch_says_what_was_expected() -> None:
-    with pytest.raises(ValueError, match="expected predictions with 1 column"):
-        prediction_frame(np.zeros((2, 3)), _layout())
 
 
 def test_run_key_is_the_same_live_and_read_back(tmp_path: Path) -> None:
@@ -279,8 +206,3 @@ def test_report_summary_names_what_was_not_logged() -> None:
 def test_importing_mlestar_tracking_does_not_import_mlflow() -> None:
     code = "import sys, mlestar.tracking; assert 'mlflow' not in sys.modules, 'mlflow imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
-
-
-def test_frame_helper_accepts_a_flat_array() -> None:
-    frame = prediction_frame(pd.Series([0.1, 0.9]).to_numpy(), _layout())
-    assert frame["label"].tolist() == ["no", "yes"]

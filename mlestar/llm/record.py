@@ -39,8 +39,7 @@ class Recorder:
     """Appends records to one file; shared by every client of a run (one per role model)."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / CALLS_FILE
+        self.path = directory / CALLS_FILE  # created on the first call, not before
         self._lock = threading.Lock()
         self._seen: dict[str, int] = defaultdict(int)
 
@@ -52,9 +51,11 @@ class Recorder:
 
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+                f.flush()
 
 
 class RecordingClient:

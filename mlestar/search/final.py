@@ -55,7 +55,9 @@ class Finisher:
         if best is None:
             return self._fallback()
         self.submit(self.h.predictions(best.id).test)
-        self.h.journal.event("final", node=best.id, kind="ensemble" if best.stage == "ensemble" else "script", score=best.score)
+        self.h.journal.event(
+            "final", node=best.id, solution_kind="ensemble" if best.stage == "ensemble" else "script", score=best.score
+        )
         members = list(best.meta.get("members", [])) if best.stage == "ensemble" else [best.id]
         model = self._final_fit(best, members)
         self._write_solution(best, members)
@@ -152,5 +154,6 @@ class Finisher:
             submission=self.layout.submission.name,
             solution=self.layout.solution.name,
             model=outcome.model,
+            threads=self.threads,
             finished=time.time(),
         )

@@ -24,7 +24,7 @@ LOCAL_ARTIFACTS = "mlartifacts"
 # MLflow's own HTTP retries (7 by default, exponential) would hold the sender thread for minutes
 # on a dead server; the tracker retries with its own backoff instead. A user's setting wins.
 _HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }

@@ -113,24 +113,25 @@ def save_pyfunc(
     import mlflow.pyfunc
     from mlflow.models import Model, infer_signature
 
-    from mlestar.tracking import prediction_frame as frame_module
+    from mlestar.checks import submission as submission_module
+    from mlestar.task import spec as spec_module
     from mlestar.tracking import pyfunc_model
-    from mlestar.tracking.prediction_frame import output_layout, prediction_frame
 
     layout = RunLayout(run_dir)
     predictor_bytes = layout.model.read_bytes()
     example = example_rows(layout.data / "test.parquet")
-    output = prediction_frame(cloudpickle.loads(predictor_bytes).predict(example), output_layout(spec))
+    output = pyfunc_model.answer(spec, cloudpickle.loads(predictor_bytes), example)
     mlflow_model = Model(
         artifact_path=artifact_location, model_uuid=model_id, run_id=parent_run_id, model_id=model_id
     )
-    with _PICKLE_LOCK:  # pickle the wrapper by value: the model must load without mlestar
-        cloudpickle.register_pickle_by_value(pyfunc_model)
-        cloudpickle.register_pickle_by_value(frame_module)
+    by_value = (pyfunc_model, submission_module, spec_module)
+    with _PICKLE_LOCK:  # the wrapper, the mapping and the spec by value: the model loads without mlestar
+        for module in by_value:
+            cloudpickle.register_pickle_by_value(module)
         try:
             mlflow.pyfunc.save_model(
                 path=str(folder),
-                python_model=pyfunc_model.SubmissionModel(output_layout(spec)),
+                python_model=pyfunc_model.SubmissionModel(spec),
                 artifacts={pyfunc_model.PREDICTOR_ARTIFACT: str(layout.model)},
                 signature=infer_signature(example, output),
                 input_example=example,
@@ -138,8 +139,8 @@ def save_pyfunc(
                 mlflow_model=mlflow_model,
             )
         finally:
-            cloudpickle.unregister_pickle_by_value(frame_module)
-            cloudpickle.unregister_pickle_by_value(pyfunc_model)
+            for module in by_value:
+                cloudpickle.unregister_pickle_by_value(module)
 
 
 def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:

@@ -1,21 +1,25 @@
 """The MLflow pyfunc that serves a run's final model.
 
 It loads the cloudpickled predictor (RUN_DIR/model/model.pkl, stored as the model's artifact
-"predictor") and answers with the submission's prediction columns, one row per input row.
-Imported only by final_model.py (it imports mlflow at module level); pickled by value together
-with prediction_frame.py so the logged model does not need mlestar to load.
+"predictor") and answers with the submission's prediction columns, one row per input row, mapped
+by the harness's own to_submission_frame so served values equal the submission's. Imported only
+by final_model.py (it imports mlflow at module level); pickled by value together with the mapping
+and the task spec, so the logged model loads where mlestar is not installed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from mlestar.tracking.prediction_frame import prediction_frame
+from mlestar.checks.submission import to_submission_frame
+
+if TYPE_CHECKING:
+    from mlestar.task.spec import TaskSpec
 
 PREDICTOR_ARTIFACT = "predictor"
 
@@ -23,8 +27,8 @@ PREDICTOR_ARTIFACT = "predictor"
 class SubmissionModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     """Rows shaped like test.parquet in; the submission's prediction columns out."""
 
-    def __init__(self, layout: dict[str, Any]) -> None:
-        self.layout = layout
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
         self.predictor: Any = None
 
     def load_context(self, context: Any) -> None:
@@ -34,5 +38,14 @@ class SubmissionModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        pred = np.asarray(self.predictor.predict(model_input), dtype=float)
-        return prediction_frame(pred.reshape(len(model_input), -1), self.layout)
+        return answer(self.spec, self.predictor, model_input)
+
+
+def answer(spec: TaskSpec, predictor: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The predictor's predictions on frame, as the submission's prediction columns."""
+    pred = np.asarray(predictor.predict(frame), dtype=float).reshape(len(frame), -1)
+    rows = frame.reset_index(drop=True)
+    if spec.id_column and spec.id_column not in rows.columns:  # ids only label rows: not needed
+        rows = rows.assign(**{spec.id_column: np.arange(len(rows))})
+    submission = to_submission_frame(spec, pred, rows, None)
+    return submission[list(spec.target_columns)].reset_index(drop=True)

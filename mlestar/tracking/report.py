@@ -28,12 +28,13 @@ class TrackingReport:
     not_logged: tuple[Unlogged, ...]
     model_uri: str | None = None
     """models:/<name>/<version> of the registered final model, when one was logged."""
+    run_dir: str | None = None
 
     @property
     def complete(self) -> bool:
         return not self.not_logged
 
-    def summary(self, run_dir: str = "RUN_DIR") -> str:
+    def summary(self, run_dir: str | None = None) -> str:
         head = (
             f"MLflow {self.tracking_uri}, experiment {self.experiment!r}: {len(self.logged)} attempt(s) "
             f"logged, {len(self.skipped)} already there"
@@ -46,8 +47,12 @@ class TrackingReport:
             return head
         lines = [head, f"NOT logged ({len(self.not_logged)}):"]
         lines += [f"  {u.item}: {u.reason}" for u in self.not_logged]
-        lines.append(f"Re-send later with: mlestar track {run_dir} --tracking-uri {self.tracking_uri}")
+        where = run_dir or self.run_dir or "RUN_DIR"
+        lines.append(f"Re-send later with: mlestar track {where} --tracking-uri {self.tracking_uri}")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

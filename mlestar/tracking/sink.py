@@ -8,6 +8,7 @@ close() flushes until a deadline and reports what was not logged; `mlestar track
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlestar.config import RunConfig
 from mlestar.journal import Journal
+from mlestar.run_layout import RunLayout
 from mlestar.tracking.backend import display_uri, is_transient, resolve_uri, short_error
 from mlestar.tracking.records import normalize, run_key
 from mlestar.tracking.report import TrackingReport, Unlogged
@@ -82,9 +85,21 @@ class MlflowTracker:
         self._thread: threading.Thread | None = None
         self._writer: StoreWriter | None = None
         self._first_time: float | None = None
+        self._last_error = ""
+        self._failing = False
+        """True while the store's latest answer was an error."""
+
+    @classmethod
+    def attach(cls, config: RunConfig, layout: RunLayout, journal: Journal) -> MlflowTracker:
+        """The tracker of a run, following its journal: config.tracking_uri (None: the run
+        folder's own store), experiment and registered model named after the task."""
+        task = json.loads(layout.task.read_text()) if layout.task.is_file() else {}
+        tracker = cls(config.tracking_uri, layout.root, str(task.get("name") or layout.root.name))
+        tracker.follow(journal)
+        return tracker
 
     # -- the search side: quick, never raises -------------------------------------------------
-    def attach(self, journal: Journal) -> None:
+    def follow(self, journal: Journal) -> None:
         """Send what the journal already holds (a resumed run), then follow it; start sending."""
         for record in journal.records():
             self.on_record(str(record.get("kind", "")), record)
@@ -102,16 +117,27 @@ class MlflowTracker:
             self._pending.append(item)
             self._cond.notify()
 
+    @property
+    def store_down(self) -> bool:
+        """True while the store's latest answer was an error (for a status line)."""
+        return self._failing
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="mlestar-mlflow", daemon=True)
             self._thread.start()
 
-    def close(self, timeout_s: float = 60.0) -> TrackingReport:
-        """Send what is queued until the deadline, then say what was not logged."""
+    def close(self, timeout_s: float = 60.0, timeout_when_down_s: float = 5.0) -> TrackingReport:
+        """Send what is queued until the deadline, then say what was not logged.
+
+        When the store's last answer was a failure, the deadline shrinks to timeout_when_down_s:
+        a dead store must not hold the end of the run for the full minute.
+        """
         with self._cond:
             if not self._closing:
                 self._closing = True
+                if self._failing:
+                    timeout_s = min(timeout_s, timeout_when_down_s)
                 self._deadline = time.monotonic() + timeout_s
                 self._pending.append(_FINISH)
                 self._cond.notify()
@@ -175,10 +201,12 @@ class MlflowTracker:
         while True:
             try:
                 action()
+                self._failing = False
                 return
             except Exception as exc:
                 attempt += 1
-                reason = short_error(exc)
+                self._failing = True
+                reason = self._last_error = short_error(exc)
                 if not is_transient(exc) and attempt >= self.backoff.permanent_attempts:
                     self._fail(item, reason)
                     return
@@ -208,11 +236,14 @@ class MlflowTracker:
             self._pending.clear()
             current = self._current if still_running else None
             not_logged = list(self._failed)
+        why = f"; last error: {self._last_error}" if self._last_error else ""
         if current is not None:
-            not_logged.append(Unlogged(label(*current), "in flight at the deadline (may be partly logged)"))
-        not_logged += [Unlogged(label(*i), "not sent before the deadline") for i in leftovers]
+            not_logged.append(
+                Unlogged(label(*current), f"in flight at the deadline (may be partly logged){why}")
+            )
+        not_logged += [Unlogged(label(*i), f"not sent before the deadline{why}") for i in leftovers]
         if finish_pending and self._writer is not None:
-            not_logged.append(Unlogged(label(*_FINISH), "not sent before the deadline"))
+            not_logged.append(Unlogged(label(*_FINISH), f"not sent before the deadline{why}"))
         writer = self._writer
         model = writer.final_model if writer is not None else None
         return TrackingReport(
@@ -224,4 +255,5 @@ class MlflowTracker:
             skipped=tuple(writer.skipped) if writer is not None else (),
             not_logged=tuple(not_logged),
             model_uri=model.uri if model is not None else None,
+            run_dir=str(self.run_dir),
         )

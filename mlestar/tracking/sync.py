@@ -127,4 +127,5 @@ def _report(writer: StoreWriter, failed: list[Unlogged]) -> SyncReport:
         skipped=tuple(writer.skipped),
         not_logged=tuple(failed),
         model_uri=model.uri if model is not None else None,
+        run_dir=str(writer.run_dir),
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlestar.contract import FILES_LINK
-from mlestar.errors import RunFolderError
+from mlestar.errors import ConfigError, RunFault, RunFolderError
 from mlestar.versioning import project_files as pf
 from mlestar.versioning.finished_run import FinishedRun, read_finished_run
 from mlestar.versioning.requirements import installed_version, requirements_lines
@@ -44,13 +44,28 @@ class ExportReport:
     pushed: bool
     commit: str
 
+    def __str__(self) -> str:
+        """What `mlestar export` prints."""
+        seed = "wired to params.yaml" if self.seed_wired else "fixed in the scripts"
+        lines = [
+            f"exported {self.run_dir} to {self.dest} (git commit {self.commit[:10]})",
+            f"  code in git: {len(self.committed)} files; data in DVC: {len(self.data)} files",
+            f"  pipeline stage: {', '.join(self.stages)}; seed {self.seed} ({seed}); threads {self.threads}",
+            f"  requirements: {', '.join(self.requirements) or 'none found'}",
+        ]
+        if self.remote:
+            lines.append(f"  data pushed to the DVC remote {self.remote}")
+        lines.append(f"rebuild the submission with: cd {self.dest} && dvc repro")
+        return "\n".join(lines)
+
 
 def export_run(
     run_dir: Path, dest: Path, remote: str | None = None, *, env: Mapping[str, str] | None = None
 ) -> ExportReport:
     """Write the project; with a remote, make it the default and push the data to it.
 
-    env is the environment dvc and git run with (the process's own when None).
+    env is the environment dvc and git run with (the process's own when None). A failure while
+    writing removes what was written; a failed push leaves the finished project in place.
     """
     _check_dest(dest)
     run = read_finished_run(run_dir)
@@ -59,10 +74,13 @@ def export_run(
     created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        return _export(run, dest, url, tools)
+        report = _export(run, dest, url, tools)
     except BaseException:
         _undo(dest, created)
         raise
+    if url:
+        _push(tools, url)
+    return report
 
 
 def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> ExportReport:
@@ -85,15 +103,13 @@ def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> Expo
     _init_repositories(dest, tools)
     tools.run_dvc("add", "--quiet", pf.INPUT, pf.REFERENCE)
     if url:
-        tools.run_dvc("remote", "add", "--default", pf.REMOTE_NAME, url)
+        _add_remote(tools, url)
     tools.run_git("add", "--all")
     tools.run_git("commit", "--quiet", "-m", f"Export of mlestar run {run.root.name} ({run.task_name})")
-    if url:
-        tools.run_dvc("push", "--quiet")
     return ExportReport(
         dest=dest,
         run_dir=run.root,
-        committed=tuple(tools.run_git("ls-files").split()),
+        committed=tuple(tools.run_git("ls-files", "-z").split("\0")[:-1]),
         data=data,
         stages=(pf.STAGE,),
         seed=seed,
@@ -104,6 +120,25 @@ def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> Expo
         pushed=bool(url),
         commit=tools.run_git("rev-parse", "HEAD").strip(),
     )
+
+
+def _add_remote(tools: Tools, url: str) -> None:
+    try:
+        tools.run_dvc("remote", "add", "--default", pf.REMOTE_NAME, url)
+    except RunFault as e:
+        raise ConfigError(
+            f"expected a DVC remote (a folder, or a URL dvc supports), found {url!r}: {e}"
+        ) from e
+
+
+def _push(tools: Tools, url: str) -> None:
+    try:
+        tools.run_dvc("push", "--quiet")
+    except RunFault as e:
+        raise RunFault(
+            f"the project in {tools.project} is complete, but pushing its data to {url} failed; "
+            f"run `dvc push` there once the remote is reachable. {e}"
+        ) from e
 
 
 def _check_dest(dest: Path) -> None:

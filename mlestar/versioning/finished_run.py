@@ -8,6 +8,8 @@ through ./input/files, the run's submission, and the facts the project files quo
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,11 @@ from mlestar.journal import JOURNAL_FILE, Journal
 from mlestar.run_layout import RunLayout
 from mlestar.task.spec import TaskSpec
 
-DEFAULT_THREADS = 1
-"""The contract's default when the journal does not say how many threads the final fit had."""
+
+def default_threads() -> int:
+    """The final fit's threads when the journal does not record them: the run gives its final fit
+    every core, and an export usually happens on the machine that ran it."""
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class FinishedRun:
     """(path under ./input/files, source file or folder): the task's own files scripts may read."""
     seed: int
     threads: int
+    """Threads of the final fit (run_finished's "threads"): thread counts can change results."""
     versions: dict[str, str]
     """Package versions the run recorded (run_started), possibly empty."""
     task_name: str
@@ -58,7 +64,6 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         )
     started = _last_event(journal, "run_started") or {}
     spec = _task_spec(layout, started)
-    final = _last_event(journal, "final") or {}
     run = FinishedRun(
         root=run_dir,
         solution=_named_file(run_dir, finished.get("solution"), layout.solution),
@@ -67,7 +72,7 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         inputs=_inputs(layout),
         task_files=_task_files(spec),
         seed=int(started.get("config", {}).get("seed", 42)),
-        threads=int(final.get("threads") or DEFAULT_THREADS),
+        threads=int(finished.get("threads") or default_threads()),
         versions={str(k): str(v) for k, v in (started.get("versions") or {}).items()},
         task_name=spec.name if spec else run_dir.name,
         metric=spec.metric if spec else None,
@@ -75,6 +80,7 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         status=str(finished.get("status", "ok")),
     )
     _require_files(run)
+    _require_recorded_content(run, _last_event(journal, "inputs_hashed") or {})
     return run
 
 
@@ -135,3 +141,39 @@ def _require_files(run: FinishedRun) -> None:
         raise RunFolderError(
             f"expected every file the export copies to exist, found {len(missing)} missing: {', '.join(missing)}"
         )
+
+
+def _require_recorded_content(run: FinishedRun, hashed: dict[str, Any]) -> None:
+    """Every copied file the run hashed (inputs_hashed) must still hold what the run read: an
+    export of changed data would not reproduce the submission, and nothing would say so."""
+    data = hashed.get("data") or {}
+    files = hashed.get("files") or {}
+    checks = [(data.get(src.name), src) for _, src in run.inputs]
+    checks += [(files.get(rel), path) for rel, path in _task_file_members(run)]
+    changed = [str(path) for digest, path in checks if digest is not None and _sha256(path) != digest]
+    if changed:
+        raise RunFolderError(
+            "expected the files the run read, with the content hashes its journal recorded, found "
+            f"{len(changed)} changed since the run: {', '.join(changed)}"
+        )
+
+
+def _task_file_members(run: FinishedRun) -> list[tuple[str, Path]]:
+    """(path relative to the task folder, file) for every file the export copies from the task."""
+    members = []
+    for rel, src in run.task_files:
+        if src.is_dir():
+            members += [
+                (str(Path(rel) / f.relative_to(src)), f) for f in sorted(src.rglob("*")) if f.is_file()
+            ]
+        else:
+            members.append((rel, src))
+    return members
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -149,7 +149,7 @@ class LLMEngineer:
         msgs = prompts.merge(ctx, base, other, other_candidate)
         return self._play(
             "merge",
-            lambda: self.asker.ask("merge", msgs, readers.read_script, SCRIPT_FORMAT),
+            lambda: self.asker.ask("merge", msgs, lambda t: readers.read_revision(base, t), BLOCKS_FORMAT),
             lambda f: f.merge(ctx, base, other, other_candidate),
         )
 

@@ -74,7 +74,8 @@ def parse_script(text: str) -> str:
 
 
 def apply_block_reply(script: str, text: str) -> str:
-    """A reply that is either a whole script or only some changed blocks, applied to `script`."""
+    """A reply that is either a whole script or only some blocks, applied to `script`: a known
+    block replaces its namesake, a new one goes after the block listed before it in the reply."""
     code = extract_code(text)
     check_syntax(code)
     parsed = blocks.parse_blocks(code)
@@ -84,9 +85,30 @@ def apply_block_reply(script: str, text: str) -> str:
     has_header = any(ln.strip() and not ln.strip().startswith("#") for ln in header.splitlines())
     if has_header or {b.name for b in parsed} >= set(blocks.block_names(script)):
         return parse_script(code)
-    result = script
+    result, anchor = script, None
     for b in parsed:
-        result = splice(result, b.name, b.body(code))
+        if b.name in blocks.block_names(result):
+            result = splice(result, b.name, b.body(code))
+        else:
+            result = insert_block(result, anchor, b.name, b.body(code))
+        anchor = b.name
+    return result
+
+
+def insert_block(script: str, after: str | None, name: str, body: str) -> str:
+    """The script with a new block placed after block `after` (before the first block if None)."""
+    parsed = blocks.parse_blocks(script)
+    if not parsed:
+        raise ParseError("the script has no named blocks to place a new one among")
+    at = parsed[0].start if after is None else next(b.end for b in parsed if b.name == after)
+    new = f"{BLOCK_MARKER}{name}\n{body.strip(chr(10))}\n"
+    head = script[:at].rstrip("\n")
+    tail = script[at:].lstrip("\n")
+    result = f"{head}\n\n\n{new}" + (f"\n\n{tail}" if tail else "")
+    try:
+        blocks.validate(result)
+    except blocks.BlockError as e:
+        raise ParseError(str(e)) from None
     return result
 
 

@@ -12,7 +12,8 @@ ALL_DATA_USED = "ALL DATA USED"
 
 BLOCKS_FORMAT = """\
 Reply with code in one ```python fenced block: either the whole revised script, or only the
-blocks you change, each starting with its own marker line "# %% block: <name>"."""
+blocks you change or add, each starting with its own marker line "# %% block: <name>" (a new
+block goes after the block you list before it; blocks you leave out stay as they are)."""
 
 LEAKAGE_FORMAT = """\
 Reply with a JSON object first:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlestar.engineers.base import Candidate, TaskContext
+from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT
 from mlestar.engineers.llm.prompts.common import LIBRARIES, clip, script_view, system, task_brief, user
 from mlestar.llm.client import Message
 
@@ -89,10 +90,9 @@ def merge(ctx: TaskContext, base: str, other: str, candidate: Candidate) -> list
             "BASE SOLUTION (the current best; keep its loading, folds and features):\n"
             + script_view(base, 6000),
             f"OTHER SOLUTION, built around {candidate.name}:\n" + script_view(other, 4500),
-            "Write one script that keeps the base solution as it is and also trains the other "
-            "solution's model, inside the same fold loop, then averages the two models' out-of-fold "
-            "and test predictions (a simple mean; no weight search). Keep the base's block names; "
-            "add blocks if needed.",
-            SCRIPT_FORMAT,
+            "Extend the base solution so that it also trains the other solution's model, inside the "
+            "same fold loop, then averages the two models' out-of-fold and test predictions (a "
+            "simple mean; no weight search). Keep the base's block names; add blocks if needed.",
+            BLOCKS_FORMAT,
         ),
     ]

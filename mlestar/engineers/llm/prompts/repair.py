@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT
 from mlestar.engineers.llm.prompts.common import ERROR_LIMIT, clip, script_view, system, task_brief, user
@@ -14,12 +17,25 @@ def debug(ctx: TaskContext, script: str, error: str) -> list[Message]:
         user(
             task_brief(ctx),
             "SCRIPT:\n" + script_view(script),
-            "WHAT HAPPENED (trimmed):\n```text\n" + clip(error.strip(), ERROR_LIMIT) + "\n```",
+            "WHAT HAPPENED (trimmed):\n```text\n"
+            + clip(portable_error(error, ctx.data_dir.parent).strip(), ERROR_LIMIT)
+            + "\n```",
             "Fix the cause of the failure and keep everything else as it is. Do not hide errors "
             "with try/except, do not install packages, do not call exit().",
             BLOCKS_FORMAT,
         ),
     ]
+
+
+def portable_error(error: str, run_root: Path) -> str:
+    """The error with machine-specific paths cut: the attempt's own folder, the run folder and
+    where Python and its packages live. Shorter, and the same on every machine, so a recorded
+    run's debug prompts are found again on replay."""
+    root = re.escape(str(run_root).rstrip("/"))
+    text = re.sub(root + r"/attempts/[^/\"]+/", "", error)
+    text = re.sub(root, "RUN_DIR", text)
+    text = re.sub(r'File "[^"]*/(site-packages|dist-packages)/', r'File "\1/', text)
+    return re.sub(r'File "[^"]*/lib/(python3[\d.]*)/', r'File "\1/', text)
 
 
 def reask(reason: str, reply_format: str) -> Message:
