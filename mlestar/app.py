@@ -164,9 +164,11 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
             return _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
         finally:
             executor.close()
-            progress.close()
             if tracker is not None:
-                tracker.close()
+                report = tracker.close(timeout_s=60.0, timeout_when_down_s=5.0)
+                if not report.complete:
+                    progress.note(report.summary())
+            progress.close()
 
 
 def _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer) -> Outcome:  # type: ignore[no-untyped-def]

@@ -190,7 +190,7 @@ def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
     report = sync_run(args.run_dir, args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"))
     print(report)
-    return 0
+    return 0 if report.complete else 1
 
 
 def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -51,8 +51,8 @@ class Node:
     """The runner's RunResult as JSON, when a script ran."""
     error: str | None = None
     """One line on why the attempt failed or was rejected."""
-    usage: dict[str, float] = field(default_factory=dict)
-    """Tokens and cost spent by the engineer on this attempt."""
+    usage: dict[str, Any] = field(default_factory=dict)
+    """Tokens and cost spent by the engineer on this attempt, in total and by role."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Stage-specific facts: model card, block name, ensemble members, debug round."""
 

@@ -48,7 +48,12 @@ class Seen:
 
 
 def chat_reply(
-    text: str, *, model: str = "scripted-model", prompt_tokens: int = 100, completion_tokens: int = 50
+    text: str,
+    *,
+    model: str = "scripted-model",
+    prompt_tokens: int = 100,
+    completion_tokens: int = 50,
+    finish_reason: str = "stop",
 ) -> Canned:
     return Canned(
         body={
@@ -60,7 +65,7 @@ def chat_reply(
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": {

@@ -301,7 +301,7 @@ def _write_journal(
         nodes.append(journal.add(_node(run_dir, item, start + 30.0 * i, secret)))
     journal.event("stage_finished", stage=stage, best="ensemble-1")
     journal.event("decision", what="merge_kept", node="merge-1")
-    journal.event("final", node="ensemble-1", kind="ensemble", score=0.86)
+    journal.event("final", node="ensemble-1", solution_kind="ensemble", score=0.86)
     journal.event(
         "run_finished",
         status="ok",
@@ -310,6 +310,7 @@ def _write_journal(
         submission="submission.csv",
         solution="solution.py",
         model="model/model.pkl" if has_model else None,
+        threads=1,
     )
     return tuple(nodes)
 

@@ -175,7 +175,7 @@ def _replies() -> dict[str, list[Canned]]:
             _ok(fenced(broken)),  # runs and fails: debugged below
         ],
         "debug": [slow(fenced(solution(squares=True)), 2.5), rate_limited(1), _ok(fenced(solution(squares=True)))],
-        "merge": [_ok(fenced(solution().replace("Ridge regression", "Merged ridge")))] * 3,
+        "merge": [_ok(fenced(solution().replace("Ridge regression", f"Merged {i} ridge"))) for i in (1, 2)],
         "check_data_usage": [_ok("ALL DATA USED")],
         "check_leakage": [_ok('{"leakage": false, "findings": []}')],
         "ablate": [_ok("VARIANT: one-column\nBLOCK: features\nWHAT: only a\n" + fenced('cols = ["a"]\nX, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)'))],
@@ -271,6 +271,8 @@ def test_scripted_model_drives_a_whole_run(recorded: tuple[Run, LLMServer, Path]
     assert journal.nodes["draft-1"].ok  # the re-asked draft ran
     chosen = [e for e in journal.events if e["name"] == "decision" and e.get("what") == "block_chosen"]
     assert chosen[0]["block"] == "features" and chosen[0]["plan"].startswith("Add the squares")
+    assert "Merged 2 ridge" in (run_dir / "attempts" / "merge-2" / "solution.py").read_text()
+    assert "X**2" in (run_dir / "attempts" / "t0-k0" / "solution.py").read_text()  # the model's last reply
 
     # The failing draft was debugged: its slow reply timed out, a 429 followed, then the fix arrived.
     assert journal.nodes["draft-2"].status == "failed" and "KeyError" in (

@@ -156,6 +156,17 @@ def test_unusable_reply_is_reasked_with_its_reason(tmp_path: Path, role: str, ba
     assert reason in messages[-1]["content"] and "could not be used" in messages[-1]["content"]
 
 
+def test_a_reply_cut_off_at_the_output_limit_is_reasked_shorter(tmp_path: Path) -> None:
+    with LLMServer() as server:
+        server.push(
+            chat_reply("```python\n# %% block: load\nx = (", finish_reason="length"),
+            chat_reply(fenced(SCRIPT)),
+        )
+        eng, _ = _engineer(server, tmp_path)
+        assert eng.draft(context(tmp_path), CARD) == SCRIPT
+    assert "cut off at the output-token limit" in server.posts()[1].body["messages"][-1]["content"]
+
+
 def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     with LLMServer() as server:

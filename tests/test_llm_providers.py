@@ -49,7 +49,7 @@ def test_openai_compatible_reply_usage_and_request() -> None:
         30,
         "scripted-model",
     )
-    assert reply.cost_usd == pytest.approx((120 * 2 + 30 * 10) / 1e6)
+    assert reply.cost_usd == pytest.approx((120 * 2 + 30 * 10) / 1e6) and not reply.truncated
     seen = server.posts()[0]
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["authorization"] == f"Bearer {FAKE_KEY}"
@@ -62,9 +62,9 @@ def test_openai_compatible_reply_usage_and_request() -> None:
 
 def test_openai_output_cap_and_parameter_name() -> None:
     with LLMServer() as server:
-        server.push(chat_reply("a"))
+        server.push(chat_reply("a", finish_reason="length"))
         settings = _openai_settings(server, MLESTAR_LLM_MAX_OUTPUT_TOKENS="64")
-        OpenAICompatClient(settings).complete(ASK, role="draft", max_tokens=4096)
+        assert OpenAICompatClient(settings).complete(ASK, role="draft", max_tokens=4096).truncated
     assert server.posts()[0].body["max_tokens"] == 64
     official = LLMSettings.from_env({"OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": ""}, "openai:gpt-4o")
     assert OpenAICompatClient(official)._limit_name() == "max_completion_tokens"
@@ -149,7 +149,7 @@ def test_gemini_grounded_retrieval() -> None:
             ASK, role="retrieve", max_tokens=900, temperature=0.7, tools=(WEB_SEARCH,)
         )
     assert "lightgbm-gbdt" in reply.text and (reply.input_tokens, reply.output_tokens) == (812, 402)
-    assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2
+    assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2 and not reply.truncated
     assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6)
     seen = server.posts()[0]
     assert seen.path.startswith("/v1") and seen.path.endswith("/models/gemini-2.5-flash:generateContent")

@@ -36,6 +36,16 @@ def test_retrieve_uses_a_search_backend_for_other_providers(tmp_path: Path) -> N
     assert client.calls[0].tools == ()
 
 
+def test_a_failing_search_backend_hands_retrieval_to_the_fallback(tmp_path: Path) -> None:
+    def broken(query: str, k: int) -> list[str]:
+        raise TimeoutError("search service down")
+
+    fallback = RecordingFallback()
+    eng = LLMEngineer(ScriptedClient([]), fallback, search=FunctionSearch(broken))
+    assert [c.name for c in eng.retrieve(context(tmp_path), 2)] == ["ridge", "lightgbm"]
+    assert "search backend failed" in eng.fallback_log[0][1]
+
+
 def test_retrieve_offline_chooses_among_the_model_cards(tmp_path: Path) -> None:
     fallback = RecordingFallback()
     client = ScriptedClient(['["knn", "nonexistent", "ridge"]'])

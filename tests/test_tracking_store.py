@@ -24,7 +24,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlestar.config import RunConfig
-from mlestar.journal import Journal
+from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
 from mlestar.tracking import MlflowTracker, TrackingReport, read_tree, sync_run
 from mlestar.tracking.backend import connect, load_mlflow
@@ -140,6 +140,7 @@ def test_parent_run_describes_the_whole_run(live: dict[str, Any]) -> None:
     assert params["budget_s"] == "300.0" and params["seed"] == "42" and params["metric"] == "roc_auc"
     assert params["version.numpy"] == np.__version__
     assert tags["mlestar.final_node"] == "ensemble-1" and tags["mlestar.status"] == "ok"
+    assert tags["mlestar.final_kind"] == "ensemble"
     assert parent.info.status == "FINISHED"
     client = connect(live["uri"])
     best = [
@@ -284,3 +285,64 @@ def test_store_down_during_the_run_then_resent(tmp_path: Path, template_db: Path
     assert (tmp_path / "mlartifacts").is_dir()  # artifacts beside the team database
     again = sync_run(fab.run_dir, working)
     assert again.logged == () and len(again.skipped) == len(fab.nodes)
+
+
+def test_a_resumed_run_replays_its_journal_without_duplicates(live: dict[str, Any]) -> None:
+    fab: FabricatedRun = live["fab"]
+    before = len(_runs(live["uri"]))
+    tracker = MlflowTracker(None, fab.run_dir, EXPERIMENT)
+    tracker.follow(Journal(fab.run_dir))  # what a resumed session does: replay, then follow
+    report = tracker.close(timeout_s=120)
+    assert report.complete, report.summary()
+    assert report.logged == () and sorted(report.skipped) == sorted(fab.node_ids)
+    assert len(_runs(live["uri"])) == before
+    assert report.model_uri == f"models:/{EXPERIMENT}/1"
+
+
+def test_an_unfinished_run_is_marked_and_picked_up_again(tmp_path: Path, template_db: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(template_db, run_dir / "mlflow.db")
+    uri = f"sqlite:///{run_dir / 'mlflow.db'}"
+    journal = Journal(run_dir)
+    first = MlflowTracker(None, run_dir, "unfinished")
+    first.follow(journal)
+    journal.event(
+        "run_started", config={"seed": 1}, task={"name": "unfinished"}, engineer="builtin", versions={}
+    )
+    journal.add(Node("draft-1", None, "draft", "draft", "plan", None, "ok", 0.5, 10.0, 11.0))
+    assert first.close(timeout_s=120).complete
+    parent = next(r for r in _runs_of(uri, "unfinished") if r.data.tags.get("mlestar.kind") == "run")
+    assert parent.info.status == "KILLED" and parent.data.tags["mlestar.status"] == "unfinished"
+
+    second = MlflowTracker(None, run_dir, "unfinished")  # the resumed session
+    resumed = Journal(run_dir)
+    second.follow(resumed)
+    resumed.add(Node("draft-2", None, "draft", "draft", "plan", None, "ok", 0.7, 12.0, 13.0))
+    resumed.event("run_finished", status="ok", best="draft-2", score=0.7, model=None)
+    report = second.close(timeout_s=120)
+    assert report.logged == ("draft-2",) and report.skipped == ("draft-1",)
+    runs = _runs_of(uri, "unfinished")
+    parent = next(r for r in runs if r.data.tags.get("mlestar.kind") == "run")
+    assert parent.info.status == "FINISHED" and len(runs) == 3
+    assert [n["score"] for n in read_tree(uri, "unfinished")] == [0.5, 0.7]
+
+
+def _runs_of(uri: str, experiment: str) -> list[Any]:
+    client = connect(uri)
+    return list(client.search_runs([client.get_experiment_by_name(experiment).experiment_id]))
+
+
+def test_a_model_that_cannot_be_logged_is_reported_and_the_rest_is_sent(
+    tmp_path: Path, template_db: Path
+) -> None:
+    fab = fabricate_run(tmp_path / "run", fit_predictor=TinyPredictor)
+    (fab.run_dir / "model" / "model.pkl").write_bytes(b"not a pickle")
+    shutil.copy(template_db, fab.run_dir / "mlflow.db")
+    report = sync_run(fab.run_dir)
+    assert [u.item for u in report.not_logged] == ["final model"]
+    assert "UnpicklingError" in report.not_logged[0].reason or "pickle" in report.not_logged[0].reason.lower()
+    assert sorted(report.logged) == sorted(fab.node_ids) and report.model_uri is None
+    runs = _runs_of(f"sqlite:///{fab.run_dir / 'mlflow.db'}", EXPERIMENT)
+    parent = next(r for r in runs if r.data.tags.get("mlestar.kind") == "run")
+    assert parent.info.status == "FINISHED"

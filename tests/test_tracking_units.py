@@ -11,7 +11,7 @@ import pytest
 
 from mlestar.journal import Journal, Node
 from mlestar.tracking.backend import artifact_root, display_uri, is_transient, local_store_uri
-from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, run_key, safe_key
+from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, normalize, run_key, safe_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.run_facts import RunFacts, engineer_model, parent_params
 from mlestar.tracking.scrub import MASK, Scrubber, looks_secret, secret_values
@@ -206,3 +206,13 @@ def test_report_summary_names_what_was_not_logged() -> None:
 def test_importing_mlestar_tracking_does_not_import_mlflow() -> None:
     code = "import sys, mlestar.tracking; assert 'mlflow' not in sys.modules, 'mlflow imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_old_final_events_whose_kind_was_overwritten_are_still_events() -> None:
+    old = {"kind": "ensemble", "name": "final", "time": 3.0, "node": "e-1", "score": 0.9}
+    assert normalize("ensemble", old) == (
+        "event",
+        {"name": "final", "time": 3.0, "node": "e-1", "score": 0.9, "kind": "ensemble"},
+    )
+    assert normalize("node", {"kind": "node", "id": "a"}) == ("node", {"id": "a"})
+    assert normalize("mystery", {"x": 1}) is None

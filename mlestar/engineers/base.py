@@ -126,12 +126,13 @@ class Usage:
     calls: int = 0
     by_role: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,
             "calls": self.calls,
+            "by_role": {role: dict(v) for role, v in self.by_role.items()},
         }
 
 

@@ -69,6 +69,7 @@ class AnthropicClient:
             model=str(getattr(response, "model", "") or self.settings.model),
             cost_usd=cost_of(tokens_in, tokens_out, self.settings.prices),
             sources=_sources(blocks),
+            truncated=getattr(response, "stop_reason", None) == "max_tokens",
         )
 
 

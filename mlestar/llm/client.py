@@ -33,6 +33,8 @@ class Reply:
     cost_usd: float = 0.0
     sources: tuple[str, ...] = ()
     """Web pages the reply was grounded in (web_search tool), when the provider says so."""
+    truncated: bool = False
+    """The model stopped at the output-token limit: the text is cut off."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,6 +44,7 @@ class Reply:
             "model": self.model,
             "cost_usd": self.cost_usd,
             "sources": list(self.sources),
+            "truncated": self.truncated,
         }
 
     @classmethod
@@ -53,6 +56,7 @@ class Reply:
             model=str(data.get("model", "")),
             cost_usd=float(data.get("cost_usd", 0.0) or 0.0),  # type: ignore[arg-type]
             sources=tuple(str(s) for s in data.get("sources", ()) or ()),  # type: ignore[attr-defined]
+            truncated=bool(data.get("truncated", False)),
         )
 
 

@@ -84,6 +84,7 @@ class GeminiClient:
             model=str(getattr(response, "model_version", "") or self.settings.model),
             cost_usd=cost_of(tokens_in, tokens_out, self.settings.prices),
             sources=_sources(candidates[0]),
+            truncated="MAX_TOKENS" in str(getattr(candidates[0], "finish_reason", "")),
         )
 
 

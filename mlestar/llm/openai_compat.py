@@ -75,4 +75,5 @@ class OpenAICompatClient:
             output_tokens=tokens_out,
             model=str(getattr(response, "model", "") or self.settings.model),
             cost_usd=cost_of(tokens_in, tokens_out, self.settings.prices),
+            truncated=response.choices[0].finish_reason == "length",
         )

@@ -35,10 +35,10 @@ class Attempt:
     role: str
     plan: str
     meta: Mapping[str, Any] | None = None
-    usage: Mapping[str, float] | None = None
+    usage: Mapping[str, Any] | None = None
 
 
-def _with_usage(attempt: Attempt, usage: Mapping[str, float] | None) -> Attempt:
+def _with_usage(attempt: Attempt, usage: Mapping[str, Any] | None) -> Attempt:
     if not usage:
         return attempt
     return Attempt(attempt.id, attempt.parent, attempt.stage, attempt.role, attempt.plan, attempt.meta, usage)
@@ -97,7 +97,7 @@ class Harness:
         timeout_s: float,
         threads: int,
         final: bool = False,
-        usage: Mapping[str, float] | None = None,
+        usage: Mapping[str, Any] | None = None,
     ) -> Node:
         """Run one script and journal it. A failing script is a node with a failed status.
 
@@ -155,7 +155,7 @@ class Harness:
         return self._record(attempt, None, "ok", score, started)
 
     def record_failure(
-        self, attempt: Attempt, error: str, started: float, usage: Mapping[str, float] | None = None
+        self, attempt: Attempt, error: str, started: float, usage: Mapping[str, Any] | None = None
     ) -> Node:
         """Journal an attempt that never ran (the engineer could not produce it)."""
         return self._record(_with_usage(attempt, usage), None, "rejected", None, started, error=error)

@@ -93,7 +93,9 @@ def display_uri(tracking_uri: str) -> str:
 
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying later: the store is down, slow, busy or failing on its side (5xx)."""
-    if isinstance(exc, ConnectionError | TimeoutError | OSError):
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        return False  # a local file problem: waiting will not fix it
+    if isinstance(exc, OSError):  # connection refused or reset, timeouts, unreachable networks
         return True
     status = _http_status(exc)
     if status is not None:
@@ -111,6 +113,10 @@ def _http_status(exc: BaseException) -> int | None:
         return None
 
 
-def short_error(exc: BaseException, limit: int = 300) -> str:
+def short_error(exc: BaseException, limit: int = 200) -> str:
+    """One line; for an HTTP failure, the request and the root cause ("[Errno 111] Connection refused")."""
     text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:limit]}"
+    cause = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if len(text) > limit:
+        text = text[:limit] + " …" + (f" {cause.group(0).strip()}" if cause else "")
+    return f"{type(exc).__name__}: {text}"

@@ -52,9 +52,9 @@ def clip(text: str, limit: int) -> str:
 def normalize(kind: str, record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(kind, record) as the tracker understands it; None for a record it cannot use.
 
-    An event with a fact named "kind" (the search's "final" event says kind="script" or
-    "ensemble") has its record kind overwritten by that fact in Journal._append; such a record
-    is still an event, and the fact is put back.
+    Journals written before Journal.event refused a fact named "kind" hold "final" events whose
+    record kind was overwritten by that fact ("script" or "ensemble"); such a record is still an
+    event, and the fact is put back.
     """
     body = {k: v for k, v in record.items() if k != "kind"}
     if kind in ("node", "event"):

@@ -46,7 +46,15 @@ class TrackingReport:
         if self.complete:
             return head
         lines = [head, f"NOT logged ({len(self.not_logged)}):"]
-        lines += [f"  {u.item}: {u.reason}" for u in self.not_logged]
+        by_reason: dict[str, list[str]] = {}
+        for unlogged in self.not_logged:
+            by_reason.setdefault(unlogged.reason, []).append(unlogged.item)
+        for reason, items in by_reason.items():
+            lines.append(
+                f"  {', '.join(items)}: {reason}"
+                if len(items) < 3
+                else f"  {reason}:\n    {', '.join(items)}"
+            )
         where = run_dir or self.run_dir or "RUN_DIR"
         lines.append(f"Re-send later with: mlestar track {where} --tracking-uri {self.tracking_uri}")
         return "\n".join(lines)

@@ -235,8 +235,10 @@ class MlflowTracker:
             finish_pending = any(i is _FINISH for i in self._pending)
             self._pending.clear()
             current = self._current if still_running else None
-            not_logged = list(self._failed)
-        why = f"; last error: {self._last_error}" if self._last_error else ""
+            not_logged = list(self._failed) + (
+                list(self._writer.problems) if self._writer is not None else []
+            )
+        why = f"; the store's last error: {self._last_error}" if self._last_error else ""
         if current is not None:
             not_logged.append(
                 Unlogged(label(*current), f"in flight at the deadline (may be partly logged){why}")

@@ -125,7 +125,7 @@ def _report(writer: StoreWriter, failed: list[Unlogged]) -> SyncReport:
         parent_run_id=writer.parent_id,
         logged=tuple(writer.logged),
         skipped=tuple(writer.skipped),
-        not_logged=tuple(failed),
+        not_logged=tuple(failed + writer.problems),
         model_uri=model.uri if model is not None else None,
         run_dir=str(writer.run_dir),
     )

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlestar.tracking.backend import artifact_root, connect
+from mlestar.tracking.backend import artifact_root, connect, is_transient, short_error
 from mlestar.tracking.datasets import DataFile, data_files, dataset_inputs
 from mlestar.tracking.final_model import FinalModel, log_final_model, registered_name
 from mlestar.tracking.records import (
@@ -26,6 +26,7 @@ from mlestar.tracking.records import (
     millis,
     node_fields,
 )
+from mlestar.tracking.report import Unlogged
 from mlestar.tracking.run_facts import RunFacts, events_jsonl, parent_params, parent_tags
 from mlestar.tracking.scrub import Scrubber
 
@@ -64,6 +65,8 @@ class StoreWriter:
         self.skipped: list[str] = []
         self.finished = False
         self.final_model: FinalModel | None = None
+        self.problems: list[Unlogged] = []
+        """Parts that could not be logged while the record carrying them was (the final model)."""
         self._data: list[DataFile] | None = None
 
     @property
@@ -113,7 +116,8 @@ class StoreWriter:
 
     def finish(self) -> None:
         """Store the event log; a run that never finished is marked KILLED ("unfinished")."""
-        assert self.parent_id is not None
+        if self.parent_id is None:
+            raise RuntimeError("the run was never opened in the store")
         self._log_texts(self.parent_id, {"events.jsonl": events_jsonl(self.facts, self.scrub)})
         if not self.finished:
             self.client.set_tag(self.parent_id, "mlestar.status", "unfinished")
@@ -184,7 +188,7 @@ class StoreWriter:
         elif name == "final":
             tags = {
                 "mlestar.final_node": str(record.get("node")),
-                "mlestar.final_kind": str(record.get("kind")),
+                "mlestar.final_kind": str(record.get("solution_kind") or record.get("kind")),
             }
             score = record.get("score")
             metrics = {"final_score": float(score)} if isinstance(score, int | float) else {}
@@ -198,6 +202,15 @@ class StoreWriter:
         self._log_batch(parent, {}, tags, {}, None)
         self._log_outputs_of_run(parent)
         if record.get("model") and (self.run_dir / str(record["model"])).is_file():
+            self._log_model(parent)
+        self._log_texts(parent, {"events.jsonl": events_jsonl(self.facts, self.scrub)})
+        self.client.set_terminated(parent, status="FINISHED", end_time=millis(record.get("time")))
+        self.finished = True
+
+    def _log_model(self, parent: str) -> None:
+        """A model that cannot be logged (it does not unpickle here, say) is reported, and the
+        rest of the run's end is still sent; a store failure is raised to be retried."""
+        try:
             self.final_model = log_final_model(
                 self.client,
                 experiment_id=str(self.experiment_id),
@@ -206,9 +219,10 @@ class StoreWriter:
                 name=self.model_name,
                 run_key=self.key,
             )
-        self._log_texts(parent, {"events.jsonl": events_jsonl(self.facts, self.scrub)})
-        self.client.set_terminated(parent, status="FINISHED", end_time=millis(record.get("time")))
-        self.finished = True
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            self.problems.append(Unlogged("final model", short_error(exc)))
 
     def _log_outputs_of_run(self, parent: str) -> None:
         """submission.csv as it is; the final script(s) scrubbed."""

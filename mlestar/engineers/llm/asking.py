@@ -78,7 +78,10 @@ class Asker:
         try:
             return parse(reply.text)
         except ParseError as first:
-            again = [*messages, Message("assistant", clip(reply.text, 6000)), reask(str(first), reply_format)]
+            reason = str(first)
+            if reply.truncated:
+                reason = f"it was cut off at the output-token limit, so keep it shorter; {reason}"
+            again = [*messages, Message("assistant", clip(reply.text, 6000)), reask(reason, reply_format)]
             second = self._call(role, again, tools)
             try:
                 return parse(second.text)

@@ -123,7 +123,11 @@ class LLMEngineer:
             )
         if self.search is not None:
             query = f"best models for {ctx.spec.problem_type} {ctx.spec.metric} {ctx.spec.name} kaggle"
-            msgs = prompts.retrieve_from_results(ctx, m, self.search.search(query, 8))
+            try:
+                results = self.search.search(query, 8)
+            except Exception as e:  # a user's backend: its failure must not end the run
+                raise EngineerFailure(f"retrieve: the search backend failed: {e}") from e
+            msgs = prompts.retrieve_from_results(ctx, m, results)
             return self.asker.ask(
                 "retrieve", msgs, lambda t: readers.read_cards(t, m, "search"), CARDS_FORMAT
             )
