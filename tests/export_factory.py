@@ -192,7 +192,7 @@ def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
         journal.add(
             Node(node_id, None, stage, stage, "fit", f"attempts/{node_id}/solution.py", "ok", 0.9, 0.0, 1.0)
         )
-    journal.event("final", node="draft-0", kind="script", score=0.9)
+    journal.event("final", node="draft-0", solution_kind="script", score=0.9)
     journal.event(
         "run_finished",
         status="ok",

@@ -36,8 +36,8 @@ def config(task: Path, run: Path, **settings: object) -> RunConfig:
     if search_over:
         search = SearchSettings(**{**search.__dict__, **search_over})
     return RunConfig(
-        task_dir=task,
-        run_dir=run,
+        task_dir=Path(task),
+        run_dir=Path(run),
         budget_s=budget,
         max_nodes=max_nodes,  # type: ignore[arg-type]
         jobs=2,

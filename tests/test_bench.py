@@ -75,7 +75,7 @@ def test_journal_stats_counts_script_intervals_once(tmp_path):
     j.add(_node("draft-2", 150.0, 150.5, ran=False, score=None, status="rejected"))
     j.add(_node("ens-0", 160.0, 161.0, ran=False, score=0.9, stage="ensemble"))  # harness computed
     j.add(_node("refine-0", 170.0, 200.0, score=0.78, stage="refine"))
-    j.event("final", node="refine-0", kind="script", score=0.78)
+    j.event("final", node="refine-0", solution_kind="script", score=0.78)
     j.event("run_finished", status="ok", best="ens-0", score=0.78, submission="submission.csv")
     stats = bj.journal_stats(tmp_path, lower_is_better=False)
     assert stats == bj.JournalStats(attempts=5, scripts=3, script_s=80.0, validation_score=0.78, status="ok")

@@ -1,0 +1,232 @@
+"""Leakage checks usable on any solution script (built-in or LLM-written).
+
+Static (the script's syntax tree):
+  - a path outside ./input read, or a file named like the answers (answers.csv, private/...)
+  - a supervised fit on test rows, or on validation rows (names such as x_val, valid_rows, y_test)
+  - a train-only column (the answers or their proxies) named anywhere but in a drop
+  - the encoded answers written into a feature table (frame[...] = target)
+Dynamic (the run's data folder): a single input column that alone predicts the answer almost
+perfectly is reported for review; it is often a leak, sometimes a genuinely decisive feature.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_READERS = {
+    "open", "read_csv", "read_parquet", "read_json", "read_table", "read_excel", "read_feather", "read_pickle",
+    "load", "loadtxt", "genfromtxt", "Path", "imread", "read_text", "read_bytes", "glob", "listdir", "scandir",
+}
+_ANSWER_FILE = re.compile(r"(^|/)(private|answers?|solution|ground_truth|labels?_test)(\.|/|$)", re.IGNORECASE)
+_HELD_OUT = re.compile(r"(^|_)(val|valid|validation|holdout|held_out|test|tst|dev)(_|$|\d)", re.IGNORECASE)
+_FIT_METHODS = {"fit", "fit_transform", "fit_predict", "partial_fit"}
+_SAFE_EVAL = {"eval_set", "validation_data", "eval_X", "X_val", "X_valid"}
+_DROP_CALLS = {"drop", "pop", "difference", "remove", "discard"}
+NEAR_PERFECT = 0.995
+
+
+def static_leaks(script: str, train_only: list[str] | tuple[str, ...], answers: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Findings from the script text alone; [] when it looks clean (or cannot be parsed).
+
+    train_only: columns of train that test lacks; answers: those of them that are the answers
+    (reading an answer column as the label is fine; using it to make features is not)."""
+    try:
+        tree = ast.parse(script)
+    except SyntaxError:
+        return []
+    _link_parents(tree)
+    findings: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            findings += _path_leaks(node) + _fit_leaks(node)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in train_only:
+            if not _inside_drop(node) and (node.value not in answers or _feature_context(node)):
+                findings.append(f"line {node.lineno}: uses the train-only column {node.value!r} (answers are never features)")
+        elif isinstance(node, ast.Assign):
+            findings += _answer_column_leaks(node, _answer_names(tree))
+    return sorted(set(findings), key=_line_number)
+
+
+def _link_parents(tree: ast.AST) -> None:
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            child.parent = parent  # type: ignore[attr-defined]
+
+
+def _line_number(finding: str) -> int:
+    match = re.match(r"line (\d+)", finding)
+    return int(match.group(1)) if match else 0
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _path_leaks(node: ast.Call) -> list[str]:
+    if _call_name(node) not in _READERS:
+        return []
+    found = []
+    for arg in [*node.args, *[k.value for k in node.keywords]]:
+        for const in ast.walk(arg):
+            if isinstance(const, ast.Constant) and isinstance(const.value, str):
+                text = const.value
+                outside = text.startswith(("/", "~")) or ".." in Path(text).parts
+                if outside or _ANSWER_FILE.search(text):
+                    found.append(f"line {node.lineno}: reads {text!r}, outside ./input or an answers file")
+    return found
+
+
+def _names_in(node: ast.AST) -> list[str]:
+    names = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            names.append(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            names.append(sub.attr)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            names.append(sub.value)
+    return names
+
+
+def _fit_leaks(node: ast.Call) -> list[str]:
+    """A supervised fit (two or more positional arguments) on rows named as validation or test."""
+    if _call_name(node) not in _FIT_METHODS or len(node.args) < 2:
+        return []
+    held = sorted({n for arg in node.args[:2] for n in _names_in(arg) if _HELD_OUT.search(n)})
+    if not held:
+        return []
+    return [f"line {node.lineno}: fits with answers on held-out rows ({', '.join(held)}): validation or test data"]
+
+
+def _inside_drop(node: ast.AST) -> bool:
+    """Inside a drop/pop call, a `not in`/`!=` test, or a subscript of a Series of answers being removed."""
+    current = node
+    while hasattr(current, "parent"):
+        current = current.parent
+        if isinstance(current, ast.Call) and _call_name(current) in _DROP_CALLS:
+            return True
+        if isinstance(current, ast.Compare) and any(isinstance(op, ast.NotIn | ast.NotEq) for op in current.ops):
+            return True
+        if isinstance(current, ast.Delete):
+            return True
+        if isinstance(current, ast.stmt):
+            return False
+    return False
+
+
+_STATISTICS = {"groupby", "agg", "aggregate", "transform", "map", "merge", "pivot_table", "apply", "join"}
+
+
+def _feature_context(node: ast.AST) -> bool:
+    """An answer column in a feature list, a per-group statistic, or a new table column."""
+    current = node
+    while hasattr(current, "parent"):
+        parent = current.parent
+        if isinstance(parent, ast.List | ast.Tuple | ast.Set) and not isinstance(getattr(parent, "parent", None), ast.Subscript):
+            return True
+        if isinstance(parent, ast.Call) and _call_name(parent) in _STATISTICS:
+            return True
+        if isinstance(parent, ast.Assign) and current is parent.value:
+            return any(isinstance(t, ast.Subscript) for t in parent.targets)
+        if isinstance(parent, ast.stmt):
+            return False
+        current = parent
+    return False
+
+
+def _answer_names(tree: ast.AST) -> set[str]:
+    """Variables loaded from target.npy."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(c, ast.Constant) and isinstance(c.value, str) and "target.npy" in c.value
+            for c in ast.walk(node.value)
+        ):
+            names.update(t.id for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name))
+    return names
+
+
+def _answer_column_leaks(node: ast.Assign, answers: set[str]) -> list[str]:
+    """frame["col"] = target: the answers stored as a column of a table that holds features."""
+    if not answers or not any(isinstance(t, ast.Subscript) for t in node.targets):
+        return []
+    if isinstance(node.value, ast.Name) and node.value.id in answers:
+        return [f"line {node.lineno}: stores the answers ({node.value.id}) as a table column"]
+    return []
+
+
+def dynamic_leaks(data_dir: Path, profile: dict[str, Any], max_rows: int = 20_000) -> list[str]:
+    """Input columns that alone predict the answer almost perfectly on the harness folds."""
+    train_path, target_path = data_dir / "train.parquet", data_dir / "target.npy"
+    if not train_path.exists() or not target_path.exists():
+        return []
+    target = np.load(target_path, allow_pickle=False)
+    columns = [c for c in profile.get("features", []) if profile.get("columns", {}).get(c, {}).get("kind") != "text"]
+    train = pd.read_parquet(train_path, columns=columns).head(max_rows)
+    target = target[: len(train)]
+    folds = _folds(data_dir, len(train))
+    found = []
+    for column in columns:
+        score = single_column_score(train[column], target, folds)
+        if score is not None and score >= NEAR_PERFECT:
+            found.append(
+                f"column {column!r} alone predicts the answer almost perfectly (out-of-fold score {score:.4f}): "
+                "review whether it leaks the answer"
+            )
+    return found
+
+
+def _folds(data_dir: Path, n: int) -> np.ndarray:
+    path = data_dir / "folds.npy"
+    if path.exists():
+        return np.load(path)[:n]
+    return np.arange(n) % 5
+
+
+def single_column_score(values: pd.Series, target: np.ndarray, folds: np.ndarray) -> float | None:
+    """How well one column predicts the answer out of fold, on a 0..1 scale (1 = perfectly).
+
+    Classification: accuracy of the majority answer per value (binned when numeric) over the
+    accuracy left to explain. Regression: R^2 of the mean answer per value."""
+    if target.ndim > 1:
+        target = target[:, 0]
+    keys = _keys(values)
+    if keys is None:
+        return None
+    classification = np.issubdtype(target.dtype, np.integer) or len(np.unique(target)) <= 20
+    predicted = np.full(len(target), np.nan)
+    for k in np.unique(folds[folds >= 0]):
+        fit, valid = (folds >= 0) & (folds != k), folds == k
+        table = pd.Series(target[fit]).groupby(keys[fit]).agg(_mode if classification else "mean")
+        predicted[valid] = pd.Series(keys[valid]).map(table).to_numpy(dtype=float)
+    used = ~np.isnan(predicted)
+    if used.sum() < 0.9 * (folds >= 0).sum():
+        return None
+    y, p = target[used].astype(float), predicted[used]
+    if classification:
+        return float((y == p).mean())
+    variance = float(np.var(y))
+    return 1 - float(np.mean((y - p) ** 2)) / variance if variance > 0 else None
+
+
+def _keys(values: pd.Series) -> np.ndarray | None:
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 50:
+        ranks = values.rank(method="dense")
+        return np.asarray(pd.cut(ranks, bins=50, labels=False).fillna(-1).astype(int))
+    codes = pd.factorize(values.astype("object").fillna("(missing)"))[0]
+    if len(np.unique(codes)) > 0.5 * len(codes):
+        return None
+    return np.asarray(codes)
+
+
+def _mode(values: pd.Series) -> float:
+    return float(values.mode().iloc[0])

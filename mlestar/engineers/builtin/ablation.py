@@ -1,0 +1,113 @@
+"""Ablation: variants of a solution with one block turned off or reset, their summary, the choice.
+
+Each variant differs from the script in exactly one block. The summary is plain text for people
+(and for an LLM engineer); its "- block <name>: ... impact <+x>" lines are also what pick_block
+reads back, so the built-in engineer needs no state between roles.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mlestar.blocks import replace_block
+from mlestar.engineers.base import AblationResult, Variant
+from mlestar.engineers.builtin import features as feats
+from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
+from mlestar.engineers.builtin.refinements import Context, entries_for
+from mlestar.engineers.builtin.views import ViewOptions
+
+_IMPACT = re.compile(r"^- block (\w+): .*impact ([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)", re.MULTILINE)
+_COVERED = re.compile(r"^- block (\w+):", re.MULTILINE)
+PRIORS = {"features": 3.0, "model": 2.5, "train": 2.0, "files": 1.5, "preprocess": 1.0}
+"""Which block to refine when ablation says nothing about it (higher first)."""
+TEXT_PRIORS = {"model": 3.0, "train": 2.5, "features": 1.0, "files": 1.5, "preprocess": 0.5}
+
+
+def draft_model(recipe: Recipe, c: Context) -> mem.ModelSpec:
+    """The members with their cards' defaults and only the options a draft gets."""
+    members = tuple(
+        mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name) for m in recipe.model.members
+    )
+    return mem.ModelSpec(members, draft_options(c))
+
+
+def draft_options(c: Context) -> tuple[str, ...]:
+    p = c.profile
+    rmsle = "rmsle" in p.metric or "msle" in p.metric
+    return ("log_target",) if p.is_regression and rmsle and p.target_min > -1 else ()
+
+
+def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None:
+    """The recipe with one block turned off or reset, and what that means; None if nothing to undo."""
+    if block == "files" and recipe.files == FILES_ON:
+        return recipe.with_(files=FILES_OFF), "the rows' own files unused"
+    if block == "features" and recipe.families:
+        return recipe.with_(families=()), "raw columns only (no feature families)"
+    if block == "preprocess" and not recipe.options.is_baseline():
+        return recipe.with_(options=ViewOptions()), "plain preprocessing (no rare grouping, median, standard scaling)"
+    if block == "model":
+        draft = draft_model(recipe, c)
+        if draft != recipe.model:
+            return recipe.with_(model=draft), "default settings of every member, draft options only"
+        if len(recipe.model.members) > 1:
+            last = recipe.model.members[-1]
+            fewer = mem.ModelSpec(recipe.model.members[:-1], recipe.model.options, recipe.model.tune_trials)
+            return recipe.with_(model=fewer), f"without the {last.name} member"
+    if block == "train" and recipe.combine != "average":
+        return recipe.with_(combine="average"), "a plain average of the members instead of stacking"
+    return None
+
+
+def variants(script: str, recipe: Recipe, c: Context, previous: list[str]) -> list[Variant]:
+    found = []
+    for block in ("files", "features", "preprocess", "model", "train"):
+        change = ablated(block, recipe, c)
+        if change is None:
+            continue
+        new_recipe, meaning = change
+        code = replace_block(script, block, render_block(block, new_recipe, c.profile, c.cards))
+        found.append(Variant(f"ablate-{block}", f"block {block}: {meaning}", block, code))
+    covered = {m for summary in previous for m in _COVERED.findall(summary)}
+    fresh = [v for v in found if v.block not in covered]
+    return fresh or found
+
+
+def summarize(results: list[AblationResult]) -> str:
+    if not results:
+        return "Ablation: nothing to ablate."
+    base = results[0].base_score
+    direction = "lower" if results[0].lower_is_better else "higher"
+    lines = [f"Ablation of the current solution (score {base:.5f}, {direction} is better), most impactful first:"]
+    ranked = sorted(results, key=lambda r: (r.impact is None, -abs(r.impact or 0.0), r.variant.block))
+    for r in ranked:
+        meaning = r.variant.description.split(": ", 1)[-1]
+        if r.score is None or r.impact is None:
+            lines.append(f"- block {r.variant.block}: with {meaning}, the variant failed (no score)")
+            continue
+        verdict = "the part helps" if r.impact > 0 else "the part hurts" if r.impact < 0 else "no effect"
+        lines.append(
+            f"- block {r.variant.block}: with {meaning}, the score is {r.score:.5f}: impact {r.impact:+.5f} ({verdict})"
+        )
+    return "\n".join(lines)
+
+
+def impacts(summary: str) -> dict[str, float]:
+    return {block: float(value) for block, value in _IMPACT.findall(summary)}
+
+
+def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> str:
+    """The most impactful block with a plan left, preferring blocks not refined before."""
+    found = impacts(summary)
+    priors = PRIORS if c.profile.has_tabular else TEXT_PRIORS
+    options = [b for b in priors if entries_for(b, recipe, c)]
+    if not options:
+        return ""
+    def rank(block: str) -> tuple[bool, float, float]:
+        # A block whose removal changes the score most matters most; unknown blocks use the priors.
+        return (block in refined, -abs(found.get(block, 0.0)), -priors[block])
+    return sorted(options, key=rank)[0]
+
+
+def family_summary(recipe: Recipe) -> str:
+    return feats.describe(recipe.families)

@@ -1,0 +1,186 @@
+"""The built-in engineer: every role of the MLE-STAR search, offline, from cards and a catalogue.
+
+Deterministic: the same task profile, seed and scripts give the same answers. Scripts are
+rendered from a recipe (see recipe.py) and read back from their blocks, so the engineer keeps no
+state between calls and picks a run up again after a resume.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlestar.blocks import replace_block
+from mlestar.checks.leakage import dynamic_leaks, static_leaks
+from mlestar.engineers.base import (
+    AblationResult,
+    BlockChoice,
+    Candidate,
+    EnsembleMember,
+    EnsemblePlan,
+    EngineerFailure,
+    LeakageReport,
+    PlanOutcome,
+    TaskContext,
+    Usage,
+    Variant,
+)
+from mlestar.engineers.builtin import ablation, debug, span
+from mlestar.engineers.builtin import features as feats
+from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
+from mlestar.engineers.builtin.ensemble import next_ensemble
+from mlestar.engineers.builtin.header import notes_for, title_for
+from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.recipe import FILES_ON, NO_FILES, Recipe, read_recipe, render_block, render_script
+from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for, next_plan
+
+
+class BuiltinEngineer:
+    """Plays every role of the search without a language model (see mlestar.engineers.base)."""
+
+    name = "builtin"
+
+    def __init__(self, card_dirs: tuple[Path, ...] | list[Path] = ()) -> None:
+        self.cards: dict[str, Card] = load_cards(tuple(Path(d) for d in card_dirs))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _context(self, ctx: TaskContext) -> Context:
+        return Context(ProfileView(ctx.profile), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+
+    def _render(self, ctx: TaskContext, recipe: Recipe, plan: str) -> str:
+        profile = ProfileView(ctx.profile)
+        return render_script(recipe, profile, self.cards, title_for(ctx), notes_for(plan), ctx.seed)
+
+    def _recipe(self, script: str) -> Recipe:
+        return read_recipe(script, self.cards)
+
+    # -- roles ---------------------------------------------------------------------------------
+    def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
+        profile = ProfileView(ctx.profile)
+        if span.is_span_task(profile):
+            return [span.candidate()]
+        ranked = rank_cards(self.cards, ctx.profile, ctx.script_budget_s)
+        if not ranked:
+            raise EngineerFailure(f"no model card applies to a {profile.problem_type} task with these columns")
+        c = self._context(ctx)
+        return [
+            Candidate(r.card.name, f"{r.card.title}. {r.card.summary}", self._example(r.card, c), r.card.source)
+            for r in ranked[: max(m, 1)]
+        ]
+
+    def _example(self, card: Card, c: Context) -> str:
+        member = mem.member_for(card, c.profile.problem_type, c.profile.n_train)
+        spec = mem.ModelSpec((member,), ablation.draft_options(c))
+        return mem.render_model(spec, self.cards, c.profile.problem_type, c.profile.metric)
+
+    def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
+        profile = ProfileView(ctx.profile)
+        if candidate.name == span.NAME:
+            return span.script(profile, ctx.seed)
+        card = self._card_for(candidate, ctx)
+        c = self._context(ctx)
+        member = mem.member_for(card, profile.problem_type, profile.n_train)
+        recipe = Recipe(feats.draft_families(profile), mem.ModelSpec((member,), ablation.draft_options(c)))
+        return self._render(ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title}).")
+
+    def _card_for(self, candidate: Candidate, ctx: TaskContext) -> Card:
+        """The card a candidate names; for candidates found elsewhere, the closest applicable card."""
+        if candidate.name in self.cards:
+            return self.cards[candidate.name]
+        key = "".join(ch for ch in candidate.name.lower() if ch.isalnum())
+        ranked = [r.card for r in rank_cards(self.cards, ctx.profile, ctx.script_budget_s)]
+        for card in ranked:
+            if card.name.replace("_", "") in key or key in card.name.replace("_", ""):
+                return card
+        if not ranked:
+            raise EngineerFailure(f"no model card applies to this task (asked for {candidate.name!r})")
+        return ranked[0]
+
+    def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
+        recipe, incoming = self._recipe(base), self._recipe(other)
+        present = {m.card for m in recipe.model.members}
+        new = tuple(m for m in incoming.model.members if m.card not in present)
+        if not new:
+            raise EngineerFailure(f"nothing to merge: {other_candidate.name} is already a member of the base")
+        spec = recipe.model
+        merged = recipe.with_(model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share))
+        names = ", ".join(m.card for m in merged.model.members)
+        return self._render(ctx, merged, f"the members {names}, trained on the same folds and combined.")
+
+    def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
+        recipe, profile = self._recipe(script), ProfileView(ctx.profile)
+        revised = recipe
+        if profile.files and recipe.files == NO_FILES:
+            revised = revised.with_(files=FILES_ON)
+        views_used = set(recipe.views_needed(self.cards))
+        if profile.text and not views_used & {"linear", "words", "chars"} and "text_stats" not in recipe.families:
+            revised = revised.with_(families=feats.canonical((*revised.families, "text_stats")))
+        if revised == recipe:
+            return None
+        used = "the rows' own files" if revised.files != recipe.files else "statistics of the text columns"
+        return self._render(ctx, revised, f"the current solution, now also using {used} as features.")
+
+    def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
+        profile = ProfileView(ctx.profile)
+        train_only = list(ctx.profile.get("train_only", []))
+        leaks = static_leaks(script, train_only, list(ctx.spec.train_target_columns)) + dynamic_leaks(ctx.data_dir, ctx.profile)
+        suspects = [c for c in profile.features if any(f"column {c!r}" in leak or f"column {c!r} " in leak for leak in leaks)]
+        fixed = self._without_columns(ctx, script, suspects) if suspects else None
+        return LeakageReport(tuple(leaks), fixed)
+
+    def _without_columns(self, ctx: TaskContext, script: str, columns: list[str]) -> str | None:
+        try:
+            recipe = self._recipe(script)
+        except EngineerFailure:
+            return None
+        profile = dict(ctx.profile)
+        profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
+        slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
+        return self._render(slim, recipe, f"the current solution without the suspect columns {columns}.")
+
+    def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
+        return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
+
+    def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
+        return ablation.summarize(results)
+
+    def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
+        recipe, c = self._recipe(script), self._context(ctx)
+        block = ablation.choose(recipe, summary, refined, c)
+        if not block:
+            raise EngineerFailure("every block has been refined as far as the catalogue goes")
+        return BlockChoice(block, next_plan(block, recipe, [], c))
+
+    def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
+        return next_plan(block, self._recipe(script), history, self._context(ctx))
+
+    def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
+        recipe, c = self._recipe(script), self._context(ctx)
+        planned_block, new_recipe = apply_plan(plan, recipe, c)
+        if planned_block != block:
+            raise EngineerFailure(f"the plan is for the {planned_block} block, not {block}")
+        if new_recipe == recipe:
+            raise EngineerFailure(f"the plan changes nothing in the {block} block")
+        return render_block(block, new_recipe, c.profile, self.cards)
+
+    def plan_ensemble(self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]) -> EnsemblePlan:
+        return next_ensemble(members, history, ctx.spec.lower_is_better)
+
+    def debug(self, ctx: TaskContext, script: str, error: str) -> str:
+        return debug.fix(script, self._recipe(script), error, self._context(ctx))
+
+    def take_usage(self) -> Usage:
+        return Usage()
+
+    # -- for other modules ---------------------------------------------------------------------
+    def refinable_blocks(self, ctx: TaskContext, script: str) -> list[str]:
+        recipe, c = self._recipe(script), self._context(ctx)
+        return [b for b in ("features", "files", "preprocess", "model", "train") if entries_for(b, recipe, c)]
+
+    def reset_block(self, ctx: TaskContext, script: str, block: str) -> str:
+        """The script with one block back at its baseline (used by debugging and tests)."""
+        recipe, c = self._recipe(script), self._context(ctx)
+        change = ablation.ablated(block, recipe, c)
+        if change is None:
+            raise EngineerFailure(f"the {block} block is already at its baseline")
+        return replace_block(script, block, render_block(block, change[0], c.profile, self.cards))

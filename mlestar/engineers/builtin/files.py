@@ -1,0 +1,165 @@
+"""The files block: generic features from extra files keyed by row id (data usage).
+
+Text files are read as lines of tokens: the leading word of a line is its key ("atom", "vertex"),
+a trailing word its label ("Ga", "C"); the block counts keys and labels, summarises each key's
+numbers per position, and when a key's lines hold three numbers treats them as points in space
+(nearest-neighbour distances between labels). Images give size, colour and contrast statistics.
+"""
+
+from __future__ import annotations
+
+from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.pysrc import literal
+
+_TEXT_READER = '''VOCABULARY_SAMPLE = 200
+"""Train files read to fix the keys and labels every row reports (so columns match across splits)."""
+MAX_WORDS = 12
+MAX_POSITIONS = 4
+
+
+def parse_lines(path: Path) -> list[tuple[str, list[float], str]]:
+    """Each line as (key, numbers, label): its leading word, its numbers, its trailing word."""
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        tokens = re.split(r"[\\s,;]+", raw.strip())
+        if not tokens or not tokens[0] or tokens[0].startswith("#"):
+            continue
+        numbers = [float(t) for t in tokens if NUMBER.fullmatch(t)]
+        words = [t for t in tokens if not NUMBER.fullmatch(t)]
+        key = tokens[0] if words and tokens[0] == words[0] else "(numbers)"
+        label = tokens[-1] if numbers and len(words) > (key != "(numbers)") and tokens[-1] == words[-1] else ""
+        lines.append((key, numbers, label))
+    return lines
+
+
+NUMBER = re.compile(r"[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?")
+
+
+@functools.cache
+def vocabulary(template: str) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
+    """The most common keys (with how many numbers their lines hold) and labels, over a sample of
+    the train rows' files: every row reports exactly these, so columns match across splits."""
+    keys: Counter[str] = Counter()
+    widths: dict[str, Counter[int]] = {}
+    labels: Counter[str] = Counter()
+    train_ids = pd.read_parquet(INPUT / "train.parquet", columns=[ID_COLUMN])[ID_COLUMN]
+    for row_id in train_ids.head(VOCABULARY_SAMPLE):
+        path = FILES / template.format(id=row_id)
+        if path.is_file():
+            parsed = parse_lines(path)
+            keys.update({key for key, _, _ in parsed})
+            labels.update({label for _, _, label in parsed if label})
+            for key, numbers, _ in parsed:
+                widths.setdefault(key, Counter())[min(len(numbers), MAX_POSITIONS)] += 1
+    common = [k for k, _ in keys.most_common(MAX_WORDS)]
+    return tuple((k, widths[k].most_common(1)[0][0]) for k in common), tuple(k for k, _ in labels.most_common(MAX_WORDS))
+
+
+def text_file_stats(path: Path, keys: tuple[tuple[str, int], ...], labels: tuple[str, ...]) -> dict[str, float]:
+    """Counts of keys and labels, per-position statistics of each key's numbers, point distances."""
+    parsed = parse_lines(path) if path.is_file() else []
+    stats: dict[str, float] = {"lines": float(len(parsed))}
+    for key, width in keys:
+        rows = [numbers[:width] for k, numbers, _ in parsed if k == key and len(numbers) >= width]
+        stats[f"{key}_count"] = float(len(rows))
+        values = np.array(rows, dtype=float).reshape(len(rows), width)
+        for j in range(width):
+            for name, summary in SUMMARIES.items():
+                stats[f"{key}_{j}_{name}"] = float(summary(values[:, j])) if len(rows) else np.nan
+    for label in labels:
+        stats[f"label_{label}_share"] = sum(lab == label for _, _, lab in parsed) / max(len(parsed), 1)
+    stats.update(point_distances(parsed, labels))
+    return stats
+
+
+SUMMARIES = {"mean": np.mean, "std": np.std, "min": np.min, "max": np.max}
+
+
+def point_distances(parsed: list[tuple[str, list[float], str]], labels: tuple[str, ...]) -> dict[str, float]:
+    """Lines with three numbers and a label read as labelled points: for each pair of labels, the
+    mean distance from a point to its nearest neighbour of the other label (NaN when absent)."""
+    points = [(numbers, label) for _, numbers, label in parsed if len(numbers) == 3 and label]
+    pairs = [(a, b) for a in labels for b in labels if a <= b]
+    stats = {"points_nearest_mean": np.nan, **{f"near_{a}_{b}_mean": np.nan for a, b in pairs}}
+    if len(points) < 2:
+        return stats
+    xyz = np.array([p for p, _ in points], dtype=float)
+    names = np.array([label for _, label in points])
+    distances = np.sqrt(((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(axis=-1))
+    np.fill_diagonal(distances, np.inf)
+    stats["points_nearest_mean"] = float(distances.min(axis=1).mean())
+    for a, b in pairs:
+        if (names == a).sum() and (names == b).sum() > (a == b):
+            stats[f"near_{a}_{b}_mean"] = float(distances[np.ix_(names == a, names == b)].min(axis=1).mean())
+    return stats
+'''
+
+_IMAGE_READER = '''IMAGE_STATS = ("width", "height", "aspect", "r_mean", "r_std", "g_mean", "g_std", "b_mean", "b_std",
+               "gray_p10", "gray_p90", "edges")
+
+
+def image_stats(path: Path) -> dict[str, float]:
+    """Size, aspect, per-channel brightness and spread, and edge strength of an image."""
+    if not path.is_file():
+        return dict.fromkeys(IMAGE_STATS, np.nan)
+    with Image.open(path) as image:
+        width, height = image.size
+        pixels = np.asarray(image.convert("RGB").resize((64, 64)), dtype=float) / 255.0
+    gray = pixels.mean(axis=2)
+    stats = {"width": float(width), "height": float(height), "aspect": width / max(height, 1)}
+    for c, channel in enumerate("rgb"):
+        stats[f"{channel}_mean"] = float(pixels[:, :, c].mean())
+        stats[f"{channel}_std"] = float(pixels[:, :, c].std())
+    stats["gray_p10"], stats["gray_p90"] = (float(q) for q in np.percentile(gray, [10, 90]))
+    stats["edges"] = float(np.abs(np.diff(gray, axis=0)).mean() + np.abs(np.diff(gray, axis=1)).mean())
+    return stats
+'''
+
+
+def render_files(profile: ProfileView) -> str:
+    """The whole files block for the task's per-row files."""
+    entries = [{"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files]
+    kinds = {e["kind"] for e in entries}
+    imports = ["import functools", "import re", "from collections import Counter"] if "text" in kinds else []
+    if "image" in kinds:
+        imports.append("from PIL import Image")
+    readers = ([_TEXT_READER] if "text" in kinds else []) + ([_IMAGE_READER] if "image" in kinds else [])
+    return "\n\n\n".join(
+        [
+            "\n".join(imports),
+            f'FILES = INPUT / "files"\nROW_FILES = {literal(entries)}\n'
+            '"""Per-row files: where train and test rows keep them ({id} is the row id), and their kind."""',
+            *[r.rstrip("\n") for r in readers],
+            _entry(kinds),
+        ]
+    ).lstrip("\n")
+
+
+def _entry(kinds: set[str]) -> str:
+    text_line = (
+        '            if entry["kind"] == "text":\n'
+        '                keys, labels = vocabulary(entry["train"])\n'
+        "                rows.append(text_file_stats(path, keys, labels))\n"
+    )
+    image_line = '            {keyword} entry["kind"] == "image":\n                rows.append(image_stats(path))\n'
+    body = ""
+    if "text" in kinds:
+        body += text_line
+    if "image" in kinds:
+        body += image_line.format(keyword="elif" if body else "if")
+    return f'''def file_features(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Features from each row's own files, found through the row id; one column per statistic."""
+    tables = []
+    for i, entry in enumerate(ROW_FILES):
+        rows = []
+        for row_id in frame[ID_COLUMN]:
+            path = FILES / entry[split].format(id=row_id)
+{body}        tables.append(pd.DataFrame(rows, index=frame.index).add_prefix(f"file{{i}}_"))
+    return pd.concat(tables, axis=1)
+'''
+
+
+OFF = '''def file_features(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Turned off: the rows' own files are not used."""
+    return pd.DataFrame(index=frame.index)
+'''

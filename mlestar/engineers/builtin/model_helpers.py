@@ -1,0 +1,249 @@
+"""Model-level options of the model block, each a small helper written into the script when used.
+
+Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> log_target.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlestar.engineers.builtin.cards import Card
+    from mlestar.engineers.builtin.members import ModelSpec
+
+_DETECT = {
+    "log_target": "def log_target(",
+    "early_stopping": "class EarlyStopped(",
+    "seed_bagging": "class SeedBag(",
+    "target_encoding": "def target_encoded(",
+    "tuned": "def tune(",
+}
+
+
+def detect(option: str, block: str) -> bool:
+    return _DETECT[option] in block
+
+
+def applies(option: str, card: Card, problem_type: str) -> bool:
+    """Whether an option changes this member (others are left unwrapped)."""
+    if option == "early_stopping":
+        return bool(card.boosting)
+    if option == "seed_bagging":
+        return bool(card.seed_param)
+    if option == "target_encoding":
+        return card.view == "trees"
+    if option == "log_target":
+        return "regression" in problem_type
+    return False
+
+
+def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str:
+    if spec.has("early_stopping") and applies("early_stopping", card, problem_type):
+        expression = f'EarlyStopped({expression}, "{card.boosting}")'
+    if spec.has("seed_bagging") and applies("seed_bagging", card, problem_type):
+        expression = f'SeedBag({expression}, "{card.seed_param}")'
+    if spec.has("target_encoding") and applies("target_encoding", card, problem_type):
+        expression = f"target_encoded({expression})"
+    if spec.has("log_target") and applies("log_target", card, problem_type):
+        expression = f"log_target({expression})"
+    return expression
+
+
+def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -> list[Card]:
+    return [c for c in cards if spec.has(option) and applies(option, c, problem_type)]
+
+
+def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
+    problem_type = "regression" if role == "regressor" else "binary"
+    lines: set[str] = set()
+    if _users("log_target", spec, cards, problem_type):
+        lines.add("from sklearn.compose import TransformedTargetRegressor")
+    if _users("early_stopping", spec, cards, problem_type) or _users("seed_bagging", spec, cards, problem_type):
+        lines.update({"import copy", "from sklearn.base import BaseEstimator"})
+    if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
+        lines.add("import lightgbm")
+    if _users("target_encoding", spec, cards, problem_type):
+        lines.update(
+            {
+                "from sklearn.compose import ColumnTransformer",
+                "from sklearn.pipeline import make_pipeline",
+                "from sklearn.preprocessing import TargetEncoder",
+            }
+        )
+    if spec.has("tuned"):
+        lines.add("import optuna")
+    return lines
+
+
+def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -> list[str]:
+    out = []
+    stoppers = sorted({c.boosting for c in _users("early_stopping", spec, cards, problem_type)})
+    if stoppers:
+        out.append(_early_stopping(stoppers))
+    if _users("seed_bagging", spec, cards, problem_type):
+        out.append(_SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner") if stoppers else _SEED_BAG.replace("INNER", "inner"))
+    if _users("target_encoding", spec, cards, problem_type):
+        target_type = "continuous" if "regression" in problem_type else "multiclass" if problem_type == "multiclass" else "binary"
+        out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", repr(target_type)))
+    if _users("log_target", spec, cards, problem_type):
+        out.append(_LOG_TARGET)
+    if spec.has("tuned"):
+        out.append(_TUNE.replace("LOSS_FUNCTION", _LOSSES[loss_kind(problem_type, metric)]))
+    return out
+
+
+def _early_stopping(flavours: list[str]) -> str:
+    calls = {
+        "lightgbm": '            callbacks = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n'
+        "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], callbacks=callbacks)\n",
+        "xgboost": "            self.model_.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n"
+        "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], verbose=False)\n",
+        "catboost": "            self.model_.fit(x_fit, y_fit, eval_set=held_out, early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n",
+    }
+    branches = ""
+    for i, flavour in enumerate(flavours):
+        keyword = "if" if i == 0 else "elif"
+        if len(flavours) == 1:
+            branches = calls[flavour].replace("            ", "        ")
+            break
+        branches += f'        {keyword} self.flavour == "{flavour}":\n' + calls[flavour]
+    return f'''EARLY_STOPPING_ROUNDS = 100
+HOLDOUT_SHARE = 0.1
+"""Share of each fold's training rows held out to decide when boosting stops."""
+
+
+class EarlyStopped(BaseEstimator):
+    """Boosting with many trees, stopped once a holdout of the training rows stops improving."""
+
+    def __init__(self, model: Any, flavour: str) -> None:
+        self.model, self.flavour = model, flavour
+
+    def fit(self, x: Any, y: np.ndarray) -> EarlyStopped:
+        order = np.random.default_rng(SEED).permutation(len(y))
+        cut = max(1, int(len(y) * HOLDOUT_SHARE))
+        x_fit, y_fit, held_out = take(x, order[cut:]), y[order[cut:]], (take(x, order[:cut]), y[order[:cut]])
+        self.model_ = copy.deepcopy(self.model)
+{branches}        self.classes_ = getattr(self.model_, "classes_", None)
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        return self.model_.predict(x)
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.model_.predict_proba(x)
+'''
+
+
+_SEED_BAG = '''SEEDS = 3
+"""Copies of the model, each with its own seed; their predictions are averaged."""
+
+
+class SeedBag(BaseEstimator):
+    """The same model fitted with several seeds and averaged: less variance at the same bias."""
+
+    def __init__(self, model: Any, seed_param: str) -> None:
+        self.model, self.seed_param = model, seed_param
+
+    def fit(self, x: Any, y: np.ndarray) -> SeedBag:
+        self.models_ = []
+        for i in range(SEEDS):
+            model = copy.deepcopy(self.model)
+            inner = model
+            (INNER).set_params(**{self.seed_param: SEED + i})
+            self.models_.append(model.fit(x, y))
+        self.classes_ = getattr(self.models_[0], "classes_", None)
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.mean([m.predict(x) for m in self.models_], axis=0)
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        return np.mean([m.predict_proba(x) for m in self.models_], axis=0)
+'''
+
+_TARGET_ENCODING = '''def target_encoded(model: Any) -> Any:
+    """Category codes replaced by the mean answer of their category, learned inside each training
+    fold only (and cross-fitted there, so no row sees its own answer)."""
+    encoder = TargetEncoder(target_type=TARGET_TYPE_VALUE, random_state=SEED)
+    return make_pipeline(ColumnTransformer([("target", encoder, category_codes)], remainder="passthrough"), model)
+
+
+def category_codes(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith("cat__")]
+'''
+
+_LOG_TARGET = '''def log_target(model: Any) -> Any:
+    """Fit on log1p of the answer and predict through expm1: errors count on a log scale (as RMSLE
+    does) and a long right tail stops dominating the fit."""
+    return TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
+'''
+
+_TUNE = '''def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,
+         folds: np.ndarray) -> dict[str, Any]:
+    """Optuna search of the settings, scored on the first two harness folds, inside a time box.
+    The study starts from the current settings, so it can only find something at least as good."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def objective(trial: optuna.Trial) -> float:
+        trial_settings = {**settings, **{name: suggest(trial, name, *bounds) for name, bounds in space.items()}}
+        return validation_loss(build(trial_settings), x, target, folds)
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=SEED))
+    study.enqueue_trial({name: settings[name] for name in space if name in settings})
+    study.optimize(objective, n_trials=TUNE_TRIALS, timeout=TUNE_SHARE * TIME_BUDGET)
+    print(f"tuning: {len(study.trials)} trials, best loss {study.best_value:.5f}: {study.best_params}", flush=True)
+    return {**settings, **study.best_params}
+
+
+def suggest(trial: optuna.Trial, name: str, low: float, high: float, scale: str) -> float | int:
+    if scale == "int":
+        return trial.suggest_int(name, int(low), int(high))
+    return trial.suggest_float(name, low, high, log=scale == "log")
+
+
+def validation_loss(model: Any, x: Any, target: np.ndarray, folds: np.ndarray) -> float:
+    """Mean loss on the first two harness folds (what tuning minimises; the harness scores the run)."""
+    losses = []
+    for k in range(min(2, int(folds.max()) + 1)):
+        fit_rows, valid_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
+        fitted = fit_model(model, take(x, fit_rows), target[fit_rows])
+        losses.append(loss(target[valid_rows], predict_outputs(fitted, take(x, valid_rows))))
+    return float(np.mean(losses))
+
+
+LOSS_FUNCTION'''
+
+_LOSSES = {
+    "log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    """Log loss: a smooth stand-in for any classification metric."""
+    p = np.clip(predicted, 1e-7, 1 - 1e-7)
+    if PROBLEM == "multiclass":
+        return float(-np.mean(np.log(p[np.arange(len(answers)), answers.astype(int)])))
+    answers = answers.reshape(len(answers), -1)
+    return float(-np.mean(answers * np.log(p) + (1 - answers) * np.log(1 - p)))
+''',
+    "squared_log": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    """Squared error of log1p values, as RMSLE counts it."""
+    answers = answers.reshape(len(answers), -1)
+    return float(np.mean((np.log1p(np.clip(predicted, 0, None)) - np.log1p(answers)) ** 2))
+''',
+    "absolute": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean(np.abs(predicted - answers.reshape(len(answers), -1))))
+''',
+    "squared": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean((predicted - answers.reshape(len(answers), -1)) ** 2))
+''',
+}
+
+
+def loss_kind(problem_type: str, metric: str) -> str:
+    """The loss tuning minimises: matched to the metric where that is cheap, else the usual one."""
+    if "regression" not in problem_type:
+        return "log_loss"
+    if "log" in metric and ("rmsle" in metric or "msle" in metric or "squared_log" in metric):
+        return "squared_log"
+    if "rmsle" in metric or "msle" in metric:
+        return "squared_log"
+    if "mae" in metric or "absolute" in metric:
+        return "absolute"
+    return "squared"

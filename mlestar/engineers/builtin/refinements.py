@@ -1,0 +1,292 @@
+"""The refinement catalogue: plans the built-in engineer can try on one block, and how it picks them.
+
+A plan is a set of catalogue entries applied together to the current script's block. Its text ends
+with a tag such as "[plan: features +group_sizes +frequencies]" that implement() reads back, so a
+plan survives a round trip through the journal. The next plan builds on the best previous one
+when that one helped (keeping what worked and adding one untried entry), and otherwise tries the
+next untried entry alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mlestar.engineers.base import EngineerFailure, PlanOutcome
+from mlestar.engineers.builtin import features as feats
+from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.cards import Card, rank_cards
+from mlestar.engineers.builtin.model_helpers import applies as option_applies
+from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe
+from mlestar.engineers.builtin.views import ViewOptions
+
+REFINABLE = ("features", "files", "preprocess", "model", "train")
+_TAG = re.compile(r"\[plan: (\w+)((?: [+\w:.-]+)*)\]")
+
+
+@dataclass(frozen=True)
+class Context:
+    profile: ProfileView
+    cards: dict[str, Card]
+    budget_s: float
+    lower_is_better: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    block: str
+    text: str
+    applies: Callable[[Recipe, Context], bool]
+    apply: Callable[[Recipe, Context], Recipe]
+
+
+def _family_entry(name: str) -> Entry:
+    def applies(r: Recipe, c: Context) -> bool:
+        return feats.FAMILIES[name].applies(c.profile) and name not in r.families
+
+    def apply(r: Recipe, c: Context) -> Recipe:
+        return r.with_(families=feats.canonical((*r.families, name)))
+
+    return Entry(name, "features", _FAMILY_TEXT[name], applies, apply)
+
+
+_FAMILY_TEXT = {
+    "structured_parts": "parse structured strings (such as deck/number/side) into parts, numeric parts as numbers",
+    "date_parts": "turn dates into calendar parts and elapsed days",
+    "id_parts": "use the numeric parts of structured ids (a position within a group) as features",
+    "group_sizes": "add group sizes over shared keys (an id prefix, a name part, a repeated code)",
+    "amount_totals": "add sums of related amounts, their non-zero count, an all-zero flag and log1p values",
+    "numeric_groups": "add sums, spreads, ratios and log-products across related numeric columns",
+    "frequencies": "add frequency encodings of the categorical columns",
+    "codes_as_categories": "add categorical copies of code-like integer columns",
+    "text_stats": "add statistics of the text (length, words, punctuation, capitals)",
+}
+
+
+def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], bool]) -> Entry:
+    def applies(r: Recipe, c: Context) -> bool:
+        users = [m for m in r.model.members if option_applies(option, c.cards[m.card], c.profile.problem_type)]
+        return not r.model.has(option) and bool(users) and extra(r, c)
+
+    def apply(r: Recipe, c: Context) -> Recipe:
+        return r.with_(model=_with_option(r.model, option, c))
+
+    return Entry(option, "model", text, applies, apply)
+
+
+def _with_option(spec: mem.ModelSpec, option: str, c: Context) -> mem.ModelSpec:
+    members = spec.members
+    if option == "early_stopping":
+        members = tuple(_more_trees(m, c.cards[m.card]) for m in members)
+    trials = spec.tune_trials
+    if option == "tuned":
+        trials = tune_trials(spec, c)
+    return mem.ModelSpec(members, tuple(o for o in mem.OPTIONS if o in (*spec.options, option)), trials)
+
+
+def _more_trees(member: mem.Member, card: Card) -> mem.Member:
+    """Four times the trees at half the learning rate; early stopping decides how many are used."""
+    if not card.boosting:
+        return member
+    settings = member.settings
+    for count in ("n_estimators", "iterations"):
+        if count in settings:
+            settings[count] = min(int(settings[count]) * 4, 5000)
+    if "learning_rate" in settings:
+        settings["learning_rate"] = round(float(settings["learning_rate"]) / 2, 6)
+    return mem.Member(member.name, member.card, tuple(sorted(settings.items())))
+
+
+def tune_trials(spec: mem.ModelSpec, c: Context) -> int:
+    """Trials that fit the time box: each costs about two fold fits of the first member."""
+    card = c.cards[spec.members[0].card]
+    per_trial = 2 * card.cost * max(c.profile.n_train, 1000) / 10_000 * max(c.profile.n_outputs, 1) + 0.2
+    return int(max(5, min(60, 0.35 * c.budget_s / per_trial)))
+
+
+def _tune_longer(r: Recipe, c: Context) -> Recipe:
+    spec = r.model
+    return r.with_(model=mem.ModelSpec(spec.members, spec.options, min(spec.tune_trials * 2, 200), min(0.6, spec.tune_share + 0.2)))
+
+
+def _class_weights(r: Recipe, c: Context) -> Recipe:
+    members = []
+    for m in r.model.members:
+        weight = c.cards[m.card].class_weight
+        settings = m.settings
+        if weight:
+            settings[weight["param"]] = weight["value"]
+        members.append(mem.Member(m.name, m.card, tuple(sorted(settings.items()))))
+    return r.with_(model=mem.ModelSpec(tuple(members), r.model.options, r.model.tune_trials, r.model.tune_share))
+
+
+def _weights_apply(r: Recipe, c: Context) -> bool:
+    metric = c.profile.metric
+    return (
+        not c.profile.is_regression
+        and c.profile.class_balance < 0.2
+        and "accuracy" not in metric
+        and "log" not in metric
+        and not any(c.cards[m.card].class_weight.get("param") in m.settings for m in r.model.members)
+        and any(c.cards[m.card].class_weight for m in r.model.members)
+    )
+
+
+def _member_entry(card_name: str) -> Entry:
+    def applies(r: Recipe, c: Context) -> bool:
+        return card_name not in {m.card for m in r.model.members} and len(r.model.members) < 4
+
+    def apply(r: Recipe, c: Context) -> Recipe:
+        member = mem.member_for(c.cards[card_name], c.profile.problem_type, c.profile.n_train)
+        spec = r.model
+        return r.with_(model=mem.ModelSpec((*spec.members, member), spec.options, spec.tune_trials, spec.tune_share))
+
+    return Entry(f"add:{card_name}", "model", f"add a {card_name} member and average it in", applies, apply)
+
+
+def _preprocess_entry(key: str, text: str, change: dict[str, object], needs_linear: bool) -> Entry:
+    def applies(r: Recipe, c: Context) -> bool:
+        has_view = "linear" in r.views_needed(c.cards) if needs_linear else bool(
+            {"trees", "linear", "native"} & set(r.views_needed(c.cards))
+        )
+        has_categories = bool(c.profile.categorical or c.profile.structured) or needs_linear
+        return has_view and has_categories and any(getattr(r.options, k) != v for k, v in change.items())
+
+    def apply(r: Recipe, c: Context) -> Recipe:
+        values = {**r.options.__dict__, **change}
+        return r.with_(options=ViewOptions(**values))  # type: ignore[arg-type]
+
+    return Entry(key, "preprocess", text, applies, apply)
+
+
+def _always(r: Recipe, c: Context) -> bool:
+    return True
+
+
+def _log_target_applies(r: Recipe, c: Context) -> bool:
+    p = c.profile
+    return p.is_regression and p.target_min > -1 and (p.target_skew > 1 or "rmsle" in p.metric or "msle" in p.metric)
+
+
+def _stack_applies(r: Recipe, c: Context) -> bool:
+    # One member: the meta-model recalibrates its probabilities (log loss); several: learned weights.
+    calibrates = not c.profile.is_regression and "log" in c.profile.metric
+    return r.combine != "stack" and (len(r.model.members) > 1 or calibrates)
+
+
+def catalogue(c: Context) -> list[Entry]:
+    """Every entry, in the order they are tried (cheapest likely gains first within each block)."""
+    entries = [_family_entry(name) for name in feats.ORDER]
+    entries += [
+        Entry("files_off", "files", "stop using the rows' own files (if their features only add noise)",
+              lambda r, c: r.files == FILES_ON, lambda r, c: r.with_(files=FILES_OFF)),
+        Entry("files_on", "files", "use the rows' own files again", lambda r, c: r.files == FILES_OFF,
+              lambda r, c: r.with_(files=FILES_ON)),
+        _preprocess_entry("rare_categories", "group categories seen fewer than 10 times into one level",
+                          {"rare_min_count": 10}, needs_linear=False),
+        _preprocess_entry("quantile_scaling", "map numbers to a normal shape by quantiles before the linear model",
+                          {"scale": "quantile"}, needs_linear=True),
+        _preprocess_entry("mean_imputation", "impute missing numbers with the mean instead of the median",
+                          {"impute": "mean"}, needs_linear=True),
+        _option_entry("log_target", "fit on log1p of the target (the metric's log scale / a skewed target)",
+                      _log_target_applies),
+        _option_entry("tuned", "tune the first member's settings with Optuna on the harness folds, in a time box",
+                      _always),
+        _option_entry("early_stopping", "use four times the trees at half the learning rate, stopped early on a holdout",
+                      _always),
+        _option_entry("seed_bagging", "average the members over three seeds", _always),
+        _option_entry("target_encoding", "target-encode categories inside each training fold only",
+                      lambda r, c: bool(c.profile.categorical or c.profile.structured)),
+        Entry("tune_longer", "model", "tune for twice as many trials", lambda r, c: r.model.has("tuned"), _tune_longer),
+        Entry("class_weights", "model", "weight classes by inverse frequency", _weights_apply, _class_weights),
+    ]
+    ranked = [r.card.name for r in rank_cards(c.cards, c.profile.profile, c.budget_s)]
+    entries += [_member_entry(name) for name in ranked[:6]]
+    entries.append(
+        Entry("stack", "train", "combine the members with a stacked linear model fitted on out-of-fold predictions",
+              _stack_applies, lambda r, c: r.with_(combine="stack"))
+    )
+    return entries
+
+
+def entries_for(block: str, recipe: Recipe, c: Context) -> list[Entry]:
+    return [e for e in catalogue(c) if e.block == block and e.applies(recipe, c)]
+
+
+def plan_text(block: str, keys: tuple[str, ...], c: Context) -> str:
+    texts = {e.key: e.text for e in catalogue(c)}
+    sentence = "; ".join(texts.get(k, k) for k in keys)
+    tag = " ".join(f"+{k}" for k in keys)
+    return f"On the {block} block: {sentence}. [plan: {block} {tag}]"
+
+
+def parse_plan(plan: str) -> tuple[str, tuple[str, ...]] | None:
+    match = _TAG.search(plan)
+    if not match:
+        return None
+    return match.group(1), tuple(k[1:] for k in match.group(2).split() if k.startswith("+"))
+
+
+def next_plan(block: str, recipe: Recipe, history: list[PlanOutcome], c: Context) -> str:
+    """The next plan for the block given how the previous ones scored."""
+    tried = [parsed[1] for h in history if (parsed := parse_plan(h.plan)) and parsed[0] == block]
+    tried_keys = {k for keys in tried for k in keys}
+    untried = [e.key for e in entries_for(block, recipe, c) if e.key not in tried_keys]
+    best = _best_previous(block, history, c)
+    if best is not None and "tuned" in best and "tune_longer" not in best:
+        return plan_text(block, (*best, "tune_longer"), c)
+    if best is not None and untried:
+        return plan_text(block, (*best, untried[0]), c)
+    if untried:
+        return plan_text(block, (untried[0],), c)
+    raise EngineerFailure(f"no refinement left to try on the {block} block")
+
+
+def _best_previous(block: str, history: list[PlanOutcome], c: Context) -> tuple[str, ...] | None:
+    best, best_gain = None, 0.0
+    for h in history:
+        parsed = parse_plan(h.plan)
+        if parsed is None or parsed[0] != block or h.score is None:
+            continue
+        gain = (h.base_score - h.score) if c.lower_is_better else (h.score - h.base_score)
+        if gain > best_gain:
+            best, best_gain = parsed[1], gain
+    return best
+
+
+def apply_plan(plan: str, recipe: Recipe, c: Context) -> tuple[str, Recipe]:
+    """The block a plan changes and the recipe after it (entries applied in the plan's order)."""
+    parsed = parse_plan(plan) or _guess(plan, c)
+    if parsed is None:
+        raise EngineerFailure(f"the built-in engineer cannot read this plan: {plan[:200]!r}")
+    block, keys = parsed
+    by_key = {e.key: e for e in catalogue(c) if e.block == block}
+    for key in keys:
+        entry = by_key.get(key)
+        if entry is None:
+            raise EngineerFailure(f"unknown refinement {key!r} for the {block} block")
+        if entry.applies(recipe, c):
+            recipe = entry.apply(recipe, c)
+    return block, recipe
+
+
+def _guess(plan: str, c: Context) -> tuple[str, tuple[str, ...]] | None:
+    """Plans written by someone else: match catalogue words (e.g. "tune", "group size")."""
+    text = plan.lower()
+    words = {
+        "tuned": ("optuna", "tune", "hyperparameter"),
+        "early_stopping": ("early stopping", "more trees"),
+        "log_target": ("log1p", "log-transform", "log transform"),
+        "group_sizes": ("group size", "group_size"),
+        "frequencies": ("frequency encod",),
+        "target_encoding": ("target encod",),
+        "stack": ("stack",),
+    }
+    for key, needles in words.items():
+        if any(n in text for n in needles):
+            entry = next(e for e in catalogue(c) if e.key == key)
+            return entry.block, (key,)
+    return None
