@@ -212,9 +212,9 @@ _PRELOAD = (
 
 
 def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
-    from mlestar.execution.local import LocalExecutor
+    from mlestar.execution.factory import make_executor
 
-    executor = LocalExecutor(preload=_PRELOAD)
+    executor = make_executor(config.executor, _PRELOAD)
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
     return executor

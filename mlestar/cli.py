@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--folds", type=int, default=5, help="validation folds (default 5)")
     run.add_argument("--subsample", type=int, default=30_000, help="rows the search uses on large tasks (default 30000)")
     run.add_argument("--memory-mb", type=int, default=8192, help="memory cap per script (default 8192)")
+    run.add_argument("--executor", default="local", metavar="KIND",
+                     help="where scripts run: local (default), ray (a private local Ray cluster), "
+                          "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)")
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -122,6 +125,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         role_models=_role_models(args.role_llm),
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
+        executor=args.executor,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
         tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),

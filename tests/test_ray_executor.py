@@ -214,6 +214,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _gone(pid: int, timeout_s: float = 10.0) -> bool:
+    """A SIGKILL takes effect a moment after it is sent: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not _alive(pid)
+
+
 def _wait_for(path: Path, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists() and time.monotonic() < deadline:
@@ -296,7 +304,7 @@ def test_a_hung_task_is_cancelled_and_its_worker_and_script_killed(cluster: Clus
     result = results[0]
     assert (result.timed_out, result.exception, result.signal) == (True, "TimeLimitExceeded", signal.SIGKILL)
     assert "stopped answering" in (result.traceback or "")
-    assert not _alive(script) and not _alive(worker)
+    assert _gone(script) and _gone(worker)
     assert (
         run(cluster.executor, tmp_path / "after", "print('still serving')\n").stdout_tail == "still serving\n"
     )
@@ -334,7 +342,10 @@ def test_close_kills_running_scripts_and_stops_the_whole_cluster(cluster: Cluste
     ex.close()
     runner.join(30)
     assert results and (results[0].signal, results[0].timed_out) == (signal.SIGKILL, False)
-    assert not _alive(int((tmp_path / "pid.txt").read_text()))
+    assert _gone(int((tmp_path / "pid.txt").read_text()))
+    deadline = time.monotonic() + 5.0
+    while any(is_alive(proc) for proc in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [proc.name() for proc in processes if is_alive(proc)] == []
     assert temp_dir is not None and not temp_dir.exists()
     assert ex.cluster_pid is None

@@ -45,7 +45,12 @@ def ensure_bootstrap_config(home: Path) -> Path:
     """Make sure `home`/ray_bootstrap_config.yaml says `provider: {type: local}`; write it if missing."""
     path = home / BOOTSTRAP_FILE
     if not path.exists():
-        path.write_text(BOOTSTRAP_TEXT)
+        try:
+            path.write_text(BOOTSTRAP_TEXT)
+        except OSError as exc:
+            raise ConfigError(
+                f"expected to write {path} (Ray needs it to stay off the network), found {exc}"
+            ) from exc
         return path
     text = path.read_text(errors="replace")
     try:

@@ -305,6 +305,8 @@ class RayExecutor:
             return RunResult.from_json(connection.result(flight.ref))
         except ExecutionFault:
             if not self._closed:
+                if flight.node_id is not None:  # the worker died: its script may live on
+                    connection.clean_up_on_node(flight.node_id, flight.mark, flight.worker)
                 raise
             if flight.started_at is None:
                 raise ExecutionFault(
@@ -367,20 +369,26 @@ class _Connection:
 
         if ray.is_initialized():
             raise ExecutionFault("expected no other Ray connection in this process, found one")
-        lan_ip, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, not pin_loopback
+        multi_node = ray_constants.ENABLE_RAY_CLUSTER
+        if pin_loopback:  # else Ray swaps 127.0.0.1 for the LAN address, where our cluster is not
+            ray_constants.ENABLE_RAY_CLUSTER = False
         on_main = threading.current_thread() is threading.main_thread()
         sigterm = signal.getsignal(signal.SIGTERM) if on_main else None
-        try:  # Ray swaps 127.0.0.1 for the LAN address unless told this is no multi-node cluster
+        try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         except Exception as exc:
             raise ExecutionFault(
                 f"expected a Ray cluster at {address}, found {type(exc).__name__}: {exc}"
             ) from exc
         finally:
-            ray_constants.ENABLE_RAY_CLUSTER = lan_ip
+            ray_constants.ENABLE_RAY_CLUSTER = multi_node
             if on_main:
                 signal.signal(signal.SIGTERM, sigterm)  # ray.init replaces the application's handler
-        return cls(ray, ray.get_runtime_context().gcs_address)
+        try:
+            gcs_address = str(ray.get_runtime_context().gcs_address)
+        except Exception:  # Ray Client ("ray://") does not tell
+            gcs_address = address
+        return cls(ray, gcs_address)
 
     def submit(
         self, script: Path, workdir: Path, limits: Limits, env: dict[str, str], tail: int, mark: str
