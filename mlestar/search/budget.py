@@ -27,12 +27,18 @@ class Budget:
     reserve_s: float = 0.0
     max_nodes: int | None = None
     nodes_run: int = 0
+    base_reserve_s: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
 
     @classmethod
     def plan(cls, total_s: float, spent_before_s: float, max_nodes: int | None, nodes_run: int) -> Budget:
         reserve = min(max(0.08 * total_s, 15.0), 0.3 * total_s)
-        return cls(total_s, spent_before_s, reserve, max_nodes, nodes_run)
+        return cls(total_s, spent_before_s, reserve, max_nodes, nodes_run, base_reserve_s=reserve)
+
+    def reserve_for_final_fit(self, best_duration_s: float) -> None:
+        """Keep enough time to refit the best solution so far (never more than 30% of the budget)."""
+        wanted = max(self.base_reserve_s, 1.3 * best_duration_s + 3.0)
+        self.reserve_s = min(wanted, 0.3 * self.total_s)
 
     def elapsed(self) -> float:
         return self.spent_before_s + time.monotonic() - self._t0
@@ -47,10 +53,16 @@ class Budget:
         """Elapsed seconds by which the stage should stop starting new attempts."""
         return (self.total_s - self.reserve_s) * STAGE_ENDS[stage]
 
-    def may_start(self, stage: str) -> bool:
+    def may_start(self, stage: str, expected_s: float = 0.0) -> bool:
+        """May a new attempt start? Not past the stage's deadline, nor when it would likely overrun it."""
         if self.max_nodes is not None and self.nodes_run >= self.max_nodes:
             return False
-        return self.elapsed() < self.stage_deadline(stage) and self.search_remaining() > 5.0
+        finish = self.elapsed() + 0.5 * expected_s
+        return finish < self.stage_deadline(stage) and self.search_remaining() > 5.0 + 0.5 * expected_s
+
+    def may_compute(self) -> bool:
+        """Harness-computed work (ensembles of stored predictions) costs milliseconds."""
+        return self.remaining() > 2.0
 
     def nodes_left(self) -> int | None:
         return None if self.max_nodes is None else max(0, self.max_nodes - self.nodes_run)

@@ -109,7 +109,7 @@ class Search:
         base = self.state.current
         assert base is not None
         for i, other in enumerate(self._drafts[1:], start=1):
-            if not self.budget.may_start("merge"):
+            if not self.budget.may_start("merge", max(base.duration_s, other.duration_s)):
                 break
             cand = self.state.candidates[other.meta["candidate"]]
             att = Attempt(f"merge-{i}", base.id, "merge", "merge", f"merge {cand.name} into {base.id}", {"candidate": cand.name})
@@ -153,7 +153,8 @@ class Search:
     def refine(self) -> None:
         stalled = 0
         for t in range(self.settings.t_outer):
-            if not self.budget.may_start("refine") or stalled >= 2:
+            cur = self.state.current
+            if stalled >= 2 or cur is None or not self.budget.may_start("refine", 2 * cur.duration_s):
                 break
             improved = self._outer_round(t)
             stalled = 0 if improved else stalled + 1
@@ -171,7 +172,7 @@ class Search:
         history: list[PlanOutcome] = []
         best = cur
         k = 0
-        while k < self.settings.k_inner and self.budget.may_start("refine"):
+        while k < self.settings.k_inner and self.budget.may_start("refine", cur.duration_s):
             batch, pending = [], list(history)
             for j in range(min(self.jobs, self.settings.k_inner - k)):
                 plan = choice.plan if k + j == 0 else self.memo(
@@ -224,7 +225,7 @@ class Search:
         best_single = members[0].score
         infos = [EnsembleMember(n.id, n.plan, n.score) for n in members]  # type: ignore[arg-type]
         for r in range(self.settings.r_ensemble):
-            if not self.budget.may_start("ensemble"):
+            if not self.budget.may_compute():
                 break
             plan = self.memo(f"ens-r{r}-plan", lambda h=list(history): self.engineer.plan_ensemble(self.ctx, infos, h))
             chosen = [n for n in members if not plan.members or n.id in plan.members]
@@ -247,6 +248,8 @@ class Search:
     def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         started = time.time()
         if kind == "script" and code:
+            if not self.budget.may_start("ensemble"):
+                return _skipped_node(att)
             return self.attempt(att, lambda: code)
         spec, h = self.ctx.spec, self.harness
         preds = [h.predictions(n.id) for n in members]
@@ -289,8 +292,7 @@ class Search:
         return nodes
 
     def _skipped(self, att: Attempt) -> Node:
-        return Node(att.id, att.parent, att.stage, att.role, att.plan, None, "skipped", None,
-                    time.time(), time.time(), error="no budget left")
+        return _skipped_node(att)
 
     def attempt(self, att: Attempt, make_script: ScriptMaker, debug: bool = True) -> Node:
         """Run an attempt (or read it back from the journal), then debug it a bounded number of times."""
@@ -333,7 +335,10 @@ class Search:
         usage = self.engineer.take_usage()
         spent = usage.as_dict() if usage.calls else None
         node = self.harness.run(att, script, self.budget.script_timeout(), self.ctx.threads, usage=spent)
-        self.progress.finished(node, self.best())
+        best = self.best()
+        if best is not None and best.id == node.id:
+            self.budget.reserve_for_final_fit(node.duration_s)
+        self.progress.finished(node, best)
         return node
 
     def script_of(self, node: Node) -> str:
@@ -348,6 +353,12 @@ class Search:
     def _decide(self, what: str, node: Node, base: Node) -> None:
         if not self.journal.has_event("decision", what=what, node=node.id):
             self.journal.event("decision", what=what, node=node.id, base=base.id, score=node.score, base_score=base.score)
+
+
+def _skipped_node(att: Attempt) -> Node:
+    """An attempt the budget did not allow: reported to the caller, never journaled."""
+    return Node(att.id, att.parent, att.stage, att.role, att.plan, None, "skipped", None,
+                time.time(), time.time(), error="no budget left")
 
 
 def _engineer_error(e: Exception) -> str:
