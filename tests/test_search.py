@@ -21,7 +21,6 @@ from mlestar.run_layout import RunLayout
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import config, regression_task
 
-
 LIGHT = ("numpy", "pandas")
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from mlestar import blocks
 from mlestar.config import SearchSettings
@@ -96,10 +97,10 @@ class Search:
         m = self.settings.m_candidates
         candidates = self.memo("retrieve", lambda: self.engineer.retrieve(self.ctx, m))
         self.state.candidates = {c.name: c for c in candidates}
-        jobs = []
+        jobs: list[tuple[Attempt, ScriptMaker]] = []
         for i, cand in enumerate(candidates):
             att = Attempt(f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name})
-            jobs.append((att, lambda c=cand: self.engineer.draft(self.ctx, c)))
+            jobs.append((att, partial(self.engineer.draft, self.ctx, cand)))
         nodes = self.run_batch(jobs, stage="draft", always_first=True)
         ok = self._ranked([n for n in nodes if n.ok])
         self.state.current = ok[0] if ok else None
@@ -113,8 +114,8 @@ class Search:
                 break
             cand = self.state.candidates[other.meta["candidate"]]
             att = Attempt(f"merge-{i}", base.id, "merge", "merge", f"merge {cand.name} into {base.id}", {"candidate": cand.name})
-            pair = (self.script_of(base), self.script_of(other))
-            node = self.attempt(att, lambda p=pair, c=cand: self.engineer.merge(self.ctx, p[0], p[1], c))
+            make = partial(self.engineer.merge, self.ctx, self.script_of(base), self.script_of(other), cand)
+            node = self.attempt(att, make)
             if node.ok and not self.harness.better(base.score, node.score):
                 self._decide("merge_kept", node, base)
                 base = node
@@ -173,17 +174,15 @@ class Search:
         best = cur
         k = 0
         while k < self.settings.k_inner and self.budget.may_start("refine", cur.duration_s):
-            batch, pending = [], list(history)
+            batch: list[tuple[Attempt, ScriptMaker]] = []
+            pending = list(history)
             for j in range(min(self.jobs, self.settings.k_inner - k)):
-                plan = choice.plan if k + j == 0 else self.memo(
-                    f"t{t}-plan{k + j}",
-                    lambda p=list(pending): self.engineer.plan_next(self.ctx, script, choice.block, p),
-                )
+                # Plans of one batch run together; each sees the others as pending (no score yet).
+                ask = partial(self.engineer.plan_next, self.ctx, script, choice.block, list(pending))
+                plan = choice.plan if k + j == 0 else self.memo(f"t{t}-plan{k + j}", ask)
                 pending.append(PlanOutcome(plan, None, cur.score))
                 att = Attempt(f"t{t}-k{k + j}", cur.id, "refine", "implement", plan, {"block": choice.block, "round": t})
-                batch.append((att, lambda p=plan: blocks.replace_block(
-                    script, choice.block, self.engineer.implement(self.ctx, script, choice.block, p)
-                )))
+                batch.append((att, partial(self._implemented, script, choice.block, plan)))
             nodes = self.run_batch(batch, stage="refine")
             for (att, _), node in zip(batch, nodes, strict=True):
                 history.append(PlanOutcome(att.plan, node.score, cur.score))
@@ -199,15 +198,19 @@ class Search:
         self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
         return False
 
+    def _implemented(self, script: str, block: str, plan: str) -> str:
+        """The script with one block rewritten by the engineer; BlockError if that breaks it."""
+        return blocks.replace_block(script, block, self.engineer.implement(self.ctx, script, block, plan))
+
     def _ablation(self, t: int, cur: Node, script: str) -> str:
         assert cur.score is not None
         base_score = cur.score
         previous = list(self.state.summaries)
         variants = self.memo(f"t{t}-ablate", lambda: self.engineer.ablate(self.ctx, script, previous))
-        jobs = []
+        jobs: list[tuple[Attempt, ScriptMaker]] = []
         for v in variants:
             att = Attempt(f"t{t}-ablate-{v.name}", cur.id, "ablation", "ablate", v.description, {"block": v.block})
-            jobs.append((att, lambda code=v.code: code))
+            jobs.append((att, partial(str, v.code)))
         nodes = self.run_batch(jobs, stage="refine", debug=False)
         results = [
             AblationResult(v, n.score, base_score, self.ctx.spec.lower_is_better)
@@ -227,7 +230,7 @@ class Search:
         for r in range(self.settings.r_ensemble):
             if not self.budget.may_compute():
                 break
-            plan = self.memo(f"ens-r{r}-plan", lambda h=list(history): self.engineer.plan_ensemble(self.ctx, infos, h))
+            plan = self.memo(f"ens-r{r}-plan", partial(self.engineer.plan_ensemble, self.ctx, infos, list(history)))
             chosen = [n for n in members if not plan.members or n.id in plan.members]
             key = plan.kind + ":" + ",".join(n.id for n in chosen)
             if key in tried or len(chosen) < 2:
@@ -279,7 +282,7 @@ class Search:
         always_first: bool = False,
     ) -> list[Node]:
         """Run independent attempts in parallel; results come back in the order given."""
-        futures = []
+        futures: list[Future[Node] | None] = []
         for i, (att, make) in enumerate(jobs):
             done = self.journal.get(att.id)
             if done is None and not (always_first and i < self.jobs) and not self.budget.may_start(stage):

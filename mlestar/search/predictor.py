@@ -16,11 +16,11 @@ class WeightedEnsemble:
 
     def __init__(self, members: list[object], weights: list[float], multiclass: bool) -> None:
         self.members = members
-        self.weights = np.asarray(weights, dtype=float) / float(np.sum(weights))
+        self.weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
         self.multiclass = multiclass
 
     def predict(self, frame):  # type: ignore[no-untyped-def]
-        preds = [np.asarray(m.predict(frame), dtype=float).reshape(len(frame), -1) for m in self.members]  # type: ignore[attr-defined]
+        preds = [np.asarray(m.predict(frame), dtype=np.float64).reshape(len(frame), -1) for m in self.members]  # type: ignore[attr-defined]
         out = np.tensordot(self.weights, np.stack(preds), axes=1)
         if self.multiclass:
             out = np.clip(out, 1e-6, 1.0)
