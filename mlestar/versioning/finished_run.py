@@ -8,7 +8,6 @@ through ./input/files, the run's submission, and the facts the project files quo
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from mlestar import contract
 from mlestar.errors import RunFolderError
 from mlestar.journal import JOURNAL_FILE, Journal
+from mlestar.prepare import sha256_file
 from mlestar.run_layout import RunLayout
 from mlestar.task.spec import TaskSpec
 
@@ -150,7 +150,7 @@ def _require_recorded_content(run: FinishedRun, hashed: dict[str, Any]) -> None:
     files = hashed.get("files") or {}
     checks = [(data.get(src.name), src) for _, src in run.inputs]
     checks += [(files.get(rel), path) for rel, path in _task_file_members(run)]
-    changed = [str(path) for digest, path in checks if digest is not None and _sha256(path) != digest]
+    changed = [str(path) for digest, path in checks if digest is not None and sha256_file(path) != digest]
     if changed:
         raise RunFolderError(
             "expected the files the run read, with the content hashes its journal recorded, found "
@@ -169,11 +169,3 @@ def _task_file_members(run: FinishedRun) -> list[tuple[str, Path]]:
         else:
             members.append((rel, src))
     return members
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
