@@ -179,7 +179,9 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     threads = max(1, (os.cpu_count() or 1) // jobs)
     profile = json.loads((layout.data / "profile.json").read_text())
     ctx = TaskContext(spec, profile, config.seed, threads, _script_budget(config), layout.data)
-    harness = Harness(layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb)
+    harness = Harness(
+        layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb, ctx.script_budget_s
+    )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs)
     best = search.run()
     return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)

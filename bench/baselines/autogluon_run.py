@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,29 @@ AG_METRIC = {
 def _fit(
     train: pd.DataFrame, target: str, kind: str, metric: str, seconds: float, seed: int, path: Path
 ) -> TabularPredictor:
+    """Fit as ANCHORS.md did; if DyStack's sub-fit leaves no model (seen on text under load),
+    fit again without it in the time that is left rather than give up."""
+    started = time.monotonic()
+    try:
+        return _fit_once(train, target, kind, metric, seconds, seed, path, seconds >= DYSTACK_MIN_S)
+    except Exception as e:  # AutoGluon raises AssertionError("Learner is already fit.") here
+        left = seconds - (time.monotonic() - started)
+        if left < 20:
+            raise
+        print(f"AutoGluon failed ({type(e).__name__}: {e}); refitting without DyStack in {left:.0f} s", flush=True)
+        return _fit_once(train, target, kind, metric, left, seed, path.with_name(path.name + "-nodystack"), False)
+
+
+def _fit_once(
+    train: pd.DataFrame,
+    target: str,
+    kind: str,
+    metric: str,
+    seconds: float,
+    seed: int,
+    path: Path,
+    dystack: bool,
+) -> TabularPredictor:
     eval_metric = "roc_auc" if metric == "roc_auc" else AG_METRIC[kind]
     problem = "regression" if kind.endswith("regression") else None
     predictor = TabularPredictor(
@@ -52,7 +76,7 @@ def _fit(
         train,
         time_limit=seconds,
         presets="best_quality",
-        dynamic_stacking="auto" if seconds >= DYSTACK_MIN_S else False,
+        dynamic_stacking="auto" if dystack else False,
         excluded_model_types=["NN_TORCH", "FASTAI"],
         ag_args_ensemble={"fold_fitting_strategy": "sequential_local", "model_random_seed": seed},
         ds_args={"memory_safe_fits": False},

@@ -101,21 +101,23 @@ def _meta_features(arrays: Sequence[np.ndarray], problem: ProblemType, column: i
     return x
 
 
-def _fit_predict(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray, problem: ProblemType) -> np.ndarray:
+def _meta_model(x: np.ndarray, y: np.ndarray, problem: ProblemType) -> LogisticRegression | Ridge:
     if problem.is_classification:
-        model = LogisticRegression(C=1.0, max_iter=1000)
-        model.fit(x_fit, y_fit)
-        proba = model.predict_proba(x_new)
+        return LogisticRegression(C=1.0, max_iter=300, tol=1e-4).fit(x, y)
+    return Ridge(alpha=1.0).fit(x, y)
+
+
+def _meta_predict(model: LogisticRegression | Ridge, x: np.ndarray, problem: ProblemType) -> np.ndarray:
+    if isinstance(model, LogisticRegression):
+        proba = model.predict_proba(x)
         return proba if problem is ProblemType.MULTICLASS else proba[:, [1]]
-    model = Ridge(alpha=1.0)
-    model.fit(x_fit, y_fit)
-    return model.predict(x_new).reshape(-1, 1)
+    return model.predict(x).reshape(-1, 1)
 
 
 def _stack_columns(
     members: Sequence[Predictions], y: np.ndarray, fit: np.ndarray, rows_oof: np.ndarray, problem: ProblemType
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Meta-model predictions for rows_oof and for the test set, fitted on rows `fit`."""
+    """Meta-model predictions for rows_oof and for the test set, fitted once on rows `fit`."""
     if problem is ProblemType.MULTICLASS or members[0].oof.shape[1] == 1:
         groups: list[int | None] = [None]
     else:
@@ -125,8 +127,9 @@ def _stack_columns(
         x_oof = _meta_features([m.oof for m in members], problem, col)
         x_test = _meta_features([m.test for m in members], problem, col)
         target = y if col is None or y.ndim == 1 else y[:, col]
-        oof_parts.append(_fit_predict(x_oof[fit], target[fit], x_oof[rows_oof], problem))
-        test_parts.append(_fit_predict(x_oof[fit], target[fit], x_test, problem))
+        model = _meta_model(x_oof[fit], target[fit], problem)
+        oof_parts.append(_meta_predict(model, x_oof[rows_oof], problem))
+        test_parts.append(_meta_predict(model, x_test, problem))
     return np.hstack(oof_parts), np.hstack(test_parts)
 
 

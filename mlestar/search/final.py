@@ -80,7 +80,8 @@ class Finisher:
                 return None
             done = self.h.journal.get(f"final-{member}")
             if done is None:
-                if self.budget.remaining() < max(10.0, 1.5 * node.duration_s):
+                # The final fit uses every core, so it is usually quicker than the search's run.
+                if self.budget.remaining() < max(10.0, 1.0 * node.duration_s):
                     self.progress.note(f"no time left to refit {member}: the submission uses its stored predictions")
                     return None
                 att = Attempt(f"final-{member}", member, "final", "final_fit", "refit on all training rows and save the model")

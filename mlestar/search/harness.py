@@ -54,7 +54,9 @@ class Harness:
         metric: Metric,
         seed: int,
         memory_mb: int | None,
+        script_hint_s: float | None = None,
     ) -> None:
+        """`script_hint_s`: the time one script should aim for (tuning loops stop by it)."""
         self.layout = layout
         self.spec = spec
         self.executor = executor
@@ -62,6 +64,7 @@ class Harness:
         self.metric = metric
         self.seed = seed
         self.memory_mb = memory_mb
+        self.script_hint_s = script_hint_s
         self.y = np.load(layout.data / contract.TARGET_FILE)
         self.folds = np.load(layout.folds)
         self.folds_full = np.load(layout.folds_full)
@@ -120,7 +123,7 @@ class Harness:
             memory_mb=self.memory_mb,
             threads=threads,
             env=(
-                (contract.ENV_TIME_BUDGET, str(int(timeout_s * 0.8))),
+                (contract.ENV_TIME_BUDGET, str(int(self._time_hint(timeout_s)))),
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
             ),
@@ -128,6 +131,10 @@ class Harness:
         result = self.executor.run(script_path, workdir, limits)
         folds = self.folds_full if final else self.folds
         return self._judge(attempt, code_path, result, started, folds)
+
+    def _time_hint(self, timeout_s: float) -> float:
+        hint = 0.8 * timeout_s
+        return min(hint, self.script_hint_s) if self.script_hint_s else hint
 
     def _judge(
         self, attempt: Attempt, code_path: str, result: RunResult, started: float, folds: np.ndarray

@@ -155,7 +155,7 @@ class Search:
         stalled = 0
         for t in range(self.settings.t_outer):
             cur = self.state.current
-            if stalled >= 2 or cur is None or not self.budget.may_start("refine", 2 * cur.duration_s):
+            if stalled >= 2 or cur is None or not self.budget.may_start("refine", cur.duration_s):
                 break
             improved = self._outer_round(t)
             stalled = 0 if improved else stalled + 1

@@ -134,7 +134,7 @@ def stack(oofs: list[np.ndarray], tests: list[np.ndarray]) -> np.ndarray:
         return x
 
     if CLASSIFICATION:
-        meta = LogisticRegression(C=1.0, max_iter=1000).fit(features(oofs)[used], y[used])
+        meta = LogisticRegression(C=1.0, max_iter=300, tol=1e-4).fit(features(oofs)[used], y[used])
         proba = meta.predict_proba(features(tests))
         return proba if MULTICLASS else proba[:, [1]]
     columns = []
