@@ -145,7 +145,7 @@ def _feature_context(node: ast.AST) -> bool:
 
 def _answer_names(tree: ast.AST) -> set[str]:
     """Variables loaded from target.npy."""
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(
             isinstance(c, ast.Constant) and isinstance(c.value, str) and "target.npy" in c.value

@@ -7,6 +7,7 @@ reads back, so the built-in engineer needs no state between roles.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from mlestar.blocks import replace_block
@@ -14,14 +15,14 @@ from mlestar.engineers.base import AblationResult, Variant
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context, entries_for
+from mlestar.engineers.builtin.refinements import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.views import ViewOptions
 
 _IMPACT = re.compile(r"^- block (\w+): .*impact ([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)", re.MULTILINE)
 _COVERED = re.compile(r"^- block (\w+):", re.MULTILINE)
-PRIORS = {"features": 3.0, "model": 2.5, "train": 2.0, "files": 1.5, "preprocess": 1.0}
-"""Which block to refine when ablation says nothing about it (higher first)."""
-TEXT_PRIORS = {"model": 3.0, "train": 2.5, "features": 1.0, "files": 1.5, "preprocess": 0.5}
+_FINGERPRINT = re.compile(r"\[script ([0-9a-f]{10})\]")
+BLOCKS = ("features", "files", "model", "train", "preprocess")
+"""Refinable blocks; ties go to the earlier one."""
 
 
 def draft_model(recipe: Recipe, c: Context) -> mem.ModelSpec:
@@ -36,6 +37,11 @@ def draft_options(c: Context) -> tuple[str, ...]:
     p = c.profile
     rmsle = "rmsle" in p.metric or "msle" in p.metric
     return ("log_target",) if p.is_regression and rmsle and p.target_min > -1 else ()
+
+
+def draft_combine(c: Context) -> str:
+    """Log loss rewards calibrated probabilities: drafts stack (recalibrate) from the start."""
+    return "stack" if log_loss_task(c) else "average"
 
 
 def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None:
@@ -59,16 +65,26 @@ def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None
     return None
 
 
+def fingerprint(script: str) -> str:
+    return hashlib.sha256(script.encode()).hexdigest()[:10]
+
+
 def variants(script: str, recipe: Recipe, c: Context, previous: list[str]) -> list[Variant]:
+    """One variant per block that can be undone. Blocks an earlier ablation already measured on this
+    very script are skipped (same script, same answer); blocks measured on an older script are
+    measured again only when nothing new is left."""
     found = []
+    tag = fingerprint(script)
     for block in ("files", "features", "preprocess", "model", "train"):
         change = ablated(block, recipe, c)
         if change is None:
             continue
         new_recipe, meaning = change
         code = replace_block(script, block, render_block(block, new_recipe, c.profile, c.cards))
-        found.append(Variant(f"ablate-{block}", f"block {block}: {meaning}", block, code))
-    covered = {m for summary in previous for m in _COVERED.findall(summary)}
+        found.append(Variant(f"ablate-{block}", f"block {block}: {meaning} [script {tag}]", block, code))
+    same_script = {b for s in previous if tag in _FINGERPRINT.findall(s) for b in _COVERED.findall(s)}
+    found = [v for v in found if v.block not in same_script]
+    covered = {b for s in previous for b in _COVERED.findall(s)}
     fresh = [v for v in found if v.block not in covered]
     return fresh or found
 
@@ -78,10 +94,12 @@ def summarize(results: list[AblationResult]) -> str:
         return "Ablation: nothing to ablate."
     base = results[0].base_score
     direction = "lower" if results[0].lower_is_better else "higher"
-    lines = [f"Ablation of the current solution (score {base:.5f}, {direction} is better), most impactful first:"]
+    tags = _FINGERPRINT.findall(results[0].variant.description)
+    tag = f" [script {tags[0]}]" if tags else ""
+    lines = [f"Ablation of the current solution{tag} (score {base:.5f}, {direction} is better), most impactful first:"]
     ranked = sorted(results, key=lambda r: (r.impact is None, -abs(r.impact or 0.0), r.variant.block))
     for r in ranked:
-        meaning = r.variant.description.split(": ", 1)[-1]
+        meaning = _FINGERPRINT.sub("", r.variant.description.split(": ", 1)[-1]).strip()
         if r.score is None or r.impact is None:
             lines.append(f"- block {r.variant.block}: with {meaning}, the variant failed (no score)")
             continue
@@ -96,17 +114,39 @@ def impacts(summary: str) -> dict[str, float]:
     return {block: float(value) for block, value in _IMPACT.findall(summary)}
 
 
-def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> str:
-    """The most impactful block with a plan left, preferring blocks not refined before."""
+def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> tuple[str, bool]:
+    """The block to refine, and whether to start by undoing it (the ablation found it harmful).
+
+    A part that hurts comes first: taking it out is a measured gain. Otherwise the most impactful
+    block with a plan left, preferring blocks not refined before. Impact is relative: how much the
+    score moves without the block, or the best prior gain of the block's catalogue entries,
+    whichever is larger, so a block never ablated still competes through what its plans bring.
+    The files block is only ever undone: its one plan (on or off) is what the ablation measured."""
     found = impacts(summary)
-    priors = PRIORS if c.profile.has_tabular else TEXT_PRIORS
-    options = [b for b in priors if entries_for(b, recipe, c)]
+    harmful = sorted((v, b) for b, v in found.items() if v < 0 and b not in refined and b in BLOCKS)
+    if harmful and ablated(harmful[0][1], recipe, c) is not None:
+        return harmful[0][1], True
+    scale = max(abs(_base_score(summary)), 1e-9)
+    options = [b for b in BLOCKS if b != "files" and entries_for(b, recipe, c)]
     if not options:
-        return ""
-    def rank(block: str) -> tuple[bool, float, float]:
-        # A block whose removal changes the score most matters most; unknown blocks use the priors.
-        return (block in refined, -abs(found.get(block, 0.0)), -priors[block])
-    return sorted(options, key=rank)[0]
+        return "", False
+
+    def rank(block: str) -> tuple[bool, float, int]:
+        measured = abs(found.get(block, 0.0)) / scale
+        return (block in refined, -max(measured, potential(block, recipe, c)), BLOCKS.index(block))
+
+    return sorted(options, key=rank)[0], False
+
+
+def undo_plan(block: str, recipe: Recipe, c: Context) -> str:
+    change = ablated(block, recipe, c)
+    meaning = change[1] if change else "its baseline"
+    return f"On the {block} block: the ablation found this part harmful; use {meaning} instead. [plan: {block} +undo]"
+
+
+def _base_score(summary: str) -> float:
+    match = re.search(r"\(score ([-+\d.e]+),", summary)
+    return float(match.group(1)) if match else 1.0
 
 
 def family_summary(recipe: Recipe) -> str:

@@ -15,9 +15,9 @@ from mlestar.engineers.base import (
     AblationResult,
     BlockChoice,
     Candidate,
+    EngineerFailure,
     EnsembleMember,
     EnsemblePlan,
-    EngineerFailure,
     LeakageReport,
     PlanOutcome,
     TaskContext,
@@ -31,7 +31,14 @@ from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import notes_for, title_for
 from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.engineers.builtin.recipe import FILES_ON, NO_FILES, Recipe, read_recipe, render_block, render_script
+from mlestar.engineers.builtin.recipe import (
+    FILES_ON,
+    NO_FILES,
+    Recipe,
+    read_recipe,
+    render_block,
+    render_script,
+)
 from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for, next_plan
 
 
@@ -80,7 +87,7 @@ class BuiltinEngineer:
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
-        recipe = Recipe(feats.draft_families(profile), mem.ModelSpec((member,), ablation.draft_options(c)))
+        recipe = Recipe(feats.draft_families(profile), mem.ModelSpec((member,), ablation.draft_options(c)), combine=ablation.draft_combine(c))
         return self._render(ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title}).")
 
     def _card_for(self, candidate: Candidate, ctx: TaskContext) -> Card:
@@ -136,7 +143,7 @@ class BuiltinEngineer:
         profile = dict(ctx.profile)
         profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
         slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
-        return self._render(slim, recipe, f"the current solution without the suspect columns {columns}.")
+        return self._render(slim, recipe, f"the current solution without the suspect columns {', '.join(columns)}.")
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
@@ -146,17 +153,18 @@ class BuiltinEngineer:
 
     def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
         recipe, c = self._recipe(script), self._context(ctx)
-        block = ablation.choose(recipe, summary, refined, c)
+        block, undo = ablation.choose(recipe, summary, refined, c)
         if not block:
             raise EngineerFailure("every block has been refined as far as the catalogue goes")
-        return BlockChoice(block, next_plan(block, recipe, [], c))
+        plan = ablation.undo_plan(block, recipe, c) if undo else next_plan(block, recipe, [], c)
+        return BlockChoice(block, plan)
 
     def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
         return next_plan(block, self._recipe(script), history, self._context(ctx))
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         recipe, c = self._recipe(script), self._context(ctx)
-        planned_block, new_recipe = apply_plan(plan, recipe, c)
+        planned_block, new_recipe = apply_plan(plan, recipe, c, undo=lambda r: ablation.ablated(block, r, c))
         if planned_block != block:
             raise EngineerFailure(f"the plan is for the {planned_block} block, not {block}")
         if new_recipe == recipe:

@@ -263,11 +263,11 @@ def as_flag(value: object) -> float:
 def _feature_maker(files: bool) -> str:
     file_line = "\n        out = out.join(file_features(frame, split))" if files else ""
     return f'''class FeatureMaker:
-    """Turns raw rows into model inputs. fit() sees train and test inputs together, never answers."""
+    """Turns raw rows into model inputs. fit() keeps the input columns of every known row (train and
+    test) as the reference for unsupervised statistics such as counts; answers are never kept."""
 
-    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
-        columns = [c for c in [ID_COLUMN, *FEATURES] if c is not None]
-        self.reference = pd.concat([train[columns], test[columns]], ignore_index=True)
+    def fit(self, rows: pd.DataFrame) -> FeatureMaker:
+        self.reference = rows[[c for c in [ID_COLUMN, *FEATURES] if c is not None]].reset_index(drop=True)
         return self
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:

@@ -21,24 +21,35 @@ def parse_lines(path: Path) -> list[tuple[str, list[float], str]]:
     """Each line as (key, numbers, label): its leading word, its numbers, its trailing word."""
     lines = []
     for raw in path.read_text(errors="replace").splitlines():
-        tokens = re.split(r"[\\s,;]+", raw.strip())
-        if not tokens or not tokens[0] or tokens[0].startswith("#"):
+        tokens = SEPARATORS.split(raw.strip())
+        if not tokens[0] or tokens[0].startswith("#"):
             continue
-        numbers = [float(t) for t in tokens if NUMBER.fullmatch(t)]
-        words = [t for t in tokens if not NUMBER.fullmatch(t)]
+        numbers, words = [], []
+        for token in tokens:
+            (numbers if NUMBER.fullmatch(token) else words).append(token)
         key = tokens[0] if words and tokens[0] == words[0] else "(numbers)"
         label = tokens[-1] if numbers and len(words) > (key != "(numbers)") and tokens[-1] == words[-1] else ""
-        lines.append((key, numbers, label))
+        lines.append((key, [float(n) for n in numbers], label))
     return lines
 
 
+SEPARATORS = re.compile(r"[\\s,;]+")
 NUMBER = re.compile(r"[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?")
 
 
-@functools.cache
+VOCABULARIES: dict[str, tuple] = {}
+"""Each template's vocabulary, read once (and kept in the pickled predictor)."""
+
+
 def vocabulary(template: str) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
     """The most common keys (with how many numbers their lines hold) and labels, over a sample of
     the train rows' files: every row reports exactly these, so columns match across splits."""
+    if template not in VOCABULARIES:
+        VOCABULARIES[template] = read_vocabulary(template)
+    return VOCABULARIES[template]
+
+
+def read_vocabulary(template: str) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
     keys: Counter[str] = Counter()
     widths: dict[str, Counter[int]] = {}
     labels: Counter[str] = Counter()
@@ -51,8 +62,13 @@ def vocabulary(template: str) -> tuple[tuple[tuple[str, int], ...], tuple[str, .
             labels.update({label for _, _, label in parsed if label})
             for key, numbers, _ in parsed:
                 widths.setdefault(key, Counter())[min(len(numbers), MAX_POSITIONS)] += 1
-    common = [k for k, _ in keys.most_common(MAX_WORDS)]
-    return tuple((k, widths[k].most_common(1)[0][0]) for k in common), tuple(k for k, _ in labels.most_common(MAX_WORDS))
+    common = top(keys)
+    return tuple((k, top(widths[k])[0]) for k in common), tuple(top(labels))
+
+
+def top(counts: Counter) -> list:
+    """The most common values, ties broken by value: the same order in every process."""
+    return [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_WORDS]]
 
 
 def text_file_stats(path: Path, keys: tuple[tuple[str, int], ...], labels: tuple[str, ...]) -> dict[str, float]:
@@ -88,9 +104,10 @@ def point_distances(parsed: list[tuple[str, list[float], str]], labels: tuple[st
     distances = np.sqrt(((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(axis=-1))
     np.fill_diagonal(distances, np.inf)
     stats["points_nearest_mean"] = float(distances.min(axis=1).mean())
+    masks = {label: names == label for label in labels}
     for a, b in pairs:
-        if (names == a).sum() and (names == b).sum() > (a == b):
-            stats[f"near_{a}_{b}_mean"] = float(distances[np.ix_(names == a, names == b)].min(axis=1).mean())
+        if masks[a].sum() and masks[b].sum() > (a == b):
+            stats[f"near_{a}_{b}_mean"] = float(distances[masks[a]][:, masks[b]].min(axis=1).mean())
     return stats
 '''
 
@@ -120,7 +137,7 @@ def render_files(profile: ProfileView) -> str:
     """The whole files block for the task's per-row files."""
     entries = [{"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files]
     kinds = {e["kind"] for e in entries}
-    imports = ["import functools", "import re", "from collections import Counter"] if "text" in kinds else []
+    imports = ["import re", "from collections import Counter"] if "text" in kinds else []
     if "image" in kinds:
         imports.append("from PIL import Image")
     readers = ([_TEXT_READER] if "text" in kinds else []) + ([_IMAGE_READER] if "image" in kinds else [])

@@ -13,7 +13,8 @@ def title_for(ctx: TaskContext) -> str:
     spec = ctx.spec
     direction = "lower" if spec.lower_is_better else "higher"
     rows = ctx.profile.get("n_train", "?")
-    return f"{spec.name}: {spec.problem_type} task on {rows} training rows, scored by {spec.metric} ({direction} is better)."
+    title = f"{spec.name}: {spec.problem_type} task, {rows} training rows, metric {spec.metric} ({direction} is better)."
+    return "\n".join(textwrap.wrap(title, WIDTH))
 
 
 def notes_for(plan: str) -> list[str]:

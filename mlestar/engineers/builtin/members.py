@@ -64,8 +64,7 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
     summary = "\n".join(textwrap.wrap(f"# Members: {described}. Options: {options}.", 100, subsequent_indent="# "))
     views_doc = '"""The input views the members read; the preprocess block fits only these."""'
     parts = [
-        summary,
-        _imports(used, role, spec),
+        summary + "\n" + _imports(used, role, spec),
         f"VIEWS = {literal(views_used)}\n{views_doc}",
         *[c.helpers for c in _unique(used) if c.helpers],
     ]
@@ -87,11 +86,20 @@ def _unique(cards: list[Card]) -> list[Card]:
 
 
 def _imports(cards: list[Card], role: str, spec: ModelSpec) -> str:
-    lines = set()
+    lines: set[str] = set()
     for card in cards:
         lines.update(line for line in card.imports.get(role, "").splitlines() if line.strip())
     lines.update(helpers.imports(spec, cards, role))
-    return "\n".join(sorted(lines, key=lambda line: (line.split()[1], line)))
+    return "\n".join(sorted(lines, key=import_order))
+
+
+_STDLIB = {"copy", "re", "functools", "collections", "json", "math", "os", "time", "itertools", "typing"}
+
+
+def import_order(line: str) -> tuple[bool, bool, str]:
+    """Standard library first, then third-party; plain imports before from-imports, by module."""
+    module = line.split()[1]
+    return (module.split(".")[0] not in _STDLIB, line.startswith("from "), module)
 
 
 def _settings(member: Member, card: Card) -> str:
@@ -102,8 +110,14 @@ def _literal(settings: dict[str, Any]) -> str:
     return literal(dict(sorted(settings.items())))
 
 
+COUNTS = ("n_estimators", "iterations", "max_iter")
+"""Settings early stopping decides; tuning leaves them alone when it is on."""
+
+
 def _space(member: Member, card: Card, problem_type: str, spec: ModelSpec) -> str:
     space = {k: tuple(v) for k, v in sorted(card.space(problem_type).items())}
+    if spec.has("early_stopping") and card.boosting:
+        space = {k: v for k, v in space.items() if k not in COUNTS}
     return (
         f"{member.constant}_SPACE = {literal(space)}\n"
         '"""Optuna search space: (low, high, "log" | "int" | "float")."""\n'
@@ -114,11 +128,21 @@ def _space(member: Member, card: Card, problem_type: str, spec: ModelSpec) -> st
 
 
 def _builder(member: Member, card: Card, role: str) -> str:
-    expression = card.estimator[role].replace("PARAMS", "settings")
+    expression = " ".join(card.estimator[role].replace("PARAMS", "settings").split())
     return (
         f"def {member.name}_model(settings: dict[str, Any], inputs: dict[str, Any]) -> Any:\n"
-        f"    return {' '.join(expression.split())}\n"
+        f"    return {_wrap_call(expression, 4)}\n"
     )
+
+
+def _wrap_call(expression: str, indent: int) -> str:
+    """A long call with its arguments on continuation lines."""
+    head, _, rest = expression.partition("(")
+    if len(expression) + indent + 7 <= 100 or not rest.endswith(")"):
+        return expression
+    pad = " " * (indent + 4)
+    body = textwrap.wrap(rest[:-1], 100 - len(pad), break_long_words=False, break_on_hyphens=False)
+    return f"{head}(\n" + "".join(f"{pad}{line}\n" for line in body) + " " * indent + ")"
 
 
 def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str) -> str:
@@ -126,13 +150,16 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str) -> str:
     for member, card in zip(spec.members, cards, strict=True):
         settings = member.constant
         if spec.has("tuned") and member == spec.members[0] and card.space(problem_type):
-            build = helpers.wrap(f"{member.name}_model(s, inputs)", spec, card, problem_type)
+            # Tuning fits one seed: the seed bag would triple every trial for little information.
+            single = ModelSpec(spec.members, tuple(o for o in spec.options if o != "seed_bagging"))
+            build = helpers.wrap(f"{member.name}_model(s, inputs)", single, card, problem_type)
             lines.append(
-                f"    {member.name} = tune(\n        lambda s: {build},\n"
+                f"    {member.name}_settings = tune(\n        lambda s: {build},\n"
                 f'        {settings}, {settings}_SPACE, inputs["{card.view}"], target, folds,\n    )'
             )
-            settings = member.name
-        model = helpers.wrap(f"{member.name}_model({settings}, inputs)", spec, card, problem_type)
+            settings = f"{member.name}_settings"
+        lines.append(f"    {member.name}_base = {member.name}_model({settings}, inputs)")
+        model = helpers.wrap(f"{member.name}_base", spec, card, problem_type)
         lines.append(f'    models["{member.name}"] = ("{card.view}", {model})')
     doc = '"""The members to train: name -> (input view, unfitted estimator). Their predictions are combined."""'
     return (

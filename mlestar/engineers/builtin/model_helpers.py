@@ -1,18 +1,18 @@
 """Model-level options of the model block, each a small helper written into the script when used.
 
-Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> log_target.
+Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> LogTarget.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mlestar.engineers.builtin.cards import Card
     from mlestar.engineers.builtin.members import ModelSpec
 
 _DETECT = {
-    "log_target": "def log_target(",
+    "log_target": "class LogTarget(",
     "early_stopping": "class EarlyStopped(",
     "seed_bagging": "class SeedBag(",
     "target_encoding": "def target_encoded(",
@@ -45,7 +45,7 @@ def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str
     if spec.has("target_encoding") and applies("target_encoding", card, problem_type):
         expression = f"target_encoded({expression})"
     if spec.has("log_target") and applies("log_target", card, problem_type):
-        expression = f"log_target({expression})"
+        expression = f"LogTarget({expression})"
     return expression
 
 
@@ -56,9 +56,8 @@ def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -
 def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     problem_type = "regression" if role == "regressor" else "binary"
     lines: set[str] = set()
-    if _users("log_target", spec, cards, problem_type):
-        lines.add("from sklearn.compose import TransformedTargetRegressor")
-    if _users("early_stopping", spec, cards, problem_type) or _users("seed_bagging", spec, cards, problem_type):
+    wrappers = ("log_target", "early_stopping", "seed_bagging")
+    if any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.update({"import copy", "from sklearn.base import BaseEstimator"})
     if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
         lines.add("import lightgbm")
@@ -84,7 +83,7 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
         out.append(_SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner") if stoppers else _SEED_BAG.replace("INNER", "inner"))
     if _users("target_encoding", spec, cards, problem_type):
         target_type = "continuous" if "regression" in problem_type else "multiclass" if problem_type == "multiclass" else "binary"
-        out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", repr(target_type)))
+        out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", f'"{target_type}"'))
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
     if spec.has("tuned"):
@@ -172,10 +171,19 @@ def category_codes(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith("cat__")]
 '''
 
-_LOG_TARGET = '''def log_target(model: Any) -> Any:
+_LOG_TARGET = '''class LogTarget(BaseEstimator):
     """Fit on log1p of the answer and predict through expm1: errors count on a log scale (as RMSLE
     does) and a long right tail stops dominating the fit."""
-    return TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, x: Any, y: np.ndarray) -> LogTarget:
+        self.model_ = copy.deepcopy(self.model).fit(x, np.log1p(y))
+        return self
+
+    def predict(self, x: Any) -> np.ndarray:
+        return np.expm1(self.model_.predict(x))
 '''
 
 _TUNE = '''def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,

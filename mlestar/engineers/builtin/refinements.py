@@ -41,18 +41,24 @@ class Entry:
     text: str
     applies: Callable[[Recipe, Context], bool]
     apply: Callable[[Recipe, Context], Recipe]
+    gain: float = 0.002
+    """A prior of the relative score gain the entry usually brings (orders plans and blocks)."""
 
 
 def _family_entry(name: str) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
-        return feats.FAMILIES[name].applies(c.profile) and name not in r.families
+        # Features feed the table views only; text models read the raw text through their own views.
+        reads_table = bool({"trees", "native", "linear"} & set(r.views_needed(c.cards)))
+        return reads_table and feats.FAMILIES[name].applies(c.profile) and name not in r.families
 
     def apply(r: Recipe, c: Context) -> Recipe:
         return r.with_(families=feats.canonical((*r.families, name)))
 
-    return Entry(name, "features", _FAMILY_TEXT[name], applies, apply)
+    return Entry(name, "features", _FAMILY_TEXT[name], applies, apply, _FAMILY_GAIN.get(name, 0.002))
 
 
+_FAMILY_GAIN = {"structured_parts": 0.01, "date_parts": 0.01, "group_sizes": 0.004, "amount_totals": 0.003,
+                "numeric_groups": 0.003, "text_stats": 0.003}
 _FAMILY_TEXT = {
     "structured_parts": "parse structured strings (such as deck/number/side) into parts, numeric parts as numbers",
     "date_parts": "turn dates into calendar parts and elapsed days",
@@ -66,15 +72,18 @@ _FAMILY_TEXT = {
 }
 
 
-def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], bool]) -> Entry:
+def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], bool], gain: float) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
-        users = [m for m in r.model.members if option_applies(option, c.cards[m.card], c.profile.problem_type)]
+        if option == "tuned":
+            users = [m for m in r.model.members[:1] if c.cards[m.card].space(c.profile.problem_type)]
+        else:
+            users = [m for m in r.model.members if option_applies(option, c.cards[m.card], c.profile.problem_type)]
         return not r.model.has(option) and bool(users) and extra(r, c)
 
     def apply(r: Recipe, c: Context) -> Recipe:
         return r.with_(model=_with_option(r.model, option, c))
 
-    return Entry(option, "model", text, applies, apply)
+    return Entry(option, "model", text, applies, apply, gain)
 
 
 def _with_option(spec: mem.ModelSpec, option: str, c: Context) -> mem.ModelSpec:
@@ -144,10 +153,11 @@ def _member_entry(card_name: str) -> Entry:
         spec = r.model
         return r.with_(model=mem.ModelSpec((*spec.members, member), spec.options, spec.tune_trials, spec.tune_share))
 
-    return Entry(f"add:{card_name}", "model", f"add a {card_name} member and average it in", applies, apply)
+    text = f"add a {card_name} member to the ensemble"
+    return Entry(f"add:{card_name}", "model", text, applies, apply, 0.003)
 
 
-def _preprocess_entry(key: str, text: str, change: dict[str, object], needs_linear: bool) -> Entry:
+def _preprocess_entry(key: str, text: str, change: dict[str, object], needs_linear: bool, gain: float = 0.001) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
         has_view = "linear" in r.views_needed(c.cards) if needs_linear else bool(
             {"trees", "linear", "native"} & set(r.views_needed(c.cards))
@@ -159,7 +169,7 @@ def _preprocess_entry(key: str, text: str, change: dict[str, object], needs_line
         values = {**r.options.__dict__, **change}
         return r.with_(options=ViewOptions(**values))  # type: ignore[arg-type]
 
-    return Entry(key, "preprocess", text, applies, apply)
+    return Entry(key, "preprocess", text, applies, apply, gain)
 
 
 def _always(r: Recipe, c: Context) -> bool:
@@ -173,43 +183,54 @@ def _log_target_applies(r: Recipe, c: Context) -> bool:
 
 def _stack_applies(r: Recipe, c: Context) -> bool:
     # One member: the meta-model recalibrates its probabilities (log loss); several: learned weights.
-    calibrates = not c.profile.is_regression and "log" in c.profile.metric
-    return r.combine != "stack" and (len(r.model.members) > 1 or calibrates)
+    return r.combine != "stack" and (len(r.model.members) > 1 or log_loss_task(c))
 
 
 def catalogue(c: Context) -> list[Entry]:
-    """Every entry, in the order they are tried (cheapest likely gains first within each block)."""
+    """Every entry; within a block, the most promising first (then in the order written here)."""
     entries = [_family_entry(name) for name in feats.ORDER]
     entries += [
-        Entry("files_off", "files", "stop using the rows' own files (if their features only add noise)",
-              lambda r, c: r.files == FILES_ON, lambda r, c: r.with_(files=FILES_OFF)),
         Entry("files_on", "files", "use the rows' own files again", lambda r, c: r.files == FILES_OFF,
-              lambda r, c: r.with_(files=FILES_ON)),
+              lambda r, c: r.with_(files=FILES_ON), 0.01),
+        Entry("files_off", "files", "stop using the rows' own files (if their features only add noise)",
+              lambda r, c: r.files == FILES_ON, lambda r, c: r.with_(files=FILES_OFF), 0.001),
         _preprocess_entry("rare_categories", "group categories seen fewer than 10 times into one level",
                           {"rare_min_count": 10}, needs_linear=False),
         _preprocess_entry("quantile_scaling", "map numbers to a normal shape by quantiles before the linear model",
                           {"scale": "quantile"}, needs_linear=True),
         _preprocess_entry("mean_imputation", "impute missing numbers with the mean instead of the median",
-                          {"impute": "mean"}, needs_linear=True),
+                          {"impute": "mean"}, needs_linear=True, gain=0.0005),
         _option_entry("log_target", "fit on log1p of the target (the metric's log scale / a skewed target)",
-                      _log_target_applies),
+                      _log_target_applies, 0.01),
         _option_entry("tuned", "tune the first member's settings with Optuna on the harness folds, in a time box",
-                      _always),
+                      _always, 0.006),
         _option_entry("early_stopping", "use four times the trees at half the learning rate, stopped early on a holdout",
-                      _always),
-        _option_entry("seed_bagging", "average the members over three seeds", _always),
+                      _always, 0.004),
+        _option_entry("seed_bagging", "average the members over three seeds", _always, 0.0015),
         _option_entry("target_encoding", "target-encode categories inside each training fold only",
-                      lambda r, c: bool(c.profile.categorical or c.profile.structured)),
-        Entry("tune_longer", "model", "tune for twice as many trials", lambda r, c: r.model.has("tuned"), _tune_longer),
-        Entry("class_weights", "model", "weight classes by inverse frequency", _weights_apply, _class_weights),
+                      lambda r, c: bool(c.profile.categorical or c.profile.structured), 0.002),
+        Entry("tune_longer", "model", "tune for twice as many trials", lambda r, c: r.model.has("tuned"),
+              _tune_longer, 0.002),
+        Entry("class_weights", "model", "weight classes by inverse frequency", _weights_apply, _class_weights, 0.003),
     ]
     ranked = [r.card.name for r in rank_cards(c.cards, c.profile.profile, c.budget_s)]
     entries += [_member_entry(name) for name in ranked[:6]]
+    stack_gain = 0.02 if log_loss_task(c) else 0.003
     entries.append(
         Entry("stack", "train", "combine the members with a stacked linear model fitted on out-of-fold predictions",
-              _stack_applies, lambda r, c: r.with_(combine="stack"))
+              _stack_applies, lambda r, c: r.with_(combine="stack"), stack_gain)
     )
-    return entries
+    return sorted(entries, key=lambda e: -e.gain)
+
+
+def log_loss_task(c: Context) -> bool:
+    metric = c.profile.metric
+    return not c.profile.is_regression and ("log" in metric or "cross_entropy" in metric)
+
+
+def potential(block: str, recipe: Recipe, c: Context) -> float:
+    """The best prior gain among the block's applicable entries (0 when nothing is left)."""
+    return max((e.gain for e in entries_for(block, recipe, c)), default=0.0)
 
 
 def entries_for(block: str, recipe: Recipe, c: Context) -> list[Entry]:
@@ -257,14 +278,24 @@ def _best_previous(block: str, history: list[PlanOutcome], c: Context) -> tuple[
     return best
 
 
-def apply_plan(plan: str, recipe: Recipe, c: Context) -> tuple[str, Recipe]:
-    """The block a plan changes and the recipe after it (entries applied in the plan's order)."""
+Undo = Callable[[Recipe], "tuple[Recipe, str] | None"]
+
+
+def apply_plan(plan: str, recipe: Recipe, c: Context, undo: Undo | None = None) -> tuple[str, Recipe]:
+    """The block a plan changes and the recipe after it (entries applied in the plan's order).
+    The entry "undo" resets the block the way its ablation did (undo gives that recipe)."""
     parsed = parse_plan(plan) or _guess(plan, c)
     if parsed is None:
         raise EngineerFailure(f"the built-in engineer cannot read this plan: {plan[:200]!r}")
     block, keys = parsed
     by_key = {e.key: e for e in catalogue(c) if e.block == block}
     for key in keys:
+        if key == "undo":
+            change = undo(recipe) if undo else None
+            if change is None:
+                raise EngineerFailure(f"nothing to undo in the {block} block")
+            recipe = change[0]
+            continue
         entry = by_key.get(key)
         if entry is None:
             raise EngineerFailure(f"unknown refinement {key!r} for the {block} block")

@@ -12,7 +12,7 @@ from mlestar.engineers.builtin.pysrc import literal
 
 def header(title: str, notes: list[str], profile: ProfileView, seed: int) -> str:
     lists = "\n".join(f"{name} = {literal(values)}" for name, values in profile.header_lists().items())
-    body = "\n".join(notes)
+    body = "\n".join(notes).strip("\n")
     doc = f'"""{title}\n\n{body}\n"""' if body else f'"""{title}"""'
     return f'''{doc}
 
@@ -224,7 +224,7 @@ def save_outputs(oof: np.ndarray, test_pred: np.ndarray, predictor: Predictor) -
 MAIN = '''def main() -> None:
     start = time.time()
     train, test, target, folds = load_inputs()
-    features = FeatureMaker().fit(train, test)
+    features = FeatureMaker().fit(pd.concat([train, test], ignore_index=True))
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
     views, inputs, inputs_test = fit_views(x_train, x_test, VIEWS)
     models = make_models(inputs, target, folds)

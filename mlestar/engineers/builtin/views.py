@@ -84,10 +84,6 @@ _COLUMNS = '''def numeric_columns(frame: pd.DataFrame) -> list[str]:
 
 def category_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in TEXT and not pd.api.types.is_numeric_dtype(frame[c])]
-
-
-def text_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in TEXT if c in frame.columns]
 '''
 
 
@@ -100,9 +96,13 @@ def _trees(options: ViewOptions, has_text: bool) -> str:
         encoded_missing_value=-1,
         min_frequency=RARE_MIN_COUNT or None,
     )
-    return ColumnTransformer([("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]).set_output(
-        transform="pandas"
-    )
+    steps = [("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]
+    return ColumnTransformer(steps, verbose_feature_names_out=plain_name).set_output(transform="pandas")
+
+
+def plain_name(part: str, column: str) -> str:
+    """Column names every tree library accepts: letters, digits and underscores only."""
+    return part + "__" + "".join(ch if ch.isalnum() else "_" for ch in str(column))
 '''
 
 
@@ -149,23 +149,20 @@ def _linear(options: ViewOptions, has_text: bool) -> str:
 
 def _words(options: ViewOptions, has_text: bool) -> str:
     return '''def words_view() -> ColumnTransformer:
-    """TF-IDF of word uni- and bi-grams (words seen at least twice), one vocabulary per text column."""
-    pattern = r"(?u)\\b\\w+\\b"
-    return ColumnTransformer(
-        [(c, TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=pattern), c) for c in TEXT]
-    )
+    """TF-IDF of word uni- and bi-grams seen at least twice, one vocabulary per text column. Case and
+    punctuation marks are kept as tokens: they carry style (and sentiment) as much as the words do."""
+    pattern = r"(?u)\\b\\w+\\b|[^\\w\\s]"
+    vectorizer = {"ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True, "token_pattern": pattern, "lowercase": False}
+    return ColumnTransformer([(c, TfidfVectorizer(**vectorizer), c) for c in TEXT])
 '''
 
 
 def _chars(options: ViewOptions, has_text: bool) -> str:
     return '''def chars_view() -> ColumnTransformer:
-    """TF-IDF of character 1- to 5-grams: style, punctuation and word pieces."""
-    return ColumnTransformer(
-        [
-            (c, TfidfVectorizer(analyzer="char", ngram_range=(1, 5), min_df=3, max_features=150000, sublinear_tf=True), c)
-            for c in TEXT
-        ]
-    )
+    """TF-IDF of character 1- to 5-grams, case kept: style, punctuation and word pieces."""
+    vectorizer = {"analyzer": "char", "ngram_range": (1, 5), "min_df": 3, "max_features": 150000, "sublinear_tf": True,
+                  "lowercase": False}
+    return ColumnTransformer([(c, TfidfVectorizer(**vectorizer), c) for c in TEXT])
 '''
 
 

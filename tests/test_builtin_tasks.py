@@ -1,0 +1,257 @@
+"""Small synthetic tasks for the built-in engineer's tests, prepared the way the harness prepares a run.
+
+Also tests that the generated scripts run: one or two real runs per problem type (seconds each).
+Other test_builtin_* modules import the builders from here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlestar.blocks import block_names, replace_block
+from mlestar.engineers.base import Candidate, TaskContext
+from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.task.profile import profile_task
+from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+
+KINDS = ("binary", "multiclass", "regression", "multi_target")
+
+
+@dataclass(frozen=True)
+class Task:
+    spec: TaskSpec
+    ctx: TaskContext
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def _binary(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    group = rng.integers(0, n // 3, n)
+    frame = pd.DataFrame(
+        {
+            "pid": [f"{g:04d}_{i % 3 + 1:02d}" for i, g in enumerate(group)],
+            "age": rng.normal(40, 12, n).round(),
+            "spend_a": np.where(rng.random(n) < 0.6, 0, rng.exponential(500, n)),
+            "spend_b": np.where(rng.random(n) < 0.6, 0, rng.exponential(300, n)),
+            "planet": rng.choice(["Earth", "Mars", "Europa"], n),
+            "cabin": [f"{d}/{rng.integers(1, 300)}/{s}" for d, s in zip(rng.choice(list("ABCDEFG"), n), rng.choice(["P", "S"], n), strict=True)],
+            "vip": rng.choice([True, False], n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "age"] = np.nan
+    logit = 0.04 * (frame["age"].fillna(40) - 40) - 0.002 * frame["spend_a"] + (frame["planet"] == "Europa") * 1.5
+    frame["label"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return frame, {"id": "pid", "targets": ("label",), "type": "binary", "metric": "accuracy", "classes": ("no", "yes")}
+
+
+def _multiclass(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    vocab = {"a": "storm sea ship wave sailor", "b": "castle king sword knight crown", "c": "garden flower rain bee leaf"}
+    shared = ["the", "of", "and", "a", "in", "to", "it", "was"]
+    labels = rng.choice(list(vocab), n)
+    texts = [" ".join(rng.choice(vocab[y].split() + shared, rng.integers(6, 14))) for y in labels]
+    frame = pd.DataFrame({"id": [f"id{i:05d}" for i in range(n)], "text": texts, "author": labels})
+    return frame, {"id": "id", "targets": ("author",), "type": "multiclass", "metric": "log_loss", "classes": ("a", "b", "c")}
+
+
+def _regression(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "size": rng.uniform(1, 10, n),
+            "rooms": rng.integers(1, 6, n),
+            "town": rng.choice(["north", "south", "east", "west"], n),
+            "sold": pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+        }
+    )
+    frame["price"] = np.exp(0.3 * frame["size"] + 0.1 * frame["rooms"] + rng.normal(0, 0.1, n))
+    return frame, {"id": "id", "targets": ("price",), "type": "regression", "metric": "rmsle", "classes": None}
+
+
+def _multi_target(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    frame = pd.DataFrame({"id": np.arange(1, n + 1), "share_x": rng.uniform(0, 1, n), "atoms": rng.choice([10, 20, 40], n)})
+    frame["energy"] = 0.1 + 0.2 * frame["share_x"] + rng.normal(0, 0.01, n)
+    frame["gap"] = 1 + 2 * frame["share_x"] + rng.normal(0, 0.05, n)
+    return frame, {"id": "id", "targets": ("energy", "gap"), "type": "multi_target_regression", "metric": "mean_rmsle", "classes": None}
+
+
+BUILDERS = {"binary": _binary, "multiclass": _multiclass, "regression": _regression, "multi_target": _multi_target}
+
+
+def _write_row_files(task_dir: Path, frame: pd.DataFrame, split: str, rng: np.random.Generator) -> None:
+    """Per-row geometry-like files: a few labelled points whose spacing depends on share_x."""
+    for row_id, share in zip(frame["id"], frame["share_x"], strict=True):
+        folder = task_dir / split / str(row_id)
+        folder.mkdir(parents=True)
+        lines = ["# points", "cell 1.0 0.0 0.0"]
+        for i in range(6):
+            spacing = 1 + share
+            lines.append(f"atom {i * spacing:.3f} {rng.normal():.3f} 0.0 {'Ga' if i % 2 else 'O'}")
+        (folder / "points.xyz").write_text("\n".join(lines) + "\n")
+
+
+def make_task(root: Path, kind: str, n: int = 240, n_test: int = 60, seed: int = 0) -> Task:
+    rng = np.random.default_rng(seed)
+    frame, meta = BUILDERS[kind](rng, n + n_test)
+    train, test = frame.iloc[:n].reset_index(drop=True), frame.iloc[n:].drop(columns=list(meta["targets"])).reset_index(drop=True)
+    task_dir = root / "task"
+    task_dir.mkdir(parents=True)
+    extra: tuple[str, ...] = ()
+    if kind == "multi_target":
+        test["id"] = np.arange(1, n_test + 1)  # ids repeat across splits, as in real tasks
+        _write_row_files(task_dir, train, "train", rng)
+        _write_row_files(task_dir, test, "test", rng)
+        extra = ("train", "test")
+    spec = _spec(task_dir, meta, extra)
+    data = root / "data"
+    data.mkdir()
+    train.to_parquet(data / "train.parquet", index=False)
+    test.to_parquet(data / "test.parquet", index=False)
+    np.save(data / "target.npy", _encode(train, spec))
+    np.save(data / "folds.npy", np.arange(n) % 4)
+    spec.save(data / "task.json")
+    (data / "files").symlink_to(task_dir)
+    profile = profile_task(spec, train, test, task_dir)
+    return Task(spec, TaskContext(spec, profile, 7, 1, 60.0, data), train, test)
+
+
+def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
+    classes = meta["classes"]
+    columns = tuple(classes) if meta["type"] == "multiclass" else tuple(meta["targets"])
+    return TaskSpec(
+        name=f"tiny-{meta['type']}",
+        task_dir=task_dir,
+        description="A tiny synthetic task.",
+        train_path=task_dir / "train.csv",
+        test_path=task_dir / "test.csv",
+        sample_submission_path=None,
+        id_column=meta["id"],
+        target_columns=columns,
+        train_target_columns=tuple(meta["targets"]),
+        problem_type=ProblemType(meta["type"]),
+        metric=meta["metric"],
+        lower_is_better=meta["metric"] != "accuracy",
+        submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
+        classes=tuple(classes) if classes else None,
+        extra_paths=extra,
+    )
+
+
+def _encode(train: pd.DataFrame, spec: TaskSpec) -> np.ndarray:
+    if spec.problem_type is ProblemType.BINARY:
+        return (train[spec.train_target_columns[0]].astype(str) == spec.classes[1]).to_numpy(np.int64)  # type: ignore[index]
+    if spec.problem_type is ProblemType.MULTICLASS:
+        order = {c: i for i, c in enumerate(spec.classes or ())}
+        return train[spec.train_target_columns[0]].map(order).to_numpy(np.int64)
+    values = train[list(spec.train_target_columns)].to_numpy(float)
+    return values[:, 0] if values.shape[1] == 1 else values
+
+
+def run_script(
+    task: Task, script: str, workdir: Path, save_model: bool = False, budget_s: float = 60, hash_seed: str = "0"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a script as the harness would and return its (oof, test) predictions."""
+    workdir.mkdir(parents=True)
+    (workdir / "input").symlink_to(task.ctx.data_dir)
+    (workdir / "solution.py").write_text(script)
+    env = {**os.environ, "MLESTAR_THREADS": "1", "MLESTAR_TIME_BUDGET": str(budget_s), "MLESTAR_SEED": "7"}
+    env["PYTHONHASHSEED"] = hash_seed
+    env["MLESTAR_SAVE_MODEL"] = "1" if save_model else "0"
+    done = subprocess.run([sys.executable, "solution.py"], cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.load(workdir / "output" / "oof.npy"), np.load(workdir / "output" / "test.npy")
+
+
+def _check_outputs(task: Task, oof: np.ndarray, test: np.ndarray) -> None:
+    n_outputs = task.spec.n_outputs
+    assert oof.shape == (len(task.train), n_outputs)
+    assert test.shape == (len(task.test), n_outputs)
+    assert np.isfinite(oof).all() and np.isfinite(test).all()
+    if task.spec.problem_type is ProblemType.MULTICLASS:
+        np.testing.assert_allclose(test.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.fixture
+def engineer() -> BuiltinEngineer:
+    return BuiltinEngineer()
+
+
+def test_scripts_give_the_same_predictions_in_every_process(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """Same script, same inputs, a different string-hash seed: identical predictions."""
+    task = make_task(tmp_path, "multi_target")
+    script = engineer.check_data_usage(task.ctx, engineer.draft(task.ctx, engineer.retrieve(task.ctx, 1)[0]))
+    assert script is not None
+    first = run_script(task, script, tmp_path / "one", hash_seed="1")
+    second = run_script(task, script, tmp_path / "two", hash_seed="2")
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_draft_runs_and_writes_contract_outputs(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
+    task = make_task(tmp_path, kind)
+    candidate = engineer.retrieve(task.ctx, 1)[0]
+    script = engineer.draft(task.ctx, candidate)
+    if kind == "multi_target":
+        script = engineer.check_data_usage(task.ctx, script) or script
+        assert "file_features" in script
+    oof, test = run_script(task, script, tmp_path / "attempt", save_model=kind == "multi_target")
+    _check_outputs(task, oof, test)
+    if kind == "multi_target":
+        with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
+            predictor = cloudpickle.load(handle)
+        cwd = Path.cwd()
+        os.chdir(tmp_path / "attempt")  # the predictor reads the rows' files through ./input
+        try:
+            np.testing.assert_allclose(predictor.predict(task.test), test, rtol=1e-6)
+        finally:
+            os.chdir(cwd)
+
+
+REFINED = {
+    "binary": ["[plan: train +stack]", "[plan: model +early_stopping +target_encoding]", "[plan: features +group_sizes +amount_totals]"],
+    "multiclass": ["[plan: model +tuned]"],
+    "regression": ["[plan: model +tuned +early_stopping +seed_bagging]", "[plan: features +codes_as_categories]"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFINED))
+def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
+    """A merged and refined script (the heavier helpers: stacking, tuning, early stopping, seed bags,
+    target encoding, more feature families) still honours the contract."""
+    task = make_task(tmp_path, kind)
+    candidates = engineer.retrieve(task.ctx, 2)
+    script = engineer.draft(task.ctx, candidates[0])
+    script = engineer.merge(task.ctx, script, engineer.draft(task.ctx, candidates[1]), candidates[1])
+    for plan in REFINED[kind]:
+        block = plan.split()[1]
+        script = replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
+    assert block_names(script)[-1] == "main"
+    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10)
+    _check_outputs(task, oof, test)
+
+
+def test_span_task_gets_a_valid_baseline(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    task = make_task(tmp_path, "multiclass")
+    profile = {**task.ctx.profile, "metric": "word_jaccard"}
+    ctx = TaskContext(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
+    [candidate] = engineer.retrieve(ctx, 4)
+    assert "LLM engineer" in candidate.summary
+    script = engineer.draft(ctx, Candidate(candidate.name, candidate.summary))
+    workdir = tmp_path / "attempt"
+    workdir.mkdir()
+    (workdir / "input").symlink_to(task.ctx.data_dir)
+    (workdir / "solution.py").write_text(script)
+    done = subprocess.run([sys.executable, "solution.py"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    predicted = np.load(workdir / "output" / "test.npy", allow_pickle=True)
+    assert predicted.shape == (len(task.test), 1)
+    assert predicted[0, 0] == task.test["text"].iloc[0]
