@@ -218,7 +218,7 @@ def test_draft_runs_and_writes_contract_outputs(tmp_path: Path, engineer: Builti
 
 REFINED = {
     "binary": ["[plan: train +stack]", "[plan: model +early_stopping +target_encoding]", "[plan: features +group_sizes +amount_totals]"],
-    "multiclass": ["[plan: model +tuned]"],
+    "multiclass": ["[plan: model +tuned]", "[plan: train +stack_boost]"],
     "regression": ["[plan: model +tuned +early_stopping +seed_bagging]", "[plan: features +codes_as_categories]"],
 }
 

@@ -52,7 +52,7 @@ class _Child(Protocol):
 
 
 class _PopenChild:
-    """A `python script.py` child, reaped with wait4 to learn its peak memory too."""
+    """A `python script.py` child, reaped with wait4 (its status, not its peak memory: see _reap)."""
 
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self.popen = popen
@@ -80,7 +80,10 @@ class _PopenChild:
         pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
         if pid == 0:
             return False
-        self.status, self.maxrss_kb = status, usage.ru_maxrss
+        # wait4's ru_maxrss counts the forked copy of this (large) process before exec, so
+        # it overstates a plain child's peak; the sampled RSS is the honest figure here.
+        self.status, self.maxrss_kb = status, None
+        del usage
         self.popen.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
         if self._pidfd is not None:
             os.close(self._pidfd)

@@ -16,6 +16,7 @@ from mlestar.engineers.builtin import files as files_block
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin import templates, views
 from mlestar.engineers.builtin.cards import Card
+from mlestar.engineers.builtin.combiners import read_combine
 from mlestar.engineers.builtin.profile_view import ProfileView
 
 BLOCK_ORDER = ("load", "files", "features", "preprocess", "model", "train", "predict", "main")
@@ -97,6 +98,6 @@ def read_recipe(script: str, cards: dict[str, Card]) -> Recipe:
         families=feats.parse_steps(feature_block),
         model=model,
         options=views.read_options(preprocess),
-        combine=templates.read_combine(train),
+        combine=read_combine(train),
         files=files,
     )

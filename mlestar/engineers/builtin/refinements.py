@@ -220,6 +220,13 @@ def catalogue(c: Context) -> list[Entry]:
         Entry("stack", "train", "combine the members with a stacked linear model fitted on out-of-fold predictions",
               _stack_applies, lambda r, c: r.with_(combine="stack"), stack_gain)
     )
+    entries.append(
+        Entry("stack_boost", "train",
+              "combine the members with a small boosted-tree model reading their out-of-fold predictions and "
+              "simple statistics of each row (numbers, the shape of any text)",
+              lambda r, c: r.combine != "stack_boost", lambda r, c: r.with_(combine="stack_boost"),
+              0.01 if c.profile.text else 0.003)
+    )
     return sorted(entries, key=lambda e: -e.gain)
 
 

@@ -1,11 +1,11 @@
 """The fixed parts of a built-in script: header, load, train, predict and main blocks.
 
-The train block has two versions, told apart by their Combiner: "average" (equal weights) and
-"stack" (a linear meta-model on the members' out-of-fold predictions).
+The train block's last part, its Combiner, comes from combiners.py.
 """
 
 from __future__ import annotations
 
+from mlestar.engineers.builtin.combiners import combiner_code
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -94,8 +94,9 @@ def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.ndarray, x_test:
 
 
 def train_and_validate(models: dict[str, tuple[str, Any]], inputs: dict[str, Any], inputs_test: dict[str, Any],
-                       target: np.ndarray, folds: np.ndarray) -> tuple:
-    """Cross-fit every member on the harness folds, then combine the members."""
+                       target: np.ndarray, folds: np.ndarray, frames: tuple[pd.DataFrame, pd.DataFrame]) -> tuple:
+    """Cross-fit every member on the harness folds, then combine the members (frames: the feature
+    tables of train and test, for combiners that also read the rows)."""
     member_oof, member_test, fitted = {}, {}, {}
     for name, (view, model) in models.items():
         start = time.time()
@@ -103,95 +104,13 @@ def train_and_validate(models: dict[str, tuple[str, Any]], inputs: dict[str, Any
             model, inputs[view], target, folds, inputs_test[view]
         )
         print(f"{name}: cross-fitted in {time.time() - start:.1f}s", flush=True)
-    combiner = Combiner().fit(member_oof, target, folds)
-    return combiner.out_of_fold(member_oof), combiner.combine(member_test), fitted, combiner
+    combiner = Combiner().fit(member_oof, target, folds, frames[0])
+    return combiner.out_of_fold(member_oof, frames[0]), combiner.combine(member_test, frames[1]), fitted, combiner
 '''
-
-_AVERAGE = '''class Combiner:
-    """Averages the members' predictions with equal weights."""
-
-    def fit(self, member_oof: dict[str, np.ndarray], target: np.ndarray, folds: np.ndarray) -> Combiner:
-        return self
-
-    def out_of_fold(self, member_oof: dict[str, np.ndarray]) -> np.ndarray:
-        return self.combine(member_oof)
-
-    def combine(self, member_pred: dict[str, np.ndarray]) -> np.ndarray:
-        return np.mean(list(member_pred.values()), axis=0)
-'''
-
-_STACK = '''from sklearn.linear_model import LinearRegression, LogisticRegression
-
-
-class Combiner:
-    """Stacks the members: a small linear model on their out-of-fold predictions decides how much
-    each counts. Out-of-fold scores stay honest: fold k's combination is fitted on the other folds."""
-
-    def fit(self, member_oof: dict[str, np.ndarray], target: np.ndarray, folds: np.ndarray) -> Combiner:
-        self.oof_ = np.full(next(iter(member_oof.values())).shape, np.nan)
-        for k in range(int(folds.max()) + 1):
-            fit_rows, valid_rows = (folds >= 0) & (folds != k), folds == k
-            metas = self._fit_metas(member_oof, target, fit_rows)
-            self.oof_[valid_rows] = self._predict(metas, member_oof, valid_rows)
-        self.metas_ = self._fit_metas(member_oof, target, folds >= 0)
-        return self
-
-    def out_of_fold(self, member_oof: dict[str, np.ndarray]) -> np.ndarray:
-        return self.oof_
-
-    def combine(self, member_pred: dict[str, np.ndarray]) -> np.ndarray:
-        rows = np.ones(len(next(iter(member_pred.values()))), dtype=bool)
-        return self._predict(self.metas_, member_pred, rows)
-
-    def _columns(self) -> list[int | None]:
-        """One meta-model for all classes (multi-class), else one per output column."""
-        return [None] if PROBLEM == "multiclass" else list(range(N_OUTPUTS))
-
-    def _fit_metas(self, preds: dict[str, np.ndarray], target: np.ndarray, rows: np.ndarray) -> list[Any]:
-        metas = []
-        for column in self._columns():
-            answers = target[rows] if column is None or target.ndim == 1 else target[rows, column]
-            if PROBLEM in ("regression", "multi_target_regression"):
-                meta = LinearRegression(positive=True)
-            else:
-                meta = LogisticRegression(C=1.0, max_iter=1000)
-            metas.append(meta.fit(meta_inputs(preds, column, rows), answers))
-        return metas
-
-    def _predict(self, metas: list[Any], preds: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        outputs = []
-        for meta, column in zip(metas, self._columns()):
-            z = meta_inputs(preds, column, rows)
-            if PROBLEM == "multiclass":
-                outputs.append(meta.predict_proba(z))
-            elif PROBLEM in ("binary", "multilabel"):
-                outputs.append(meta.predict_proba(z)[:, 1:2])
-            else:
-                outputs.append(meta.predict(z).reshape(-1, 1))
-        return np.hstack(outputs)
-
-
-def meta_inputs(preds: dict[str, np.ndarray], column: int | None, rows: np.ndarray) -> np.ndarray:
-    """The members' predictions for these rows: log-probabilities for classes, numbers as they are."""
-    z = np.hstack([p[rows] if column is None else p[rows, column : column + 1] for p in preds.values()])
-    if PROBLEM in ("regression", "multi_target_regression"):
-        return z
-    if PROBLEM == "multiclass":
-        return np.log(np.clip(z, 1e-6, 1.0))
-    z = np.clip(z, 1e-6, 1 - 1e-6)
-    return np.log(z / (1 - z))
-'''
-
 
 def train_block(combine: str) -> str:
-    combiner = _STACK if combine == "stack" else _AVERAGE
-    if combine == "stack":
-        return combiner.split("\n\n\n", 1)[0] + "\n\n\n" + _FIT_HELPERS + "\n\n" + combiner.split("\n\n\n", 1)[1]
-    return _FIT_HELPERS + "\n\n" + combiner
-
-
-def read_combine(block: str) -> str:
-    return "stack" if "def meta_inputs(" in block else "average"
+    imports, combiner = combiner_code(combine)
+    return (imports + "\n\n\n" if imports else "") + _FIT_HELPERS + "\n\n" + combiner
 
 
 PREDICT = '''class Predictor:
@@ -209,7 +128,7 @@ PREDICT = '''class Predictor:
         for name, view in self.member_views.items():
             inputs = self.views[view].transform(x)
             member_pred[name] = np.mean([predict_outputs(m, inputs) for m in self.fitted[name]], axis=0)
-        return self.combiner.combine(member_pred)
+        return self.combiner.combine(member_pred, x)
 
 
 def save_outputs(oof: np.ndarray, test_pred: np.ndarray, predictor: Predictor) -> None:
@@ -228,7 +147,7 @@ MAIN = '''def main() -> None:
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
     views, inputs, inputs_test = fit_views(x_train, x_test, VIEWS)
     models = make_models(inputs, target, folds)
-    oof, test_pred, fitted, combiner = train_and_validate(models, inputs, inputs_test, target, folds)
+    oof, test_pred, fitted, combiner = train_and_validate(models, inputs, inputs_test, target, folds, (x_train, x_test))
     member_views = {name: view for name, (view, _) in models.items()}
     save_outputs(oof, test_pred, Predictor(features, views, member_views, fitted, combiner))
     print(f"done in {time.time() - start:.1f}s", flush=True)
