@@ -51,7 +51,9 @@ def test_retrieve_ranks_cards_for_the_task(engineer: BuiltinEngineer, tasks: dic
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_draft_is_valid_ordered_and_deterministic(engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str) -> None:
+def test_draft_is_valid_ordered_and_deterministic(
+    engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str
+) -> None:
     ctx = tasks[kind].ctx
     candidates = engineer.retrieve(ctx, 2)
     script = engineer.draft(ctx, candidates[0])
@@ -62,7 +64,9 @@ def test_draft_is_valid_ordered_and_deterministic(engineer: BuiltinEngineer, tas
 
 
 def test_draft_accepts_candidates_named_elsewhere(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
-    script = engineer.draft(tasks["binary"].ctx, Candidate("XGBoost classifier", "found on the web", source="web"))
+    script = engineer.draft(
+        tasks["binary"].ctx, Candidate("XGBoost classifier", "found on the web", source="web")
+    )
     assert 'models["xgboost"]' in script
 
 
@@ -79,18 +83,24 @@ def test_merge_adds_the_other_members(engineer: BuiltinEngineer, tasks: dict[str
         engineer.merge(ctx, "# %% block: load\nx = 1\n", other, second)
 
 
-def test_data_usage_adds_row_files_only_when_unused(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+def test_data_usage_adds_row_files_only_when_unused(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
     ctx = tasks["multi_target"].ctx
     script = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     revised = engineer.check_data_usage(ctx, script)
     assert revised is not None and block_names(revised) == ["load", "files", *ORDER[1:]]
-    assert "train/{id}/points.xyz" in revised and "file_features(frame, split)" in get_block(revised, "features")
+    assert "train/{id}/points.xyz" in revised and "file_features(frame, split)" in get_block(
+        revised, "features"
+    )
     assert engineer.check_data_usage(ctx, revised) is None
     binary = tasks["binary"].ctx
     assert engineer.check_data_usage(binary, engineer.draft(binary, engineer.retrieve(binary, 1)[0])) is None
 
 
-def test_data_usage_adds_text_statistics_for_tree_models(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+def test_data_usage_adds_text_statistics_for_tree_models(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
     task = tasks["multiclass"]
     profile = {**task.ctx.profile, "features": ["text", "score"]}
     profile["columns"] = {**profile["columns"], "score": {"kind": "numeric", "n_unique": 50, "min": 0.0}}
@@ -101,10 +111,14 @@ def test_data_usage_adds_text_statistics_for_tree_models(engineer: BuiltinEngine
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_ablation_variants_differ_in_exactly_one_block(engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str) -> None:
+def test_ablation_variants_differ_in_exactly_one_block(
+    engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str
+) -> None:
     ctx = tasks[kind].ctx
     candidates = engineer.retrieve(ctx, 2)
-    script = engineer.merge(ctx, engineer.draft(ctx, candidates[0]), engineer.draft(ctx, candidates[1]), candidates[1])
+    script = engineer.merge(
+        ctx, engineer.draft(ctx, candidates[0]), engineer.draft(ctx, candidates[1]), candidates[1]
+    )
     script = engineer.check_data_usage(ctx, script) or script
     variants = engineer.ablate(ctx, script, [])
     assert variants, kind
@@ -113,12 +127,18 @@ def test_ablation_variants_differ_in_exactly_one_block(engineer: BuiltinEngineer
         assert _differing_blocks(script, variant.code) == [variant.block]
 
 
-def test_ablation_skips_blocks_measured_on_the_same_script(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+def test_ablation_skips_blocks_measured_on_the_same_script(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
     ctx = tasks["binary"].ctx
     candidates = engineer.retrieve(ctx, 2)
-    script = engineer.merge(ctx, engineer.draft(ctx, candidates[0]), engineer.draft(ctx, candidates[1]), candidates[1])
+    script = engineer.merge(
+        ctx, engineer.draft(ctx, candidates[0]), engineer.draft(ctx, candidates[1]), candidates[1]
+    )
     variants = engineer.ablate(ctx, script, [])
-    results = [AblationResult(v, 0.80 - 0.01 * i, 0.82, lower_is_better=False) for i, v in enumerate(variants)]
+    results = [
+        AblationResult(v, 0.80 - 0.01 * i, 0.82, lower_is_better=False) for i, v in enumerate(variants)
+    ]
     summary = engineer.summarize_ablation(ctx, results)
     assert summary.count("- block ") == len(variants) and "impact +0.02000" in summary
     assert engineer.ablate(ctx, script, [summary]) == []
@@ -137,11 +157,13 @@ def test_pick_block_follows_impact_then_refined(engineer: BuiltinEngineer, tasks
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_plan_implements_into_a_valid_script(engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str) -> None:
+def test_every_plan_implements_into_a_valid_script(
+    engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str
+) -> None:
     ctx = tasks[kind].ctx
-    script = engineer.check_data_usage(ctx, engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])) or engineer.draft(
-        ctx, engineer.retrieve(ctx, 1)[0]
-    )
+    script = engineer.check_data_usage(
+        ctx, engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    ) or engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     tried = 0
     for block in engineer.refinable_blocks(ctx, script):
         history: list[PlanOutcome] = []
@@ -165,13 +187,17 @@ def test_plans_build_on_the_best_previous_plan(engineer: BuiltinEngineer, tasks:
     first = engineer.plan_next(ctx, script, "features", [])
     second = engineer.plan_next(ctx, script, "features", [PlanOutcome(first, 0.5, 0.6)])  # worse
     assert parse_plan(second)[1] != parse_plan(first)[1] and len(parse_plan(second)[1]) == 1  # type: ignore[index]
-    third = engineer.plan_next(ctx, script, "features", [PlanOutcome(first, 0.5, 0.6), PlanOutcome(second, 0.7, 0.6)])
+    third = engineer.plan_next(
+        ctx, script, "features", [PlanOutcome(first, 0.5, 0.6), PlanOutcome(second, 0.7, 0.6)]
+    )
     assert parse_plan(third)[1][0] == parse_plan(second)[1][0] and len(parse_plan(third)[1]) == 2  # type: ignore[index]
     tuned = "[plan: model +tuned]"
     assert "+tune_longer" in engineer.plan_next(ctx, script, "model", [PlanOutcome(tuned, 0.7, 0.6)])
 
 
-def test_implement_refuses_plans_for_another_block_or_unknown(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+def test_implement_refuses_plans_for_another_block_or_unknown(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
     ctx = tasks["binary"].ctx
     script = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     with pytest.raises(EngineerFailure):
@@ -208,7 +234,9 @@ def test_debug_resets_the_failing_block(engineer: BuiltinEngineer, tasks: dict[s
     assert "def tune(" not in fixed and _differing_blocks(tuned, fixed) == ["model"]
 
 
-def test_debug_drops_a_member_whose_package_is_missing(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+def test_debug_drops_a_member_whose_package_is_missing(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
     ctx = tasks["binary"].ctx
     first, second = engineer.retrieve(ctx, 2)
     merged = engineer.merge(ctx, engineer.draft(ctx, first), engineer.draft(ctx, second), second)
@@ -222,7 +250,9 @@ def test_debug_drops_a_member_whose_package_is_missing(engineer: BuiltinEngineer
 
 def test_user_cards_are_honoured(tmp_path: Path, tasks: dict[str, Task]) -> None:
     card = (Path(__file__).parents[1] / "mlestar/engineers/builtin/cards/extra_trees.yaml").read_text()
-    (tmp_path / "mine.yaml").write_text(card.replace("name: extra_trees", "name: my_trees").replace("strength: 0.8", "strength: 2.0"))
+    (tmp_path / "mine.yaml").write_text(
+        card.replace("name: extra_trees", "name: my_trees").replace("strength: 0.8", "strength: 2.0")
+    )
     engineer = BuiltinEngineer(card_dirs=(tmp_path,))
     [first] = engineer.retrieve(tasks["binary"].ctx, 1)
     assert first.name == "my_trees" and first.source == "user"
@@ -278,3 +308,15 @@ def test_every_card_drafts_a_script_that_compiles_cleanly(
             warnings.simplefilter("error")
             compile(script, candidate.name, "exec")
         validate(script)
+
+
+def test_a_plan_is_never_proposed_twice(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+    ctx = tasks["binary"].ctx
+    script = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    history = [
+        PlanOutcome("[plan: model +tuned]", 0.7, 0.6),
+        PlanOutcome("[plan: model +tuned +tune_longer]", 0.7, 0.6),
+    ]
+    proposed = parse_plan(engineer.plan_next(ctx, script, "model", history))
+    assert proposed is not None and set(proposed[1]) not in ({"tuned"}, {"tuned", "tune_longer"})
+    assert proposed[1][0] == "tuned"

@@ -106,7 +106,7 @@ def test_builtin_scripts_are_clean(tmp_path: Path) -> None:
     assert report.leaks == () and report.fixed_code is None
 
 
-def test_engineer_drops_a_leaky_column(tmp_path: Path) -> None:
+def test_engineer_reports_a_too_good_column_for_review(tmp_path: Path) -> None:
     engineer = BuiltinEngineer()
     task = make_task(tmp_path, "binary")
     train = pd.read_parquet(task.ctx.data_dir / "train.parquet")
@@ -117,6 +117,22 @@ def test_engineer_drops_a_leaky_column(tmp_path: Path) -> None:
     ctx = type(task.ctx)(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
     script = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     report = engineer.check_leakage(ctx, script)
-    assert any("outcome_code" in leak for leak in report.leaks)
-    assert report.fixed_code is not None and '"outcome_code"' not in report.fixed_code
-    assert '"outcome_code"' in script
+    assert any("outcome_code" in leak and "review" in leak for leak in report.leaks)
+    assert report.fixed_code is None
+
+
+def test_engineer_drops_a_train_only_column_used_as_a_feature(tmp_path: Path) -> None:
+    engineer = BuiltinEngineer()
+    task = make_task(tmp_path, "binary")
+    # An inconsistent profile lists a train-only column as a feature: the script would use it.
+    profile = {
+        **task.ctx.profile,
+        "features": [*task.ctx.profile["features"], "bonus"],
+        "train_only": ["label", "bonus"],
+    }
+    profile["columns"] = {**profile["columns"], "bonus": {"kind": "numeric", "n_unique": 50, "min": 0.0}}
+    ctx = type(task.ctx)(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
+    script = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    report = engineer.check_leakage(ctx, script)
+    assert any("'bonus'" in leak for leak in report.leaks)
+    assert report.fixed_code is not None and '"bonus"' not in report.fixed_code and '"bonus"' in script

@@ -40,7 +40,12 @@ def _frame(n: int = 200) -> pd.DataFrame:
             "planet": rng.choice(["Earth", "Mars"], n).astype(object),
             "flag": rng.choice([True, False, None], n),
             "when": pd.date_range("2021-01-01", periods=n, freq="h").astype(str),
-            "cabin": [f"{d}/{i}/{s}" for i, (d, s) in enumerate(zip(rng.choice(list("ABC"), n), rng.choice(["P", "S"], n), strict=True))],
+            "cabin": [
+                f"{d}/{i}/{s}"
+                for i, (d, s) in enumerate(
+                    zip(rng.choice(list("ABC"), n), rng.choice(["P", "S"], n), strict=True)
+                )
+            ],
             "note": ["a rather long free text sentence number " + str(i) for i in range(n)],
             "constant": 1,
             "code": [f"X{i:05d}" for i in range(n)],
@@ -98,7 +103,9 @@ def test_profile_lists_features_train_only_and_structured_id(tmp_path: Path) -> 
 
 def test_profile_is_deterministic(tmp_path: Path) -> None:
     train, test = _frame(), _frame().drop(columns=["label", "leak"])
-    assert profile_task(_spec(tmp_path), train, test, tmp_path) == profile_task(_spec(tmp_path), train, test, tmp_path)
+    assert profile_task(_spec(tmp_path), train, test, tmp_path) == profile_task(
+        _spec(tmp_path), train, test, tmp_path
+    )
 
 
 def test_row_files_in_folders_per_id_with_ids_repeating_across_splits(tmp_path: Path) -> None:
@@ -109,7 +116,9 @@ def test_row_files_in_folders_per_id_with_ids_repeating_across_splits(tmp_path: 
             (tmp_path / split / str(row_id)).mkdir(parents=True)
             (tmp_path / split / str(row_id) / "geometry.xyz").write_text("atom 0 0 0 O\n")
     found = find_row_files(tmp_path, train, test, "id")
-    assert found == [{"train": "train/{id}/geometry.xyz", "test": "test/{id}/geometry.xyz", "kind": "text", "ext": ".xyz"}]
+    assert found == [
+        {"train": "train/{id}/geometry.xyz", "test": "test/{id}/geometry.xyz", "kind": "text", "ext": ".xyz"}
+    ]
 
 
 def test_row_files_named_by_id_and_images(tmp_path: Path) -> None:

@@ -18,12 +18,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 _READERS = {
-    "open", "read_csv", "read_parquet", "read_json", "read_table", "read_excel", "read_feather", "read_pickle",
-    "load", "loadtxt", "genfromtxt", "Path", "imread", "read_text", "read_bytes", "glob", "listdir", "scandir",
+    "open",
+    "read_csv",
+    "read_parquet",
+    "read_json",
+    "read_table",
+    "read_excel",
+    "read_feather",
+    "read_pickle",
+    "load",
+    "loadtxt",
+    "genfromtxt",
+    "Path",
+    "imread",
+    "read_text",
+    "read_bytes",
+    "glob",
+    "listdir",
+    "scandir",
 }
-_ANSWER_FILE = re.compile(r"(^|/)(private|answers?|solution|ground_truth|labels?_test)(\.|/|$)", re.IGNORECASE)
+_ANSWER_FILE = re.compile(
+    r"(^|/)(private|answers?|solution|ground_truth|labels?_test)(\.|/|$)", re.IGNORECASE
+)
 _HELD_OUT = re.compile(r"(^|_)(val|valid|validation|holdout|held_out|test|tst|dev)(_|$|\d)", re.IGNORECASE)
 _FIT_METHODS = {"fit", "fit_transform", "fit_predict", "partial_fit"}
 _SAFE_EVAL = {"eval_set", "validation_data", "eval_X", "X_val", "X_valid"}
@@ -31,7 +50,9 @@ _DROP_CALLS = {"drop", "pop", "difference", "remove", "discard"}
 NEAR_PERFECT = 0.995
 
 
-def static_leaks(script: str, train_only: list[str] | tuple[str, ...], answers: list[str] | tuple[str, ...] = ()) -> list[str]:
+def static_leaks(
+    script: str, train_only: list[str] | tuple[str, ...], answers: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     """Findings from the script text alone; [] when it looks clean (or cannot be parsed).
 
     train_only: columns of train that test lacks; answers: those of them that are the answers
@@ -47,7 +68,9 @@ def static_leaks(script: str, train_only: list[str] | tuple[str, ...], answers: 
             findings += _path_leaks(node) + _fit_leaks(node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in train_only:
             if not _inside_drop(node) and (node.value not in answers or _feature_context(node)):
-                findings.append(f"line {node.lineno}: uses the train-only column {node.value!r} (answers are never features)")
+                findings.append(
+                    f"line {node.lineno}: uses the train-only column {node.value!r} (answers are never features)"
+                )
         elif isinstance(node, ast.Assign):
             findings += _answer_column_leaks(node, _answer_names(tree))
     return sorted(set(findings), key=_line_number)
@@ -104,7 +127,9 @@ def _fit_leaks(node: ast.Call) -> list[str]:
     held = sorted({n for arg in node.args[:2] for n in _names_in(arg) if _HELD_OUT.search(n)})
     if not held:
         return []
-    return [f"line {node.lineno}: fits with answers on held-out rows ({', '.join(held)}): validation or test data"]
+    return [
+        f"line {node.lineno}: fits with answers on held-out rows ({', '.join(held)}): validation or test data"
+    ]
 
 
 def _inside_drop(node: ast.AST) -> bool:
@@ -114,7 +139,9 @@ def _inside_drop(node: ast.AST) -> bool:
         current = current.parent
         if isinstance(current, ast.Call) and _call_name(current) in _DROP_CALLS:
             return True
-        if isinstance(current, ast.Compare) and any(isinstance(op, ast.NotIn | ast.NotEq) for op in current.ops):
+        if isinstance(current, ast.Compare) and any(
+            isinstance(op, ast.NotIn | ast.NotEq) for op in current.ops
+        ):
             return True
         if isinstance(current, ast.Delete):
             return True
@@ -131,7 +158,9 @@ def _feature_context(node: ast.AST) -> bool:
     current = node
     while hasattr(current, "parent"):
         parent = current.parent
-        if isinstance(parent, ast.List | ast.Tuple | ast.Set) and not isinstance(getattr(parent, "parent", None), ast.Subscript):
+        if isinstance(parent, ast.List | ast.Tuple | ast.Set) and not isinstance(
+            getattr(parent, "parent", None), ast.Subscript
+        ):
             return True
         if isinstance(parent, ast.Call) and _call_name(parent) in _STATISTICS:
             return True
@@ -170,7 +199,11 @@ def dynamic_leaks(data_dir: Path, profile: dict[str, Any], max_rows: int = 20_00
     if not train_path.exists() or not target_path.exists():
         return []
     target = np.load(target_path, allow_pickle=False)
-    columns = [c for c in profile.get("features", []) if profile.get("columns", {}).get(c, {}).get("kind") != "text"]
+    present = set(pq.read_schema(train_path).names)
+    kinds = profile.get("columns", {})
+    columns = [
+        c for c in profile.get("features", []) if c in present and kinds.get(c, {}).get("kind") != "text"
+    ]
     train = pd.read_parquet(train_path, columns=columns).head(max_rows)
     target = target[: len(train)]
     folds = _folds(data_dir, len(train))

@@ -173,7 +173,11 @@ def _target_profile(spec: TaskSpec, train: pd.DataFrame) -> dict[str, Any]:
 
 
 def find_row_files(
-    task_dir: Path, train: pd.DataFrame, test: pd.DataFrame, id_column: str | None, extra: tuple[str, ...] = ()
+    task_dir: Path,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    id_column: str | None,
+    extra: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Per-row files keyed by the row id: one entry per file name pattern found for train rows."""
     if id_column is None or id_column not in train.columns or not task_dir.is_dir():
@@ -214,7 +218,9 @@ def _templates_for(task_dir: Path, folder: str, row_id: str) -> list[str]:
     base = task_dir / folder
     if (base / row_id).is_dir():
         return [f"{folder}/{{id}}/{f.name}" for f in sorted((base / row_id).iterdir()) if f.is_file()]
-    return [f"{folder}/{{id}}{f.suffix}" for f in sorted(base.glob(f"{glob_escape(row_id)}.*")) if f.is_file()]
+    return [
+        f"{folder}/{{id}}{f.suffix}" for f in sorted(base.glob(f"{glob_escape(row_id)}.*")) if f.is_file()
+    ]
 
 
 def _matching_test_template(task_dir: Path, folders: list[str], template: str, ids: list[str]) -> str | None:

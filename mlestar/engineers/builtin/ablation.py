@@ -28,7 +28,8 @@ BLOCKS = ("features", "files", "model", "train", "preprocess")
 def draft_model(recipe: Recipe, c: Context) -> mem.ModelSpec:
     """The members with their cards' defaults and only the options a draft gets."""
     members = tuple(
-        mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name) for m in recipe.model.members
+        mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name)
+        for m in recipe.model.members
     )
     return mem.ModelSpec(members, draft_options(c))
 
@@ -40,8 +41,11 @@ def draft_options(c: Context) -> tuple[str, ...]:
 
 
 def draft_combine(c: Context) -> str:
-    """Log loss rewards calibrated probabilities: drafts stack (recalibrate) from the start."""
-    return "stack" if log_loss_task(c) else "average"
+    """Log loss rewards calibrated probabilities: drafts stack (recalibrate) from the start; on text,
+    a boosted meta-model that also reads the shape of the text does clearly better than a linear one."""
+    if not log_loss_task(c):
+        return "average"
+    return "stack_boost" if c.profile.text else "stack"
 
 
 def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None:
@@ -51,7 +55,9 @@ def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None
     if block == "features" and recipe.families:
         return recipe.with_(families=()), "raw columns only (no feature families)"
     if block == "preprocess" and not recipe.options.is_baseline():
-        return recipe.with_(options=ViewOptions()), "plain preprocessing (no rare grouping, median, standard scaling)"
+        return recipe.with_(
+            options=ViewOptions()
+        ), "plain preprocessing (no rare grouping, median, standard scaling)"
     if block == "model":
         draft = draft_model(recipe, c)
         if draft != recipe.model:
@@ -96,7 +102,9 @@ def summarize(results: list[AblationResult]) -> str:
     direction = "lower" if results[0].lower_is_better else "higher"
     tags = _FINGERPRINT.findall(results[0].variant.description)
     tag = f" [script {tags[0]}]" if tags else ""
-    lines = [f"Ablation of the current solution{tag} (score {base:.5f}, {direction} is better), most impactful first:"]
+    lines = [
+        f"Ablation of the current solution{tag} (score {base:.5f}, {direction} is better), most impactful first:"
+    ]
     ranked = sorted(results, key=lambda r: (r.impact is None, -abs(r.impact or 0.0), r.variant.block))
     for r in ranked:
         meaning = _FINGERPRINT.sub("", r.variant.description.split(": ", 1)[-1]).strip()

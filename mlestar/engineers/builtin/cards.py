@@ -142,7 +142,9 @@ def feature_kinds(profile: dict[str, Any]) -> set[str]:
     return kinds - {"constant", "id"}
 
 
-def _score(card: Card, profile: dict[str, Any], has_text: bool, has_tabular: bool, budget_s: float) -> float | None:
+def _score(
+    card: Card, profile: dict[str, Any], has_text: bool, has_tabular: bool, budget_s: float
+) -> float | None:
     n_rows = int(profile.get("n_train", 0))
     if not card.supports(str(profile.get("problem_type"))) or n_rows < card.min_rows:
         return None

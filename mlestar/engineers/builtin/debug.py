@@ -21,7 +21,15 @@ from mlestar.engineers.builtin.views import ViewOptions
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 _LIBRARY = ("site-packages", "dist-packages", "/lib/python", "<frozen", "<string>")
 _MISSING = re.compile(r"No module named '([\w.]+)'")
-_HEAVY = ("memoryerror", "unable to allocate", "out of memory", "killed", "timed out", "timeout", "time limit")
+_HEAVY = (
+    "memoryerror",
+    "unable to allocate",
+    "out of memory",
+    "killed",
+    "timed out",
+    "timeout",
+    "time limit",
+)
 
 
 def fix(script: str, recipe: Recipe, error: str, c: Context) -> str:
@@ -92,7 +100,9 @@ def _drop_last_member(recipe: Recipe) -> Recipe | None:
     if len(recipe.model.members) < 2:
         return None
     spec = recipe.model
-    return recipe.with_(model=mem.ModelSpec(spec.members[:-1], spec.options, spec.tune_trials, spec.tune_share))
+    return recipe.with_(
+        model=mem.ModelSpec(spec.members[:-1], spec.options, spec.tune_trials, spec.tune_share)
+    )
 
 
 def _without_module(recipe: Recipe, module: str, c: Context) -> Recipe | None:
@@ -107,9 +117,15 @@ def _without_module(recipe: Recipe, module: str, c: Context) -> Recipe | None:
 
 def _member_named_in(recipe: Recipe, lowered: str, c: Context) -> Recipe | None:
     """Drop a member whose library the error names (e.g. a CatBoostError), if others remain."""
+
     def named(m: mem.Member) -> bool:
-        libraries = {line.split()[1].split(".")[0] for line in " \n".join(c.cards[m.card].imports.values()).splitlines() if line.strip()}
+        libraries = {
+            line.split()[1].split(".")[0]
+            for line in " \n".join(c.cards[m.card].imports.values()).splitlines()
+            if line.strip()
+        }
         return any(lib.lower() in lowered for lib in libraries - {"sklearn", "scipy", "numpy"})
+
     return _keep_members(recipe, lambda m: not named(m))
 
 
@@ -126,7 +142,10 @@ def _lighter(recipe: Recipe, c: Context) -> Recipe | None:
     spec = recipe.model
     heavy = {"tuned", "seed_bagging", "early_stopping"} & set(spec.options)
     if heavy:
-        members = tuple(mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name) for m in spec.members)
+        members = tuple(
+            mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name)
+            for m in spec.members
+        )
         return recipe.with_(model=mem.ModelSpec(members, tuple(o for o in spec.options if o not in heavy)))
     if len(spec.members) > 1:
         costliest = max(spec.members, key=lambda m: c.cards[m.card].cost)

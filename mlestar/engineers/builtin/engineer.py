@@ -68,10 +68,14 @@ class BuiltinEngineer:
             return [span.candidate()]
         ranked = rank_cards(self.cards, ctx.profile, ctx.script_budget_s)
         if not ranked:
-            raise EngineerFailure(f"no model card applies to a {profile.problem_type} task with these columns")
+            raise EngineerFailure(
+                f"no model card applies to a {profile.problem_type} task with these columns"
+            )
         c = self._context(ctx)
         return [
-            Candidate(r.card.name, f"{r.card.title}. {r.card.summary}", self._example(r.card, c), r.card.source)
+            Candidate(
+                r.card.name, f"{r.card.title}. {r.card.summary}", self._example(r.card, c), r.card.source
+            )
             for r in ranked[: max(m, 1)]
         ]
 
@@ -87,8 +91,14 @@ class BuiltinEngineer:
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
-        recipe = Recipe(feats.draft_families(profile), mem.ModelSpec((member,), ablation.draft_options(c)), combine=ablation.draft_combine(c))
-        return self._render(ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title}).")
+        recipe = Recipe(
+            feats.draft_families(profile),
+            mem.ModelSpec((member,), ablation.draft_options(c)),
+            combine=ablation.draft_combine(c),
+        )
+        return self._render(
+            ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title})."
+        )
 
     def _card_for(self, candidate: Candidate, ctx: TaskContext) -> Card:
         """The card a candidate names; for candidates found elsewhere, the closest applicable card."""
@@ -110,7 +120,9 @@ class BuiltinEngineer:
         if not new:
             raise EngineerFailure(f"nothing to merge: {other_candidate.name} is already a member of the base")
         spec = recipe.model
-        merged = recipe.with_(model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share))
+        merged = recipe.with_(
+            model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share)
+        )
         names = ", ".join(m.card for m in merged.model.members)
         return self._render(ctx, merged, f"the members {names}, trained on the same folds and combined.")
 
@@ -120,7 +132,11 @@ class BuiltinEngineer:
         if profile.files and recipe.files == NO_FILES:
             revised = revised.with_(files=FILES_ON)
         views_used = set(recipe.views_needed(self.cards))
-        if profile.text and not views_used & {"linear", "words", "chars"} and "text_stats" not in recipe.families:
+        if (
+            profile.text
+            and not views_used & {"linear", "words", "chars"}
+            and "text_stats" not in recipe.families
+        ):
             revised = revised.with_(families=feats.canonical((*revised.families, "text_stats")))
         if revised == recipe:
             return None
@@ -128,12 +144,16 @@ class BuiltinEngineer:
         return self._render(ctx, revised, f"the current solution, now also using {used} as features.")
 
     def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
-        profile = ProfileView(ctx.profile)
+        """Static findings on the script, plus columns that alone give the answer away. The obvious
+        fix, dropping a train-only column the script uses as a feature, comes as fixed_code; a
+        column that merely predicts too well is reported for review, not dropped (it may be real)."""
         train_only = list(ctx.profile.get("train_only", []))
-        leaks = static_leaks(script, train_only, list(ctx.spec.train_target_columns)) + dynamic_leaks(ctx.data_dir, ctx.profile)
-        suspects = [c for c in profile.features if any(f"column {c!r}" in leak or f"column {c!r} " in leak for leak in leaks)]
+        found = static_leaks(script, train_only, list(ctx.spec.train_target_columns))
+        suspects = [
+            c for c in ProfileView(ctx.profile).features if any(f"column {c!r}" in leak for leak in found)
+        ]
         fixed = self._without_columns(ctx, script, suspects) if suspects else None
-        return LeakageReport(tuple(leaks), fixed)
+        return LeakageReport(tuple(found + dynamic_leaks(ctx.data_dir, ctx.profile)), fixed)
 
     def _without_columns(self, ctx: TaskContext, script: str, columns: list[str]) -> str | None:
         try:
@@ -143,7 +163,9 @@ class BuiltinEngineer:
         profile = dict(ctx.profile)
         profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
         slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
-        return self._render(slim, recipe, f"the current solution without the suspect columns {', '.join(columns)}.")
+        return self._render(
+            slim, recipe, f"the current solution without the suspect columns {', '.join(columns)}."
+        )
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
@@ -171,7 +193,9 @@ class BuiltinEngineer:
             raise EngineerFailure(f"the plan changes nothing in the {block} block")
         return render_block(block, new_recipe, c.profile, self.cards)
 
-    def plan_ensemble(self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]) -> EnsemblePlan:
+    def plan_ensemble(
+        self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
+    ) -> EnsemblePlan:
         return next_ensemble(members, history, ctx.spec.lower_is_better)
 
     def debug(self, ctx: TaskContext, script: str, error: str) -> str:

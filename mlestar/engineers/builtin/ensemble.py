@@ -11,7 +11,9 @@ _KINDS = {
 }
 
 
-def next_ensemble(members: list[EnsembleMember], history: list[PlanOutcome], lower_is_better: bool) -> EnsemblePlan:
+def next_ensemble(
+    members: list[EnsembleMember], history: list[PlanOutcome], lower_is_better: bool
+) -> EnsemblePlan:
     """The first plan not tried yet: all members with each kind, then the best three with each kind."""
     ranked = sorted(members, key=lambda m: (m.score if lower_is_better else -m.score, m.node_id))
     ids_all = tuple(m.node_id for m in ranked)

@@ -190,14 +190,29 @@ def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFra
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("structured_parts", "parse structured strings into parts", lambda p: bool(p.structured), _structured_parts),
+        Family(
+            "structured_parts",
+            "parse structured strings into parts",
+            lambda p: bool(p.structured),
+            _structured_parts,
+        ),
         Family("date_parts", "date parts", lambda p: bool(p.dates), _date_parts),
         Family("id_parts", "numeric parts of structured ids", lambda p: p.id_parts()[3] != (), _id_parts),
         Family("group_sizes", "group sizes over shared keys", lambda p: bool(p.group_keys()), _group_sizes),
         Family("amount_totals", "sums of related amounts", lambda p: len(p.amounts()) >= 2, _amount_totals),
-        Family("numeric_groups", "aggregates of related numeric columns", lambda p: bool(p.numeric_groups()), _numeric_groups),
+        Family(
+            "numeric_groups",
+            "aggregates of related numeric columns",
+            lambda p: bool(p.numeric_groups()),
+            _numeric_groups,
+        ),
         Family("frequencies", "frequency encoding", lambda p: bool(p.frequency_columns()), _frequencies),
-        Family("codes_as_categories", "code-like numbers as categories", lambda p: bool(p.code_columns()), _codes_as_categories),
+        Family(
+            "codes_as_categories",
+            "code-like numbers as categories",
+            lambda p: bool(p.code_columns()),
+            _codes_as_categories,
+        ),
         Family("text_stats", "statistics of text", lambda p: bool(p.text), _text_stats),
     )
 }
@@ -234,10 +249,14 @@ def render_features(profile: ProfileView, families: tuple[str, ...], files: bool
 def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
     structured = f"STRUCTURED = {literal(profile.structured_spec())}\n" if with_structured else ""
     doc = '"""Structured strings: column -> (separator, kind of each part: number, category or key)."""\n\n\n'
-    return structured + (doc if with_structured else "") + '''def split_parts(values: pd.Series, separator: str, n_parts: int) -> pd.DataFrame:
+    return (
+        structured
+        + (doc if with_structured else "")
+        + """def split_parts(values: pd.Series, separator: str, n_parts: int) -> pd.DataFrame:
     parts = values.astype("object").str.split(separator, n=n_parts - 1, regex=False, expand=True)
     return parts.reindex(columns=range(n_parts))
-'''
+"""
+    )
 
 
 _BASE = '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -135,7 +135,9 @@ def image_stats(path: Path) -> dict[str, float]:
 
 def render_files(profile: ProfileView) -> str:
     """The whole files block for the task's per-row files."""
-    entries = [{"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files]
+    entries = [
+        {"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files
+    ]
     kinds = {e["kind"] for e in entries}
     imports = ["import re", "from collections import Counter"] if "text" in kinds else []
     if "image" in kinds:
@@ -158,7 +160,9 @@ def _entry(kinds: set[str]) -> str:
         '                keys, labels = vocabulary(entry["train"])\n'
         "                rows.append(text_file_stats(path, keys, labels))\n"
     )
-    image_line = '            {keyword} entry["kind"] == "image":\n                rows.append(image_stats(path))\n'
+    image_line = (
+        '            {keyword} entry["kind"] == "image":\n                rows.append(image_stats(path))\n'
+    )
     body = ""
     if "text" in kinds:
         body += text_line

@@ -61,7 +61,9 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
     views_used = tuple(dict.fromkeys(c.view for c in used))
     described = "; ".join(f"{m.name} ({c.title})" for m, c in zip(spec.members, used, strict=True))
     options = ", ".join(o.replace("_", " ") for o in spec.options) or "none"
-    summary = "\n".join(textwrap.wrap(f"# Members: {described}. Options: {options}.", 100, subsequent_indent="# "))
+    summary = "\n".join(
+        textwrap.wrap(f"# Members: {described}. Options: {options}.", 100, subsequent_indent="# ")
+    )
     views_doc = '"""The input views the members read; the preprocess block fits only these."""'
     parts = [
         summary + "\n" + _imports(used, role, spec),
@@ -164,7 +166,9 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str) -> str:
     doc = '"""The members to train: name -> (input view, unfitted estimator). Their predictions are combined."""'
     return (
         "def make_models(inputs: dict[str, Any], target: np.ndarray, folds: np.ndarray) -> dict[str, tuple[str, Any]]:\n"
-        f"    {doc}\n    models: dict[str, tuple[str, Any]] = {{}}\n" + "\n".join(lines) + "\n    return models\n"
+        f"    {doc}\n    models: dict[str, tuple[str, Any]] = {{}}\n"
+        + "\n".join(lines)
+        + "\n    return models\n"
     )
 
 
@@ -185,7 +189,12 @@ def read_model(block: str) -> ModelSpec:
         settings = constants.get(name.upper(), {})
         members.append(Member(name, builders.get(name, _card_of(name)), tuple(sorted(settings.items()))))
     options = tuple(o for o in OPTIONS if helpers.detect(o, block))
-    return ModelSpec(tuple(members), options, int(constants.get("TUNE_TRIALS", 0)), float(constants.get("TUNE_SHARE", 0.35)))
+    return ModelSpec(
+        tuple(members),
+        options,
+        int(constants.get("TUNE_TRIALS", 0)),
+        float(constants.get("TUNE_SHARE", 0.35)),
+    )
 
 
 def _builder_cards(block: str) -> list[tuple[str, str]]:

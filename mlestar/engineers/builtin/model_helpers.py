@@ -80,9 +80,19 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
     if stoppers:
         out.append(_early_stopping(stoppers))
     if _users("seed_bagging", spec, cards, problem_type):
-        out.append(_SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner") if stoppers else _SEED_BAG.replace("INNER", "inner"))
+        out.append(
+            _SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner")
+            if stoppers
+            else _SEED_BAG.replace("INNER", "inner")
+        )
     if _users("target_encoding", spec, cards, problem_type):
-        target_type = "continuous" if "regression" in problem_type else "multiclass" if problem_type == "multiclass" else "binary"
+        target_type = (
+            "continuous"
+            if "regression" in problem_type
+            else "multiclass"
+            if problem_type == "multiclass"
+            else "binary"
+        )
         out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", f'"{target_type}"'))
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
@@ -93,7 +103,7 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
 
 def _early_stopping(flavours: list[str]) -> str:
     calls = {
-        "lightgbm": '            callbacks = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n'
+        "lightgbm": "            callbacks = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], callbacks=callbacks)\n",
         "xgboost": "            self.model_.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], verbose=False)\n",
@@ -235,12 +245,12 @@ _LOSSES = {
     answers = answers.reshape(len(answers), -1)
     return float(np.mean((np.log1p(np.clip(predicted, 0, None)) - np.log1p(answers)) ** 2))
 ''',
-    "absolute": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    "absolute": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.abs(predicted - answers.reshape(len(answers), -1))))
-''',
-    "squared": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+""",
+    "squared": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean((predicted - answers.reshape(len(answers), -1)) ** 2))
-''',
+""",
 }
 
 

@@ -162,11 +162,18 @@ class ProfileView:
 
     def code_columns(self) -> list[str]:
         return [
-            c for c in self.numeric if self.columns[c].get("integer") and 2 < self.columns[c]["n_unique"] <= 12
+            c
+            for c in self.numeric
+            if self.columns[c].get("integer") and 2 < self.columns[c]["n_unique"] <= 12
         ]
 
     def header_lists(self) -> dict[str, list[str]]:
-        return {"FEATURES": self.features, "NUMERIC": self.numeric, "BOOLEAN": self.boolean, "TEXT": self.text}
+        return {
+            "FEATURES": self.features,
+            "NUMERIC": self.numeric,
+            "BOOLEAN": self.boolean,
+            "TEXT": self.text,
+        }
 
     @property
     def target_skew(self) -> float:

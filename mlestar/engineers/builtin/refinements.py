@@ -57,8 +57,14 @@ def _family_entry(name: str) -> Entry:
     return Entry(name, "features", _FAMILY_TEXT[name], applies, apply, _FAMILY_GAIN.get(name, 0.002))
 
 
-_FAMILY_GAIN = {"structured_parts": 0.01, "date_parts": 0.01, "group_sizes": 0.004, "amount_totals": 0.003,
-                "numeric_groups": 0.003, "text_stats": 0.003}
+_FAMILY_GAIN = {
+    "structured_parts": 0.01,
+    "date_parts": 0.01,
+    "group_sizes": 0.004,
+    "amount_totals": 0.003,
+    "numeric_groups": 0.003,
+    "text_stats": 0.003,
+}
 _FAMILY_TEXT = {
     "structured_parts": "parse structured strings (such as deck/number/side) into parts, numeric parts as numbers",
     "date_parts": "turn dates into calendar parts and elapsed days",
@@ -77,7 +83,9 @@ def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], boo
         if option == "tuned":
             users = [m for m in r.model.members[:1] if c.cards[m.card].space(c.profile.problem_type)]
         else:
-            users = [m for m in r.model.members if option_applies(option, c.cards[m.card], c.profile.problem_type)]
+            users = [
+                m for m in r.model.members if option_applies(option, c.cards[m.card], c.profile.problem_type)
+            ]
         return not r.model.has(option) and bool(users) and extra(r, c)
 
     def apply(r: Recipe, c: Context) -> Recipe:
@@ -118,7 +126,11 @@ def tune_trials(spec: mem.ModelSpec, c: Context) -> int:
 
 def _tune_longer(r: Recipe, c: Context) -> Recipe:
     spec = r.model
-    return r.with_(model=mem.ModelSpec(spec.members, spec.options, min(spec.tune_trials * 2, 200), min(0.6, spec.tune_share + 0.2)))
+    return r.with_(
+        model=mem.ModelSpec(
+            spec.members, spec.options, min(spec.tune_trials * 2, 200), min(0.6, spec.tune_share + 0.2)
+        )
+    )
 
 
 def _class_weights(r: Recipe, c: Context) -> Recipe:
@@ -129,7 +141,9 @@ def _class_weights(r: Recipe, c: Context) -> Recipe:
         if weight:
             settings[weight["param"]] = weight["value"]
         members.append(mem.Member(m.name, m.card, tuple(sorted(settings.items()))))
-    return r.with_(model=mem.ModelSpec(tuple(members), r.model.options, r.model.tune_trials, r.model.tune_share))
+    return r.with_(
+        model=mem.ModelSpec(tuple(members), r.model.options, r.model.tune_trials, r.model.tune_share)
+    )
 
 
 def _weights_apply(r: Recipe, c: Context) -> bool:
@@ -151,16 +165,22 @@ def _member_entry(card_name: str) -> Entry:
     def apply(r: Recipe, c: Context) -> Recipe:
         member = mem.member_for(c.cards[card_name], c.profile.problem_type, c.profile.n_train)
         spec = r.model
-        return r.with_(model=mem.ModelSpec((*spec.members, member), spec.options, spec.tune_trials, spec.tune_share))
+        return r.with_(
+            model=mem.ModelSpec((*spec.members, member), spec.options, spec.tune_trials, spec.tune_share)
+        )
 
     text = f"add a {card_name} member to the ensemble"
     return Entry(f"add:{card_name}", "model", text, applies, apply, 0.003)
 
 
-def _preprocess_entry(key: str, text: str, change: dict[str, object], needs_linear: bool, gain: float = 0.001) -> Entry:
+def _preprocess_entry(
+    key: str, text: str, change: dict[str, object], needs_linear: bool, gain: float = 0.001
+) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
-        has_view = "linear" in r.views_needed(c.cards) if needs_linear else bool(
-            {"trees", "linear", "native"} & set(r.views_needed(c.cards))
+        has_view = (
+            "linear" in r.views_needed(c.cards)
+            if needs_linear
+            else bool({"trees", "linear", "native"} & set(r.views_needed(c.cards)))
         )
         has_categories = bool(c.profile.categorical or c.profile.structured) or needs_linear
         return has_view and has_categories and any(getattr(r.options, k) != v for k, v in change.items())
@@ -178,7 +198,11 @@ def _always(r: Recipe, c: Context) -> bool:
 
 def _log_target_applies(r: Recipe, c: Context) -> bool:
     p = c.profile
-    return p.is_regression and p.target_min > -1 and (p.target_skew > 1 or "rmsle" in p.metric or "msle" in p.metric)
+    return (
+        p.is_regression
+        and p.target_min > -1
+        and (p.target_skew > 1 or "rmsle" in p.metric or "msle" in p.metric)
+    )
 
 
 def _stack_applies(r: Recipe, c: Context) -> bool:
@@ -190,42 +214,106 @@ def catalogue(c: Context) -> list[Entry]:
     """Every entry; within a block, the most promising first (then in the order written here)."""
     entries = [_family_entry(name) for name in feats.ORDER]
     entries += [
-        Entry("files_on", "files", "use the rows' own files again", lambda r, c: r.files == FILES_OFF,
-              lambda r, c: r.with_(files=FILES_ON), 0.01),
-        Entry("files_off", "files", "stop using the rows' own files (if their features only add noise)",
-              lambda r, c: r.files == FILES_ON, lambda r, c: r.with_(files=FILES_OFF), 0.001),
-        _preprocess_entry("rare_categories", "group categories seen fewer than 10 times into one level",
-                          {"rare_min_count": 10}, needs_linear=False),
-        _preprocess_entry("quantile_scaling", "map numbers to a normal shape by quantiles before the linear model",
-                          {"scale": "quantile"}, needs_linear=True),
-        _preprocess_entry("mean_imputation", "impute missing numbers with the mean instead of the median",
-                          {"impute": "mean"}, needs_linear=True, gain=0.0005),
-        _option_entry("log_target", "fit on log1p of the target (the metric's log scale / a skewed target)",
-                      _log_target_applies, 0.01),
-        _option_entry("tuned", "tune the first member's settings with Optuna on the harness folds, in a time box",
-                      _always, 0.006),
-        _option_entry("early_stopping", "use four times the trees at half the learning rate, stopped early on a holdout",
-                      _always, 0.004),
+        Entry(
+            "files_on",
+            "files",
+            "use the rows' own files again",
+            lambda r, c: r.files == FILES_OFF,
+            lambda r, c: r.with_(files=FILES_ON),
+            0.01,
+        ),
+        Entry(
+            "files_off",
+            "files",
+            "stop using the rows' own files (if their features only add noise)",
+            lambda r, c: r.files == FILES_ON,
+            lambda r, c: r.with_(files=FILES_OFF),
+            0.001,
+        ),
+        _preprocess_entry(
+            "rare_categories",
+            "group categories seen fewer than 10 times into one level",
+            {"rare_min_count": 10},
+            needs_linear=False,
+        ),
+        _preprocess_entry(
+            "quantile_scaling",
+            "map numbers to a normal shape by quantiles before the linear model",
+            {"scale": "quantile"},
+            needs_linear=True,
+        ),
+        _preprocess_entry(
+            "mean_imputation",
+            "impute missing numbers with the mean instead of the median",
+            {"impute": "mean"},
+            needs_linear=True,
+            gain=0.0005,
+        ),
+        _option_entry(
+            "log_target",
+            "fit on log1p of the target (the metric's log scale / a skewed target)",
+            _log_target_applies,
+            0.01,
+        ),
+        _option_entry(
+            "tuned",
+            "tune the first member's settings with Optuna on the harness folds, in a time box",
+            _always,
+            0.006,
+        ),
+        _option_entry(
+            "early_stopping",
+            "use four times the trees at half the learning rate, stopped early on a holdout",
+            _always,
+            0.004,
+        ),
         _option_entry("seed_bagging", "average the members over three seeds", _always, 0.0015),
-        _option_entry("target_encoding", "target-encode categories inside each training fold only",
-                      lambda r, c: bool(c.profile.categorical or c.profile.structured), 0.002),
-        Entry("tune_longer", "model", "tune for twice as many trials", lambda r, c: r.model.has("tuned"),
-              _tune_longer, 0.002),
-        Entry("class_weights", "model", "weight classes by inverse frequency", _weights_apply, _class_weights, 0.003),
+        _option_entry(
+            "target_encoding",
+            "target-encode categories inside each training fold only",
+            lambda r, c: bool(c.profile.categorical or c.profile.structured),
+            0.002,
+        ),
+        Entry(
+            "tune_longer",
+            "model",
+            "tune for twice as many trials",
+            lambda r, c: r.model.has("tuned"),
+            _tune_longer,
+            0.002,
+        ),
+        Entry(
+            "class_weights",
+            "model",
+            "weight classes by inverse frequency",
+            _weights_apply,
+            _class_weights,
+            0.003,
+        ),
     ]
     ranked = [r.card.name for r in rank_cards(c.cards, c.profile.profile, c.budget_s)]
     entries += [_member_entry(name) for name in ranked[:6]]
     stack_gain = 0.02 if log_loss_task(c) else 0.003
     entries.append(
-        Entry("stack", "train", "combine the members with a stacked linear model fitted on out-of-fold predictions",
-              _stack_applies, lambda r, c: r.with_(combine="stack"), stack_gain)
+        Entry(
+            "stack",
+            "train",
+            "combine the members with a stacked linear model fitted on out-of-fold predictions",
+            _stack_applies,
+            lambda r, c: r.with_(combine="stack"),
+            stack_gain,
+        )
     )
     entries.append(
-        Entry("stack_boost", "train",
-              "combine the members with a small boosted-tree model reading their out-of-fold predictions and "
-              "simple statistics of each row (numbers, the shape of any text)",
-              lambda r, c: r.combine != "stack_boost", lambda r, c: r.with_(combine="stack_boost"),
-              0.01 if c.profile.text else 0.003)
+        Entry(
+            "stack_boost",
+            "train",
+            "combine the members with a small boosted-tree model reading their out-of-fold predictions and "
+            "simple statistics of each row (numbers, the shape of any text)",
+            lambda r, c: r.combine != "stack_boost",
+            lambda r, c: r.with_(combine="stack_boost"),
+            0.01 if c.profile.text else 0.003,
+        )
     )
     return sorted(entries, key=lambda e: -e.gain)
 
@@ -264,12 +352,17 @@ def next_plan(block: str, recipe: Recipe, history: list[PlanOutcome], c: Context
     tried_keys = {k for keys in tried for k in keys}
     untried = [e.key for e in entries_for(block, recipe, c) if e.key not in tried_keys]
     best = _best_previous(block, history, c)
-    if best is not None and "tuned" in best and "tune_longer" not in best:
-        return plan_text(block, (*best, "tune_longer"), c)
-    if best is not None and untried:
-        return plan_text(block, (*best, untried[0]), c)
-    if untried:
-        return plan_text(block, (untried[0],), c)
+    candidates: list[tuple[str, ...]] = []
+    if best is not None:
+        # What worked stays; tuning that helped gets more time before anything else is added.
+        if "tuned" in best and "tune_longer" not in best:
+            candidates.append((*best, "tune_longer"))
+        candidates += [(*best, key) for key in untried]
+    candidates += [(key,) for key in untried]
+    done = {frozenset(keys) for keys in tried}
+    for keys in candidates:
+        if frozenset(keys) not in done:
+            return plan_text(block, keys, c)
     raise EngineerFailure(f"no refinement left to try on the {block} block")
 
 

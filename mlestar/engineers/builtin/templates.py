@@ -108,6 +108,7 @@ def train_and_validate(models: dict[str, tuple[str, Any]], inputs: dict[str, Any
     return combiner.out_of_fold(member_oof, frames[0]), combiner.combine(member_test, frames[1]), fitted, combiner
 '''
 
+
 def train_block(combine: str) -> str:
     imports, combiner = combiner_code(combine)
     return (imports + "\n\n\n" if imports else "") + _FIT_HELPERS + "\n\n" + combiner
@@ -140,7 +141,7 @@ def save_outputs(oof: np.ndarray, test_pred: np.ndarray, predictor: Predictor) -
             cloudpickle.dump(predictor, handle)
 '''
 
-MAIN = '''def main() -> None:
+MAIN = """def main() -> None:
     start = time.time()
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(pd.concat([train, test], ignore_index=True))
@@ -155,7 +156,7 @@ MAIN = '''def main() -> None:
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 FIT_VIEWS = '''def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
     """Fit each view once on train and test inputs together; split its output back into the two."""

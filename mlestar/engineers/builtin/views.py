@@ -39,9 +39,7 @@ def render_preprocess(views: tuple[str, ...], options: ViewOptions, has_text: bo
     entries = ", ".join(f'"{v}": {v}_view' for v in views)
     parts.append(
         "def make_views(names: tuple[str, ...]) -> dict[str, Any]:\n"
-        '    """The views the members read (this task offers: '
-        + ", ".join(views)
-        + ')."""\n'
+        '    """The views the members read (this task offers: ' + ", ".join(views) + ')."""\n'
         f"    factories = {{{entries}}}\n"
         "    return {name: factories[name]() for name in names}\n"
     )
@@ -78,13 +76,13 @@ def _constants(views: tuple[str, ...], options: ViewOptions) -> str:
     return "\n".join(lines)
 
 
-_COLUMNS = '''def numeric_columns(frame: pd.DataFrame) -> list[str]:
+_COLUMNS = """def numeric_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in TEXT and pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def category_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in TEXT and not pd.api.types.is_numeric_dtype(frame[c])]
-'''
+"""
 
 
 def _trees(options: ViewOptions, has_text: bool) -> str:
@@ -181,7 +179,9 @@ def read_options(block: str) -> ViewOptions:
             name = node.targets[0].id
             if name in ("RARE_MIN_COUNT", "IMPUTE", "SCALE"):
                 try:
-                    values[name.lower().replace("rare_min_count", "rare_min_count")] = ast.literal_eval(node.value)
+                    values[name.lower().replace("rare_min_count", "rare_min_count")] = ast.literal_eval(
+                        node.value
+                    )
                 except ValueError:
                     continue
     return ViewOptions(
