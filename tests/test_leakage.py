@@ -31,6 +31,7 @@ folds = np.load("input/folds.npy")
 y_label = train["Transported"]
 x = train.drop(columns=["Transported", "secret_score"])
 vectorizer = TfidfVectorizer().fit(pd.concat([train["text"], test["text"]]))
+features = FeatureMaker().fit(train, test)
 for k in range(5):
     fit_rows, valid_rows = folds != k, folds == k
     model = LogisticRegression().fit(x[fit_rows], y[fit_rows])
@@ -42,6 +43,7 @@ LEAKY = {
     "reads an absolute path": 'extra = pd.read_csv("/data/competition/train_full.csv")\n',
     "fits on validation rows": "model = LogisticRegression().fit(x_val, y_val)\n",
     "fits on test rows": "model.fit(X_test, y)\n",
+    "fits with test answers": "model.fit(x_train, y_test)\n",
     "uses a train-only column": 'features = ["Age", "secret_score"]\n',
     "target statistics over all rows": 'train["te"] = train.groupby("Cabin")["Transported"].transform("mean")\n',
     "answer column in a feature list": 'x = train[["Age"]].assign(t=train["Transported"])\nfeatures = ["Age", "Transported"]\n',

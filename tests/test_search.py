@@ -273,3 +273,56 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
     resumed = Journal(run_dir)
     assert {"draft-0", "draft-1", "draft-2"} <= set(resumed.nodes)
     assert resumed.nodes["draft-0"].ok
+
+
+@pytest.fixture(scope="module")
+def whole_leaky_run(tmp_path_factory: pytest.TempPathFactory):
+    """An uninterrupted run whose leakage check finds something, so the check stage runs a script."""
+    from mlestar.execution.local import LocalExecutor
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
+        return _run(tmp_path_factory.mktemp("leaky"), ScriptedEngineer(leak=True), name="whole")
+
+
+class _DyingEngineer(ScriptedEngineer):
+    """Dies (like the process would) on the n-th call of one role: a kill inside a stage that may
+    run no script at all, such as the harness-computed ensembles."""
+
+    def __init__(self, role: str, nth: int) -> None:
+        super().__init__(leak=True)
+        self.role, self.nth = role, nth
+
+    def _call(self, role: str) -> None:
+        super()._call(role)
+        if role == self.role and self.calls.count(role) == self.nth:
+            raise _Killed()
+
+
+@pytest.mark.parametrize(
+    ("role", "nth", "stage"),
+    [
+        ("check_leakage", 1, "check"),  # before the fixed script runs
+        ("summarize_ablation", 1, "refine"),  # after the check's script ran, before refinement
+        ("plan_ensemble", 2, "ensemble"),  # after the first ensemble, before the second
+    ],
+)
+def test_resume_after_a_kill_in_the_check_and_ensemble_stages(
+    tmp_path: Path, role: str, nth: int, stage: str, whole_leaky_run
+) -> None:
+    whole = whole_leaky_run
+    cfg = config(whole[0].task_dir, tmp_path / "killed")
+    with pytest.raises(_Killed):
+        start_run(cfg, engineer=_DyingEngineer(role, nth))
+    interrupted = Journal(cfg.run_dir)
+    assert not interrupted.has_event("run_finished")
+    if stage == "ensemble":
+        assert any(n.stage == "ensemble" for n in interrupted.nodes.values())
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer(leak=True))
+    resumed = Journal(cfg.run_dir)
+    assert any(n.stage == "check" for n in resumed.nodes.values())
+    assert sorted(resumed.nodes) == sorted(whole[2].nodes)
+    assert [resumed.nodes[k].score for k in sorted(resumed.nodes)] == [
+        whole[2].nodes[k].score for k in sorted(whole[2].nodes)
+    ]
+    assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()

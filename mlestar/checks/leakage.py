@@ -44,6 +44,7 @@ _ANSWER_FILE = re.compile(
     r"(^|/)(private|answers?|solution|ground_truth|labels?_test)(\.|/|$)", re.IGNORECASE
 )
 _HELD_OUT = re.compile(r"(^|_)(val|valid|validation|holdout|held_out|test|tst|dev)(_|$|\d)", re.IGNORECASE)
+_ANSWER_NAME = re.compile(r"(^|_)(y|target|targets|label|labels|answer|answers)(_|$)", re.IGNORECASE)
 _FIT_METHODS = {"fit", "fit_transform", "fit_predict", "partial_fit"}
 _SAFE_EVAL = {"eval_set", "validation_data", "eval_X", "X_val", "X_valid"}
 _DROP_CALLS = {"drop", "pop", "difference", "remove", "discard"}
@@ -121,10 +122,15 @@ def _names_in(node: ast.AST) -> list[str]:
 
 
 def _fit_leaks(node: ast.Call) -> list[str]:
-    """A supervised fit (two or more positional arguments) on rows named as validation or test."""
+    """A supervised fit (two or more positional arguments) on rows, or with answers, named as
+    validation or test."""
     if _call_name(node) not in _FIT_METHODS or len(node.args) < 2:
         return []
-    held = sorted({n for arg in node.args[:2] for n in _names_in(arg) if _HELD_OUT.search(n)})
+    # The rows are the first argument; the second is only suspect when it names held-out answers,
+    # so an unsupervised `features.fit(train, test)` (vocabulary, frequencies) is not a finding.
+    rows = [n for n in _names_in(node.args[0]) if _HELD_OUT.search(n)]
+    answers = [n for n in _names_in(node.args[1]) if _HELD_OUT.search(n) and _ANSWER_NAME.search(n)]
+    held = sorted({*rows, *answers})
     if not held:
         return []
     return [
