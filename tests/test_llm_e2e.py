@@ -16,15 +16,10 @@ import pytest
 
 from mlestar import app, blocks, cli
 from mlestar.engineers.base import (
-    AblationResult,
     BlockChoice,
     Candidate,
-    EnsembleMember,
-    EnsemblePlan,
-    LeakageReport,
     PlanOutcome,
     TaskContext,
-    Usage,
     Variant,
 )
 from mlestar.engineers.llm import LLMEngineer, build_engineer
@@ -32,7 +27,7 @@ from mlestar.journal import Journal
 from mlestar.status import summarize
 from tests.conftest import guard_loopback, no_real_llm_providers
 from tests.llm_server import Canned, LLMServer, Seen, chat_reply, rate_limited, slow
-from tests.llm_support import FAKE_KEY, fenced, role_of
+from tests.llm_support import FAKE_KEY, RecordingFallback, fenced, role_of
 from tests.search_support import regression_task
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -94,13 +89,9 @@ np.save("output/test.npy", test_pred)
 '''
 
 
-class Fallback:
-    """The engineer that covers failed steps and the rest of the run once the budget is spent."""
-
-    name = "fallback"
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+class Fallback(RecordingFallback):
+    """The engineer that covers failed steps and the rest of the run once the budget is spent:
+    the recording stand-in, with answers that make a real ridge solution and refine it."""
 
     def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
         self.calls.append("retrieve")
@@ -111,25 +102,9 @@ class Fallback:
         self.calls.append("draft")
         return solution()
 
-    def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
-        self.calls.append("merge")
-        return base
-
-    def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        self.calls.append("check_data_usage")
-        return None
-
-    def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
-        self.calls.append("check_leakage")
-        return LeakageReport(())
-
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         self.calls.append("ablate")
         return [Variant("one-column", "one column", "features", solution(cols='["a"]'))]
-
-    def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
-        self.calls.append("summarize_ablation")
-        return "fallback summary"
 
     def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
         self.calls.append("pick_block")
@@ -144,19 +119,6 @@ class Fallback:
         if block == "model":
             return blocks.get_block(script, "model").replace("RIDGE = ", "RIDGE = 0.5 * ")
         return blocks.get_block(script, block)
-
-    def plan_ensemble(
-        self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
-    ) -> EnsemblePlan:
-        self.calls.append("plan_ensemble")
-        return EnsemblePlan("average", "plain average")
-
-    def debug(self, ctx: TaskContext, script: str, error: str) -> str:
-        self.calls.append("debug")
-        return script
-
-    def take_usage(self) -> Usage:
-        return Usage()
 
 
 def _ok(text: str) -> Canned:
