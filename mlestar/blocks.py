@@ -6,10 +6,10 @@ line "# %% block: <name>" and runs to the next marker or the end of the script.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 
+from mlestar import syntax
 from mlestar.contract import BLOCK_MARKER
 
 _MARKER = re.compile(r"^" + re.escape(BLOCK_MARKER) + r"(?P<name>[A-Za-z_][\w\-]*)\s*$", re.MULTILINE)
@@ -83,7 +83,7 @@ def _strip_marker(body: str, name: str) -> str:
 def validate(script: str, expected: list[str] | None = None) -> None:
     """Raise BlockError unless the script parses and has the expected blocks in order."""
     try:
-        ast.parse(script)
+        syntax.parse(script)
     except SyntaxError as e:
         raise BlockError(f"the script does not parse: {e.msg} at line {e.lineno}") from e
     names = block_names(script)

@@ -15,6 +15,7 @@ import pytest
 
 from mlestar import app
 from mlestar.app import resume_run, run_lock, start_run
+from mlestar.engineers.base import EngineerFailure
 from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
 from mlestar.run_layout import RunLayout
@@ -102,6 +103,48 @@ def test_nothing_works_still_writes_a_valid_trivial_submission(tmp_path: Path) -
     train = pd.read_csv(cfg.task_dir / "train.csv")
     assert np.allclose(sub["y"], train["y"].mean())
     assert (cfg.run_dir / "solution.py").exists()
+
+
+class _SpeechlessEngineer(ScriptedEngineer):
+    """Fails (EngineerFailure) on the listed roles, as an engineer with nothing left to say does."""
+
+    def __init__(self, *roles: str) -> None:
+        super().__init__()
+        self.silent = roles
+
+    def _call(self, role: str) -> None:
+        super()._call(role)
+        if role in self.silent and not (role == "plan_next" and self.calls.count(role) == 1):
+            raise EngineerFailure(f"scripted: no answer for {role}")
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [("plan_next",), ("pick_block",), ("ablate", "summarize_ablation"), ("plan_ensemble",), ("check_leakage",)],
+)
+def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(tmp_path: Path, roles: tuple[str, ...]) -> None:
+    cfg, outcome, journal = _run(tmp_path, _SpeechlessEngineer(*roles))
+    assert outcome.status == "ok"
+    failed = [e for e in journal.events if e["name"] == "engineer_failed"]
+    assert failed and all("scripted: no answer" in e["error"] for e in failed)
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+    if roles == ("plan_next",):  # the first plan comes with the block choice; the second is missing
+        refine = sorted(n.id for n in journal.nodes.values() if n.stage == "refine")
+        assert refine == ["t0-k0", "t0-k1", "t1-k0"]  # round 1 ran out of plans after its first
+    # Cut the journal just after the last failure, as a kill would, and resume with an engineer
+    # that answers everything: failures are read back, not asked again, so the path is the same.
+    lines = (cfg.run_dir / "journal.jsonl").read_text().splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if '"engineer_failed"' in line)
+    (cfg.run_dir / "journal.jsonl").write_text("".join(lines[: last + 2]))
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer())
+    assert sorted(Journal(cfg.run_dir).nodes) == sorted(journal.nodes)
+
+
+def test_an_engineer_with_no_candidates_still_submits_a_prior(tmp_path: Path) -> None:
+    cfg, outcome, journal = _run(tmp_path, _SpeechlessEngineer("retrieve"))
+    assert outcome.status == "fallback"
+    assert not journal.nodes.get("draft-0")
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
 
 
 def test_failed_merge_stops_merging(tmp_path: Path) -> None:

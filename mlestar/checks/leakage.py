@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from mlestar import syntax
+
 _READERS = {
     "open",
     "read_csv",
@@ -59,7 +61,7 @@ def static_leaks(
     train_only: columns of train that test lacks; answers: those of them that are the answers
     (reading an answer column as the label is fine; using it to make features is not)."""
     try:
-        tree = ast.parse(script)
+        tree = syntax.parse(script)
     except SyntaxError:
         return []
     _link_parents(tree)

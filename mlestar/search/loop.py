@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 from mlestar import blocks
 from mlestar.config import SearchSettings
@@ -20,8 +21,10 @@ from mlestar.engineers.base import (
     Candidate,
     Engineer,
     EnsembleMember,
+    LeakageReport,
     PlanOutcome,
     TaskContext,
+    Variant,
 )
 from mlestar.journal import Journal, Node
 from mlestar.search import ensemble as ens
@@ -29,6 +32,8 @@ from mlestar.search.budget import Budget
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
 from mlestar.search.progress import Progress
+
+T = TypeVar("T")
 
 ScriptMaker = Callable[[], str]
 
@@ -86,7 +91,9 @@ class Search:
         return self.best()
 
     def best(self) -> Node | None:
-        return self.journal.best(self.ctx.spec.lower_is_better, stages=("draft", "merge", "check", "refine", "ensemble"))
+        return self.journal.best(
+            self.ctx.spec.lower_is_better, stages=("draft", "merge", "check", "refine", "ensemble")
+        )
 
     def _best_id(self) -> str | None:
         best = self.best()
@@ -95,11 +102,13 @@ class Search:
     # -- stages --------------------------------------------------------------------------------
     def draft(self) -> None:
         m = self.settings.m_candidates
-        candidates = self.memo("retrieve", lambda: self.engineer.retrieve(self.ctx, m))
+        candidates: list[Candidate] = self.ask("retrieve", lambda: self.engineer.retrieve(self.ctx, m), [])
         self.state.candidates = {c.name: c for c in candidates}
         jobs: list[tuple[Attempt, ScriptMaker]] = []
         for i, cand in enumerate(candidates):
-            att = Attempt(f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name})
+            att = Attempt(
+                f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name}
+            )
             jobs.append((att, partial(self.engineer.draft, self.ctx, cand)))
         nodes = self.run_batch(jobs, stage="draft", always_first=True)
         ok = self._ranked([n for n in nodes if n.ok])
@@ -113,7 +122,14 @@ class Search:
             if not self.budget.may_start("merge", max(base.duration_s, other.duration_s)):
                 break
             cand = self.state.candidates[other.meta["candidate"]]
-            att = Attempt(f"merge-{i}", base.id, "merge", "merge", f"merge {cand.name} into {base.id}", {"candidate": cand.name})
+            att = Attempt(
+                f"merge-{i}",
+                base.id,
+                "merge",
+                "merge",
+                f"merge {cand.name} into {base.id}",
+                {"candidate": cand.name},
+            )
             make = partial(self.engineer.merge, self.ctx, self.script_of(base), self.script_of(other), cand)
             node = self.attempt(att, make)
             if node.ok and not self.harness.better(base.score, node.score):
@@ -129,22 +145,32 @@ class Search:
         assert cur is not None
         script = self.script_of(cur)
         if self.budget.may_start("check"):
-            revised = self.memo("check-data", lambda: self.engineer.check_data_usage(self.ctx, script))
+            revised = self.ask("check-data", lambda: self.engineer.check_data_usage(self.ctx, script), None)
             if revised:
-                att = Attempt("check-data", cur.id, "check", "check_data_usage", "use the data the solution ignores")
+                att = Attempt(
+                    "check-data", cur.id, "check", "check_data_usage", "use the data the solution ignores"
+                )
                 node = self.attempt(att, lambda: revised)
                 if node.ok and not self.harness.better(cur.score, node.score):
                     self._decide("data_usage_kept", node, cur)
                     cur, script = node, revised
                 else:
                     self._decide("data_usage_rejected", node, cur)
-        report = self.memo("check-leak", lambda: self.engineer.check_leakage(self.ctx, script))
+        report = self.ask(
+            "check-leak", lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(())
+        )
         if report.leaks:
             self.journal.event("leakage_found", node=cur.id, leaks=list(report.leaks))
             self.progress.note(f"leakage in {cur.id}: {'; '.join(report.leaks)}")
             if report.fixed_code:
                 fixed = report.fixed_code
-                att = Attempt("check-leak", cur.id, "check", "check_leakage", "remove the leakage: " + "; ".join(report.leaks))
+                att = Attempt(
+                    "check-leak",
+                    cur.id,
+                    "check",
+                    "check_leakage",
+                    "remove the leakage: " + "; ".join(report.leaks),
+                )
                 node = self.attempt(att, lambda: fixed)
                 if node.ok:  # a leak-free score is the honest one, even when it is lower
                     self._decide("leakage_fixed", node, cur)
@@ -165,25 +191,36 @@ class Search:
         assert cur is not None and cur.score is not None
         script = self.script_of(cur)
         summary = self._ablation(t, cur, script)
-        choice = self.memo(
-            f"t{t}-pick",
-            lambda: self.engineer.pick_block(self.ctx, script, summary, list(self.state.refined_blocks)),
+        refined = list(self.state.refined_blocks)
+        choice = self.ask(
+            f"t{t}-pick", lambda: self.engineer.pick_block(self.ctx, script, summary, refined), None
         )
+        if choice is None:
+            self.state.summaries.append(summary)
+            self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
+            return False
         self.journal.event("decision", what="block_chosen", round=t, block=choice.block, plan=choice.plan)
         history: list[PlanOutcome] = []
         best = cur
-        k = 0
-        while k < self.settings.k_inner and self.budget.may_start("refine", cur.duration_s):
+        k, out_of_plans = 0, False
+        while (
+            k < self.settings.k_inner and not out_of_plans and self.budget.may_start("refine", cur.duration_s)
+        ):
             batch: list[tuple[Attempt, ScriptMaker]] = []
             pending = list(history)
             for j in range(min(self.jobs, self.settings.k_inner - k)):
                 # Plans of one batch run together; each sees the others as pending (no score yet).
                 ask = partial(self.engineer.plan_next, self.ctx, script, choice.block, list(pending))
-                plan = choice.plan if k + j == 0 else self.memo(f"t{t}-plan{k + j}", ask)
+                plan = choice.plan if k + j == 0 else self.ask(f"t{t}-plan{k + j}", ask, None)
+                if plan is None:  # the engineer has no further plan for this block
+                    out_of_plans = True
+                    break
                 pending.append(PlanOutcome(plan, None, cur.score))
-                att = Attempt(f"t{t}-k{k + j}", cur.id, "refine", "implement", plan, {"block": choice.block, "round": t})
+                att = Attempt(
+                    f"t{t}-k{k + j}", cur.id, "refine", "implement", plan, {"block": choice.block, "round": t}
+                )
                 batch.append((att, partial(self._implemented, script, choice.block, plan)))
-            nodes = self.run_batch(batch, stage="refine")
+            nodes = self.run_batch(batch, stage="refine") if batch else []
             for (att, _), node in zip(batch, nodes, strict=True):
                 history.append(PlanOutcome(att.plan, node.score, cur.score))
                 if node.ok and self.harness.better(node.score, best.score):
@@ -206,17 +243,22 @@ class Search:
         assert cur.score is not None
         base_score = cur.score
         previous = list(self.state.summaries)
-        variants = self.memo(f"t{t}-ablate", lambda: self.engineer.ablate(self.ctx, script, previous))
+        variants: list[Variant] = self.ask(
+            f"t{t}-ablate", lambda: self.engineer.ablate(self.ctx, script, previous), []
+        )
         jobs: list[tuple[Attempt, ScriptMaker]] = []
         for v in variants:
-            att = Attempt(f"t{t}-ablate-{v.name}", cur.id, "ablation", "ablate", v.description, {"block": v.block})
+            att = Attempt(
+                f"t{t}-ablate-{v.name}", cur.id, "ablation", "ablate", v.description, {"block": v.block}
+            )
             jobs.append((att, partial(str, v.code)))
         nodes = self.run_batch(jobs, stage="refine", debug=False)
         results = [
             AblationResult(v, n.score, base_score, self.ctx.spec.lower_is_better)
             for v, n in zip(variants, nodes, strict=False)
         ]
-        return self.memo(f"t{t}-summary", lambda: self.engineer.summarize_ablation(self.ctx, results))
+        summarize = partial(self.engineer.summarize_ablation, self.ctx, results)
+        return self.ask(f"t{t}-summary", summarize, "(no ablation summary)")
 
     def ensemble(self) -> None:
         members = self._ensemble_members()
@@ -230,14 +272,23 @@ class Search:
         for r in range(self.settings.r_ensemble):
             if not self.budget.may_compute():
                 break
-            plan = self.memo(f"ens-r{r}-plan", partial(self.engineer.plan_ensemble, self.ctx, infos, list(history)))
+            ask = partial(self.engineer.plan_ensemble, self.ctx, infos, list(history))
+            plan = self.ask(f"ens-r{r}-plan", ask, None)
+            if plan is None:
+                break
             chosen = [n for n in members if not plan.members or n.id in plan.members]
             key = plan.kind + ":" + ",".join(n.id for n in chosen)
             if key in tried or len(chosen) < 2:
                 continue
             tried.add(key)
-            att = Attempt(f"ens-{r}", members[0].id, "ensemble", "ensemble", plan.plan,
-                          {"kind": plan.kind, "members": [n.id for n in chosen]})
+            att = Attempt(
+                f"ens-{r}",
+                members[0].id,
+                "ensemble",
+                "ensemble",
+                plan.plan,
+                {"kind": plan.kind, "members": [n.id for n in chosen]},
+            )
             node = self.journal.get(att.id) or self._ensemble_node(att, plan.kind, chosen, plan.code)
             self.progress.finished(node, self.best())
             history.append(PlanOutcome(plan.plan, node.score, best_single))  # type: ignore[arg-type]
@@ -245,7 +296,11 @@ class Search:
 
     def _ensemble_members(self) -> list[Node]:
         """The best distinct working solutions (ablation variants are diagnostics, not members)."""
-        nodes = [n for n in self.journal.nodes.values() if n.ok and n.stage in ("draft", "merge", "check", "refine")]
+        nodes = [
+            n
+            for n in self.journal.nodes.values()
+            if n.ok and n.stage in ("draft", "merge", "check", "refine")
+        ]
         return self._ranked(nodes)[:5]
 
     def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
@@ -270,8 +325,12 @@ class Search:
         except Exception as e:  # a numerical failure of one method must not end the run
             return h.record_failure(att, f"{type(e).__name__}: {e}", started)
         meta = {**dict(att.meta or {}), **result.detail}
-        return h.record_computed(Attempt(att.id, att.parent, att.stage, att.role, att.plan, meta),
-                                 result.preds, result.score, started)
+        return h.record_computed(
+            Attempt(att.id, att.parent, att.stage, att.role, att.plan, meta),
+            result.preds,
+            result.score,
+            started,
+        )
 
     # -- attempts ------------------------------------------------------------------------------
     def run_batch(
@@ -306,19 +365,30 @@ class Search:
                 script = make_script()
             except Exception as e:
                 usage = self.engineer.take_usage()
-                node = self.harness.record_failure(att, _engineer_error(e), started, usage.as_dict() if usage.calls else None)
+                node = self.harness.record_failure(
+                    att, _engineer_error(e), started, usage.as_dict() if usage.calls else None
+                )
                 self.progress.finished(node, self.best())
                 return node
             node = self._run(att, script)
         for d in range(1, self.settings.max_debug_rounds + 1 if debug else 1):
             if node.ok or node.code_path is None:
                 break
-            fix = Attempt(f"{att.id}.debug{d}", node.id, att.stage, "debug", f"debug: {_first_line(node.error)}", att.meta)
+            fix = Attempt(
+                f"{att.id}.debug{d}",
+                node.id,
+                att.stage,
+                "debug",
+                f"debug: {_first_line(node.error)}",
+                att.meta,
+            )
             done = self.journal.get(fix.id)
             if done is not None:
                 node = done
                 continue
-            if not self.budget.may_start(att.stage if att.stage in ("draft", "merge", "check", "refine", "ensemble") else "refine"):
+            if not self.budget.may_start(
+                att.stage if att.stage in ("draft", "merge", "check", "refine", "ensemble") else "refine"
+            ):
                 break
             broken, error = self.script_of(node), node.error or ""
             started = time.time()
@@ -344,6 +414,21 @@ class Search:
         self.progress.finished(node, best)
         return node
 
+    def ask(self, key: str, question: Callable[[], T], fallback: T) -> T:
+        """An engineer decision, memoised for resume. An engineer that cannot answer (no plan
+        left, a bug, a provider gone) does not end the run: the failure is journaled and the
+        search goes on with the fallback, which is memoised too so a resume takes the same path."""
+
+        def guarded() -> T:
+            try:
+                return question()
+            except Exception as e:
+                self.journal.event("engineer_failed", key=key, error=_engineer_error(e))
+                self.progress.note(f"{key}: {_engineer_error(e)}")
+                return fallback
+
+        return self.memo(key, guarded)
+
     def script_of(self, node: Node) -> str:
         assert node.code_path is not None, f"{node.id} has no script"
         return (self.harness.layout.root / node.code_path).read_text()
@@ -355,13 +440,26 @@ class Search:
 
     def _decide(self, what: str, node: Node, base: Node) -> None:
         if not self.journal.has_event("decision", what=what, node=node.id):
-            self.journal.event("decision", what=what, node=node.id, base=base.id, score=node.score, base_score=base.score)
+            self.journal.event(
+                "decision", what=what, node=node.id, base=base.id, score=node.score, base_score=base.score
+            )
 
 
 def _skipped_node(att: Attempt) -> Node:
     """An attempt the budget did not allow: reported to the caller, never journaled."""
-    return Node(att.id, att.parent, att.stage, att.role, att.plan, None, "skipped", None,
-                time.time(), time.time(), error="no budget left")
+    return Node(
+        att.id,
+        att.parent,
+        att.stage,
+        att.role,
+        att.plan,
+        None,
+        "skipped",
+        None,
+        time.time(),
+        time.time(),
+        error="no budget left",
+    )
 
 
 def _engineer_error(e: Exception) -> str:

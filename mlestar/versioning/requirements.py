@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 
+from mlestar import syntax
+
 IMPLIED = {"pandas": ("pyarrow",)}
 """Distributions a script needs when it imports a module, without importing them by name."""
 
@@ -22,7 +24,7 @@ def script_imports(scripts: Iterable[str]) -> set[str]:
     """Top-level names of the non-standard modules the scripts import (relative imports skipped)."""
     names: set[str] = set()
     for script in scripts:
-        for node in ast.walk(ast.parse(script)):
+        for node in ast.walk(syntax.parse(script)):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

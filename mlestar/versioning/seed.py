@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 
+from mlestar import syntax
 from mlestar.contract import ENV_SEED
 
 
@@ -52,7 +53,7 @@ def script_seed(script: str) -> int | None:
 def _seed_assignment(script: str) -> tuple[int, int, int | None] | None:
     """(first line index, last line index, literal int or None) of the one top-level SEED = ..."""
     try:
-        tree = ast.parse(script)
+        tree = syntax.parse(script)
     except SyntaxError:
         return None
     found = [
@@ -78,7 +79,7 @@ def _seed_assignment(script: str) -> tuple[int, int, int | None] | None:
 
 
 def _imports_os(script: str) -> bool:
-    tree = ast.parse(script)
+    tree = syntax.parse(script)
     return any(
         isinstance(node, ast.Import)
         and any(alias.name == "os" and alias.asname is None for alias in node.names)

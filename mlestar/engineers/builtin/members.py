@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlestar import syntax
 from mlestar.engineers.builtin import model_helpers as helpers
 from mlestar.engineers.builtin.cards import Card
 from mlestar.engineers.builtin.pysrc import literal
@@ -174,7 +175,7 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str) -> str:
 
 def read_model(block: str) -> ModelSpec:
     """The members and options of a model block written by render_model."""
-    tree = ast.parse(block)
+    tree = syntax.parse(block)
     constants: dict[str, Any] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):

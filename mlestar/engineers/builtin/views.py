@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from mlestar import syntax
+
 VIEW_ORDER = ("trees", "native", "linear", "words", "chars")
 IMPUTE_CHOICES = ("median", "mean", "most_frequent")
 SCALE_CHOICES = ("standard", "quantile", "robust")
@@ -171,7 +173,7 @@ def read_options(block: str) -> ViewOptions:
     """The options a preprocess block was written with (defaults where a constant is absent)."""
     values: dict[str, object] = {}
     try:
-        tree = ast.parse(block)
+        tree = syntax.parse(block)
     except SyntaxError:
         return ViewOptions()
     for node in tree.body:

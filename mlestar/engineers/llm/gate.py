@@ -11,6 +11,7 @@ import importlib
 import re
 from collections.abc import Iterator
 
+from mlestar import syntax
 from mlestar.contract import INPUT_DIR, OUTPUT_DIR
 
 _EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit", "os.abort"}
@@ -36,7 +37,7 @@ def contract_violations(script: str) -> list[str]:
     """One line per broken rule; empty when the script may run."""
     findings = [f"installs packages: {m.group(0).strip()!r}" for m in _MAGIC_LINE.finditer(script)]
     try:
-        tree = ast.parse(script)
+        tree = syntax.parse(script)
     except SyntaxError:
         return findings  # syntax is judged elsewhere, with a better message
     docstrings = _docstring_ids(tree)

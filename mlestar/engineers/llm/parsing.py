@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mlestar import blocks
+from mlestar import blocks, syntax
 from mlestar.contract import BLOCK_MARKER
 
 
@@ -51,7 +51,7 @@ def _looks_like_json(body: str) -> bool:
 
 def check_syntax(code: str) -> None:
     try:
-        ast.parse(code)
+        syntax.parse(code)
     except SyntaxError as e:
         where = f" at line {e.lineno}" if e.lineno else ""
         raise ParseError(f"the code does not parse: {e.msg}{where}") from None
