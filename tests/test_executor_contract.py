@@ -6,18 +6,16 @@ cluster, started once for this module.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
 import pytest
 
 from mlestar.errors import ExecutionFault
 from mlestar.execution import Executor, Limits, LocalExecutor, RunResult
 from mlestar.execution.ray_executor import RayExecutor
-from mlestar.execution.supervise import is_alive
+from tests.executor_support import alive, run
 
 KINDS = ["local-fork", "local-plain", "ray"]
 FAKE_SECRET = "sk-contract-fake-0123456789"
@@ -39,20 +37,6 @@ def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
     ex.start()  # type: ignore[attr-defined]
     yield ex
     ex.close()
-
-
-def run(ex: Executor, workdir: Path, code: str, **limits: object) -> RunResult:
-    workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / "solution.py"
-    script.write_text(textwrap.dedent(code))
-    return ex.run(script, workdir, Limits(**limits))  # type: ignore[arg-type]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return is_alive(psutil.Process(pid))
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_success_lists_outputs(executor: Executor, tmp_path: Path) -> None:
@@ -91,7 +75,7 @@ def test_timeout_kills_the_script(executor: Executor, tmp_path: Path) -> None:
     result = run(executor, tmp_path, code, timeout_s=1.0)
     assert (result.timed_out, result.exit_code, result.exception) == (True, None, "TimeLimitExceeded")
     assert 1.0 <= result.duration_s < 15.0
-    assert not _alive(int((tmp_path / "pid.txt").read_text()))
+    assert not alive(int((tmp_path / "pid.txt").read_text()))
 
 
 def test_secrets_of_the_parent_are_not_visible(executor: Executor, tmp_path: Path) -> None:
@@ -117,7 +101,7 @@ def test_stdout_tail_is_kept(executor: Executor, tmp_path: Path) -> None:
     assert 0 < len(result.stdout_tail) <= 8000
 
 
-def test_two_runs_from_two_threads_at_once(executor: Executor, tmp_path: Path) -> None:
+def test_parallel_runs_from_threads_are_independent(executor: Executor, tmp_path: Path) -> None:
     code = """
     import os, sys, time
     n = int(open("n.txt").read())

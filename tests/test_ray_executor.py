@@ -33,6 +33,7 @@ from mlestar.execution.ray_cluster import (
 )
 from mlestar.execution.ray_executor import RayExecutor
 from mlestar.execution.supervise import is_alive
+from tests.executor_support import alive, run
 
 FAKE_SECRET = "sk-ray-fake-0123456789"
 
@@ -200,26 +201,12 @@ def cluster() -> Iterator[Cluster]:
     ex.close()
 
 
-def run(ex: RayExecutor, workdir: Path, code: str, **limits: object) -> RunResult:
-    workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / "solution.py"
-    script.write_text(textwrap.dedent(code))
-    return ex.run(script, workdir, Limits(**limits))  # type: ignore[arg-type]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return is_alive(psutil.Process(pid))
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _gone(pid: int, timeout_s: float = 10.0) -> bool:
     """A SIGKILL takes effect a moment after it is sent: wait for it."""
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def _wait_for(path: Path, timeout_s: float = 30.0) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -17,7 +15,7 @@ import pytest
 from mlestar.errors import ExecutionFault
 from mlestar.execution import LocalExecutor
 from mlestar.execution.base import Limits, RunResult
-from mlestar.execution.supervise import is_alive
+from tests.executor_support import alive, run
 
 PRELOAD = ("numpy",)
 """Enough to exercise preloading and thread pools; the full default list takes seconds to import."""
@@ -37,13 +35,6 @@ def executor(request: pytest.FixtureRequest) -> Iterator[LocalExecutor]:
     ex.close()
 
 
-def run(ex: LocalExecutor, workdir: Path, code: str, **limits: object) -> RunResult:
-    workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / "solution.py"
-    script.write_text(textwrap.dedent(code))
-    return ex.run(script, workdir, Limits(**limits))  # type: ignore[arg-type]
-
-
 def _pids(path: Path) -> list[int]:
     return [int(word) for word in path.read_text().split()]
 
@@ -52,13 +43,6 @@ def _wait_for(path: Path, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return is_alive(psutil.Process(pid))
-    except psutil.NoSuchProcess:
-        return False
 
 
 # ---- outcomes ----------------------------------------------------------------------------------
@@ -233,7 +217,7 @@ def test_children_that_outlive_the_script_are_killed(
     assert result.timed_out == (then == "hang"), result.stderr_tail
     pids = _pids(tmp_path / "pids.txt")
     assert len(pids) == 3
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert [pid for pid in pids if alive(pid)] == []
 
 
 def test_megabytes_of_output_keep_their_tails(executor: LocalExecutor, tmp_path: Path) -> None:
@@ -317,32 +301,6 @@ def test_secrets_never_reach_the_script(mode: str, tmp_path: Path, monkeypatch: 
 # ---- concurrency and life cycle ----------------------------------------------------------------
 
 
-def test_parallel_runs_are_independent(executor: LocalExecutor, tmp_path: Path) -> None:
-    code = """
-    import os, sys, time
-    n = int(open("n.txt").read())
-    time.sleep(0.3)
-    os.makedirs("output", exist_ok=True)
-    open(f"output/{n}.txt", "w").write(str(n))
-    print("run", n)
-    sys.exit(n)
-    """
-
-    def one(n: int) -> RunResult:
-        (tmp_path / str(n)).mkdir()
-        (tmp_path / str(n) / "n.txt").write_text(str(n))
-        return run(executor, tmp_path / str(n), code, timeout_s=30.0)
-
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(one, range(4)))
-    for n, result in enumerate(results):
-        assert (result.exit_code, result.stdout_tail, result.outputs) == (
-            n,
-            f"run {n}\n",
-            (f"output/{n}.txt",),
-        )
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_close_kills_running_scripts_and_the_server(mode: str, tmp_path: Path) -> None:
     ex = _executor(mode)
@@ -357,8 +315,8 @@ def test_close_kills_running_scripts_and_the_server(mode: str, tmp_path: Path) -
     runner.join(15.0)
     assert not runner.is_alive()
     assert results and results[0].signal == signal.SIGKILL and not results[0].timed_out
-    assert not _alive(_pids(tmp_path / "pid.txt")[0])
-    assert server is None or not _alive(server)
+    assert not alive(_pids(tmp_path / "pid.txt")[0])
+    assert server is None or not alive(server)
     assert (server is not None) == (mode == "fork")
     with pytest.raises(ExecutionFault):
         run(ex, tmp_path / "again", "print(1)\n")
