@@ -11,7 +11,7 @@
     features:  the usable input columns, in train order: in test, not the id, not an answer
     train_only: columns of train that test lacks (answers and their proxies: never features)
     files:     per-row extra files: [{train, test, kind, ext}] where train/test are path templates
-               relative to the task folder with "{id}" for the row id, e.g. "train/{id}/geometry.xyz"
+               relative to the task folder with "{id}" for the row id, e.g. "train/{id}/readings.txt"
     target:    {skew} for regression targets, {balance} (smallest class share) for classification
 """
 
