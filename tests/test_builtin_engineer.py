@@ -153,7 +153,16 @@ def test_pick_block_follows_impact_then_refined(engineer: BuiltinEngineer, tasks
     )
     choice = engineer.pick_block(ctx, script, summary, [])
     assert choice.block == "features" and parse_plan(choice.plan) is not None
-    assert engineer.pick_block(ctx, script, summary, ["features"]).block != "features"
+    second = engineer.pick_block(ctx, script, summary, ["features"]).block
+    assert second != "features"
+    # Round after round, blocks take turns: none is picked again while another has had fewer turns,
+    # and the most impactful one starts each new turn.
+    refined: list[str] = []
+    for _ in range(8):
+        refined.append(engineer.pick_block(ctx, script, summary, refined).block)
+    turns = {b: refined.count(b) for b in set(refined)}
+    assert len(turns) > 1 and max(turns.values()) - min(turns.values()) <= 1
+    assert refined[len(turns)] == "features"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -126,7 +126,7 @@ def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> tupl
     """The block to refine, and whether to start by undoing it (the ablation found it harmful).
 
     A part that hurts comes first: taking it out is a measured gain. Otherwise the most impactful
-    block with a plan left, preferring blocks not refined before. Impact is relative: how much the
+    block with a plan left, preferring blocks refined fewer times before. Impact is relative: how much the
     score moves without the block, or the best prior gain of the block's catalogue entries,
     whichever is larger, so a block never ablated still competes through what its plans bring.
     The files block is only ever undone: its one plan (on or off) is what the ablation measured."""
@@ -139,9 +139,11 @@ def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> tupl
     if not options:
         return "", False
 
-    def rank(block: str) -> tuple[bool, float, int]:
+    def rank(block: str) -> tuple[int, float, int]:
+        # Once every block has had its turn, the one refined fewest times goes next: a block that
+        # was just refined is not picked again while another still waits for its second turn.
         measured = abs(found.get(block, 0.0)) / scale
-        return (block in refined, -max(measured, potential(block, recipe, c)), BLOCKS.index(block))
+        return (refined.count(block), -max(measured, potential(block, recipe, c)), BLOCKS.index(block))
 
     return sorted(options, key=rank)[0], False
 
