@@ -28,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 JOURNAL_FILE = "journal.jsonl"
+SCRIPT_STAGES = ("draft", "merge", "check", "ablation", "refine")
+"""Stages whose working attempts are whole solution scripts, scored on the run's folds (an ablation
+variant included: when taking a part out scores better, that script is a better solution)."""
+SOLUTION_STAGES = (*SCRIPT_STAGES, "ensemble")
+"""What the run may hand over: any of those scripts, or an ensemble of them."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ class Node:
     usage: dict[str, Any] = field(default_factory=dict)
     """Tokens and cost spent by the engineer on this attempt, in total and by role."""
     meta: dict[str, Any] = field(default_factory=dict)
-    """Stage-specific facts: model card, block name, ensemble members, debug round."""
+    """Stage-specific facts: model card, block name, ensemble members, debug round, and for an
+    attempt whose script repeats an earlier one exactly, that attempt ("same_as")."""
 
     @property
     def ok(self) -> bool:
@@ -62,7 +68,9 @@ class Node:
 
     @property
     def duration_s(self) -> float:
-        return self.ended - self.started
+        """How long the attempt's script takes: its own run, or for a repeat of an earlier
+        identical script (meta "same_as"), that run's time, which is what running it again costs."""
+        return float(self.meta.get("same_as_s", self.ended - self.started))
 
 
 class Journal:
@@ -123,9 +131,7 @@ class Journal:
         return self.nodes.get(node_id)
 
     def has_event(self, name: str, **facts: Any) -> bool:
-        return any(
-            e["name"] == name and all(e.get(k) == v for k, v in facts.items()) for e in self.events
-        )
+        return any(e["name"] == name and all(e.get(k) == v for k, v in facts.items()) for e in self.events)
 
     def best(self, lower_is_better: bool, stages: tuple[str, ...] | None = None) -> Node | None:
         scored = [n for n in self.nodes.values() if n.ok and (stages is None or n.stage in stages)]

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from mlestar.errors import RunFolderError
-from mlestar.journal import Journal, Node
+from mlestar.journal import SOLUTION_STAGES, Journal, Node
 
 
 def summarize(run_dir: Path) -> str:
@@ -27,12 +27,16 @@ def summarize(run_dir: Path) -> str:
     if nodes:
         wall = max(n.ended for n in nodes) - min(n.started for n in nodes)
         counts = Counter(n.status for n in nodes)
-        lines.append(f"attempts {len(nodes)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) over {wall:.0f} s")
-    best = journal.best(lower, stages=("draft", "merge", "check", "refine", "ensemble"))
+        lines.append(
+            f"attempts {len(nodes)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) over {wall:.0f} s"
+        )
+    best = journal.best(lower, stages=SOLUTION_STAGES)
     if best is not None:
         lines.append(f"best     {best.score:.5f} from {best.id} ({best.stage}): {best.plan[:80]}")
     if finished:
-        lines.append(f"final    {finished.get('best')}  submission {finished.get('submission')}  model {finished.get('model')}")
+        lines.append(
+            f"final    {finished.get('best')}  submission {finished.get('submission')}  model {finished.get('model')}"
+        )
     lines.append("")
     lines.append(f"{'attempt':<26} {'stage':<9} {'status':<9} {'score':>10} {'time':>7}  plan")
     lines.extend(_row(n) for n in nodes)
@@ -40,7 +44,9 @@ def summarize(run_dir: Path) -> str:
     if decisions:
         lines.append("")
         lines.append("decisions")
-        lines.extend(f"  {e.get('what')}: {e.get('node', '')} {e.get('block', '')}".rstrip() for e in decisions)
+        lines.extend(
+            f"  {e.get('what')}: {e.get('node', '')} {e.get('block', '')}".rstrip() for e in decisions
+        )
     return "\n".join(lines)
 
 

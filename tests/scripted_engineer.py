@@ -97,6 +97,8 @@ class ScriptedEngineer:
     merge_fails: bool = False
     plan_gains: list[float] = field(default_factory=lambda: [0.95, 0.8, 1.2, 0.9])
     """Noise multiplier of the k-th plan of each inner loop (> 1: the plan makes things worse)."""
+    ablation_gain: float = 2.0
+    """Noise multiplier of the ablation variant (< 1: taking the part out helps)."""
     missing_block: bool = False
     debug_fixes: bool = True
     leak: bool = False
@@ -136,7 +138,8 @@ class ScriptedEngineer:
 
     def ablate(self, ctx: TaskContext, code: str, previous: list[str]) -> list[Variant]:
         self._call("ablate")
-        return [Variant("noisier", "double the noise", "model", script(noise_of(code) * 2))]
+        variant = script(noise_of(code) * self.ablation_gain, sleep=self.sleep)
+        return [Variant("noisier", "double the noise", "model", variant)]
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
         self._call("summarize_ablation")

@@ -147,6 +147,29 @@ def test_an_engineer_with_no_candidates_still_submits_a_prior(tmp_path: Path) ->
     _assert_valid_submission(cfg.run_dir, cfg.task_dir)
 
 
+def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
+    # Plans 0 and 2 of a round write the same script (same gain on the same base), in two batches.
+    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.8])
+    cfg, outcome, journal = _run(tmp_path, eng, k_inner=4, t_outer=1)
+    assert outcome.status == "ok"
+    first, again = journal.nodes["t0-k0"], journal.nodes["t0-k2"]
+    assert again.meta["same_as"] == "t0-k0" and again.result is None  # nothing ran
+    assert again.score == first.score and again.duration_s == pytest.approx(first.duration_s, abs=1e-3)
+    assert (cfg.run_dir / again.code_path).read_text() == (cfg.run_dir / first.code_path).read_text()
+    members = journal.nodes["ens-0"].meta["members"]
+    assert not {"t0-k0", "t0-k2"} <= set(members)  # twins are one ensemble member, not two
+
+
+def test_an_ablation_variant_that_scores_better_can_be_handed_over(tmp_path: Path) -> None:
+    eng = ScriptedEngineer(ablation_gain=0.2, plan_gains=[1.5, 1.6])  # every plan is worse
+    cfg, outcome, journal = _run(tmp_path, eng, t_outer=1)
+    variant = journal.nodes["t0-ablate-noisier"]
+    assert outcome.status == "ok" and variant.ok
+    final = next(e for e in journal.events if e["name"] == "final")
+    handed = journal.nodes[final["node"]]
+    assert handed.id == variant.id or variant.id in handed.meta.get("members", [])
+
+
 def test_failed_merge_stops_merging(tmp_path: Path) -> None:
     eng = ScriptedEngineer(merge_fails=True, debug_fixes=False)
     _, _, journal = _run(tmp_path, eng, t_outer=1, k_inner=1)

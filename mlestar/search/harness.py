@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,9 @@ class Harness:
         except (PredictionError, ValueError) as e:
             return self._record(attempt, code_path, "invalid", None, started, result, str(e))
         if not np.isfinite(score):
-            return self._record(attempt, code_path, "invalid", None, started, result, "the score is not finite")
+            return self._record(
+                attempt, code_path, "invalid", None, started, result, "the score is not finite"
+            )
         with self._lock:
             self._cache[attempt.id] = preds
         return self._record(attempt, code_path, "ok", score, started, result)
@@ -160,6 +162,21 @@ class Harness:
         with self._lock:
             self._cache[attempt.id] = preds
         return self._record(attempt, None, "ok", score, started)
+
+    def record_repeat(self, attempt: Attempt, script: str, twin: Node) -> Node:
+        """Journal an attempt whose script is exactly one that already ran on the same folds: the
+        scripts are seeded, so the earlier predictions and score stand and nothing is run again."""
+        started = time.time()
+        workdir = self.layout.attempt(attempt.id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "solution.py").write_text(script)
+        preds = self.predictions(twin.id)
+        save_predictions(workdir / contract.OUTPUT_DIR, preds)
+        with self._lock:
+            self._cache[attempt.id] = preds
+        meta = {**(attempt.meta or {}), "same_as": twin.id, "same_as_s": round(twin.duration_s, 3)}
+        code_path = str((workdir / "solution.py").relative_to(self.layout.root))
+        return self._record(replace(attempt, meta=meta), code_path, "ok", twin.score, started)
 
     def record_failure(
         self, attempt: Attempt, error: str, started: float, usage: Mapping[str, Any] | None = None
@@ -225,7 +242,11 @@ def describe_failure(result: RunResult) -> str:
     """One paragraph for the journal and the debug role: what went wrong, with the traceback."""
     if result.timed_out:
         return f"timed out after {result.duration_s:.0f} s"
-    head = f"exited with status {result.exit_code}" if result.signal is None else f"killed by signal {result.signal}"
+    head = (
+        f"exited with status {result.exit_code}"
+        if result.signal is None
+        else f"killed by signal {result.signal}"
+    )
     if result.exception:
         head += f" ({result.exception})"
     detail = result.traceback or result.stderr_tail[-2000:]
