@@ -52,4 +52,6 @@ def summarize(run_dir: Path) -> str:
 
 def _row(n: Node) -> str:
     score = "-" if n.score is None else f"{n.score:.5f}"
-    return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:>10} {n.duration_s:6.1f}s  {n.plan[:70]}"
+    took = f"{n.duration_s:6.1f}s"
+    plan = f"(same script as {n.meta['same_as']}: not run again) {n.plan}" if "same_as" in n.meta else n.plan
+    return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:>10} {took:>7}  {plan[:70]}"

@@ -19,6 +19,7 @@ from mlestar.engineers.base import EngineerFailure
 from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
 from mlestar.run_layout import RunLayout
+from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import config, regression_task
 
@@ -120,9 +121,17 @@ class _SpeechlessEngineer(ScriptedEngineer):
 
 @pytest.mark.parametrize(
     "roles",
-    [("plan_next",), ("pick_block",), ("ablate", "summarize_ablation"), ("plan_ensemble",), ("check_leakage",)],
+    [
+        ("plan_next",),
+        ("pick_block",),
+        ("ablate", "summarize_ablation"),
+        ("plan_ensemble",),
+        ("check_leakage",),
+    ],
 )
-def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(tmp_path: Path, roles: tuple[str, ...]) -> None:
+def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(
+    tmp_path: Path, roles: tuple[str, ...]
+) -> None:
     cfg, outcome, journal = _run(tmp_path, _SpeechlessEngineer(*roles))
     assert outcome.status == "ok"
     failed = [e for e in journal.events if e["name"] == "engineer_failed"]
@@ -156,8 +165,20 @@ def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
     assert again.meta["same_as"] == "t0-k0" and again.result is None  # nothing ran
     assert again.score == first.score and again.duration_s == pytest.approx(first.duration_s, abs=1e-3)
     assert (cfg.run_dir / again.code_path).read_text() == (cfg.run_dir / first.code_path).read_text()
+    assert "t0-k2" in summarize(cfg.run_dir) and "same script as t0-k0" in summarize(cfg.run_dir)
     members = journal.nodes["ens-0"].meta["members"]
     assert not {"t0-k0", "t0-k2"} <= set(members)  # twins are one ensemble member, not two
+
+
+def test_scripts_that_differ_only_in_comments_and_docstrings_behave_the_same() -> None:
+    from mlestar.syntax import behaviour_digest
+
+    one = '"""Plan: add the ratios."""\n# %% block: model\ndef fit(x):\n    """Fit."""\n    return x * 2\n'
+    two = '"""Plan: undo the member."""\n\n# %% block: model\ndef fit(x):  # doubled\n    return x * 2\n'
+    other = one.replace("x * 2", "x * 3")
+    assert behaviour_digest(one) == behaviour_digest(two)
+    assert behaviour_digest(one) != behaviour_digest(other)
+    assert behaviour_digest("def broken(:\n") != behaviour_digest("def broken(:\n\n")
 
 
 def test_an_ablation_variant_that_scores_better_can_be_handed_over(tmp_path: Path) -> None:
@@ -204,7 +225,9 @@ def test_leakage_found_is_fixed_even_at_a_lower_score(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("max_nodes", "last_stage"), [(2, "draft"), (4, "merge"), (6, "refine")])
-def test_node_budget_ends_each_stage_with_a_valid_submission(tmp_path: Path, max_nodes: int, last_stage: str) -> None:
+def test_node_budget_ends_each_stage_with_a_valid_submission(
+    tmp_path: Path, max_nodes: int, last_stage: str
+) -> None:
     cfg, outcome, journal = _run(tmp_path, ScriptedEngineer(), max_nodes=max_nodes)
     searched = [n for n in journal.nodes.values() if n.stage not in ("final",) and n.result is not None]
     assert len(searched) <= max_nodes
@@ -279,8 +302,11 @@ def test_resume_after_a_kill_in_each_stage_ends_like_an_uninterrupted_run(
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
     # Finished attempts were not run again: one node record per attempt in the file.
-    ids = [json.loads(line)["id"] for line in (cfg.run_dir / "journal.jsonl").read_text().splitlines()
-           if json.loads(line)["kind"] == "node"]
+    ids = [
+        json.loads(line)["id"]
+        for line in (cfg.run_dir / "journal.jsonl").read_text().splitlines()
+        if json.loads(line)["kind"] == "node"
+    ]
     assert len(ids) == len(set(ids))
 
 
@@ -321,8 +347,12 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
         "from tests.search_support import config\n"
         f"start_run(config({str(task)!r}, {str(run_dir)!r}), engineer=ScriptedEngineer(sleep=1.5))\n"
     )
-    proc = subprocess.Popen([sys.executable, str(driver)], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(driver)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         journal = run_dir / "journal.jsonl"

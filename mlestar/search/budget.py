@@ -6,11 +6,14 @@ resumed run has what the interrupted one had left.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
+_NODE_LOCK = threading.Lock()
+
 STAGE_ENDS = {
     "draft": 0.30,
     "merge": 0.40,
@@ -59,6 +62,15 @@ class Budget:
             return False
         finish = self.elapsed() + 0.5 * expected_s
         return finish < self.stage_deadline(stage) and self.search_remaining() > 5.0 + 0.5 * expected_s
+
+    def take_node(self) -> bool:
+        """Count one more script run, unless --max-nodes is reached. Attempts of a batch are
+        admitted before any of them runs, so the count is settled here, as each one starts."""
+        with _NODE_LOCK:
+            if self.max_nodes is not None and self.nodes_run >= self.max_nodes:
+                return False
+            self.nodes_run += 1
+            return True
 
     def may_compute(self) -> bool:
         """Harness-computed work (ensembles of stored predictions) costs milliseconds."""

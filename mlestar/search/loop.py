@@ -6,7 +6,6 @@ keyed by its place in the search (draft-2, t1-k3, ...), so a resumed run skips w
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 import traceback
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from mlestar import blocks
+from mlestar import blocks, syntax
 from mlestar.config import SearchSettings
 from mlestar.engineers.base import (
     AblationResult,
@@ -410,7 +409,8 @@ class Search:
             node = self.harness.record_repeat(att, script, twin)
             self.progress.finished(node, self.best())
             return node
-        self.budget.nodes_run += 1
+        if not self.budget.take_node():
+            return _skipped_node(att)
         self.progress.started(att.id)
         usage = self.engineer.take_usage()
         spent = usage.as_dict() if usage.calls else None
@@ -485,7 +485,7 @@ def _skipped_node(att: Attempt) -> Node:
 
 
 def _digest(script: str) -> str:
-    return hashlib.sha256(script.encode()).hexdigest()
+    return syntax.behaviour_digest(script)
 
 
 def _engineer_error(e: Exception) -> str:

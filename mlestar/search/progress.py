@@ -11,7 +11,9 @@ from mlestar.journal import Node
 
 
 class Progress:
-    def __init__(self, task: str, budget_s: float, live: bool | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, task: str, budget_s: float, live: bool | None = None, stream: TextIO | None = None
+    ) -> None:
         self.task = task
         self.budget_s = budget_s
         self.stream = stream or sys.stderr
@@ -50,7 +52,8 @@ class Progress:
             if best is not None and best.score is not None:
                 self.best = (best.score, best.id)
         score = "-" if node.score is None else f"{node.score:.5f}"
-        self._say(f"{node.id:<28} {node.status:<8} score {score:<10} {node.duration_s:6.1f}s  {node.plan[:60]}")
+        plan = f"(same script as {node.meta['same_as']}) {node.plan}" if "same_as" in node.meta else node.plan
+        self._say(f"{node.id:<28} {node.status:<8} score {score:<10} {node.duration_s:6.1f}s  {plan[:60]}")
 
     def note(self, text: str) -> None:
         self._say(text)
