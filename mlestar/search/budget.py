@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
-_NODE_LOCK = threading.Lock()
-
 STAGE_ENDS = {
     "draft": 0.30,
     "merge": 0.40,
@@ -21,6 +19,8 @@ STAGE_ENDS = {
     "refine": 0.95,
     "ensemble": 1.00,
 }
+_NODE_LOCK = threading.Lock()
+"""Guards the count of scripts run (attempts of a batch start on several threads)."""
 
 
 @dataclass
