@@ -108,11 +108,8 @@ class Harness:
         """
         started = time.time()
         attempt = _with_usage(attempt, usage)
-        workdir = self.layout.attempt(attempt.id)
-        workdir.mkdir(parents=True, exist_ok=True)
-        script_path = workdir / "solution.py"
-        script_path.write_text(script)
-        code_path = str(script_path.relative_to(self.layout.root))
+        script_path, code_path = self._write_script(attempt.id, script)
+        workdir = script_path.parent
         try:
             blocks.validate(script)
         except blocks.BlockError as e:
@@ -131,6 +128,14 @@ class Harness:
         result = self.executor.run(script_path, workdir, limits)
         folds = self.folds_full if final else self.folds
         return self._judge(attempt, code_path, result, started, folds)
+
+    def _write_script(self, attempt_id: str, script: str) -> tuple[Path, str]:
+        """Write the attempt's solution.py; its path, and its path relative to the run folder."""
+        workdir = self.layout.attempt(attempt_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        script_path = workdir / "solution.py"
+        script_path.write_text(script)
+        return script_path, str(script_path.relative_to(self.layout.root))
 
     def _time_hint(self, timeout_s: float) -> float:
         hint = 0.8 * timeout_s
@@ -164,18 +169,15 @@ class Harness:
         return self._record(attempt, None, "ok", score, started)
 
     def record_repeat(self, attempt: Attempt, script: str, twin: Node) -> Node:
-        """Journal an attempt whose script is exactly one that already ran on the same folds: the
-        scripts are seeded, so the earlier predictions and score stand and nothing is run again."""
+        """Journal an attempt whose script does what one that already ran on the same folds did:
+        the scripts are seeded, so the earlier predictions and score stand and nothing is run again."""
         started = time.time()
-        workdir = self.layout.attempt(attempt.id)
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "solution.py").write_text(script)
+        script_path, code_path = self._write_script(attempt.id, script)
         preds = self.predictions(twin.id)
-        save_predictions(workdir / contract.OUTPUT_DIR, preds)
+        save_predictions(script_path.parent / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
         meta = {**(attempt.meta or {}), "same_as": twin.id, "same_as_s": round(twin.duration_s, 3)}
-        code_path = str((workdir / "solution.py").relative_to(self.layout.root))
         return self._record(replace(attempt, meta=meta), code_path, "ok", twin.score, started)
 
     def record_failure(

@@ -404,7 +404,8 @@ class Search:
         return node
 
     def _run(self, att: Attempt, script: str) -> Node:
-        twin = self._twin(script)
+        digest = syntax.behaviour_digest(script)
+        twin = self._twin(digest)
         if twin is not None:  # seeded scripts: the same script on the same folds gives the same result
             node = self.harness.record_repeat(att, script, twin)
             self.progress.finished(node, self.best())
@@ -417,7 +418,7 @@ class Search:
         node = self.harness.run(att, script, self.budget.script_timeout(), self.ctx.threads, usage=spent)
         if node.ok:
             with self._digest_lock:
-                self._digests.setdefault(_digest(script), node.id)
+                self._digests.setdefault(digest, node.id)
         best = self.best()
         if best is not None and best.id == node.id:
             self.budget.reserve_for_final_fit(node.duration_s)
@@ -439,16 +440,16 @@ class Search:
 
         return self.memo(key, guarded)
 
-    def _twin(self, script: str) -> Node | None:
-        """An earlier working attempt that ran exactly this script (ablation variants and undo plans
-        often coincide, and engineers repeat themselves); read from the journal on first use."""
+    def _twin(self, digest: str) -> Node | None:
+        """An earlier working attempt whose script has this behaviour digest (ablation variants and
+        undo plans often coincide, and engineers repeat themselves); read from the journal on first use."""
         with self._digest_lock:
             if not self._seeded:  # a resumed run learns the scripts that ran before it
                 self._seeded = True
                 for n in self.journal.nodes.values():
                     if n.ok and n.code_path and n.stage != "final" and "same_as" not in n.meta:
-                        self._digests.setdefault(_digest(self.script_of(n)), n.id)
-            twin_id = self._digests.get(_digest(script))
+                        self._digests.setdefault(syntax.behaviour_digest(self.script_of(n)), n.id)
+            twin_id = self._digests.get(digest)
         return self.journal.get(twin_id) if twin_id else None
 
     def script_of(self, node: Node) -> str:
@@ -482,10 +483,6 @@ def _skipped_node(att: Attempt) -> Node:
         time.time(),
         error="no budget left",
     )
-
-
-def _digest(script: str) -> str:
-    return syntax.behaviour_digest(script)
 
 
 def _engineer_error(e: Exception) -> str:
