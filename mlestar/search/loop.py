@@ -434,8 +434,9 @@ class Search:
             try:
                 return question()
             except Exception as e:
-                self.journal.event("engineer_failed", key=key, error=_engineer_error(e))
-                self.progress.note(f"{key}: {_engineer_error(e)}")
+                error = _engineer_error(e)
+                self.journal.event("engineer_failed", key=key, error=error)
+                self.progress.note(f"{key}: {error}")
                 return fallback
 
         return self.memo(key, guarded)
