@@ -224,14 +224,20 @@ def test_leakage_found_is_fixed_even_at_a_lower_score(tmp_path: Path) -> None:
     assert _decisions(journal, "leakage_fixed")[0]["node"] == "check-leak"
 
 
-@pytest.mark.parametrize(("max_nodes", "last_stage"), [(2, "draft"), (4, "merge"), (6, "refine")])
+@pytest.mark.parametrize(
+    ("max_nodes", "leak", "last_stage"),
+    [(2, False, "draft"), (4, False, "merge"), (6, True, "check"), (6, False, "refine")],
+)
 def test_node_budget_ends_each_stage_with_a_valid_submission(
-    tmp_path: Path, max_nodes: int, last_stage: str
+    tmp_path: Path, max_nodes: int, leak: bool, last_stage: str
 ) -> None:
-    cfg, outcome, journal = _run(tmp_path, ScriptedEngineer(), max_nodes=max_nodes)
+    # With a leak found, the check stage runs a script (the fix) after 3 drafts and 2 merges.
+    cfg, outcome, journal = _run(tmp_path, ScriptedEngineer(leak=leak), max_nodes=max_nodes)
     searched = [n for n in journal.nodes.values() if n.stage not in ("final",) and n.result is not None]
     assert len(searched) <= max_nodes
     assert max(searched, key=lambda n: n.started).stage in (last_stage, "ablation")
+    if leak:
+        assert not any(n.stage in ("ablation", "refine") for n in journal.nodes.values())
     _assert_valid_submission(cfg.run_dir, cfg.task_dir)
 
 
