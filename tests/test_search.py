@@ -241,6 +241,21 @@ def test_node_budget_ends_each_stage_with_a_valid_submission(
     _assert_valid_submission(cfg.run_dir, cfg.task_dir)
 
 
+def test_budget_spent_at_the_ensemble_stage_submits_the_best_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlestar.search.budget import Budget
+
+    # The ensemble stage runs no script: its only guard is the time left for harness-computed work.
+    monkeypatch.setattr(Budget, "may_compute", lambda self: False)
+    cfg, outcome, journal = _run(tmp_path, ScriptedEngineer())
+    assert outcome.status == "ok"
+    assert not any(n.stage == "ensemble" for n in journal.nodes.values())
+    final = next(e for e in journal.events if e["name"] == "final")
+    assert final["solution_kind"] == "script" and journal.nodes[final["node"]].stage != "ensemble"
+    _assert_valid_submission(cfg.run_dir, cfg.task_dir)
+
+
 def test_time_budget_ends_on_time(tmp_path: Path) -> None:
     import time
 
