@@ -20,12 +20,12 @@ from typing import Any
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
+from mlestar.handover.final import Finisher, Outcome
 from mlestar.journal import Journal
 from mlestar.metrics import get_metric
 from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
-from mlestar.search.final import Finisher, Outcome
 from mlestar.search.harness import Harness
 from mlestar.search.loop import Search
 from mlestar.search.progress import Progress

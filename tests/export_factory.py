@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from mlestar import contract
-from mlestar.checks.submission import to_submission_frame, write_submission
+from mlestar.handover.standalone import standalone_script
+from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
-from mlestar.search.standalone import standalone_script
 from mlestar.task.files import read_table
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
 

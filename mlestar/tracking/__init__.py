@@ -1,4 +1,4 @@
-"""Experiment tracking in MLflow: the only part of mlestar that imports mlflow (lazily).
+"""Experiment tracking in MLflow (with serving/, the only parts of mlestar that import mlflow, lazily).
 
 sink.py             MlflowTracker: follows the journal live, sends from a background thread
 sync.py             sync_run: re-sends a finished run's journal (`mlestar track RUN_DIR`)
@@ -7,8 +7,7 @@ records.py          node records -> tags, params, metrics, artifact texts (pure)
 run_facts.py        events -> the parent run's params and tags (pure)
 datasets.py         data/ files -> MLflow dataset inputs with SHA-256 digests
 final_model.py      model/model.pkl -> a registered pyfunc model
-pyfunc_model.py     the pyfunc wrapper (pickled by value with prediction_frame.py)
-prediction_frame.py prediction arrays -> the submission's prediction columns
+                    (the pyfunc wrapper itself lives in mlestar/serving/)
 tree.py             read_tree: the search tree read back from MLflow alone
 scrub.py            secrets kept out of every param, tag and artifact
 backend.py          importing mlflow (telemetry off), clients, store locations

@@ -113,18 +113,19 @@ def save_pyfunc(
     import mlflow.pyfunc
     from mlflow.models import Model, infer_signature
 
-    from mlestar.checks import submission as submission_module
+    from mlestar.handover import submission as submission_module
+    from mlestar.serving import answer as answer_module
+    from mlestar.serving import pyfunc_model
     from mlestar.task import spec as spec_module
-    from mlestar.tracking import pyfunc_model
 
     layout = RunLayout(run_dir)
     predictor_bytes = layout.model.read_bytes()
     example = example_rows(layout.data / "test.parquet")
-    output = pyfunc_model.answer(spec, cloudpickle.loads(predictor_bytes), example)
+    output = answer_module.answer(spec, cloudpickle.loads(predictor_bytes), example)
     mlflow_model = Model(
         artifact_path=artifact_location, model_uuid=model_id, run_id=parent_run_id, model_id=model_id
     )
-    by_value = (pyfunc_model, submission_module, spec_module)
+    by_value = (pyfunc_model, answer_module, submission_module, spec_module)
     with _PICKLE_LOCK:  # the wrapper, the mapping and the spec by value: the model loads without mlestar
         for module in by_value:
             cloudpickle.register_pickle_by_value(module)

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 
 from mlestar import contract
-from mlestar.checks.submission import (
+from mlestar.handover import standalone
+from mlestar.handover.submission import (
     check_submission,
     to_submission_frame,
     trivial_predictions,
     write_submission,
 )
 from mlestar.journal import Node
-from mlestar.search import standalone
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
@@ -110,7 +110,7 @@ class Finisher:
     def _ensemble_model(self, best: Node, fitted: dict[str, Node]) -> str | None:
         # Member refits are exact when the search used every row; the ensemble's test predictions
         # stand. A servable ensemble model is built from the members' saved models where possible.
-        from mlestar.search.predictor import save_ensemble_model
+        from mlestar.handover.predictor import save_ensemble_model
 
         paths = [self.layout.attempt(n.id) / contract.OUTPUT_DIR / contract.MODEL_FILE for n in fitted.values()]
         if not all(p.exists() for p in paths) or best.meta.get("kind") not in ("average", "greedy"):

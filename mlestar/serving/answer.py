@@ -1,0 +1,28 @@
+"""A fitted predictor's answers as the submission's prediction columns.
+
+Shared by every way a model is served (the MLflow pyfunc, and mlestar's own server and batch
+prediction), so served values equal the submission's: the mapping is the hand-over's own
+to_submission_frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlestar.handover.submission import to_submission_frame
+
+if TYPE_CHECKING:
+    from mlestar.task.spec import TaskSpec
+
+
+def answer(spec: TaskSpec, predictor: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The predictor's predictions on frame, as the submission's prediction columns."""
+    pred = np.asarray(predictor.predict(frame), dtype=float).reshape(len(frame), -1)
+    rows = frame.reset_index(drop=True)
+    if spec.id_column and spec.id_column not in rows.columns:  # ids only label rows: not needed
+        rows = rows.assign(**{spec.id_column: np.arange(len(rows))})
+    submission = to_submission_frame(spec, pred, rows, None)
+    return submission[list(spec.target_columns)].reset_index(drop=True)
