@@ -13,10 +13,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-WORDS = (
-    "amber brisk cobalt dune ember fable glint harbor islet jasper kettle lumen meadow nectar "
-    "orbit pebble quartz ripple saffron timber umbra velvet willow xenon yonder zephyr"
-).split()
+WORDS = [
+    "amber",
+    "brisk",
+    "cobalt",
+    "dune",
+    "ember",
+    "fable",
+    "glint",
+    "harbor",
+    "islet",
+    "jasper",
+    "kettle",
+    "lumen",
+    "meadow",
+    "nectar",
+    "orbit",
+    "pebble",
+    "quartz",
+    "ripple",
+    "saffron",
+    "timber",
+    "umbra",
+    "velvet",
+    "willow",
+    "xenon",
+    "yonder",
+    "zephyr",
+]
 Gen = Callable[[int, np.random.Generator, pd.DataFrame, list[str]], list[Any]]
 
 
@@ -55,7 +79,9 @@ def _labels(n: int, rng: np.random.Generator, names: list[str]) -> list[Any]:
 
 def _tags(n: int, rng: np.random.Generator, k: int, sep: str) -> list[str]:
     vocab = [f"tag{w}" for w in WORDS[:k]]
-    return [sep.join(sorted(rng.choice(vocab, size=int(rng.integers(1, 4)), replace=False))) for _ in range(n)]
+    return [
+        sep.join(sorted(rng.choice(vocab, size=int(rng.integers(1, 4)), replace=False))) for _ in range(n)
+    ]
 
 
 def _span(n: int, rng: np.random.Generator, frame: pd.DataFrame, args: list[str]) -> list[str]:
@@ -102,8 +128,12 @@ SIMPLE: dict[str, Callable[[int, np.random.Generator], list[Any]]] = {
     "binary": lambda n, r: _labels(n, r, [0, 1]),
     "text": lambda n, r: [_sentence(r) for _ in range(n)],
     "word": lambda n, r: [str(w) for w in r.choice(WORDS, n)],
-    "date": lambda n, r: [str((pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(d))).date()) for d in r.integers(0, 300, n)],
-    "datetime": lambda n, r: [str(pd.Timestamp("2019-06-01") + pd.Timedelta(minutes=int(m))) for m in r.integers(0, 10**5, n)],
+    "date": lambda n, r: [
+        str((pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(d))).date()) for d in r.integers(0, 300, n)
+    ],
+    "datetime": lambda n, r: [
+        str(pd.Timestamp("2019-06-01") + pd.Timedelta(minutes=int(m))) for m in r.integers(0, 10**5, n)
+    ],
     "list": lambda n, r: [[str(w) for w in r.choice(WORDS, int(r.integers(0, 5)))] for _ in range(n)],
     "dict": lambda n, r: [{"k": int(r.integers(0, 9)), "tags": [str(r.choice(WORDS))]} for _ in range(n)],
     "sparse": lambda n, r: [None if r.random() < 0.8 else float(r.integers(0, 3)) for _ in range(n)],
@@ -114,8 +144,13 @@ SIMPLE: dict[str, Callable[[int, np.random.Generator], list[Any]]] = {
     "count": lambda n, r: list(r.integers(0, 6, n)),
     "prob": lambda n, r: list(np.round(r.random(n), 3)),
     "rle": _rle,
-    "chem": lambda n, r: [f"InChI=1S/C{int(c)}H{int(h)}O" for c, h in zip(r.integers(1, 9, n), r.integers(2, 20, n), strict=True)],
-    "seq": lambda n, r: [" ".join(map(str, r.permutation(np.arange(1, 21))[: int(r.integers(2, 6))])) for _ in range(n)],
+    "chem": lambda n, r: [
+        f"InChI=1S/C{int(c)}H{int(h)}O"
+        for c, h in zip(r.integers(1, 9, n), r.integers(2, 20, n), strict=True)
+    ],
+    "seq": lambda n, r: [
+        " ".join(map(str, r.permutation(np.arange(1, 21))[: int(r.integers(2, 6))])) for _ in range(n)
+    ],
 }
 
 

@@ -128,7 +128,9 @@ def _truth(entry: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame) -> di
         source = col if col in test.columns else sources[min(i, len(sources) - 1)]
         truth = test[source] if source in test.columns else pd.Series([spec["predict"][col]] * len(test))
         kind = truth.infer_objects().dtype
-        if exp["values"] == "probability" and (kind == bool or not pd.api.types.is_numeric_dtype(kind)):
+        if exp["values"] == "probability" and (
+            pd.api.types.is_bool_dtype(kind) or not pd.api.types.is_numeric_dtype(kind)
+        ):
             classes = sorted(set(map(str, train[source])))  # the positive class sorts last
             truth = truth.astype(str).map({c: j for j, c in enumerate(classes)})
         out[col] = truth

@@ -135,7 +135,12 @@ def file_bytes(kind: str, rng: np.random.Generator, suffix: str) -> bytes:
         np.save(buf, rng.random((4, 8)).astype(np.float32))
         return buf.getvalue()
     if kind == "csv":
-        return pd.DataFrame(rng.normal(size=(20, 3)), columns=["s1", "s2", "s3"]).round(3).to_csv(index=False).encode()
+        return (
+            pd.DataFrame(rng.normal(size=(20, 3)), columns=["s1", "s2", "s3"])
+            .round(3)
+            .to_csv(index=False)
+            .encode()
+        )
     if kind == "json":
         cells = {f"c{i}": "print(1)" if i % 2 else "# note" for i in range(4)}
         return json.dumps({"cell_type": dict.fromkeys(cells, "code"), "source": cells}).encode()
@@ -164,7 +169,9 @@ def _wav(rng: np.random.Generator) -> bytes:
     return buf.getvalue()
 
 
-def write_files(folder: Path, paths: list[str], kind: str, rng: np.random.Generator, spec: dict[str, Any]) -> None:
+def write_files(
+    folder: Path, paths: list[str], kind: str, rng: np.random.Generator, spec: dict[str, Any]
+) -> None:
     """Per-row files at the given relative paths, packed into an archive when the catalogue says so."""
     blobs = {p: file_bytes(kind, rng, Path(p).suffix) for p in paths}
     if spec.get("zip") or spec.get("tar"):
@@ -190,7 +197,14 @@ def write_files(folder: Path, paths: list[str], kind: str, rng: np.random.Genera
 
 def write_static(folder: Path, paths: list[str], rng: np.random.Generator) -> None:
     """Side files the task has but no row keys to (maps, side tables, archives of extras)."""
-    kinds = {".png": "image", ".jpg": "image", ".jpeg": "image", ".npy": "npy", ".json": "json", ".xyz": "text"}
+    kinds = {
+        ".png": "image",
+        ".jpg": "image",
+        ".jpeg": "image",
+        ".npy": "npy",
+        ".json": "json",
+        ".xyz": "text",
+    }
     for p in paths:
         target = folder / p
         target.parent.mkdir(parents=True, exist_ok=True)
