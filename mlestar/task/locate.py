@@ -38,7 +38,7 @@ def locate(task_dir: Path, ov: Overrides, sources: dict[str, str]) -> Located:
     given = {
         key: _given_path(task_dir, ov, key) for key in ("train", "test", "sample_submission") if key in ov
     }
-    for role, key in (("train", "train"), ("test", "test"), ("sample", "sample_submission")):
+    for key in ("train", "test", "sample_submission"):
         sources[f"{key}_path"] = ov.source(key)
     sample = given.get("sample_submission") or _pick(tables, "sample")
     test = given.get("test") or _pick(tables, "test")
