@@ -66,6 +66,19 @@ def label_sets(values: pd.Series) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def are_spans(values: pd.Series, frame: pd.DataFrame) -> bool:
+    """Answers that are pieces of another text column of the same row (most rows)."""
+    answers = values.fillna("").astype(str)
+    for col in frame.columns:
+        if frame[col].dtype != object or col == values.name:
+            continue
+        texts = frame[col].fillna("").astype(str)
+        inside = [a in t for a, t in zip(answers.head(500), texts.head(500), strict=True) if a]
+        if inside and sum(inside) >= 0.8 * len(inside) and texts.str.len().mean() > answers.str.len().mean():
+            return True
+    return False
+
+
 def is_text_metric(metric: str) -> bool:
     return any(word in metric for word in _TEXT_METRICS)
 

@@ -172,6 +172,8 @@ def _problem(t: TaskTables, targets: infer.Targets, kind: str, metric: str | Non
     cols = list(targets.train_target_columns)
     if len(cols) == 1 and targets.label_column is None:
         values = t.train[cols[0]]
+        if values.dtype == object and answers.are_spans(values, t.train):
+            return ProblemType.TEXT
         sets = answers.label_sets(values)
         if (
             sets

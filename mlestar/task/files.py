@@ -342,15 +342,16 @@ def _has_header(buf: Path | io.BytesIO, encoding: str, compression: str | None) 
 
 
 def listing_of(task_dir: Path, limit: int = 200_000) -> list[str]:
-    """Every file of the task, relative to it, members of zip and tar archives included (as the
-    path they unpack to)."""
+    """Every file of the task, relative to it; members of zip, tar and 7z archives are listed under
+    the archive's name ("train.zip/train/1.jpg")."""
     out: list[str] = []
     for path in sorted(task_dir.rglob("*")):
         if len(out) >= limit:
             break
         if not path.is_file() or path.name.startswith("."):
             continue
-        out += archive_members(path) or [str(path.relative_to(task_dir))]
+        rel = str(path.relative_to(task_dir))
+        out += [f"{rel}/{m}" for m in archive_members(path)] or [rel]
     return out
 
 

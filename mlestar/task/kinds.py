@@ -41,7 +41,9 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     test_keys = [str(k) for k in t.test[id_column].head(_SAMPLE_KEYS)]
     train_t, test_t = _template(listing, train_keys), _template(listing, test_keys)
     if train_t or test_t:
-        suffix = PurePosixPath(train_t or test_t or "").suffix.lower()
+        template, keys = (train_t, train_keys) if train_t else (test_t, test_keys)
+        example = (template or "").replace("{id}", keys[0])
+        suffix = PurePosixPath(example).suffix.lower()
         found.append({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")})
     return tuple(found)
 

@@ -165,15 +165,38 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
         return None
     inputs, answers = pairs[0]
     test = _pixels(test_dir, sorted(stems), "pixel")
+    kept = _within(inputs, sorted(folders[inputs]), MAX_TRAIN_PIXELS)
     test.insert(0, key, test.pop("image") + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
-    train = _pixels(inputs, sorted(folders[inputs]), "pixel")
-    train[target] = _pixels(answers, sorted(folders[answers]), target)[target].to_numpy()
+    train = _pixels(inputs, kept, "pixel")
+    train[target] = _pixels(answers, kept, target)[target].to_numpy()
     train.insert(0, key, train.pop("image") + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
+    used = (
+        f" ({len(kept)} of {len(folders[inputs])} images: a pixel table that fits in memory)"
+        if len(kept) < len(folders[inputs])
+        else ""
+    )
     return (
-        (train, f"one row per pixel of {rel(inputs)}/, answers from {rel(answers)}/"),
+        (train, f"one row per pixel of {rel(inputs)}/, answers from {rel(answers)}/{used}"),
         (test, f"one row per pixel of {rel(test_dir)}/"),
     )
+
+
+MAX_TRAIN_PIXELS = 3_000_000
+"""Training pixels kept (whole images, in name order): enough to learn from, small enough to hold."""
+
+
+def _within(folder: Path, stems: list[str], limit: int) -> list[str]:
+    from PIL import Image
+
+    kept, total = [], 0
+    for stem in stems:
+        with Image.open(next(folder.glob(f"{stem}.*"))) as im:
+            total += im.size[0] * im.size[1]
+        if kept and total > limit:
+            break
+        kept.append(stem)
+    return kept
 
 
 def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
