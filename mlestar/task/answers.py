@@ -70,13 +70,22 @@ def are_spans(values: pd.Series, frame: pd.DataFrame) -> bool:
     """Answers that are pieces of another text column of the same row (most rows)."""
     answers = values.fillna("").astype(str)
     for col in frame.columns:
-        if frame[col].dtype != object or col == values.name:
+        if not is_texty(frame[col]) or col == values.name:
             continue
         texts = frame[col].fillna("").astype(str)
         inside = [a in t for a, t in zip(answers.head(500), texts.head(500), strict=True) if a]
         if inside and sum(inside) >= 0.8 * len(inside) and texts.str.len().mean() > answers.str.len().mean():
             return True
     return False
+
+
+def is_texty(values: pd.Series) -> bool:
+    """Text cells (object or string dtype), not numbers or booleans."""
+    return (
+        not pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+        and (values.dtype == object or pd.api.types.is_string_dtype(values))
+    )
 
 
 def is_text_metric(metric: str) -> bool:

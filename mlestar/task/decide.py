@@ -172,7 +172,7 @@ def _problem(t: TaskTables, targets: infer.Targets, kind: str, metric: str | Non
     cols = list(targets.train_target_columns)
     if len(cols) == 1 and targets.label_column is None:
         values = t.train[cols[0]]
-        if values.dtype == object and answers.are_spans(values, t.train):
+        if answers.is_texty(values) and answers.are_spans(values, t.train):
             return ProblemType.TEXT
         sets = answers.label_sets(values)
         if (
@@ -282,6 +282,8 @@ def _value_kind(
         return "labels", 0
     if metric.startswith("map_at") and problem in (ProblemType.MULTICLASS, ProblemType.BINARY):
         return "ranked", int(metric.rsplit("_", 1)[1]) if metric[-1].isdigit() else 3
+    if problem is ProblemType.MULTICLASS and len(targets.target_columns) > 1:
+        return "probability", 0
     sample = t.sample_submission
     if (
         problem is ProblemType.MULTI_TARGET_REGRESSION

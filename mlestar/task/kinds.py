@@ -93,7 +93,7 @@ def inputs(t: TaskTables, found: tuple[dict[str, Any], ...], id_column: str | No
     features = [c for c in t.test.columns if c != id_column]
     for col in features:
         values = t.test[col]
-        if values.dtype == object and answers.looks_like_text(values.head(500)):
+        if answers.is_texty(values) and answers.looks_like_text(values.head(500)):
             return "text"
     return "tabular" if features else "files"
 
@@ -140,8 +140,8 @@ def _text_baseline(spec: TaskSpec, t: TaskTables) -> str:
         return f"copy:{target}"
     if placeholder is not None and (placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5):
         return "empty"
-    if spec.train_target_columns and any(w in spec.metric for w in ("jaccard",)):
-        texts = [c for c in t.test.columns if t.test[c].dtype == object and c != spec.id_column]
+    if spec.train_target_columns and answers.are_spans(t.train[spec.train_target_columns[0]], t.train):
+        texts = [c for c in t.test.columns if answers.is_texty(t.test[c]) and c != spec.id_column]
         if texts:
             return "copy:" + max(texts, key=lambda c: t.test[c].astype(str).str.len().mean())
     if spec.train_target_columns:

@@ -37,6 +37,7 @@ def load_task_tables(
     description, description_path = _description(task_dir, ov, sources)
     found = locate.locate(task_dir, ov, sources)
     got = locate.read(task_dir, found, ov)
+    joined = locate.join_side_tables(task_dir, found, got)
     for role, frame in (("train", got.train), ("test", got.test)):
         if frame is None:
             raise TaskError(
@@ -61,7 +62,7 @@ def load_task_tables(
     extras = ov.get("extra_paths", files.extra_paths(task_dir, used))
     sources["extra_paths"] = ov.source("extra_paths")
     notes = (*_metric_note(description, spec), *_notes(paths, tables, spec), *decide.notes(spec))
-    spec = replace(spec, extra_paths=extras, notes=notes)
+    spec = replace(spec, extra_paths=extras, joined=joined, notes=(*notes, *(f"joined {j}" for j in joined)))
     return spec, tables
 
 

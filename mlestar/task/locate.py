@@ -178,3 +178,34 @@ def _key_named(frame: pd.DataFrame, key: str) -> pd.DataFrame:
         return frame
     same = [c for c in frame.columns if str(c).lower() == key.lower()]
     return frame.rename(columns={same[0]: key}) if same else frame
+
+
+def join_side_tables(task_dir: Path, found: Located, out: Read) -> tuple[str, ...]:
+    """Side tables keyed by a column train and test share (one row per key, covering most test
+    rows) are joined into both; their other columns become inputs. Returns what was joined."""
+    if out.train is None or out.test is None:
+        return ()
+    used = {*found.train, found.test, found.sample}
+    joined = []
+    for table in files.list_tables(task_dir):
+        if (
+            table.path in used
+            or files.is_sample_submission(table.stem)
+            or table.path.stat().st_size > 200_000_000
+        ):
+            continue
+        header = files.read_columns(table.path) or []
+        keys = [c for c in header if c in out.train.columns and c in out.test.columns]
+        if len(keys) != 1 or len(header) < 2:
+            continue
+        side = files.read_table(table.path)
+        key = keys[0]
+        if not side[key].is_unique or side[key].isin(out.test[key]).sum() < 0.5 * out.test[key].nunique():
+            continue
+        extra = side.rename(
+            columns={c: f"{table.stem}_{c}" for c in side.columns if c != key and c in out.train.columns}
+        )
+        out.train = out.train.merge(extra, on=key, how="left")
+        out.test = out.test.merge(extra, on=key, how="left")
+        joined.append(f"{table.path.name} on {key}")
+    return tuple(joined)
