@@ -53,7 +53,7 @@ def is_one_hot(train: pd.DataFrame, columns: Sequence[str]) -> bool:
 def label_sets(values: pd.Series) -> tuple[str, tuple[str, ...]] | None:
     """(separator, vocabulary) when the values are lists of labels joined by spaces or commas."""
     text = values.dropna().astype(str)
-    if text.empty or pd.api.types.is_numeric_dtype(values):
+    if text.empty or pd.api.types.is_numeric_dtype(values) or not is_texty(values) or _nested(values):
         return None
     for sep in (" ", ","):
         parts = text.str.split(sep)
@@ -77,6 +77,10 @@ def are_spans(values: pd.Series, frame: pd.DataFrame) -> bool:
         if inside and sum(inside) >= 0.8 * len(inside) and texts.str.len().mean() > answers.str.len().mean():
             return True
     return False
+
+
+def _nested(values: pd.Series) -> bool:
+    return bool(values.dropna().head(200).map(lambda v: isinstance(v, list | dict | tuple)).any())
 
 
 def is_texty(values: pd.Series) -> bool:

@@ -189,7 +189,8 @@ MAX_TRAIN_PIXELS = 3_000_000
 def _within(folder: Path, stems: list[str], limit: int) -> list[str]:
     from PIL import Image
 
-    kept, total = [], 0
+    kept: list[str] = []
+    total = 0
     for stem in stems:
         with Image.open(next(folder.glob(f"{stem}.*"))) as im:
             total += im.size[0] * im.size[1]
