@@ -24,8 +24,9 @@ demo: setup
 	$(BIN)/mlestar run examples/breast-cancer --out runs/demo --budget 2m --no-live
 	$(BIN)/mlestar status runs/demo
 
-## The default test suite (fast; no network).
+## The default test suite (fast; no network). Chromium is fetched for the report's browser test.
 test: setup
+	@bash tools/ensure_chromium.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 ## Long end-to-end checks.
