@@ -91,7 +91,7 @@ def render(facts: ReportFacts) -> str:
         _section("The final solution", _final(facts)),
         _section("Where the time went", _time(facts)),
         _section("LLM tokens and cost", _usage(facts)),
-        _section("Leakage and data usage", _findings(facts)),
+        _section("Leakage, data usage and engineer notes", _findings(facts)),
         _section("Reproduce and use the result", _how_to(facts)),
     ]
     title = f"mlestar run: {facts.task.get('name', facts.run_dir.name)}"
@@ -168,7 +168,7 @@ def _usage_table(kind: str, rows: dict[str, dict[str, float]]) -> str:
 
 def _findings(facts: ReportFacts) -> str:
     if not facts.findings:
-        return "<p>No leakage was found and no data-usage change was made.</p>"
+        return "<p>No leakage was found, no data-usage change was made, and the engineer answered every role.</p>"
     return "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in facts.findings) + "</ul>"
 
 
