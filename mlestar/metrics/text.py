@@ -109,6 +109,7 @@ def levenshtein(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
     Bit-parallel (Myers, as formulated by Hyyrö): one column of the DP table is two bit vectors, so
     each element of the longer sequence costs a few big-integer operations.
     """
+    a, b = _trim_common_ends(a, b)
     if len(a) < len(b):
         a, b = b, a
     m = len(b)
@@ -131,6 +132,18 @@ def levenshtein(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
         pv = (mh | ~(xv | ph)) & full
         mv = ph & xv
     return dist
+
+
+def _trim_common_ends(
+    a: Sequence[Hashable], b: Sequence[Hashable]
+) -> tuple[Sequence[Hashable], Sequence[Hashable]]:
+    """Drop the shared prefix and suffix: they cost no edit, and near-right predictions share most."""
+    start, end_a, end_b = 0, len(a), len(b)
+    while start < end_a and start < end_b and a[start] == b[start]:
+        start += 1
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a, end_b = end_a - 1, end_b - 1
+    return a[start:end_a], b[start:end_b]
 
 
 def mean_levenshtein(y: np.ndarray, p: np.ndarray, ctx: Context) -> float:
