@@ -86,8 +86,16 @@ def _object(tok: list[str]) -> Box3D:
 def iou_3d(a: Box3D, b: Box3D) -> float:
     za, zb = (a.center[2], a.size[2]), (b.center[2], b.size[2])
     height = max(0.0, min(za[0] + za[1] / 2, zb[0] + zb[1] / 2) - max(za[0] - za[1] / 2, zb[0] - zb[1] / 2))
+    if height == 0 or _apart(a, b):
+        return 0.0
     inter = polygon_area(clip_convex(a.ground(), b.ground())) * height
     return float(np.clip(inter / (a.volume + b.volume - inter), 0.0, 1.0))
+
+
+def _apart(a: Box3D, b: Box3D) -> bool:
+    """Ground rectangles too far apart to touch: centres further than their half-diagonals."""
+    reach = math.hypot(a.size[0], a.size[1]) / 2 + math.hypot(b.size[0], b.size[1]) / 2
+    return math.hypot(a.center[0] - b.center[0], a.center[1] - b.center[1]) > reach
 
 
 def clip_convex(subject: list[Point], clip: list[Point]) -> list[Point]:
