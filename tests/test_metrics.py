@@ -289,6 +289,14 @@ def test_text_and_numbers_reach_the_right_function() -> None:
         get_metric("rmse").score(texts, texts)
     with pytest.raises(ValueError, match="expected text answers for the metric word_jaccard, found numbers"):
         get_metric("word_jaccard").score([1.0, 2.0], [1.0, 2.0])
+    with pytest.raises(
+        ValueError, match="expected text predictions like the answers for accuracy, found float64"
+    ):
+        get_metric("accuracy").score(texts, np.array([0.3, 0.9]))
+    with pytest.raises(
+        ValueError, match="expected numeric predictions like the answers for accuracy, found text"
+    ):
+        get_metric("accuracy").score([0, 1], texts)
     with pytest.raises(ValueError, match="expected one prediction per answer"):
         get_metric("rmse").score([1.0, 2.0], [1.0])
     # missing cells of object arrays read as empty strings, as graders read them

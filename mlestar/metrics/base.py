@@ -50,7 +50,13 @@ class Metric:
                 f"expected the per-row context {', '.join(missing)} for the metric {self.name}, "
                 f"found only {sorted(ctx) or 'none'}"
             )
-        if is_text(y) or is_text(p):
+        text_y, text_p = is_text(y), is_text(p)
+        if text_y != text_p and (y.dtype.kind in "biuf" or p.dtype.kind in "biuf"):
+            kind = "text" if text_y else "numeric"
+            raise ValueError(
+                f"expected {kind} predictions like the answers for {self.name}, found {_kind(p)}"
+            )
+        if text_y or text_p:
             if self.text_fn is None:
                 raise ValueError(f"expected numbers for the metric {self.name}, found text")
             return float(self.text_fn(as_text(y), as_text(p), ctx))
@@ -122,6 +128,10 @@ def as_text(a: np.ndarray) -> np.ndarray:
         return as_2d(a)
     cells = [_cell_text(v) for v in a.ravel()]
     return as_2d(np.array(cells, dtype=str).reshape(a.shape))
+
+
+def _kind(a: np.ndarray) -> str:
+    return "text" if is_text(a) else f"{a.dtype} values"
 
 
 def _cell_text(value: object) -> str:
