@@ -19,6 +19,10 @@ FOLDS_FILE = "folds.npy"
 TASK_FILE = "task.json"
 FILES_LINK = "files"
 """A link to the task's own folder, for extra files (per-row files, images)."""
+CACHE_LINK = "cache"
+"""In ./input: features earlier attempts of this run computed from the task's files (read-only)."""
+CACHE_DIR = "cache"
+"""An attempt's own newly computed features; the harness moves them into the run's shared cache."""
 
 OOF_FILE = "oof.npy"
 TEST_PRED_FILE = "test.npy"
@@ -45,12 +49,15 @@ Inputs, in ./{INPUT_DIR}/ (read-only; never read anything outside ./{INPUT_DIR}/
                 never train or validate on those rows
   {TASK_FILE}   the task: id_column, target columns, classes, problem type, metric
   {FILES_LINK}/        the task's own folder, for extra files (per-row files, images)
+  {CACHE_LINK}/        features earlier attempts of this run computed from {FILES_LINK}/ (one .npy each)
 Outputs, in ./{OUTPUT_DIR}/ (create the folder):
   {OOF_FILE}      float array (n_train, n_outputs): for each row with fold k >= 0, the prediction of a model
                 that never saw fold k; NaN on rows with fold -1
   {TEST_PRED_FILE}     float array (n_test, n_outputs): predictions for every test row, in test order
   {MODEL_FILE}    only when ${ENV_SAVE_MODEL}=1: a cloudpickle of an object whose .predict(frame) takes
                 rows shaped like {TEST_FILE} and returns the same array as {TEST_PRED_FILE} would for them
+  ./{CACHE_DIR}/ (optional, not in ./{OUTPUT_DIR}/): features computed from {FILES_LINK}/, one .npy per set, named
+                by what was computed and from which files; the harness shares them as ./{INPUT_DIR}/{CACHE_LINK}/
   n_outputs: 1 for binary (probability of the positive class) and regression, one per class for
   multi-class (probabilities, summing to 1), one per target for multi-target and multi-label
 Rules:

@@ -22,6 +22,7 @@ from mlestar.folds import PredictionError, Predictions, read_predictions, save_p
 from mlestar.journal import Journal, Node
 from mlestar.metrics import Metric
 from mlestar.run_layout import RunLayout
+from mlestar.search import feature_cache
 from mlestar.task.spec import TaskSpec
 
 
@@ -126,6 +127,7 @@ class Harness:
             ),
         )
         result = self.executor.run(script_path, workdir, limits)
+        feature_cache.share(workdir / contract.CACHE_DIR, self.layout.cache)
         folds = self.folds_full if final else self.folds
         return self._judge(attempt, code_path, result, started, folds)
 
@@ -226,7 +228,9 @@ class Harness:
             contract.TASK_FILE: data / contract.TASK_FILE,
             contract.FOLDS_FILE: self.layout.folds_full if final else self.layout.folds,
             contract.FILES_LINK: self.spec.task_dir,
+            contract.CACHE_LINK: self.layout.cache,
         }
+        self.layout.cache.mkdir(exist_ok=True)
         for name, target in links.items():
             link = inp / name
             if link.is_symlink() or link.exists():

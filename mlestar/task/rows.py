@@ -166,11 +166,17 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     inputs, answers = pairs[0]
     test = _pixels(test_dir, sorted(stems), "pixel")
     kept = _within(inputs, sorted(folders[inputs]), MAX_TRAIN_PIXELS)
-    test.insert(0, key, test.pop("image") + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
+    test.insert(0, key, test["image"] + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
     train = _pixels(inputs, kept, "pixel")
     train[target] = _pixels(answers, kept, target)[target].to_numpy()
-    train.insert(0, key, train.pop("image") + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
+    train.insert(0, key, train["image"] + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
+    suffix = next(inputs.glob(f"{kept[0]}.*")).suffix
+    # Each pixel row names its picture (column "image"): the input pictures are its per-row files.
+    train.attrs[PIXEL_FILES] = {
+        "train": f"{rel(inputs)}/{{id}}{suffix}", "test": f"{rel(test_dir)}/{{id}}{suffix}", "kind": "image",
+        "per": "pixel", "key": "image", "row": "row", "col": "col",
+    }  # fmt: skip
     used = (
         f" ({len(kept)} of {len(folders[inputs])} images: a pixel table that fits in memory)"
         if len(kept) < len(folders[inputs])
@@ -182,6 +188,8 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     )
 
 
+PIXEL_FILES = "pixel_files"
+"""DataFrame.attrs key of a per-pixel train table: its row_files entry (pictures keyed by "image")."""
 MAX_TRAIN_PIXELS = 3_000_000
 """Training pixels kept (whole images, in name order): enough to learn from, small enough to hold."""
 

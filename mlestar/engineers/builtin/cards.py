@@ -20,6 +20,7 @@ from mlestar.errors import ConfigError
 BUILTIN_CARDS = Path(__file__).parent / "cards"
 INPUT_KINDS = ("tabular", "text", "any")
 VIEWS = ("trees", "native", "linear", "words", "chars")
+MEDIA_KINDS = ("image", "audio", "signal")
 _REQUIRED = ("name", "title", "summary", "inputs", "view", "problem_types", "estimator", "imports")
 
 
@@ -139,6 +140,8 @@ def rank_cards(cards: dict[str, Card], profile: dict[str, Any], budget_s: float)
 def feature_kinds(profile: dict[str, Any]) -> set[str]:
     columns = profile.get("columns", {})
     kinds = {columns[c]["kind"] for c in profile.get("features", []) if c in columns}
+    if any(f.get("kind") in MEDIA_KINDS or f.get("per") == "pixel" for f in profile.get("files", [])):
+        kinds.add("numeric")  # pictures, sounds and numeric files become numeric features
     return kinds - {"constant", "id"}
 
 
@@ -158,10 +161,19 @@ def _score(
         score += 0.5 if card.inputs == "text" else 0.0
     elif has_text and card.inputs == "any":
         score += 0.2
-    seconds = card.cost * max(n_rows, 1000) / 10_000 * 5
+    seconds = card.cost * max(n_rows, 1000) / 10_000 * 5 * media_width_factor(profile)
     if seconds > 0.5 * budget_s:
         score -= 0.3 if seconds < budget_s else 1.0
     return score
+
+
+def media_width_factor(profile: dict[str, Any]) -> float:
+    """How much wider than a usual table the inputs are when per-row pictures or sounds add
+    hundreds of feature columns (a model's cost grows with its columns); 1 for other tasks."""
+    from mlestar.engineers.builtin.media.render import feature_width
+
+    extra = feature_width(profile)
+    return max(1.0, (extra + len(profile.get("features", []))) / 60) if extra else 1.0
 
 
 def _reason(card: Card, has_text: bool, has_tabular: bool) -> str:

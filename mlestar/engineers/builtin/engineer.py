@@ -30,6 +30,7 @@ from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import notes_for, title_for
+from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
     FILES_ON,
@@ -95,6 +96,7 @@ class BuiltinEngineer:
             feats.draft_families(profile),
             mem.ModelSpec((member,), ablation.draft_options(c)),
             combine=ablation.draft_combine(c),
+            files=FILES_ON if media.applies(profile) else NO_FILES,  # pictures and sounds are the inputs
         )
         return self._render(
             ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title})."

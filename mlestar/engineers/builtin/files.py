@@ -8,6 +8,8 @@ numbers per position, and when a key's lines hold three numbers treats them as p
 
 from __future__ import annotations
 
+from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.options import MediaOptions
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -133,8 +135,11 @@ def image_stats(path: Path) -> dict[str, float]:
 '''
 
 
-def render_files(profile: ProfileView) -> str:
-    """The whole files block for the task's per-row files."""
+def render_files(profile: ProfileView, media_options: MediaOptions | None = None) -> str:
+    """The whole files block for the task's per-row files (pictures, sounds and numeric files:
+    media/render.py)."""
+    if media.applies(profile):
+        return media.render_media_files(profile, media_options or media.default_options(profile))
     entries = [
         {"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files
     ]

@@ -78,7 +78,9 @@ class ProfileView:
 
     @property
     def has_tabular(self) -> bool:
-        return bool(set(self.of_kind("numeric", "boolean", "categorical", "structured", "date")))
+        """Non-text columns, or per-row media files (their features are numeric columns)."""
+        media = any(f.get("kind") in ("image", "audio", "signal") or f.get("per") == "pixel" for f in self.files)
+        return media or bool(set(self.of_kind("numeric", "boolean", "categorical", "structured", "date")))
 
     @property
     def files(self) -> list[dict[str, Any]]:

@@ -17,6 +17,9 @@ from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin import templates, views
 from mlestar.engineers.builtin.cards import Card
 from mlestar.engineers.builtin.combiners import read_combine
+from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.options import MediaOptions
+from mlestar.engineers.builtin.media.options import read_options as read_media_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 
 BLOCK_ORDER = ("load", "files", "features", "preprocess", "model", "train", "predict", "main")
@@ -30,6 +33,8 @@ class Recipe:
     options: views.ViewOptions = field(default_factory=views.ViewOptions)
     combine: str = "average"
     files: str = NO_FILES
+    media: MediaOptions | None = None
+    """What the files block extracts from pictures, sounds and numeric files (None: the defaults)."""
 
     def with_(self, **changes: object) -> Recipe:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -48,7 +53,9 @@ def render_block(name: str, recipe: Recipe, profile: ProfileView, cards: dict[st
     if name == "load":
         return templates.LOAD
     if name == "files":
-        return files_block.render_files(profile) if recipe.files == FILES_ON else files_block.OFF
+        return (
+            files_block.render_files(profile, recipe.media) if recipe.files == FILES_ON else files_block.OFF
+        )
     if name == "features":
         return feats.render_features(profile, recipe.families, recipe.files != NO_FILES)
     if name == "preprocess":
@@ -86,9 +93,11 @@ def read_recipe(script: str, cards: dict[str, Card]) -> Recipe:
         feature_block = get_block(script, "features")
         preprocess = get_block(script, "preprocess")
         train = get_block(script, "train")
-        files = NO_FILES
+        files, media_options = NO_FILES, None
         if "files" in names:
             files = FILES_OFF if "Turned off" in get_block(script, "files") else FILES_ON
+            if media.is_media_block(get_block(script, "files")):
+                media_options = read_media_options(get_block(script, "files"))
     except (BlockError, SyntaxError) as e:
         raise EngineerFailure(f"cannot read the script's recipe: {e}") from e
     unknown = [m.card for m in model.members if m.card not in cards]
@@ -100,4 +109,5 @@ def read_recipe(script: str, cards: dict[str, Card]) -> Recipe:
         options=views.read_options(preprocess),
         combine=read_combine(train),
         files=files,
+        media=media_options,
     )
