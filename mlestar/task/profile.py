@@ -52,9 +52,11 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
         if c in test.columns and (c != spec.id_column or spec.id_is_feature) and c not in answers
         and c not in file_keys
     ]  # fmt: skip
-    found = find_row_files(task_dir, train, test, spec.id_column, spec.extra_paths)
+    per_pixel = any(f.get("per") == "pixel" for f in media)  # millions of pixel ids name no files
+    found = [] if per_pixel else find_row_files(task_dir, train, test, spec.id_column, spec.extra_paths)
     # Intake's media entries also see inside archives and per-pixel tables; text files come from here.
-    files = media + [f for f in found if not (media and f["kind"] == "image")]
+    taken = {f.get("train") for f in media}
+    files = media + [f for f in found if f["train"] not in taken and not (media and f["kind"] == "image")]
     return {
         "n_train": len(train),
         "n_test": len(test),

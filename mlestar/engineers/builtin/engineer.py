@@ -30,6 +30,7 @@ from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import notes_for, title_for
+from mlestar.engineers.builtin.media import pixel_script
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
@@ -67,6 +68,8 @@ class BuiltinEngineer:
         profile = ProfileView(ctx.profile)
         if span.is_span_task(profile):
             return [span.candidate()]
+        if pixel_script.is_pixel_task(profile):
+            return pixel_script.candidates()[: max(m, 1)]
         ranked = rank_cards(self.cards, ctx.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -89,6 +92,8 @@ class BuiltinEngineer:
         profile = ProfileView(ctx.profile)
         if candidate.name == span.NAME:
             return span.script(profile, ctx.seed)
+        if candidate.name in pixel_script.MODELS:
+            return pixel_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)

@@ -17,6 +17,9 @@ from mlestar.engineers.base import EngineerFailure, PlanOutcome
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, rank_cards
+from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.options import MediaOptions
+from mlestar.engineers.builtin.media.refine import REFINEMENTS, MediaRefinement
 from mlestar.engineers.builtin.model_helpers import applies as option_applies
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe
@@ -76,6 +79,24 @@ _FAMILY_TEXT = {
     "codes_as_categories": "add categorical copies of code-like integer columns",
     "text_stats": "add statistics of the text (length, words, punctuation, capitals)",
 }
+
+
+def _media_entry(refinement: MediaRefinement) -> Entry:
+    """A files-block change for pictures, sounds or per-pixel pictures (media/refine.py)."""
+
+    def current(r: Recipe, c: Context) -> MediaOptions:
+        return r.media or media.default_options(c.profile)
+
+    def applies(r: Recipe, c: Context) -> bool:
+        kinds = media.kinds_of(media.media_entries(c.profile))
+        return (
+            r.files == FILES_ON and refinement.kind in kinds and refinement.change(current(r, c)) is not None
+        )
+
+    def apply(r: Recipe, c: Context) -> Recipe:
+        return r.with_(media=refinement.change(current(r, c)) or current(r, c))
+
+    return Entry(refinement.key, "files", refinement.text, applies, apply, refinement.gain)
 
 
 def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], bool], gain: float) -> Entry:
@@ -226,10 +247,11 @@ def catalogue(c: Context) -> list[Entry]:
             "files_off",
             "files",
             "stop using the rows' own files (if their features only add noise)",
-            lambda r, c: r.files == FILES_ON,
+            lambda r, c: r.files == FILES_ON and not media.applies(c.profile),
             lambda r, c: r.with_(files=FILES_OFF),
             0.001,
         ),
+        *[_media_entry(refinement) for refinement in REFINEMENTS],
         _preprocess_entry(
             "rare_categories",
             "group categories seen fewer than 10 times into one level",

@@ -57,6 +57,11 @@ def constants(options: MediaOptions, kinds: tuple[str, ...]) -> list[tuple[str, 
     return [(CONSTANTS[n], getattr(options, n), DOCS.get(n, "")) for n in dict.fromkeys(wanted)]
 
 
+def same_for(kinds: tuple[str, ...], a: MediaOptions, b: MediaOptions) -> bool:
+    """Whether two option sets extract the same from files of these kinds (others are not read)."""
+    return all(getattr(a, n) == getattr(b, n) for kind in kinds for n in KIND_OPTIONS[kind])
+
+
 def read_options(block: str) -> MediaOptions:
     """The options a files block was written with (defaults for constants it lacks)."""
     values: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlestar import contract
-from mlestar.engineers.builtin.media.options import MediaOptions, constants
+from mlestar.engineers.builtin.media.options import MediaOptions, constants, same_for
 from mlestar.engineers.builtin.media.source import snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
@@ -100,6 +100,12 @@ def render_media_files(profile: ProfileView, options: MediaOptions) -> str:
             f'TABLES = {{{tables}}}\n"""The table maker for each kind of file this task has."""\n',
         ]
     )
+
+
+def is_default(profile: ProfileView, options: MediaOptions | None) -> bool:
+    """Whether the options extract what the task's defaults do (None means the defaults)."""
+    kinds = kinds_of(media_entries(profile))
+    return options is None or same_for(kinds, options, default_options(profile))
 
 
 def is_media_block(block: str) -> bool:
