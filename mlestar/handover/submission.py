@@ -203,7 +203,9 @@ def _from_sample_or_popular(
     if sample is None:
         return trivial_predictions(spec, y, n) if y.size else np.zeros((n, spec.n_outputs))
     values = _sample_in_test_order(spec, test, sample)
-    if spec.problem_type is ProblemType.TEXT or (values.dtypes == object).any():
+    if spec.problem_type is ProblemType.TEXT or not all(
+        pd.api.types.is_numeric_dtype(d) for d in values.dtypes
+    ):
         return values.fillna("").astype(str).to_numpy().astype(np.str_)
     if spec.submission.value_kind == "label" and spec.classes:
         index = {c: i for i, c in enumerate(spec.classes)}
