@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from mlestar.monitoring.request_log import LogSettings, RequestLog
 from mlestar.monitoring.validate import check_frame
@@ -63,11 +66,7 @@ class ModelSlot:
             self._model = model
 
 
-def build_app(slot: ModelSlot, settings: ServeSettings, log: RequestLog | None = None) -> Any:
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, PlainTextResponse, Response
-    from starlette.concurrency import run_in_threadpool
-
+def build_app(slot: ModelSlot, settings: ServeSettings, log: RequestLog | None = None) -> FastAPI:
     telemetry = Telemetry()
 
     @asynccontextmanager
@@ -123,7 +122,7 @@ def build_app(slot: ModelSlot, settings: ServeSettings, log: RequestLog | None =
     return app
 
 
-async def read_limited(request: Any, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused (413) as soon as it is known to be larger than limit bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -144,9 +143,7 @@ def respond(
     log: RequestLog | None,
     telemetry: Telemetry,
     csv: bool,
-) -> Any:
-    from fastapi.responses import Response
-
+) -> Response:
     warnings: list[str] = []
     if settings.validate:
         checked = check_frame(model.schema, frame)
