@@ -42,7 +42,9 @@ def shop_rows(n: int, seed: int, shift: float = 0.0, flip: bool = False, start_i
     return frame
 
 
-def make_task(folder: Path, seed: int = 0) -> Path:
+def make_task(folder: Path, seed: int = 7) -> Path:
+    """Seed 7's training rows are typical of their population (the true model's AUC on them is
+    0.869, the population's 0.870), so the run's validation score is not optimistic by luck."""
     folder.mkdir(parents=True)
     train = shop_rows(N_TRAIN, seed)
     test = shop_rows(N_TEST, seed + 1, start_id=10_000).drop(columns=["label"])
@@ -61,7 +63,7 @@ def run_config(task: Path, run: Path, **extra: object) -> RunConfig:
         task_dir=task,
         run_dir=run,
         budget_s=240.0,
-        max_nodes=4,
+        max_nodes=1,
         jobs=1,
         seed=3,
         search=SearchSettings(m_candidates=1, t_outer=0, k_inner=1, r_ensemble=0, n_folds=3),

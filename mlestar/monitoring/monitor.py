@@ -20,7 +20,7 @@ import pandas as pd
 from mlestar.errors import ConfigError, TaskError
 from mlestar.metrics import get_metric
 from mlestar.monitoring.drift import ALPHA, PSI_MIN, ColumnDrift, drift_of
-from mlestar.monitoring.live_metric import LiveMetric, live_metric
+from mlestar.monitoring.live_metric import LiveMetric, live_metric, validation_draws
 from mlestar.monitoring.request_log import logged_predictions, read_logged
 from mlestar.monitoring.schema import describe_column
 from mlestar.monitoring.validate import Finding, check_frame
@@ -192,8 +192,10 @@ def _label_checks(
         y = encode_target(spec, frame.loc[labelled].reset_index(drop=True))
     except TaskError as exc:
         raise ConfigError(f"expected answers like the training ones in the new rows: {exc}") from None
+    metric = get_metric(spec.metric)
     validation = model.facts.get("validation_score")
-    live = live_metric(get_metric(spec.metric), y, pred[labelled], validation, settings.seed)
+    reference = validation_draws(Path(model.source), metric, model.facts.get("final_node"), settings.seed + 1)
+    live = live_metric(metric, y, pred[labelled], validation, reference, settings.seed)
     return drift, live
 
 

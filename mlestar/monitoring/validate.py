@@ -89,7 +89,7 @@ def check_column(col: ColumnSchema, raw: pd.Series) -> tuple[pd.Series, list[Fin
         examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:_EXAMPLES])
         message = f"expected {col.storage} values in {col.name!r}, found {int(bad.sum())} that are not (e.g. {examples})"
         findings.append(Finding(ERROR, "wrong_type", col.name, message, int(bad.sum())))
-    findings.extend(_value_findings(col, values, raw.isna() | bad))
+    findings.extend(_value_findings(col, values, raw.isna(), bad))
     return values, findings
 
 
@@ -115,7 +115,8 @@ def coerce(col: ColumnSchema, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text, pd.Series(False, index=raw.index)
 
 
-def _value_findings(col: ColumnSchema, values: pd.Series, empty: pd.Series) -> Iterator[Finding]:
+def _value_findings(col: ColumnSchema, values: pd.Series, empty: pd.Series, bad: pd.Series) -> Iterator[Finding]:
+    """New missing values, and values outside what training saw (wrong-typed ones are reported already)."""
     n = len(values)
     if n == 0:
         return
@@ -123,7 +124,7 @@ def _value_findings(col: ColumnSchema, values: pd.Series, empty: pd.Series) -> I
     if rate > 0 and (col.missing_rate == 0 or rate > col.missing_rate + MISSING_SLACK):
         message = f"{col.name!r} is empty in {rate:.1%} of rows; in training it was in {col.missing_rate:.1%}"
         yield Finding(WARNING, "missing_values", col.name, message, int(empty.sum()))
-    present = values[~empty]
+    present = values[~empty & ~bad]
     if col.kind == "number" and col.min is not None and col.max is not None and len(present):
         x = present.astype(float)
         out = (x < col.min) | (x > col.max)
