@@ -89,9 +89,13 @@ def check_cost(model: ServedModel, rows: pd.DataFrame, n: int, reps: int) -> tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--run", type=Path, help="a finished run folder (default: make one from the example)")
-    parser.add_argument("--requests", type=int, default=300, help="requests per 1-row case (1,000-row: a tenth)")
+    parser.add_argument(
+        "--requests", type=int, default=300, help="requests per 1-row case (1,000-row: a tenth)"
+    )
     args = parser.parse_args()
     run = args.run or make_run(Path(tempfile.mkdtemp(prefix="serve-bench-")))
     model = load_run_model(run)
@@ -105,7 +109,9 @@ def main() -> None:
                 times = measure(url, body(rows, n), requests)
                 p50, p99 = np.percentile(times, 50) * 1e3, np.percentile(times, 99) * 1e3
                 rate = len(times) / sum(times)
-                print(f"{n:>12} {'on' if validate else 'off':>12} {p50:>9.2f} {p99:>9.2f} {rate:>8.1f} {rate * n:>9.0f}")
+                print(
+                    f"{n:>12} {'on' if validate else 'off':>12} {p50:>9.2f} {p99:>9.2f} {rate:>8.1f} {rate * n:>9.0f}"
+                )
     print("\nin process (median of 50):")
     print(f"{'rows':>6} {'check ms':>9} {'predict ms':>11} {'check share':>12}")
     for n in (1, 1000):

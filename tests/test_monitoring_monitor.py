@@ -28,7 +28,9 @@ def test_same_distribution_data_is_ok_and_the_live_metric_is_within_noise(run: P
     assert result.live.low <= result.live.value <= result.live.high
 
 
-def test_shifted_data_drifts_and_the_cli_says_so(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shifted_data_drifts_and_the_cli_says_so(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shop_rows(300, 22, shift=1.0).drop(columns=["label"]).to_csv(tmp_path / "shifted.csv", index=False)
     out = tmp_path / "report"
     assert main(["monitor", str(run), str(tmp_path / "shifted.csv"), "--out", str(out)]) == 1

@@ -69,8 +69,12 @@ def test_a_clean_table_passes_and_is_typed_like_training(schema: DataSchema) -> 
         (lambda f: f.iloc[:0], "empty_table", "error", None),
     ],
 )
-def test_each_kind_of_problem_is_found(schema: DataSchema, change, check: str, severity: str, column: str | None) -> None:  # type: ignore[no-untyped-def]
-    rows = pd.DataFrame({"id": [1, 2, 3], "x1": [0.0, 0.5, 0.1], "x2": [1, 2, 3], "colour": ["red", "blue", "green"]})
+def test_each_kind_of_problem_is_found(
+    schema: DataSchema, change, check: str, severity: str, column: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    rows = pd.DataFrame(
+        {"id": [1, 2, 3], "x1": [0.0, 0.5, 0.1], "x2": [1, 2, 3], "colour": ["red", "blue", "green"]}
+    )
     found = [(f.check, f.severity, f.column) for f in check_frame(schema, change(rows)).findings]
     assert (check, severity, column) in found
     assert len({f[0] for f in found}) == 1  # nothing else is reported

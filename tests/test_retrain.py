@@ -34,14 +34,20 @@ def test_a_clearly_better_challenger_is_promoted() -> None:
 def test_an_equal_challenger_is_not_promoted() -> None:
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 400)
-    promoted = [compare(get_metric("roc_auc"), y, _scores(rng, y, 1.0), _scores(rng, y, 1.0), seed=s).better for s in range(20)]
+    promoted = [
+        compare(get_metric("roc_auc"), y, _scores(rng, y, 1.0), _scores(rng, y, 1.0), seed=s).better
+        for s in range(20)
+    ]
     assert sum(promoted) <= 2  # about alpha = 5% of equal pairs, by chance
 
 
 def test_a_worse_challenger_is_not_promoted_for_lower_is_better_metrics() -> None:
     rng = np.random.default_rng(2)
     y = rng.normal(size=300)
-    champion, challenger = (y + rng.normal(0, 0.3, 300)).reshape(-1, 1), (y + rng.normal(0, 0.6, 300)).reshape(-1, 1)
+    champion, challenger = (
+        (y + rng.normal(0, 0.3, 300)).reshape(-1, 1),
+        (y + rng.normal(0, 0.6, 300)).reshape(-1, 1),
+    )
     result = compare(get_metric("rmse"), y, champion, challenger)
     assert not result.better and result.improvement < 0 and result.p_value > 0.9
 
@@ -95,7 +101,11 @@ def test_retrain_promotes_a_challenger_after_the_concept_changed(run: Path, tmp_
     names = [e["name"] for e in journal.events]
     assert names[-3:] == ["retrain_started", "retrain_compared", "retrain_decided"]
     uri, name = store_of(run), model_name(run)
-    assert alias_version(uri, name, CHAMPION) == alias_version(uri, name, CHALLENGER) == outcome.aliases[CHAMPION]
+    assert (
+        alias_version(uri, name, CHAMPION)
+        == alias_version(uri, name, CHALLENGER)
+        == outcome.aliases[CHAMPION]
+    )
     assert json.loads((outcome.retrain_dir / "decision.json").read_text())["promoted"] is True
     _follower_swaps_to(run, uri, name, outcome.aliases[CHAMPION])
 

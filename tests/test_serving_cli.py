@@ -36,14 +36,18 @@ def test_predict_writes_the_submissions_values(run: Path, tmp_path: Path) -> Non
     np.testing.assert_allclose(out["label"].to_numpy(), expected["label"].to_numpy(), rtol=1e-9)
 
 
-def test_predict_refuses_a_table_with_schema_errors(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_predict_refuses_a_table_with_schema_errors(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shop_rows(30, 1).drop(columns=["x1"]).to_csv(tmp_path / "bad.csv", index=False)
     assert main(["predict", str(run), str(tmp_path / "bad.csv"), "-o", str(tmp_path / "out.csv")]) == 2
     assert "expected column 'x1'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_validate_exit_status_is_fit_for_ci(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_exit_status_is_fit_for_ci(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good, odd, bad = tmp_path / "good.csv", tmp_path / "odd.csv", tmp_path / "bad.csv"
     shop_rows(50, 2).to_csv(good, index=False)
     shop_rows(50, 3).assign(colour="violet").to_csv(odd, index=False)

@@ -25,11 +25,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def call(url: str, body: bytes | None = None, content_type: str = "application/json", accept: str = "") -> tuple[int, str]:
+def call(
+    url: str, body: bytes | None = None, content_type: str = "application/json", accept: str = ""
+) -> tuple[int, str]:
     headers = {"Content-Type": content_type} if body is not None else {}
     if accept:
         headers["Accept"] = accept
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+    request = urllib.request.Request(
+        url, data=body, headers=headers, method="POST" if body is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as reply:
             return reply.status, reply.read().decode()
@@ -91,13 +95,25 @@ def test_mlflow_shaped_json_and_a_single_record_are_accepted(run: Path, server: 
         (b"{not json", "application/json", 400, "invalid JSON"),
         (b"", "application/json", 400, "empty body"),
         (b'[{"id": 1, "x1": 0.1, "x2": 1, "colour": "red"}]', "application/json", 422, "'note'"),
-        (b'[{"id": 1, "x1": "lots", "x2": 1, "colour": "red", "note": "a b c d"}]', "application/json", 422, "expected number values in 'x1'"),
-        (b'[{"id": 1, "x1": {"a": 1}, "x2": 1, "colour": "red", "note": "a"}]', "application/json", 400, "nested"),
+        (
+            b'[{"id": 1, "x1": "lots", "x2": 1, "colour": "red", "note": "a b c d"}]',
+            "application/json",
+            422,
+            "expected number values in 'x1'",
+        ),
+        (
+            b'[{"id": 1, "x1": {"a": 1}, "x2": 1, "colour": "red", "note": "a"}]',
+            "application/json",
+            400,
+            "nested",
+        ),
         (b"id,x1\n1,2\n", "application/xml", 415, "Content-Type"),
         (b'"just text"', "application/json", 400, "list of records"),
     ],
 )
-def test_malformed_requests_get_a_4xx_that_says_what_is_wrong(server: str, body: bytes, content_type: str, status: int, says: str) -> None:
+def test_malformed_requests_get_a_4xx_that_says_what_is_wrong(
+    server: str, body: bytes, content_type: str, status: int, says: str
+) -> None:
     got, text = call(f"{server}/predict", body, content_type)
     assert got == status, text
     assert says in json.loads(text)["error"]
@@ -123,7 +139,9 @@ def test_health_and_metadata(run: Path, server: str) -> None:
     assert status == 200 and json.loads(text)["status"] == "ok"
     status, text = call(f"{server}/metadata")
     meta = json.loads(text)
-    final = next(json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines() if '"final"' in line)
+    final = next(
+        json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines() if '"final"' in line
+    )
     assert meta["task"] == "shop" and meta["metric"] == "roc_auc"
     assert meta["validation_score"] == pytest.approx(final["score"])
     assert [c["name"] for c in meta["schema"]["columns"]] == ["id", "x1", "x2", "colour", "note"]
@@ -135,13 +153,19 @@ def test_metrics_count_requests_errors_latency_and_drift(run: Path, server: str)
     call(f"{server}/predict", b"{broken", "application/json")
     status, text = call(f"{server}/metrics")
     assert status == 200
-    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
     assert values['mlestar_requests_total{endpoint="/predict",status="200"}'] >= 1
     assert values['mlestar_requests_total{endpoint="/predict",status="400"}'] >= 1
     assert values["mlestar_request_errors_total"] >= 1
     assert values["mlestar_predict_latency_seconds_count"] >= 2
     assert values["mlestar_rows_predicted_total"] >= 30
-    assert 'mlestar_feature_psi{feature="x1"}' in values and 'mlestar_feature_drift{feature="colour"}' in values
+    assert (
+        'mlestar_feature_psi{feature="x1"}' in values and 'mlestar_feature_drift{feature="colour"}' in values
+    )
 
 
 def test_request_logging_writes_windows_without_free_text(run: Path, tmp_path: Path) -> None:
@@ -159,4 +183,3 @@ def test_request_logging_writes_windows_without_free_text(run: Path, tmp_path: P
     assert {"x1", "x2", "_pred_0", "_time"} <= set(logged.columns)
     expected = _submission(run).set_index("id").loc[logged["id"], "label"].to_numpy()
     np.testing.assert_allclose(logged["_pred_0"].to_numpy(), expected, rtol=1e-9)
-

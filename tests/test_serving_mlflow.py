@@ -44,8 +44,22 @@ def test_mlflow_models_serve_and_mlestar_serve_agree(run: Path, tmp_path: Path) 
 
     port = free_port()
     model_uri = f"models:/{model_name(run)}/{run_version(uri, run)}"
-    args = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
-    proc = _start(args, _env(MLFLOW_TRACKING_URI=uri), tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping")
+    args = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = _start(
+        args, _env(MLFLOW_TRACKING_URI=uri), tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping"
+    )
     try:
         answer = _invoke(port, {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
     finally:

@@ -59,10 +59,16 @@ def live_metric(
 ) -> LiveMetric:
     value = metric.score(y, pred)
     draws = bootstrap(metric, y, pred, seed)
-    low, high = (float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))) if len(draws) else (value, value)
+    low, high = (
+        (float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))) if len(draws) else (value, value)
+    )
     degraded = False
     if validation is not None and len(draws):
-        reference = validation_draws if validation_draws is not None and len(validation_draws) else np.full(1, validation)
+        reference = (
+            validation_draws
+            if validation_draws is not None and len(validation_draws)
+            else np.full(1, validation)
+        )
         n = min(len(draws), len(reference)) if len(reference) > 1 else len(draws)
         worse = (draws[:n] - reference[:n]) if metric.lower_is_better else (reference[:n] - draws[:n])
         degraded = float(np.quantile(worse, LEVEL)) > 0

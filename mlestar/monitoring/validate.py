@@ -115,7 +115,9 @@ def coerce(col: ColumnSchema, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text, pd.Series(False, index=raw.index)
 
 
-def _value_findings(col: ColumnSchema, values: pd.Series, empty: pd.Series, bad: pd.Series) -> Iterator[Finding]:
+def _value_findings(
+    col: ColumnSchema, values: pd.Series, empty: pd.Series, bad: pd.Series
+) -> Iterator[Finding]:
     """New missing values, and values outside what training saw (wrong-typed ones are reported already)."""
     n = len(values)
     if n == 0:

@@ -137,7 +137,8 @@ class Search:
         for i, warm in enumerate(self.warm_start):
             self.state.candidates.setdefault(warm.name, Candidate(warm.name, warm.plan, source="warm_start"))
             meta = {"candidate": warm.name, "warm_from": warm.source}
-            att = Attempt(f"warm-{i}", None, "draft", "warm_start", f"warm start from {warm.source}: {warm.plan}", meta)
+            plan = f"warm start from {warm.source}: {warm.plan}"
+            att = Attempt(f"warm-{i}", None, "draft", "warm_start", plan, meta)
             jobs.append((att, partial(str, warm.code)))
         return jobs
 
