@@ -36,9 +36,9 @@ def test_an_equal_challenger_is_not_promoted() -> None:
     y = rng.integers(0, 2, 400)
     promoted = [
         compare(get_metric("roc_auc"), y, _scores(rng, y, 1.0), _scores(rng, y, 1.0), seed=s).better
-        for s in range(20)
+        for s in range(8)
     ]
-    assert sum(promoted) <= 2  # about alpha = 5% of equal pairs, by chance
+    assert sum(promoted) <= 1  # about alpha = 5% of equal pairs win by chance
 
 
 def test_a_worse_challenger_is_not_promoted_for_lower_is_better_metrics() -> None:
