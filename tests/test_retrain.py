@@ -27,7 +27,7 @@ def _scores(rng: np.random.Generator, y: np.ndarray, noise: float) -> np.ndarray
 def test_a_clearly_better_challenger_is_promoted() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
-    result = compare(get_metric("roc_auc"), y, _scores(rng, y, 1.5), _scores(rng, y, 0.4))
+    result = compare(get_metric("roc_auc"), y, _scores(rng, y, 1.5), _scores(rng, y, 0.4), resamples=200)
     assert result.better and result.p_value < 0.05 and result.improvement > 0
 
 
@@ -35,7 +35,9 @@ def test_an_equal_challenger_is_not_promoted() -> None:
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 400)
     promoted = [
-        compare(get_metric("roc_auc"), y, _scores(rng, y, 1.0), _scores(rng, y, 1.0), seed=s).better
+        compare(
+            get_metric("roc_auc"), y, _scores(rng, y, 1.0), _scores(rng, y, 1.0), seed=s, resamples=200
+        ).better
         for s in range(8)
     ]
     assert sum(promoted) <= 1  # about alpha = 5% of equal pairs win by chance
@@ -48,7 +50,7 @@ def test_a_worse_challenger_is_not_promoted_for_lower_is_better_metrics() -> Non
         (y + rng.normal(0, 0.3, 300)).reshape(-1, 1),
         (y + rng.normal(0, 0.6, 300)).reshape(-1, 1),
     )
-    result = compare(get_metric("rmse"), y, champion, challenger)
+    result = compare(get_metric("rmse"), y, champion, challenger, resamples=200)
     assert not result.better and result.improvement < 0 and result.p_value > 0.9
 
 
@@ -84,6 +86,7 @@ def test_warm_start_takes_the_final_solution_first(run: Path) -> None:
 def _retrain(run: Path, data: pd.DataFrame, out: Path):  # type: ignore[no-untyped-def]
     from mlestar.retrain.command import RetrainSettings, retrain
 
+    out = out / "work"
     out.mkdir(parents=True)
     data.to_csv(out / "new.csv", index=False)
     settings = RetrainSettings(holdout=0.3, budget_s=240.0, max_nodes=2, seed=5, jobs=1, live=False)

@@ -44,12 +44,13 @@ def compare(
     challenger: np.ndarray,
     alpha: float = ALPHA,
     seed: int = 0,
+    resamples: int = RESAMPLES,
 ) -> Comparison:
     sign = -1.0 if metric.lower_is_better else 1.0
     a, b = metric.score(y, champion), metric.score(y, challenger)
     rng = np.random.default_rng(seed)
     wins = total = 0
-    for _ in range(RESAMPLES):
+    for _ in range(resamples):
         rows = rng.integers(0, len(y), len(y))
         try:
             diff = sign * (metric.score(y[rows], challenger[rows]) - metric.score(y[rows], champion[rows]))
