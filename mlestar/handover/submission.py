@@ -74,6 +74,8 @@ def _prediction_columns(spec: TaskSpec, pred: np.ndarray) -> np.ndarray | list[s
     classes = list(spec.classes or ())
     if kind == "text":
         return pred
+    if kind == "label" and not classes:  # no classes known (no answers): the values as given
+        return [str(int(v)) if float(v).is_integer() else str(v) for v in pred[:, 0]]
     if kind == "label":
         if spec.problem_type is ProblemType.BINARY:
             return [classes[1] if p >= 0.5 else classes[0] for p in pred[:, 0]]
@@ -130,11 +132,13 @@ def _value_problems(preds: pd.DataFrame, spec: TaskSpec):  # type: ignore[no-unt
     if preds.isna().any().any():
         yield "empty predictions"
         return
-    if kind == "label":
+    if kind == "label" and spec.classes:
         allowed = set(spec.classes or ())
         bad = set(preds.iloc[:, 0].astype(str)) - allowed
         if bad:
             yield f"labels {sorted(bad)[:5]} are not among the classes {sorted(allowed)}"
+        return
+    if kind == "label":
         return
     values = preds.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
@@ -199,7 +203,9 @@ def _from_sample_or_popular(
     if sample is None:
         return trivial_predictions(spec, y, n) if y.size else np.zeros((n, spec.n_outputs))
     values = _sample_in_test_order(spec, test, sample)
-    if spec.problem_type is ProblemType.TEXT or values.dtype == object:
+    if spec.problem_type is ProblemType.TEXT or not all(
+        pd.api.types.is_numeric_dtype(d) for d in values.dtypes
+    ):
         return values.fillna("").astype(str).to_numpy().astype(np.str_)
     if spec.submission.value_kind == "label" and spec.classes:
         index = {c: i for i, c in enumerate(spec.classes)}

@@ -31,9 +31,15 @@ def pick_label(train: pd.DataFrame, test: pd.DataFrame, id_column: str | None, w
     only = [str(c) for c in train.columns if c not in test.columns and c != id_column]
     if len(only) == 1:
         return only[0]
-    named = [c for c in only if any(w == c.lower() or c.lower().endswith("_" + w) for w in _TARGET_WORDS)]
+    named = [
+        c for c in only
+        if any(w == c.lower() or c.lower().endswith("_" + w) or c.lower().startswith(w + "_") for w in _TARGET_WORDS)
+    ]  # fmt: skip
     if len(named) >= 1:
         return sorted(named, key=lambda c: (c.lower() not in _TARGET_WORDS, only.index(c)))[0]
+    texts = [c for c in only if is_texty(train[c]) and looks_like_text(train[c])]
+    if len(texts) == 1:
+        return texts[0]
     wanted_words = set(re.split(r"[^a-z0-9]+", wanted.lower()))
     similar = [c for c in only if wanted_words & set(re.split(r"[^a-z0-9]+", c.lower()))]
     return similar[0] if len(similar) == 1 else None
@@ -73,6 +79,8 @@ def are_spans(values: pd.Series, frame: pd.DataFrame) -> bool:
         if not is_texty(frame[col]) or col == values.name:
             continue
         texts = frame[col].fillna("").astype(str)
+        if texts.head(500).str.split().str.len().mean() < 3:
+            continue
         inside = [a in t for a, t in zip(answers.head(500), texts.head(500), strict=True) if a]
         if inside and sum(inside) >= 0.8 * len(inside) and texts.str.len().mean() > answers.str.len().mean():
             return True
@@ -92,8 +100,26 @@ def is_texty(values: pd.Series) -> bool:
     )
 
 
+def rewrites_input(values: pd.Series, frame: pd.DataFrame) -> bool:
+    """Answers that equal another column of the same row on most rows (normalising a text)."""
+    answers = values.fillna("").astype(str)
+    for col in frame.columns:
+        if col != values.name and is_texty(frame[col]):
+            same = (frame[col].fillna("").astype(str) == answers).mean()
+            if same >= 0.5:
+                return True
+    return False
+
+
 def is_text_metric(metric: str) -> bool:
-    return any(word in metric for word in _TEXT_METRICS)
+    """A metric over text answers (the registry says so; unknown names by their words)."""
+    from mlestar.errors import ConfigError
+    from mlestar.metrics import get_metric
+
+    try:
+        return get_metric(metric).needs == "text"
+    except ConfigError:
+        return any(word in metric for word in _TEXT_METRICS)
 
 
 def looks_like_text(values: pd.Series) -> bool:

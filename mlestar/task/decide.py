@@ -14,7 +14,7 @@ import pandas as pd
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
 from mlestar.task import answers, infer, kinds, layout
-from mlestar.task.metric_phrases import find_metric, fit_to_problem
+from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
 from mlestar.task.tables import TaskTables
@@ -29,13 +29,25 @@ def infer_task(
 ) -> tuple[TaskSpec, TaskTables]:  # fmt: skip
     keys = _keys(ov, t, sources)
     t = _with_made_ids(t, keys)
+    sample = t.sample_submission
+    if keys.key == "id" and keys.id_column not in t.test.columns and sample is not None:
+        t = TaskTables(t.train, sample[[keys.id_column]].copy(), sample)
+        built["test"] = (
+            f"the rows of {keys.id_column} in the sample submission (the test table has no such column)"
+        )
     if keys.id_column and keys.key == "id" and not keys.aggregate:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
     targets, kind = _targets(ov, t, keys, sources)
     t, dropped = _drop_unanswered(t, targets)
     match = find_metric(description)
     named = match.metric if match else None
-    problem = ov.get("problem_type") or _problem(t, targets, kind, named)
+    try:
+        problem = ov.get("problem_type") or _problem(t, targets, kind, named)
+    except TaskError:
+        if "target_columns" in ov or "train_target_columns" in ov:
+            raise
+        targets, kind = infer.Targets(targets.target_columns, ()), "none"  # answers no model reads
+        problem = _problem(t, targets, kind, named)
     sources["problem_type"] = ov.source("problem_type")
     classes, separator = _classes(ov, t, targets, kind, problem, sources)
     metric, lower = _metric(ov, sources, named, problem, targets, t.sample_submission)
@@ -116,6 +128,8 @@ def _resolve(
     t: TaskTables, keys: layout.Keys, wanted: list[str], label: str | None, explicit: bool = False
 ) -> tuple[infer.Targets, str]:
     train, test = t.train, t.test
+    if train.empty:
+        return infer.Targets(tuple(wanted), ()), "none"
     if all(c in train.columns for c in wanted) and not label:
         kind = "onehot" if answers.is_one_hot(train, wanted) else "same"
         return infer.Targets(
@@ -172,7 +186,9 @@ def _problem(t: TaskTables, targets: infer.Targets, kind: str, metric: str | Non
     cols = list(targets.train_target_columns)
     if len(cols) == 1 and targets.label_column is None:
         values = t.train[cols[0]]
-        if answers.is_texty(values) and answers.are_spans(values, t.train):
+        if answers.is_texty(values) and (
+            answers.are_spans(values, t.train) or answers.rewrites_input(values, t.train)
+        ):
             return ProblemType.TEXT
         sets = answers.label_sets(values)
         if (
@@ -238,7 +254,7 @@ def _metric(
     if "metric" in ov:
         metric, source = str(ov.get("metric")), ov.source("metric")
     elif named is not None:
-        metric, source = fit_to_problem(named, problem), INFERRED
+        metric, source = _fit(fit_to_problem(named, problem), problem, targets), INFERRED
     elif problem is ProblemType.TEXT:
         metric, source = "accuracy", DEFAULT
     else:
@@ -266,6 +282,15 @@ def _submission(
     )  # fmt: skip
     sources["submission"] = ov.source("submission")
     return replace(inferred, **ov.get("submission", {}))
+
+
+def _fit(metric: str, problem: ProblemType, targets: infer.Targets) -> str:
+    """The variant of the named metric that reads these answers (label lists, free text)."""
+    if problem is ProblemType.TEXT:
+        return fit_to_answers(metric, "text")
+    if problem is ProblemType.MULTILABEL and len(targets.target_columns) == 1:
+        return fit_to_answers(metric, "label_lists")
+    return metric
 
 
 def _value_kind(

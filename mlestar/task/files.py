@@ -229,11 +229,13 @@ def read_columns(path: Path) -> list[str] | None:
 def _member_bytes(table: TableFile) -> bytes:
     assert table.member is not None
     if table.path.suffix.lower() == ".7z":
+        import tempfile
+
         import py7zr
 
-        with py7zr.SevenZipFile(table.path) as archive:
-            found = archive.read([table.member]) or {}
-            return found[table.member].read() if table.member in found else b""
+        with tempfile.TemporaryDirectory() as tmp, py7zr.SevenZipFile(table.path) as archive:
+            archive.extract(path=tmp, targets=[table.member])
+            return (Path(tmp) / table.member).read_bytes()
     with zipfile.ZipFile(table.path) as zf:
         return zf.read(table.member)
 
@@ -296,6 +298,8 @@ def _read_text_table(
             buf, sep=sep, encoding=encoding, compression=compression, dtype=dtype, low_memory=False
         )
     # JSON carries its own types: keep them (dtype=False stops "007" turning into 7)
+    if fmt == "json" and _json_lines(buf, encoding, compression):
+        fmt = "jsonl"
     return pd.read_json(
         buf,
         lines=fmt == "jsonl",
@@ -303,6 +307,24 @@ def _read_text_table(
         compression=compression,
         dtype=False,
         convert_dates=False,
+    )
+
+
+def _json_lines(buf: Path | io.BytesIO, encoding: str, compression: str | None) -> bool:
+    """A .json file holding one record per line (JSON lines under a .json name)."""
+    if isinstance(buf, io.BytesIO):
+        head = buf.getvalue()[:_SNIFF_BYTES].decode(encoding, errors="replace")
+    else:
+        openers: dict[str | None, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+        with openers.get(compression, open)(buf, "rt", encoding=encoding, errors="replace") as f:
+            head = f.read(_SNIFF_BYTES)
+    first = head.lstrip()[:1]
+    lines = [line for line in head.splitlines() if line.strip()]
+    return (
+        first == "{"
+        and len(lines) > 1
+        and lines[0].rstrip().endswith("}")
+        and lines[1].lstrip().startswith("{")
     )
 
 

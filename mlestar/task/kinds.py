@@ -107,7 +107,12 @@ def solver(spec: TaskSpec, t: TaskTables) -> tuple[str, str]:
     base = baseline(spec, t)
     if not spec.train_target_columns:
         return "baseline", base
-    if spec.problem_type is ProblemType.TEXT and get_metric(spec.metric).needs != "text":
+    metric = get_metric(spec.metric)
+    if (
+        spec.problem_type is ProblemType.TEXT
+        and metric.needs != "text"
+        and getattr(metric, "text_fn", None) is None
+    ):
         return "baseline", base
     return "engineers", base
 

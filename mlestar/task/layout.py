@@ -39,8 +39,13 @@ def sample_keys(test: pd.DataFrame, sample: pd.DataFrame) -> Keys:
     row_numbers = tuple(c for c in sample.columns if is_row_number(str(c), sample[c]))
     columns = [c for c in sample.columns if c not in row_numbers]
     first = columns[0]
+    repeated = tuple(str(c) for c in columns[1:] if c in test.columns)  # input columns the sample repeats
     if first in test.columns:
-        return _keyed(test, sample, str(first), row_numbers)
+        keys = _keyed(test, sample, str(first), row_numbers)
+        return keys if keys.key == "position" else _with_copies(keys, repeated)
+    spelled = [str(c) for c in test.columns if str(c).lower() == str(first).lower()]
+    if spelled:
+        return Keys(str(first), "id", (*row_numbers, *repeated), made_from=(spelled[0],))
     made = _made_from(test, sample[first])
     if made:
         return Keys(str(first), "id", row_numbers, made_from=made)
@@ -48,6 +53,10 @@ def sample_keys(test: pd.DataFrame, sample: pd.DataFrame) -> Keys:
     if len(sample) == len(test) and shared:
         return Keys(None, "position", (*row_numbers, *shared))
     return Keys(str(first), "id", row_numbers)
+
+
+def _with_copies(keys: Keys, repeated: tuple[str, ...]) -> Keys:
+    return Keys(keys.id_column, keys.key, (*keys.copy_columns, *repeated), keys.aggregate, keys.made_from)
 
 
 def _keyed(test: pd.DataFrame, sample: pd.DataFrame, first: str, row_numbers: tuple[str, ...]) -> Keys:

@@ -41,12 +41,27 @@ def locate(task_dir: Path, ov: Overrides, sources: dict[str, str]) -> Located:
     for key in ("train", "test", "sample_submission"):
         sources[f"{key}_path"] = ov.source(key)
     sample = given.get("sample_submission") or _pick(tables, "sample")
-    test = given.get("test") or _pick(tables, "test")
     header = (files.read_columns(sample) or []) if sample else []
+    test = given.get("test") or _test(tables, header)
     train = (given["train"],) if "train" in given else _train(tables, header, {sample, test})
     if sample is None and test is not None:
         sample = _sample_by_content(tables, test, train)
     return Located(train, test, sample)
+
+
+def _test(tables: list[files.TableFile], sample_header: list[str]) -> Path | None:
+    """The test table by name; among several, the one holding the sample's key (else none: the
+    sample's rows are the test rows)."""
+    try:
+        return _pick(tables, "test")
+    except TaskError:
+        named = [t for t in tables if files._name_rank(t.stem, "test") is not None]
+        keyed = [t for t in named if sample_header and sample_header[0] in (files.read_columns(t.path) or [])]
+        if len({t.stem for t in keyed}) == 1:
+            return keyed[0].path
+        if not keyed and sample_header:
+            return None
+        raise
 
 
 def _pick(tables: list[files.TableFile], role: str) -> Path | None:
@@ -127,13 +142,30 @@ def read(task_dir: Path, found: Located, ov: Overrides) -> Read:
         id_guess = id_guess or (header[0] if header else None)
         sample = files.read_table(found.sample, id_guess)
         id_guess = id_guess or str(sample.columns[0])
-    train = _concat([files.read_table(p, id_guess) for p in found.train]) if found.train else None
-    test = files.read_table(found.test, id_guess) if found.test is not None else None
+    train = (
+        _concat([files.read_table(p, id_guess) for p in found.train])
+        if found.train and not _is_metadata(found.train[0])
+        else None
+    )
+    test = (
+        files.read_table(found.test, id_guess)
+        if found.test is not None and not _is_metadata(found.test)
+        else None
+    )
     out = Read(train, test, sample)
     if len(found.train) > 1:
         out.built["train"] = "the parts " + ", ".join(p.name for p in found.train) + " read as one table"
     _build_missing(task_dir, out)
     return out
+
+
+def _is_metadata(path: Path) -> bool:
+    """A JSON document of lists keyed by name (COCO-style metadata), not one table."""
+    if not path.name.lower().endswith(".json") or path.stat().st_size > 2_000_000_000:
+        return False
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip()
+    return head.startswith(b"{") and b'"images"' in path.read_bytes()[:10_000_000]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -167,6 +199,9 @@ def _build_missing(task_dir: Path, out: Read) -> None:
         labelled = rows.labels_from_paths(task_dir, key, target, keys)
         if labelled is not None:
             out.train, out.built["train"] = labelled
+    if out.train is None and sample is not None:
+        out.train = sample.iloc[0:0].copy()
+        out.built["train"] = "none: no table or file listing holds training answers here"
     if out.test is None and sample is not None:
         out.test = sample[[key]].copy()
         out.built["test"] = f"the rows of {key} in the sample submission (there is no test table)"
