@@ -118,11 +118,30 @@ def _multi_target(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]
     }
 
 
+def _numbers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """A table of numbers only: scikit-learn's bundled breast-cancer measurements."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.iloc[rng.permutation(len(data.frame))[:n]].reset_index(drop=True)
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    frame.insert(0, "id", np.arange(n))
+    frame["target"] = np.where(frame["target"] == 1, "benign", "malignant")
+    return frame, {
+        "id": "id",
+        "targets": ("target",),
+        "type": "binary",
+        "metric": "roc_auc",
+        "classes": ("benign", "malignant"),
+    }
+
+
 BUILDERS = {
     "binary": _binary,
     "multiclass": _multiclass,
     "regression": _regression,
     "multi_target": _multi_target,
+    "numbers": _numbers,
 }
 
 
@@ -220,7 +239,7 @@ def run_script(
     return np.load(workdir / "output" / "oof.npy"), np.load(workdir / "output" / "test.npy")
 
 
-def _check_outputs(task: Task, oof: np.ndarray, test: np.ndarray) -> None:
+def check_outputs(task: Task, oof: np.ndarray, test: np.ndarray) -> None:
     n_outputs = task.spec.n_outputs
     assert oof.shape == (len(task.train), n_outputs)
     assert test.shape == (len(task.test), n_outputs)
@@ -256,7 +275,7 @@ def test_draft_runs_and_writes_contract_outputs(tmp_path: Path, engineer: Builti
         script = engineer.check_data_usage(task.ctx, script) or script
         assert "file_features" in script
     oof, test = run_script(task, script, tmp_path / "attempt", save_model=kind == "multi_target")
-    _check_outputs(task, oof, test)
+    check_outputs(task, oof, test)
     if kind == "multi_target":
         with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
             predictor = cloudpickle.load(handle)
@@ -274,6 +293,7 @@ REFINED = {
         "[plan: train +stack]",
         "[plan: model +early_stopping +target_encoding]",
         "[plan: features +group_sizes +amount_totals]",
+        "[plan: preprocess +rare_categories]",
     ],
     "multiclass": ["[plan: model +tuned]", "[plan: train +stack]"],
     "regression": [
@@ -295,8 +315,11 @@ def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: 
         block = plan.split()[1]
         script = replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
     assert block_names(script)[-1] == "main"
-    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10)
-    _check_outputs(task, oof, test)
+    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10, save_model=True)
+    check_outputs(task, oof, test)
+    # The saved predictor answers new rows as the run answered test (rare levels learned once).
+    with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
+        np.testing.assert_allclose(cloudpickle.load(handle).predict(task.test), test, rtol=1e-6)
 
 
 def test_span_task_gets_a_valid_baseline(tmp_path: Path, engineer: BuiltinEngineer) -> None:

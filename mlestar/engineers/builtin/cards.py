@@ -19,7 +19,7 @@ from mlestar.errors import ConfigError
 
 BUILTIN_CARDS = Path(__file__).parent / "cards"
 INPUT_KINDS = ("tabular", "text", "any")
-VIEWS = ("trees", "native", "linear", "words", "chars")
+VIEWS = ("trees", "native", "linear", "scaled", "words", "chars")
 MEDIA_KINDS = ("image", "audio", "signal")
 _REQUIRED = ("name", "title", "summary", "inputs", "view", "problem_types", "estimator", "imports")
 
@@ -32,7 +32,7 @@ class Card:
     inputs: str
     """"tabular" (needs non-text columns), "text" (needs a text column) or "any"."""
     view: str
-    """The input view the model reads: trees, native, linear, words or chars."""
+    """The input view the model reads: trees, native, linear, scaled, words or chars."""
     problem_types: tuple[str, ...]
     estimator: dict[str, str]
     """"classifier"/"regressor" -> a Python expression; PARAMS is replaced by the settings' name."""
@@ -41,8 +41,8 @@ class Card:
     """Default settings, or {"classifier": {...}, "regressor": {...}} when they differ."""
     search_space: dict[str, Any] = field(default_factory=dict)
     small_data_params: dict[str, Any] = field(default_factory=dict)
-    helpers: str = ""
-    """Extra code the model block needs (e.g. a small estimator class)."""
+    helpers: str | dict[str, str] = ""
+    """Extra code the model block needs (e.g. a small estimator class), or that code per role."""
     family: str = ""
     boosting: str = ""
     """"lightgbm", "xgboost" or "catboost" when the model can stop early on a holdout."""
@@ -72,6 +72,9 @@ class Card:
 
     def space(self, problem_type: str) -> dict[str, Any]:
         return _by_role(self.search_space, self.role(problem_type))
+
+    def helper_code(self, role: str) -> str:
+        return self.helpers.get(role, "") if isinstance(self.helpers, dict) else self.helpers
 
 
 def _by_role(values: dict[str, Any], role: str) -> dict[str, Any]:

@@ -53,7 +53,8 @@ def fix(script: str, recipe: Recipe, error: str, c: Context) -> str:
 
 
 def rewrite(script: str, old: Recipe, new: Recipe, c: Context) -> str:
-    """Replace exactly the blocks whose rendering changed."""
+    """Replace exactly the blocks whose rendering changed (the views follow the members)."""
+    new = new.with_views_needed(c.cards)
     for block in ("files", "features", "preprocess", "model", "train"):
         if block == "files" and old.files == "none":
             continue

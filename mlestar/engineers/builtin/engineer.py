@@ -29,7 +29,7 @@ from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
 from mlestar.engineers.builtin.ensemble import next_ensemble
-from mlestar.engineers.builtin.header import notes_for, title_for
+from mlestar.engineers.builtin.header import title_for
 from mlestar.engineers.builtin.media import pixel_script
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -56,9 +56,8 @@ class BuiltinEngineer:
     def _context(self, ctx: TaskContext) -> Context:
         return Context(ProfileView(ctx.profile), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
 
-    def _render(self, ctx: TaskContext, recipe: Recipe, plan: str) -> str:
-        profile = ProfileView(ctx.profile)
-        return render_script(recipe, profile, self.cards, title_for(ctx), notes_for(plan), ctx.seed)
+    def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
+        return render_script(recipe, ProfileView(ctx.profile), self.cards, title_for(ctx), ctx.seed)
 
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
@@ -103,9 +102,7 @@ class BuiltinEngineer:
             combine=ablation.draft_combine(c),
             files=FILES_ON if media.applies(profile) else NO_FILES,  # pictures and sounds are the inputs
         )
-        return self._render(
-            ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title})."
-        )
+        return self._render(ctx, recipe)
 
     def _card_for(self, candidate: Candidate, ctx: TaskContext) -> Card:
         """The card a candidate names; for candidates found elsewhere, the closest applicable card."""
@@ -130,8 +127,7 @@ class BuiltinEngineer:
         merged = recipe.with_(
             model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share)
         )
-        names = ", ".join(m.card for m in merged.model.members)
-        return self._render(ctx, merged, f"the members {names}, trained on the same folds and combined.")
+        return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
         recipe, profile = self._recipe(script), ProfileView(ctx.profile)
@@ -147,8 +143,7 @@ class BuiltinEngineer:
             revised = revised.with_(families=feats.canonical((*revised.families, "text_stats")))
         if revised == recipe:
             return None
-        used = "the rows' own files" if revised.files != recipe.files else "statistics of the text columns"
-        return self._render(ctx, revised, f"the current solution, now also using {used} as features.")
+        return self._render(ctx, revised)
 
     def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
         """Static findings on the script, plus columns that alone give the answer away. The obvious
@@ -170,9 +165,7 @@ class BuiltinEngineer:
         profile = dict(ctx.profile)
         profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
         slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
-        return self._render(
-            slim, recipe, f"the current solution without the suspect columns {', '.join(columns)}."
-        )
+        return self._render(slim, recipe)
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
@@ -165,7 +164,9 @@ def add_codes_as_categories(out: pd.DataFrame, frame: pd.DataFrame, reference: p
 
 
 def _text_stats(p: ProfileView) -> str:
-    return '''import re
+    return '''TEXT_MARKS = {",": "commas", ";": "semicolons", ":": "colons", "!": "exclamations", r"\\?": "questions",
+              '"': "quotes", "'": "apostrophes"}
+"""Punctuation counted per character of text (patterns: "?" is escaped)."""
 
 
 def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
@@ -178,9 +179,8 @@ def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFra
         out[f"{column}_words"] = words.str.len().astype(float)
         out[f"{column}_word_length"] = chars / words.str.len().clip(lower=1)
         out[f"{column}_unique_words"] = words.map(lambda w: len(set(w))) / words.str.len().clip(lower=1)
-        for mark, label in ((",", "commas"), (";", "semicolons"), (":", "colons"), ("!", "exclamations"),
-                            ("?", "questions"), ('"', "quotes"), ("'", "apostrophes")):
-            out[f"{column}_{label}"] = text.str.count(re.escape(mark)) / chars
+        for mark, label in TEXT_MARKS.items():
+            out[f"{column}_{label}"] = text.str.count(mark) / chars
         out[f"{column}_capitals"] = text.str.count(r"[A-Z]") / chars
         out[f"{column}_digits"] = text.str.count(r"[0-9]") / chars
     return out
@@ -235,23 +235,31 @@ def canonical(families: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def render_features(profile: ProfileView, families: tuple[str, ...], files: bool) -> str:
     """The whole features block for these families (in canonical order)."""
     families = canonical(families)
-    parts = [_BASE]
+    opening = "# Features: the input columns" + (", the rows' own files" if files else "")
+    opening += (", then " + describe(families) if families else "") + "."
+    if not families:
+        return opening + "\n" + _plain_maker(profile, files)
+    parts = [opening + "\n" + _base(profile)]
+    if profile.boolean:
+        parts.append(_AS_FLAG)
     if {"structured_parts", "id_parts"} & set(families):
         parts.append(_split_helpers(profile, "structured_parts" in families))
     parts += [FAMILIES[name].render(profile) for name in families]
     steps = ", ".join(f"add_{name}" for name in families)
-    steps_line = f"STEPS = ({steps},)" if families else "STEPS: tuple = ()"
-    parts.append(f'{steps_line}\n"""Feature families, applied in order to the base columns."""\n')
+    parts.append(f'STEPS = ({steps},)\n"""Feature families, applied in this order to the base columns."""\n')
     parts.append(_feature_maker(files))
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
 def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
-    structured = f"STRUCTURED = {literal(profile.structured_spec())}\n" if with_structured else ""
-    doc = '"""Structured strings: column -> (separator, kind of each part: number, category or key)."""\n\n\n'
+    structured = ""
+    if with_structured:
+        structured = (
+            f"STRUCTURED = {literal(profile.structured_spec(), 0, len('STRUCTURED = '))}\n"
+            '"""Structured strings: column -> (separator, kind of each part: number, category or key)."""\n\n\n'
+        )
     return (
         structured
-        + (doc if with_structured else "")
         + """def split_parts(values: pd.Series, separator: str, n_parts: int) -> pd.DataFrame:
     parts = values.astype("object").str.split(separator, n=n_parts - 1, regex=False, expand=True)
     return parts.reindex(columns=range(n_parts))
@@ -259,38 +267,88 @@ def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
     )
 
 
-_BASE = '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The raw input columns with uniform types: floats for numbers and flags, strings otherwise."""
+def _base(profile: ProfileView) -> str:
+    """base_columns: every input column with one type per kind."""
+    if profile.all_numeric:
+        return '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns as numbers."""
+    return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
+'''
+    branches = []
+    if profile.boolean:
+        branches.append(("column in BOOLEAN", "frame[column].map(as_flag).astype(float)"))
+    kept = [name for name, columns in (("STRINGS", profile.strings), ("TEXT", profile.text)) if columns]
+    if kept:
+        branches.append((" or ".join(f"column in {name}" for name in kept), 'frame[column].astype("object")'))
+    if profile.numeric:
+        branches.append(("", 'pd.to_numeric(frame[column], errors="coerce").astype(float)'))
+    if branches == [(" or ".join(f"column in {name}" for name in kept), 'frame[column].astype("object")')]:
+        return '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns, kept as strings."""
+    return frame[FEATURES].astype("object")
+'''
+    body = ""
+    for i, (condition, value) in enumerate(branches):
+        if len(branches) == 1:
+            body = f"        out[column] = {value}\n"
+            break
+        keyword = "if" if i == 0 else "else" if i == len(branches) - 1 else "elif"
+        test = "" if keyword == "else" else f" {condition}"
+        body += f"        {keyword}{test}:\n            out[column] = {value}\n"
+    kinds = "floats for numbers" + (" and flags" if profile.boolean else "") + ", strings otherwise"
+    return f'''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns with one type per kind: {kinds}."""
     out = pd.DataFrame(index=frame.index)
     for column in FEATURES:
-        if column in NUMERIC:
-            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        elif column in BOOLEAN:
-            out[column] = frame[column].map(as_flag).astype(float)
-        else:
-            out[column] = frame[column].astype("object")
-    return out
+{body}    return out
+'''
 
 
-def as_flag(value: object) -> float:
+_AS_FLAG = """def as_flag(value: object) -> float:
     if pd.isna(value):
         return np.nan
     return float(str(value).strip().lower() in ("true", "1", "1.0", "yes", "y", "t"))
+"""
+
+
+def _plain_maker(profile: ProfileView, files: bool) -> str:
+    """A FeatureMaker with no families: base columns (and file features), nothing to fit."""
+    if profile.all_numeric and not files:
+        return '''class FeatureMaker:
+    """Raw rows to model inputs: the input columns as numbers."""
+
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        return self
+
+    def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
+        return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
 '''
+    parts = [_base(profile)] + ([_AS_FLAG] if profile.boolean else [])
+    made = "base_columns(frame).join(file_features(frame, split))" if files else "base_columns(frame)"
+    parts.append(f'''class FeatureMaker:
+    """Raw rows to model inputs{" (split, train or test, says where the rows' files live)" if files else ""}."""
+
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        return self
+
+    def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
+        return {made}
+''')
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
 def _feature_maker(files: bool) -> str:
     file_line = "\n        out = out.join(file_features(frame, split))" if files else ""
+    split_doc = " (split, train or test, says where the rows' files live)" if files else ""
     return f'''class FeatureMaker:
-    """Turns raw rows into model inputs. fit() keeps the input columns of every known row (train and
-    test) as the reference for unsupervised statistics such as counts; answers are never kept."""
+    """Raw rows to model inputs{split_doc}. fit() keeps the input columns of train and test (never
+    the answers: test has none) for unsupervised statistics such as counts."""
 
-    def fit(self, rows: pd.DataFrame) -> FeatureMaker:
-        self.reference = rows[[c for c in [ID_COLUMN, *FEATURES] if c is not None]].reset_index(drop=True)
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        self.reference = pd.concat([train, test], ignore_index=True)[list(test.columns)]
         return self
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
-        """split ("train" or "test") says where the rows' own files live, if the task has any."""
         out = base_columns(frame){file_line}
         for step in STEPS:
             out = step(out, frame, self.reference)
@@ -310,13 +368,5 @@ def parse_steps(block: str) -> tuple[str, ...]:
     return tuple(n.strip()[len("add_") :] for n in match.group(1).split(",") if n.strip().startswith("add_"))
 
 
-def uses_files(block: str) -> bool:
-    return "file_features(" in block
-
-
 def describe(families: tuple[str, ...]) -> str:
     return ", ".join(family_title(f) for f in families) or "raw columns only"
-
-
-def families_info(profile: ProfileView) -> dict[str, Any]:
-    return {name: FAMILIES[name].title for name in applicable(profile)}

@@ -1,9 +1,9 @@
 """The model block: ensemble members built from model cards, with the model-level options.
 
-Members are written as settings constants (NAME = {...}, read back with ast) and builder functions
-(`def name_model(settings)`); `make_models` returns name -> (input view, unfitted estimator).
-Options (each a helper in the block, present only when used): log_target, early_stopping,
-seed_bagging, target_encoding, tuned (Optuna on the harness folds within a time box).
+Members are written as settings constants (NAME = {...}, read back with ast) and one statement each
+in `make_models`, which returns name -> (input view, unfitted estimator). Options (each a helper in
+the block, present only when used): log_target, early_stopping, seed_bagging, target_encoding,
+tuned (Optuna on the harness folds within a time box).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from mlestar import syntax
 from mlestar.engineers.builtin import model_helpers as helpers
 from mlestar.engineers.builtin.cards import Card
-from mlestar.engineers.builtin.pysrc import literal
+from mlestar.engineers.builtin.pysrc import WIDTH, literal
 
 OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "tuned")
 
@@ -49,6 +49,10 @@ class ModelSpec:
     def has(self, option: str) -> bool:
         return option in self.options
 
+    def tunes(self, member: Member, card: Card, problem_type: str) -> bool:
+        """Tuning searches the first member's settings (when its card has a search space)."""
+        return self.has("tuned") and member == self.members[0] and bool(card.space(problem_type))
+
 
 def member_for(card: Card, problem_type: str, n_rows: int, name: str | None = None) -> Member:
     params = tuple(sorted(card.defaults(problem_type, n_rows).items()))
@@ -60,25 +64,26 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
     used = [cards[m.card] for m in spec.members]
     role = used[0].role(problem_type) if used else "classifier"
     views_used = tuple(dict.fromkeys(c.view for c in used))
-    described = "; ".join(f"{m.name} ({c.title})" for m, c in zip(spec.members, used, strict=True))
-    options = ", ".join(o.replace("_", " ") for o in spec.options) or "none"
-    summary = "\n".join(
-        textwrap.wrap(f"# Members: {described}. Options: {options}.", 100, subsequent_indent="# ")
-    )
-    views_doc = '"""The input views the members read; the preprocess block fits only these."""'
     parts = [
-        summary + "\n" + _imports(used, role, spec),
-        f"VIEWS = {literal(views_used)}\n{views_doc}",
-        *[c.helpers for c in _unique(used) if c.helpers],
+        _opening(spec, used) + "\n" + _imports(used, role, spec) + "\n\n"
+        f"VIEWS = {literal(views_used)}\n"
+        '"""The input views the members read; the preprocess block fits them."""\n'
+        + "\n".join(_settings(m, c) for m, c in zip(spec.members, used, strict=True)),
+        *[c.helper_code(role) for c in _unique(used) if c.helper_code(role)],
     ]
     for member, card in zip(spec.members, used, strict=True):
-        parts.append(_settings(member, card))
-        if spec.has("tuned") and member == spec.members[0] and card.space(problem_type):
-            parts.append(_space(member, card, problem_type, spec))
-        parts.append(_builder(member, card, role))
+        if spec.tunes(member, card, problem_type):
+            parts += [_space(member, card, problem_type, spec), _builder(member, card, role)]
     parts += helpers.render(spec, used, problem_type, metric)
-    parts.append(_make_models(spec, used, problem_type))
+    parts.append(_make_models(spec, used, problem_type, role))
     return "\n\n\n".join(p.strip("\n") for p in parts if p) + "\n"
+
+
+def _opening(spec: ModelSpec, used: list[Card]) -> str:
+    described = "; ".join(f"{m.name} ({c.title})" for m, c in zip(spec.members, used, strict=True))
+    options = ", ".join(o.replace("_", " ") for o in spec.options) or "none"
+    text = f"# Members: {described}. Options: {options}."
+    return "\n".join(textwrap.wrap(text, WIDTH, subsequent_indent="# "))
 
 
 def _unique(cards: list[Card]) -> list[Card]:
@@ -93,7 +98,20 @@ def _imports(cards: list[Card], role: str, spec: ModelSpec) -> str:
     for card in cards:
         lines.update(line for line in card.imports.get(role, "").splitlines() if line.strip())
     lines.update(helpers.imports(spec, cards, role))
-    return "\n".join(sorted(lines, key=import_order))
+    return "\n".join(sorted(merge_imports(lines), key=import_order))
+
+
+def merge_imports(lines: set[str]) -> set[str]:
+    """One `from module import a, b` line per module, so no name is imported twice."""
+    names: dict[str, set[str]] = {}
+    plain = set()
+    for line in lines:
+        if line.startswith("from ") and " import " in line:
+            module, _, imported = line[len("from ") :].partition(" import ")
+            names.setdefault(module, set()).update(n.strip() for n in imported.split(","))
+        else:
+            plain.add(line)
+    return plain | {f"from {m} import {', '.join(sorted(n, key=str.lower))}" for m, n in names.items()}
 
 
 _STDLIB = {"copy", "re", "functools", "collections", "json", "math", "os", "time", "itertools", "typing"}
@@ -106,11 +124,10 @@ def import_order(line: str) -> tuple[bool, bool, str]:
 
 
 def _settings(member: Member, card: Card) -> str:
-    return f'{member.constant} = {_literal(member.settings)}\n"""{card.title}: settings."""'
-
-
-def _literal(settings: dict[str, Any]) -> str:
-    return literal(dict(sorted(settings.items())))
+    head = f"{member.constant} = "
+    return (
+        f'{head}{literal(dict(sorted(member.settings.items())), 0, len(head))}\n"""{card.title}: settings."""'
+    )
 
 
 COUNTS = ("n_estimators", "iterations", "max_iter")
@@ -121,8 +138,9 @@ def _space(member: Member, card: Card, problem_type: str, spec: ModelSpec) -> st
     space = {k: tuple(v) for k, v in sorted(card.space(problem_type).items())}
     if spec.has("early_stopping") and card.boosting:
         space = {k: v for k, v in space.items() if k not in COUNTS}
+    head = f"{member.constant}_SPACE = "
     return (
-        f"{member.constant}_SPACE = {literal(space)}\n"
+        f"{head}{literal(space, 0, len(head))}\n"
         '"""Optuna search space: (low, high, "log" | "int" | "float")."""\n'
         f"TUNE_TRIALS = {spec.tune_trials}\n"
         f"TUNE_SHARE = {spec.tune_share}\n"
@@ -130,46 +148,66 @@ def _space(member: Member, card: Card, problem_type: str, spec: ModelSpec) -> st
     )
 
 
+def _expression(card: Card, role: str, settings: str) -> str:
+    return " ".join(card.estimator[role].replace("PARAMS", settings).split())
+
+
 def _builder(member: Member, card: Card, role: str) -> str:
-    expression = " ".join(card.estimator[role].replace("PARAMS", "settings").split())
+    expression = _expression(card, role, "settings")
+    inputs = ", inputs: dict[str, Any]" if "inputs" in expression else ""
     return (
-        f"def {member.name}_model(settings: dict[str, Any], inputs: dict[str, Any]) -> Any:\n"
-        f"    return {_wrap_call(expression, 4)}\n"
+        f"def {member.name}_model(settings: dict[str, Any]{inputs}) -> Any:\n"
+        f"    return {_wrap_call(expression, 4, 7)}\n"
     )
 
 
-def _wrap_call(expression: str, indent: int) -> str:
+def _wrap_call(expression: str, indent: int, head: int) -> str:
     """A long call with its arguments on continuation lines."""
-    head, _, rest = expression.partition("(")
-    if len(expression) + indent + 7 <= 100 or not rest.endswith(")"):
+    name, _, rest = expression.partition("(")
+    if indent + head + len(expression) <= WIDTH or not rest.endswith(")"):
         return expression
     pad = " " * (indent + 4)
-    body = textwrap.wrap(rest[:-1], 100 - len(pad), break_long_words=False, break_on_hyphens=False)
-    return f"{head}(\n" + "".join(f"{pad}{line}\n" for line in body) + " " * indent + ")"
+    body = textwrap.wrap(rest[:-1], WIDTH - len(pad), break_long_words=False, break_on_hyphens=False)
+    return f"{name}(\n" + "".join(f"{pad}{line}\n" for line in body) + " " * indent + ")"
 
 
-def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str) -> str:
+def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: str) -> str:
     lines = []
     for member, card in zip(spec.members, cards, strict=True):
         settings = member.constant
-        if spec.has("tuned") and member == spec.members[0] and card.space(problem_type):
+        if spec.tunes(member, card, problem_type):
             # Tuning fits one seed: the seed bag would triple every trial for little information.
             single = ModelSpec(spec.members, tuple(o for o in spec.options if o != "seed_bagging"))
-            build = helpers.wrap(f"{member.name}_model(s, inputs)", single, card, problem_type)
+            inputs = ", inputs" if "inputs" in _expression(card, role, "s") else ""
+            build = helpers.wrap(f"{member.name}_model(s{inputs})", single, card, problem_type)
             lines.append(
                 f"    {member.name}_settings = tune(\n        lambda s: {build},\n"
                 f'        {settings}, {settings}_SPACE, inputs["{card.view}"], target, folds,\n    )'
             )
-            settings = f"{member.name}_settings"
-        lines.append(f"    {member.name}_base = {member.name}_model({settings}, inputs)")
-        model = helpers.wrap(f"{member.name}_base", spec, card, problem_type)
-        lines.append(f'    models["{member.name}"] = ("{card.view}", {model})')
-    doc = '"""The members to train: name -> (input view, unfitted estimator). Their predictions are combined."""'
+            estimator = f"{member.name}_model({member.name}_settings{inputs})"
+        else:
+            estimator = _expression(card, role, settings)
+        head = f"    {member.name} = "
+        lines.append(head + _wrap_call(estimator, 4, len(head) - 4))
+        wrapped = helpers.wrap(member.name, spec, card, problem_type)
+        if wrapped != member.name:
+            lines.append(f"    {member.name} = {wrapped}")
+    entries = ", ".join(
+        f'"{m.name}": ("{c.view}", {m.name})' for m, c in zip(spec.members, cards, strict=True)
+    )
+    returned = f"    return {{{entries}}}"
+    if len(returned) > WIDTH:
+        rows = [
+            f'        "{m.name}": ("{c.view}", {m.name}),' for m, c in zip(spec.members, cards, strict=True)
+        ]
+        returned = "    return {\n" + "\n".join(rows) + "\n    }"
     return (
         "def make_models(inputs: dict[str, Any], target: np.ndarray, folds: np.ndarray) -> dict[str, tuple[str, Any]]:\n"
-        f"    {doc}\n    models: dict[str, tuple[str, Any]] = {{}}\n"
+        '    """The members: name -> (the view it reads, an unfitted estimator); their predictions are combined."""\n'
         + "\n".join(lines)
-        + "\n    return models\n"
+        + "\n"
+        + returned
+        + "\n"
     )
 
 
@@ -177,18 +215,19 @@ def read_model(block: str) -> ModelSpec:
     """The members and options of a model block written by render_model."""
     tree = syntax.parse(block)
     constants: dict[str, Any] = {}
+    members_found: list[tuple[str, str]] = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             try:
                 constants[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
                 continue
-    order = re.findall(r'models\["(\w+)"\] = \("(\w+)", ', block)
-    builders = dict(re.findall(r"^def (\w+)_model\(settings", block, re.MULTILINE) and _builder_cards(block))
-    members = []
-    for name, _view in order:
-        settings = constants.get(name.upper(), {})
-        members.append(Member(name, builders.get(name, _card_of(name)), tuple(sorted(settings.items()))))
+        elif isinstance(node, ast.FunctionDef) and node.name == "make_models":
+            members_found = _returned_members(node)
+    members = [
+        Member(name, _card_of(name), tuple(sorted(dict(constants.get(name.upper(), {})).items())))
+        for name, _view in members_found
+    ]
     options = tuple(o for o in OPTIONS if helpers.detect(o, block))
     return ModelSpec(
         tuple(members),
@@ -198,8 +237,17 @@ def read_model(block: str) -> ModelSpec:
     )
 
 
-def _builder_cards(block: str) -> list[tuple[str, str]]:
-    return [(name, _card_of(name)) for name in re.findall(r"^def (\w+)_model\(settings", block, re.MULTILINE)]
+def _returned_members(function: ast.FunctionDef) -> list[tuple[str, str]]:
+    """(name, view) of each entry of the dict make_models returns."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            found = []
+            for key, value in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(value, ast.Tuple) and value.elts:
+                    view = value.elts[0]
+                    found.append((str(key.value), str(view.value) if isinstance(view, ast.Constant) else ""))
+            return found
+    return []
 
 
 def _card_of(member_name: str) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlestar import contract
+
 if TYPE_CHECKING:
     from mlestar.engineers.builtin.cards import Card
     from mlestar.engineers.builtin.members import ModelSpec
@@ -58,14 +60,14 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     lines: set[str] = set()
     wrappers = ("log_target", "early_stopping", "seed_bagging")
     if any(_users(option, spec, cards, problem_type) for option in wrappers):
-        lines.update({"import copy", "from sklearn.base import BaseEstimator"})
+        lines.add("from sklearn.base import BaseEstimator")
     if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
-        lines.add("import lightgbm")
+        lines.add("from lightgbm import early_stopping")
     if _users("target_encoding", spec, cards, problem_type):
         lines.update(
             {
-                "from sklearn.compose import ColumnTransformer",
-                "from sklearn.pipeline import make_pipeline",
+                "from sklearn.compose import make_column_transformer",
+                "from sklearn.pipeline import Pipeline",
                 "from sklearn.preprocessing import TargetEncoder",
             }
         )
@@ -97,13 +99,14 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
     if spec.has("tuned"):
-        out.append(_TUNE.replace("LOSS_FUNCTION", _LOSSES[loss_kind(problem_type, metric)]))
+        tune = _TUNE.replace("ENV_TIME_BUDGET", contract.ENV_TIME_BUDGET)
+        out.append(tune.replace("LOSS_FUNCTION", _loss(problem_type, metric)))
     return out
 
 
 def _early_stopping(flavours: list[str]) -> str:
     calls = {
-        "lightgbm": "            callbacks = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
+        "lightgbm": "            callbacks = [early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], callbacks=callbacks)\n",
         "xgboost": "            self.model_.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], verbose=False)\n",
@@ -174,7 +177,8 @@ _TARGET_ENCODING = '''def target_encoded(model: Any) -> Any:
     """Category codes replaced by the mean answer of their category, learned inside each training
     fold only (and cross-fitted there, so no row sees its own answer)."""
     encoder = TargetEncoder(target_type=TARGET_TYPE_VALUE, random_state=SEED)
-    return make_pipeline(ColumnTransformer([("target", encoder, category_codes)], remainder="passthrough"), model)
+    encoded = make_column_transformer((encoder, category_codes), remainder="passthrough")
+    return Pipeline([("encode", encoded), ("model", model)])
 
 
 def category_codes(frame: pd.DataFrame) -> list[str]:
@@ -196,7 +200,11 @@ _LOG_TARGET = '''class LogTarget(BaseEstimator):
         return np.expm1(self.model_.predict(x))
 '''
 
-_TUNE = '''def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,
+_TUNE = '''TIME_BUDGET = float(os.environ.get("ENV_TIME_BUDGET", "600"))
+"""Seconds this script should finish within (soft): the study keeps to a share of it."""
+
+
+def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,
          folds: np.ndarray) -> dict[str, Any]:
     """Optuna search of the settings, scored on the first two harness folds, inside a time box.
     The study starts from the current settings, so it can only find something at least as good."""
@@ -232,11 +240,14 @@ def validation_loss(model: Any, x: Any, target: np.ndarray, folds: np.ndarray) -
 LOSS_FUNCTION'''
 
 _LOSSES = {
+    "class_log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
+    """Log loss: a smooth stand-in for any classification metric."""
+    p = np.clip(predicted, 1e-7, 1 - 1e-7)
+    return float(-np.mean(np.log(p[np.arange(len(answers)), answers.astype(int)])))
+''',
     "log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
     """Log loss: a smooth stand-in for any classification metric."""
     p = np.clip(predicted, 1e-7, 1 - 1e-7)
-    if PROBLEM == "multiclass":
-        return float(-np.mean(np.log(p[np.arange(len(answers)), answers.astype(int)])))
     answers = answers.reshape(len(answers), -1)
     return float(-np.mean(answers * np.log(p) + (1 - answers) * np.log(1 - p)))
 ''',
@@ -252,6 +263,13 @@ _LOSSES = {
     return float(np.mean((predicted - answers.reshape(len(answers), -1)) ** 2))
 """,
 }
+
+
+def _loss(problem_type: str, metric: str) -> str:
+    kind = loss_kind(problem_type, metric)
+    if kind == "log_loss" and problem_type == "multiclass":
+        kind = "class_log_loss"
+    return _LOSSES[kind]
 
 
 def loss_kind(problem_type: str, metric: str) -> str:

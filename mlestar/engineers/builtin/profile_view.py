@@ -77,6 +77,26 @@ class ProfileView:
         return self.of_kind("categorical")
 
     @property
+    def strings(self) -> list[str]:
+        """Columns kept as strings: every kind but numbers, flags and free text."""
+        return [c for c in self.features if self.kind(c) not in ("numeric", "boolean", "text")]
+
+    @property
+    def all_numeric(self) -> bool:
+        return not (self.boolean or self.strings or self.text)
+
+    @property
+    def plain_numbers(self) -> bool:
+        """Every feature table this task can get is numbers under plain names (no categories, no text,
+        no codes turned into categories, no per-row files): tree models can read it as it is."""
+        names_plain = all(c.replace("_", "").isalnum() and c.isascii() for c in self.features)
+        return (
+            not (self.strings or self.text or self.files or self.code_columns())
+            and names_plain
+            and self.features != []
+        )
+
+    @property
     def has_tabular(self) -> bool:
         """Non-text columns, or per-row media files (their features are numeric columns)."""
         media = any(f.get("kind") in ("image", "audio", "signal") or f.get("per") == "pixel" for f in self.files)
@@ -168,14 +188,6 @@ class ProfileView:
             for c in self.numeric
             if self.columns[c].get("integer") and 2 < self.columns[c]["n_unique"] <= 12
         ]
-
-    def header_lists(self) -> dict[str, list[str]]:
-        return {
-            "FEATURES": self.features,
-            "NUMERIC": self.numeric,
-            "BOOLEAN": self.boolean,
-            "TEXT": self.text,
-        }
 
     @property
     def target_skew(self) -> float:

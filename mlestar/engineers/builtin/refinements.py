@@ -23,7 +23,7 @@ from mlestar.engineers.builtin.media.refine import REFINEMENTS, MediaRefinement
 from mlestar.engineers.builtin.model_helpers import applies as option_applies
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe
-from mlestar.engineers.builtin.views import ViewOptions
+from mlestar.engineers.builtin.views import SCALED_VIEWS, TABLE_VIEWS, ViewOptions
 
 REFINABLE = ("features", "files", "preprocess", "model", "train")
 _TAG = re.compile(r"\[plan: (\w+)((?: [+\w:.-]+)*)\]")
@@ -51,7 +51,7 @@ class Entry:
 def _family_entry(name: str) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
         # Features feed the table views only; text models read the raw text through their own views.
-        reads_table = bool({"trees", "native", "linear"} & set(r.views_needed(c.cards)))
+        reads_table = bool(set(TABLE_VIEWS) & set(r.views_needed(c.cards)))
         return reads_table and feats.FAMILIES[name].applies(c.profile) and name not in r.families
 
     def apply(r: Recipe, c: Context) -> Recipe:
@@ -181,7 +181,9 @@ def _weights_apply(r: Recipe, c: Context) -> bool:
 
 def _member_entry(card_name: str) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
-        return card_name not in {m.card for m in r.model.members} and len(r.model.members) < 4
+        # A refinement rewrites the model block alone: the member must read a view the script has.
+        has_view = c.cards[card_name].view in (r.views or r.views_needed(c.cards))
+        return has_view and card_name not in {m.card for m in r.model.members} and len(r.model.members) < 4
 
     def apply(r: Recipe, c: Context) -> Recipe:
         member = mem.member_for(c.cards[card_name], c.profile.problem_type, c.profile.n_train)
@@ -198,11 +200,8 @@ def _preprocess_entry(
     key: str, text: str, change: dict[str, object], needs_linear: bool, gain: float = 0.001
 ) -> Entry:
     def applies(r: Recipe, c: Context) -> bool:
-        has_view = (
-            "linear" in r.views_needed(c.cards)
-            if needs_linear
-            else bool({"trees", "linear", "native"} & set(r.views_needed(c.cards)))
-        )
+        views = set(r.views or r.views_needed(c.cards))
+        has_view = bool(views & set(SCALED_VIEWS if needs_linear else TABLE_VIEWS))
         has_categories = bool(c.profile.categorical or c.profile.structured) or needs_linear
         return has_view and has_categories and any(getattr(r.options, k) != v for k, v in change.items())
 

@@ -7,6 +7,7 @@ of shape (rows, 1). An LLM engineer would do much better on such tasks.
 
 from __future__ import annotations
 
+from mlestar import contract as c
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
@@ -50,19 +51,17 @@ import cloudpickle
 import numpy as np
 import pandas as pd
 
-INPUT = Path("input")
-OUTPUT = Path("output")
-SEED = int(os.environ.get("MLESTAR_SEED", "{seed}"))
-SAVE_MODEL = os.environ.get("MLESTAR_SAVE_MODEL") == "1"
+INPUT, OUTPUT = Path("{c.INPUT_DIR}"), Path("{c.OUTPUT_DIR}")
+SAVE_MODEL = os.environ.get("{c.ENV_SAVE_MODEL}") == "1"
 SOURCE = {literal(source)}
 """The text column the answers are taken from."""
 
 
 # %% block: load
 def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    train = pd.read_parquet(INPUT / "train.parquet")
-    test = pd.read_parquet(INPUT / "test.parquet")
-    return train, test, np.load(INPUT / "folds.npy")
+    train = pd.read_parquet(INPUT / "{c.TRAIN_FILE}")
+    test = pd.read_parquet(INPUT / "{c.TEST_FILE}")
+    return train, test, np.load(INPUT / "{c.FOLDS_FILE}")
 
 
 # %% block: model
@@ -77,10 +76,10 @@ class CopyText:
 # %% block: predict
 def save_outputs(oof: np.ndarray, test_pred: np.ndarray, model: CopyText) -> None:
     OUTPUT.mkdir(exist_ok=True)
-    np.save(OUTPUT / "oof.npy", oof, allow_pickle=True)
-    np.save(OUTPUT / "test.npy", test_pred, allow_pickle=True)
+    np.save(OUTPUT / "{c.OOF_FILE}", oof, allow_pickle=True)
+    np.save(OUTPUT / "{c.TEST_PRED_FILE}", test_pred, allow_pickle=True)
     if SAVE_MODEL:
-        with open(OUTPUT / "model.pkl", "wb") as handle:
+        with open(OUTPUT / "{c.MODEL_FILE}", "wb") as handle:
             cloudpickle.dump(model, handle)
 
 

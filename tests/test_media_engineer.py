@@ -1,0 +1,114 @@
+"""How the built-in engineer handles media tasks: intake's row files reach the profile, drafts read
+the files, fast models lead on wide picture tables under short budgets, the files block has plans
+of its own, and per-pixel tasks get their own script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage.color import rgb2hsv
+
+from mlestar.blocks import block_names, get_block
+from mlestar.engineers.base import TaskContext
+from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.ablation import ablated
+from mlestar.engineers.builtin.cards import load_cards, media_width_factor, rank_cards
+from mlestar.engineers.builtin.media import pixel_script, render
+from mlestar.engineers.builtin.media.kit.images import hue_saturation_value
+from mlestar.engineers.builtin.media.options import read_options
+from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.recipe import read_recipe
+from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for
+from mlestar.task import load_task_tables
+from mlestar.task.profile import profile_task
+from tests.media_tasks import pages_task, sounds_task, stripes_task
+
+
+def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
+    spec, tables = load_task_tables(folder)
+    profile = profile_task(spec, tables.train, tables.test, folder)
+    return TaskContext(spec, profile, 0, 1, budget_s, folder)
+
+
+@pytest.fixture(scope="module")
+def stripes(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
+    return context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
+    return context(pages_task(tmp_path_factory.mktemp("pages") / "task"))
+
+
+def test_hue_saturation_value_matches_scikit_image() -> None:
+    rgb = np.random.default_rng(0).random((20, 20, 3)).astype(np.float32)
+    rgb[0, 0] = 0.5  # grey: no hue
+    assert np.allclose(hue_saturation_value(rgb.reshape(-1, 3)), rgb2hsv(rgb).reshape(-1, 3), atol=1e-5)
+
+
+def test_the_profile_carries_intakes_row_files_and_a_look_at_them(stripes: TaskContext) -> None:
+    files = stripes.profile["files"]
+    assert files == [{"train": "train.zip/train/{id}", "test": "test.zip/test/{id}", "kind": "image"}]
+    assert stripes.profile["media"]["image"] == {"width": 16.0, "height": 16.0, "channels": 3.0}
+
+
+def test_sound_files_are_listed_once(tmp_path: Path) -> None:
+    ctx = context(sounds_task(tmp_path / "task", n_train=12, n_test=4))
+    assert [f["kind"] for f in ctx.profile["files"]] == ["audio"]
+    assert ctx.profile["media"]["audio"]["rate"] == 8000.0
+
+
+def test_per_pixel_tables_name_their_pictures(pages: TaskContext) -> None:
+    spec = pages.spec
+    entry = spec.row_files[0]
+    assert entry == {"train": "train/{id}.png", "test": "test/{id}.png", "kind": "image", "per": "pixel",
+                     "key": "image", "row": "row", "col": "col"}  # fmt: skip
+    assert "image" not in pages.profile["features"]  # a key, not an input
+    assert "the built-in engineer reads only the table columns" not in " ".join(spec.notes)
+
+
+def test_drafts_read_the_pictures(stripes: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    candidates = engineer.retrieve(stripes, 2)
+    script = engineer.draft(stripes, candidates[0])
+    assert "files" in block_names(script) and render.is_media_block(get_block(script, "files"))
+    assert "import mlestar" not in script and "from mlestar" not in script
+    recipe = read_recipe(script, engineer.cards)
+    assert recipe.media is not None and recipe.media.image_size == 32
+
+
+def test_short_budgets_rank_the_fast_model_first_on_wide_picture_tables(stripes: TaskContext) -> None:
+    profile = {**stripes.profile, "n_train": 15_000}
+    short = [r.card.name for r in rank_cards(load_cards(), profile, 75.0)]
+    long = [r.card.name for r in rank_cards(load_cards(), profile, 450.0)]
+    assert short[0] == "linear" and long[0] == "lightgbm"
+    assert media_width_factor(profile) == pytest.approx(456 / 60)  # the picture features' columns
+    assert media_width_factor({**profile, "files": []}) == 1.0  # tables without files: costs as before
+
+
+def test_the_files_block_has_plans_and_an_undo(stripes: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    script = engineer.draft(stripes, engineer.retrieve(stripes, 1)[0])
+    recipe = read_recipe(script, engineer.cards)
+    c = Context(ProfileView(stripes.profile), engineer.cards, 60.0, False)
+    keys = [e.key for e in entries_for("files", recipe, c)]
+    assert "image_64" in keys and "pca_64" in keys and "files_off" not in keys and "mels_64" not in keys
+    assert ablated("files", recipe, c) is None  # defaults: nothing to undo, and never off
+    block, bigger = apply_plan("On the files block: bigger. [plan: files +image_64 +pca_64]", recipe, c)
+    assert block == "files" and bigger.media is not None and bigger.media.image_size == 64
+    refined = engineer.implement(stripes, script, "files", "[plan: files +image_64]")
+    assert read_options(refined).image_size == 64
+    undone = ablated("files", bigger, c)
+    assert undone is not None and render.is_default(c.profile, undone[0].media)
+
+
+def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    candidates = engineer.retrieve(pages, 4)
+    assert [c.name for c in candidates] == list(pixel_script.MODELS)
+    script = engineer.draft(pages, candidates[0])
+    assert block_names(script) == ["load", "files", "model", "train", "predict", "main"]
+    assert "def pixel_table(" in script and "LGBMRegressor(" in script and "from mlestar" not in script
+    compile(script, "solution.py", "exec")
