@@ -10,7 +10,7 @@ from typing import Any
 from mlestar import syntax
 
 IMAGE_GROUPS = ("shape", "colour", "pixels", "hog", "lbp")
-PIXEL_GROUPS = ("value", "neighbours", "local", "background", "edges", "page")
+PIXEL_GROUPS = ("intensity", "neighbours", "local", "background", "edges", "page")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ DOCS = {
     "pca_components": "Principal components kept of the PIXEL_SIZE x PIXEL_SIZE pixels (0: the pixels as they are).",
     "audio_seconds": "Only the first AUDIO_SECONDS of each clip are read.",
     "pixel_windows": "Neighbourhood sizes (pixels) of the local statistics; the largest also finds the background.",
-    "pixel_groups": "Per-pixel features: value, neighbours, local (windows), background, edges, page.",
+    "pixel_groups": "Per-pixel features: intensity, neighbours, local (windows), background, edges, page.",
 }
 
 

@@ -24,7 +24,7 @@ MODELS = {
         "Gradient-boosted trees (LightGBM) on each pixel's neighbourhood: the pixel, its neighbours, "
         "local statistics at several scales and the page behind it.",
         "from lightgbm import LGBMRegressor",
-        "LGBMRegressor(n_estimators=300, learning_rate=0.08, num_leaves=63, min_child_samples=40, "
+        "LGBMRegressor(n_estimators=120, learning_rate=0.15, num_leaves=31, min_child_samples=40, "
         "subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=SEED, n_jobs=THREADS, verbose=-1)",
     ),
     "pixel_ridge": (

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-PIXEL_FEATURES = ("value", "neighbours", "local", "background", "edges", "page")
+PIXEL_FEATURES = ("intensity", "neighbours", "local", "background", "edges", "page")
 """Every group pixel_grid can make (see pixel_grid)."""
 
 
@@ -22,7 +22,7 @@ def grey_image(data: bytes) -> np.ndarray:
 
 def pixel_grid(grey: np.ndarray, windows: tuple[int, ...], groups: tuple[str, ...]) -> np.ndarray:
     """(height, width, features) for every pixel:
-    value       the pixel itself
+    intensity   the pixel itself
     neighbours  the 8 pixels around it
     local       mean, spread, minimum and maximum over each window
     background  the page behind the ink: the brightest value over the largest window, smoothed,
@@ -31,7 +31,7 @@ def pixel_grid(grey: np.ndarray, windows: tuple[int, ...], groups: tuple[str, ..
     page        the picture's own brightness percentiles (5, 50, 95), the same on every pixel
     """
     planes: list[np.ndarray] = []
-    if "value" in groups:
+    if "intensity" in groups:
         planes.append(grey)
     if "neighbours" in groups:
         padded = np.pad(grey, 1, mode="edge")

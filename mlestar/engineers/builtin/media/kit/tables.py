@@ -31,7 +31,7 @@ AUDIO_SECONDS = 30.0
 N_MELS = 40
 N_MFCC = 20
 PIXEL_WINDOWS = (3, 7, 15)
-PIXEL_GROUPS = ("value", "neighbours", "local", "background", "edges", "page")
+PIXEL_GROUPS = ("intensity", "neighbours", "local", "background", "edges", "page")
 
 FITTED: dict[str, Any] = {}
 """Unsupervised fits made on the first rows seen (the training rows): reused for test rows, and
