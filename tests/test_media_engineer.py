@@ -112,3 +112,35 @@ def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
     assert block_names(script) == ["load", "files", "model", "train", "predict", "main"]
     assert "def pixel_table(" in script and "LGBMRegressor(" in script and "from mlestar" not in script
     compile(script, "solution.py", "exec")
+
+
+def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from mlestar.prepare import prepare_run_data
+    from mlestar.run_layout import RunLayout
+
+    folder = pages_task(tmp_path / "task")
+    spec, tables = load_task_tables(folder)
+    profile = profile_task(spec, tables.train, tables.test, folder)
+    ctx = TaskContext(spec, profile, 0, 1, 60.0, folder)
+    layout = RunLayout(tmp_path / "run")
+    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
+    work = tmp_path / "attempt"
+    (work / "input").mkdir(parents=True)
+    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
+        (work / "input" / name).symlink_to(layout.data / name)
+    (work / "input" / "files").symlink_to(folder)
+    engineer = BuiltinEngineer()
+    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0]))
+    env = {"PATH": "/usr/bin:/bin", "MLESTAR_THREADS": "1", "MLESTAR_SAVE_MODEL": "1"}
+    done = subprocess.run([sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(layout.data / "target.npy")
+    pixels = tables.train["pixel"].to_numpy()
+    copy_rmse = float(np.sqrt(np.mean((pixels - answers) ** 2)))
+    assert float(np.sqrt(np.mean((oof - answers) ** 2))) < 0.5 * copy_rmse
+    test_pred = np.load(work / "output" / "test.npy")
+    assert test_pred.shape == (len(tables.test), 1) and np.isfinite(test_pred).all()
+    assert (work / "output" / "model.pkl").is_file()
