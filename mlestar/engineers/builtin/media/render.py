@@ -8,7 +8,7 @@ from typing import Any
 
 from mlestar import contract
 from mlestar.engineers.builtin.media.options import MediaOptions, constants, same_for
-from mlestar.engineers.builtin.media.source import snippet
+from mlestar.engineers.builtin.media.source import import_order, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -94,12 +94,19 @@ def render_media_files(profile: ProfileView, options: MediaOptions) -> str:
     tables = ", ".join(f'"{k}": {TABLE_MAKERS[k]}' for k in kinds)
     return "\n\n\n".join(
         [
-            OPENING + "\n" + "\n".join(code.imports),
+            OPENING + "\n" + import_lines(code.imports),
             "\n".join(lines),
             code.code.strip("\n"),
             f'TABLES = {{{tables}}}\n"""The table maker for each kind of file this task has."""\n',
         ]
     )
+
+
+def import_lines(imports: tuple[str, ...]) -> str:
+    """Standard-library imports, a blank line, then third-party ones (the order is already so)."""
+    stdlib = [line for line in imports if not import_order(line)[0]]
+    others = [line for line in imports if import_order(line)[0]]
+    return "\n\n".join(part for part in ("\n".join(stdlib), "\n".join(others)) if part)
 
 
 def is_default(profile: ProfileView, options: MediaOptions | None) -> bool:
