@@ -109,3 +109,36 @@ def sounds_task(folder: Path, n_train: int = 60, n_test: int = 20, seed: int = 0
         folder / "sample_submission.csv", index=False
     )
     return folder
+
+
+def tagged_pictures_task(
+    folder: Path, n_train: int = 120, n_test: int = 30, size: int = 16, seed: int = 0
+) -> Path:
+    """Multi-label per file: each picture's labels, space-separated, say what it shows: "up" for
+    vertical stripes, "across" for horizontal ones (either, both or none), "bright" for a light
+    background. Pictures are pngs in train_images/ and test_images/, keyed by "<id>.png"."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    (folder / "description.md").write_text(
+        "Tag each picture. Submissions are scored on the micro F1 of the labels."
+    )
+    for split in ("train_images", "test_images"):
+        (folder / split).mkdir()
+    tags = []
+    for i in range(n_train + n_test):
+        up, across, bright = (bool(b) for b in rng.integers(0, 2, 3))
+        lines = (np.arange(size) // 3 % 2).astype(float)
+        picture = 0.5 * bright + 0.15 * rng.normal(size=(size, size)) + 0.2
+        picture += 0.3 * np.tile(lines, (size, 1)) * up + 0.3 * np.tile(lines[:, None], (1, size)) * across
+        grey = (np.clip(picture, 0, 1) * 255).astype(np.uint8)
+        split = "train_images" if i < n_train else "test_images"
+        Image.fromarray(grey).save(folder / split / f"p{i}.png")
+        tags.append(
+            " ".join(t for t, on in (("up", up), ("across", across), ("bright", bright)) if on) or "none"
+        )
+    ids = [f"p{i}.png" for i in range(n_train + n_test)]
+    pd.DataFrame({"image": ids[:n_train], "labels": tags[:n_train]}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"image": ids[n_train:], "labels": "none"}).to_csv(
+        folder / "sample_submission.csv", index=False
+    )
+    return folder

@@ -23,7 +23,7 @@ from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
-from tests.media_tasks import pages_task, sounds_task, stripes_task
+from tests.media_tasks import pages_task, sounds_task, stripes_task, tagged_pictures_task
 
 
 def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
@@ -135,7 +135,9 @@ def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) 
     engineer = BuiltinEngineer()
     (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0]))
     env = {"PATH": "/usr/bin:/bin", "MLESTAR_THREADS": "1", "MLESTAR_SAVE_MODEL": "1"}
-    done = subprocess.run([sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(layout.data / "target.npy")
     pixels = tables.train["pixel"].to_numpy()
@@ -144,3 +146,9 @@ def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) 
     test_pred = np.load(work / "output" / "test.npy")
     assert test_pred.shape == (len(tables.test), 1) and np.isfinite(test_pred).all()
     assert (work / "output" / "model.pkl").is_file()
+
+
+def test_label_lists_per_picture_have_one_output_per_label(tmp_path: Path) -> None:
+    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
+    assert ctx.spec.problem_type == "multilabel" and ctx.spec.label_separator == " "
+    assert ctx.spec.n_outputs == len(ctx.spec.classes or ()) == 4 == ctx.profile["n_outputs"]

@@ -175,3 +175,20 @@ def test_pixel_block_gives_one_row_per_pixel(tmp_path: Path) -> None:
     out = run_block(block, attempt_folder(tmp_path, task, cache=False), {"test": frame})["test"]
     assert out.shape == (3, 1 + 8 + 4 + 3 + 1 + 3)
     assert out["file0_px0"].tolist() == pytest.approx([50 / 255, 200 / 255, 200 / 255], abs=1e-6)
+
+
+def test_a_few_broken_files_are_missing_values_and_many_stop_the_script(tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    (task / "pics").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        (task / "pics" / f"{i}.jpg").write_bytes(jpg(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)))
+    (task / "pics" / "4.jpg").write_bytes(b"not a picture")
+    entry = {"train": "pics/{id}.jpg", "test": "pics/{id}.jpg", "kind": "image"}
+    block = render.render_media_files(profile([entry]), MediaOptions(pca_components=2))
+    out = run_block(block, attempt_folder(tmp_path, task, cache=False), {"train": pd.DataFrame({"id": range(5)})})
+    assert out["train"].iloc[:4].notna().all().all() and out["train"].iloc[4].isna().all()
+    for i in range(1, 4):
+        (task / "pics" / f"{i}.jpg").write_bytes(b"broken too")
+    with pytest.raises(ValueError, match="most files could not be decoded"):
+        run_block(block, tmp_path / "attempt", {"train": pd.DataFrame({"id": range(5)})})

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from mlestar.app import start_run
 from mlestar.config import RunConfig, SearchSettings
 from mlestar.journal import Journal
-from tests.media_tasks import pages_task, sounds_task, stripes_task
+from tests.media_tasks import pages_task, sounds_task, stripes_task, tagged_pictures_task
 
 
 def solve(task: Path, run: Path, max_nodes: int = 3) -> Journal:
@@ -122,3 +122,12 @@ def test_sound_clips_are_learned(tmp_path: Path) -> None:
     assert best_score(journal, lower_is_better=False) > 0.8  # three balanced classes: the prior is about 1/3
     submission = pd.read_csv(tmp_path / "run" / "submission.csv")
     assert set(submission["pitch"]) <= {"low", "mid", "high"}
+
+
+def test_label_lists_per_picture_are_learned_label_by_label(tmp_path: Path) -> None:
+    task = tagged_pictures_task(tmp_path / "task")
+    journal = solve(task, tmp_path / "run", max_nodes=2)
+    assert best_score(journal, lower_is_better=False) > 0.8  # micro F1 over the labels
+    submission = pd.read_csv(tmp_path / "run" / "submission.csv")
+    labels = {label for row in submission["labels"].fillna("") for label in row.split()}
+    assert labels <= {"up", "across", "bright", "none"} and len(labels) >= 2

@@ -33,6 +33,8 @@ N_MFCC = 20
 PIXEL_WINDOWS = (3, 7, 15)
 PIXEL_GROUPS = ("intensity", "neighbours", "local", "background", "edges", "page")
 
+UNREADABLE = (OSError, ValueError, RuntimeError)
+"""What the decoders raise on a broken file (Pillow, libsndfile, numpy, tifffile)."""
 FITTED: dict[str, Any] = {}
 """Unsupervised fits made on the first rows seen (the training rows): reused for test rows, and
 kept with the saved model."""
@@ -64,15 +66,34 @@ def image_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.Da
 def read_images(paths: list[str], groups: list[str]) -> dict[str, np.ndarray]:
     settings = {"pixel_size": PIXEL_SIZE, "pixel_colour": PIXEL_COLOUR}
     with FileReader(FILES) as reader:
+        broken: list[str] = []  # files that exist but cannot be decoded
 
         def one(path: str) -> dict[str, np.ndarray] | None:
             data = reader.read(path)
             if data is None:
                 return None
-            rgb, shape = load_image(data, Path(path).suffix, IMAGE_SIZE)
+            try:
+                rgb, shape = load_image(data, Path(path).suffix, IMAGE_SIZE)
+            except UNREADABLE as error:
+                broken.append(f"{path}: {error}")
+                return None
             return image_groups(rgb, shape, settings, groups)
 
-        return stack_groups(map_rows(one, paths, THREADS), groups)
+        rows = map_rows(one, paths, THREADS)
+    return stack_groups(checked(rows, broken), groups)
+
+
+def checked(rows: list[Any], broken: list[str]) -> list[Any]:
+    """The rows, once a few broken files (their rows stay NaN) have been reported; when most of the
+    files that exist cannot be decoded, the features would be noise: stop and say why."""
+    if broken:
+        print(
+            f"{len(broken)} file(s) could not be decoded, their rows are missing values; first: {broken[0]}",
+            flush=True,
+        )
+    if len(broken) > 0.5 * (len(broken) + sum(row is not None for row in rows)):
+        raise ValueError(f"most files could not be decoded ({len(broken)}); first: {broken[0]}")
+    return rows
 
 
 def reduced(name: str, values: np.ndarray, components: int) -> np.ndarray:
@@ -99,15 +120,21 @@ def audio_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.Da
 
 def read_sounds(paths: list[str]) -> dict[str, np.ndarray]:
     with FileReader(FILES) as reader:
+        broken: list[str] = []  # files that exist but cannot be decoded
 
         def one(path: str) -> dict[str, np.ndarray] | None:
             data = reader.read(path)
             if data is None:
                 return None
-            samples, rate, length = load_audio(data, AUDIO_SECONDS)
+            try:
+                samples, rate, length = load_audio(data, AUDIO_SECONDS)
+            except UNREADABLE as error:
+                broken.append(f"{path}: {error}")
+                return None
             return {"audio": audio_features(samples, rate, length, N_MELS, N_MFCC)}
 
-        return stack_groups(map_rows(one, paths, THREADS), ["audio"])
+        rows = map_rows(one, paths, THREADS)
+    return stack_groups(checked(rows, broken), ["audio"])
 
 
 def signal_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -121,12 +148,20 @@ def signal_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.D
 
 def read_signals(paths: list[str]) -> dict[str, np.ndarray]:
     with FileReader(FILES) as reader:
+        broken: list[str] = []  # files that exist but cannot be decoded
 
         def one(path: str) -> dict[str, np.ndarray] | None:
             data = reader.read(path)
-            return None if data is None else {"signal": channel_stats(load_array(data, Path(path).suffix))}
+            if data is None:
+                return None
+            try:
+                return {"signal": channel_stats(load_array(data, Path(path).suffix))}
+            except UNREADABLE as error:
+                broken.append(f"{path}: {error}")
+                return None
 
-        return stack_groups(map_rows(one, paths, THREADS), ["signal"])
+        rows = map_rows(one, paths, THREADS)
+    return stack_groups(checked(rows, broken), ["signal"])
 
 
 def pixel_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
