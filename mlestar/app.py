@@ -74,7 +74,7 @@ def _refuse_existing(root: Path) -> None:
 def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column or spec.group_column)
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)

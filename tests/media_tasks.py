@@ -119,9 +119,8 @@ def tagged_pictures_task(
     background. Pictures are pngs in train_images/ and test_images/, keyed by "<id>.png"."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
-    (folder / "description.md").write_text(
-        "Tag each picture. Submissions are scored on the micro F1 of the labels."
-    )
+    (folder / "description.md").write_text("Tag each picture with what it shows.")
+    (folder / "task.yaml").write_text("metric: lwlrap\n")  # a ranking metric over the label columns
     for split in ("train_images", "test_images"):
         (folder / split).mkdir()
     tags = []

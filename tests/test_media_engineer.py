@@ -152,3 +152,10 @@ def test_label_lists_per_picture_have_one_output_per_label(tmp_path: Path) -> No
     ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
     assert ctx.spec.problem_type == "multilabel" and ctx.spec.label_separator == " "
     assert ctx.spec.n_outputs == len(ctx.spec.classes or ()) == 4 == ctx.profile["n_outputs"]
+
+
+def test_pixels_are_split_into_folds_by_picture(tmp_path: Path) -> None:
+    many = load_task_tables(pages_task(tmp_path / "many", n_train=10, n_test=1, shape=(12, 16)))[0]
+    few = load_task_tables(pages_task(tmp_path / "few", n_train=4, n_test=1, shape=(12, 16)))[0]
+    assert many.group_column == "image" and many.sources["group_column"] == "inferred"
+    assert few.group_column is None  # too few pictures for five folds of their own

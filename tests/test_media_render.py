@@ -186,7 +186,9 @@ def test_a_few_broken_files_are_missing_values_and_many_stop_the_script(tmp_path
     (task / "pics" / "4.jpg").write_bytes(b"not a picture")
     entry = {"train": "pics/{id}.jpg", "test": "pics/{id}.jpg", "kind": "image"}
     block = render.render_media_files(profile([entry]), MediaOptions(pca_components=2))
-    out = run_block(block, attempt_folder(tmp_path, task, cache=False), {"train": pd.DataFrame({"id": range(5)})})
+    out = run_block(
+        block, attempt_folder(tmp_path, task, cache=False), {"train": pd.DataFrame({"id": range(5)})}
+    )
     assert out["train"].iloc[:4].notna().all().all() and out["train"].iloc[4].isna().all()
     for i in range(1, 4):
         (task / "pics" / f"{i}.jpg").write_bytes(b"broken too")
