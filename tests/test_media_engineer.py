@@ -159,3 +159,23 @@ def test_pixels_are_split_into_folds_by_picture(tmp_path: Path) -> None:
     few = load_task_tables(pages_task(tmp_path / "few", n_train=4, n_test=1, shape=(12, 16)))[0]
     assert many.group_column == "image" and many.sources["group_column"] == "inferred"
     assert few.group_column is None  # too few pictures for five folds of their own
+
+
+def test_large_pixel_tables_keep_a_sample_of_every_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from mlestar.task import rows
+
+    folder = pages_task(tmp_path / "task", n_train=5, n_test=1, shape=(12, 16))
+    monkeypatch.setattr(rows, "MAX_TRAIN_PIXELS", 5 * 40)
+    _, tables = load_task_tables(folder)
+    train = tables.train
+    assert train.groupby("image").size().to_dict() == {str(i): 40 for i in range(1, 6)}
+    clean = np.asarray(Image.open(folder / "train_cleaned" / "3.png"), dtype=np.float32) / 255
+    page = train[train["image"] == "3"]
+    assert np.allclose(
+        page["value"], clean[page["row"] - 1, page["col"] - 1], atol=1e-6
+    )  # answers at the same pixels
+    assert len(tables.test) == 12 * 16  # test pictures stay whole
