@@ -20,6 +20,8 @@ from typing import Any
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
+from mlestar.execution.sandbox import Sandbox
+from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
 from mlestar.journal import Journal
 from mlestar.metrics import get_metric
@@ -40,6 +42,7 @@ def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = No
 
     `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests).
     """
+    resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
     spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     layout = RunLayout(config.run_dir)
     _refuse_existing(layout.root)
@@ -158,6 +161,7 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
         journal.event("session_started", pid=os.getpid())
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
+        _journal_sandbox(config, journal, progress)
         executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
@@ -213,10 +217,19 @@ _PRELOAD = (
 )
 
 
+def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
+    """Each session says how its scripts are confined (a resumed run may be on another machine)."""
+    choice = resolve_sandbox(config.sandbox)
+    journal.event("sandbox", **choice.to_json())
+    if choice.warning:
+        progress.note(choice.warning)
+
+
 def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.factory import make_executor
 
-    executor = make_executor(config.executor, _PRELOAD)
+    level = resolve_sandbox(config.sandbox).level
+    executor = make_executor(config.executor, _PRELOAD, Sandbox.for_level(level))
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
     return executor

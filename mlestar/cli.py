@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", metavar="KIND",
                      help="where scripts run: local (default), ray (a private local Ray cluster), "
                           "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)")
+    run.add_argument("--sandbox", choices=["auto", "strict", "off"], default="auto",
+                     help="confine scripts: auto (strongest available, default), strict (refuse to run "
+                          "without user namespaces), off (unconfined)")
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -126,6 +129,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
+        sandbox=args.sandbox,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
         tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),
@@ -175,10 +179,17 @@ def _report(run_dir: Path, outcome: Any) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.execution.sandbox import resolve
     from mlestar.task import inspect_json, load_task_tables, render_inspect
 
     spec, tables = load_task_tables(args.task_dir, _overrides(args))
-    print(json.dumps(inspect_json(spec, tables), indent=2, default=str) if args.json else render_inspect(spec, tables))
+    sandbox = resolve("auto")
+    if args.json:
+        print(json.dumps({**inspect_json(spec, tables), "sandbox": sandbox.to_json()}, indent=2, default=str))
+    else:
+        print(f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}")
+        if sandbox.warning:
+            print(f"warning: {sandbox.warning}")
     return 0
 
 

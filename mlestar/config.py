@@ -51,6 +51,8 @@ class RunConfig:
     max_tokens: int | None = None
     executor: str = "local"
     """"local" or "ray" (or "ray://host:port")."""
+    sandbox: str = "auto"
+    """"auto" (the strongest this machine allows), "strict" (user namespaces or refuse) or "off"."""
     card_dirs: tuple[Path, ...] = ()
     """User model-card folders, honoured beside the built-in cards."""
     live: bool | None = None

@@ -7,6 +7,7 @@ Each line is one JSON record with a "kind":
 Events the search writes (facts beside "name" and "time"):
   run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version)
   inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
+  sandbox          each session: mode, level, guarantees, available (levels), warning (weaker than asked)
   stage_started    stage                      stage_finished   stage, best (node id or None)
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
   final            node (the solution handed over), solution_kind ("script" or "ensemble"), score

@@ -12,6 +12,7 @@ A spec is a JSON object (built by sandbox.py):
     hidden     folders the script must not see (homes: keys live there)
     keep       paths inside hidden folders that the script still needs (the venv, the run's data)
     rlimits    {"nproc": N, "fsize_mb": N, "as_mb": N or null}
+    cgroup_procs  the cgroup.procs file of the run's pids cgroup, if it has one (cgroup.py)
 
 "namespaces": own user, mount, pid, network, IPC and UTS namespaces. The process forks once: the
 parent stays outside the pid namespace and ends as its child ends (killing it kills everything in
@@ -24,6 +25,7 @@ the hidden folders, no TCP connect or bind (ABI 4+), no signals or abstract sock
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -118,7 +120,8 @@ def drop_privileges() -> None:
     """No capability now or after any exec, and no way to gain one (setuid binaries included)."""
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     try:
-        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            last = int(handle.read())
     except OSError:
         last = 40
     for cap in range(last + 1):
@@ -222,10 +225,9 @@ def set_up_mounts(spec: dict[str, Any]) -> None:
     for point, options in read_mounts():
         if point in writable or "ro" in options:
             continue
-        try:
+        # a mount now hidden under another cannot be remounted; the check below decides
+        with contextlib.suppress(ConfineError):
             _remount_readonly(point, options)
-        except ConfineError:
-            pass  # a mount now hidden under another cannot be remounted; the check below decides
     _check_readonly(writable)
 
 
@@ -283,10 +285,9 @@ def _mirror(pid: int) -> None:
 
 def _become_pid_one(spec: dict[str, Any]) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-    try:  # a proc of our own shows our processes only; a container may refuse it (then the old one stays)
+    # a proc of our own shows our processes only; a container may refuse it (the old one stays, read-only)
+    with contextlib.suppress(ConfineError):
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
-    except ConfineError:
-        pass
     _libc.sethostname(b"sandbox", 7)
 
 
@@ -364,7 +365,7 @@ def _readable_roots(hidden: list[str]) -> list[str]:
                 return
             for name in names:
                 visit(os.path.join(path, name))
-        else:
+        elif not os.path.islink(path):  # a link is followed when granted: it could lead into a hidden folder
             roots.append(path)
 
     visit("/")
@@ -417,6 +418,9 @@ def confine(spec: dict[str, Any]) -> None:
     level = spec["level"]
     if level == "off":
         return
+    if spec.get("cgroup_procs"):  # join the run's pids cgroup first: every later process stays in it
+        with contextlib.suppress(OSError):
+            _write(spec["cgroup_procs"], str(os.getpid()))
     os.makedirs(spec["scratch"], exist_ok=True)
     if level == "namespaces":
         confine_namespaces(spec)

@@ -28,6 +28,7 @@ from typing import Protocol
 from mlestar.contract import INPUT_DIR, OUTPUT_DIR
 from mlestar.errors import ExecutionFault
 from mlestar.execution.base import Limits, RunResult
+from mlestar.execution.cgroup import PidsCgroup
 from mlestar.execution.env import script_environment, scrub, server_environment
 from mlestar.execution.forkclient import ForkServer
 from mlestar.execution.sandbox import CONFINE_PROGRAM, Sandbox
@@ -111,12 +112,15 @@ class LocalExecutor:
     ) -> None:
         """`base_env`: the environment scripts start from (secrets are dropped); default: this process's.
         `sandbox`: how scripts are confined; None runs them unconfined (time, memory, environment only)."""
-        self.sandbox = sandbox if sandbox is not None and sandbox.level != "off" else None
         self.preload = tuple(preload)
         self.use_forkserver = use_forkserver
         self.python = python
         self.tail_chars = tail_chars
         self._base_env = scrub(os.environ if base_env is None else base_env)
+        if sandbox is not None and sandbox.level != "off":
+            self.sandbox: Sandbox | None = sandbox.hiding(self._base_env.get("HOME"))
+        else:
+            self.sandbox = None
         self._server: ForkServer | None = None
         self._server_failed = False
         self._closed = False
@@ -181,7 +185,7 @@ class LocalExecutor:
             raise ExecutionFault(f"expected a script file and a working folder, found {script} and {workdir}")
         mark = uuid.uuid4().hex
         env = script_environment(self._base_env, limits, mark)
-        spec = self.sandbox.spec(workdir, limits) if self.sandbox is not None else None
+        spec, group = self._confinement(workdir, limits, mark)
         server = self._fork_server()  # before the clock starts: its first start takes seconds
         started_at, start = time.time(), time.monotonic()
         child = self._spawn(server, script, workdir, env, limits.threads, spec)
@@ -192,6 +196,7 @@ class LocalExecutor:
         watch = ProcessWatch(child.pid, mark, started_at, count_root=not in_namespace)
         with self._active_lock:
             self._active[mark] = watch
+        refused = 0
         try:
             reason = _supervise(child, watch, limits, start, workdir)
         except BaseException:
@@ -201,8 +206,25 @@ class LocalExecutor:
             with self._active_lock:
                 self._active.pop(mark, None)
             watch.sweep()
+            if group is not None:
+                refused = group.refusals()
+                group.remove()
+        if reason is None and refused and child.status != 0:
+            reason = "processes"  # the kernel refused a fork at pids.max, and the script failed
         duration = time.monotonic() - start
         return self._result(child, watch, reason, limits, workdir, duration)
+
+    def _confinement(
+        self, workdir: Path, limits: Limits, mark: str
+    ) -> tuple[dict[str, object] | None, PidsCgroup | None]:
+        """The sandbox spec of one run, and its pids cgroup where the machine allows one."""
+        if self.sandbox is None:
+            return None, None
+        spec = self.sandbox.spec(workdir, limits)
+        group = PidsCgroup.create(mark, limits.max_processes)
+        if group is not None:
+            spec["cgroup_procs"] = group.procs_file
+        return spec, group
 
     def _spawn(
         self,
@@ -230,7 +252,9 @@ class LocalExecutor:
                     self._server_failed = True
         return self._popen(script, workdir, env, spec)
 
-    def _popen(self, script: Path, workdir: Path, env: dict[str, str], spec: dict[str, object] | None) -> _Child:
+    def _popen(
+        self, script: Path, workdir: Path, env: dict[str, str], spec: dict[str, object] | None
+    ) -> _Child:
         command = [self.python, str(script)]
         if spec is not None:  # the launcher confines itself, then becomes `python script`
             command = [self.python, str(CONFINE_PROGRAM), json.dumps(spec), *command]
@@ -339,7 +363,7 @@ def _explain(
     if reason == "processes":
         return "ProcessLimitExceeded", (
             f"ProcessLimitExceeded: the script ran more than {limits.max_processes} processes and "
-            "threads at once, and was killed"
+            "threads at once (further forks refused, or the run killed)"
         )
     if reason == "disk":
         return "DiskLimitExceeded", (

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +122,8 @@ def choose(mode: str, probes: tuple[Probe, ...]) -> SandboxChoice:
     held = [p for p in probes if p.holds]
     available = tuple(p.level for p in held)
     if mode == "off":
-        warning = "--sandbox off: scripts run unconfined (only time, memory and environment limits)"
-        return SandboxChoice(mode, "off", (), available, warning)
+        off_warning = "--sandbox off: scripts run unconfined (only time, memory and environment limits)"
+        return SandboxChoice(mode, "off", (), available, off_warning)
     best = held[0] if held else Probe("off")
     if mode == "strict" and best.level != LEVELS[0]:
         reasons = "; ".join(f"{p.level}: {p.report.get('error', 'did not hold')}" for p in probes[:2])
@@ -131,7 +131,7 @@ def choose(mode: str, probes: tuple[Probe, ...]) -> SandboxChoice:
             f"expected --sandbox strict to find user namespaces (data read-only, no network, own pids), "
             f"found only {best.level} ({reasons}); use --sandbox auto to run with the weaker level"
         )
-    warning = None
+    warning: str | None = None
     if best.level != LEVELS[0]:
         warning = (
             f"sandbox: user namespaces are not available here; scripts run at level {best.level!r} "
@@ -165,11 +165,17 @@ class Sandbox:
         """This machine's hidden folders and this interpreter's paths; `home`: the HOME scripts would get."""
         if level not in LEVELS:
             raise ConfigError(f"expected a sandbox level among {', '.join(LEVELS)}, found {level!r}")
-        hidden = {pwd.getpwuid(os.geteuid()).pw_dir, *([home] if home else [])}
+        homes = {pwd.getpwuid(os.geteuid()).pw_dir, *([home] if home else [])}
         if os.geteuid() == 0:
-            hidden |= {"/root", "/home"}
-        hidden = {os.path.realpath(h) for h in hidden if h and os.path.realpath(h) != "/"}
+            homes |= {"/root", "/home"}
+        hidden = {os.path.realpath(h) for h in homes if h and os.path.realpath(h) != "/"}
         return cls(level, tuple(sorted(hidden)), interpreter_paths())
+
+    def hiding(self, folder: str | None) -> Sandbox:
+        """The same sandbox, hiding one more folder (a HOME the environment names)."""
+        if not folder or os.path.realpath(folder) in ("/", *self.hidden):
+            return self
+        return replace(self, hidden=tuple(sorted({*self.hidden, os.path.realpath(folder)})))
 
     def spec(self, workdir: Path, limits: Limits) -> dict[str, Any]:
         """The confinement of one run in `workdir` (confine.py's spec); creates its scratch folder."""
