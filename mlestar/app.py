@@ -229,7 +229,8 @@ def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.factory import make_executor
 
     level = resolve_sandbox(config.sandbox).level
-    executor = make_executor(config.executor, _PRELOAD, Sandbox.for_level(level))
+    sandbox = Sandbox.for_level(level, disk_mb=config.disk_mb, max_processes=config.max_processes)
+    executor = make_executor(config.executor, _PRELOAD, sandbox)
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
     return executor

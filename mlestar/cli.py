@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sandbox", choices=["auto", "strict", "off"], default="auto",
                      help="confine scripts: auto (strongest available, default), strict (refuse to run "
                           "without user namespaces), off (unconfined)")
+    run.add_argument("--disk-mb", type=int, default=8192,
+                     help="what one script's folder may hold, and its largest file, in MB (default 8192)")
+    run.add_argument("--max-processes", type=int, default=256,
+                     help="processes and threads one script may have at once (default 256)")
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -115,6 +119,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         raise ConfigError(f"expected a task folder; {args.task_dir} is not a folder")
     if args.jobs < 1 or args.folds < 2:
         raise ConfigError(f"expected --jobs >= 1 and --folds >= 2; got {args.jobs} and {args.folds}")
+    if args.disk_mb < 1 or args.max_processes < 2:
+        raise ConfigError(
+            f"expected --disk-mb >= 1 and --max-processes >= 2; got {args.disk_mb} and {args.max_processes}"
+        )
     task_dir = args.task_dir.resolve()
     out = args.out or Path("runs") / f"{task_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     return RunConfig(
@@ -130,6 +138,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         memory_mb=args.memory_mb,
         executor=args.executor,
         sandbox=args.sandbox,
+        disk_mb=args.disk_mb,
+        max_processes=args.max_processes,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
         tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),

@@ -53,6 +53,10 @@ class RunConfig:
     """"local" or "ray" (or "ray://host:port")."""
     sandbox: str = "auto"
     """"auto" (the strongest this machine allows), "strict" (user namespaces or refuse) or "off"."""
+    disk_mb: int = 8192
+    """What one attempt's folder may hold, and so its largest file (sandboxed runs)."""
+    max_processes: int = 256
+    """Processes and threads one script may have at once (sandboxed runs)."""
     card_dirs: tuple[Path, ...] = ()
     """User model-card folders, honoured beside the built-in cards."""
     live: bool | None = None

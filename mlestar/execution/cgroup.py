@@ -71,6 +71,13 @@ class PidsCgroup:
         """Where the script's first process writes its pid to join (confine.py does it)."""
         return str(self.folder / "cgroup.procs")
 
+    def current(self) -> int:
+        """Processes and threads in the cgroup now (pids.current)."""
+        try:
+            return int((self.folder / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
+
     def refusals(self) -> int:
         """How many forks the limit refused (pids.events: `max N`)."""
         try:

@@ -184,6 +184,8 @@ class LocalExecutor:
         if not script.is_file() or not workdir.is_dir():
             raise ExecutionFault(f"expected a script file and a working folder, found {script} and {workdir}")
         mark = uuid.uuid4().hex
+        if self.sandbox is not None:
+            limits = self.sandbox.bound(limits)
         env = script_environment(self._base_env, limits, mark)
         spec, group = self._confinement(workdir, limits, mark)
         server = self._fork_server()  # before the clock starts: its first start takes seconds
@@ -198,7 +200,7 @@ class LocalExecutor:
             self._active[mark] = watch
         refused = 0
         try:
-            reason = _supervise(child, watch, limits, start, workdir)
+            reason = _supervise(child, watch, limits, start, workdir, group)
         except BaseException:
             watch.kill_all()
             raise
@@ -300,7 +302,9 @@ class LocalExecutor:
         )
 
 
-def _supervise(child: _Child, watch: ProcessWatch, limits: Limits, start: float, workdir: Path) -> str | None:
+def _supervise(
+    child: _Child, watch: ProcessWatch, limits: Limits, start: float, workdir: Path, group: PidsCgroup | None
+) -> str | None:
     """Wait for the child, enforcing the limits. Returns why it was killed ("timeout", "memory",
     "processes", "disk"), or None when it ended by itself."""
     deadline = start + limits.timeout_s
@@ -308,7 +312,7 @@ def _supervise(child: _Child, watch: ProcessWatch, limits: Limits, start: float,
     reason: str | None = None
     while not child.wait(max(0.0, min(interval, deadline - time.monotonic()))):
         now = time.monotonic()
-        reason = _over_limit(watch, limits, workdir if now >= next_disk else None)
+        reason = _over_limit(watch, limits, workdir if now >= next_disk else None, group)
         if reason is None and now >= deadline:
             reason = "timeout"
         if reason is not None:
@@ -324,13 +328,18 @@ def _supervise(child: _Child, watch: ProcessWatch, limits: Limits, start: float,
     return reason
 
 
-def _over_limit(watch: ProcessWatch, limits: Limits, workdir: Path | None) -> str | None:
+def _over_limit(
+    watch: ProcessWatch, limits: Limits, workdir: Path | None, group: PidsCgroup | None
+) -> str | None:
     """The cap a running script is over now, if any (the folder size only when `workdir` is given)."""
     memory_mb = watch.sample()
+    if group is not None and (group.refusals() or group.current() >= limits.max_processes):
+        return "processes"  # the kernel's exact count, and forks it already refused
+    if watch.processes >= limits.max_processes:  # at the cap the kernel refuses forks; checked first: a
+        # fork bomb's copies also add up to memory
+        return "processes"
     if limits.memory_mb is not None and memory_mb > limits.memory_mb:
         return "memory"
-    if watch.processes > limits.max_processes:
-        return "processes"
     if workdir is not None and limits.disk_mb is not None:
         watch.disk_mb = folder_size_mb(str(workdir), skip=(INPUT_DIR,))
         if watch.disk_mb > limits.disk_mb:

@@ -159,9 +159,15 @@ class Sandbox:
     """Folders no script may see: the user's home, where keys live (all homes when running as root)."""
     keep: tuple[str, ...] = ()
     """Paths inside hidden folders that scripts still need: the interpreter and its libraries."""
+    disk_mb: int | None = None
+    """What one attempt's folder may hold (and so its largest file), when tighter than the run's Limits."""
+    max_processes: int | None = None
+    """Processes and threads one script may have, when tighter than the run's Limits."""
 
     @classmethod
-    def for_level(cls, level: str, home: str | None = None) -> Sandbox:
+    def for_level(
+        cls, level: str, home: str | None = None, disk_mb: int | None = None, max_processes: int | None = None
+    ) -> Sandbox:
         """This machine's hidden folders and this interpreter's paths; `home`: the HOME scripts would get."""
         if level not in LEVELS:
             raise ConfigError(f"expected a sandbox level among {', '.join(LEVELS)}, found {level!r}")
@@ -169,13 +175,25 @@ class Sandbox:
         if os.geteuid() == 0:
             homes |= {"/root", "/home"}
         hidden = {os.path.realpath(h) for h in homes if h and os.path.realpath(h) != "/"}
-        return cls(level, tuple(sorted(hidden)), interpreter_paths())
+        return cls(level, tuple(sorted(hidden)), interpreter_paths(), disk_mb, max_processes)
 
     def hiding(self, folder: str | None) -> Sandbox:
         """The same sandbox, hiding one more folder (a HOME the environment names)."""
         if not folder or os.path.realpath(folder) in ("/", *self.hidden):
             return self
         return replace(self, hidden=tuple(sorted({*self.hidden, os.path.realpath(folder)})))
+
+    def bound(self, limits: Limits) -> Limits:
+        """The run's limits, with the sandbox's caps where they are tighter."""
+        if self.max_processes is not None:
+            limits = replace(limits, max_processes=min(limits.max_processes, self.max_processes))
+        if self.disk_mb is None:
+            return limits
+        return replace(
+            limits,
+            disk_mb=min(limits.disk_mb or self.disk_mb, self.disk_mb),
+            file_mb=min(limits.file_mb or self.disk_mb, self.disk_mb),
+        )
 
     def spec(self, workdir: Path, limits: Limits) -> dict[str, Any]:
         """The confinement of one run in `workdir` (confine.py's spec); creates its scratch folder."""

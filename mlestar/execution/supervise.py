@@ -115,7 +115,7 @@ class ProcessWatch:
         living = [proc for proc in self._seen.values() if is_alive(proc)]
         counted = [p for p in living if self.count_root or p.pid != self.root_pid]
         total = sum(_rss(proc) for proc in counted) / _MB
-        self.processes = sum(_threads(proc) for proc in counted)
+        self.processes = sum(_threads(proc) for proc in living)  # as the kernel counts: all of them
         self.peak_rss_mb = max(self.peak_rss_mb, total)
         return total
 
