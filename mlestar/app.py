@@ -23,7 +23,7 @@ from mlestar.errors import ConfigError, RunFolderError
 from mlestar.execution.sandbox import Sandbox
 from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
-from mlestar.journal import Journal
+from mlestar.journal import Journal, drop_torn_tail
 from mlestar.metrics import get_metric
 from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
@@ -156,6 +156,7 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
     with run_lock(layout):
+        drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
         journal.event("session_started", pid=os.getpid())

@@ -142,6 +142,23 @@ class Journal:
         return min(scored, key=key)  # type: ignore[arg-type]
 
 
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a kill (or a full disk) left unfinished: the next record must start a line
+    of its own, not be glued to the fragment and lost with it. Only for the process that holds the
+    run's lock (a reader must never cut a line that is still being written)."""
+    with path.open("rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return
+        f.seek(max(0, size - (1 << 20)))
+        tail = f.read()
+        cut = tail.rfind(b"\n")
+        f.truncate(size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
+
+
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as f:
         for line in f:
