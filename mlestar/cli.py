@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -251,6 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MlestarError as e:
         print(f"mlestar: failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"mlestar: failed: the disk is full ({e}); free some space, then `mlestar resume RUN_DIR`", file=sys.stderr)
         return 1
 
 
