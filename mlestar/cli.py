@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlestar.config import RunConfig, SearchSettings, parse_duration
 from mlestar.errors import ConfigError, MlestarError, UserError
@@ -105,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def without_credentials(uri: str | None) -> str | None:
+    """The tracking URI without its user:password, which go to MLFLOW_TRACKING_USERNAME and _PASSWORD
+    of this process instead (MLflow reads them there): a password never reaches config.json, the
+    journal or a report."""
+    if not uri:
+        return uri
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
+    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
+
+
 def _role_models(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
     out = []
     for pair in pairs:
@@ -143,7 +160,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         max_processes=args.max_processes,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
-        tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),
+        tracking_uri=without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")),
         tracking=not args.no_tracking,
         max_cost_usd=args.max_cost,
         max_tokens=args.max_tokens,
@@ -173,6 +190,7 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import resume_run
     from mlestar.config import config_from_json
 
+    without_credentials(environ.get("MLFLOW_TRACKING_URI"))  # its password, if any, for this session
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
     llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
@@ -214,7 +232,7 @@ def _cmd_status(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.tracking import sync_run
 
-    report = sync_run(args.run_dir, args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"))
+    report = sync_run(args.run_dir, without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")))
     print(report)
     return 0 if report.complete else 1
 

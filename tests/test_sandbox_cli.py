@@ -105,3 +105,36 @@ def test_the_ray_executor_confines_its_scripts_too(tmp_path: Path) -> None:
     assert result.ok, result.stderr_tail
     assert "refused Read-only file system" in result.stdout_tail and "pid 1" in result.stdout_tail
     assert outside.read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    ("uri", "kept"),
+    [
+        ("http://alice:s3cr%40t@mlflow.example.com:5000/path", "http://mlflow.example.com:5000/path"),
+        ("https://bob:pw@[::1]/", "https://[::1]/"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("sqlite:///tmp/x.db", "sqlite:///tmp/x.db"),
+    ],
+)
+def test_a_tracking_password_never_reaches_the_config(
+    uri: str, kept: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlestar.cli import build_parser, config_from_args
+    from mlestar.config import config_to_json
+
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    task = make_task(tmp_path, kind="regression")
+    args = build_parser().parse_args(["run", str(task), "--tracking-uri", uri])
+    config = config_from_args(args, {})
+    assert config.tracking_uri == kept
+    assert "s3cr" not in json.dumps(config_to_json(config)) and ":pw@" not in json.dumps(
+        config_to_json(config)
+    )
+    if "alice" in uri:
+        import os
+
+        assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == (
+            "alice",
+            "s3cr@t",
+        )

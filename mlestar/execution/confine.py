@@ -18,8 +18,8 @@ A spec is a JSON object (built by sandbox.py):
 parent stays outside the pid namespace and ends as its child ends (killing it kills everything in
 the namespace); the child is pid 1 of the namespace and becomes the script, with every mount
 read-only but the attempt folder, a minimal /dev, no network device up, no capability left.
-"landlock": the kernel's Landlock LSM: writes only beneath the attempt folder, reads everywhere but
-the hidden folders, no TCP connect or bind (ABI 4+), no signals or abstract sockets outside (ABI 6+).
+"landlock": the kernel's Landlock LSM (landlock.py): writes only beneath the attempt folder, reads
+everywhere but the hidden folders, no TCP connect or bind (ABI 4+), nothing signalled outside (ABI 6+).
 "limits": resource limits only. Every level but "off" sets the resource limits.
 """
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import resource
@@ -58,6 +59,7 @@ PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class ConfineError(OSError):
@@ -236,14 +238,9 @@ def _check_readonly(writable: set[str]) -> None:
     top: dict[str, set[str]] = {}
     for point, options in read_mounts():
         top[point] = options  # a later mount on the same point covers the earlier one
-    left = [p for p, options in top.items() if "rw" in options and p not in writable and not _covered(p, top)]
+    left = [p for p, options in top.items() if "rw" in options and p not in writable and os.path.exists(p)]
     if left:
         raise ConfineError(1, f"expected every mount read-only, found writable: {', '.join(left[:5])}")
-
-
-def _covered(point: str, top: dict[str, set[str]]) -> bool:
-    """A mount under a hidden tmpfs that was mounted later is out of reach (the tmpfs covers it)."""
-    return not os.path.exists(point)
 
 
 # ---- namespaces ----------------------------------------------------------------------------------
@@ -320,91 +317,26 @@ def confine_namespaces(spec: dict[str, Any]) -> None:
     os.environ.update(TMPDIR=spec["scratch"], HOME=spec["scratch"])
 
 
-# ---- landlock ------------------------------------------------------------------------------------
-
-_LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
-_LL_READ = 1 | 4 | 8  # execute, read file, read dir
-_LL_FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)  # execute, write, read, truncate, ioctl on devices
-_LL_NET_TCP = 1 | 2  # bind, connect
-_LL_SCOPES = 1 | 2  # abstract unix sockets, signals
+# ---- landlock (landlock.py) ---------------------------------------------------------------------
 
 
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
-
-
-def landlock_abi() -> int:
-    """The Landlock ABI version this kernel offers; 0 when it has none."""
-    result = _libc.syscall(_LL_CREATE, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
-    return max(0, int(result))
-
-
-def _fs_rights(abi: int) -> int:
-    rights = (1 << 13) - 1  # ABI 1: execute .. make_sym
-    if abi >= 2:
-        rights |= 1 << 13  # refer
-    if abi >= 3:
-        rights |= 1 << 14  # truncate
-    if abi >= 5:
-        rights |= 1 << 15  # ioctl on devices
-    return rights
-
-
-def _readable_roots(hidden: list[str]) -> list[str]:
-    """Folders and files whose union is everything but the hidden folders."""
-    roots: list[str] = []
-
-    def visit(path: str) -> None:
-        if any(_under(h, path) for h in hidden):
-            if path in hidden:
-                return
-            try:
-                names = os.listdir(path)
-            except OSError:
-                return
-            for name in names:
-                visit(os.path.join(path, name))
-        elif not os.path.islink(path):  # a link is followed when granted: it could lead into a hidden folder
-            roots.append(path)
-
-    visit("/")
-    return roots
-
-
-def _allow(ruleset: int, path: str, rights: int) -> None:
-    try:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            rights &= _LL_FILE_RIGHTS
-        rule = _PathBeneath(rights, fd)
-        _check(_libc.syscall(_LL_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"landlock rule {path}")
-    finally:
-        os.close(fd)
+def _sibling(name: str) -> Any:
+    """A module beside this file, loaded by path: this file runs as a program and in the fork
+    server, where `mlestar` is not importable."""
+    spec = importlib.util.spec_from_file_location(f"_mlestar_{name}", os.path.join(_HERE, f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def confine_landlock(spec: dict[str, Any]) -> None:
     """Restrict this process (and all it starts) with Landlock: write only in the attempt folder."""
-    abi = landlock_abi()
-    if abi < 1:
-        raise ConfineError(38, "expected Landlock in this kernel, found none")
-    rights = _fs_rights(abi)
-    attr = (ctypes.c_uint64 * 3)(rights, _LL_NET_TCP if abi >= 4 else 0, _LL_SCOPES if abi >= 6 else 0)
-    size = 8 if abi < 4 else (16 if abi < 6 else 24)
-    ruleset = _check(_libc.syscall(_LL_CREATE, ctypes.byref(attr), size, 0), "landlock_create_ruleset")
+    landlock = _sibling("landlock")
+    ruleset = landlock.ruleset(spec.get("hidden", []), spec.get("keep", []), spec["workdir"])
     try:
-        for root in _readable_roots(spec.get("hidden", [])) + spec.get("keep", []):
-            _allow(ruleset, root, _LL_READ)
-        _allow(ruleset, spec["workdir"], rights)
-        _allow(ruleset, "/dev/shm", rights)  # POSIX semaphores (multiprocessing, joblib) live there
-        for name in _DEVICES:
-            _allow(ruleset, f"/dev/{name}", _LL_READ | 2)
         apply_rlimits(spec.get("rlimits", {}), _user_tasks(os.getuid()))
-        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-        _check(_libc.syscall(_LL_RESTRICT, ruleset, 0), "landlock_restrict_self")
+        landlock.restrict(ruleset)
     finally:
         os.close(ruleset)
     os.environ.update(TMPDIR=spec["scratch"], HOME=spec["scratch"])
