@@ -82,30 +82,42 @@ def _set_limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
-def apply_rlimits(rlimits: dict[str, Any], nproc_base: int = 0) -> None:
-    """File size, processes (beyond `nproc_base` already counted for this user), address space, no cores."""
+def apply_rlimits(rlimits: dict[str, Any], nproc_base: int | None = 0) -> None:
+    """File size, processes (beyond `nproc_base` already counted for this user; None: unknown, not
+    set), address space, no cores."""
     _set_limit(resource.RLIMIT_CORE, 0)
     if rlimits.get("fsize_mb"):
         _set_limit(resource.RLIMIT_FSIZE, int(rlimits["fsize_mb"]) << 20)
-    if rlimits.get("nproc"):
+    if rlimits.get("nproc") and nproc_base is not None:
         _set_limit(resource.RLIMIT_NPROC, nproc_base + int(rlimits["nproc"]))
-    if rlimits.get("as_mb"):
-        _set_limit(resource.RLIMIT_AS, _address_space_kb() * 1024 + (int(rlimits["as_mb"]) << 20))
+    mapped = _address_space_kb()
+    if rlimits.get("as_mb") and mapped is not None:
+        _set_limit(resource.RLIMIT_AS, mapped * 1024 + (int(rlimits["as_mb"]) << 20))
 
 
-def _address_space_kb() -> int:
-    """This process's virtual size now: a forked server already maps its preloaded libraries."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    return 0
+def _address_space_kb() -> int | None:
+    """This process's virtual size now (a forked server already maps its preloaded libraries)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
-def _user_tasks(uid: int) -> int:
-    """Processes and threads of `uid` on this machine: RLIMIT_NPROC counts them all, outside a user namespace."""
+def _user_tasks(uid: int) -> int | None:
+    """Processes and threads of `uid` on this machine (RLIMIT_NPROC counts them all, outside a user
+    namespace); None when they cannot be counted. Root is never held to RLIMIT_NPROC: 0."""
+    if uid == 0:
+        return 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
     count = 0
-    for entry in os.listdir("/proc"):
+    for entry in entries:
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
