@@ -47,7 +47,6 @@ from bench.fault_kit import (  # noqa: E402
     leftover_processes,
     make_task,
     mlestar,
-    records,
     start,
     wait_for_line,
 )
