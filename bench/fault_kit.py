@@ -171,15 +171,19 @@ def _submission_valid(run_dir: Path, task: Path, problems: list[str]) -> bool:
 
 
 def leftover_processes(marker: str) -> list[int]:
-    """Processes still running whose command line or working folder mentions `marker`."""
+    """Processes still running whose command line or working folder mentions `marker`, and fork
+    servers of this checkout whose mlestar is gone (orphans)."""
     import psutil
 
+    server = str(ROOT / "mlestar" / "execution" / "forkserver.py")
     found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
+    for proc in psutil.process_iter(["cmdline", "cwd", "ppid"]):
         try:
-            text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
+            command = " ".join(proc.info["cmdline"] or [])
+            text = command + " " + (proc.info["cwd"] or "")
         except (psutil.Error, TypeError):
             continue
-        if marker in text and proc.pid != os.getpid():
+        orphan = server in command and proc.info["ppid"] == 1
+        if (marker in text or orphan) and proc.pid != os.getpid():
             found.append(proc.pid)
     return found
