@@ -80,7 +80,7 @@ def reference_lines(work: Path, task: Path) -> int:
 def kill_points(total: int, n: int, seed: int) -> list[int]:
     """n kill points, one drawn in each of n equal slices of the journal (so every stage gets some)."""
     rng = random.Random(seed)
-    edges = [1 + round(i * (total - 2) / n) for i in range(n + 1)]
+    edges = [1 + round(i * (total - 1) / n) for i in range(n + 1)]  # up to the line before run_finished
     return [rng.randint(edges[i], max(edges[i], edges[i + 1] - 1)) for i in range(n)]
 
 
