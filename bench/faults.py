@@ -93,8 +93,7 @@ def kill_and_resume(work: Path, task: Path, name: str, line: int, move: bool = F
     reached = wait_for_line(proc, run_dir, line)
     kill_hard(proc)
     stage, before = last_stage(run_dir), finished_ids(run_dir)
-    time.sleep(2.0)  # the fork server notices its parent is gone and ends its scripts
-    left = leftover_processes(str(run_dir))
+    left = _still_running(str(run_dir), 15.0)  # the fork server notices its parent is gone and ends
     if move:
         moved = work / f"{name}-moved" / "elsewhere"
         moved.parent.mkdir()
@@ -108,6 +107,14 @@ def kill_and_resume(work: Path, task: Path, name: str, line: int, move: bool = F
     if verdict.problems:
         detail += "; " + "; ".join(verdict.problems[:3])
     return Row(name, outcome, detail, code == 0 and verdict.ok and not left)
+
+
+def _still_running(marker: str, grace_s: float) -> list[int]:
+    """What of a killed run is still running once its fork server had `grace_s` to clean up."""
+    deadline = time.monotonic() + grace_s
+    while (left := leftover_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
 
 
 # ---- a full disk ---------------------------------------------------------------------------------
