@@ -50,7 +50,10 @@ def main(argv: list[str]) -> int:
                 times = sorted(measure(level, fork, args.runs, Path(folder)))
                 p90 = times[int(0.9 * (len(times) - 1))]
                 path = "fork server" if fork else "plain python"
-                print(f"| {level} | {path} | {1000 * statistics.median(times):.0f} | {1000 * p90:.0f} |", flush=True)
+                print(
+                    f"| {level} | {path} | {1000 * statistics.median(times):.0f} | {1000 * p90:.0f} |",
+                    flush=True,
+                )
     return 0
 
 
