@@ -88,6 +88,16 @@ def wait_for_line(proc: subprocess.Popen[bytes], run_dir: Path, line: int, timeo
     return False
 
 
+def wait_for_final_fit(proc: subprocess.Popen[bytes], run_dir: Path, timeout_s: float = 300.0) -> bool:
+    """Wait until the hand-over's first final fit is journaled; False if the run ended first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(r.get("kind") == "node" and r.get("stage") == "final" for r in records(run_dir)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
     """kill -9 of the mlestar process (its fork server and scripts must clean up after it)."""
     if proc.poll() is None:

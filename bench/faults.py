@@ -47,7 +47,9 @@ from bench.fault_kit import (  # noqa: E402
     leftover_processes,
     make_task,
     mlestar,
+    records,
     start,
+    wait_for_final_fit,
     wait_for_line,
 )
 from bench.fault_secrets import FAKE_SECRETS, scan_for_secrets  # noqa: E402
@@ -85,13 +87,26 @@ def kill_points(total: int, n: int, seed: int) -> list[int]:
 
 
 def kill_and_resume(work: Path, task: Path, name: str, line: int, move: bool = False) -> Row:
+    """Kill at `line` (0: at the first final fit); a run that finished before the kill landed is
+    started again and killed earlier."""
+    for earlier in (0, 4, 8, 12):
+        row = _kill_and_resume(work, task, name, max(2, line - earlier) if line else 0, move)
+        if row is not None:
+            return row
+        shutil.rmtree(work / name, ignore_errors=True)
+    return Row(name, "not run", f"the run finished before every kill near line {line}", False)
+
+
+def _kill_and_resume(work: Path, task: Path, name: str, line: int, move: bool) -> Row | None:
     run_dir = work / name
     log = work / f"{name}.log"
     proc = start(
         mlestar("run", str(task), "--out", str(run_dir), "--no-tracking", *RUN_ARGS), environment(), log
     )
-    reached = wait_for_line(proc, run_dir, line)
+    reached = wait_for_line(proc, run_dir, line) if line else wait_for_final_fit(proc, run_dir)
     kill_hard(proc)
+    if any(r.get("name") == "run_finished" for r in records(run_dir)):
+        return None  # it ended before the kill landed: nothing to resume
     stage, before = last_stage(run_dir), finished_ids(run_dir)
     left = _still_running(str(run_dir), 15.0)  # the fork server notices its parent is gone and ends
     if move:
@@ -354,7 +369,7 @@ def print_table(rows: list[Row]) -> None:
     print(f"all cases: {sum(r.ok for r in rows)}/{len(rows)} as expected")
 
 
-CASES = ("kill", "moved", "disk", "mlflow", "llm-hang", "llm-reset", "llm-garbage", "secrets")
+CASES = ("kill", "kill-submit", "moved", "disk", "mlflow", "llm-hang", "llm-reset", "llm-garbage", "secrets")
 
 
 def main(argv: list[str]) -> int:
@@ -394,6 +409,8 @@ def run_cases(work: Path, task: Path, cases: list[str], kills: int, seed: int) -
                 add(kill_and_resume(work, task, f"kill-{i + 1:02d}", line))
         if "moved" in cases:
             add(kill_and_resume(work, task, "moved", total // 2, move=True))
+    if "kill-submit" in cases:  # at the first final fit: the hand-over stage itself
+        add(kill_and_resume(work, task, "kill-submit", 0))
     steps = {"disk": disk_full, "mlflow": mlflow_gone, "secrets": secrets}
     for case in cases:
         if case in steps:
