@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlestar import splits
 from mlestar.errors import TaskError
-from mlestar.folds import make_folds, subsample_folds
 from mlestar.run_layout import RunLayout
 from mlestar.task.load import TaskTables
 from mlestar.task.spec import ProblemType, TaskSpec
@@ -25,6 +25,8 @@ class PreparedData:
     n_test: int
     subsampled: bool
     data_hashes: dict[str, str]
+    validation: str = ""
+    """How attempts are validated (one split, or several averaged on small data), and why."""
 
 
 def label_key(value: object) -> str:
@@ -96,7 +98,10 @@ def prepare_run_data(
     seed: int,
     subsample_rows: int,
     group_column: str | None = None,
+    rules: splits.SplitRules | None = None,
 ) -> PreparedData:
+    """`rules` (see mlestar.splits) replaces n_folds and subsample_rows and adds the screening and
+    repeated splits; without it the search's folds are also the screening split, nothing repeats."""
     train, test = tables.train, tables.test
     y = encode_target(spec, train)
     groups = None
@@ -104,16 +109,14 @@ def prepare_run_data(
         if group_column not in train.columns:
             raise TaskError(f"expected the group column {group_column!r} in train; found {list(train.columns)}")
         groups = train[group_column].map(label_key).to_numpy()
-    strat = y if y.ndim == 1 else np.zeros(len(y))
-    folds_full = make_folds(strat, spec.problem_type, n_folds, seed, groups)
-    folds = subsample_folds(folds_full, strat, subsample_rows, seed)
+    rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
+    made = splits.make_splits(y, spec.problem_type, seed, rules, groups)
 
     layout.data.mkdir(parents=True, exist_ok=True)
     _parquet_safe(train).to_parquet(layout.data / "train.parquet", index=False)
     _parquet_safe(test).to_parquet(layout.data / "test.parquet", index=False)
     np.save(layout.data / "target.npy", y)
-    np.save(layout.folds, folds)
-    np.save(layout.folds_full, folds_full)
+    splits.save_splits(made, layout)
     spec.save(layout.data / "task.json")
     hashes = {p.name: sha256_file(p) for p in sorted(layout.data.iterdir()) if p.is_file()}
-    return PreparedData(len(train), len(test), bool((folds < 0).any()), hashes)
+    return PreparedData(len(train), len(test), made.subsampled, hashes, made.reason)

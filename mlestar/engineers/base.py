@@ -23,6 +23,24 @@ class EngineerFailure(Exception):
 
 
 @dataclass(frozen=True)
+class ScreenResult:
+    """One row of the screening table: a candidate's first script tried cheaply on this task's data
+    (a subsample of at most a few thousand rows, two folds, a time box) before any is drafted."""
+
+    name: str
+    family: str
+    score: float | None
+    """The task's metric on the screening split; None when the script failed or was not run."""
+    seconds: float
+    status: str
+    """"ok", "failed", "timeout", "invalid", "rejected" (no script) or "skipped" (no time left)."""
+    prior: int
+    """Position in the engineer's own order (0 first): it orders the screening and breaks ties."""
+    chosen: bool = False
+    """Drafted on the search's folds (the M best, one per family first)."""
+
+
+@dataclass(frozen=True)
 class TaskContext:
     """What every role may know about the task and the run."""
 
@@ -35,6 +53,11 @@ class TaskContext:
     """A soft time limit for one script of this run."""
     data_dir: Path
     """The run's data folder (what the scripts see as ./input)."""
+    screening: tuple[ScreenResult, ...] = ()
+    """Evidence from this task's data, filled in once screening is done (empty before, and when
+    there was nothing to screen): every candidate's cheap score, best first. Roles after retrieval
+    (draft, merge, refinement, ensembles) may read it, e.g. to say which model families work here;
+    mlestar.search.screening.table() renders it as text for a prompt."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,9 @@ class Candidate:
     summary: str
     example: str = ""
     source: str = "builtin"
+    family: str = ""
+    """Models of one family (boosted trees, linear models on TF-IDF, ...) share it; screening drafts
+    one per family first. Empty: the candidate is its own family."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +183,9 @@ class Engineer(Protocol):
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str: ...
 
-    def pick_block(
-        self, ctx: TaskContext, script: str, summary: str, refined: list[str]
-    ) -> BlockChoice: ...
+    def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice: ...
 
-    def plan_next(
-        self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]
-    ) -> str: ...
+    def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str: ...
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         """The new code of `block` alone (marker line excluded)."""
