@@ -74,7 +74,7 @@ def _refuse_existing(root: Path) -> None:
 def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    rules = splits.rules_for(search)
+    rules = splits.rules_for(search, config.budget_s)
     prepared = prepare_run_data(
         spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column, rules
     )

@@ -37,17 +37,24 @@ class SplitRules:
     screen_folds: int = 2
     repeats: int = 3
     """Splits a search attempt runs on when the data is small (1: never repeat)."""
-    small_rows: int = 3_000
+    small_rows: int = 2_000
     small_rows_per_class: int = 40
+    budget_s: float | None = None
+    """The run's time budget: under REPEAT_MIN_BUDGET_S, breadth first (one split)."""
 
 
-def rules_for(settings: SearchSettings) -> SplitRules:
+REPEAT_MIN_BUDGET_S = 240.0
+"""Below this budget each attempt runs on one split: three splits would cost most of the search."""
+
+
+def rules_for(settings: SearchSettings, budget_s: float | None = None) -> SplitRules:
     return SplitRules(
         settings.n_folds,
         settings.subsample_rows,
         settings.screen_rows,
         settings.screen_folds,
         settings.repeats,
+        budget_s=budget_s,
     )
 
 
@@ -96,6 +103,8 @@ def repeats_for(
     n = int((search >= 0).sum())
     if rules.repeats <= 1:
         return 1, "one split (repeats are off)"
+    if rules.budget_s is not None and rules.budget_s < REPEAT_MIN_BUDGET_S:
+        return 1, f"one split: a {rules.budget_s:.0f} s budget leaves no time for {rules.repeats} splits"
     if n <= rules.small_rows:
         return rules.repeats, f"{n} rows (at most {rules.small_rows}): {rules.repeats} splits averaged"
     if problem_type in (ProblemType.BINARY, ProblemType.MULTICLASS):

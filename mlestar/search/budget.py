@@ -17,7 +17,7 @@ STAGE_ENDS = {
     "draft": 0.35,
     "merge": 0.45,
     "check": 0.50,
-    "refine": 0.85,
+    "refine": 0.90,
     "widen": 0.97,
     "ensemble": 1.00,
 }

@@ -104,7 +104,9 @@ def time_box(search: Search) -> float:
 def retrieve(search: Search) -> None:
     """Ask for candidates, screen them, and set what the draft and widening stages take."""
     settings, state = search.settings, search.state
-    wide = max(settings.m_candidates, settings.screen_candidates)
+    wide = how_many(search, max(settings.m_candidates, settings.screen_candidates))
+    if wide <= settings.m_candidates:  # too few scripts to screen: ask for the drafts alone
+        wide = settings.m_candidates
     ask = partial(search.engineer.retrieve, search.ctx, wide)
     candidates: list[Candidate] = search.ask("retrieve", ask, [])
     state.candidates = {c.name: c for c in candidates}

@@ -44,7 +44,7 @@ def widen(search: Search) -> None:
         jobs = next_jobs(search)
         if not jobs:
             return
-        expected = _expected_s(search)
+        expected = max(_expected_s(search, att) for att, _ in jobs)
         if not search.budget.may_start("widen", expected):
             return
         nodes = search.run_batch(jobs, stage="widen")
@@ -111,7 +111,10 @@ def _seed_targets(search: Search) -> list[Node]:
     return search._ranked(nodes)[:SEED_TARGETS]
 
 
-def _expected_s(search: Search) -> float:
-    """A widening attempt takes about what a draft took."""
+def _expected_s(search: Search, att: Attempt) -> float:
+    """A seed variant takes what its script took; a new draft, what the median draft took."""
+    base = search.journal.get(att.parent) if att.parent else None
+    if base is not None:
+        return base.duration_s
     drafts = sorted(n.duration_s for n in search.journal.nodes.values() if n.ok and n.stage == "draft")
     return drafts[len(drafts) // 2] if drafts else 0.0
