@@ -169,6 +169,12 @@ def screen_folds(search: np.ndarray, max_rows: int, n_folds: int, seed: int) -> 
     return subsample_folds(merged, merged, max_rows, seed + 1)
 
 
+def fitted_rows(folds: np.ndarray) -> int:
+    """Rows the fold models of a split are fitted on, summed over its folds: a script's cost."""
+    used = folds[folds >= 0]
+    return sum(int((used != k).sum()) for k in np.unique(used))
+
+
 def save_splits(splits: Splits, layout: RunLayout) -> None:
     np.save(layout.folds_full, splits.full)
     np.save(layout.folds, splits.search)

@@ -9,7 +9,7 @@ from mlestar.engineers.base import ScreenResult
 from mlestar.folds import Predictions
 from mlestar.search import screening, validation
 from mlestar.search.widen import seed_variant
-from mlestar.splits import SplitRules, make_splits
+from mlestar.splits import SplitRules, fitted_rows, make_splits
 from mlestar.task.spec import ProblemType
 
 
@@ -106,6 +106,14 @@ def test_splits_are_the_same_for_the_same_seed_and_keep_groups_whole() -> None:
     for folds in (a.screen, *a.repeats):
         for g in range(150):
             assert len(set(folds[groups == g])) == 1 or -1 in set(folds[groups == g])
+
+
+def test_a_split_costs_the_rows_its_fold_models_are_fitted_on() -> None:
+    y = _labels(9000, 2)
+    s = make_splits(y, ProblemType.BINARY, 7, SplitRules(screen_rows=2000))
+    assert fitted_rows(s.full) == 4 * 9000  # five models, each on four fifths
+    assert fitted_rows(s.screen) == pytest.approx(2000, abs=5)  # two models, each on one half
+    assert fitted_rows(np.array([-1, -1])) == 0
 
 
 def test_repeated_runs_average_their_out_of_fold_predictions_and_keep_the_first_test() -> None:

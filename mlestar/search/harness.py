@@ -24,7 +24,7 @@ from mlestar.journal import Journal, Node
 from mlestar.metrics import Metric
 from mlestar.run_layout import RunLayout
 from mlestar.search import validation
-from mlestar.splits import load_repeats
+from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
 
@@ -106,6 +106,12 @@ class Harness:
             return [_Split(self.layout.folds_screen, self.folds_screen)]
         repeats = [_Split(self.layout.folds_repeat(r), f) for r, f in enumerate(self.repeats, start=1)]
         return [_Split(self.layout.folds, self.folds), *repeats]
+
+    def screen_cost_ratio(self) -> float:
+        """How much more fitting an attempt on the search's splits does than one on the screening
+        split: rows each fold model is fitted on, summed over folds and splits."""
+        screen = sum(fitted_rows(s.folds) for s in self.splits("screen"))
+        return sum(fitted_rows(s.folds) for s in self.splits("search")) / max(screen, 1)
 
     def split_key(self, split: str) -> str:
         """Equal for two splits only when their folds are: a script's result on one stands for the other."""

@@ -53,13 +53,16 @@ def widen(search: Search) -> None:
 
 
 def next_jobs(search: Search) -> list[Job]:
-    """The next batch: new drafts and seed variants taken in turn, as many as run at once."""
+    """The next batch: new drafts and seed variants taken in turn, as many as run at once, and no
+    more than --max-nodes leaves (so which job gets the last script never depends on timing)."""
+    left = search.budget.nodes_left()
+    size = search.jobs if left is None else min(search.jobs, left)
     batch: list[Job] = []
     for pair in zip_longest(_more_drafts(search), _more_seeds(search)):
         batch.extend(job for job in pair if job is not None)
-        if len(batch) >= search.jobs:
+        if len(batch) >= size:
             break
-    return batch[: search.jobs]
+    return batch[:size]
 
 
 def _more_drafts(search: Search) -> Iterator[Job]:
@@ -112,9 +115,13 @@ def _seed_targets(search: Search) -> list[Node]:
 
 
 def _expected_s(search: Search, att: Attempt) -> float:
-    """A seed variant takes what its script took; a new draft, what the median draft took."""
+    """A seed variant takes what its script took; a screened draft, its screening time scaled by
+    how much more fitting the search's folds ask (rows times folds, and splits); else the median draft."""
     base = search.journal.get(att.parent) if att.parent else None
     if base is not None:
         return base.duration_s
+    screened = search.state.screened.get(str((att.meta or {}).get("candidate")))
+    if screened is not None and screened.ok:
+        return screened.duration_s * search.harness.screen_cost_ratio()
     drafts = sorted(n.duration_s for n in search.journal.nodes.values() if n.ok and n.stage == "draft")
     return drafts[len(drafts) // 2] if drafts else 0.0
