@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from mlestar.engineers.base import ScreenResult
+from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
 from mlestar.journal import SOLUTION_STAGES, Journal, Node
-from mlestar.search.screening import table
 from mlestar.search.validation import describe
 
 
@@ -78,4 +77,4 @@ def _screening(journal: Journal) -> list[str]:
     if event is None:
         return []
     results = [ScreenResult(**r) for r in event.get("results", [])]
-    return ["", table(results, str(event.get("split", "")))]
+    return ["", screening_table(results, str(event.get("split", "")))]

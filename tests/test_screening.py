@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlestar.engineers.base import ScreenResult
+from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.folds import Predictions
 from mlestar.search import screening, validation
 from mlestar.search.widen import seed_variant
@@ -51,7 +51,7 @@ def test_the_table_shows_every_candidate_its_score_time_and_the_choice() -> None
         ScreenResult("logreg", "linear", 0.2, 1.5, "ok", 0, chosen=True),
         _r("slow", "boosting", None, 1, "timeout"),
     ]
-    text = screening.table(rows, "300 rows in 2 folds")
+    text = screening_table(rows, "300 rows in 2 folds")
     assert "300 rows in 2 folds" in text
     assert "logreg" in text and "0.20000" in text and "1.5s" in text and "<- drafted" in text
     assert "timeout" in text.splitlines()[-1] and "<- drafted" not in text.splitlines()[-1]

@@ -40,6 +40,19 @@ class ScreenResult:
     """Drafted on the search's folds (the M best, one per family first)."""
 
 
+def screening_table(results: tuple[ScreenResult, ...] | list[ScreenResult], note: str = "") -> str:
+    """The screening table as text: for people (status, the live log) and for an LLM's prompt."""
+    lines = [f"Screening{': ' + note if note else ''}"]
+    lines.append(f"  {'rank':>4}  {'candidate':<28} {'family':<16} {'score':>10} {'time':>7}  status")
+    for i, r in enumerate(results, start=1):
+        score = "-" if r.score is None else f"{r.score:.5f}"
+        mark = "  <- drafted" if r.chosen else ""
+        lines.append(
+            f"  {i:>4}  {r.name[:28]:<28} {r.family[:16]:<16} {score:>10} {r.seconds:6.1f}s  {r.status}{mark}"
+        )
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """What every role may know about the task and the run."""
@@ -57,7 +70,7 @@ class TaskContext:
     """Evidence from this task's data, filled in once screening is done (empty before, and when
     there was nothing to screen): every candidate's cheap score, best first. Roles after retrieval
     (draft, merge, refinement, ensembles) may read it, e.g. to say which model families work here;
-    mlestar.search.screening.table() renders it as text for a prompt."""
+    screening_table() renders it as text for a prompt."""
 
 
 @dataclass(frozen=True)

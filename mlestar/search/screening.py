@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from mlestar.engineers.base import Candidate, ScreenResult
+from mlestar.engineers.base import Candidate, ScreenResult, screening_table
 from mlestar.journal import Node
 from mlestar.search.harness import Attempt
 
@@ -62,19 +62,6 @@ def ranked_results(results: Sequence[ScreenResult], lower_is_better: bool) -> li
     return sorted(
         results, key=lambda r: (r.score is None, sign * r.score if r.score is not None else 0.0, r.prior)
     )
-
-
-def table(results: Sequence[ScreenResult], note: str = "") -> str:
-    """The screening table as text: for people (status, the live log) and for an LLM's prompt."""
-    lines = [f"Screening{': ' + note if note else ''}"]
-    lines.append(f"  {'rank':>4}  {'candidate':<28} {'family':<16} {'score':>10} {'time':>7}  status")
-    for i, r in enumerate(results, start=1):
-        score = "-" if r.score is None else f"{r.score:.5f}"
-        mark = "  <- drafted" if r.chosen else ""
-        lines.append(
-            f"  {i:>4}  {r.name[:28]:<28} {r.family[:16]:<16} {score:>10} {r.seconds:6.1f}s  {r.status}{mark}"
-        )
-    return "\n".join(lines)
 
 
 def leaders(results: Sequence[ScreenResult], n: int = 4) -> str:
@@ -124,7 +111,7 @@ def retrieve(search: Search) -> None:
         note = split_note(search)
         rows = [asdict(r) for r in found.results]
         search.journal.event("screening", split=note, results=rows, drafts=list(found.drafts))
-        search.progress.screened(leaders(found.results), table(found.results, note))
+        search.progress.screened(leaders(found.results), screening_table(found.results, note))
 
 
 def _began_unscreened(search: Search) -> bool:
