@@ -136,6 +136,26 @@ def test_small_data_averages_several_splits_and_reports_an_interval(tmp_path: Pa
     assert "x3 splits" in summarize(cfg.run_dir)
 
 
+class _FragileEngineer(ScriptedEngineer):
+    """Its first draft works on the search's own split and fails on any other."""
+
+    def draft(self, ctx, candidate):  # type: ignore[no-untyped-def]
+        code = super().draft(ctx, candidate)
+        if candidate.name != "a":
+            return code
+        check = '    if "repeat" in Path("input/folds.npy").resolve().name:\n        raise RuntimeError("split")\n'
+        return code.replace("def load():\n", "def load():\n" + check)
+
+
+def test_a_script_that_fails_on_another_split_fails_and_goes_to_debugging(tmp_path: Path) -> None:
+    eng = _FragileEngineer(drafts={"a": 0.5, "b": 0.7}, debug_fixes=False)
+    _, outcome, journal = _run(tmp_path, eng, m_candidates=2, repeats=3, t_outer=0, widen_seeds=0)
+    node = journal.nodes["draft-0"]
+    assert node.status == "failed" and (node.error or "").startswith("on split 2 of 3:")
+    assert "RuntimeError" in (node.error or "") and "debug" in eng.calls  # the debug role sees it
+    assert journal.nodes["draft-1"].ok and outcome.status == "ok"
+
+
 def test_widening_spends_time_left_on_seeds_and_stops_when_nothing_is_left(tmp_path: Path) -> None:
     eng = ScriptedEngineer()
     cfg, outcome, journal = _run(tmp_path, eng, widen_seeds=2, r_ensemble=3)
