@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -161,3 +163,17 @@ def test_a_seed_variant_changes_only_the_seed_line() -> None:
     assert variant is not None and variant.splitlines()[1].startswith("SEED = 45")
     assert variant.splitlines()[0] == "import os" and variant.splitlines()[2] == "X = 1"
     assert seed_variant("RANDOM_SEED = 1\n", 3) is None
+
+
+def test_a_run_from_before_screening_is_resumed_without_it(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from mlestar.journal import Journal
+
+    old, new = Journal(tmp_path / "old"), Journal(tmp_path / "new")
+    for journal, stages in ((old, ("draft", "merge", "screen")), (new, ("screen", "draft"))):
+        journal.path.parent.mkdir(parents=True)
+        for stage in stages:
+            journal.event("stage_started", stage=stage)
+    assert screening._began_unscreened(SimpleNamespace(journal=old))  # type: ignore[arg-type]
+    assert not screening._began_unscreened(SimpleNamespace(journal=new))  # type: ignore[arg-type]
