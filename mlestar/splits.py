@@ -80,7 +80,7 @@ def make_splits(
     rules: SplitRules,
     groups: np.ndarray | None = None,
 ) -> Splits:
-    strat = y if y.ndim == 1 else np.zeros(len(y))
+    strat = y if y.ndim == 1 and y.dtype.kind in "iub" else np.zeros(len(y))  # class labels only
     full = make_folds(strat, problem_type, rules.n_folds, seed, groups)
     search = subsample_folds(full, strat, rules.subsample_rows, seed)
     screen = screen_folds(search, rules.screen_rows, rules.screen_folds, seed)
@@ -94,6 +94,12 @@ def make_splits(
         for r in range(1, n_repeats)
     )
     return Splits(full, search, screen, repeats, reason)
+
+
+def unused(n_rows: int) -> Splits:
+    """No answers to learn from (or fewer rows than folds): every row is left out of every split."""
+    none = np.full(n_rows, UNUSED, dtype=np.int64)
+    return Splits(none, none.copy(), none.copy(), (), "no folds: no answers to learn from")
 
 
 def repeats_for(
