@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlestar import splits
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
@@ -77,7 +78,10 @@ def _refuse_existing(root: Path) -> None:
 def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    rules = splits.rules_for(search, config.budget_s)
+    prepared = prepare_run_data(
+        spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column, rules
+    )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)
@@ -92,6 +96,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
         n_train=prepared.n_train,
         n_test=prepared.n_test,
         subsampled=prepared.subsampled,
+        validation=prepared.validation,
     )
     journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
 
@@ -192,7 +197,7 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
         layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb, ctx.script_budget_s
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
-    best = search.run()
+    best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
     return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)
 
 
