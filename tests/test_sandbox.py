@@ -324,3 +324,20 @@ def test_off_keeps_the_old_behaviour(tmp_path: Path) -> None:
     assert result.ok and int(result.stdout_tail) != 1
     assert not alive(int(result.stdout_tail))
     assert not os.path.exists(tmp_path / ".tmp")
+
+
+def test_cgroups_a_killed_run_left_behind_are_removed_when_old() -> None:
+    import time
+
+    from mlestar.execution.cgroup import PidsCgroup
+
+    old, new = PidsCgroup.create("test-stale", 10), PidsCgroup.create("test-fresh", 10)
+    if old is None or new is None:
+        pytest.skip("no pids cgroup can be made here")
+    try:
+        os.utime(old.folder, (time.time() - 3600, time.time() - 3600))
+        assert PidsCgroup.remove_stale() >= 1
+        assert not old.folder.exists() and new.folder.exists()
+    finally:
+        old.remove()
+        new.remove()

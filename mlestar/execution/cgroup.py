@@ -66,6 +66,23 @@ class PidsCgroup:
             return None
         return group
 
+    @staticmethod
+    def remove_stale(min_age_s: float = 300.0) -> int:
+        """Remove empty run cgroups left by a run killed before it could (kill -9); returns how many.
+        Only old ones: a new one may be about to receive its script."""
+        try:
+            parent = _own_pids_folder()
+            folders = list(parent.glob("mlestar-*")) if parent is not None else []
+        except OSError:
+            return 0
+        removed = 0
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                if time.time() - folder.stat().st_mtime > min_age_s:
+                    folder.rmdir()  # refused while processes are in it
+                    removed += 1
+        return removed
+
     @property
     def procs_file(self) -> str:
         """Where the script's first process writes its pid to join (confine.py does it)."""

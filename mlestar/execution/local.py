@@ -132,6 +132,8 @@ class LocalExecutor:
 
     def start(self) -> None:
         """Start the fork server now rather than on the first run (it takes seconds to import)."""
+        if self.sandbox is not None:
+            PidsCgroup.remove_stale()  # what a killed run could not clean up
         self._fork_server()
 
     @property
