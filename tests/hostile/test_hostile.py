@@ -33,7 +33,10 @@ from tests.test_sandbox import AVAILABLE, Listener
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_KEYS = ("sk-hostile-FAKE-openai-0123456789", "sk-ant-hostile-FAKE-0123456789", "sk-home-FAKE-netrc-0123")
-pytestmark = pytest.mark.skipif(not AVAILABLE, reason="no sandbox level on this machine")
+pytestmark = [
+    pytest.mark.skipif(not AVAILABLE, reason="no sandbox level on this machine"),
+    pytest.mark.slow,  # two whole runs (about 90 s); `make test-slow` runs them, tests/test_sandbox.py covers each cap fast
+]
 
 
 class Drafts:
