@@ -192,3 +192,31 @@ def test_the_report_is_logged_to_mlflow_with_the_run(real_run: Path) -> None:
         if r.data.tags.get("mlestar.kind") == "run"
     )
     assert "report.html" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_the_screening_table_is_shown(tmp_path: Path) -> None:
+    run = fabricate_run(tmp_path / "run")
+    rows = [
+        {
+            "name": "linear",
+            "family": "linear",
+            "score": 0.91,
+            "seconds": 1.5,
+            "status": "ok",
+            "prior": 1,
+            "chosen": True,
+        },
+        {
+            "name": "knn",
+            "family": "neighbours",
+            "score": None,
+            "seconds": 9.0,
+            "status": "timeout",
+            "prior": 0,
+            "chosen": False,
+        },
+    ]
+    Journal(run.run_dir).event("screening", split="all rows, 2 folds", results=rows, drafts=["linear"])
+    page = render(read_facts(run.run_dir))
+    table = page[page.index('id="screening-table"') :]
+    assert table.index("linear") < table.index("knn") and "0.91000" in table and "timeout" in table
