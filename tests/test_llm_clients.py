@@ -57,7 +57,7 @@ def test_function_client_lets_a_callable_decide() -> None:
 def test_settings_from_env_for_openai_compatible_servers() -> None:
     env = {
         "OPENAI_API_KEY": FAKE_KEY,
-        "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
+        "OPENAI_BASE_URL": "https://llm.example.com/v1",
         "MLESTAR_LLM_TIMEOUT": "12",
     }
     s = LLMSettings.from_env(env, "openai:gpt-4o-mini")
@@ -65,15 +65,16 @@ def test_settings_from_env_for_openai_compatible_servers() -> None:
         "openai",
         "gpt-4o-mini",
         "openai_compat",
-        "http://127.0.0.1:1/v1",
+        "https://llm.example.com/v1",
         12.0,
     )
     assert s.api_key is not None and s.api_key.reveal() == FAKE_KEY
-    assert s.prices == known_price("gpt-4o-mini")
+    assert s.prices == known_price("gpt-4o-mini") and not s.local
     local = LLMSettings.from_env({}, "ollama:qwen2.5-coder:7b")
-    assert (local.model, local.base_url, local.api_key, local.prices) == (
+    assert (local.model, local.api, local.base_url, local.api_key, local.prices) == (
         "qwen2.5-coder:7b",
-        "http://localhost:11434/v1",
+        "ollama",
+        "http://localhost:11434",
         None,
         (0.0, 0.0),
     )

@@ -217,17 +217,16 @@ def test_a_spent_budget_stops_model_use_and_the_fallback_covers_the_rest(tmp_pat
     assert "BudgetExhausted" in eng.fallback_log[0][1]
 
 
-def test_max_cost_needs_known_prices(tmp_path: Path) -> None:
+def test_max_cost_needs_known_prices_and_a_local_server_costs_nothing(tmp_path: Path) -> None:
+    hosted = {"OPENAI_BASE_URL": "https://llm.example.com/v1"}  # never contacted: nothing is asked
     with LLMServer() as server:
-        with pytest.raises(ConfigError, match="MLESTAR_LLM_PRICE_IN"):
-            _engineer(server, tmp_path, max_cost_usd=1.0)
-        eng, _ = _engineer(
-            server,
-            tmp_path,
-            max_cost_usd=1.0,
-            env={"MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"},
-        )
+        with pytest.raises(ConfigError, match="MLESTAR_LLM_PRICE_IN.*--llm-models"):
+            _engineer(server, tmp_path, max_cost_usd=1.0, env=hosted)
+        priced = {**hosted, "MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"}
+        eng, _ = _engineer(server, tmp_path, max_cost_usd=1.0, env=priced)
         assert eng.budget is not None and eng.budget.max_cost_usd == 1.0
+        local, _ = _engineer(server, tmp_path, max_cost_usd=1.0)  # openai: on 127.0.0.1
+        assert local.budget is not None and local.budget.max_cost_usd == 1.0
 
 
 def test_cheaper_model_per_role(tmp_path: Path) -> None:

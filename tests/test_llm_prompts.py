@@ -175,18 +175,15 @@ def test_many_plans_show_the_best_and_the_latest(tmp_path: Path) -> None:
     assert ". plan number 10\n" not in text
 
 
-def test_static_leakage_findings_reach_the_leakage_prompt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-    import types
+def test_leakage_hints_from_the_real_checks_reach_the_leakage_prompt(tmp_path: Path) -> None:
+    from mlestar.engineers.llm.gate import leakage_hints
 
-    from mlestar.engineers.llm.gate import static_leakage
-
-    fake = types.ModuleType("mlestar.checks.leakage")
-    fake.static_findings = lambda script: ["StandardScaler fitted before the fold split"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mlestar.checks.leakage", fake)
-    findings = static_leakage(SCRIPT)
-    assert findings == ["StandardScaler fitted before the fold split"]
-    text = _text(prompts.check_leakage(context(tmp_path), SCRIPT, findings))
-    assert "A static check flagged:\n- StandardScaler fitted before the fold split" in text
+    ctx = replace(context(tmp_path), profile={"features": ["x1", "x2"], "train_only": ["y"]})
+    reads_answers = SCRIPT.replace(
+        'cols = [c for c in test.columns if c != "id"]', 'cols = ["x1", "x2", "y"]'
+    ).replace('y = np.load("input/target.npy")', 'y = pd.read_csv("input/files/answers.csv")["y"].to_numpy()')
+    hints = leakage_hints(reads_answers, ctx)
+    assert any("answers.csv" in h for h in hints) and any("train-only column 'y'" in h for h in hints)
+    assert leakage_hints(SCRIPT, ctx) == []
+    text = _text(prompts.check_leakage(ctx, reads_answers, hints))
+    assert "A static check flagged:\n- line " in text and "train-only column 'y'" in text

@@ -67,7 +67,7 @@ def test_openai_output_cap_and_parameter_name() -> None:
         assert OpenAICompatClient(settings).complete(ASK, role="draft", max_tokens=4096).truncated
     assert server.posts()[0].body["max_tokens"] == 64
     official = LLMSettings.from_env({"OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": ""}, "openai:gpt-4o")
-    assert OpenAICompatClient(official)._limit_name() == "max_completion_tokens"
+    assert OpenAICompatClient(official).limit_name == "max_completion_tokens"
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,8 @@ def test_gemini_grounded_retrieval() -> None:
         )
     assert "lightgbm-gbdt" in reply.text and (reply.input_tokens, reply.output_tokens) == (812, 402)
     assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2 and not reply.truncated
-    assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6)
+    assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6 + 0.035)  # + the grounding fee
+    assert reply.sources[0] == "kaggle.com <https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQH1>"
     seen = server.posts()[0]
     assert seen.path.startswith("/v1") and seen.path.endswith("/models/gemini-2.5-flash:generateContent")
     assert seen.headers["x-goog-api-key"] == FAKE_KEY
@@ -158,7 +159,9 @@ def test_gemini_grounded_retrieval() -> None:
     assert body["tools"] == [{"googleSearch": {}}]
     assert "Your role: draft" in body["systemInstruction"]["parts"][0]["text"]
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Write x = 1."}]}]
-    assert body["generationConfig"]["maxOutputTokens"] == 900
+    # Gemini 2.5 thinks within maxOutputTokens: the answer's 900 plus the model's thinking budget.
+    assert body["generationConfig"]["maxOutputTokens"] == 900 + 2048
+    assert list(body["generationConfig"]["thinkingConfig"].values()) == [2048]  # the SDK spells it thinking_budget
 
 
 def test_gemini_without_tools_skips_thoughts_and_bills_them() -> None:

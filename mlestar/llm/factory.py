@@ -26,6 +26,10 @@ def provider_client(settings: LLMSettings) -> LLMClient:
         from mlestar.llm.openai_compat import OpenAICompatClient
 
         return OpenAICompatClient(settings)
+    if settings.api == "ollama":
+        from mlestar.llm.ollama import OllamaClient
+
+        return OllamaClient(settings)
     if settings.api == "gemini":
         from mlestar.llm.gemini import GeminiClient
 

@@ -51,7 +51,8 @@ def _check_prices(config: RunConfig, settings: LLMSettings) -> None:
         if chosen.prices is None:
             raise ConfigError(
                 f"expected a known price for {chosen.spec} to enforce --max-cost (set "
-                "MLESTAR_LLM_PRICE_IN and MLESTAR_LLM_PRICE_OUT, USD per million tokens); found none"
+                "MLESTAR_LLM_PRICE_IN and MLESTAR_LLM_PRICE_OUT, USD per million tokens, or its "
+                "price in a --llm-models file); found none"
             )
 
 

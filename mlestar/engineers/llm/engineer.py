@@ -30,7 +30,7 @@ from mlestar.engineers.base import (
 )
 from mlestar.engineers.llm import prompts, readers
 from mlestar.engineers.llm.asking import Asker, UsageLedger
-from mlestar.engineers.llm.gate import static_leakage
+from mlestar.engineers.llm.gate import leakage_hints
 from mlestar.engineers.llm.parsing import plain_text
 from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT, LEAKAGE_FORMAT
 from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_FORMAT
@@ -168,7 +168,7 @@ class LLMEngineer:
         )
 
     def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
-        msgs = prompts.check_leakage(ctx, script, static_leakage(script))
+        msgs = prompts.check_leakage(ctx, script, leakage_hints(script, ctx))
         return self._play(
             "check_leakage",
             lambda: self.asker.ask(

@@ -18,7 +18,7 @@ from mlestar.engineers.base import (
     Variant,
 )
 from mlestar.engineers.llm import parsing
-from mlestar.engineers.llm.gate import contract_violations
+from mlestar.engineers.llm.gate import script_findings
 from mlestar.engineers.llm.parsing import ParseError
 from mlestar.engineers.llm.prompts.checks import ALL_DATA_USED
 from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_KINDS
@@ -26,7 +26,7 @@ from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_KINDS
 
 def gated(script: str) -> str:
     """The script, if it keeps the harness contract; otherwise ParseError listing what it breaks."""
-    found = contract_violations(script)
+    found = script_findings(script)
     if found:
         raise ParseError("the script breaks the harness contract: " + "; ".join(found))
     return script
