@@ -167,10 +167,22 @@ def test_a_reply_cut_off_at_the_output_limit_is_reasked_shorter(tmp_path: Path) 
     assert "cut off at the output-token limit" in server.posts()[1].body["messages"][-1]["content"]
 
 
+def test_a_second_reask_can_still_save_the_step(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    with LLMServer() as server:
+        server.push(chat_reply("not json"), chat_reply('{"block": "nowhere", "plan": "p"}'), chat_reply(PICK))
+        eng, fallback = _engineer(server, tmp_path)
+        assert eng.pick_block(ctx, SCRIPT, "s", []).block == "features"
+    last = server.posts()[2].body["messages"]
+    assert "exactly one of" in last[-1]["content"] and last[-2]["content"] == '{"block": "nowhere", "plan": "p"}'
+    assert fallback.calls == [] and eng.take_usage().by_role["pick_block"]["calls"] == 3
+
+
 def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     with LLMServer() as server:
-        server.push(chat_reply("not json"), chat_reply("still { not json"), chat_reply(PICK))
+        bad = [chat_reply("not json"), chat_reply("still { not json"), chat_reply("[no]")]
+        server.push(*bad, chat_reply(PICK))
         eng, fallback = _engineer(server, tmp_path)
         assert eng.pick_block(ctx, SCRIPT, "s", []).plan == "fallback plan"
         assert eng.pick_block(ctx, SCRIPT, "s", []).plan.startswith(
@@ -178,8 +190,8 @@ def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> N
         )  # next step: asked again
     assert fallback.calls == ["pick_block"]
     usage = eng.take_usage()
-    assert usage.by_role["pick_block"]["fallbacks"] == 1 and usage.by_role["pick_block"]["calls"] == 3
-    assert "unusable reply after a re-ask" in eng.fallback_log[0][1]
+    assert usage.by_role["pick_block"]["fallbacks"] == 1 and usage.by_role["pick_block"]["calls"] == 4
+    assert "unusable reply after 2 re-asks" in eng.fallback_log[0][1]
 
 
 def test_timeouts_429_and_5xx_are_retried_within_the_role(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ class Candidate:
     summary: str
     example: str = ""
     source: str = "builtin"
+    references: tuple[str, ...] = ()
+    """Pages a web search found the model on (grounded retrieval), for the draft to read."""
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from mlestar.config import RunConfig
 from mlestar.engineers.base import Engineer
+from mlestar.engineers.llm.asking import Window
 from mlestar.engineers.llm.engineer import LLMEngineer
 from mlestar.engineers.llm.prompts import ROLE_STYLE
 from mlestar.errors import ConfigError
@@ -27,7 +30,8 @@ def build_engineer(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Engineer:
     """An LLMEngineer for the run: per-role clients with retries, recording to record_dir
-    (RUN_DIR/llm), the run's --max-cost / --max-tokens budget, and `fallback` for failed steps."""
+    (RUN_DIR/llm), prompts fitted to each role's model, the run's --max-cost / --max-tokens
+    budget, and `fallback` for failed steps."""
     _check_prices(config, settings)
     budget = Budget(config.max_cost_usd, config.max_tokens)
     clients = role_clients(settings, budget, record_dir, sleep=sleep)
@@ -39,7 +43,27 @@ def build_engineer(
         search=search,
         budget=budget,
         label=f"llm:{settings.spec}",
+        windows=_windows(settings, record_dir),
     )
+
+
+WINDOWS_FILE = "windows.json"
+"""Each role's window, kept beside the recorded calls: a replay trims its prompts the same way,
+so it asks the very requests that were recorded."""
+
+
+def _windows(settings: LLMSettings, record_dir: Path) -> dict[str, Window]:
+    if settings.api == "replay":
+        path = Path(settings.model) / "llm" / WINDOWS_FILE
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        return {role: Window(**values) for role, values in saved.items()}
+    windows = {}
+    for role in ROLES:
+        chosen = settings.for_role(role)
+        windows[role] = Window(chosen.context_window, chosen.max_output_tokens, chosen.thinking_budget or 0)
+    record_dir.mkdir(parents=True, exist_ok=True)
+    (record_dir / WINDOWS_FILE).write_text(json.dumps({r: asdict(w) for r, w in windows.items()}, indent=1))
+    return windows
 
 
 def _check_prices(config: RunConfig, settings: LLMSettings) -> None:

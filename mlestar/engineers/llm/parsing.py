@@ -9,7 +9,7 @@ import ast
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,19 +148,30 @@ _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2
 _OPENERS = {"{": "}", "[": "]"}
 
 
-def extract_json(text: str, want: type | tuple[type, ...] | None = None) -> Any:
-    """The JSON value of a reply (of type `want` when given): fenced or bare, or the first
-    bracketed span of the prose that decodes, so brackets in prose before it do no harm.
-    Repaired for raw newlines inside strings, trailing commas, smart quotes and Python
-    literals (single quotes, True/None)."""
+Want = type | tuple[type, ...] | Callable[[Any], bool] | None
+
+
+def extract_json(text: str, want: Want = None) -> Any:
+    """The JSON value of a reply (one `want` accepts, a type or a test, when given): fenced or
+    bare, or the first bracketed span of the prose that decodes, so brackets in prose before it
+    do no harm. Repaired for raw newlines inside strings, trailing commas, smart quotes and
+    Python literals (single quotes, True/None)."""
     last_error = "no JSON value found"
     for candidate in _json_candidates(text):
         for attempt in (candidate, _repair(candidate)):
             value, error = _decode(attempt)
-            if error is None and (want is None or isinstance(value, want)):
+            if error is None and _accepts(want, value):
                 return value
             last_error = error or f"expected {_kind(want)}, found {type(value).__name__}"
     raise ParseError(f"the reply is not valid JSON ({last_error})")
+
+
+def _accepts(want: Want, value: Any) -> bool:
+    if want is None:
+        return True
+    if isinstance(want, type | tuple):
+        return isinstance(value, want)
+    return bool(want(value))
 
 
 def _decode(text: str) -> tuple[Any, str | None]:
@@ -175,7 +186,9 @@ def _decode(text: str) -> tuple[Any, str | None]:
         return None, error
 
 
-def _kind(want: type | tuple[type, ...] | None) -> str:
+def _kind(want: Want) -> str:
+    if not isinstance(want, type | tuple):
+        return "another JSON value"
     kinds = want if isinstance(want, tuple) else (want,)
     return " or ".join("a JSON " + ("object" if k is dict else "list" if k is list else str(k)) for k in kinds)
 
