@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR")
     run.add_argument("--role-llm", action="append", default=[], metavar="ROLE=PROVIDER:MODEL",
                      help="a different model for one role, e.g. summarize_ablation=openai:gpt-4o-mini")
+    run.add_argument("--llm-models", type=Path, metavar="FILE",
+                     help="a YAML file of per-model settings (context window, output cap, temperature, "
+                          "thinking budget, price) over mlestar's own table (default: MLESTAR_LLM_MODELS)")
+    run.add_argument("--llm-check", action="store_true",
+                     help="only check that every --llm model answers (URL, key, name, context window), then exit")
     run.add_argument("--max-cost", type=float, help="stop using the LLM after this many US dollars")
     run.add_argument("--max-tokens", type=int, help="stop using the LLM after this many tokens")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a store in the run folder)")
@@ -123,6 +128,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         jobs=args.jobs,
         engineer=args.llm,
         role_models=_role_models(args.role_llm),
+        llm_models=args.llm_models.resolve() if args.llm_models else None,
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
@@ -137,20 +143,34 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
     )
 
 
-def _llm_settings(engineer: str, role_models: tuple[tuple[str, str], ...], environ: dict[str, str]) -> Any:
-    if engineer == "builtin":
+def _llm_settings(config: RunConfig, environ: dict[str, str]) -> Any:
+    """The LLM settings of a run, checked against their servers (None for the built-in engineer)."""
+    if config.engineer == "builtin":
         return None
+    from mlestar.llm.check import check_models
     from mlestar.llm.settings import LLMSettings
 
-    return LLMSettings.from_env(environ, engineer, role_models)
+    settings = LLMSettings.from_env(environ, config.engineer, config.role_models, config.llm_models)
+    if settings.api == "replay":
+        return settings  # recorded replies: nothing to reach
+    checked, results = check_models(settings)
+    for result in results:
+        print(f"llm check: {result.line()}", file=sys.stderr)
+    return checked
 
 
 def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import start_run
 
     config = config_from_args(args, environ)
+    if args.llm_check:
+        if config.engineer == "builtin":
+            raise ConfigError("expected --llm PROVIDER:MODEL to check; found the built-in engineer")
+        _llm_settings(config, environ)
+        return 0
+    llm = _llm_settings(config, environ)
     print(f"run folder: {config.run_dir}", file=sys.stderr)
-    outcome = start_run(config, _llm_settings(config.engineer, config.role_models, environ))
+    outcome = start_run(config, llm)
     return _report(config.run_dir, outcome)
 
 
@@ -160,7 +180,7 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
-    llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
+    llm = _llm_settings(config, environ) if config else None
     outcome = resume_run(args.run_dir.resolve(), llm)
     return _report(args.run_dir, outcome)
 

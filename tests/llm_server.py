@@ -95,9 +95,16 @@ def fixture(name: str, status: int = 200, headers: dict[str, str] | None = None)
     return Canned(status, json.loads((FIXTURES / f"{name}.json").read_text()), headers or {})
 
 
+MODELS = Canned(body={"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+
+
 class LLMServer:
-    def __init__(self, responder: Callable[[Seen], Canned] | None = None) -> None:
+    def __init__(
+        self, responder: Callable[[Seen], Canned] | None = None, gets: dict[str, Canned] | None = None
+    ) -> None:
         self.responder = responder
+        self.gets = {"/v1/models": MODELS} if gets is None else gets
+        """GET routes by path: the model list by default (a server's own listing, errors)."""
         self.requests: list[Seen] = []
         self._script: list[Canned] = []
         self._lock = threading.Lock()
@@ -159,11 +166,8 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             seen = Seen("GET", self.path, _lowered(self.headers.items()), None)
             with server._lock:
                 server.requests.append(seen)
-            if self.path.rstrip("/").endswith("/models"):
-                body = {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}
-                self._send(Canned(body=body))
-            else:
-                self._send(Canned(404, {"error": {"message": f"no route {self.path}"}}))
+            path = self.path.split("?")[0].rstrip("/")
+            self._send(server.gets.get(path, Canned(404, {"error": {"message": f"no route {self.path}"}})))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -129,6 +129,7 @@ def _replies() -> dict[str, list[Canned]]:
     """What the scripted model answers, role by role, in the order the search asks."""
     broken = solution(cols='["a", "b", "d"]')  # KeyError: 'd' when it runs
     return {
+        "check": [_ok("OK")],  # the start-up check
         "retrieve": [_ok("Here: [ols, ridge"), _ok('["ols", "ridge", "poly"]')],  # invalid JSON, re-ask
         "draft": [
             _ok(fenced(solution())),
@@ -228,7 +229,7 @@ def test_scripted_model_drives_a_whole_run(recorded: tuple[Run, LLMServer, Path]
 
     # Malformed code, invalid JSON and a missing block were each re-asked and then used.
     posts = [role_of(r.body["messages"]) for r in server.posts()]
-    assert posts[:2] == ["retrieve", "retrieve"]
+    assert posts[:3] == ["check", "retrieve", "retrieve"]  # the start-up check, then the search
     assert {n.id for n in journal.nodes.values()} >= {"draft-0", "draft-1", "draft-2", "draft-2.debug1"}
     assert journal.nodes["draft-1"].ok  # the re-asked draft ran
     chosen = [e for e in journal.events if e["name"] == "decision" and e.get("what") == "block_chosen"]
@@ -247,8 +248,8 @@ def test_scripted_model_drives_a_whole_run(recorded: tuple[Run, LLMServer, Path]
     calls = [json.loads(line) for line in (run_dir / "llm" / "calls.jsonl").read_text().splitlines()]
     answered = [c for c in calls if "reply" in c]
     assert (
-        len(answered) == MODEL_CALLS and len(server.posts()) == MODEL_CALLS + 2
-    )  # + the timeout and the 429
+        len(answered) == MODEL_CALLS and len(server.posts()) == MODEL_CALLS + 3
+    )  # + the start-up check, the timeout and the 429
     assert engineer.budget is not None and engineer.budget.exhausted
     spent = [role for role, reason in engineer.fallback_log if "BudgetExhausted" in reason]
     assert spent and set(spent) <= set(fallback.calls)

@@ -174,7 +174,9 @@ def test_a_second_reask_can_still_save_the_step(tmp_path: Path) -> None:
         eng, fallback = _engineer(server, tmp_path)
         assert eng.pick_block(ctx, SCRIPT, "s", []).block == "features"
     last = server.posts()[2].body["messages"]
-    assert "exactly one of" in last[-1]["content"] and last[-2]["content"] == '{"block": "nowhere", "plan": "p"}'
+    assert (
+        "exactly one of" in last[-1]["content"] and last[-2]["content"] == '{"block": "nowhere", "plan": "p"}'
+    )
     assert fallback.calls == [] and eng.take_usage().by_role["pick_block"]["calls"] == 3
 
 

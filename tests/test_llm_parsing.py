@@ -100,7 +100,10 @@ def test_an_implement_reply_with_the_whole_script_gives_up_the_block_asked_for()
         ("\u201ca\u201d", "a"),
         ('[{"name": "x"}]\nThat is all.', [{"name": "x"}]),
         ('{"plan": "Line one.\nLine two,\tindented."}', {"plan": "Line one.\nLine two,\tindented."}),
-        ('I weighed [a] and [b] (see {notes}); my answer: {"block": "model", "plan": "p"}', {"block": "model", "plan": "p"}),
+        (
+            'I weighed [a] and [b] (see {notes}); my answer: {"block": "model", "plan": "p"}',
+            {"block": "model", "plan": "p"},
+        ),
         ('Blocks [load, train] look fine.\n```json\n{"leakage": false}\n```', {"leakage": False}),
         ('{"plan": "use x[0] and {a}"} then [more]', {"plan": "use x[0] and {a}"}),
     ],

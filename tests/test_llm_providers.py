@@ -151,7 +151,10 @@ def test_gemini_grounded_retrieval() -> None:
     assert "lightgbm-gbdt" in reply.text and (reply.input_tokens, reply.output_tokens) == (812, 402)
     assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2 and not reply.truncated
     assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6 + 0.035)  # + the grounding fee
-    assert reply.sources[0] == "kaggle.com <https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQH1>"
+    assert (
+        reply.sources[0]
+        == "kaggle.com <https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQH1>"
+    )
     seen = server.posts()[0]
     assert seen.path.startswith("/v1") and seen.path.endswith("/models/gemini-2.5-flash:generateContent")
     assert seen.headers["x-goog-api-key"] == FAKE_KEY
@@ -161,7 +164,9 @@ def test_gemini_grounded_retrieval() -> None:
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Write x = 1."}]}]
     # Gemini 2.5 thinks within maxOutputTokens: the answer's 900 plus the model's thinking budget.
     assert body["generationConfig"]["maxOutputTokens"] == 900 + 2048
-    assert list(body["generationConfig"]["thinkingConfig"].values()) == [2048]  # the SDK spells it thinking_budget
+    assert list(body["generationConfig"]["thinkingConfig"].values()) == [
+        2048
+    ]  # the SDK spells it thinking_budget
 
 
 def test_gemini_without_tools_skips_thoughts_and_bills_them() -> None:

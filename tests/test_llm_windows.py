@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlestar.engineers.base import EngineerFailure, PlanOutcome
+from mlestar.engineers.base import PlanOutcome
 from mlestar.engineers.llm import LLMEngineer, prompts
 from mlestar.engineers.llm.asking import CHARS_PER_TOKEN, Asker, UsageLedger, Window, min_answer
 from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, FLOORS, TRIM_ORDER, Room, shrink
@@ -58,7 +58,9 @@ def test_every_role_fits_an_eight_thousand_token_window(role: str, tmp_path: Pat
     """With a 8k window and a long task, every prompt is trimmed to fit and leaves its answer room."""
     ctx = _long_ctx(tmp_path)
     window = Window(context_tokens=8192, max_output_tokens=4096)
-    asker = Asker(dict.fromkeys(ROLES, ScriptedClient([])), UsageLedger(), windows=dict.fromkeys(ROLES, window))
+    asker = Asker(
+        dict.fromkeys(ROLES, ScriptedClient([])), UsageLedger(), windows=dict.fromkeys(ROLES, window)
+    )
     build = {
         "draft": lambda room: prompts.draft(ctx, RecordingFallback().retrieve(ctx, 1)[0], room=room),
         "debug": lambda room: prompts.debug(ctx, SCRIPT, "Traceback\n" + "  line\n" * 3000, room=room),

@@ -78,7 +78,9 @@ class AnthropicClient:
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             model=str(getattr(response, "model", "") or self.settings.model),
-            cost_usd=call_cost(tokens_in, tokens_out, self.settings.prices, searches, self.settings.search_fee),
+            cost_usd=call_cost(
+                tokens_in, tokens_out, self.settings.prices, searches, self.settings.search_fee
+            ),
             sources=_sources(blocks),
             truncated=getattr(response, "stop_reason", None) == "max_tokens",
         )

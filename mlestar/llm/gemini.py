@@ -99,7 +99,9 @@ class GeminiClient:
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             model=str(getattr(response, "model_version", "") or self.settings.model),
-            cost_usd=call_cost(tokens_in, tokens_out, self.settings.prices, grounded, self.settings.search_fee),
+            cost_usd=call_cost(
+                tokens_in, tokens_out, self.settings.prices, grounded, self.settings.search_fee
+            ),
             sources=_sources(metadata),
             truncated="MAX_TOKENS" in str(getattr(candidates[0], "finish_reason", "")),
         )

@@ -51,7 +51,9 @@ class ModelTable:
         if user_file is None:
             return cls(builtin, {})
         if not user_file.is_file():
-            raise ConfigError(f"expected a YAML file of model settings at {user_file} (--llm-models); found none")
+            raise ConfigError(
+                f"expected a YAML file of model settings at {user_file} (--llm-models); found none"
+            )
         return cls(builtin, _read(user_file), str(user_file))
 
     def lookup(self, model: str, local: bool) -> ModelInfo:
@@ -103,7 +105,9 @@ def _info(fields: dict[str, Any], source: str, model: str) -> ModelInfo:
     known = set(ModelInfo.__dataclass_fields__)
     unknown = set(fields) - known
     if unknown:
-        raise ConfigError(f"expected model settings among {sorted(known)} in {source}; found {sorted(unknown)}")
+        raise ConfigError(
+            f"expected model settings among {sorted(known)} in {source}; found {sorted(unknown)}"
+        )
     values: dict[str, Any] = {}
     for key, value in fields.items():
         values[key] = _value(key, value, f"{source}: {model}.{key}")

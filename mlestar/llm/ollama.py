@@ -1,4 +1,4 @@
-"""Ollama through its own API (/api/chat), with httpx.
+"""Ollama through its own API (/api/chat), in plain JSON over HTTP.
 
 Ollama's OpenAI-compatible endpoint ignores the context window a request asks for and runs
 with the server's default, cutting longer prompts silently. Its own API takes the window with
@@ -8,12 +8,11 @@ prompts, trimmed to that window, arrive whole.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from mlestar.llm.client import Message, Probe, Reply
-from mlestar.llm.failures import RETRYABLE_STATUS, ProviderError, from_sdk_exception
+from mlestar.llm.http import request_json
 from mlestar.llm.settings import LLMSettings
 
 
@@ -21,13 +20,8 @@ class OllamaClient:
     web_search = False
 
     def __init__(self, settings: LLMSettings) -> None:
-        import httpx
-
         self.settings = settings
-        self._httpx = httpx
-        origin = (settings.base_url or "http://localhost:11434").rstrip("/").removesuffix("/v1")
-        headers = {"Authorization": f"Bearer {settings.api_key.reveal()}"} if settings.api_key else {}
-        self._client = httpx.Client(base_url=origin, timeout=settings.timeout_s, headers=headers)
+        self.origin = (settings.base_url or "http://localhost:11434").rstrip("/").removesuffix("/v1")
 
     def complete(
         self,
@@ -77,24 +71,13 @@ class OllamaClient:
         return self._send("POST", path, body)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        try:
-            response = self._client.request(method, path, json=body)
-        except self._httpx.HTTPError as exc:
-            raise from_sdk_exception(exc, "ollama") from exc
-        if response.status_code >= 400:
-            raise _status_error(response.status_code, response.text)
-        try:
-            data = response.json()
-        except json.JSONDecodeError as exc:
-            raise ProviderError(f"ollama sent a body that is not JSON: {response.text[:200]!r}", retryable=True) from exc
-        return data if isinstance(data, dict) else {}
-
-
-def _status_error(status: int, text: str) -> ProviderError:
-    try:
-        message = json.loads(text).get("error", text)
-    except (json.JSONDecodeError, AttributeError):
-        message = text
-    return ProviderError(
-        f"ollama answered HTTP {status}: {str(message)[:300]}", status=status, retryable=status in RETRYABLE_STATUS
-    )
+        key = self.settings.api_key
+        headers = {"Authorization": f"Bearer {key.reveal()}"} if key else {}
+        return request_json(
+            method,
+            self.origin + path,
+            body,
+            timeout_s=self.settings.timeout_s,
+            headers=headers,
+            provider="ollama",
+        )

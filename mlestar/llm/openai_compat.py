@@ -18,6 +18,7 @@ from typing import Any
 
 from mlestar.llm.client import Message, Probe, Reply
 from mlestar.llm.failures import ProviderError, from_sdk_exception
+from mlestar.llm.http import request_json
 from mlestar.llm.pricing import call_cost
 from mlestar.llm.settings import LLMSettings
 
@@ -68,7 +69,9 @@ class OpenAICompatClient:
                 return self._reply(response)
         raise ProviderError(f"{self.settings.spec} refused every form of the request")
 
-    def _request(self, messages: list[Message], max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
+    def _request(
+        self, messages: list[Message], max_tokens: int | None, temperature: float | None
+    ) -> dict[str, Any]:
         room = self.settings.output_cap(max_tokens) + (self.settings.thinking_budget or 0)
         kwargs: dict[str, Any] = {
             "model": self.settings.model,
@@ -138,12 +141,10 @@ def _limit_name(settings: LLMSettings) -> str:
 def _llamacpp_context(base_url: str | None) -> int | None:
     """llama.cpp's server lists the context a model was trained with; the one it runs with
     (its -c) is in /props."""
-    import httpx
-
     origin = (base_url or "").rstrip("/").removesuffix("/v1")
     try:
-        props = httpx.get(f"{origin}/props", timeout=10).json()
-    except (httpx.HTTPError, ValueError):
+        props = request_json("GET", f"{origin}/props", timeout_s=10, provider="llama.cpp")
+    except ProviderError:
         return None
     settings = props.get("default_generation_settings", {}) if isinstance(props, dict) else {}
     value = settings.get("n_ctx") or props.get("n_ctx") if isinstance(settings, dict) else None

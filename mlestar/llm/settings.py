@@ -87,7 +87,9 @@ PROVIDERS: dict[str, _Provider] = {
         "openai_compat", ("OPENROUTER_API_KEY",), "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"
     ),
     # Ollama's own API: only it lets a request set the context window (num_ctx).
-    "ollama": _Provider("ollama", ("OLLAMA_API_KEY",), "OLLAMA_BASE_URL", "http://localhost:11434", False, True),
+    "ollama": _Provider(
+        "ollama", ("OLLAMA_API_KEY",), "OLLAMA_BASE_URL", "http://localhost:11434", False, True
+    ),
     "vllm": _Provider(
         "openai_compat", ("VLLM_API_KEY",), "VLLM_BASE_URL", "http://localhost:8000/v1", False, True
     ),
@@ -156,7 +158,9 @@ class LLMSettings:
         """Settings for `--llm spec` (and `--llm-role role=spec`), reading keys from environ and
         per-model settings from models.yaml and the user's file (models_file, else
         MLESTAR_LLM_MODELS)."""
-        path = models_file or (Path(environ["MLESTAR_LLM_MODELS"]) if environ.get("MLESTAR_LLM_MODELS") else None)
+        path = models_file or (
+            Path(environ["MLESTAR_LLM_MODELS"]) if environ.get("MLESTAR_LLM_MODELS") else None
+        )
         table = ModelTable.load(path)
         main = _one(environ, spec, table)
         pairs = role_specs.items() if isinstance(role_specs, Mapping) else role_specs
@@ -195,7 +199,9 @@ def _one(environ: Mapping[str, str], spec: str, table: ModelTable) -> LLMSetting
         base_url=base_url or None,
         api_key=_key(environ, name, provider, base_url),
         timeout_s=_number(environ, "MLESTAR_LLM_TIMEOUT", info.timeout_s or 180.0),
-        max_output_tokens=int(_number(environ, "MLESTAR_LLM_MAX_OUTPUT_TOKENS", info.max_output_tokens or 8192)),
+        max_output_tokens=int(
+            _number(environ, "MLESTAR_LLM_MAX_OUTPUT_TOKENS", info.max_output_tokens or 8192)
+        ),
         retries=int(_number(environ, "MLESTAR_LLM_RETRIES", 3, minimum=0)),
         temperature=_optional_number(environ, "MLESTAR_LLM_TEMPERATURE"),
         prices=_prices(environ, info),

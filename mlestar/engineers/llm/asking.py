@@ -22,9 +22,6 @@ CHARS_PER_TOKEN = 3.0
 tokens than estimated, so it fits the window."""
 MARGIN_TOKENS = 256
 """Left free in the window: chat templates add their own tokens around every message."""
-MIN_CONTEXT_TOKENS = 4096
-"""The smallest window mlestar works in: the smallest prompts take about 1,500 tokens, and a
-draft needs room to answer. The start-up check refuses smaller ones."""
 
 
 def min_answer(cap: int) -> int:

@@ -190,7 +190,9 @@ def _kind(want: Want) -> str:
     if not isinstance(want, type | tuple):
         return "another JSON value"
     kinds = want if isinstance(want, tuple) else (want,)
-    return " or ".join("a JSON " + ("object" if k is dict else "list" if k is list else str(k)) for k in kinds)
+    return " or ".join(
+        "a JSON " + ("object" if k is dict else "list" if k is list else str(k)) for k in kinds
+    )
 
 
 def _json_candidates(text: str) -> Iterator[str]:

@@ -37,7 +37,9 @@ class Room:
 
 
 DEFAULT_ROOM = Room()
-FLOORS = Room(profile=300, history=800, description=600, script=1500, error=800, example=400, house_style=False)
+FLOORS = Room(
+    profile=300, history=800, description=600, script=1500, error=800, example=400, house_style=False
+)
 TRIM_ORDER = ("profile", "history", "description", "script", "error", "example")
 
 
