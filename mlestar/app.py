@@ -197,11 +197,12 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     builtin = BuiltinEngineer(card_dirs=config.card_dirs)
     if config.engineer == "builtin":
         return builtin
+    from mlestar.engineers.fallback import FallbackEngineer
     from mlestar.engineers.llm import build_engineer
 
     if llm is None:
         raise ConfigError(f"expected LLM settings for the engineer {config.engineer!r}; none were given")
-    return build_engineer(config, llm, builtin, layout.llm)
+    return build_engineer(config, llm, FallbackEngineer(builtin), layout.llm)
 
 
 # What solution scripts usually import: the fork server imports it once, so each script starts in
