@@ -5,6 +5,7 @@ per-role models, recording without keys, and replay without network."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,30 @@ def test_a_replay_that_meets_a_new_request_falls_back(tmp_path: Path) -> None:
         RunConfig(task_dir=tmp_path, run_dir=tmp_path / "r"), settings, fallback, tmp_path / "r" / "llm"
     )
     assert eng.draft(context(tmp_path), CARD) == SCRIPT and fallback.calls == ["draft"]
+
+
+def test_leakage_hints_reach_the_model_on_a_script_that_reads_the_answers(tmp_path: Path) -> None:
+    """The real checks (mlestar.checks.leakage), static and on the run's data, in the request sent."""
+    import numpy as np
+    import pandas as pd
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=90)
+    pd.DataFrame({"x1": rng.normal(size=90), "copy": np.where(y == 1, "yes", "no")}).to_parquet(
+        data / "train.parquet"
+    )
+    np.save(data / "target.npy", y)
+    np.save(data / "folds.npy", np.arange(90) % 3)
+    profile = {"features": ["x1", "copy"], "train_only": ["y"], "columns": {}}
+    ctx = replace(context(tmp_path), profile=profile)
+    reads = SCRIPT.replace('cols = [c for c in test.columns if c != "id"]', 'cols = ["x1", "y"]')
+    with LLMServer() as server:
+        server.push(chat_reply('{"leakage": false, "findings": []}'))
+        eng, _ = _engineer(server, tmp_path)
+        assert eng.check_leakage(ctx, reads).leaks == ()
+    sent = server.posts()[0].text
+    assert "A static check flagged:" in sent
+    assert "uses the train-only column 'y'" in sent  # the answers used as a feature
+    assert "column 'copy' alone predicts the answer almost perfectly" in sent  # found in the data

@@ -13,8 +13,7 @@ import pytest
 from mlestar import blocks
 from mlestar.engineers.base import EngineerFailure, PlanOutcome, TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
-from mlestar.engineers.fallback import FallbackEngineer
-from mlestar.engineers.fallback import edits
+from mlestar.engineers.fallback import FallbackEngineer, edits
 from mlestar.engineers.fallback.knobs import find_knobs
 from mlestar.engineers.llm.gate import script_findings
 from mlestar.task.profile import profile_task
@@ -74,7 +73,9 @@ def test_each_move_changes_the_settings_it_names_and_keeps_the_script_valid() ->
         if found is None:
             continue
         revised = blocks.replace_block(MODEL_SCRIPT, "model", found.body)
-        assert script_findings(revised) == [] and blocks.block_names(revised) == blocks.block_names(MODEL_SCRIPT)
+        assert script_findings(revised) == [] and blocks.block_names(revised) == blocks.block_names(
+            MODEL_SCRIPT
+        )
         assert blocks.get_block(revised, "train") == blocks.get_block(MODEL_SCRIPT, "train")
         seen[move.name] = found.body
     assert 'PARAMS = {"learning_rate": 0.05' in seen["more-rounds-lower-rate"]  # no rounds beside it
@@ -90,7 +91,9 @@ def test_a_plan_carries_its_move_and_is_carried_out_again_the_same_way(tmp_path:
     fb = _fallback()
     ctx = _ctx(tmp_path)
     choice = fb.pick_block(ctx, MODEL_SCRIPT, "summary", [])
-    assert choice.block == "model" and choice.plan.startswith("Generic edit (more-rounds-lower-rate) of block model")
+    assert choice.block == "model" and choice.plan.startswith(
+        "Generic edit (more-rounds-lower-rate) of block model"
+    )
     body = fb.implement(ctx, MODEL_SCRIPT, "model", choice.plan)
     assert body == fb.implement(ctx, MODEL_SCRIPT, "model", choice.plan)
     history = [PlanOutcome(choice.plan, 0.5, 0.6)]
@@ -132,7 +135,9 @@ def test_a_timed_out_model_script_is_debugged_with_fewer_rounds(tmp_path: Path) 
 
 def test_a_script_without_settings_cannot_be_refined_generically(tmp_path: Path) -> None:
     fb, ctx = _fallback(), _ctx(tmp_path)
-    plain = SCRIPT.replace("Ridge(alpha=1.0)", "Ridge(alpha=ALPHA)").replace("SEED = ", "ALPHA = 1.0\nSEED = ")
+    plain = SCRIPT.replace("Ridge(alpha=1.0)", "Ridge(alpha=ALPHA)").replace(
+        "SEED = ", "ALPHA = 1.0\nSEED = "
+    )
     with pytest.raises(EngineerFailure, match="no block holds a setting"):
         fb.pick_block(ctx, plain, "summary", [])
 
