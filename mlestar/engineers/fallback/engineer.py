@@ -90,16 +90,16 @@ class FallbackEngineer:
             raise EngineerFailure(f"{builtin_said}; and no block holds a setting to turn") from None
 
     def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
-        tried = {found[0].name for h in history if (found := edits.move_of(h.plan))}
+        tried = {named[0].name for h in history if (named := edits.move_of(h.plan))}
         if not tried:
             try:
                 return self.builtin.plan_next(ctx, script, block, history)
             except EngineerFailure:
                 pass
-        found = edits.first_edit(script, block, edits.MOVES, skip=tried)
-        if found is None:
+        next_edit = edits.first_edit(script, block, edits.MOVES, skip=tried)
+        if next_edit is None:
             raise EngineerFailure(f"no generic edit of block {block} is left to try")
-        return found.plan
+        return next_edit.plan
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         generic = edits.move_of(plan)
