@@ -161,7 +161,9 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
         executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
-            return _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+            outcome = _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+            _write_report(layout, journal, progress)
+            return outcome
         finally:
             executor.close()
             if tracker is not None:
@@ -185,6 +187,19 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs)
     best = search.run()
     return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)
+
+
+def _write_report(layout: RunLayout, journal: Journal, progress: Progress) -> None:
+    """report.html beside the journal; the tracker logs it when it sees the event. A report that
+    cannot be drawn must not fail a run whose submission is already written."""
+    from mlestar.report import report_run
+
+    try:
+        path = report_run(layout.root)
+    except Exception as e:  # the page is a view of the journal, never the run's result
+        progress.note(f"report not written: {type(e).__name__}: {e}")
+        return
+    journal.event("report_written", path=path.name)
 
 
 def _script_budget(config: RunConfig) -> float:

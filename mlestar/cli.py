@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="summarise a run from its journal")
     status.add_argument("run_dir", type=Path)
 
+    report = sub.add_parser("report", help="write a run's HTML report (also while it runs)")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--out", type=Path, help="where to write the page (default: RUN_DIR/report.html)")
+
     track = sub.add_parser("track", help="send a run's history to an MLflow store (no duplicates)")
     track.add_argument("run_dir", type=Path)
     track.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else the run folder's own store")
@@ -209,6 +213,13 @@ def _cmd_status(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.report import report_run
+
+    print(report_run(args.run_dir, args.out))
+    return 0
+
+
 def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.tracking import sync_run
 
@@ -230,6 +241,7 @@ _COMMANDS = {
     "resume": _cmd_resume,
     "inspect": _cmd_inspect,
     "status": _cmd_status,
+    "report": _cmd_report,
     "track": _cmd_track,
     "export": _cmd_export,
 }
