@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--llm-models", type=Path, metavar="FILE",
                      help="a YAML file of per-model settings (context window, output cap, temperature, "
                           "thinking budget, price) over mlestar's own table (default: MLESTAR_LLM_MODELS)")
+    run.add_argument("--search", metavar="BACKEND",
+                     help="web search for the retrieval role of models without their own: tavily "
+                          "(TAVILY_API_KEY) or searxng:URL (default: offline, the model cards)")
     run.add_argument("--llm-check", action="store_true",
                      help="only check that every --llm model answers (URL, key, name, context window), then exit")
     run.add_argument("--max-cost", type=float, help="stop using the LLM after this many US dollars")
@@ -133,6 +137,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         engineer=args.llm,
         role_models=_role_models(args.role_llm),
         llm_models=args.llm_models.resolve() if args.llm_models else None,
+        search_backend=args.search,
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
@@ -157,6 +162,10 @@ def _llm_settings(config: RunConfig, environ: dict[str, str]) -> Any:
     settings = LLMSettings.from_env(environ, config.engineer, config.role_models, config.llm_models)
     if settings.api == "replay":
         return settings  # recorded replies: nothing to reach
+    if config.search_backend:
+        from mlestar.llm.websearch import SearchSpec
+
+        settings = replace(settings, search=SearchSpec.from_env(environ, config.search_backend))
     checked, results = check_models(settings)
     for result in results:
         print(f"llm check: {result.line()}", file=sys.stderr)

@@ -42,6 +42,8 @@ class RunConfig:
     """Per-role LLM overrides, e.g. (("summarize_ablation", "openai:gpt-4o-mini"),)."""
     llm_models: Path | None = None
     """A YAML file of per-model settings (--llm-models), kept so a resume reads it again."""
+    search_backend: str | None = None
+    """The web search retrieval asks (--search tavily or searxng:URL); None: offline."""
     search: SearchSettings = field(default_factory=SearchSettings)
     memory_mb: int | None = 8192
     group_column: str | None = None

@@ -146,3 +146,14 @@ def cli_message():  # type: ignore[no-untyped-def]
     from mlestar.llm.client import Message
 
     return Message("user", "hi")
+
+
+def test_a_search_backend_without_its_key_stops_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TAVILY_API_KEY", raising=False)
+    with LLMServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        assert cli.main(["run", str(tmp_path), "--llm", "openai:scripted-model", "--search", "tavily"]) == 2
+    assert "expected TAVILY_API_KEY in the environment for --search tavily" in capsys.readouterr().err
+    assert server.posts() == []  # stopped before any model was asked

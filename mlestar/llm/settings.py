@@ -25,8 +25,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from typing import TYPE_CHECKING
+
 from mlestar.errors import ConfigError
 from mlestar.llm.models import ModelInfo, ModelTable
+
+if TYPE_CHECKING:
+    from mlestar.llm.websearch import SearchSpec
 
 ROLES = (
     "retrieve",
@@ -131,6 +136,8 @@ class LLMSettings:
     """USD per grounded prompt or web search."""
     local: bool = False
     """A server on this machine or network: costs nothing, gets local timeouts."""
+    search: SearchSpec | None = None
+    """The search backend retrieval asks (--search), for models without a search of their own."""
 
     @property
     def spec(self) -> str:

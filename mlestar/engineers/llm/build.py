@@ -17,7 +17,7 @@ from mlestar.errors import ConfigError
 from mlestar.llm.budget import Budget
 from mlestar.llm.factory import role_clients
 from mlestar.llm.settings import ROLES, LLMSettings
-from mlestar.llm.websearch import SearchBackend
+from mlestar.llm.websearch import SEARCH_FILE, RecordedSearch, ReplayedSearch, SearchBackend, backend_for
 
 
 def build_engineer(
@@ -40,11 +40,20 @@ def build_engineer(
         clients,
         fallback,
         temperatures=temperatures,
-        search=search,
+        search=_search(settings, record_dir, search),
         budget=budget,
         label=f"llm:{settings.spec}",
         windows=_windows(settings, record_dir),
     )
+
+
+def _search(settings: LLMSettings, record_dir: Path, given: SearchBackend | None) -> SearchBackend | None:
+    """The search backend, its results recorded; on replay, the recorded results."""
+    if settings.api == "replay":
+        path = Path(settings.model) / "llm" / SEARCH_FILE
+        return ReplayedSearch(path) if path.is_file() else None
+    backend = given or (backend_for(settings.search) if settings.search else None)
+    return RecordedSearch(backend, record_dir / SEARCH_FILE) if backend is not None else None
 
 
 WINDOWS_FILE = "windows.json"

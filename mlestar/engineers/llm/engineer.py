@@ -124,7 +124,7 @@ class LLMEngineer:
             read = lambda r: readers.read_cards(r.text, m, "web", r.sources)  # noqa: E731
             return self.asker.ask_reply("retrieve", msgs, read, CARDS_FORMAT, (WEB_SEARCH,))
         if self.search is not None:
-            query = f"best models for {ctx.spec.problem_type} {ctx.spec.metric} {ctx.spec.name} kaggle"
+            query = search_query(ctx)
             try:
                 results = self.search.search(query, 8)
             except Exception as e:  # a user's backend: its failure must not end the run
@@ -262,3 +262,13 @@ class LLMEngineer:
 def _build(builder: Callable[..., list[Message]], *args: Any) -> Build:
     """A prompt builder with its arguments bound, waiting for its Room (see prompts/room.py)."""
     return lambda room: builder(*args, room=room)
+
+
+def search_query(ctx: TaskContext) -> str:
+    """What retrieval searches for: the kind of problem, its metric and its data, not its name."""
+    kinds = sorted(
+        {str(c.get("kind")) for c in ctx.profile.get("columns", {}).values() if isinstance(c, dict)}
+    )
+    data = " ".join(k for k in kinds if k in ("numeric", "categorical", "text", "date")) or "tabular"
+    files = " image" if any("image" in str(f.get("kind")) for f in ctx.profile.get("files", [])) else ""
+    return f"best machine learning models {ctx.spec.problem_type} {ctx.spec.metric} {data}{files} data competition"
