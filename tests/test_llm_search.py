@@ -54,9 +54,11 @@ def test_searxng_asks_its_json_api() -> None:
 
 
 def test_a_search_service_that_fails_says_so() -> None:
-    with LLMServer(gets={"/search": Canned(503, {"error": "overloaded"})}) as server:
-        with pytest.raises(ProviderError, match="HTTP 503") as failed:
-            SearxngSearch(SearchSpec("searxng", server.origin)).search("q", 3)
+    with (
+        LLMServer(gets={"/search": Canned(503, {"error": "overloaded"})}) as server,
+        pytest.raises(ProviderError, match="HTTP 503") as failed,
+    ):
+        SearxngSearch(SearchSpec("searxng", server.origin)).search("q", 3)
     assert failed.value.retryable
 
 

@@ -23,9 +23,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from mlestar.errors import ConfigError
 from mlestar.llm.models import ModelInfo, ModelTable
