@@ -244,3 +244,25 @@ def test_anthropic_overload_and_rate_limit_are_retried() -> None:
         reply = client.complete(ASK, role="draft")
     assert reply.output_tokens == 503 and len(server.posts()) == 3
     assert 0.25 <= sleeps[0] <= 0.5 and sleeps[1] == 4.0
+
+
+def test_a_known_reasoning_model_gets_no_temperature_and_room_to_reason() -> None:
+    with LLMServer() as server:
+        server.push(chat_reply("x = 1"))
+        settings = LLMSettings.from_env(
+            {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": FAKE_KEY}, "openai:o4-mini"
+        )
+        OpenAICompatClient(settings).complete(ASK, role="plan_next", max_tokens=800, temperature=0.8)
+    body = server.posts()[0].body
+    assert "temperature" not in body and body["max_tokens"] == 800 + 8192
+
+
+def test_a_refused_temperature_is_dropped_and_the_request_sent_again() -> None:
+    refused = Canned(400, {"error": {"message": "Unsupported value: 'temperature' does not support 0.3"}})
+    with LLMServer() as server:
+        server.push(refused, chat_reply("one"), chat_reply("two"))
+        client = OpenAICompatClient(_openai_settings(server))
+        assert client.complete(ASK, role="draft", temperature=0.3).text == "one"
+        assert client.complete(ASK, role="draft", temperature=0.3).text == "two"
+    first, second, third = (p.body for p in server.posts())
+    assert "temperature" in first and "temperature" not in second and "temperature" not in third
