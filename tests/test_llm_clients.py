@@ -260,18 +260,28 @@ def test_model_settings_come_from_the_table_and_a_user_file_wins(tmp_path: Path)
         "  o4-mini: {thinking_budget: 16000, reasoning_effort: low}\n"
     )
     local = LLMSettings.from_env({}, "ollama:qwen2.5-coder:7b", models_file=mine)
-    assert (local.context_window, local.max_output_tokens, local.timeout_s, local.prices) == (32768, 6000, 1200, (0, 0))
+    assert (local.context_window, local.max_output_tokens, local.timeout_s, local.prices) == (
+        32768,
+        6000,
+        1200,
+        (0, 0),
+    )
     tuned = LLMSettings.from_env({**hosted, "MLESTAR_LLM_MODELS": str(mine)}, "openai:o4-mini")
     assert (tuned.thinking_budget, tuned.reasoning_effort, tuned.prices) == (16000, "low", (1.10, 4.40))
     assert not tuned.accepts_temperature  # fields the file leaves out keep the table's values
-    env_wins = LLMSettings.from_env({"MLESTAR_LLM_CONTEXT_WINDOW": "9000"}, "ollama:qwen2.5-coder:7b", models_file=mine)
+    env_wins = LLMSettings.from_env(
+        {"MLESTAR_LLM_CONTEXT_WINDOW": "9000"}, "ollama:qwen2.5-coder:7b", models_file=mine
+    )
     assert env_wins.context_window == 9000
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("models:\n  m: {context_window: lots}\n", "expected a number >= 0 for .*m.context_window; found 'lots'"),
+        (
+            "models:\n  m: {context_window: lots}\n",
+            "expected a number >= 0 for .*m.context_window; found 'lots'",
+        ),
         ("models:\n  m: {temperature: sometimes}\n", "expected true or false"),
         ("models:\n  m: {price: 3}\n", r"expected \[input, output\] USD per million tokens"),
         ("models:\n  m: {colour: red}\n", "expected model settings among"),

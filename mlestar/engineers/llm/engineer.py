@@ -108,7 +108,7 @@ class LLMEngineer:
         self._note(role, f"{type(error).__name__}: {error}")
 
     def _note(self, role: str, reason: str) -> None:
-        log.warning("%s falls back to the built-in engineer: %s", role, reason)
+        log.warning("%s: the fallback engineer takes this step (%s)", role, reason)
         self.ledger.fell_back(role)
         with self._lock:
             self.fallback_log.append((role, reason))
