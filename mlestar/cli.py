@@ -211,18 +211,28 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
 
 def _llm_settings(config: RunConfig, environ: dict[str, str]) -> Any:
     """The LLM settings of a run, checked against their servers (None for the built-in engineer)."""
-    if config.engineer == "builtin":
+    return _checked_llm(config.engineer, config.role_models, environ, config.llm_models, config.search_backend)
+
+
+def _checked_llm(
+    engineer: str,
+    role_models: tuple[tuple[str, str], ...],
+    environ: dict[str, str],
+    models_file: Path | None = None,
+    search: str | None = None,
+) -> Any:
+    if engineer == "builtin":
         return None
     from mlestar.llm.check import check_models
     from mlestar.llm.settings import LLMSettings
 
-    settings = LLMSettings.from_env(environ, config.engineer, config.role_models, config.llm_models)
+    settings = LLMSettings.from_env(environ, engineer, role_models, models_file)
     if settings.api == "replay":
         return settings  # recorded replies: nothing to reach
-    if config.search_backend:
+    if search:
         from mlestar.llm.websearch import SearchSpec
 
-        settings = replace(settings, search=SearchSpec.from_env(environ, config.search_backend))
+        settings = replace(settings, search=SearchSpec.from_env(environ, search))
     checked, results = check_models(settings)
     for result in results:
         print(f"llm check: {result.line()}", file=sys.stderr)
@@ -329,7 +339,7 @@ def _cmd_monitor(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_retrain(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.retrain.command import retrain_command
 
-    return retrain_command(args, environ, _llm_settings(args.llm, (), environ))
+    return retrain_command(args, environ, _checked_llm(args.llm, (), environ))
 
 
 _COMMANDS = {

@@ -138,7 +138,29 @@ def task_brief(ctx: TaskContext, room: Room = DEFAULT_ROOM) -> str:
     )
     profile = json.dumps(ctx.profile, default=str, separators=(",", ":"))
     lines.append(f"Data profile: {clip(profile, room.profile)}")
+    evidence = screening_table(ctx)
+    if evidence:
+        lines.append(evidence if len(evidence) <= room.history else clip(evidence, room.history))
     lines.append("Description:\n" + clip(spec.description.strip(), room.description))
+    return "\n".join(lines)
+
+
+def screening_table(ctx: TaskContext) -> str:
+    """The evidence the run has from this task's data: every candidate model tried cheaply
+    (a subsample, two folds, a time box) with its score and time, best first. Empty before
+    screening, or when the run screened nothing."""
+    rows = getattr(ctx, "screening", ()) or ()
+    if not rows:
+        return ""
+    direction = "lower" if ctx.spec.lower_is_better else "higher"
+    lines = [
+        f"SCREENING on this task's data (cheap runs of each candidate, {ctx.spec.metric}, {direction} is better):"
+    ]
+    for row in rows:
+        score = "-" if row.score is None else f"{row.score:.5g}"
+        family = f" ({row.family})" if row.family else ""
+        chosen = ", drafted" if getattr(row, "chosen", False) else ""
+        lines.append(f"- {row.name}{family}: {score} in {row.seconds:.1f} s, {row.status}{chosen}")
     return "\n".join(lines)
 
 
