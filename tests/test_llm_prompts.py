@@ -187,3 +187,36 @@ def test_leakage_hints_from_the_real_checks_reach_the_leakage_prompt(tmp_path: P
     assert leakage_hints(SCRIPT, ctx) == []
     text = _text(prompts.check_leakage(ctx, reads_answers, hints))
     assert "A static check flagged:\n- line " in text and "train-only column 'y'" in text
+
+
+def test_the_screening_table_reaches_the_task_brief(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Row:
+        name: str
+        family: str
+        score: float | None
+        seconds: float
+        status: str
+        chosen: bool = False
+
+    @dataclass(frozen=True)
+    class Screened(TaskContext):
+        screening: tuple[Row, ...] = ()
+
+    base = context(tmp_path)
+    rows = (
+        Row("lightgbm", "boosted trees", 0.412, 3.2, "ok", True),
+        Row("knn", "neighbours", None, 30.0, "timeout"),
+    )
+    ctx = Screened(
+        base.spec, base.profile, base.seed, base.threads, base.script_budget_s, base.data_dir, rows
+    )
+    text = _text(prompts.draft(ctx, Candidate("lightgbm", "trees")))
+    assert "SCREENING on this task's data (cheap runs of each candidate, rmse, lower is better):" in text
+    assert (
+        "- lightgbm (boosted trees): 0.412 in 3.2 s, ok, drafted\n- knn (neighbours): - in 30.0 s, timeout"
+        in text
+    )
+    assert "SCREENING" not in _text(prompts.draft(base, Candidate("lightgbm", "trees")))
