@@ -9,6 +9,7 @@
 #   LLM_REAL_MODEL   qwen2.5-coder-1.5b (default) or gemma-3-270m
 #   LLM_REAL_BUDGET  the run's budget (default 30m)
 #   LLM_REAL_CTX     the server's context window in tokens (default 8192)
+#   LLM_REAL_OUTPUT  the largest answer asked for, in tokens (default 2048: a CPU writes slowly)
 #   LLM_REAL_DIR     where the server's environment, the model and the runs go (default .llm-real)
 set -euo pipefail
 
@@ -17,6 +18,7 @@ WORK=${LLM_REAL_DIR:-$ROOT/.llm-real}
 MODEL=${LLM_REAL_MODEL:-qwen2.5-coder-1.5b}
 BUDGET=${LLM_REAL_BUDGET:-30m}
 CTX=${LLM_REAL_CTX:-8192}
+OUTPUT=${LLM_REAL_OUTPUT:-2048}
 PORT=${LLM_REAL_PORT:-8765}
 MLESTAR_PY=${MLESTAR_PY:-$ROOT/.venv/bin/python}
 SERVER_PY=$WORK/venv/bin/python
@@ -49,9 +51,10 @@ for _ in $(seq 120); do
 done
 
 RUN=$WORK/run-$MODEL-$(date +%Y%m%d-%H%M%S)
-export OPENAI_BASE_URL=http://127.0.0.1:$PORT/v1 MLESTAR_LLM_CONTEXT_WINDOW=$CTX
+# The server's window and a modest answer cap, told to mlestar the way a user would.
+export OPENAI_BASE_URL=http://127.0.0.1:$PORT/v1 MLESTAR_LLM_CONTEXT_WINDOW=$CTX MLESTAR_LLM_MAX_OUTPUT_TOKENS=$OUTPUT
 STARTED=$(date +%s)
 "$MLESTAR_PY" -m mlestar run "$ROOT/examples/breast-cancer" --llm "openai:$MODEL" --budget "$BUDGET" \
-    --out "$RUN" --no-live --no-tracking
+    --out "$RUN" --jobs 1 --no-live --no-tracking  # the server answers one request at a time
 ENDED=$(date +%s)
 "$MLESTAR_PY" "$ROOT/tools/llm_real_report.py" "$RUN" "$ROOT/examples/breast-cancer" $((ENDED - STARTED))
