@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow check bench mlebench-agent clean
+.PHONY: setup demo test test-slow check bench conformance mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: setup
 ## Long end-to-end checks.
 test-slow: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow
+
+## Every MLE-bench layout: a replica inspected and run for 60 s, graded by its own check; the table
+## lands in docs/conformance.md.
+conformance: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m conformance.runner --run --budget 60 --docs
 
 check: setup
 	$(BIN)/ruff check mlestar tests bench examples agents

@@ -83,4 +83,5 @@ def test_serve_command_answers_on_loopback_and_stops_on_sigterm(run: Path, tmp_p
             raise AssertionError("the server did not start")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        # uvicorn shuts down gracefully, then re-raises the signal it caught: -SIGTERM is a clean stop.
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
