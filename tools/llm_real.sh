@@ -41,7 +41,7 @@ if [ ! -s "$GGUF" ]; then
 fi
 
 echo "serving $GGUF on 127.0.0.1:$PORT (context $CTX tokens)"
-"$SERVER_PY" -m llama_cpp.server --model "$GGUF" --model_alias "$MODEL" --host 127.0.0.1 --port "$PORT" \
+"$SERVER_PY" "$ROOT/tools/llm_real_server.py" --model "$GGUF" --model_alias "$MODEL" --host 127.0.0.1 --port "$PORT" \
     --n_ctx "$CTX" --n_threads 2 > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
