@@ -72,7 +72,7 @@ def read_cards(text: str, m: int, source: str, references: Sequence[str] = ()) -
         name = _unique(str(item["name"]).strip()[:60], {c.name for c in cards})
         summary = str(item.get("summary", "")).strip()
         example = str(item.get("example", "")).strip()
-        cards.append(Candidate(name, summary, example, source, tuple(references)))
+        cards.append(Candidate(name, summary, example, source, references=tuple(references)))
     if not cards:
         raise ParseError('expected a JSON list of objects with "name", "summary" and "example"')
     return cards[:m]

@@ -149,7 +149,7 @@ def screening_table(ctx: TaskContext) -> str:
     """The evidence the run has from this task's data: every candidate model tried cheaply
     (a subsample, two folds, a time box) with its score and time, best first. Empty before
     screening, or when the run screened nothing."""
-    rows = getattr(ctx, "screening", ()) or ()
+    rows = ctx.screening
     if not rows:
         return ""
     direction = "lower" if ctx.spec.lower_is_better else "higher"
@@ -159,7 +159,7 @@ def screening_table(ctx: TaskContext) -> str:
     for row in rows:
         score = "-" if row.score is None else f"{row.score:.5g}"
         family = f" ({row.family})" if row.family else ""
-        chosen = ", drafted" if getattr(row, "chosen", False) else ""
+        chosen = ", drafted" if row.chosen else ""
         lines.append(f"- {row.name}{family}: {score} in {row.seconds:.1f} s, {row.status}{chosen}")
     return "\n".join(lines)
 
