@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from mlestar import syntax
-from mlestar.checks import leakage
+from mlestar.checks import leakage, names
 from mlestar.contract import FOLDS_FILE, INPUT_DIR, OOF_FILE, OUTPUT_DIR, TEST_PRED_FILE
 from mlestar.engineers.base import TaskContext
 
@@ -35,9 +35,17 @@ _ALLOWED_ABSOLUTE = ("/dev/null",)
 
 
 def script_findings(script: str) -> list[str]:
-    """Everything that keeps a whole script from running under the contract: the rules it breaks
-    and the harness files it never touches (folds read, both prediction files written)."""
-    return contract_violations(script) + missing_harness_files(script)
+    """Everything that keeps a whole script from running under the contract: the rules it breaks,
+    the harness files it never touches (folds read, both prediction files written), and names it
+    reads but never defines (a missing import fails at once when run: cheaper to re-ask)."""
+    return contract_violations(script) + missing_harness_files(script) + undefined_findings(script)
+
+
+def undefined_findings(script: str) -> list[str]:
+    return [
+        f"line {line}: the name {name!r} is used but never defined or imported"
+        for name, line in names.undefined_names(script)
+    ]
 
 
 def missing_harness_files(script: str) -> list[str]:
