@@ -28,13 +28,14 @@ def build_engineer(
     *,
     search: SearchBackend | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> Engineer:
     """An LLMEngineer for the run: per-role clients with retries, recording to record_dir
     (RUN_DIR/llm), prompts fitted to each role's model, the run's --max-cost / --max-tokens
     budget, and `fallback` for failed steps."""
     _check_prices(config, settings)
     budget = Budget(config.max_cost_usd, config.max_tokens)
-    clients = role_clients(settings, budget, record_dir, sleep=sleep)
+    clients = role_clients(settings, budget, record_dir, sleep=sleep, deadline=deadline)
     temperatures = {role: t for role in ROLES if (t := settings.for_role(role).temperature) is not None}
     return LLMEngineer(
         clients,
