@@ -42,6 +42,11 @@ check: setup
 	$(BIN)/ruff check mlestar tests bench examples agents
 	$(BIN)/mypy mlestar
 
+## Opt-in, not CI: a whole run against a real model served on this machine by llama-cpp-python
+## (built from the package registry; a small open model shipped as data). See tools/llm_real.sh.
+llm-real: setup
+	MLESTAR_PY=$(CURDIR)/$(BIN)/python tools/llm_real.sh
+
 ## Benchmark on ../shared/bench (see bench/README.md for options).
 bench: setup
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -233,11 +234,14 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     builtin = BuiltinEngineer(card_dirs=config.card_dirs)
     if config.engineer == "builtin":
         return builtin
+    from mlestar.engineers.fallback import FallbackEngineer
     from mlestar.engineers.llm import build_engineer
 
     if llm is None:
         raise ConfigError(f"expected LLM settings for the engineer {config.engineer!r}; none were given")
-    return build_engineer(config, llm, builtin, layout.llm)
+    # No model call outlives the run's budget (what earlier sessions spent counts).
+    deadline = time.time() + max(0.0, config.budget_s - spent_seconds(Journal(layout.root)))
+    return build_engineer(config, llm, FallbackEngineer(builtin), layout.llm, deadline=deadline)
 
 
 # What solution scripts usually import: the fork server imports it once, so each script starts in

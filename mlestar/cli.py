@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR")
     run.add_argument("--role-llm", action="append", default=[], metavar="ROLE=PROVIDER:MODEL",
                      help="a different model for one role, e.g. summarize_ablation=openai:gpt-4o-mini")
+    run.add_argument("--llm-models", type=Path, metavar="FILE",
+                     help="a YAML file of per-model settings (context window, output cap, temperature, "
+                          "thinking budget, price) over mlestar's own table (default: MLESTAR_LLM_MODELS)")
+    run.add_argument("--search", metavar="BACKEND",
+                     help="web search for the retrieval role of models without their own: tavily "
+                          "(TAVILY_API_KEY) or searxng:URL (default: offline, the model cards)")
+    run.add_argument("--llm-check", action="store_true",
+                     help="only check that every --llm model answers (URL, key, name, context window), then exit")
     run.add_argument("--max-cost", type=float, help="stop using the LLM after this many US dollars")
     run.add_argument("--max-tokens", type=int, help="stop using the LLM after this many tokens")
     run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a store in the run folder)")
@@ -212,6 +221,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         jobs=args.jobs,
         engineer=args.llm,
         role_models=_role_models(args.role_llm),
+        llm_models=args.llm_models.resolve() if args.llm_models else None,
+        search_backend=args.search,
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
@@ -229,20 +240,48 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
     )
 
 
-def _llm_settings(engineer: str, role_models: tuple[tuple[str, str], ...], environ: dict[str, str]) -> Any:
+def _llm_settings(config: RunConfig, environ: dict[str, str]) -> Any:
+    """The LLM settings of a run, checked against their servers (None for the built-in engineer)."""
+    return _checked_llm(config.engineer, config.role_models, environ, config.llm_models, config.search_backend)
+
+
+def _checked_llm(
+    engineer: str,
+    role_models: tuple[tuple[str, str], ...],
+    environ: dict[str, str],
+    models_file: Path | None = None,
+    search: str | None = None,
+) -> Any:
     if engineer == "builtin":
         return None
+    from mlestar.llm.check import check_models
     from mlestar.llm.settings import LLMSettings
 
-    return LLMSettings.from_env(environ, engineer, role_models)
+    settings = LLMSettings.from_env(environ, engineer, role_models, models_file)
+    if settings.api == "replay":
+        return settings  # recorded replies: nothing to reach
+    if search:
+        from mlestar.llm.websearch import SearchSpec
+
+        settings = replace(settings, search=SearchSpec.from_env(environ, search))
+    checked, results = check_models(settings)
+    for result in results:
+        print(f"llm check: {result.line()}", file=sys.stderr)
+    return checked
 
 
 def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import start_run
 
     config = config_from_args(args, environ)
+    if args.llm_check:
+        if config.engineer == "builtin":
+            raise ConfigError("expected --llm PROVIDER:MODEL to check; found the built-in engineer")
+        _llm_settings(config, environ)
+        return 0
+    llm = _llm_settings(config, environ)
     print(f"run folder: {config.run_dir}", file=sys.stderr)
-    outcome = start_run(config, _llm_settings(config.engineer, config.role_models, environ))
+    outcome = start_run(config, llm)
     return _report(config.run_dir, outcome)
 
 
@@ -253,7 +292,7 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
     without_credentials(environ.get("MLFLOW_TRACKING_URI"))  # its password, if any, for this session
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
-    llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
+    llm = _llm_settings(config, environ) if config else None
     outcome = resume_run(args.run_dir.resolve(), llm)
     return _report(args.run_dir, outcome)
 
@@ -341,7 +380,7 @@ def _cmd_monitor(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_retrain(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.retrain.command import retrain_command
 
-    return retrain_command(args, environ, _llm_settings(args.llm, (), environ))
+    return retrain_command(args, environ, _checked_llm(args.llm, (), environ))
 
 
 _COMMANDS = {

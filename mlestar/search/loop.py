@@ -202,26 +202,27 @@ class Search:
                     cur, script = node, revised
                 else:
                     self._decide("data_usage_rejected", node, cur)
-        report = self.ask(
-            "check-leak", lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(())
-        )
-        if report.leaks:
-            self.journal.event("leakage_found", node=cur.id, leaks=list(report.leaks))
-            self.progress.note(f"leakage in {cur.id}: {'; '.join(report.leaks)}")
-            if report.fixed_code:
-                fixed = report.fixed_code
-                att = Attempt(
-                    "check-leak",
-                    cur.id,
-                    "check",
-                    "check_leakage",
-                    "remove the leakage: " + "; ".join(report.leaks),
-                )
-                node = self.attempt(att, lambda: fixed)
-                if node.ok:  # a leak-free score is the honest one, even when it is lower
-                    self._decide("leakage_fixed", node, cur)
-                    cur = node
-        self.state.current = cur
+        self.state.current = self._leak_checked(cur, "check-leak", "check")
+
+    def _leak_checked(self, node: Node, key: str, stage: str) -> Node:
+        """The engineer's leakage check on a solution about to become the current one (the first,
+        and each refinement kept after it): the node itself, or its fix when one was written and
+        works. A leak-free score is the honest one, even when it is lower."""
+        script = self.script_of(node)
+        report = self.ask(key, lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(()))
+        if not report.leaks:
+            return node
+        self.journal.event("leakage_found", node=node.id, leaks=list(report.leaks))
+        self.progress.note(f"leakage in {node.id}: {'; '.join(report.leaks)}")
+        if not report.fixed_code:
+            return node
+        fixed = report.fixed_code
+        why = "remove the leakage: " + "; ".join(report.leaks)
+        fix = self.attempt(Attempt(key, node.id, stage, "check_leakage", why), lambda: fixed)
+        if not fix.ok:
+            return node
+        self._decide("leakage_fixed", fix, node)
+        return fix
 
     def refine(self) -> None:
         stalled = 0
@@ -276,7 +277,7 @@ class Search:
         self.state.summaries.append(summary)
         if best is not cur:
             self._decide("refinement_kept", best, cur)
-            self.state.current = best
+            self.state.current = self._leak_checked(best, f"t{t}-check-leak", "refine")
             return True
         self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
         return False
