@@ -9,10 +9,15 @@ Events the search writes (facts beside "name" and "time"):
   inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
   stage_started    stage                      stage_finished   stage, best (node id or None)
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
-  final            node (the solution handed over), solution_kind ("script" or "ensemble"), score
+  settings_frozen  node, settings (what its search found, now its FROZEN literal), or problem
+  final            node (the solution handed over), solution_kind ("script" or "ensemble"), score,
+                   members (the scripts handed over), dropped (ensemble members with zero weight)
+  final_member     member, refit (bool), reason (why its stored predictions stand in), exact
+                   (whether those predictions are what solution.py computes)
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
                    solution, model (path of model/model.pkl relative to the run folder, or None),
-                   threads (cores the final fit used: thread counts can change a model's results)
+                   threads (each final script's: thread counts can change a model's results),
+                   stored_members (not refit), exact (solution.py rebuilds the submission)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
 """
@@ -137,8 +142,10 @@ class Journal:
         scored = [n for n in self.nodes.values() if n.ok and (stages is None or n.stage in stages)]
         if not scored:
             return None
-        key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
-        return min(scored, key=key)  # type: ignore[arg-type]
+        # Ties go to a script before an ensemble, then to the smaller id: never to whichever
+        # attempt of a parallel batch happened to finish first.
+        sign = 1.0 if lower_is_better else -1.0
+        return min(scored, key=lambda n: (sign * n.score, n.stage == "ensemble", n.id))  # type: ignore[operator]
 
 
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:

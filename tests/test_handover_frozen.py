@@ -1,0 +1,238 @@
+"""Frozen settings: the static rule (checks/frozen.py), the text function that freezes a script,
+and the search step that freezes a working attempt (search/freeze.py)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlestar import contract
+from mlestar.checks.frozen import clock_findings
+from mlestar.journal import Journal, Node
+from mlestar.run_layout import RunLayout
+from mlestar.search.freeze import (
+    EXPLORED_SCRIPT,
+    FROZEN_NOTE,
+    FreezeError,
+    freeze_and_journal,
+    freeze_script,
+    frozen_literal,
+    unfrozen_span,
+)
+
+GUARDED_TUNING = """
+import json
+import os
+import time
+
+import optuna
+
+FROZEN = None
+SETTINGS = {"depth": 3}
+
+
+def tune(settings):
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_int("depth", 2, 8), n_trials=20, timeout=30)
+    return {**settings, **study.best_params}
+
+
+def main():
+    start = time.time()
+    settings = dict(FROZEN or SETTINGS)
+    if FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore":
+        settings = tune(settings)
+        with open("output/frozen.json", "w") as f:
+            json.dump(settings, f)
+    print(f"done in {time.time() - start:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _findings(script: str) -> list[str]:
+    return [str(f) for f in clock_findings(textwrap.dedent(script))]
+
+
+def test_the_contract_names_the_guard_the_check_accepts() -> None:
+    assert contract.EXPLORE_GUARD in contract.CONTRACT and contract.FROZEN_UNSET in contract.CONTRACT
+    assert _findings(GUARDED_TUNING) == []
+
+
+def test_docs_contract_md_is_the_contract_text() -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
+    assert docs.read_text() == contract.contract_markdown()
+
+
+@pytest.mark.parametrize(
+    ("script", "line", "words"),
+    [
+        # a time box outside the guard: the call itself, or a function the script calls unguarded
+        (
+            GUARDED_TUNING.replace("        settings = tune(settings)\n", "").replace(
+                "    settings = dict(FROZEN or SETTINGS)\n", "    settings = tune(dict(FROZEN or SETTINGS))\n"
+            ),
+            14,
+            "timeout=",
+        ),
+        ("import optuna\nstudy = optuna.create_study()\nstudy.optimize(f, timeout=60)\n", 3, "timeout="),
+        # wall-clock early stopping
+        ("import time\nstart = time.time()\nwhile time.time() - start < 30:\n    step()\n", 3, "clock"),
+        (
+            "import time\ndeadline = time.time() + 30\nfor i in range(100):\n    if time.time() > deadline:\n        break\n",
+            4,
+            "clock",
+        ),
+        (
+            "from time import perf_counter as now\nt0 = now()\nfor i in range(9):\n    if now() - t0 > 5:\n        break\n",
+            4,
+            "clock",
+        ),
+        (
+            "import datetime\nstop = datetime.datetime.now()\nif datetime.datetime.now() > stop:\n    halt()\n",
+            3,
+            "clock",
+        ),
+        # the budget the harness hands out, sizing the work
+        (
+            'import os\nBUDGET = float(os.environ.get("MLESTAR_TIME_BUDGET", "60"))\nn = int(BUDGET * 10)\nfit(n_estimators=n)\n',
+            4,
+            "clock",
+        ),
+        # a method that stops on the clock, called by a library rather than by name
+        (
+            "import time\nclass Timed:\n    def fit(self, x):\n        t0 = time.time()\n        while time.time() - t0 < 9:\n            pass\n",
+            5,
+            "clock",
+        ),
+        # a guard that is negated does not guard its body
+        (
+            "import os, time\nFROZEN = None\nif not (FROZEN is None and os.environ.get('MLESTAR_MODE') == 'explore'):\n    f(timeout=9)\n",
+            4,
+            "timeout=",
+        ),
+    ],
+)
+def test_time_dependent_work_outside_the_guard_is_found(script: str, line: int, words: str) -> None:
+    found = clock_findings(textwrap.dedent(script))
+    assert any(f.line == line and words in f.what for f in found), [str(f) for f in found]
+    assert all("explore guard" in f.what for f in found if f.line == line)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # durations printed or logged
+        "import time\nstart = time.time()\nfit()\nprint(f'took {time.time() - start:.1f}s')\n",
+        "import time, logging\nlog = logging.getLogger()\nt = time.perf_counter()\nlog.info('took %s', time.perf_counter() - t)\n",
+        # a name reused for something else is not a clock value
+        "import time\nstart = time.time()\nfor start in range(0, 100, 10):\n    use(x[start : start + 10])\n",
+        # a top-level name assigned the guard
+        GUARDED_TUNING.replace(
+            'if FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore":', "if EXPLORE:"
+        ).replace(
+            'SETTINGS = {"depth": 3}',
+            'SETTINGS = {"depth": 3}\nEXPLORE = FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore"',
+        ),
+        # the guarded side of a conditional expression, and the else of a negated guard
+        'import os, json\nFROZEN = None\nEXPLORE = FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore"\n'
+        's = search(timeout=9) if EXPLORE else FROZEN\njson.dump(s, open("output/frozen.json", "w"))\n',
+        'import os, json\nFROZEN = None\nEXPLORE = FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore"\n'
+        'if not EXPLORE:\n    s = FROZEN\nelse:\n    s = search(timeout=9)\n    json.dump(s, open("output/frozen.json", "w"))\n',
+        # timeout=None boxes nothing; a tuning function nobody calls does nothing
+        "study.optimize(f, n_trials=20, timeout=None)\n",
+        "def tune():\n    study.optimize(f, timeout=60)\n",
+    ],
+)
+def test_scripts_that_follow_the_rule_pass(script: str) -> None:
+    assert _findings(script) == []
+
+
+def test_a_guard_needs_the_frozen_line_and_the_frozen_file() -> None:
+    script = GUARDED_TUNING.replace("FROZEN = None\n", "").replace("output/frozen.json", "output/found.json")
+    found = _findings(script)
+    assert any('expected a top-level line "FROZEN = None"' in f for f in found)
+    assert any("expected the explore guard to write what it found to output/frozen.json" in f for f in found)
+
+
+def test_a_script_that_does_not_parse_is_one_finding() -> None:
+    assert _findings("def f(:\n") == ["line 1: the script does not parse: invalid syntax"]
+
+
+# -- freezing -------------------------------------------------------------------------------------
+
+
+def test_freeze_script_replaces_the_line_with_a_literal_the_script_reads_back() -> None:
+    settings = {"depth": 5, "rate": 0.1 + 0.2, "name": "gbdt", "flags": [True, None], "nested": {"a": 1e-300}}
+    frozen = freeze_script(GUARDED_TUNING, settings)
+    assert "FROZEN = None" not in frozen and unfrozen_span(frozen) is None
+    literal = frozen_literal(settings)
+    assert (
+        frozen.replace(f"{literal}  {FROZEN_NOTE}", "FROZEN = None") == GUARDED_TUNING
+    )  # nothing else changed
+    namespace: dict[str, object] = {}
+    exec(compile(frozen.split("def tune")[0].replace("import optuna", ""), "s", "exec"), namespace)
+    assert namespace["FROZEN"] == settings  # floats round-trip exactly
+    assert clock_findings(frozen) == ()
+
+
+def test_long_settings_are_written_one_key_per_line() -> None:
+    settings = {f"parameter_{i}": i / 7 for i in range(6)}
+    frozen = freeze_script("FROZEN = None\nx = 1\n", settings)
+    assert frozen.count("\n") == 2 + len(settings) + 1
+    namespace: dict[str, object] = {}
+    exec(frozen, namespace)
+    assert namespace["FROZEN"] == settings
+
+
+@pytest.mark.parametrize(
+    ("script", "settings", "message"),
+    [
+        ("x = 1\n", {"a": 1}, 'expected one top-level line "FROZEN = None"'),
+        ("def f():\n    FROZEN = None\n", {"a": 1}, "found none"),  # not at the top level
+        ("FROZEN = None\n", [1, 2], "expected frozen.json to hold a JSON object, found list"),
+        ("FROZEN = None\n", {"a": float("nan")}, "found NaN or infinity in ['a']"),
+    ],
+)
+def test_freeze_script_refuses(script: str, settings: object, message: str) -> None:
+    with pytest.raises(FreezeError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        freeze_script(script, settings)  # type: ignore[arg-type]
+
+
+def _attempt(tmp_path: Path, script: str, found: object | None) -> tuple[RunLayout, Journal, Node]:
+    layout = RunLayout(tmp_path)
+    work = layout.attempt("t0-k1")
+    (work / "output").mkdir(parents=True)
+    (work / "solution.py").write_text(script)
+    if found is not None:
+        (work / "output" / "frozen.json").write_text(json.dumps(found))
+    node = Node(
+        "t0-k1", None, "refine", "implement", "tune", "attempts/t0-k1/solution.py", "ok", 0.5, 0.0, 1.0
+    )
+    return layout, Journal(tmp_path), node
+
+
+def test_a_working_attempt_is_frozen_in_place_and_journaled(tmp_path: Path) -> None:
+    layout, journal, node = _attempt(tmp_path, GUARDED_TUNING, {"depth": 7})
+    done = freeze_and_journal(layout, journal, node)
+    assert done is not None and done.settings == {"depth": 7} and done.problem is None
+    work = layout.attempt("t0-k1")
+    assert (work / EXPLORED_SCRIPT).read_text() == GUARDED_TUNING
+    assert "FROZEN = {'depth': 7}" in (work / "solution.py").read_text()
+    assert [e["settings"] for e in journal.events if e["name"] == "settings_frozen"] == [{"depth": 7}]
+    assert freeze_and_journal(layout, journal, node) is None  # already frozen: nothing more to do
+    assert len([e for e in journal.events if e["name"] == "settings_frozen"]) == 1
+
+
+def test_nothing_to_freeze_without_a_search_and_a_problem_when_the_file_is_bad(tmp_path: Path) -> None:
+    layout, journal, node = _attempt(tmp_path / "a", GUARDED_TUNING, None)
+    assert freeze_and_journal(layout, journal, node) is None
+    layout, journal, node = _attempt(tmp_path / "b", GUARDED_TUNING, ["not", "an", "object"])
+    done = freeze_and_journal(layout, journal, node)
+    assert done is not None and done.settings is None and "cannot be frozen" in (done.problem or "")
+    assert (layout.attempt("t0-k1") / "solution.py").read_text() == GUARDED_TUNING
