@@ -47,6 +47,10 @@ class FinishedRun:
     metric: str | None
     score: float | None
     status: str
+    id_column: str | None = None
+    inexact: tuple[str, ...] = ()
+    """Why the run's submission is not what solution.py computes, as the journal says (members the
+    final fit did not refit, whose stored predictions came from a subsample)."""
 
 
 def read_finished_run(run_dir: Path) -> FinishedRun:
@@ -78,10 +82,21 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         metric=spec.metric if spec else None,
         score=finished.get("score"),
         status=str(finished.get("status", "ok")),
+        id_column=spec.id_column if spec else None,
+        inexact=_inexact(journal),
     )
     _require_files(run)
     _require_recorded_content(run, _last_event(journal, "inputs_hashed") or {})
     return run
+
+
+def _inexact(journal: Journal) -> tuple[str, ...]:
+    return tuple(
+        f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
+        "from the search's subsample of the rows"
+        for e in journal.events
+        if e.get("name") == "final_member" and not e.get("exact", True)
+    )
 
 
 def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:
