@@ -139,7 +139,8 @@ class Journal:
         return any(e["name"] == name and all(e.get(k) == v for k, v in facts.items()) for e in self.events)
 
     def best(self, lower_is_better: bool, stages: tuple[str, ...] | None = None) -> Node | None:
-        scored = [n for n in self.nodes.values() if n.ok and (stages is None or n.stage in stages)]
+        nodes = list(self.nodes.values())  # a snapshot: attempts of a batch add nodes from their threads
+        scored = [n for n in nodes if n.ok and (stages is None or n.stage in stages)]
         if not scored:
             return None
         # Ties go to a script before an ensemble, then to the smaller id: never to whichever

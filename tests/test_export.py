@@ -19,7 +19,7 @@ import yaml
 from mlestar.errors import RunFolderError
 from mlestar.versioning import ExportReport, export_run
 from mlestar.versioning.finished_run import read_finished_run
-from mlestar.versioning.requirements import distributions_for, pinned, script_imports
+from mlestar.versioning.requirements import distributions_for, pinned, requirements_lines, script_imports
 from mlestar.versioning.seed import choose_seed, script_seed, wire_seed
 from tests.export_factory import make_finished_run, unfinished_copy
 
@@ -362,6 +362,11 @@ def test_pinned_prefers_the_recorded_version_then_the_installed_one() -> None:
     )
     assert lines == ["scikit-learn==1.5.0", "numpy==2.1.0", "mystery"]
     assert pinned([("lightgbm", "lightgbm")], {"lightgbm": "4.3.0"}, installed) == ["lightgbm==4.3.0"]
+
+
+def test_the_project_s_own_modules_are_not_requirements() -> None:
+    driver = "import numpy as np\nfrom solution_parts.combine import combine\n"
+    assert requirements_lines([driver], {"numpy": "2.0.0"}, local=["solution_parts"]) == ["numpy==2.0.0"]
 
 
 def test_distributions_for_maps_modules_to_projects_and_adds_implied_ones() -> None:

@@ -276,6 +276,18 @@ def test_the_ensemble_solution_rebuilds_the_submission_byte_for_byte(ensemble_ru
     assert _rebuild(cfg.run_dir, tmp_path / "rebuild") == (cfg.run_dir / "submission.csv").read_bytes()
 
 
+def test_the_ensemble_s_export_rebuilds_the_submission_with_dvc(ensemble_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from mlestar.versioning import export_run
+
+    cfg, _, _ = ensemble_run
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    report = export_run(cfg.run_dir, tmp_path / "export", env=env, check=True)
+    assert report.check is not None and report.check.same, str(report.check)
+    assert "combine.py" in {Path(p).name for p in report.committed}
+    assert not [r for r in report.requirements if r.startswith("solution_parts")]
+    assert "MLESTAR_MODE=handover" in (report.dest / "dvc.yaml").read_text()
+
+
 def test_a_member_not_refit_keeps_its_stored_predictions_and_the_run_says_why(tmp_path: Path) -> None:
     import mlestar.handover.final as final
 

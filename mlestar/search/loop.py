@@ -36,6 +36,8 @@ from mlestar.search.memo import Memo
 from mlestar.search.progress import Progress
 
 T = TypeVar("T")
+HANDOVER_GUESS = 3
+"""Scripts the final-fit reserve covers: ensembles of stored predictions mostly weigh the best few."""
 
 ScriptMaker = Callable[[], str]
 
@@ -302,7 +304,9 @@ class Search:
 
     def _ensemble_members(self) -> list[Node]:
         """The best distinct working solution scripts."""
-        nodes = [n for n in self.journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES]
+        nodes = [
+            n for n in list(self.journal.nodes.values()) if n.ok and n.stage in SCRIPT_STAGES
+        ]  # a snapshot: threads add nodes
         ids = {n.id for n in nodes}
         distinct = [n for n in nodes if n.meta.get("same_as") not in ids]  # a repeat adds nothing
         return self._ranked(distinct)[:5]
@@ -449,10 +453,12 @@ class Search:
         if node.ok:
             self._ran[node.id] = digest
             freeze_and_journal(self.harness.layout, self.journal, node)
-        best = self.best()
-        if best is not None and best.id == node.id:
-            self.budget.reserve_for_final_fit(node.duration_s)
-        self.progress.finished(node, best)
+        if (
+            node.ok
+        ):  # the hand-over may be this script or an ensemble of the best few: keep time to refit them
+            likely = self._ensemble_members()[:HANDOVER_GUESS]
+            self.budget.reserve_for_final_fit(*(n.duration_s for n in likely), lanes=self.jobs)
+        self.progress.finished(node, self.best())
         return node
 
     def ask(self, key: str, question: Callable[[], T], fallback: T) -> T:

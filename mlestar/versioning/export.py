@@ -112,7 +112,7 @@ def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> Expo
         has_parts=run.parts is not None,
         remote=url,
     )
-    requirements = requirements_lines(scripts, run.versions)
+    requirements = requirements_lines(scripts, run.versions, local=[pf.PARTS])
     _write_project_files(dest, facts, requirements)
     _init_repositories(dest, tools)
     tools.run_dvc("add", "--quiet", pf.INPUT, pf.REFERENCE)
