@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow check bench clean
+.PHONY: setup demo test test-slow test-determinism check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: setup
 ## Long end-to-end checks.
 test-slow: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow
+
+## Same seed and --max-nodes, same run: quiet and with every core busy (built-in engineer, the
+## bundled example and the bench tasks when ../shared/bench is there; MLESTAR_BENCH_DIR moves it).
+test-determinism: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow tests/test_determinism.py
 
 check: setup
 	$(BIN)/ruff check mlestar tests bench examples
