@@ -4,6 +4,7 @@ and the search step that freezes a working attempt (search/freeze.py)."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
+from mlestar.engineers.base import Candidate, TaskContext
 from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
 from mlestar.search.freeze import (
@@ -22,6 +24,8 @@ from mlestar.search.freeze import (
     frozen_literal,
     unfrozen_span,
 )
+from tests.scripted_engineer import ScriptedEngineer
+from tests.search_support import config, regression_task
 
 GUARDED_TUNING = """
 import json
@@ -236,3 +240,55 @@ def test_nothing_to_freeze_without_a_search_and_a_problem_when_the_file_is_bad(t
     done = freeze_and_journal(layout, journal, node)
     assert done is not None and done.settings is None and "cannot be frozen" in (done.problem or "")
     assert (layout.attempt("t0-k1") / "solution.py").read_text() == GUARDED_TUNING
+
+
+# -- a whole run: a search that depends on the clock, frozen, handed over exactly ----------------------
+
+CLOCK_SEARCH = """FROZEN = None
+NOISE = {noise}
+if FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore":
+    NOISE = NOISE * (1 + (time.time_ns() % 1000) / 1e4)  # what it finds depends on when it runs
+    Path("output").mkdir(exist_ok=True)
+    Path("output/frozen.json").write_text(json.dumps({{"noise": NOISE}}))
+else:
+    NOISE = FROZEN["noise"] if FROZEN else NOISE
+"""
+
+
+class _ClockSearchEngineer(ScriptedEngineer):
+    """Drafts whose model block searches its noise with the clock, under the explore guard; test
+    predictions that follow the noise, so a search repeated at hand-over would change the file."""
+
+    def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
+        code = super().draft(ctx, candidate)
+        noise = re.search(r"NOISE = ([0-9.]+)\n", code).group(1)  # type: ignore[union-attr]
+        code = code.replace(f"NOISE = {noise}\n", CLOCK_SEARCH.format(noise=noise))
+        code = code.replace("import time\n", "import json\nimport os\nimport time\n")
+        return code.replace(
+            "test = np.full((n_test, y.shape[1]), float(np.nanmean(y)))",
+            "test = np.nanmean(y) + rng.normal(0.0, NOISE, (n_test, y.shape[1]))",
+        )
+
+
+def test_a_clock_driven_search_is_frozen_and_handed_over_exactly(tmp_path: Path) -> None:
+    from tests.test_handover import _rebuild, _start
+
+    engineer = _ClockSearchEngineer(drafts={"a": 0.5, "b": 0.6}, merge_gain=2.0)
+    task = regression_task(tmp_path / "task")
+    cfg = config(task, tmp_path / "run", t_outer=0, r_ensemble=0)
+    _start(cfg, engineer)
+    journal = Journal(cfg.run_dir)
+    draft = journal.nodes["draft-0"]
+    explored = (cfg.run_dir / "attempts" / "draft-0" / EXPLORED_SCRIPT).read_text()
+    assert clock_findings(explored) == ()  # the rule holds: the clock is read inside the guard only
+    frozen = [e for e in journal.events if e["name"] == "settings_frozen"]
+    assert {e["node"] for e in frozen} == {"draft-0", "draft-1"}
+    found = next(e["settings"] for e in frozen if e["node"] == "draft-0")
+    assert (
+        found["noise"] != 0.5
+        and f"FROZEN = {{'noise': {found['noise']!r}}}" in (cfg.run_dir / draft.code_path).read_text()
+    )
+    final = journal.nodes["final-draft-0"]
+    assert final.ok and final.score == draft.score  # the final fit did not search again
+    assert "FROZEN = {'noise'" in (cfg.run_dir / "solution.py").read_text()
+    assert _rebuild(cfg.run_dir, tmp_path / "rebuild") == (cfg.run_dir / "submission.csv").read_bytes()
