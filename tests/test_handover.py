@@ -246,6 +246,7 @@ def test_an_ensemble_hands_over_only_its_weighted_members(ensemble_run) -> None:
     assert "from solution_parts.combine import combine" in solution and "LogisticRegression" not in solution
     members = [e for e in journal.events if e["name"] == "final_member"]
     assert [e["member"] for e in members] == final["members"] and all(e["refit"] for e in members)
+    assert all(e["repeated"] is True for e in members)  # each refit predicted what its search run did
     finished = next(e for e in journal.events if e["name"] == "run_finished")
     assert (
         finished["exact"]
@@ -328,3 +329,25 @@ def test_a_single_script_solution_rebuilds_the_submission_byte_for_byte(tmp_path
     solution = (cfg.run_dir / "solution.py").read_text()
     assert _main_guards(solution) == 1 and solution.rstrip().endswith("main()\n    write_submission()")
     assert _rebuild(cfg.run_dir, tmp_path / "rebuild") == (cfg.run_dir / "submission.csv").read_bytes()
+
+
+class _UnrepeatableEngineer(_EnsemblingEngineer):
+    """Its scripts draw their noise from the process id: no two runs predict the same."""
+
+    def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
+        code = super().draft(ctx, candidate).replace(DISTINCT, "rng = np.random.default_rng(os.getpid())")
+        return code.replace("import time\n", "import os\nimport time\n")
+
+
+def test_a_script_that_is_not_repeatable_is_named_by_the_run_and_by_the_check(tmp_path: Path) -> None:
+    from mlestar.versioning import export_run
+
+    task = regression_task(tmp_path / "task")
+    cfg = config(task, tmp_path / "run", t_outer=0, r_ensemble=0, m_candidates=1)
+    _start(cfg, _UnrepeatableEngineer(drafts={"a": 0.5}))
+    events = [e for e in Journal(cfg.run_dir).events if e["name"] == "final_member"]
+    assert [(e["member"], e["refit"], e["repeated"]) for e in events] == [("draft-0", True, False)]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    check = export_run(cfg.run_dir, tmp_path / "export", env=env, check=True).check
+    assert check is not None and not check.same and check.differing
+    assert any("draft-0 predicted differently in its refit" in r for r in check.reasons)

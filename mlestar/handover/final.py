@@ -18,6 +18,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,9 +129,20 @@ class Finisher:
 
     def _journal_member(self, fit: MemberFit) -> None:
         exact = fit.refit is not None or self.same_rows
+        repeated = self._repeated(fit)
         self.h.journal.event(
-            "final_member", member=fit.member, refit=fit.refit is not None, reason=fit.reason, exact=exact
+            "final_member",
+            member=fit.member,
+            refit=fit.refit is not None,
+            reason=fit.reason,
+            exact=exact,
+            repeated=repeated,
         )
+        if repeated is False:
+            self.progress.note(
+                f"{fit.member} predicted differently in its refit than in the search, on the same rows: "
+                "its script is not repeatable, so solution.py may not rebuild the submission exactly"
+            )
         if fit.refit is None:
             consequence = (
                 "they are what its script computes on every row"
@@ -138,6 +150,17 @@ class Finisher:
                 else "they come from the search's subsample, so solution.py will compute different ones"
             )
             self.progress.note(f"{fit.member} uses its stored predictions ({fit.reason}); {consequence}")
+
+    def _repeated(self, fit: MemberFit) -> bool | None:
+        """Did the refit predict exactly what the search run did? (None: not comparable, as when
+        the search used a subsample or there was no refit.)"""
+        if fit.refit is None or not self.same_rows:
+            return None
+        searched, refit = self.h.predictions(fit.member), self.h.predictions(fit.refit.id)
+        return bool(
+            np.array_equal(searched.test, refit.test)
+            and np.array_equal(searched.oof, refit.oof, equal_nan=True)
+        )
 
     def _combined(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> np.ndarray:
         """The submission's predictions: each member's final ones (stored where it was not refit),
@@ -177,9 +200,9 @@ class Finisher:
         save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
         return str(self.layout.model.relative_to(self.layout.root))
 
-    def _copy_model(self, source: object) -> str:
+    def _copy_model(self, source: Path) -> str:
         self.layout.model.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, self.layout.model)  # type: ignore[arg-type]
+        shutil.copyfile(source, self.layout.model)
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------

@@ -91,12 +91,21 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
 
 
 def _inexact(journal: Journal) -> tuple[str, ...]:
-    return tuple(
+    """What the final_member events say makes the submission differ from what solution.py computes."""
+    members = [e for e in journal.events if e.get("name") == "final_member"]
+    stored = [
         f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
         "from the search's subsample of the rows"
-        for e in journal.events
-        if e.get("name") == "final_member" and not e.get("exact", True)
-    )
+        for e in members
+        if not e.get("exact", True)
+    ]
+    unrepeatable = [
+        f"{e['member']} predicted differently in its refit than in the search on the same rows: "
+        "its script is not repeatable (something in it depends on the clock, the machine or chance)"
+        for e in members
+        if e.get("repeated") is False
+    ]
+    return tuple(stored + unrepeatable)
 
 
 def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:
