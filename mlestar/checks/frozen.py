@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from mlestar import syntax
 from mlestar.contract import ENV_TIME_BUDGET, EXPLORE_GUARD, FROZEN, FROZEN_FILE, MODE_EXPLORE
 
-CLOCK_CALLS = {
-    "time": frozenset(
-        {"time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "process_time"}
-    ),
-}
+TIME_FUNCTIONS = frozenset(
+    {"time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "process_time"}
+)
+"""The clock readers of the time module."""
 DATE_NOW = frozenset({"now", "utcnow", "today"})
 DATE_TYPES = ("datetime", "date", "Timestamp")
 TIME_KEYWORDS = frozenset(
@@ -92,7 +91,7 @@ class _ModuleFacts:
                 facts.time_modules.update(a.asname or a.name for a in node.names if a.name == "time")
             elif isinstance(node, ast.ImportFrom) and node.module == "time":
                 facts.clock_functions.update(
-                    a.asname or a.name for a in node.names if a.name in CLOCK_CALLS["time"]
+                    a.asname or a.name for a in node.names if a.name in TIME_FUNCTIONS
                 )
         for statement in tree.body:
             if isinstance(statement, ast.Assign) and facts.is_explore(statement.value):
@@ -123,7 +122,7 @@ class _ModuleFacts:
             return False
         owner = func.value
         if isinstance(owner, ast.Name) and owner.id in self.time_modules:
-            return func.attr in CLOCK_CALLS["time"]
+            return func.attr in TIME_FUNCTIONS
         return func.attr in DATE_NOW and ast.unparse(owner).endswith(DATE_TYPES)
 
 
