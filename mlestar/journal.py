@@ -13,11 +13,13 @@ Events the search writes (facts beside "name" and "time"):
   final            node (the solution handed over), solution_kind ("script" or "ensemble"), score,
                    members (the scripts handed over), dropped (ensemble members with zero weight)
   final_member     member, refit (bool), reason (why its stored predictions stand in), exact
-                   (whether those predictions are what solution.py computes)
+                   (whether its predictions are what solution.py computes), repeated (its refit
+                   predicted what its search run did; None when not comparable), clock (findings
+                   of checks.frozen: where it depends on the clock outside the explore guard)
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
                    solution, model (path of model/model.pkl relative to the run folder, or None),
                    threads (each final script's: thread counts can change a model's results),
-                   stored_members (not refit), exact (solution.py rebuilds the submission)
+                   stored_members (not refit), exact (every member exact: solution.py rebuilds the submission)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
 """

@@ -292,3 +292,30 @@ def test_a_clock_driven_search_is_frozen_and_handed_over_exactly(tmp_path: Path)
     assert final.ok and final.score == draft.score  # the final fit did not search again
     assert "FROZEN = {'noise'" in (cfg.run_dir / "solution.py").read_text()
     assert _rebuild(cfg.run_dir, tmp_path / "rebuild") == (cfg.run_dir / "submission.csv").read_bytes()
+
+
+class _ClockOutsideEngineer(ScriptedEngineer):
+    """Its drafts read the clock in a test outside the guard (harmless here, but a break of the rule)."""
+
+    def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
+        code = super().draft(ctx, candidate)
+        return code.replace(
+            "    time.sleep(SLEEP)\n", "    time.sleep(SLEEP)\n    if time.time() < 0:\n        return None\n"
+        )
+
+
+def test_a_handed_over_script_that_breaks_the_rule_is_not_called_exact(tmp_path: Path) -> None:
+    from mlestar.versioning.finished_run import read_finished_run
+    from tests.test_handover import _start
+
+    task = regression_task(tmp_path / "task")
+    cfg = config(task, tmp_path / "run", t_outer=0, r_ensemble=0, m_candidates=1)
+    _start(cfg, _ClockOutsideEngineer(drafts={"a": 0.5}))
+    journal = Journal(cfg.run_dir)
+    member = next(e for e in journal.events if e["name"] == "final_member")
+    assert member["refit"] and not member["exact"] and "time.time() < 0" in member["clock"][0]
+    assert not next(e for e in journal.events if e["name"] == "run_finished")["exact"]
+    reasons = read_finished_run(cfg.run_dir).inexact
+    assert len(reasons) == 1 and reasons[0].startswith(
+        "draft-0 depends on the clock outside the explore guard"
+    )

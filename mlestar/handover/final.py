@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar import contract
+from mlestar.checks.frozen import clock_findings
 from mlestar.handover import standalone
 from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
@@ -69,6 +70,8 @@ class Finisher:
         self.sample = read_table(path) if path is not None else None
         self.same_rows = bool(np.array_equal(harness.folds, harness.folds_full))
         """The search used every row: a member's stored predictions are what its refit computes."""
+        self.inexact: list[str] = []
+        """Members whose predictions in the submission are not what solution.py computes."""
 
     def finish(self, best: Node | None) -> Outcome:
         self.progress.set_stage("submit")
@@ -128,8 +131,11 @@ class Finisher:
         return done
 
     def _journal_member(self, fit: MemberFit) -> None:
-        exact = fit.refit is not None or self.same_rows
+        clock = [str(f) for f in clock_findings(self._script(fit.member))]
         repeated = self._repeated(fit)
+        exact = (fit.refit is not None or self.same_rows) and not clock and repeated is not False
+        if not exact:
+            self.inexact.append(fit.member)
         self.h.journal.event(
             "final_member",
             member=fit.member,
@@ -137,7 +143,13 @@ class Finisher:
             reason=fit.reason,
             exact=exact,
             repeated=repeated,
+            clock=clock,
         )
+        if clock:
+            self.progress.note(
+                f"{fit.member} depends on the clock outside the explore guard ({clock[0]}): solution.py "
+                "searches again and may not rebuild the submission exactly"
+            )
         if repeated is False:
             self.progress.note(
                 f"{fit.member} predicted differently in its refit than in the search, on the same rows: "
@@ -147,7 +159,7 @@ class Finisher:
             consequence = (
                 "they are what its script computes on every row"
                 if exact
-                else "they come from the search's subsample, so solution.py will compute different ones"
+                else "solution.py will compute different ones"
             )
             self.progress.note(f"{fit.member} uses its stored predictions ({fit.reason}); {consequence}")
 
@@ -249,7 +261,7 @@ class Finisher:
             model=outcome.model,
             threads=self.threads,
             stored_members=stored,
-            exact=not stored or self.same_rows,
+            exact=not self.inexact,
             finished=time.time(),
         )
 

@@ -93,11 +93,17 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
 def _inexact(journal: Journal) -> tuple[str, ...]:
     """What the final_member events say makes the submission differ from what solution.py computes."""
     members = [e for e in journal.events if e.get("name") == "final_member"]
+    clock = [
+        f"{e['member']} depends on the clock outside the explore guard ({e['clock'][0]}): it searches "
+        "again instead of using what the run found"
+        for e in members
+        if e.get("clock")
+    ]
     stored = [
         f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
         "from the search's subsample of the rows"
         for e in members
-        if not e.get("exact", True)
+        if not e.get("exact", True) and not e.get("clock")
     ]
     unrepeatable = [
         f"{e['member']} predicted differently in its refit than in the search on the same rows: "
@@ -105,7 +111,7 @@ def _inexact(journal: Journal) -> tuple[str, ...]:
         for e in members
         if e.get("repeated") is False
     ]
-    return tuple(stored + unrepeatable)
+    return tuple(clock + stored + unrepeatable)
 
 
 def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:
