@@ -48,6 +48,8 @@ KEPT_EVENTS = {
 }
 """What the search decided; run_started, session_started and the like hold paths and clocks."""
 CLOCK_FACTS = {"time", "finished", "same_as_s"}
+SLOW_TIMEOUT_S = 5400
+"""Two whole runs, one on a machine kept busy: slow by design."""
 
 
 @dataclass(frozen=True)
@@ -182,12 +184,14 @@ def _builtin_twice(task: Path, root: Path, max_nodes: int) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT_S)
 def test_builtin_engineer_same_run_under_load_on_the_bundled_example(tmp_path: Path) -> None:
     quiet, loaded = _builtin_twice(EXAMPLE, tmp_path, max_nodes=10)
     assert_same_run(quiet, loaded)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(SLOW_TIMEOUT_S)
 @pytest.mark.skipif(not BENCH.is_dir(), reason=f"no bench tasks at {BENCH}")
 @pytest.mark.parametrize("task", BENCH_TASKS)
 def test_builtin_engineer_same_run_under_load_on_a_bench_task(task: str, tmp_path: Path) -> None:
