@@ -59,7 +59,7 @@ class CheckReport:
                 f"check: the rebuilt submission differs from the run's in {len(self.differing)} of {self.rows} rows ({shown}){size}"
             ]
         lines += [f"  why: {r}" for r in self.reasons] or [
-            "  why: unknown (same package versions, every member refit)"
+            "  why: unknown: the package versions are the run's and the run's journal names nothing"
         ]
         return "\n".join(lines)
 
