@@ -37,20 +37,22 @@ def unfrozen_span(script: str) -> tuple[int, int] | None:
         tree = syntax.parse(script)
     except SyntaxError:
         return None
-    found = [
-        s
-        for s in tree.body
-        if isinstance(s, ast.Assign | ast.AnnAssign)
-        and [
-            t.id for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)
-        ]
-        == [FROZEN]
-        and isinstance(s.value, ast.Constant)
-        and s.value.value is None
-    ]
+    found = [s for s in tree.body if _is_unfrozen(s)]
     if len(found) != 1:
         return None
     return found[0].lineno - 1, (found[0].end_lineno or found[0].lineno) - 1
+
+
+def _is_unfrozen(s: ast.stmt) -> bool:
+    """`FROZEN = None` (or `FROZEN: ... = None`)."""
+    if isinstance(s, ast.Assign) and len(s.targets) == 1:
+        target = s.targets[0]
+    elif isinstance(s, ast.AnnAssign):
+        target = s.target
+    else:
+        return False
+    none = isinstance(s.value, ast.Constant) and s.value.value is None
+    return isinstance(target, ast.Name) and target.id == FROZEN and none
 
 
 def frozen_literal(settings: Mapping[str, Any]) -> str:
