@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow test-determinism check bench clean
+.PHONY: setup demo test test-slow test-determinism check bench conformance mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,8 +24,9 @@ demo: setup
 	$(BIN)/mlestar run examples/breast-cancer --out runs/demo --budget 2m --no-live
 	$(BIN)/mlestar status runs/demo
 
-## The default test suite (fast; no network).
+## The default test suite (fast; no network). Chromium is fetched for the report's browser test.
 test: setup
+	@bash tools/ensure_chromium.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 ## Long end-to-end checks.
@@ -37,13 +38,28 @@ test-slow: setup
 test-determinism: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow tests/test_determinism.py
 
+## Every MLE-bench layout: a replica inspected and run for 60 s, graded by its own check; the table
+## lands in docs/conformance.md.
+conformance: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m conformance.runner --run --budget 60 --docs
+
 check: setup
-	$(BIN)/ruff check mlestar tests bench examples
+	$(BIN)/ruff check mlestar tests bench examples agents
 	$(BIN)/mypy mlestar
 
 ## Benchmark on ../shared/bench (see bench/README.md for options).
 bench: setup
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+## The MLE-bench agent image (agents/mlestar): the wheel, then docker build when an engine runs.
+mlebench-agent: setup
+	rm -rf agents/mlestar/dist
+	$(BIN)/uv build --wheel --out-dir agents/mlestar/dist .
+	@if docker info >/dev/null 2>&1; then \
+	  docker build --platform=linux/amd64 -t mlestar agents/mlestar/ \
+	    --build-arg SUBMISSION_DIR=/home/submission --build-arg LOGS_DIR=/home/logs \
+	    --build-arg CODE_DIR=/home/code --build-arg AGENT_DIR=/home/agent; \
+	else echo "no Docker engine here: the wheel is in agents/mlestar/dist/; build the image where Docker runs"; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

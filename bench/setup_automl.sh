@@ -2,6 +2,7 @@
 # Create the AutoML baselines' own virtual environments (never the product's):
 #   bench/.envs/autogluon   AutoGluon 1.6.3 (tabular, LightGBM/CatBoost/XGBoost, no torch, no ray)
 #   bench/.envs/flaml       FLAML 2.8.0 with its AutoML extras
+# Both get Pillow, to read image tasks' files into per-file statistics (baselines/file_features.py).
 # Each needs its own venv: AutoGluon caps pandas, pyarrow and ray below what mlestar uses, and
 # FLAML pins an older xgboost. Idempotent: an environment that already holds the pinned version is
 # left alone. Also writes ~/ray_bootstrap_config.yaml (provider: local) when absent, so that a Ray
@@ -49,7 +50,7 @@ PY
 make_env() {
     local name="$1" dist="$2" module="$3" version="$4"; shift 4
     local venv="$envs/$name" uv py start
-    if installed "$venv" "$dist" "$version"; then
+    if installed "$venv" "$dist" "$version" && "$venv/bin/python" -c "import PIL" 2>/dev/null; then
         echo "$name: $dist $version already installed in $venv"
         return
     fi
@@ -76,8 +77,8 @@ main() {
     for t in "${targets[@]}"; do
         case "$t" in
             autogluon) make_env autogluon autogluon.tabular autogluon.tabular "$AUTOGLUON_VERSION" \
-                "autogluon.tabular[lightgbm,catboost,xgboost]==$AUTOGLUON_VERSION" ;;
-            flaml) make_env flaml flaml flaml.automl "$FLAML_VERSION" "flaml[automl]==$FLAML_VERSION" ;;
+                "autogluon.tabular[lightgbm,catboost,xgboost]==$AUTOGLUON_VERSION" pillow ;;
+            flaml) make_env flaml flaml flaml.automl "$FLAML_VERSION" "flaml[automl]==$FLAML_VERSION" pillow ;;
             *) echo "expected autogluon or flaml, found $t" >&2; exit 2 ;;
         esac
     done

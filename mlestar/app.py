@@ -23,6 +23,7 @@ from mlestar.errors import ConfigError, RunFolderError
 from mlestar.handover.final import Finisher, Outcome
 from mlestar.journal import Journal
 from mlestar.metrics import get_metric
+from mlestar.monitoring.schema import write_schema
 from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
@@ -76,6 +77,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
+    write_schema(spec, tables.train, tables.test, staging.root)
     _write_profile(spec, tables, staging)
     journal = Journal(staging.root)
     journal.event(
@@ -161,7 +163,9 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
         executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
-            return _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+            outcome = _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+            _write_report(layout, journal, progress)
+            return outcome
         finally:
             executor.close()
             if tracker is not None:
@@ -182,10 +186,31 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     harness = Harness(
         layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb, ctx.script_budget_s
     )
-    search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs)
-    best = search.run()
+    search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
+    best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
     # The final fit runs each script with the search's threads, so refits and stored predictions agree.
     return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
+
+
+def _warm(config: RunConfig) -> tuple[Any, ...]:
+    if not config.warm_start:
+        return ()
+    from mlestar.retrain.warm import warm_scripts
+
+    return warm_scripts(Path(config.warm_start))
+
+
+def _write_report(layout: RunLayout, journal: Journal, progress: Progress) -> None:
+    """report.html beside the journal; the tracker logs it when it sees the event. A report that
+    cannot be drawn must not fail a run whose submission is already written."""
+    from mlestar.report import report_run
+
+    try:
+        path = report_run(layout.root)
+    except Exception as e:  # the page is a view of the journal, never the run's result
+        progress.note(f"report not written: {type(e).__name__}: {e}")
+        return
+    journal.event("report_written", path=path.name)
 
 
 def _script_budget(config: RunConfig) -> float:

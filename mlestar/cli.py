@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="summarise a run from its journal")
     status.add_argument("run_dir", type=Path)
 
+    report = sub.add_parser("report", help="write a run's HTML report (also while it runs)")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--out", type=Path, help="where to write the page (default: RUN_DIR/report.html)")
+
     track = sub.add_parser("track", help="send a run's history to an MLflow store (no duplicates)")
     track.add_argument("run_dir", type=Path)
     track.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else the run folder's own store")
@@ -99,7 +103,64 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then run `dvc repro` in a temporary clone and compare its submission with the run's, byte for byte",
     )
+    _serving_parsers(sub)
     return parser
+
+
+def _serving_parsers(sub: Any) -> None:
+    validate = sub.add_parser("validate", help="check a table against a run's data schema (exit 1 on errors)")
+    validate.add_argument("run_dir", type=Path)
+    validate.add_argument("data", type=Path, help="a table (csv, parquet, json, ...)")
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too (unseen values, out of range)")
+    validate.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    serve = sub.add_parser("serve", help="serve a run's model over HTTP: /predict /health /metadata /metrics")
+    serve.add_argument("run_dir", type=Path)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-mb", type=float, default=10.0, help="largest request body in MB (default 10)")
+    serve.add_argument("--max-rows", type=int, default=100_000, help="most rows per request (default 100000)")
+    serve.add_argument("--no-validate", action="store_true", help="skip the schema check of requests")
+    serve.add_argument("--follow-alias", metavar="ALIAS", help="serve the registry version this alias names (e.g. champion) and follow it")
+    serve.add_argument("--poll", type=float, default=30.0, help="seconds between alias checks (default 30)")
+    serve.add_argument("--tracking-uri", help="the MLflow store of --follow-alias (default: the run's)")
+    serve.add_argument("--log-requests", action="store_true", help="log served rows in windows to RUN_DIR/monitoring/requests")
+    serve.add_argument("--log-window-rows", type=int, default=1000, help="rows per logged window (default 1000)")
+    serve.add_argument("--log-window-s", type=float, default=3600.0, help="seconds per logged window (default 3600)")
+    serve.add_argument("--log-text", action="store_true", help="log free-text columns too (left out by default)")
+    serve.add_argument("--log-exclude", action="append", default=[], metavar="COLUMN", help="a column never logged (repeat)")
+
+    predict = sub.add_parser("predict", help="predict a table with a run's model (batch)")
+    predict.add_argument("run_dir", type=Path)
+    predict.add_argument("data", type=Path)
+    predict.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
+    predict.add_argument("--no-validate", action="store_true", help="predict even when the table has schema errors")
+
+    monitor = sub.add_parser("monitor", help="drift, schema and live-metric report on new or logged data (exit 1 when something moved)")
+    monitor.add_argument("run_dir", type=Path)
+    monitor.add_argument("new_data", type=Path, nargs="?", help="a table; default: the requests logged by `serve --log-requests`")
+    monitor.add_argument("--labels", type=Path, help="answers for the new rows, joined on the id column")
+    monitor.add_argument("--last-windows", type=int, help="only the latest N logged windows")
+    monitor.add_argument("--alpha", type=float, default=0.05, help="family-wise significance of the drift tests (default 0.05)")
+    monitor.add_argument("--psi-min", type=float, default=0.1, help="smallest PSI that counts as drift (default 0.1)")
+    monitor.add_argument("--out", type=Path, help="report folder (default RUN_DIR/monitoring/reports/<time>)")
+    monitor.add_argument("--tracking-uri", help="MLflow store for the report (default: the run's)")
+    monitor.add_argument("--no-tracking", action="store_true", help="do not log the report to MLflow")
+
+    retrain = sub.add_parser("retrain", help="a warm-started search on new data; promote only when better beyond noise")
+    retrain.add_argument("run_dir", type=Path, help="the champion's run folder")
+    retrain.add_argument("--data", type=Path, required=True, help="new training rows, answers included")
+    retrain.add_argument("--out", type=Path, help="retrain folder (default runs/<task>-retrain-<time>)")
+    retrain.add_argument("--holdout", type=float, default=0.2, help="share of --data neither model sees (default 0.2)")
+    retrain.add_argument("--alpha", type=float, default=0.05, help="significance of the paired bootstrap test (default 0.05)")
+    retrain.add_argument("--budget", default="30m")
+    retrain.add_argument("--max-nodes", type=int)
+    retrain.add_argument("--seed", type=int, default=42)
+    retrain.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    retrain.add_argument("--llm", default="builtin", metavar="PROVIDER:MODEL")
+    retrain.add_argument("--tracking-uri", help="default: the champion run's store")
+    retrain.add_argument("--no-tracking", action="store_true", help="compare and journal, but set no registry alias")
+    retrain.add_argument("--no-live", action="store_true")
 
 
 def _role_models(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -194,6 +255,13 @@ def _cmd_status(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.report import report_run
+
+    print(report_run(args.run_dir, args.out))
+    return 0
+
+
 def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.tracking import sync_run
 
@@ -210,13 +278,49 @@ def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 1 if report.check is not None and not report.check.same else 0
 
 
+def _cmd_validate(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.serving.commands import validate_command
+
+    return validate_command(args, environ)
+
+
+def _cmd_serve(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.serving.commands import serve_command
+
+    return serve_command(args, environ)
+
+
+def _cmd_predict(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.serving.commands import predict_command
+
+    return predict_command(args, environ)
+
+
+def _cmd_monitor(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.monitoring.command import monitor_command
+
+    return monitor_command(args, environ)
+
+
+def _cmd_retrain(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.retrain.command import retrain_command
+
+    return retrain_command(args, environ, _llm_settings(args.llm, (), environ))
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "resume": _cmd_resume,
     "inspect": _cmd_inspect,
     "status": _cmd_status,
+    "report": _cmd_report,
     "track": _cmd_track,
     "export": _cmd_export,
+    "validate": _cmd_validate,
+    "serve": _cmd_serve,
+    "predict": _cmd_predict,
+    "monitor": _cmd_monitor,
+    "retrain": _cmd_retrain,
 }
 
 

@@ -55,6 +55,8 @@ class RunConfig:
     """User model-card folders, honoured beside the built-in cards."""
     live: bool | None = None
     """Live panel on/off; None: on when stdout is a terminal."""
+    warm_start: str | None = None
+    """An earlier run folder whose best scripts the search tries first (`mlestar retrain`)."""
 
     def with_run_dir(self, run_dir: Path) -> RunConfig:
         return replace(self, run_dir=run_dir)

@@ -84,7 +84,8 @@ def read_predictions(
             arr = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as e:
             raise PredictionError(f"output/{name} is not a readable .npy array: {e}") from e
-        arr = np.asarray(arr, dtype=np.float64)
+        if arr.dtype.kind != "U":  # text answers stay text (numpy unicode arrays)
+            arr = np.asarray(arr, dtype=np.float64)
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.shape != (rows, n_outputs):
@@ -94,6 +95,8 @@ def read_predictions(
         arrays.append(arr)
     oof, test = arrays
     used = folds >= 0
+    if oof.dtype.kind == "U" or test.dtype.kind == "U":
+        return Predictions(oof=oof, test=test)
     if not np.isfinite(oof[used]).all():
         raise PredictionError("output/oof.npy has NaN or infinite values on rows that have a fold")
     if not np.isfinite(test).all():

@@ -19,7 +19,9 @@ Events the search writes (facts beside "name" and "time"):
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
                    solution, model (path of model/model.pkl relative to the run folder, or None),
                    threads (each final script's: thread counts can change a model's results),
-                   stored_members (not refit), exact (every member exact: solution.py rebuilds the submission)
+                   stored_members (not refit), exact (every member exact: solution.py rebuilds
+                   the submission), baseline (the documented baseline submitted, if any)
+  report_written   path (report.html, relative to the run folder; logged to MLflow as an artifact)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
 """

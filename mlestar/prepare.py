@@ -6,6 +6,7 @@ Every attempt then reads the fast parquet copies through ./input instead of re-p
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,17 @@ def encode_target(spec: TaskSpec, train: pd.DataFrame) -> np.ndarray:
     cols = list(spec.train_target_columns)
     missing = [c for c in cols if c not in train.columns]
     if missing:
-        raise TaskError(f"expected target column(s) {missing} in the training table; found {list(train.columns)}")
+        raise TaskError(
+            f"expected target column(s) {missing} in the training table; found {list(train.columns)}"
+        )
+    if not cols:  # nothing in the data holds the answers: a baseline answers (spec.solver)
+        return np.zeros((len(train), 0), dtype=np.float64)
+    if spec.problem_type is ProblemType.TEXT:
+        return text_array(train[cols])
+    if spec.problem_type is ProblemType.MULTICLASS and len(cols) > 1:  # one-hot answer columns
+        return train[cols].to_numpy(dtype=float).argmax(axis=1).astype(np.int64)
+    if spec.problem_type is ProblemType.MULTILABEL and spec.label_separator and len(cols) == 1:
+        return _label_sets(train[cols[0]], spec.classes or (), spec.label_separator)
     if spec.problem_type in (ProblemType.BINARY, ProblemType.MULTICLASS):
         classes = [label_key(c) for c in (spec.classes or ())]
         labels = train[spec.label_column or cols[0]]
@@ -61,12 +72,39 @@ def encode_target(spec: TaskSpec, train: pd.DataFrame) -> np.ndarray:
     return arr[:, 0] if arr.shape[1] == 1 else arr
 
 
+def text_array(frame: pd.DataFrame) -> np.ndarray:
+    """Text answers as the contract stores them: a numpy unicode array of shape (n, k)."""
+    values = frame.fillna("").astype(str).to_numpy()
+    return np.asarray(values, dtype=np.str_).reshape(len(frame), -1)
+
+
+def _label_sets(labels: pd.Series, classes: tuple[str, ...], sep: str) -> np.ndarray:
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(labels), len(classes)), dtype=np.int64)
+    for row, value in enumerate(labels.fillna("").astype(str)):
+        for token in value.split(sep):
+            if token.strip() in index:
+                out[row, index[token.strip()]] = 1
+    return out
+
+
+def _cell_text(value: object) -> str | None:
+    """One cell of a mixed or nested column as text: lists and mappings as JSON, so scripts can
+    json.loads them (the profile says which columns)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, list | tuple | dict | np.ndarray):
+        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value, default=str)
+    return str(value)
+
+
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mixed-type object columns cannot go to parquet; store them as text."""
+    """Mixed-type and nested object columns cannot go to parquet; store them as text (JSON for
+    lists and mappings)."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            out[col] = out[col].map(_cell_text)
     out.columns = [str(c) for c in out.columns]
     return out
 
@@ -97,17 +135,32 @@ def prepare_run_data(
     subsample_rows: int,
     group_column: str | None = None,
 ) -> PreparedData:
-    train, test = tables.train, tables.test
+    train = tables.train
     y = encode_target(spec, train)
+    if y.ndim == 2 and y.shape[1] == 0 or len(train) < n_folds:  # no answers to learn: no folds either
+        return _write_data(spec, tables, layout, y, np.full(len(train), -1), np.full(len(train), -1))
     groups = None
     if group_column:
         if group_column not in train.columns:
-            raise TaskError(f"expected the group column {group_column!r} in train; found {list(train.columns)}")
+            raise TaskError(
+                f"expected the group column {group_column!r} in train; found {list(train.columns)}"
+            )
         groups = train[group_column].map(label_key).to_numpy()
-    strat = y if y.ndim == 1 else np.zeros(len(y))
+    strat = y if y.ndim == 1 and y.dtype.kind in "iub" else np.zeros(len(y))
     folds_full = make_folds(strat, spec.problem_type, n_folds, seed, groups)
     folds = subsample_folds(folds_full, strat, subsample_rows, seed)
+    return _write_data(spec, tables, layout, y, folds, folds_full)
 
+
+def _write_data(
+    spec: TaskSpec,
+    tables: TaskTables,
+    layout: RunLayout,
+    y: np.ndarray,
+    folds: np.ndarray,
+    folds_full: np.ndarray,
+) -> PreparedData:
+    train, test = tables.train, tables.test
     layout.data.mkdir(parents=True, exist_ok=True)
     _parquet_safe(train).to_parquet(layout.data / "train.parquet", index=False)
     _parquet_safe(test).to_parquet(layout.data / "test.parquet", index=False)

@@ -3,6 +3,7 @@
     RUN_DIR/
       config.json          the RunConfig of the run
       task.json            the inferred TaskSpec
+      schema.json          the data schema of the model's inputs (mlestar/monitoring/schema.py)
       data/                parsed once at intake; what scripts see through ./input
         train.parquet  test.parquet  target.npy  task.json
         folds.npy          the search's folds (-1 on rows left out by the subsample)
@@ -16,6 +17,7 @@
       model/model.pkl      the final fitted model (a cloudpickled predictor)
       llm/                 recorded requests and replies of the LLM engineer
       mlflow.db  mlartifacts/   the local MLflow store, when tracking to the run folder
+      monitoring/          request windows, monitor reports, cached reference predictions
       .lock                held by the process driving the run
 """
 

@@ -260,12 +260,20 @@ def test_empty_description(tmp_path: Path) -> None:
         load_task(task)
 
 
-def test_no_test_data(tmp_path: Path) -> None:
+def test_no_test_table_takes_the_sample_rows(tmp_path: Path) -> None:
     task = make_task(tmp_path, "binary_labels")
     (task / "test.csv").unlink()
-    with pytest.raises(
-        TaskError, match=r"expected a test table \(test.csv.*found description.md, sample_submission.csv"
-    ):
+    spec, tables = load_task_tables(task)
+    sample = pd.read_csv(task / "sample_submission.csv")
+    assert list(tables.test[spec.id_column]) == list(sample[spec.id_column])
+    assert any("no test table" in n for n in spec.notes)
+
+
+def test_no_test_table_and_no_sample(tmp_path: Path) -> None:
+    task = make_task(tmp_path, "binary_labels")
+    (task / "test.csv").unlink()
+    (task / "sample_submission.csv").unlink()
+    with pytest.raises(TaskError, match=r"expected a test table \(test.csv.*found description.md, train.csv"):
         load_task(task)
 
 
@@ -286,10 +294,12 @@ def test_target_not_found_in_train(tmp_path: Path) -> None:
         TaskError, match="expected the target column.* Survived in train .*found columns PassengerId"
     ):
         load_task(task, {"target_columns": "Survived"})
+    # a prediction column train lacks is answered by the one train-only column, and inspect says so
     sample = pd.read_csv(task / "sample_submission.csv").rename(columns={"Transported": "Answer"})
     sample.to_csv(task / "sample_submission.csv", index=False)
-    with pytest.raises(TaskError, match="expected the target column.* Answer in train"):
-        load_task(task)
+    spec = load_task(task)
+    assert spec.target_columns == ("Answer",) and spec.train_target_columns == ("Transported",)
+    assert any("Answer" in n and "Transported" in n for n in spec.notes)
 
 
 @pytest.mark.parametrize(
@@ -339,10 +349,22 @@ def test_duplicate_ids_in_test(tmp_path: Path) -> None:
 def test_ambiguous_training_tables(tmp_path: Path) -> None:
     task = make_task(tmp_path, "regression")
     (task / "train.csv").rename(task / "train_a.csv")
-    write_file(task / "train_b.csv", pd.read_csv(task / "train_a.csv"))
+    parts = pd.read_csv(task / "train_a.csv")
+    write_file(task / "train_b.csv", parts.assign(extra=1))  # both hold the answers, headers differ
     with pytest.raises(TaskError, match="expected one train table, found several: train_a.csv, train_b.csv"):
         load_task(task)
     assert load_task(task, {"train": "train_b.csv"}).train_path.name == "train_b.csv"
+
+
+def test_training_table_in_parts_is_read_as_one(tmp_path: Path) -> None:
+    task = make_task(tmp_path, "regression")
+    whole = pd.read_csv(task / "train.csv")
+    (task / "train.csv").unlink()
+    write_file(task / "train_curated.csv", whole.iloc[:10])
+    write_file(task / "train_noisy.csv", whole.iloc[10:])
+    spec, tables = load_task_tables(task)
+    assert len(tables.train) == len(whole)
+    assert any("read as one table" in n for n in spec.notes)
 
 
 def test_missing_group_column_and_given_file(tmp_path: Path) -> None:
@@ -359,6 +381,7 @@ def test_intake_writes_nothing(tmp_path: Path) -> None:
     load_task(task)
     assert _snapshot(tmp_path) == before
     (task / "test.csv").unlink()
+    (task / "sample_submission.csv").unlink()
     before = _snapshot(tmp_path)
     with pytest.raises(TaskError):
         load_task(task)

@@ -67,7 +67,7 @@ def _fit_once(
     path: Path,
     dystack: bool,
 ) -> TabularPredictor:
-    eval_metric = "roc_auc" if metric == "roc_auc" else AG_METRIC[kind]
+    eval_metric = "roc_auc" if metric in ("roc_auc", "mean_roc_auc") else AG_METRIC[kind]
     problem = "regression" if kind.endswith("regression") else None
     predictor = TabularPredictor(
         label=target, eval_metric=eval_metric, problem_type=problem, path=str(path), verbosity=1

@@ -44,7 +44,7 @@ def _fit(x, y: np.ndarray, kind: str, metric: str, seconds: float, seed: int) ->
         x,
         y,
         task="regression" if kind.endswith("regression") else "classification",
-        metric="roc_auc" if metric == "roc_auc" else FLAML_METRIC[kind],
+        metric="roc_auc" if metric in ("roc_auc", "mean_roc_auc") else FLAML_METRIC[kind],
         time_budget=seconds,
         seed=seed,
         verbose=0,

@@ -5,6 +5,10 @@ way a person would: the sample submission's first column is the id and the rest 
 the training table's columns that the test table lacks are the targets. When the columns to fill
 are not in the training table, they are the classes of the one training-only column (for example
 spooky: fill EAP/HPL/MWS, train has `author`), and the submission holds class probabilities.
+Two more things a person does: an id that is a date-time also gives its parts (year, month, day,
+hour, weekday) as features; rows that are files (images named by the id, in a folder or zip) get
+per-file statistics as features (file_features.py), and with no test table the sample submission's
+ids are the test rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ PREDICTION_KIND = {
     "roc_auc": "proba",
     "mean_rmsle": "log_regression",
     "rmsle": "log_regression",
+    "mean_roc_auc": "proba",
     "pearson": "regression",
     "rmse": "regression",
 }
@@ -46,18 +51,26 @@ class TaskTables:
     """The single feature, when the task is text only."""
 
 
-def _one_csv(folder: Path, *keys: str) -> Path:
+def _one_csv(folder: Path, *keys: str, required: bool = True) -> Path | None:
     found = sorted(p for p in folder.glob("*.csv") if all(k in p.stem.lower() for k in keys))
-    if not found:
+    if not found and required:
         raise ValueError(f"expected a csv named like {'_'.join(keys)} in {folder}, found none")
-    return min(found, key=lambda p: len(p.name))
+    return min(found, key=lambda p: len(p.name)) if found else None
+
+
+def _read(path: Path | None) -> pd.DataFrame:
+    assert path is not None
+    return pd.read_csv(path)
 
 
 def read_task(public: Path) -> TaskTables:
-    train = pd.read_csv(_one_csv(public, "train"))
-    test = pd.read_csv(_one_csv(public, "test"))
-    sample = pd.read_csv(_one_csv(public, "sample", "submission"))
+    train = _read(_one_csv(public, "train"))
+    sample = _read(_one_csv(public, "sample", "submission"))
     id_column, targets = str(sample.columns[0]), tuple(str(c) for c in sample.columns[1:])
+    test_path = _one_csv(public, "test", required=False)
+    test = _read(test_path) if test_path else sample[[id_column]].copy()
+    train, test = _with_id_parts(train, test, id_column)
+    train, test = _with_file_statistics(public, train, test, id_column)
     features = tuple(c for c in test.columns if c in train.columns and c != id_column)
     train_only = [c for c in train.columns if c not in test.columns]
     label = None
@@ -72,12 +85,51 @@ def read_task(public: Path) -> TaskTables:
 
 
 def _text_column(train: pd.DataFrame, features: tuple[str, ...]) -> str | None:
-    if len(features) != 1:
-        return None
-    col = train[features[0]]
-    if col.dtype != object and not pd.api.types.is_string_dtype(col):
-        return None
-    return features[0] if col.astype(str).str.len().mean() >= TEXT_MIN_MEAN_CHARS else None
+    """The feature with the longest strings, when they are long enough to be text."""
+    lengths = {
+        c: train[c].dropna().astype(str).str.len().mean()
+        for c in features
+        if train[c].dtype == object or pd.api.types.is_string_dtype(train[c])
+    }
+    longest = max(lengths, key=lambda c: lengths[c], default=None)
+    return longest if longest is not None and lengths[longest] >= TEXT_MIN_MEAN_CHARS else None
+
+
+def _with_id_parts(
+    train: pd.DataFrame, test: pd.DataFrame, id_column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A date-time id keeps keying the rows; its parts become features too (numbers are not dates)."""
+    if any(id_column not in t.columns or pd.api.types.is_numeric_dtype(t[id_column]) for t in (train, test)):
+        return train, test
+    try:
+        stamps = [pd.to_datetime(t[id_column], format="mixed") for t in (train, test)]
+    except (ValueError, TypeError, KeyError):
+        return train, test
+    if any(s.isna().any() for s in stamps):
+        return train, test
+    parts = {"year": "year", "month": "month", "day": "day", "hour": "hour", "weekday": "dayofweek"}
+    out = []
+    for table, stamp in zip((train, test), stamps, strict=True):
+        extra = {f"{id_column}_{name}": getattr(stamp.dt, attr).to_numpy() for name, attr in parts.items()}
+        out.append(table.assign(**extra))
+    return out[0], out[1]
+
+
+def _with_file_statistics(
+    public: Path, train: pd.DataFrame, test: pd.DataFrame, id_column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from file_features import find_source, statistics_table
+
+    if id_column not in train.columns:
+        return train, test
+    sources = [find_source(public, t[id_column]) for t in (train, test)]
+    if any(s is None for s in sources):
+        return train, test
+    out = []
+    for table, source in zip((train, test), sources, strict=True):
+        stats = statistics_table(source, table[id_column])  # type: ignore[arg-type]
+        out.append(pd.concat([table.reset_index(drop=True), stats], axis=1))
+    return out[0], out[1]
 
 
 def prediction_kind(metric: str) -> str:

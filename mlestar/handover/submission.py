@@ -1,4 +1,9 @@
-"""From test predictions to a checked submission file, shaped exactly like the sample submission."""
+"""From test predictions to a checked submission file, shaped exactly like the sample submission.
+
+Predictions are the contract's arrays (n_test, n_outputs): numbers, or numpy unicode text for text
+answers. The layout (TaskSpec.submission) says how they are written: labels, probabilities, numbers,
+a distribution, label lists, the top k classes, or text; rows keyed by the id column or by order.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pandas as pd
 from mlestar.task.spec import ProblemType, TaskSpec
 
 _EPS = 1e-15
+_TEXTUAL = ("labels", "ranked", "text")
 
 
 class SubmissionError(ValueError):
@@ -21,31 +27,73 @@ def to_submission_frame(
     spec: TaskSpec, pred: np.ndarray, test: pd.DataFrame, sample: pd.DataFrame | None
 ) -> pd.DataFrame:
     """Map the prediction array (n_test, n_outputs) to the submission's columns and row order."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(len(test), -1)
-    values = _prediction_columns(spec, pred)
-    frame = pd.DataFrame(values, columns=list(spec.target_columns))
-    if spec.id_column is None:
-        return frame
+    pred = _as_array(spec, pred, len(test))
+    frame = pd.DataFrame(_prediction_columns(spec, pred), columns=list(spec.target_columns))
+    layout = spec.submission
+    if layout.key == "position" or spec.id_column is None:
+        return _by_position(spec, frame, sample)
     frame.insert(0, spec.id_column, test[spec.id_column].to_numpy())
-    if sample is not None and spec.submission.row_order == "sample":
+    if layout.aggregate:
+        frame = _aggregate(frame, spec)
+    if sample is not None and (layout.row_order == "sample" or layout.aggregate):
         key = frame[spec.id_column].astype(str)
         frame = frame.set_index(key).loc[sample[spec.id_column].astype(str)].reset_index(drop=True)
         frame[spec.id_column] = sample[spec.id_column].to_numpy()
+    for col in layout.copy_columns:
+        if sample is not None and col in sample.columns:
+            frame[col] = sample[col].to_numpy()
     columns = list(sample.columns) if sample is not None else [spec.id_column, *spec.target_columns]
     return frame[columns]
 
 
-def _prediction_columns(spec: TaskSpec, pred: np.ndarray) -> np.ndarray | list[str]:
+def _as_array(spec: TaskSpec, pred: np.ndarray, n: int) -> np.ndarray:
+    arr = np.asarray(pred)
+    if spec.problem_type is ProblemType.TEXT or arr.dtype.kind in "UO":
+        return arr.astype(str).reshape(n, -1)
+    return arr.astype(np.float64).reshape(n, -1)
+
+
+def _by_position(spec: TaskSpec, frame: pd.DataFrame, sample: pd.DataFrame | None) -> pd.DataFrame:
+    if sample is None:
+        return frame
+    out = sample.copy()
+    for col in spec.target_columns:
+        out[col] = frame[col].to_numpy()
+    return out
+
+
+def _aggregate(frame: pd.DataFrame, spec: TaskSpec) -> pd.DataFrame:
+    """Several test rows per submission row: their numeric predictions averaged, in first-seen order."""
+    if spec.submission.value_kind in _TEXTUAL or spec.submission.value_kind == "label":
+        return frame.drop_duplicates(subset=[spec.id_column]).reset_index(drop=True)
+    return frame.groupby(spec.id_column, sort=False, as_index=False).mean()
+
+
+def _prediction_columns(spec: TaskSpec, pred: np.ndarray) -> np.ndarray | list[str] | list[list[str]]:
     kind = spec.submission.value_kind
     classes = list(spec.classes or ())
+    if kind == "text":
+        return pred
+    if kind == "label" and not classes:  # no classes known (no answers): the values as given
+        return [str(int(v)) if float(v).is_integer() else str(v) for v in pred[:, 0]]
     if kind == "label":
         if spec.problem_type is ProblemType.BINARY:
             return [classes[1] if p >= 0.5 else classes[0] for p in pred[:, 0]]
         return [classes[i] for i in pred.argmax(axis=1)]
-    if kind == "probability":
-        p = np.clip(pred, _EPS, 1 - _EPS)
-        if spec.problem_type is ProblemType.MULTICLASS:
-            p = p / p.sum(axis=1, keepdims=True)
+    if kind == "labels":
+        sep = spec.label_separator or " "
+        return [sep.join(c for c, p in zip(classes, row, strict=True) if p >= 0.5) for row in pred]
+    if kind == "ranked":
+        k = spec.submission.top_k or 5
+        if pred.shape[1] == 1 and len(classes) == 2:
+            pred = np.column_stack([1 - pred[:, 0], pred[:, 0]])
+        top = np.argsort(-pred, axis=1, kind="stable")[:, :k]
+        return [" ".join(classes[i] for i in row) for row in top]
+    if kind in ("probability", "distribution"):
+        p = np.clip(pred, _EPS if kind == "probability" else 0.0, 1 - _EPS if kind == "probability" else None)
+        if spec.problem_type is ProblemType.MULTICLASS or kind == "distribution":
+            total = p.sum(axis=1, keepdims=True)
+            p = np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
         return p
     return pred
 
@@ -57,30 +105,40 @@ def check_submission(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame |
 
 
 def _problems(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame | None):  # type: ignore[no-untyped-def]
+    keyed = spec.id_column is not None and spec.submission.key == "id"
     if sample is not None:
         if list(frame.columns) != list(sample.columns):
             yield f"expected columns {list(sample.columns)}, found {list(frame.columns)}"
             return
         if len(frame) != len(sample):
             yield f"expected {len(sample)} rows, found {len(frame)}"
-        elif spec.id_column:
+        elif keyed:
             ids, want = frame[spec.id_column].astype(str), sample[spec.id_column].astype(str)
             if set(ids) != set(want):
                 yield "the ids differ from the sample submission's"
             elif spec.submission.row_order == "sample" and not (ids.to_numpy() == want.to_numpy()).all():
                 yield "the rows are not in the sample submission's order"
-    if spec.id_column and frame[spec.id_column].duplicated().any():
+    if keyed and frame[spec.id_column].duplicated().any():
         yield "duplicate ids"
-    preds = frame[list(spec.target_columns)]
+    yield from _value_problems(frame[list(spec.target_columns)], spec)
+
+
+def _value_problems(preds: pd.DataFrame, spec: TaskSpec):  # type: ignore[no-untyped-def]
+    kind = spec.submission.value_kind
+    if kind in _TEXTUAL:
+        if preds.isna().any().any() and kind == "ranked":
+            yield "empty predictions"
+        return
     if preds.isna().any().any():
         yield "empty predictions"
         return
-    kind = spec.submission.value_kind
-    if kind == "label":
+    if kind == "label" and spec.classes:
         allowed = set(spec.classes or ())
         bad = set(preds.iloc[:, 0].astype(str)) - allowed
         if bad:
             yield f"labels {sorted(bad)[:5]} are not among the classes {sorted(allowed)}"
+        return
+    if kind == "label":
         return
     values = preds.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
@@ -101,6 +159,72 @@ def trivial_predictions(spec: TaskSpec, y: np.ndarray, n_test: int) -> np.ndarra
         return np.tile(prior, (n_test, 1))
     cols = y.reshape(len(y), -1)
     return np.tile(cols.mean(axis=0), (n_test, 1))
+
+
+def baseline_predictions(
+    spec: TaskSpec, y: np.ndarray, test: pd.DataFrame, sample: pd.DataFrame | None
+) -> np.ndarray:
+    """The documented baseline (spec.baseline; docs/conformance.md) as a prediction array."""
+    n, base = len(test), spec.baseline
+    if base.startswith("copy:") and base[5:] in test.columns:
+        column = test[base[5:]].fillna("").astype(str).to_numpy()
+        return np.tile(column.reshape(n, 1), (1, max(1, len(spec.target_columns)))).astype(np.str_)
+    if base == "empty":
+        return np.full((n, len(spec.target_columns)), _empty_spelling(spec, sample), dtype=np.str_)
+    if base in ("sample", "popular") or y.size == 0:
+        return _from_sample_or_popular(spec, y, test, sample)
+    if spec.problem_type is ProblemType.TEXT:
+        return _from_sample_or_popular(spec, y, test, sample)
+    return trivial_predictions(spec, y, n)
+
+
+def _empty_spelling(spec: TaskSpec, sample: pd.DataFrame | None) -> str:
+    """How the sample writes an empty answer: "-" when it uses it, else an empty string."""
+    if sample is not None:
+        values = sample[spec.target_columns[0]].fillna("").astype(str)
+        if (values == "-").any():
+            return "-"
+    return ""
+
+
+def _from_sample_or_popular(
+    spec: TaskSpec, y: np.ndarray, test: pd.DataFrame, sample: pd.DataFrame | None
+) -> np.ndarray:
+    """The most frequent training answer per column (text), else the sample's own answers."""
+    n = len(test)
+    if y.size and y.dtype.kind in "US":
+        common = [
+            pd.Series(y.reshape(len(y), -1)[:, j]).mode().iloc[0]
+            for j in range(y.reshape(len(y), -1).shape[1])
+        ]
+        return np.tile(np.asarray(common, dtype=np.str_), (n, 1))
+    if y.size and spec.submission.value_kind == "ranked":
+        return trivial_predictions(spec, y, n)
+    if sample is None:
+        return trivial_predictions(spec, y, n) if y.size else np.zeros((n, spec.n_outputs))
+    values = _sample_in_test_order(spec, test, sample)
+    if spec.problem_type is ProblemType.TEXT or not all(
+        pd.api.types.is_numeric_dtype(d) for d in values.dtypes
+    ):
+        return values.fillna("").astype(str).to_numpy().astype(np.str_)
+    if spec.submission.value_kind == "label" and spec.classes:
+        index = {c: i for i, c in enumerate(spec.classes)}
+        onehot = np.zeros((n, len(spec.classes)))
+        for row, v in enumerate(values.iloc[:, 0].astype(str)):
+            onehot[row, index.get(v, 0)] = 1
+        return onehot[:, 1:] if spec.problem_type is ProblemType.BINARY else onehot
+    return values.to_numpy(dtype=np.float64)
+
+
+def _sample_in_test_order(spec: TaskSpec, test: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
+    cols = list(spec.target_columns)
+    if spec.id_column is None or spec.submission.key == "position" or spec.id_column not in test.columns:
+        return sample[cols].reset_index(drop=True)
+    by_id = sample.drop_duplicates(subset=[spec.id_column]).set_index(
+        sample[spec.id_column].drop_duplicates().astype(str)
+    )
+    keys = test[spec.id_column].astype(str)
+    return by_id.reindex(keys)[cols].reset_index(drop=True)
 
 
 def write_submission(frame: pd.DataFrame, path: Path) -> None:

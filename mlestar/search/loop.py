@@ -42,6 +42,17 @@ HANDOVER_GUESS = 3
 ScriptMaker = Callable[[], str]
 
 
+@dataclass(frozen=True)
+class WarmScript:
+    """A script from an earlier run to try first (retraining warm-starts from the old journal)."""
+
+    name: str
+    plan: str
+    code: str
+    source: str
+    """The earlier run's node id."""
+
+
 @dataclass
 class SearchState:
     """What the stages hand each other: the current solution and what was learned so far."""
@@ -63,6 +74,7 @@ class Search:
         settings: SearchSettings,
         progress: Progress,
         jobs: int,
+        warm_start: tuple[WarmScript, ...] = (),
     ) -> None:
         self.ctx = ctx
         self.engineer = engineer
@@ -72,6 +84,7 @@ class Search:
         self.settings = settings
         self.progress = progress
         self.jobs = max(1, jobs)
+        self.warm_start = warm_start
         self.memo = Memo(journal)
         self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="attempt")
         self.state = SearchState()
@@ -118,10 +131,21 @@ class Search:
                 f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name}
             )
             jobs.append((att, partial(self.engineer.draft, self.ctx, cand)))
-        nodes = self.run_batch(jobs, stage="draft", always_first=True)
+        nodes = self.run_batch(self._warm_jobs() + jobs, stage="draft", always_first=True)
         ok = self._ranked([n for n in nodes if n.ok])
         self.state.current = ok[0] if ok else None
         self._drafts = ok
+
+    def _warm_jobs(self) -> list[tuple[Attempt, ScriptMaker]]:
+        """An earlier run's best scripts, run first as drafts on this run's data and folds."""
+        jobs: list[tuple[Attempt, ScriptMaker]] = []
+        for i, warm in enumerate(self.warm_start):
+            self.state.candidates.setdefault(warm.name, Candidate(warm.name, warm.plan, source="warm_start"))
+            meta = {"candidate": warm.name, "warm_from": warm.source}
+            plan = f"warm start from {warm.source}: {warm.plan}"
+            att = Attempt(f"warm-{i}", None, "draft", "warm_start", plan, meta)
+            jobs.append((att, partial(str, warm.code)))
+        return jobs
 
     def merge(self) -> None:
         base = self.state.current

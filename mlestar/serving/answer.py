@@ -18,9 +18,18 @@ if TYPE_CHECKING:
     from mlestar.task.spec import TaskSpec
 
 
+def raw_predictions(predictor: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The predictor's array (n_rows, n_outputs), as solution scripts write test.npy."""
+    return np.asarray(predictor.predict(frame), dtype=float).reshape(len(frame), -1)
+
+
 def answer(spec: TaskSpec, predictor: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """The predictor's predictions on frame, as the submission's prediction columns."""
-    pred = np.asarray(predictor.predict(frame), dtype=float).reshape(len(frame), -1)
+    return answer_from(spec, raw_predictions(predictor, frame), frame)
+
+
+def answer_from(spec: TaskSpec, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
+    """Raw predictions on frame's rows, as the submission's prediction columns."""
     rows = frame.reset_index(drop=True)
     if spec.id_column and spec.id_column not in rows.columns:  # ids only label rows: not needed
         rows = rows.assign(**{spec.id_column: np.arange(len(rows))})

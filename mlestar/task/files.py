@@ -24,9 +24,10 @@ import pandas as pd
 from mlestar.errors import TaskError
 
 DESCRIPTION_NAMES = ("description.md", "description.txt", "readme.md", "readme.txt")
-TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json")
+TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json", "txt")
 """Preferred first when the same table comes in several formats."""
-COMPRESSIONS = ("zip", "gz", "bz2", "xz")
+COMPRESSIONS = ("zip", "gz", "bz2", "xz", "7z")
+ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".7z")
 ENCODING_NOTE = "encoding"
 """DataFrame.attrs key set by read_table when a text file was not UTF-8."""
 
@@ -98,6 +99,9 @@ def table_file(path: Path) -> TableFile | None:
     suffixes = [s.lstrip(".").lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == "zip":
         return _zipped_table(path)
+    if suffixes and suffixes[-1] == "7z":
+        inner = table_file(Path(path.name[: -len(".7z")]))
+        return TableFile(path, inner.fmt, Path(path.name[: -len(".7z")]).name) if inner else None
     if suffixes and suffixes[-1] in COMPRESSIONS:
         suffixes.pop()
     if suffixes and suffixes[-1] in TABLE_FORMATS:
@@ -147,6 +151,10 @@ def pick_table(tables: list[TableFile], role: str) -> TableFile | None:
     best = min(r for r, _ in ranked)
     candidates = [t for r, t in ranked if r == best]
     stems = sorted({t.stem for t in candidates})
+    if len(stems) > 1 and role == "sample":
+        plain = [t for t in candidates if t.stem.replace("_", "") == "samplesubmission"]
+        candidates = plain or candidates
+        stems = sorted({t.stem for t in candidates})
     if len(stems) > 1:
         names = ", ".join(t.path.name for t in candidates)
         key = "sample_submission" if role == "sample" else role
@@ -163,7 +171,10 @@ def _name_rank(stem: str, role: str) -> int | None:
         return 0
     if stem == role + "ing":
         return 1
-    return 2 if stem.startswith(role) else None
+    if stem.startswith(role):
+        return 2
+    words = re.split(r"[^a-z0-9]+", stem)
+    return 3 if role in words or role + "ing" in words else None
 
 
 def read_table(path: Path, id_column: str | None = None) -> pd.DataFrame:
@@ -215,7 +226,23 @@ def read_columns(path: Path) -> list[str] | None:
         return None
 
 
+def _member_bytes(table: TableFile) -> bytes:
+    assert table.member is not None
+    if table.path.suffix.lower() == ".7z":
+        import tempfile
+
+        import py7zr
+
+        with tempfile.TemporaryDirectory() as tmp, py7zr.SevenZipFile(table.path) as archive:
+            archive.extract(path=tmp, targets=[table.member])
+            return (Path(tmp) / table.member).read_bytes()
+    with zipfile.ZipFile(table.path) as zf:
+        return zf.read(table.member)
+
+
 def _head_bytes(table: TableFile, n: int) -> bytes:
+    if table.member is not None and table.path.suffix.lower() == ".7z":
+        return _member_bytes(table)[:n]
     if table.member is not None:
         with zipfile.ZipFile(table.path) as zf, zf.open(table.member) as f:
             return f.read(n)
@@ -232,15 +259,15 @@ def _read(table: TableFile, id_column: str | None) -> tuple[pd.DataFrame, str]:
         raise TaskError(f"expected a table with a header row in {table.path.name}, found an empty file")
     source: Path | io.BytesIO = table.path
     if table.member is not None:
-        with zipfile.ZipFile(table.path) as zf:
-            source = io.BytesIO(zf.read(table.member))
+        source = io.BytesIO(_member_bytes(table))
     if table.fmt == "parquet":
         return pd.read_parquet(source), "utf-8"
     if b"\x00" in head:
         raise TaskError(f"expected a text table in {table.path.name}, found binary data")
     for encoding in ("utf-8-sig", "latin-1"):
         try:
-            frame = _read_text_table(source, table.fmt, encoding, _compression(table), id_column)
+            sep = "\t" if table.fmt == "tsv" else sniff_separator(head.decode(encoding, errors="replace"))
+            frame = _read_text_table(source, table.fmt, encoding, _compression(table), id_column, sep)
             return frame, encoding.removesuffix("-sig")
         except UnicodeDecodeError:
             if isinstance(source, io.BytesIO):
@@ -255,15 +282,24 @@ def _compression(table: TableFile) -> str | None:
 
 
 def _read_text_table(
-    buf: Path | io.BytesIO, fmt: str, encoding: str, compression: str | None, id_column: str | None
+    buf: Path | io.BytesIO,
+    fmt: str,
+    encoding: str,
+    compression: str | None,
+    id_column: str | None,
+    sep: str = ",",
 ) -> pd.DataFrame:
-    if fmt in ("csv", "tsv"):
+    if fmt == "txt" and not _has_header(buf, encoding, compression):
+        return pd.read_csv(buf, sep="\x01", header=None, names=["text"], encoding=encoding,
+                           compression=compression, quoting=3, dtype=str, keep_default_na=False)  # fmt: skip
+    if fmt in ("csv", "tsv", "txt"):
         dtype = {id_column: "str"} if id_column else None
-        sep = "\t" if fmt == "tsv" else ","
         return pd.read_csv(
             buf, sep=sep, encoding=encoding, compression=compression, dtype=dtype, low_memory=False
         )
     # JSON carries its own types: keep them (dtype=False stops "007" turning into 7)
+    if fmt == "json" and _json_lines(buf, encoding, compression):
+        fmt = "jsonl"
     return pd.read_json(
         buf,
         lines=fmt == "jsonl",
@@ -272,6 +308,95 @@ def _read_text_table(
         dtype=False,
         convert_dates=False,
     )
+
+
+def _json_lines(buf: Path | io.BytesIO, encoding: str, compression: str | None) -> bool:
+    """A .json file holding one record per line (JSON lines under a .json name)."""
+    if isinstance(buf, io.BytesIO):
+        head = buf.getvalue()[:_SNIFF_BYTES].decode(encoding, errors="replace")
+    else:
+        openers: dict[str | None, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+        with openers.get(compression, open)(buf, "rt", encoding=encoding, errors="replace") as f:
+            head = f.read(_SNIFF_BYTES)
+    first = head.lstrip()[:1]
+    lines = [line for line in head.splitlines() if line.strip()]
+    return (
+        first == "{"
+        and len(lines) > 1
+        and lines[0].rstrip().endswith("}")
+        and lines[1].lstrip().startswith("{")
+    )
+
+
+def sniff_separator(head: str) -> str:
+    """The field separator of a delimited text: comma unless semicolons, tabs or bars split the
+    header and the next line into the same number of fields."""
+    lines = [line for line in head.splitlines()[:5] if line.strip()]
+    if not lines:
+        return ","
+    best, best_fields = ",", len(lines[0].split(","))
+    for sep in (";", "\t", "|"):
+        counts = {line.count(sep) for line in lines[:-1] or lines}
+        if len(counts) == 1 and (n := counts.pop() + 1) > best_fields:
+            best, best_fields = sep, n
+    return best
+
+
+def _has_header(buf: Path | io.BytesIO, encoding: str, compression: str | None) -> bool:
+    """A .txt file is a table when its first line splits like its second (a header row)."""
+    import csv
+
+    if isinstance(buf, io.BytesIO):
+        head = buf.getvalue()[:_SNIFF_BYTES].decode(encoding, errors="replace")
+    else:
+        openers: dict[str | None, Callable[..., Any]] = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+        with openers.get(compression, open)(buf, "rt", encoding=encoding, errors="replace") as f:
+            head = f.read(_SNIFF_BYTES)
+    lines = head.splitlines()[:2]
+    if len(lines) < 2:
+        return False
+    try:
+        dialect = csv.Sniffer().sniff(head, delimiters=",;\t|")
+    except csv.Error:
+        return False
+    counts = [len(next(csv.reader([line], dialect))) for line in lines]
+    return counts[0] > 1 and counts[0] == counts[1]
+
+
+def listing_of(task_dir: Path, limit: int = 200_000) -> list[str]:
+    """Every file of the task, relative to it; members of zip, tar and 7z archives are listed under
+    the archive's name ("train.zip/train/1.jpg")."""
+    out: list[str] = []
+    for path in sorted(task_dir.rglob("*")):
+        if len(out) >= limit:
+            break
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        rel = str(path.relative_to(task_dir))
+        out += [f"{rel}/{m}" for m in archive_members(path)] or [rel]
+    return out
+
+
+def archive_members(path: Path) -> list[str]:
+    """The files inside a zip, tar or 7z archive (empty for other files and single tables)."""
+    name = path.name.lower()
+    try:
+        if name.endswith(".zip") and table_file(path) is None:
+            with zipfile.ZipFile(path) as zf:
+                return [n for n in zf.namelist() if not n.endswith("/") and not _is_junk(n)]
+        if name.endswith((".tar", ".tar.gz", ".tgz")):
+            import tarfile
+
+            with tarfile.open(path) as tf:
+                return [m.name for m in tf.getmembers() if m.isfile()]
+        if name.endswith(".7z") and table_file(path) is None:
+            import py7zr
+
+            with py7zr.SevenZipFile(path) as archive:
+                return [n for n in archive.getnames() if not n.endswith("/")]
+    except Exception:  # an unreadable archive lists as itself
+        return []
+    return []
 
 
 def normalise_ids(ids: pd.Series) -> pd.Series:

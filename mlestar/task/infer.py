@@ -149,6 +149,8 @@ def match_classes(columns: Sequence[str], labels: pd.Series) -> tuple[str, ...] 
     """The label value behind each prediction column, in column order, when every label of train
     names exactly one column (as is, ignoring case, or after the columns' common prefix such as
     "Class_"); None when the label values are not the columns."""
+    if labels.dropna().head(200).map(lambda v: isinstance(v, list | dict | tuple)).any():
+        return None  # nested cells (lists, records) are inputs, never class labels
     values = sorted({label_text(v) for v in labels.dropna().unique()})
     if len(columns) < 2 or not 2 <= len(values) <= len(columns):
         return None

@@ -32,7 +32,8 @@ def table_shapes(spec: TaskSpec, tables: TaskTables | None = None) -> Shapes:
 _JSON_FIRST = (
     "name", "train", "test", "sample_submission", "id_column", "target_columns", "train_target_columns",
     "label_column", "classes", "problem_type", "n_outputs", "metric", "lower_is_better", "group_column",
-    "submission", "extra_paths", "shapes", "sources", "notes",
+    "submission", "extra_paths", "inputs", "row_files", "train_only", "id_is_feature", "dropped_rows",
+    "solver", "baseline", "shapes", "sources", "notes",
 )  # fmt: skip
 _DESCRIPTION_PREVIEW = 500
 
@@ -95,9 +96,25 @@ def render_inspect(spec: TaskSpec, tables: TaskTables | None = None) -> str:
         _field("  row order", _row_order(sub.row_order), None),
         _field("  dtypes", ", ".join(sub.dtypes) or "unknown", None),
     ]
+    lines += ["", *_kind_lines(spec)]
     if spec.notes:
         lines += ["", *(f"note: {n}" for n in spec.notes)]
     return "\n".join(lines) + "\n"
+
+
+def _kind_lines(spec: TaskSpec) -> list[str]:
+    files = "; ".join(
+        f"train {f['train'] or '-'}, test {f['test'] or '-'} ({f['kind']})" for f in spec.row_files
+    )
+    solver = "the search (engineers)" if spec.solver == "engineers" else f"baseline: {spec.baseline}"
+    return [
+        _field("inputs", spec.inputs, None),
+        _field("row files", files or "none", None),
+        _field("train only", ", ".join(spec.train_only) or "none", None),
+        _field("id is feature", "yes (date-time)" if spec.id_is_feature else "no", None),
+        _field("dropped rows", str(spec.dropped_rows), None),
+        _field("answered by", solver, None),
+    ]
 
 
 def _field(label: str, value: str, source: str | None) -> str:

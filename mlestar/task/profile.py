@@ -28,7 +28,7 @@ import pandas as pd
 
 from mlestar.task.spec import TaskSpec
 
-KINDS = ("numeric", "categorical", "text", "date", "id", "structured", "boolean", "constant")
+KINDS = ("numeric", "categorical", "text", "date", "id", "structured", "boolean", "constant", "list", "dict")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _SEPARATORS = ("/", "_", "-", ":", "|", ";", " ")
 _TRUE_FALSE = {"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1", "0.0", "1.0"}
@@ -40,7 +40,12 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
     """Profile the task's tables and extra files (deterministic; samples at most a few thousand rows)."""
     answers = set(spec.train_target_columns) | ({spec.label_column} if spec.label_column else set())
     columns = {name: profile_column(train[name], name == spec.id_column) for name in train.columns}
-    features = [c for c in train.columns if c in test.columns and c != spec.id_column and c not in answers]
+    if spec.id_is_feature and spec.id_column in columns:
+        columns[spec.id_column].update(kind="date", datetime=True, id=True)
+    features = [
+        c for c in train.columns
+        if c in test.columns and (c != spec.id_column or spec.id_is_feature) and c not in answers
+    ]  # fmt: skip
     return {
         "n_train": len(train),
         "n_test": len(test),
@@ -59,6 +64,9 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
 
 def profile_column(values: pd.Series, is_id: bool = False) -> dict[str, Any]:
     """The kind and a few statistics of one column."""
+    nested = nested_kind(values)
+    if nested is not None:
+        return _nested_profile(values, nested)
     non_null = values.dropna()
     info: dict[str, Any] = {
         "dtype": str(values.dtype),
@@ -79,6 +87,40 @@ def profile_column(values: pd.Series, is_id: bool = False) -> dict[str, Any]:
         sample = non_null.astype(str).head(_SAMPLE)
         info["mean_words"] = round(float(sample.str.split().str.len().mean()), 2)
         info["mean_chars"] = round(float(sample.str.len().mean()), 2)
+    return info
+
+
+def nested_kind(values: pd.Series) -> str | None:
+    """ "list" or "dict" when the cells hold lists (tuples, arrays) or mappings."""
+    if values.dtype != object:
+        return None
+    head = values.dropna().head(_SAMPLE)
+    if head.empty:
+        return None
+    if head.map(lambda v: isinstance(v, list | tuple | np.ndarray)).mean() > 0.5:
+        return "list"
+    if head.map(lambda v: isinstance(v, dict)).mean() > 0.5:
+        return "dict"
+    return None
+
+
+def _nested_profile(values: pd.Series, kind: str) -> dict[str, Any]:
+    """Lists: their lengths and tokens; mappings: their keys. Stored as JSON text in the run's data."""
+    non_null = values.dropna().head(_SAMPLE * 5)
+    info: dict[str, Any] = {
+        "dtype": "object",
+        "kind": kind,
+        "encoding": "json",
+        "missing": round(float(values.isna().mean()), 4) if len(values) else 0.0,
+    }
+    if kind == "list":
+        lengths = non_null.map(len)
+        tokens = Counter(str(t) for v in non_null for t in (v if len(v) < 1000 else []))
+        info.update(mean_len=round(float(lengths.mean()), 2) if len(lengths) else 0.0,
+                    n_unique=len(tokens), top=[t for t, _ in tokens.most_common(10)])  # fmt: skip
+    else:
+        keys = Counter(str(k) for v in non_null for k in v)
+        info.update(n_unique=len(keys), keys=[k for k, _ in keys.most_common(20)])
     return info
 
 

@@ -15,6 +15,9 @@ class ProblemType(StrEnum):
     REGRESSION = "regression"
     MULTI_TARGET_REGRESSION = "multi_target_regression"
     MULTILABEL = "multilabel"
+    TEXT = "text"
+    """Answers that are text: spans, run-length masks, prediction strings, sequences, free text.
+    The contract stores them as numpy unicode arrays of shape (n, n_outputs)."""
 
     @property
     def is_classification(self) -> bool:
@@ -26,16 +29,27 @@ class SubmissionLayout:
     """How the submission file must look, read from the sample submission.
 
     value_kind says what goes in the prediction columns:
-      "label"        one column of class labels (written as the classes are spelled)
-      "probability"  probabilities: one column for binary, one per class for multi-class
-      "number"       numeric predictions (regression)
+      "label"         one column of class labels (written as the classes are spelled)
+      "probability"   probabilities: one column for binary, one per class for multi-class
+      "number"        numeric predictions (regression)
+      "distribution"  numbers per column that sum to one on each row
+      "labels"        multi-label answers as the labels whose probability is >= 0.5, space-separated
+      "ranked"        the top_k most probable classes, space-separated (MAP@k)
+      "text"          text answers, written as predicted
     row_order is "sample" (the sample submission's id order) or "test" (the test file's order).
+    key is "id" (rows keyed by the id column) or "position" (rows matched by order; the sample's
+    copy_columns are copied from it as they are). aggregate "mean" averages the predictions of test
+    rows sharing an id (several test rows per submission row).
     """
 
     columns: tuple[str, ...]
     value_kind: str
     row_order: str = "sample"
     dtypes: tuple[str, ...] = ()
+    key: str = "id"
+    copy_columns: tuple[str, ...] = ()
+    top_k: int = 0
+    aggregate: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,28 @@ class TaskSpec:
     """Where each field came from: "inferred", "default", "task.yaml" or "flag"."""
     notes: tuple[str, ...] = field(default=(), compare=False)
     """What intake noticed and worked around (a Latin-1 file, sample ids that differ from test)."""
+    inputs: str = "tabular"
+    """What a row's inputs are: tabular, text, image, audio, signal, volume or files."""
+    solver: str = "engineers"
+    """"engineers" when the search can learn the answers, "baseline" when nothing there can."""
+    baseline: str = "prior"
+    """The documented answer when no engineer answers: prior, majority, mean, copy:<column>, empty,
+    popular or sample (see docs/conformance.md)."""
+    row_files: tuple[dict[str, Any], ...] = ()
+    """Per-row files: {"train": template, "test": template, "kind", "archive"}; templates are paths
+    relative to the task folder with "{id}" for the row's key."""
+    train_only: tuple[str, ...] = ()
+    """Columns of train that test lacks (answers and their proxies): never features."""
+    id_is_feature: bool = False
+    """The id carries information (a date-time): it keys the submission and stays a feature."""
+    dropped_rows: int = 0
+    """Training rows without an answer, dropped at intake."""
+    joined: tuple[str, ...] = ()
+    """Side tables joined into train and test on a key ("customers.csv on customer_id")."""
+    label_separator: str = ""
+    """For label lists in one train column ("a b", "a,b"): what joins the labels."""
+    built_from: dict[str, str] = field(default_factory=dict, compare=False)
+    """How a table was made when no file held it: {"train": "folders of train/", ...}."""
 
     @property
     def n_outputs(self) -> int:
@@ -75,6 +111,8 @@ class TaskSpec:
         if self.problem_type is ProblemType.BINARY:
             return 1
         if self.problem_type is ProblemType.MULTICLASS:
+            return len(self.classes or ())
+        if self.problem_type is ProblemType.MULTILABEL and self.label_column:
             return len(self.classes or ())
         return len(self.target_columns)
 
@@ -106,11 +144,15 @@ class TaskSpec:
                         **data["submission"],
                         "columns": tuple(data["submission"]["columns"]),
                         "dtypes": tuple(data["submission"].get("dtypes", ())),
+                        "copy_columns": tuple(data["submission"].get("copy_columns", ())),
                     }
                 ),
                 "classes": tuple(data["classes"]) if data.get("classes") is not None else None,
                 "extra_paths": tuple(data.get("extra_paths", ())),
                 "notes": tuple(data.get("notes", ())),
+                "row_files": tuple(data.get("row_files", ())),
+                "train_only": tuple(data.get("train_only", ())),
+                "joined": tuple(data.get("joined", ())),
             }
         )
 

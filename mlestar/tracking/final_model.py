@@ -7,6 +7,7 @@ explicitly (pinned to what is installed) so logging does not spend seconds infer
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import threading
@@ -133,7 +134,7 @@ def save_pyfunc(
             mlflow.pyfunc.save_model(
                 path=str(folder),
                 python_model=pyfunc_model.SubmissionModel(spec),
-                artifacts={pyfunc_model.PREDICTOR_ARTIFACT: str(layout.model)},
+                artifacts=_artifacts(run_dir, layout),
                 signature=infer_signature(example, output),
                 input_example=example,
                 pip_requirements=requirements(predictor_bytes),
@@ -142,6 +143,20 @@ def save_pyfunc(
         finally:
             for module in by_value:
                 cloudpickle.unregister_pickle_by_value(module)
+
+
+def _artifacts(run_dir: Path, layout: RunLayout) -> dict[str, str]:
+    """The predictor, and the run's data schema when it has one (serving validates with it)."""
+    from mlestar.monitoring.schema import SCHEMA_FILE, load_schema
+    from mlestar.serving import pyfunc_model
+
+    schema = run_dir / SCHEMA_FILE
+    with contextlib.suppress(Exception):  # the model is still worth logging without a schema
+        load_schema(run_dir)  # a run made before schemas gets one from its data folder
+    artifacts = {pyfunc_model.PREDICTOR_ARTIFACT: str(layout.model)}
+    if schema.is_file():
+        artifacts[pyfunc_model.SCHEMA_ARTIFACT] = str(schema)
+    return artifacts
 
 
 def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:

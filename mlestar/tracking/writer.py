@@ -195,6 +195,8 @@ class StoreWriter:
             self._log_batch(parent, {}, tags, metrics, millis(record.get("time")))
         elif name == "run_finished":
             self._send_finished(record)
+        elif name == "report_written" and (self.run_dir / str(record.get("path"))).is_file():
+            self.client.log_artifact(parent, str(self.run_dir / str(record["path"])))
 
     def _send_finished(self, record: dict[str, Any]) -> None:
         parent = str(self.parent_id)

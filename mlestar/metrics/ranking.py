@@ -1,0 +1,160 @@
+"""Scores of rankings: ROC AUC and its weighted and bias-aware variants, MAP@k, lwlrap.
+
+An AUC needs both classes among the answers; where a subset holds only one class the AUC is taken
+as 0.5 (no ranking can be judged) instead of failing as scikit-learn does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlestar.metrics.base import Context, PlainFn, ScoreFn, one_hot, positive_proba, skm
+
+
+def auc_1d(y: np.ndarray, score: np.ndarray) -> float:
+    if len(np.unique(y)) < 2:
+        return 0.5
+    return float(skm().roc_auc_score(y, score))
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Binary: the probability of class 1. Multi-class (a column per class): one-vs-rest, macro
+    average. A 0/1 matrix of answers: one AUC over all cells pooled (rows x columns flattened)."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return auc_1d(y.astype(int).ravel(), p.ravel())
+    if p.shape[1] > 2:
+        return mean_columnwise_roc_auc(y, p)
+    return auc_1d(y.astype(int).ravel(), positive_proba(p))
+
+
+def mean_columnwise_roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """The AUC of each column, averaged. Rows with a negative answer are skipped (some datasets mark
+    unscored rows with -1); columns holding one class only are left out of the mean."""
+    truth = one_hot(y, p.shape[1])
+    keep = (truth >= 0).all(axis=1)
+    truth, p = truth[keep], p[keep]
+    scores = [auc_1d(truth[:, j], p[:, j]) for j in range(p.shape[1]) if len(np.unique(truth[:, j])) == 2]
+    return float(np.mean(scores)) if scores else 0.5
+
+
+def weighted_roc_auc(tpr_bands: Sequence[float], weights: Sequence[float]) -> PlainFn:
+    """ROC AUC where each band of true-positive rate [tpr_bands[i], tpr_bands[i+1]] counts with
+    weights[i]; normalised so that a perfect ranking scores 1.
+
+    Band edges missing from the ROC curve are inserted by linear interpolation of the FPR; each band
+    is the area under the curve of the points inside it, closed by a point at FPR 1 on its top edge.
+    """
+    if len(weights) != len(tpr_bands) - 1:
+        raise ValueError(f"expected {len(tpr_bands) - 1} weights for {len(tpr_bands)} TPR edges")
+
+    def weighted(y: np.ndarray, p: np.ndarray) -> float:
+        truth = y.astype(int).ravel()
+        if len(np.unique(truth)) < 2:
+            return 0.5
+        fpr, tpr, _ = skm().roc_curve(truth, positive_proba(p), pos_label=1)
+        fpr, tpr = _with_tpr_points(fpr, tpr, tpr_bands)
+        total = 0.0
+        for lo, hi, w in zip(tpr_bands[:-1], tpr_bands[1:], weights, strict=True):
+            inside = (tpr >= lo) & (tpr <= hi)
+            if inside.any():
+                xs, ys = np.append(fpr[inside], 1.0), np.append(tpr[inside], hi) - lo
+                total += w * float(skm().auc(xs, ys))
+        norm = sum(w * (hi - lo) for lo, hi, w in zip(tpr_bands[:-1], tpr_bands[1:], weights, strict=True))
+        return total / norm
+
+    return weighted
+
+
+def _with_tpr_points(
+    fpr: np.ndarray, tpr: np.ndarray, points: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Insert each TPR value not on the curve before the first point above it, interpolating the FPR."""
+    f, t = list(fpr), list(tpr)
+    for point in points:
+        if point in t:
+            continue
+        i = next((i for i, v in enumerate(t) if v > point), None)
+        if i is None or i == 0:
+            continue
+        f.insert(i, f[i - 1] + (f[i] - f[i - 1]) * (point - t[i - 1]) / (t[i] - t[i - 1]))
+        t.insert(i, point)
+    return np.array(f), np.array(t)
+
+
+SUBGROUPS = "subgroups"
+
+
+def subgroup_bias_auc(power: float, weight: float) -> ScoreFn:
+    """Overall AUC combined with, for each bias AUC (subgroup, BPSN, BNSP), its power mean over the
+    identity columns: weight * overall + weight * sum of the three power means.
+
+    Context "subgroups": (n, k) identity values per row. Answers, identities and the predictions
+    themselves are turned to 0/1 at 0.5 before any AUC, as the reference grader does.
+    """
+
+    def bias(y: np.ndarray, p: np.ndarray, ctx: Context) -> float:
+        truth = y.astype(float).ravel() >= 0.5
+        pred = (positive_proba(p) >= 0.5).astype(int)
+        groups = np.asarray(ctx[SUBGROUPS], dtype=float).reshape(len(truth), -1) >= 0.5
+        per_identity = [_bias_aucs(truth, pred, groups[:, j]) for j in range(groups.shape[1])]
+        means = [_power_mean([aucs[i] for aucs in per_identity], power) for i in range(3)]
+        return weight * auc_1d(truth.astype(int), pred) + weight * sum(means)
+
+    return bias
+
+
+def _bias_aucs(truth: np.ndarray, pred: np.ndarray, member: np.ndarray) -> tuple[float, float, float]:
+    bpsn = (member & ~truth) | (~member & truth)
+    bnsp = (member & truth) | (~member & ~truth)
+    return tuple(auc_1d(truth[rows].astype(int), pred[rows]) for rows in (member, bpsn, bnsp))  # type: ignore[return-value]
+
+
+def _power_mean(scores: list[float], power: float) -> float:
+    return float(np.mean(np.power(scores, power)) ** (1 / power))
+
+
+# ---------------------------------------------------------------- ranked labels
+
+
+def map_at(k: int) -> PlainFn:
+    """MAP@k: pred holds a score per class; y_true a class index (or a 0/1 matrix of relevant classes).
+    Each relevant class counts once; the sum of precisions is divided by min(#relevant, k)."""
+
+    def map_at_k(y: np.ndarray, p: np.ndarray) -> float:
+        top = np.argsort(-p, axis=1, kind="stable")[:, :k]
+        truth = one_hot(y, p.shape[1])
+        hits = np.take_along_axis(truth, top, axis=1).astype(float)
+        precision = np.cumsum(hits, axis=1) / np.arange(1, top.shape[1] + 1)
+        n_relevant = np.minimum(truth.sum(axis=1), k)
+        ap = np.where(n_relevant > 0, (precision * hits).sum(axis=1) / np.maximum(n_relevant, 1), 0.0)
+        return float(ap.mean())
+
+    return map_at_k
+
+
+def average_precision_at(actual: set[str], predicted: Sequence[str], k: int) -> float:
+    """AP@k of one ranked list; a label predicted twice counts once."""
+    if not actual:
+        return 0.0
+    hits, total, seen = 0, 0.0, set()
+    for rank, label in enumerate(predicted[:k], start=1):
+        if label in actual and label not in seen:
+            hits += 1
+            total += hits / rank
+        seen.add(label)
+    return total / min(len(actual), k)
+
+
+def lwlrap(y: np.ndarray, p: np.ndarray) -> float:
+    """Label-weighted label-ranking average precision: LRAP with each row weighted by its number of
+    true labels (rows without one are left out), so every true label counts equally."""
+    truth = one_hot(y, p.shape[1]) > 0
+    weight = truth.sum(axis=1)
+    rows = weight > 0
+    if not rows.any():
+        return 0.0
+    return float(
+        skm().label_ranking_average_precision_score(truth[rows], p[rows], sample_weight=weight[rows])
+    )

@@ -1,0 +1,227 @@
+"""Tables built from files when the task has no table for them.
+
+Each builder looks at the folder and returns a DataFrame (one row per thing predicted) and a short
+phrase saying how it was built, or None when its layout is not there:
+
+- labels in folder names:   train/<label>/<file>               -> [key, label]
+- labels in file names:     train/cat.12.jpg, x_TRAIN3_1.aif   -> [key, label] (the word that varies least)
+- COCO-style metadata:      {"images": [...], "annotations": [...]} joined on the image id
+- numpy arrays:             train*.npy, train*label*.npy, test*.npy  -> one row per array row
+- per-pixel answers:        sample ids "<image>_<row>_<col>" over an image folder  -> one row per pixel
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlestar.task.files import listing_of
+
+Built = tuple[pd.DataFrame, str]
+_WORD = re.compile(r"[._\-]")
+_PIXEL_ID = re.compile(r"^(.+)_(\d+)_(\d+)$")
+
+
+def labels_from_paths(task_dir: Path, key: str, target: str, test_keys: set[str]) -> Built | None:
+    """Training rows from file paths whose folder or file name holds the label."""
+    paths = [p for p in listing_of(task_dir) if PurePosixPath(p).name not in test_keys and _is_train(p)]
+    if len(paths) < 4:
+        return None
+    by_folder = _from_folders(paths)
+    built = by_folder or _from_names(paths)
+    if built is None:
+        return None
+    names, labels, how = built
+    return pd.DataFrame({key: names, target: labels}), how
+
+
+def _is_train(path: str) -> bool:
+    parts = [p.lower() for p in PurePosixPath(path).parts[:-1]]
+    return any("train" in p for p in parts) and not any("test" in p for p in parts)
+
+
+def _from_folders(paths: list[str]) -> tuple[list[str], list[str], str] | None:
+    parents = Counter(str(PurePosixPath(p).parent) for p in paths)
+    if len(parents) < 2 or len(parents) > max(2, len(paths) // 3):
+        return None
+    roots = {str(PurePosixPath(p).parent.parent) for p in paths}
+    if len(roots) != 1:
+        return None
+    names = [PurePosixPath(p).name for p in paths]
+    labels = [PurePosixPath(p).parent.name for p in paths]
+    return names, labels, f"labels from the folder names under {roots.pop()}/"
+
+
+def _from_names(paths: list[str]) -> tuple[list[str], list[str], str] | None:
+    names = [PurePosixPath(p).name for p in paths]
+    words = [_WORD.split(PurePosixPath(n).stem) for n in names]
+    if len({len(w) for w in words}) != 1:
+        return None
+    best = None
+    for i in range(len(words[0])):
+        values = [w[i] for w in words]
+        distinct = len(set(values))
+        if 2 <= distinct <= max(2, len(values) // 10) and (best is None or distinct < best[1]):
+            best = (i, distinct)
+    if best is None:
+        return None
+    labels = [w[best[0]] for w in words]
+    return names, labels, f"labels from word {best[0] + 1} of the training file names"
+
+
+def coco_tables(task_dir: Path) -> tuple[Built, Built | None] | None:
+    """Train rows from COCO-style metadata (images joined with annotations), test rows from the
+    test metadata (images only)."""
+    train, test = None, None
+    for path in sorted(task_dir.rglob("*.json")):
+        if path.stat().st_size > 500_000_000 or "val" in path.stem.lower():
+            continue
+        data = _json(path)
+        images = _images(data)
+        if images is None:
+            continue
+        rel = str(path.relative_to(task_dir))
+        if isinstance(data, dict) and isinstance(data.get("annotations"), list) and data["annotations"]:
+            if train is None:
+                train = (_join(images, pd.DataFrame(data["annotations"])), f"COCO metadata {rel}")
+        elif test is None and "test" in rel.lower():
+            test = (images, f"COCO metadata {rel}")
+    return (train, test) if train is not None else None
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError:
+        return None
+
+
+def _images(data: Any) -> pd.DataFrame | None:
+    records = data.get("images") if isinstance(data, dict) else data
+    if not isinstance(records, list) or not records or not isinstance(records[0], dict):
+        return None
+    if "file_name" not in records[0]:
+        return None
+    frame = pd.DataFrame(records)
+    if "id" not in frame.columns and "image_id" in frame.columns:
+        frame = frame.rename(columns={"image_id": "id"})
+    return frame if "id" in frame.columns else None
+
+
+def _join(images: pd.DataFrame, notes: pd.DataFrame) -> pd.DataFrame:
+    notes = notes.rename(columns={"id": "annotation_id"})
+    key = "image_id" if "image_id" in notes.columns else None
+    if key is None:
+        return images
+    notes = notes.drop_duplicates(subset=[key])
+    return images.merge(notes, left_on="id", right_on=key, how="inner").drop(columns=[key])
+
+
+def array_tables(task_dir: Path, key: str, target: str) -> tuple[Built, Built] | None:
+    """Rows of train*.npy with labels from a train*label*.npy beside it; test*.npy for test."""
+    arrays = sorted(task_dir.rglob("*.npy"))
+    names = {p.stem.lower(): p for p in arrays}
+    labels = [p for s, p in names.items() if "train" in s and "label" in s]
+    data = [p for s, p in names.items() if "train" in s and "label" not in s]
+    tests = [p for s, p in names.items() if "test" in s]
+    if len(labels) != 1 or len(data) != 1 or len(tests) != 1:
+        return None
+    x, y, t = (np.load(p, allow_pickle=False) for p in (data[0], labels[0], tests[0]))
+    if x.ndim != 2 or len(x) != len(y) or t.ndim != 2:
+        return None
+    cols = [f"f{i}" for i in range(x.shape[1])]
+    train = pd.DataFrame(x, columns=cols)
+    train.insert(0, key, np.arange(len(x)))
+    train[target] = y
+    test = pd.DataFrame(t, columns=cols)
+    test.insert(0, key, np.arange(len(t)))
+    rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
+    return (train, f"rows of {rel(data[0])}, labels {rel(labels[0])}"), (test, f"rows of {rel(tests[0])}")
+
+
+def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) -> tuple[Built, Built] | None:
+    """Per-pixel rows: test pixels from the images the sample's "<image>_<row>_<col>" ids name,
+    training pixels from a folder of input images and a folder of answer images with the same names."""
+    ids = sample[key].astype(str)
+    match = ids.head(50).str.match(_PIXEL_ID)
+    if not bool(match.all()):
+        return None
+    stems = set(ids.str.replace(_PIXEL_ID, r"\1", regex=True).unique())
+    folders = _image_folders(task_dir)
+    test_dir = next((d for d, files in folders.items() if stems <= set(files)), None)
+    if test_dir is None:
+        return None
+    pairs = [(a, b) for a in folders for b in folders if a != b and a != test_dir and b != test_dir
+             and set(folders[a]) == set(folders[b]) and len(str(b)) > len(str(a))]  # fmt: skip
+    if not pairs:
+        return None
+    inputs, answers = pairs[0]
+    test = _pixels(test_dir, sorted(stems), "pixel")
+    kept = _within(inputs, sorted(folders[inputs]), MAX_TRAIN_PIXELS)
+    test.insert(0, key, test.pop("image") + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
+    train = _pixels(inputs, kept, "pixel")
+    train[target] = _pixels(answers, kept, target)[target].to_numpy()
+    train.insert(0, key, train.pop("image") + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
+    rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
+    used = (
+        f" ({len(kept)} of {len(folders[inputs])} images: a pixel table that fits in memory)"
+        if len(kept) < len(folders[inputs])
+        else ""
+    )
+    return (
+        (train, f"one row per pixel of {rel(inputs)}/, answers from {rel(answers)}/{used}"),
+        (test, f"one row per pixel of {rel(test_dir)}/"),
+    )
+
+
+MAX_TRAIN_PIXELS = 3_000_000
+"""Training pixels kept (whole images, in name order): enough to learn from, small enough to hold."""
+
+
+def _within(folder: Path, stems: list[str], limit: int) -> list[str]:
+    from PIL import Image
+
+    kept: list[str] = []
+    total = 0
+    for stem in stems:
+        with Image.open(next(folder.glob(f"{stem}.*"))) as im:
+            total += im.size[0] * im.size[1]
+        if kept and total > limit:
+            break
+        kept.append(stem)
+    return kept
+
+
+def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
+    found: dict[Path, list[str]] = {}
+    for folder in [task_dir, *sorted(p for p in task_dir.rglob("*") if p.is_dir())]:
+        stems = [p.stem for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif")]
+        if stems:
+            found[folder] = stems
+    return found
+
+
+def _pixels(folder: Path, stems: Iterable[str], column: str) -> pd.DataFrame:
+    from PIL import Image
+
+    parts = []
+    for stem in stems:
+        path = next(folder.glob(f"{stem}.*"))
+        values = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+        rows, cols = np.indices(values.shape)
+        parts.append(pd.DataFrame({"image": stem, "row": rows.ravel() + 1, "col": cols.ravel() + 1,
+                                   column: values.ravel().round(6)}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def zip_members(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        return [n for n in zf.namelist() if not n.endswith("/")]
