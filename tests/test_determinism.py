@@ -195,5 +195,5 @@ def test_builtin_engineer_same_run_under_load_on_the_bundled_example(tmp_path: P
 @pytest.mark.skipif(not BENCH.is_dir(), reason=f"no bench tasks at {BENCH}")
 @pytest.mark.parametrize("task", BENCH_TASKS)
 def test_builtin_engineer_same_run_under_load_on_a_bench_task(task: str, tmp_path: Path) -> None:
-    quiet, loaded = _builtin_twice(BENCH / task / "public", tmp_path, max_nodes=10)
+    quiet, loaded = _builtin_twice(BENCH / task / "public", tmp_path, max_nodes=8)
     assert_same_run(quiet, loaded)
