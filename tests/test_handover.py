@@ -19,7 +19,8 @@ from mlestar.app import start_run
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
 from mlestar.execution.local import LocalExecutor
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
-from mlestar.handover.standalone import standalone_script, submission_block
+from mlestar.handover.shipped import write_parts
+from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node
 from mlestar.search.budget import Budget, packed_s
@@ -99,82 +100,119 @@ def _main_guards(code: str) -> int:
     return sum(1 for s in ast.parse(code).body if isinstance(s, ast.If) and "__main__" in ast.unparse(s.test))
 
 
-def test_the_script_s_entry_point_also_writes_the_submission(whole_spec) -> None:
+def test_the_script_s_entry_point_also_writes_the_submission() -> None:
     script = (
         'ID_COLUMN = "id"\n\n\ndef main():\n    print("fit")\n\n\nif __name__ == "__main__":\n    main()\n'
     )
-    code = standalone_script(script, whole_spec)
+    code = standalone_script(script)
     assert _main_guards(code) == 1 and code.rstrip().endswith("    main()\n    write_submission()")
     assert max(_top_level_names(code).values()) == 1  # the submission block repeats no name
-    assert code.index("def write_submission") < code.index('if __name__ == "__main__":')
-    no_guard = standalone_script('print("fit")\n', whole_spec)
+    assert code.index("import write_submission") < code.index('if __name__ == "__main__":')
+    no_guard = standalone_script('print("fit")\n')
     assert _main_guards(no_guard) == 1 and no_guard.rstrip().endswith("write_submission()")
 
 
-@pytest.mark.parametrize(
-    ("problem", "kind", "row_order", "with_id"),
-    [
-        ("binary", "label", "sample", True),
-        ("binary", "probability", "test", True),
-        ("multiclass", "probability", "sample", True),
-        ("multiclass", "label", "sample", True),
-        ("regression", "number", "sample", False),
-        ("multilabel", "probability", "sample", True),
-    ],
-)
-def test_the_submission_block_writes_the_harness_s_bytes(
-    tmp_path: Path, problem: str, kind: str, row_order: str, with_id: bool
-) -> None:
-    from tests.export_factory import make_task
+LAYOUTS = {
+    # name: (problem, classes, target columns, layout fields, spec fields)
+    "binary labels": ("binary", ("no", "yes"), ("label",), {"value_kind": "label"}, {}),
+    "binary probability, test order": (
+        "binary",
+        ("no", "yes"),
+        ("label",),
+        {"value_kind": "probability", "row_order": "test"},
+        {},
+    ),
+    "multiclass probability": (
+        "multiclass",
+        ("x", "y", "z"),
+        ("x", "y", "z"),
+        {"value_kind": "probability"},
+        {},
+    ),
+    "multiclass labels": ("multiclass", ("x", "y", "z"), ("label",), {"value_kind": "label"}, {}),
+    "regression, no id": ("regression", None, ("label",), {"value_kind": "number"}, {"id_column": None}),
+    "multilabel probability": ("multilabel", ("0", "1"), ("l1", "l2"), {"value_kind": "probability"}, {}),
+    "label lists": (
+        "multilabel",
+        ("a", "b", "c"),
+        ("tags",),
+        {"value_kind": "labels"},
+        {"label_column": "tags", "label_separator": " "},
+    ),
+    "top 2 classes": (
+        "multiclass",
+        ("w", "x", "y", "z"),
+        ("pred",),
+        {"value_kind": "ranked", "top_k": 2},
+        {},
+    ),
+    "distribution": ("multi_target_regression", None, ("p", "q"), {"value_kind": "distribution"}, {}),
+    "text answers": ("text", None, ("answer",), {"value_kind": "text"}, {}),
+    "rows by position": (
+        "regression",
+        None,
+        ("label",),
+        {"value_kind": "number", "key": "position", "copy_columns": ("extra",)},
+        {},
+    ),
+    "several test rows per id": (
+        "regression",
+        None,
+        ("label",),
+        {"value_kind": "number", "aggregate": "mean"},
+        {},
+    ),
+}
 
-    base = make_task(tmp_path / "task")
-    classes = {"binary": ("no", "yes"), "multiclass": ("x", "y", "z"), "multilabel": ("0", "1")}.get(problem)
-    columns = {"multiclass": ("x", "y", "z"), "multilabel": ("l1", "l2")}.get(problem, ("label",))
-    if kind == "label":
-        columns = ("label",)
-    spec = _respec(base, problem, kind, row_order, with_id, columns, classes)
-    rng = np.random.default_rng(3)
-    test = pd.DataFrame({"id": np.arange(100, 120), "a": rng.normal(size=20)})
-    sample = pd.DataFrame({"id": rng.permutation(np.arange(100, 120)), **{c: 0.5 for c in columns}})
-    sample.to_csv(spec.sample_submission_path, index=False)
-    pred = rng.random((20, spec.n_outputs))
-    write_submission(
-        to_submission_frame(spec, pred, test, sample if with_id else None), tmp_path / "harness.csv"
-    )
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_the_shipped_submission_code_writes_the_harness_s_bytes(tmp_path: Path, name: str) -> None:
+    spec, test, sample, pred = _layout_case(tmp_path, *LAYOUTS[name])
+    write_submission(to_submission_frame(spec, pred, test, sample), tmp_path / "harness.csv")
     work = tmp_path / "standalone"
     (work / "input").mkdir(parents=True)
     (work / "output").mkdir()
     (work / "input" / "files").symlink_to(spec.task_dir)
     test.to_parquet(work / "input" / "test.parquet")
     np.save(work / "output" / "test.npy", pred)
-    code = submission_block(spec) + "\nwrite_submission()\n"
+    write_parts(work / "solution_parts", spec, {})
+    code = "from solution_parts.submission import write_submission\nwrite_submission()\n"
     subprocess.run([sys.executable, "-c", code], cwd=work, check=True)
     assert (work / "submission.csv").read_bytes() == (tmp_path / "harness.csv").read_bytes()
 
 
-def _respec(base, problem, kind, row_order, with_id, columns, classes):  # type: ignore[no-untyped-def]
+def _layout_case(tmp_path, problem, classes, columns, layout, fields):  # type: ignore[no-untyped-def]
+    """A spec with this layout, a test table, its sample submission (written where the spec says)
+    and predictions of the contract's shape."""
     from dataclasses import replace
 
     from mlestar.task.spec import ProblemType, SubmissionLayout
-
-    layout = SubmissionLayout(
-        columns=(("id",) if with_id else ()) + columns, value_kind=kind, row_order=row_order
-    )
-    return replace(
-        base,
-        problem_type=ProblemType(problem),
-        id_column="id" if with_id else None,
-        target_columns=columns,
-        classes=classes,
-        submission=layout,
-    )
-
-
-@pytest.fixture
-def whole_spec(tmp_path: Path):  # type: ignore[no-untyped-def]
     from tests.export_factory import make_task
 
-    return make_task(tmp_path / "spec-task")
+    base = make_task(tmp_path / "task")
+    rng = np.random.default_rng(3)
+    ids = np.arange(100, 120)
+    test_ids = np.repeat(ids[:10], 2) if layout.get("aggregate") else ids
+    sample_ids = ids[:10] if layout.get("aggregate") else rng.permutation(ids)
+    sample = pd.DataFrame({"id": sample_ids, **{c: 0.5 for c in columns}, "extra": "kept"})
+    if "extra" not in layout.get("copy_columns", ()):
+        sample = sample.drop(columns="extra")
+    sample.to_csv(base.sample_submission_path, index=False)
+    sample = pd.read_csv(base.sample_submission_path)  # as the run reads it
+    spec = replace(
+        base,
+        problem_type=ProblemType(problem),
+        target_columns=columns,
+        classes=classes,
+        submission=SubmissionLayout(columns=tuple(sample.columns), **layout),
+        **fields,
+    )
+    test = pd.DataFrame({"id": test_ids, "a": rng.normal(size=len(test_ids))})
+    if spec.problem_type is ProblemType.TEXT:
+        pred = np.array([[f"w{i} {i % 3}"] for i in range(len(test))], dtype=np.str_)
+    else:
+        pred = rng.random((len(test), spec.n_outputs))
+    return spec, test, sample, pred
 
 
 # -- whole runs ----------------------------------------------------------------------------------------
@@ -240,7 +278,7 @@ def test_an_ensemble_hands_over_only_its_weighted_members(ensemble_run) -> None:
     refits = {n.id for n in journal.nodes.values() if n.stage == "final"}
     assert refits == {f"final-{m}" for m in final["members"]}  # no refit of a zero-weight member
     parts = sorted(p.name for p in (cfg.run_dir / "solution_parts").iterdir())
-    assert parts == sorted([*(f"{m}.py" for m in final["members"]), "combine.py"])
+    assert parts == sorted([*(f"{m}.py" for m in final["members"]), "combine.py", "submission.py"])
     solution = (cfg.run_dir / "solution.py").read_text()
     assert _main_guards(solution) == 1 and max(_top_level_names(solution).values()) == 1
     assert "from solution_parts.combine import combine" in solution and "LogisticRegression" not in solution

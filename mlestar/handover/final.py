@@ -25,7 +25,7 @@ import pandas as pd
 
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
-from mlestar.handover import standalone
+from mlestar.handover import shipped, standalone
 from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
     baseline_predictions,
@@ -226,12 +226,15 @@ class Finisher:
 
     # -- solution.py -------------------------------------------------------------------------------
     def _write_solution(self, plan: HandoverPlan) -> None:
-        scripts = {m: self._script(m) for m in plan.members}
+        """solution.py, and solution_parts/ with the code it ships (and an ensemble's members)."""
         if plan.kind == "script":
-            self.layout.solution.write_text(standalone.standalone_script(scripts[plan.members[0]], self.spec))
-            return
-        standalone.write_parts(self.layout.solution_parts, scripts)
-        code = standalone.ensemble_script(self.spec, list(plan.members), plan.kind, list(plan.weights))
+            code = standalone.standalone_script(self._script(plan.best))
+            shipped.write_parts(self.layout.solution_parts, self.spec, {})
+        else:
+            shipped.write_parts(
+                self.layout.solution_parts, self.spec, {m: self._script(m) for m in plan.members}
+            )
+            code = standalone.ensemble_script(self.spec, list(plan.members), plan.kind, list(plan.weights))
         self.layout.solution.write_text(code)
 
     def _script(self, node_id: str) -> str:
@@ -254,6 +257,7 @@ class Finisher:
             pred = trivial_predictions(self.spec, self.h.y, self.h.n_test)
         self.submit(pred)
         self.layout.solution.write_text(script)
+        shipped.write_parts(self.layout.solution_parts, self.spec, {})
         outcome = Outcome("fallback", None, None, None)
         self._finished(outcome, {})
         return outcome

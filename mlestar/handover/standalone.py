@@ -1,103 +1,40 @@
 """The final solution.py handed to the user: it reproduces submission.csv with no mlestar import.
 
-A single-script solution is the script itself plus a "submission" block that turns output/test.npy
-into the submission file; the script's entry point runs its main and then writes the submission,
-so the file has one `if __name__ == "__main__":`. An ensemble becomes a small driver that runs each
-member script (kept in solution_parts/) in its own folder and combines their predictions with
-solution_parts/combine.py, a copy of the code the run combined them with (search/combine.py).
+A single-script solution is the script itself plus a "submission" block that imports the run's own
+code for writing submissions (solution_parts/submission.py, see shipped.py); the script's entry point
+runs its main and then writes the submission, so the file has one `if __name__ == "__main__":`. An
+ensemble becomes a small driver that runs each member script (kept in solution_parts/) in its own
+folder and combines their predictions with solution_parts/combine.py, the code the run combined
+them with (search/combine.py).
 """
 
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from mlestar import syntax
 from mlestar.contract import (
     BLOCK_MARKER,
-    FILES_LINK,
     INPUT_DIR,
     OOF_FILE,
     OUTPUT_DIR,
     TARGET_FILE,
     TEST_PRED_FILE,
 )
-from mlestar.search import combine
+from mlestar.handover import shipped
 from mlestar.task.spec import ProblemType, TaskSpec
 
-COMBINE_MODULE = "combine.py"
-"""search/combine.py, shipped in solution_parts/ next to the member scripts (it imports nothing
-from mlestar, so it runs there as it is)."""
-
-_SUBMISSION = '''{marker}submission
-SUBMISSION_FILE = "submission.csv"
-SUBMISSION_SAMPLE = {sample!r}  # in the task folder, seen through ./{input}/{files}
-SUBMISSION_ID_COLUMN = {id_column!r}
-SUBMISSION_COLUMNS = {columns!r}
-SUBMISSION_CLASSES = {classes!r}
-SUBMISSION_VALUES = {kind!r}  # "label", "probability" or "number"
-SUBMISSION_PROBLEM = {problem!r}
-SUBMISSION_ROW_ORDER = {row_order!r}  # "sample": the sample submission's order; "test": the test file's
-
-
-def write_submission() -> None:
-    """Turn output/{test_pred} into a submission shaped exactly like the sample submission."""
-    import numpy as np
-    import pandas as pd
-
-    test = pd.read_parquet("{input}/test.parquet")
-    pred = np.load("{output}/{test_pred}").reshape(len(test), -1).astype(np.float64)
-    if SUBMISSION_VALUES == "label":
-        index = (pred[:, 0] >= 0.5).astype(int) if SUBMISSION_PROBLEM == "binary" else pred.argmax(axis=1)
-        values = [SUBMISSION_CLASSES[i] for i in index]
-    elif SUBMISSION_VALUES == "probability":
-        values = np.clip(pred, 1e-15, 1 - 1e-15)
-        if SUBMISSION_PROBLEM == "multiclass":
-            values = values / values.sum(axis=1, keepdims=True)
-    else:
-        values = pred
-    frame = pd.DataFrame(values, columns=SUBMISSION_COLUMNS)
-    if SUBMISSION_ID_COLUMN is not None:
-        frame.insert(0, SUBMISSION_ID_COLUMN, test[SUBMISSION_ID_COLUMN].to_numpy())
-        sample = None
-        if SUBMISSION_SAMPLE:
-            sample = pd.read_csv("{input}/{files}/" + SUBMISSION_SAMPLE, encoding="utf-8-sig", low_memory=False)
-        if sample is not None and SUBMISSION_ROW_ORDER == "sample":
-            key = frame[SUBMISSION_ID_COLUMN].astype(str)
-            frame = frame.set_index(key).loc[sample[SUBMISSION_ID_COLUMN].astype(str)].reset_index(drop=True)
-            frame[SUBMISSION_ID_COLUMN] = sample[SUBMISSION_ID_COLUMN].to_numpy()
-        frame = frame[list(sample.columns) if sample is not None else [SUBMISSION_ID_COLUMN, *SUBMISSION_COLUMNS]]
-    frame.to_csv(SUBMISSION_FILE, index=False)
-'''
-
+_SUBMISSION = f"""{BLOCK_MARKER}submission
+from solution_parts.submission import write_submission  # the run's own code: output/test.npy -> submission.csv
+"""
 _MAIN_GUARD = 'if __name__ == "__main__":'
 
 
-def submission_block(spec: TaskSpec) -> str:
-    sample = None
-    if spec.sample_submission_path is not None:
-        sample = str(spec.sample_submission_path.relative_to(spec.task_dir))
-    return _SUBMISSION.format(
-        marker=BLOCK_MARKER,
-        sample=sample,
-        id_column=spec.id_column,
-        columns=list(spec.target_columns),
-        classes=list(spec.classes or []),
-        kind=spec.submission.value_kind,
-        problem=spec.problem_type.value,
-        row_order=spec.submission.row_order,
-        input=INPUT_DIR,
-        output=OUTPUT_DIR,
-        files=FILES_LINK,
-        test_pred=TEST_PRED_FILE,
-    )
-
-
-def standalone_script(script: str, spec: TaskSpec) -> str:
+def standalone_script(script: str) -> str:
     """The script with the submission block before its entry point, which also writes the
     submission: one `if __name__ == "__main__":` for the whole file. A script without such a
     guard (its work at the top level) gets one that only writes the submission."""
-    block = submission_block(spec)
+    block = _SUBMISSION
     span = _last_main_guard(script)
     if span is None:
         return f"{script.rstrip()}\n\n\n{block}\n\n{_MAIN_GUARD}\n    write_submission()\n"
@@ -188,7 +125,7 @@ def ensemble_script(spec: TaskSpec, members: list[str], kind: str, weights: list
     body = _ENSEMBLE.format(
         n=len(members),
         kind=kind,
-        combine=COMBINE_MODULE,
+        combine=shipped.COMBINE_MODULE,
         input=INPUT_DIR,
         output=OUTPUT_DIR,
         oof=OOF_FILE,
@@ -200,7 +137,7 @@ def ensemble_script(spec: TaskSpec, members: list[str], kind: str, weights: list
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
         marker=BLOCK_MARKER,
     )
-    return standalone_script(body, spec)
+    return standalone_script(body)
 
 
 _TRIVIAL = '''"""Fallback solution: no solution script worked, so this predicts the training answers' prior.
@@ -246,12 +183,4 @@ def trivial_script(spec: TaskSpec) -> str:
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
         n_outputs=spec.n_outputs,
     )
-    return standalone_script(body, spec)
-
-
-def write_parts(parts_dir: Path, scripts: dict[str, str]) -> None:
-    """The member scripts, and the combining code they are combined with."""
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    for name, code in scripts.items():
-        (parts_dir / f"{name}.py").write_text(code)
-    (parts_dir / COMBINE_MODULE).write_text(Path(combine.__file__).read_text())
+    return standalone_script(body)
