@@ -92,7 +92,10 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
 
 def _inexact(journal: Journal) -> tuple[str, ...]:
     """What the final_member events say makes the submission differ from what solution.py computes."""
-    members = [e for e in journal.events if e.get("name") == "final_member"]
+    last = {
+        e["member"]: e for e in journal.events if e.get("name") == "final_member"
+    }  # a resume repeats them
+    members = list(last.values())
     clock = [
         f"{e['member']} depends on the clock outside the explore guard ({e['clock'][0]}): it searches "
         "again instead of using what the run found"
