@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow test-determinism check bench conformance mlebench-agent clean
+.PHONY: setup demo test test-slow test-determinism check bench conformance faults mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,10 @@ check: setup
 ## Benchmark on ../shared/bench (see bench/README.md for options).
 bench: setup
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+## Fault injection (kill -9 and resume, full disk, lost MLflow and model servers, secrets): a table.
+faults: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/faults.py $(FAULT_ARGS)
 
 ## The MLE-bench agent image (agents/mlestar): the wheel, then docker build when an engine runs.
 mlebench-agent: setup

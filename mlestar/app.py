@@ -17,11 +17,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlestar import splits
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
+from mlestar.execution.sandbox import Sandbox
+from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
-from mlestar.journal import Journal
+from mlestar.journal import Journal, drop_torn_tail
 from mlestar.metrics import get_metric
 from mlestar.monitoring.schema import write_schema
 from mlestar.prepare import hash_task_files, prepare_run_data
@@ -41,6 +44,7 @@ def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = No
 
     `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests).
     """
+    resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
     spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     layout = RunLayout(config.run_dir)
     _refuse_existing(layout.root)
@@ -74,7 +78,10 @@ def _refuse_existing(root: Path) -> None:
 def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    rules = splits.rules_for(search, config.budget_s)
+    prepared = prepare_run_data(
+        spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column, rules
+    )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)
@@ -89,6 +96,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
         n_train=prepared.n_train,
         n_test=prepared.n_test,
         subsampled=prepared.subsampled,
+        validation=prepared.validation,
     )
     journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
 
@@ -155,11 +163,13 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
     with run_lock(layout):
+        drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
         journal.event("session_started", pid=os.getpid())
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
+        _journal_sandbox(config, journal, progress)
         executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
@@ -239,10 +249,20 @@ _PRELOAD = (
 )
 
 
+def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
+    """Each session says how its scripts are confined (a resumed run may be on another machine)."""
+    choice = resolve_sandbox(config.sandbox)
+    journal.event("sandbox", **choice.to_json())
+    if choice.warning:
+        progress.note(choice.warning)
+
+
 def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.factory import make_executor
 
-    executor = make_executor(config.executor, _PRELOAD)
+    level = resolve_sandbox(config.sandbox).level
+    sandbox = Sandbox.for_level(level, disk_mb=config.disk_mb, max_processes=config.max_processes)
+    executor = make_executor(config.executor, _PRELOAD, sandbox)
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
     return executor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlestar.config import RunConfig, SearchSettings, parse_duration
 from mlestar.errors import ConfigError, MlestarError, UserError
@@ -71,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", metavar="KIND",
                      help="where scripts run: local (default), ray (a private local Ray cluster), "
                           "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)")
+    run.add_argument("--sandbox", choices=["auto", "strict", "off"], default="auto",
+                     help="confine scripts: auto (strongest available, default), strict (refuse to run "
+                          "without user namespaces), off (unconfined)")
+    run.add_argument("--disk-mb", type=int, default=8192,
+                     help="what one script's folder may hold, and its largest file, in MB (default 8192)")
+    run.add_argument("--max-processes", type=int, default=256,
+                     help="processes and threads one script may have at once (default 256)")
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -106,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     _serving_parsers(sub)
     return parser
 
+
+def without_credentials(uri: str | None) -> str | None:
+    """The tracking URI without its user:password, which go to MLFLOW_TRACKING_USERNAME and _PASSWORD
+    of this process instead (MLflow reads them there): a password never reaches config.json, the
+    journal or a report."""
+    if not uri:
+        return uri
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    os.environ.setdefault("MLFLOW_TRACKING_USERNAME", unquote(parts.username or ""))
+    os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", unquote(parts.password))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
 def _serving_parsers(sub: Any) -> None:
     validate = sub.add_parser("validate", help="check a table against a run's data schema (exit 1 on errors)")
@@ -178,6 +202,10 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         raise ConfigError(f"expected a task folder; {args.task_dir} is not a folder")
     if args.jobs < 1 or args.folds < 2:
         raise ConfigError(f"expected --jobs >= 1 and --folds >= 2; got {args.jobs} and {args.folds}")
+    if args.disk_mb < 1 or args.max_processes < 2:
+        raise ConfigError(
+            f"expected --disk-mb >= 1 and --max-processes >= 2; got {args.disk_mb} and {args.max_processes}"
+        )
     task_dir = args.task_dir.resolve()
     out = args.out or Path("runs") / f"{task_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     return RunConfig(
@@ -192,9 +220,12 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
+        sandbox=args.sandbox,
+        disk_mb=args.disk_mb,
+        max_processes=args.max_processes,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
-        tracking_uri=args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"),
+        tracking_uri=without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")),
         tracking=not args.no_tracking,
         max_cost_usd=args.max_cost,
         max_tokens=args.max_tokens,
@@ -224,6 +255,7 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import resume_run
     from mlestar.config import config_from_json
 
+    without_credentials(environ.get("MLFLOW_TRACKING_URI"))  # its password, if any, for this session
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
     llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
@@ -235,16 +267,25 @@ def _report(run_dir: Path, outcome: Any) -> int:
     if outcome.status == "fallback":
         print("no solution script worked: submission.csv holds a trivial prediction (the training prior)", file=sys.stderr)
     else:
-        print(f"best validation score {outcome.score:.5f} from {outcome.best}", file=sys.stderr)
+        from mlestar.status import score_of
+
+        print(f"best validation score {score_of(run_dir, outcome.best)} from {outcome.best}", file=sys.stderr)
     print(f"submission: {run_dir / 'submission.csv'}\nsolution:   {run_dir / 'solution.py'}", file=sys.stderr)
     return 0
 
 
 def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from mlestar.execution.sandbox import resolve
     from mlestar.task import inspect_json, load_task_tables, render_inspect
 
     spec, tables = load_task_tables(args.task_dir, _overrides(args))
-    print(json.dumps(inspect_json(spec, tables), indent=2, default=str) if args.json else render_inspect(spec, tables))
+    sandbox = resolve("auto")
+    if args.json:
+        print(json.dumps({**inspect_json(spec, tables), "sandbox": sandbox.to_json()}, indent=2, default=str))
+    else:
+        print(f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}")
+        if sandbox.warning:
+            print(f"warning: {sandbox.warning}")
     return 0
 
 
@@ -265,7 +306,7 @@ def _cmd_report(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.tracking import sync_run
 
-    report = sync_run(args.run_dir, args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"))
+    report = sync_run(args.run_dir, without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")))
     print(report)
     return 0 if report.complete else 1
 
@@ -339,6 +380,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MlestarError as e:
         print(f"mlestar: failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"mlestar: failed: the disk is full ({e}); free some space, then `mlestar resume RUN_DIR`", file=sys.stderr)
         return 1
 
 

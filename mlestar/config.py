@@ -26,6 +26,14 @@ class SearchSettings:
     max_debug_rounds: int = 2
     n_folds: int = 5
     subsample_rows: int = 30_000
+    screen_candidates: int = 24
+    """How many candidates the engineer is asked for; every one is screened cheaply, the M best drafted."""
+    screen_rows: int = 5_000
+    screen_folds: int = 2
+    repeats: int = 3
+    """Splits each search attempt runs on when the data is small (scores averaged); 1 turns it off."""
+    widen_seeds: int = 3
+    """Seed variants of each of the two best scripts tried when the search has time left over."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,12 @@ class RunConfig:
     max_tokens: int | None = None
     executor: str = "local"
     """"local" or "ray" (or "ray://host:port")."""
+    sandbox: str = "auto"
+    """"auto" (the strongest this machine allows), "strict" (user namespaces or refuse) or "off"."""
+    disk_mb: int = 8192
+    """What one attempt's folder may hold, and so its largest file (sandboxed runs)."""
+    max_processes: int = 256
+    """Processes and threads one script may have at once (sandboxed runs)."""
     card_dirs: tuple[Path, ...] = ()
     """User model-card folders, honoured beside the built-in cards."""
     live: bool | None = None

@@ -5,10 +5,14 @@ Each line is one JSON record with a "kind":
   "node"   one attempt (a script run, or an ensemble computed by the harness)
   "event"  a decision or a stage boundary (stage started, merge kept, block chosen, run finished)
 Events the search writes (facts beside "name" and "time"):
-  run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version)
+  run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version),
+                   validation (how attempts are validated: one split, or several averaged, and why)
   inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
+  sandbox          each session: mode, level, guarantees, available (levels), warning (weaker than asked)
   stage_started    stage                      stage_finished   stage, best (node id or None)
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
+  screening        split (how the screening split was made), results (the table, best first: name,
+                   family, score, seconds, status, prior, chosen), drafts (candidates drafted, in order)
   settings_frozen  node, settings (what its search found, now its FROZEN literal), or problem
   final            node (the solution handed over), solution_kind ("script" or "ensemble"), score,
                    members (the scripts handed over), dropped (ensemble members with zero weight)
@@ -37,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 JOURNAL_FILE = "journal.jsonl"
-SCRIPT_STAGES = ("draft", "merge", "check", "ablation", "refine")
+SCRIPT_STAGES = ("draft", "merge", "check", "ablation", "refine", "widen")
 """Stages whose working attempts are whole solution scripts, scored on the run's folds (an ablation
-variant included: when taking a part out scores better, that script is a better solution)."""
+variant included: when taking a part out scores better, that script is a better solution). The
+"screen" stage's attempts are not among them: they ran on a cheaper split."""
 SOLUTION_STAGES = (*SCRIPT_STAGES, "ensemble")
 """What the run may hand over: any of those scripts, or an ensemble of them."""
 
@@ -69,7 +74,10 @@ class Node:
     """Tokens and cost spent by the engineer on this attempt, in total and by role."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Stage-specific facts: model card, block name, ensemble members, debug round, and for an
-    attempt whose script repeats an earlier one exactly, that attempt ("same_as")."""
+    attempt whose script repeats an earlier one exactly, that attempt ("same_as"). Scored attempts
+    carry "interval" ([low, high], a 90% bootstrap interval of the score over the validation rows);
+    on small data "repeats" (splits run, their out-of-fold predictions averaged) and
+    "repeat_scores" (each split's own score); screening attempts carry "split": "screen"."""
 
     @property
     def ok(self) -> bool:
@@ -151,6 +159,23 @@ class Journal:
         # attempt of a parallel batch happened to finish first.
         sign = 1.0 if lower_is_better else -1.0
         return min(scored, key=lambda n: (sign * n.score, n.stage == "ensemble", n.id))  # type: ignore[operator]
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a kill (or a full disk) left unfinished: the next record must start a line
+    of its own, not be glued to the fragment and lost with it. Only for the process that holds the
+    run's lock (a reader must never cut a line that is still being written)."""
+    with path.open("rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return
+        f.seek(max(0, size - (1 << 20)))
+        tail = f.read()
+        cut = tail.rfind(b"\n")
+        f.truncate(size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail)))
 
 
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:

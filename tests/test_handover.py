@@ -227,7 +227,8 @@ def _start(cfg, engineer):  # type: ignore[no-untyped-def]
         return start_run(cfg, engineer=engineer)
 
 
-DISTINCT = "rng = np.random.default_rng(SEED + int(NOISE * 1e6))"
+SCRIPTED_RNG = "rng = np.random.default_rng(SEED + salt)"
+DISTINCT = "rng = np.random.default_rng(SEED + salt + int(NOISE * 1e6))"
 """Each scripted member its own noise (the scripted template seeds them all alike)."""
 
 
@@ -248,7 +249,8 @@ class _EnsemblingEngineer(ScriptedEngineer):
 
 
 def _distinct(code: str) -> str:
-    code = code.replace("rng = np.random.default_rng(SEED)", DISTINCT)
+    assert SCRIPTED_RNG in code, "the scripted template changed: update SCRIPTED_RNG"
+    code = code.replace(SCRIPTED_RNG, DISTINCT)
     return code.replace(
         "test = np.full((n_test, y.shape[1]), float(np.nanmean(y)))",
         "test = np.nanmean(y) + rng.normal(0.0, NOISE, (n_test, y.shape[1]))",

@@ -14,6 +14,12 @@ class Limits:
     timeout_s: float = 600.0
     memory_mb: int | None = 8192
     threads: int = 1
+    max_processes: int = 256
+    """Processes and threads the script may have at once (a fork bomb stops here)."""
+    file_mb: int | None = 4096
+    """The largest file it may write."""
+    disk_mb: int | None = 8192
+    """What its attempt folder may hold in all."""
     env: tuple[tuple[str, str], ...] = ()
     """Extra environment variables for the script (after secrets are scrubbed)."""
 

@@ -7,7 +7,7 @@ started by forkclient.py as `python forkserver.py MODULE...`, and uses the stand
 Protocol, one JSON object per line; requests on stdin, replies on stdout:
     <- {"ready": true, "loaded": [...], "failed": {...}}   once, after the imports
     -> {"id": 7, "script": "/abs/solution.py", "workdir": "/abs", "env": {...}, "threads": 1,
-        "stdout": "/abs/stdout.txt", "stderr": "/abs/stderr.txt"}
+        "stdout": "/abs/stdout.txt", "stderr": "/abs/stderr.txt", "confine": {...} or null}
     <- {"id": 7, "pid": 1234}                               the child exists
     <- {"id": 7, "error": "..."}                            it could not be forked
     <- {"id": 7, "status": 0, "maxrss_kb": 51234}         it ended (raw wait status)
@@ -15,7 +15,7 @@ End of stdin (the client closed or died): the server kills its children's sessio
 
 The child becomes what `python script.py` would be: its own session, the script's folder as sys.path[0],
 the request's environment wholesale, stdout and stderr on the files (unbuffered, as PYTHONUNBUFFERED
-asks), thread pools capped, fresh random seeds, the script run as __main__, and an interpreter's exit
+asks), confined as the request's sandbox spec says (confine.py), thread pools capped, fresh random seeds, the script run as __main__, and an interpreter's exit
 (non-daemon threads joined, atexit handlers run, SystemExit codes mapped as Python maps them) minus
 the teardown of every preloaded module, which would cost more than most scripts' own work.
 """
@@ -26,6 +26,7 @@ import atexit
 import contextlib
 import gc
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -186,12 +187,39 @@ def run_child(request: dict[str, Any]) -> None:
     os.chdir(request["workdir"])
     os.environ.clear()
     os.environ.update(request["env"])
+    if request.get("confine"):
+        _confine_or_exit(request["confine"])
     _limit_threads(int(request["threads"]))
     _reseed()
     script = request["script"]
     sys.argv = [script]
     sys.path.insert(0, os.path.dirname(script))
     _finish(_run_script(script))
+
+
+_confine: Any = None
+"""confine.py, loaded by path at start (an `import confine` in a script must not find it)."""
+
+
+def _load_confine() -> None:
+    global _confine
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
+    spec = importlib.util.spec_from_file_location("_mlestar_confine", path)
+    if spec is not None and spec.loader is not None:
+        _confine = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_confine)
+
+
+def _confine_or_exit(spec: dict[str, Any]) -> None:
+    """Confine this child (in a namespace it continues as pid 1; its parent only mirrors it)."""
+    try:
+        if _confine is None:
+            raise OSError("confine.py could not be loaded")
+        _confine.confine(spec)
+    except OSError as exc:
+        print(f"mlestar sandbox: could not confine the script ({spec.get('level')}): {exc}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(126)
 
 
 def _redirect(stdout_path: str, stderr_path: str) -> None:
@@ -272,6 +300,7 @@ def _finish(status: int) -> None:
 
 def main(modules: list[str]) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
+    _load_confine()
     if sys.path and os.path.abspath(sys.path[0] or ".") == here:
         del sys.path[0]  # this folder's modules must not shadow anything the scripts import
     proto_in, proto_out = _take_protocol_fds()

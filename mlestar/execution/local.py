@@ -5,12 +5,15 @@ files there. By default a fork server (forkserver.py) that has already imported 
 forks one child per script: milliseconds instead of seconds per start. Without it, or when it has
 died, each script is a plain `python script.py`. Both paths give the same RunResult.
 
-The calling thread supervises its run: it samples the memory of the run's processes, kills them all at
-the deadline or over the memory cap, and sweeps away any process the script left behind.
+The calling thread supervises its run: it samples the memory, processes and disk use of the run, kills
+it all at the deadline or over a cap, and sweeps away any process the script left behind. With a
+Sandbox, the script is also confined before its first line (sandbox.py, confine.py): the kernel then
+enforces the limits too, and keeps the script to its attempt folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -22,12 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from mlestar.contract import OUTPUT_DIR
+from mlestar.contract import INPUT_DIR, OUTPUT_DIR
 from mlestar.errors import ExecutionFault
 from mlestar.execution.base import Limits, RunResult
+from mlestar.execution.cgroup import PidsCgroup
 from mlestar.execution.env import script_environment, scrub, server_environment
 from mlestar.execution.forkclient import ForkServer
-from mlestar.execution.supervise import ProcessWatch
+from mlestar.execution.sandbox import CONFINE_PROGRAM, Sandbox
+from mlestar.execution.supervise import ProcessWatch, folder_size_mb
 from mlestar.execution.traceback_trim import exception_name, trim_traceback
 
 DEFAULT_PRELOAD = ("numpy", "pandas", "sklearn", "lightgbm", "xgboost", "scipy")
@@ -38,6 +43,8 @@ _FIRST_POLL_S = 0.005
 _MAX_POLL_S = 0.2
 """Sampling starts fast (short scripts return at once) and settles at 5 Hz (a few ms each)."""
 _KILL_WAIT_S = 10.0
+_DISK_EVERY_S = 1.0
+"""How often the attempt folder's size is measured (a walk of its files)."""
 _TRACEBACK_WINDOW = 64 * 1024
 """How much of the end of stderr is searched for the final traceback."""
 
@@ -101,13 +108,19 @@ class LocalExecutor:
         python: str = sys.executable,
         tail_chars: int = 8000,
         base_env: Mapping[str, str] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
-        """`base_env`: the environment scripts start from (secrets are dropped); default: this process's."""
+        """`base_env`: the environment scripts start from (secrets are dropped); default: this process's.
+        `sandbox`: how scripts are confined; None runs them unconfined (time, memory, environment only)."""
         self.preload = tuple(preload)
         self.use_forkserver = use_forkserver
         self.python = python
         self.tail_chars = tail_chars
         self._base_env = scrub(os.environ if base_env is None else base_env)
+        if sandbox is not None and sandbox.level != "off":
+            self.sandbox: Sandbox | None = sandbox.hiding(self._base_env.get("HOME"))
+        else:
+            self.sandbox = None
         self._server: ForkServer | None = None
         self._server_failed = False
         self._closed = False
@@ -119,6 +132,8 @@ class LocalExecutor:
 
     def start(self) -> None:
         """Start the fork server now rather than on the first run (it takes seconds to import)."""
+        if self.sandbox is not None:
+            PidsCgroup.remove_stale()  # what a killed run could not clean up
         self._fork_server()
 
     @property
@@ -171,17 +186,23 @@ class LocalExecutor:
         if not script.is_file() or not workdir.is_dir():
             raise ExecutionFault(f"expected a script file and a working folder, found {script} and {workdir}")
         mark = uuid.uuid4().hex
+        if self.sandbox is not None:
+            limits = self.sandbox.bound(limits)
         env = script_environment(self._base_env, limits, mark)
+        spec, group = self._confinement(workdir, limits, mark)
         server = self._fork_server()  # before the clock starts: its first start takes seconds
         started_at, start = time.time(), time.monotonic()
-        child = self._spawn(server, script, workdir, env, limits.threads)
+        child = self._spawn(server, script, workdir, env, limits.threads, spec)
         if child.pid is None:
             raise ExecutionFault(f"expected a process for {script}, found none")
-        watch = ProcessWatch(child.pid, mark, started_at)
+        # In a namespace the first process only waits for the script (pid 1 inside): not its memory.
+        in_namespace = spec is not None and spec["level"] == "namespaces"
+        watch = ProcessWatch(child.pid, mark, started_at, count_root=not in_namespace)
         with self._active_lock:
             self._active[mark] = watch
+        refused = 0
         try:
-            reason = _supervise(child, watch, limits, start)
+            reason = _supervise(child, watch, limits, start, workdir, group)
         except BaseException:
             watch.kill_all()
             raise
@@ -189,11 +210,34 @@ class LocalExecutor:
             with self._active_lock:
                 self._active.pop(mark, None)
             watch.sweep()
+            if group is not None:
+                refused = group.refusals()
+                group.remove()
+        if reason is None and refused and child.status != 0:
+            reason = "processes"  # the kernel refused a fork at pids.max, and the script failed
         duration = time.monotonic() - start
         return self._result(child, watch, reason, limits, workdir, duration)
 
+    def _confinement(
+        self, workdir: Path, limits: Limits, mark: str
+    ) -> tuple[dict[str, object] | None, PidsCgroup | None]:
+        """The sandbox spec of one run, and its pids cgroup where the machine allows one."""
+        if self.sandbox is None:
+            return None, None
+        spec = self.sandbox.spec(workdir, limits)
+        group = PidsCgroup.create(mark, limits.max_processes)
+        if group is not None:
+            spec["cgroup_procs"] = group.procs_file
+        return spec, group
+
     def _spawn(
-        self, server: ForkServer | None, script: Path, workdir: Path, env: dict[str, str], threads: int
+        self,
+        server: ForkServer | None,
+        script: Path,
+        workdir: Path,
+        env: dict[str, str],
+        threads: int,
+        spec: dict[str, object] | None,
     ) -> _Child:
         if server is not None:
             request = {
@@ -203,19 +247,25 @@ class LocalExecutor:
                 "threads": threads,
                 "stdout": str(workdir / STDOUT_FILE),
                 "stderr": str(workdir / STDERR_FILE),
+                "confine": spec,
             }
             try:
                 return server.spawn(request)
             except ExecutionFault:
                 with self._lock:
                     self._server_failed = True
-        return self._popen(script, workdir, env)
+        return self._popen(script, workdir, env, spec)
 
-    def _popen(self, script: Path, workdir: Path, env: dict[str, str]) -> _Child:
+    def _popen(
+        self, script: Path, workdir: Path, env: dict[str, str], spec: dict[str, object] | None
+    ) -> _Child:
+        command = [self.python, str(script)]
+        if spec is not None:  # the launcher confines itself, then becomes `python script`
+            command = [self.python, str(CONFINE_PROGRAM), json.dumps(spec), *command]
         try:
             with open(workdir / STDOUT_FILE, "wb") as out, open(workdir / STDERR_FILE, "wb") as err:
                 popen = subprocess.Popen(
-                    [self.python, str(script)],
+                    command,
                     cwd=workdir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -254,18 +304,23 @@ class LocalExecutor:
         )
 
 
-def _supervise(child: _Child, watch: ProcessWatch, limits: Limits, start: float) -> str | None:
-    """Wait for the child, enforcing the limits. Returns "timeout", "memory" or None (ended by itself)."""
+def _supervise(
+    child: _Child, watch: ProcessWatch, limits: Limits, start: float, workdir: Path, group: PidsCgroup | None
+) -> str | None:
+    """Wait for the child, enforcing the limits. Returns why it was killed ("timeout", "memory",
+    "processes", "disk"), or None when it ended by itself."""
     deadline = start + limits.timeout_s
-    interval = _FIRST_POLL_S
+    interval, next_disk = _FIRST_POLL_S, start + _DISK_EVERY_S
+    reason: str | None = None
     while not child.wait(max(0.0, min(interval, deadline - time.monotonic()))):
-        memory_mb = watch.sample()
-        if limits.memory_mb is not None and memory_mb > limits.memory_mb:
-            reason = "memory"
-            break
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        reason = _over_limit(watch, limits, workdir if now >= next_disk else None, group)
+        if reason is None and now >= deadline:
             reason = "timeout"
+        if reason is not None:
             break
+        if now >= next_disk:
+            next_disk = now + _DISK_EVERY_S
         interval = min(interval * 2, _MAX_POLL_S)
     else:
         return None
@@ -273,6 +328,25 @@ def _supervise(child: _Child, watch: ProcessWatch, limits: Limits, start: float)
     if not child.wait(_KILL_WAIT_S):
         child.lost = True
     return reason
+
+
+def _over_limit(
+    watch: ProcessWatch, limits: Limits, workdir: Path | None, group: PidsCgroup | None
+) -> str | None:
+    """The cap a running script is over now, if any (the folder size only when `workdir` is given)."""
+    memory_mb = watch.sample()
+    if group is not None and (group.refusals() or group.current() >= limits.max_processes):
+        return "processes"  # the kernel's exact count, and forks it already refused
+    if watch.processes >= limits.max_processes:  # at the cap the kernel refuses forks; checked first: a
+        # fork bomb's copies also add up to memory
+        return "processes"
+    if limits.memory_mb is not None and memory_mb > limits.memory_mb:
+        return "memory"
+    if workdir is not None and limits.disk_mb is not None:
+        watch.disk_mb = folder_size_mb(str(workdir), skip=(INPUT_DIR,))
+        if watch.disk_mb > limits.disk_mb:
+            return "disk"
+    return None
 
 
 def _decode_status(status: int | None) -> tuple[int | None, int | None]:
@@ -296,6 +370,15 @@ def _explain(
         return "MemoryLimitExceeded", (
             f"MemoryLimitExceeded: the script's processes used {peak_mb:.0f} MB, over the "
             f"{limits.memory_mb} MB limit, and were killed"
+        )
+    if reason == "processes":
+        return "ProcessLimitExceeded", (
+            f"ProcessLimitExceeded: the script ran more than {limits.max_processes} processes and "
+            "threads at once (further forks refused, or the run killed)"
+        )
+    if reason == "disk":
+        return "DiskLimitExceeded", (
+            f"DiskLimitExceeded: the script's folder grew past the {limits.disk_mb} MB limit, and it was killed"
         )
     if child.lost:
         return (

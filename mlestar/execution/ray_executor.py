@@ -45,6 +45,7 @@ from mlestar.execution.ray_cluster import (
     ensure_bootstrap_config,
     is_loopback_address,
 )
+from mlestar.execution.sandbox import Sandbox
 
 RUN_MARK = "MLESTAR_RAY_RUN"
 """Marks the processes of one Ray run, so they can be killed even after their worker was."""
@@ -59,15 +60,22 @@ _MAX_POLL_S = 0.2
 
 
 def run_on_worker(
-    script: str, workdir: str, limits: Limits, base_env: dict[str, str], tail_chars: int, mark: str
+    script: str,
+    workdir: str,
+    limits: Limits,
+    base_env: dict[str, str],
+    tail_chars: int,
+    mark: str,
+    sandbox: Sandbox | None = None,
 ) -> dict[str, Any]:
-    """The Ray task: announce the start in the working folder, then run the script like LocalExecutor."""
+    """The Ray task: announce the start in the working folder, then run the script like LocalExecutor
+    (confined by the same sandbox: the launcher confines the script on the worker's node)."""
     import ray
 
     start_file = Path(workdir) / _start_file_name(mark)
     node_id, me = ray.get_runtime_context().get_node_id(), psutil.Process()
     start_file.write_text(json.dumps({"node_id": node_id, "worker": [me.pid, me.create_time()]}))
-    executor = LocalExecutor(use_forkserver=False, base_env=base_env, tail_chars=tail_chars)
+    executor = LocalExecutor(use_forkserver=False, base_env=base_env, tail_chars=tail_chars, sandbox=sandbox)
     try:
         marked = replace(limits, env=(*limits.env, (RUN_MARK, mark)))
         return executor.run(Path(script), Path(workdir), marked).to_json()
@@ -163,6 +171,7 @@ class RayExecutor:
         tail_chars: int = 8000,
         hang_grace_s: float = 60.0,
         home: Path | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         """`base_env`: the environment scripts start from (secrets dropped); default: this process's."""
         if address is not None and (num_cpus is not None or tmp_dir is not None):
@@ -172,6 +181,7 @@ class RayExecutor:
         self.address, self.num_cpus, self.tmp_dir = address, num_cpus, tmp_dir
         self.tail_chars, self.hang_grace_s = tail_chars, hang_grace_s
         self._home = home
+        self.sandbox = sandbox
         self._base_env = scrub(os.environ if base_env is None else base_env)
         self._mark = uuid.uuid4().hex[:12]
         self._cluster: LocalCluster | None = None
@@ -281,7 +291,9 @@ class RayExecutor:
         with self._state:
             if self._closed:
                 raise ExecutionFault("expected an open executor, found it closed")
-            flight.ref = connection.submit(script, workdir, limits, self._base_env, self.tail_chars, mark)
+            flight.ref = connection.submit(
+                script, workdir, limits, self._base_env, self.tail_chars, mark, self.sandbox
+            )
             self._flights[mark] = flight
         try:
             return self._await(connection, flight, limits, workdir)
@@ -391,10 +403,17 @@ class _Connection:
         return cls(ray, gcs_address)
 
     def submit(
-        self, script: Path, workdir: Path, limits: Limits, env: dict[str, str], tail: int, mark: str
+        self,
+        script: Path,
+        workdir: Path,
+        limits: Limits,
+        env: dict[str, str],
+        tail: int,
+        mark: str,
+        sandbox: Sandbox | None,
     ) -> Any:
         task = self._run_task.options(num_cpus=limits.threads, name=f"mlestar {script.name}")
-        return task.remote(str(script), str(workdir), limits, env, tail, mark)
+        return task.remote(str(script), str(workdir), limits, env, tail, mark, sandbox)
 
     def ready(self, ref: Any, timeout_s: float) -> bool:
         try:

@@ -51,6 +51,33 @@ def _rss(proc: psutil.Process) -> int:
         return 0
 
 
+def _threads(proc: psutil.Process) -> int:
+    try:
+        return int(proc.num_threads())
+    except psutil.Error:
+        return 0
+
+
+def folder_size_mb(folder: str, skip: tuple[str, ...] = ()) -> float:
+    """Bytes held by the files under `folder` (links not followed, top-level names in `skip` left out), in MB."""
+    total, stack = 0, [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not (entry.name in skip and os.path.dirname(entry.path) == folder):
+                        stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total / _MB
+
+
 def _kill(proc: psutil.Process) -> None:
     with contextlib.suppress(psutil.Error):
         proc.kill()
@@ -59,11 +86,18 @@ def _kill(proc: psutil.Process) -> None:
 class ProcessWatch:
     """Everything one run started. Not thread-safe: one watch per run, used by the run's thread."""
 
-    def __init__(self, root_pid: int, mark: str, started_at: float) -> None:
+    def __init__(self, root_pid: int, mark: str, started_at: float, count_root: bool = True) -> None:
+        """`count_root`: False when the root only waits for the script (a sandbox's outer process, a
+        forked copy of the fork server: its memory is the server's, shared, not the script's)."""
         self.root_pid = root_pid
         self.mark = mark
         self.started_at = started_at
+        self.count_root = count_root
         self.peak_rss_mb = 0.0
+        self.processes = 0
+        """Processes and threads of the run at the last sample."""
+        self.disk_mb = 0.0
+        """The size of the run's folder when last measured (by the runner)."""
         self._seen: dict[int, psutil.Process] = {}
         root = _process(root_pid)
         if root is not None:
@@ -78,7 +112,10 @@ class ProcessWatch:
                 if pid not in self._seen and (proc := _process(pid)) is not None:
                     self._seen[pid] = proc
                     stack.append(pid)
-        total = sum(_rss(proc) for proc in self._seen.values() if is_alive(proc)) / _MB
+        living = [proc for proc in self._seen.values() if is_alive(proc)]
+        counted = [p for p in living if self.count_root or p.pid != self.root_pid]
+        total = sum(_rss(proc) for proc in counted) / _MB
+        self.processes = sum(_threads(proc) for proc in living)  # as the kernel counts: all of them
         self.peak_rss_mb = max(self.peak_rss_mb, total)
         return total
 

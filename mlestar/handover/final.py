@@ -124,7 +124,7 @@ class Finisher:
             node = done[member] or ran.get(member)
             reason = refused.get(member) or (None if node is None or node.ok else _failed(node))
             fits[member] = MemberFit(member, node if node is not None and node.ok else None, reason)
-            self._journal_member(fits[member])
+            self._journal_member(fits[member], plan.kind == "stacking")
         return fits
 
     def _refit(self, node: Node) -> Node:
@@ -137,10 +137,14 @@ class Finisher:
         self.progress.finished(done, None)
         return done
 
-    def _journal_member(self, fit: MemberFit) -> None:
+    def _journal_member(self, fit: MemberFit, stacking: bool) -> None:
+        """The member's final_member event: is what the submission used what solution.py computes?"""
         clock = [str(f) for f in clock_findings(self._script(fit.member))]
         repeated = self._repeated(fit)
-        exact = (fit.refit is not None or self.same_rows) and not clock and repeated is not False
+        # Stored predictions stand in exactly when the search used every row, except that a
+        # stacker also reads the out-of-fold predictions, which repeats average over several splits.
+        stored_exact = self.same_rows and not (stacking and _repeats(self.h.journal.nodes[fit.member]) > 1)
+        exact = (fit.refit is not None or stored_exact) and not clock and repeated is not False
         if not exact:
             self.inexact.append(fit.member)
         self.h.journal.event(
@@ -172,14 +176,14 @@ class Finisher:
 
     def _repeated(self, fit: MemberFit) -> bool | None:
         """Did the refit predict exactly what the search run did? (None: not comparable, as when
-        the search used a subsample or there was no refit.)"""
+        the search used a subsample or there was no refit.) Out-of-fold predictions compare only
+        when the search ran the script once: repeats average them over several splits."""
         if fit.refit is None or not self.same_rows:
             return None
         searched, refit = self.h.predictions(fit.member), self.h.predictions(fit.refit.id)
-        return bool(
-            np.array_equal(searched.test, refit.test)
-            and np.array_equal(searched.oof, refit.oof, equal_nan=True)
-        )
+        if _repeats(self.h.journal.nodes[fit.member]) > 1:
+            return _same(searched.test, refit.test)
+        return _same(searched.test, refit.test) and _same(searched.oof, refit.oof)
 
     def _combined(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> np.ndarray:
         """The submission's predictions: each member's final ones (stored where it was not refit),
@@ -297,3 +301,11 @@ class Finisher:
 def _failed(node: Node) -> str:
     first = (node.error or node.status).strip().splitlines()[0][:160]
     return f"its refit {node.status}: {first}"
+
+
+def _repeats(node: Node) -> int:
+    return int(node.meta.get("repeats", 1))
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mlestar.journal import Node
+from mlestar.search.budget import refit_seconds
 
 MIN_REFIT_S = 10.0
 """The least a refit is assumed to take (starting a script, reading the data)."""
@@ -71,12 +72,12 @@ def schedule(
 ) -> tuple[list[str], dict[str, str]]:
     """(members to refit, in the order they start; {member: why it is not refit}). The most
     weighted go first, each to the least loaded of `lanes` parallel workers, each expected to
-    take what its search run took; a member that would not finish in the time left is refused."""
+    take what its search run took (once); a member that would not finish in the time left is refused."""
     loads = [0.0] * max(1, lanes)
     admitted: list[str] = []
     refused: dict[str, str] = {}
     for member in sorted(members, key=lambda m: (-weights.get(m, 0.0), m)):
-        need = max(MIN_REFIT_S, nodes[member].duration_s)
+        need = max(MIN_REFIT_S, refit_seconds(nodes[member]))
         lane = loads.index(min(loads))
         if loads[lane] + need > remaining_s:
             left = max(0.0, remaining_s - loads[lane])

@@ -11,13 +11,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mlestar.journal import Node
+
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
 STAGE_ENDS = {
-    "draft": 0.30,
-    "merge": 0.40,
-    "check": 0.45,
-    "refine": 0.95,
+    "screen": 0.20,
+    "draft": 0.35,
+    "merge": 0.45,
+    "check": 0.50,
+    "refine": 0.90,
+    "widen": 0.97,
     "ensemble": 1.00,
 }
 _NODE_LOCK = threading.Lock()
@@ -77,14 +81,18 @@ class Budget:
             self.nodes_run += 1
             return True
 
+    def nodes_left(self) -> int | None:
+        """Script runs --max-nodes still allows (None: no limit)."""
+        return None if self.max_nodes is None else max(0, self.max_nodes - self.nodes_run)
+
     def batch_shares(self, attempts: int, runs_each: int) -> list[NodeShare]:
         """--max-nodes split among the attempts of a batch before any of them starts: first one
         run each, in order, then their debug runs, in order. Which attempt gets the last runs then
         depends on its place in the batch, not on which thread happens to be quicker, so two runs
         with the same --max-nodes take the same path."""
-        if self.max_nodes is None:
+        left = self.nodes_left()
+        if left is None:
             return [NodeShare(None) for _ in range(attempts)]
-        left = max(0, self.max_nodes - self.nodes_run)
         first = [1 if i < left else 0 for i in range(attempts)]
         left -= sum(first)
         shares = []
@@ -125,3 +133,9 @@ def packed_s(durations_s: Sequence[float], lanes: int) -> float:
     for d in sorted(durations_s, reverse=True):
         loads[loads.index(min(loads))] += d
     return max(loads)
+
+
+def refit_seconds(node: Node) -> float:
+    """What refitting a script takes: its search run, less its repeats on other splits (the final
+    fit runs it once)."""
+    return node.duration_s / max(1, int(node.meta.get("repeats", 1)))
