@@ -23,7 +23,7 @@ from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node
-from mlestar.search.budget import Budget, packed_s
+from mlestar.search.budget import Budget, packed_s, refit_seconds
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import config, regression_task
 
@@ -61,6 +61,13 @@ def test_refits_go_most_weighted_first_and_a_member_without_time_is_refused_with
     assert admitted == ["b", "c"]  # b and c in parallel; a (least weight) would end at 25 + 40 s
     assert refused == {"a": "no time left to refit it: it takes about 40 s, 35 s were left"}
     assert schedule(["a", "b", "c"], weights, nodes, lanes=2, remaining_s=70.0) == (["b", "c", "a"], {})
+
+
+def test_a_refit_takes_one_run_of_a_script_the_search_repeated_on_several_splits() -> None:
+    repeated = Node("t0-k1", None, "refine", "x", "", "a.py", "ok", 0.5, 0.0, 90.0, meta={"repeats": 3})
+    assert refit_seconds(repeated) == 30.0 and refit_seconds(_node("b", 40.0)) == 40.0
+    admitted, refused = schedule(["t0-k1"], {"t0-k1": 1.0}, {"t0-k1": repeated}, lanes=1, remaining_s=45.0)
+    assert admitted == ["t0-k1"] and not refused
 
 
 def test_the_reserve_covers_every_member_packed_into_parallel_refits() -> None:
