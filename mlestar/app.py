@@ -200,7 +200,8 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
-    return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)
+    # The final fit runs each script with the search's threads, so refits and stored predictions agree.
+    return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
 
 
 def _warm(config: RunConfig) -> tuple[Any, ...]:

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path)
     export.add_argument("dest", type=Path)
     export.add_argument("--remote", help="a DVC remote (folder or URL) that receives the data with `dvc push`")
+    export.add_argument(
+        "--check",
+        action="store_true",
+        help="then run `dvc repro` in a temporary clone and compare its submission with the run's, byte for byte",
+    )
     _serving_parsers(sub)
     return parser
 
@@ -348,9 +353,9 @@ def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.versioning import export_run
 
-    report = export_run(args.run_dir, args.dest, args.remote, env=environ)
+    report = export_run(args.run_dir, args.dest, args.remote, env=environ, check=args.check)
     print(report)
-    return 0
+    return 1 if report.check is not None and not report.check.same else 0
 
 
 def _cmd_validate(args: argparse.Namespace, environ: dict[str, str]) -> int:

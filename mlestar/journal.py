@@ -13,10 +13,18 @@ Events the search writes (facts beside "name" and "time"):
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
   screening        split (how the screening split was made), results (the table, best first: name,
                    family, score, seconds, status, prior, chosen), drafts (candidates drafted, in order)
-  final            node (the solution handed over), solution_kind ("script" or "ensemble"), score
+  settings_frozen  node, settings (what its search found, now its FROZEN literal), or problem
+  final            node (the solution handed over), solution_kind ("script" or "ensemble"), score,
+                   members (the scripts handed over), dropped (ensemble members with zero weight)
+  final_member     member, refit (bool), reason (why its stored predictions stand in), exact
+                   (whether its predictions are what solution.py computes), repeated (its refit
+                   predicted what its search run did; None when not comparable), clock (findings
+                   of checks.frozen: where it depends on the clock outside the explore guard)
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
                    solution, model (path of model/model.pkl relative to the run folder, or None),
-                   threads (cores the final fit used: thread counts can change a model's results)
+                   threads (each final script's: thread counts can change a model's results),
+                   stored_members (not refit), exact (every member exact: solution.py rebuilds
+                   the submission), baseline (the documented baseline submitted, if any)
   report_written   path (report.html, relative to the run folder; logged to MLflow as an artifact)
 Lines are flushed and fsynced one by one, so a killed run loses at most the attempt in flight;
 a torn last line (kill -9 mid-write) is ignored on reading.
@@ -143,11 +151,14 @@ class Journal:
         return any(e["name"] == name and all(e.get(k) == v for k, v in facts.items()) for e in self.events)
 
     def best(self, lower_is_better: bool, stages: tuple[str, ...] | None = None) -> Node | None:
-        scored = [n for n in self.nodes.values() if n.ok and (stages is None or n.stage in stages)]
+        nodes = list(self.nodes.values())  # a snapshot: attempts of a batch add nodes from their threads
+        scored = [n for n in nodes if n.ok and (stages is None or n.stage in stages)]
         if not scored:
             return None
-        key = (lambda n: n.score) if lower_is_better else (lambda n: -n.score)  # type: ignore[operator]
-        return min(scored, key=key)  # type: ignore[arg-type]
+        # Ties go to a script before an ensemble, then to the smaller id: never to whichever
+        # attempt of a parallel batch happened to finish first.
+        sign = 1.0 if lower_is_better else -1.0
+        return min(scored, key=lambda n: (sign * n.score, n.stage == "ensemble", n.id))  # type: ignore[operator]
 
 
 def drop_torn_tail(path: Path) -> None:

@@ -18,7 +18,7 @@
       journal.jsonl        every attempt and decision, appended as it happens
       submission.csv       the checked submission
       solution.py          the final standalone script (reproduces submission.csv on its own)
-      solution_parts/      member scripts when the final solution is an ensemble
+      solution_parts/      the code solution.py ships: submission.py, and an ensemble's members and combine.py
       model/model.pkl      the final fitted model (a cloudpickled predictor)
       llm/                 recorded requests and replies of the LLM engineer
       mlflow.db  mlartifacts/   the local MLflow store, when tracking to the run folder

@@ -43,3 +43,18 @@ def test_every_bundled_and_rendered_script_is_clean() -> None:
 def test_the_gate_reports_a_missing_import_for_the_re_ask() -> None:
     findings = script_findings("x = pd.read_parquet('input/train.parquet')\n")
     assert any("'pd' is used but never defined" in f for f in findings)
+
+
+def test_the_llm_gate_refuses_a_clock_driven_search_outside_the_explore_guard() -> None:
+    from mlestar.engineers.llm.gate import script_findings
+
+    timed = "import time\nstart = time.time()\nwhile time.time() - start < 5:\n    pass\n"
+    findings = script_findings(timed)
+    assert any("outside the explore guard" in f for f in findings)
+    guarded = (
+        "import os\nimport time\nFROZEN = None\n"
+        'if FROZEN is None and os.environ.get("MLESTAR_MODE") == "explore":\n'
+        "    start = time.time()\n"
+        '    open("./output/frozen.json", "w").write("{}")\n'
+    )
+    assert not any("FROZEN rule" in f for f in script_findings(guarded))

@@ -193,6 +193,7 @@ class Harness:
                 (contract.ENV_TIME_BUDGET, str(int(self._time_hint(left_s, n_splits)))),
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
+                (contract.ENV_MODE, contract.MODE_HANDOVER if final else contract.MODE_EXPLORE),
             ),
         )
         result = self.executor.run(script, workdir, limits)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from mlestar import syntax
-from mlestar.checks import leakage, names
+from mlestar.checks import frozen, leakage, names
 from mlestar.contract import FOLDS_FILE, INPUT_DIR, OOF_FILE, OUTPUT_DIR, TEST_PRED_FILE
 from mlestar.engineers.base import TaskContext
 
@@ -37,8 +37,25 @@ _ALLOWED_ABSOLUTE = ("/dev/null",)
 def script_findings(script: str) -> list[str]:
     """Everything that keeps a whole script from running under the contract: the rules it breaks,
     the harness files it never touches (folds read, both prediction files written), and names it
-    reads but never defines (a missing import fails at once when run: cheaper to re-ask)."""
-    return contract_violations(script) + missing_harness_files(script) + undefined_findings(script)
+    reads but never defines (a missing import fails at once when run: cheaper to re-ask), and
+    what depends on the clock outside the explore guard (its hand-over could not be rebuilt)."""
+    return (
+        contract_violations(script)
+        + missing_harness_files(script)
+        + undefined_findings(script)
+        + clock_dependent_findings(script)
+    )
+
+
+def clock_dependent_findings(script: str) -> list[str]:
+    try:
+        syntax.parse(script)
+    except SyntaxError:
+        return []  # syntax is judged elsewhere, with a better message
+    return [
+        f"{finding} (the hand-over's refit must repeat the search's result: see the contract's FROZEN rule)"
+        for finding in frozen.clock_findings(script)
+    ]
 
 
 def undefined_findings(script: str) -> list[str]:
