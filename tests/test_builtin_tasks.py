@@ -136,12 +136,40 @@ def _numbers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
     }
 
 
+def _hourly(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Hourly counts keyed by their date-time (the id is a feature), rows shuffled before the split
+    so that test hours sit between train hours; the count follows the hour of the day and a level
+    that drifts from hour to hour (what only neighbouring hours' answers reveal)."""
+    hours = pd.date_range("2021-03-01", periods=n, freq="h")
+    level = np.exp(np.cumsum(rng.normal(0, 0.15, n)))
+    temperature = 10 + 8 * np.sin(2 * np.pi * (hours.hour - 9) / 24) + rng.normal(0, 1, n)
+    count = level * (20 + 15 * np.sin(2 * np.pi * (hours.hour - 6) / 24) ** 2) + rng.normal(0, 1, n)
+    frame = pd.DataFrame(
+        {
+            "datetime": hours.strftime("%Y-%m-%d %H:%M:%S"),
+            "temperature": temperature.round(2),
+            "humidity": rng.uniform(20, 90, n).round(1),
+            "count": np.clip(count, 0, None).round(),
+        }
+    )
+    frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)
+    return frame, {
+        "id": "datetime",
+        "targets": ("count",),
+        "type": "regression",
+        "metric": "rmsle",
+        "classes": None,
+        "id_is_feature": True,
+    }
+
+
 BUILDERS = {
     "binary": _binary,
     "multiclass": _multiclass,
     "regression": _regression,
     "multi_target": _multi_target,
     "numbers": _numbers,
+    "hourly": _hourly,
 }
 
 
@@ -204,6 +232,7 @@ def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
         submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
         classes=tuple(classes) if classes else None,
         extra_paths=extra,
+        id_is_feature=bool(meta.get("id_is_feature")),
     )
 
 
@@ -340,3 +369,47 @@ def test_span_task_gets_a_valid_baseline(tmp_path: Path, engineer: BuiltinEngine
     predicted = np.load(workdir / "output" / "test.npy", allow_pickle=True)
     assert predicted.shape == (len(task.test), 1)
     assert predicted[0, 0] == task.test["text"].iloc[0]
+
+
+def test_time_neighbours_see_other_rows_answers_only() -> None:
+    """The helper looks up the fitted rows strictly before and after each row in time: a training row
+    never gets its own answer, a new row gets its nearest fitted rows'."""
+    from mlestar.engineers.builtin import model_helpers
+
+    namespace: dict = {"np": np, "pd": pd, "copy": __import__("copy"), "Any": object}
+    exec("from sklearn.base import BaseEstimator", namespace)
+    exec(model_helpers._TIME_NEIGHBOURS.replace("TIME_COLUMN_VALUE", '"when_days"'), namespace)
+
+    class Echo:
+        def fit(self, x: pd.DataFrame, y: np.ndarray) -> Echo:
+            self.seen = x
+            return self
+
+        def predict(self, x: pd.DataFrame) -> np.ndarray:
+            return x["answer_before"].to_numpy()
+
+    x = pd.DataFrame({"num__when_days": [3.0, 1.0, 2.0, 5.0]})
+    model = namespace["TimeNeighbours"](Echo()).fit(x, np.array([30.0, 10.0, 20.0, 50.0]))
+    seen = model.model_.seen
+    np.testing.assert_array_equal(seen["answer_before"], [20.0, np.nan, 10.0, 30.0])
+    np.testing.assert_array_equal(seen["answer_after"], [50.0, 20.0, 30.0, np.nan])
+    assert not (seen["answer_before"] == [30.0, 10.0, 20.0, 50.0]).any()
+    np.testing.assert_array_equal(model.predict(pd.DataFrame({"num__when_days": [4.0, 2.0]})), [30.0, 10.0])
+
+
+def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """A date-time id is a feature: its parts, cycles and neighbours in time; where test hours sit
+    between train hours, the answers of neighbouring hours (fitted rows only) beat the parts alone."""
+    from mlestar.metrics import get_metric
+
+    task = make_task(tmp_path, "hourly")
+    ctx = task.ctx
+    script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 10) if c.name == "lightgbm"))
+    plain_oof, _ = run_script(task, script, tmp_path / "plain")
+    for plan in ("[plan: features +date_cycles +time_lags]", "[plan: model +time_neighbours]"):
+        block = plan.split()[1]
+        script = replace_block(script, block, engineer.implement(ctx, script, block, plan))
+    oof, test = run_script(task, script, tmp_path / "neighbours")
+    check_outputs(task, oof, test)
+    target, metric = np.load(ctx.data_dir / "target.npy"), get_metric("rmsle")
+    assert metric.score(target, oof) < 0.9 * metric.score(target, plain_oof)

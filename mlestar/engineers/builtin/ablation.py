@@ -64,7 +64,7 @@ def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None
             return recipe.with_(model=draft), "default settings of every member, draft options only"
         if len(recipe.model.members) > 1:
             last = recipe.model.members[-1]
-            fewer = mem.ModelSpec(recipe.model.members[:-1], recipe.model.options, recipe.model.tune_trials)
+            fewer = recipe.model.with_(members=recipe.model.members[:-1])
             return recipe.with_(model=fewer), f"without the {last.name} member"
     if block == "train" and recipe.combine != "average":
         return recipe.with_(combine="average"), "a plain average of the members instead of stacking"

@@ -28,6 +28,7 @@ from mlestar.engineers.builtin import ablation, debug, span
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
+from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -52,7 +53,8 @@ class BuiltinEngineer:
 
     # -- helpers -------------------------------------------------------------------------------
     def _context(self, ctx: TaskContext) -> Context:
-        return Context(ProfileView(ctx.profile), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+        profile = ProfileView(with_facts(ctx.profile, ctx.data_dir))
+        return Context(profile, self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
 
     def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
         return render_script(recipe, ProfileView(ctx.profile), self.cards, title_for(ctx), ctx.seed)
@@ -117,9 +119,7 @@ class BuiltinEngineer:
         if not new:
             raise EngineerFailure(f"nothing to merge: {other_candidate.name} is already a member of the base")
         spec = recipe.model
-        merged = recipe.with_(
-            model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share)
-        )
+        merged = recipe.with_(model=spec.with_(members=(*spec.members, *new)))
         return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:

@@ -17,6 +17,7 @@ from mlestar.engineers.builtin.pysrc import literal
 
 DRAFT_FAMILIES = ("structured_parts", "date_parts")
 """Families every draft gets: without them such columns are unusable raw strings."""
+DATE_FAMILIES = ("date_parts", "date_cycles", "time_lags")
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,76 @@ def _structured_parts(p: ProfileView) -> str:
 
 
 def _date_parts(p: ProfileView) -> str:
-    return f'''DATES = {literal(p.dates)}
-
-
-def add_date_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    return '''def add_date_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Dates as numbers a model can split on: calendar parts and days since the earliest date."""
     for column in DATES:
         when = pd.to_datetime(frame[column], errors="coerce")
         start = pd.to_datetime(reference[column], errors="coerce").min()
-        out[f"{{column}}_year"] = when.dt.year
-        out[f"{{column}}_month"] = when.dt.month
-        out[f"{{column}}_day"] = when.dt.day
-        out[f"{{column}}_weekday"] = when.dt.dayofweek
-        out[f"{{column}}_hour"] = when.dt.hour
-        out[f"{{column}}_days"] = (when - start).dt.total_seconds() / 86400
-        out = out.drop(columns=[column])
+        out[f"{column}_year"] = when.dt.year
+        out[f"{column}_month"] = when.dt.month
+        out[f"{column}_day"] = when.dt.day
+        out[f"{column}_weekday"] = when.dt.dayofweek
+        out[f"{column}_hour"] = when.dt.hour
+        out[f"{column}_days"] = (when - start).dt.total_seconds() / 86400
+        out = out.drop(columns=[column], errors="ignore")
     return out
+'''
+
+
+def _date_cycles(p: ProfileView) -> str:
+    return '''CYCLES = {"hour": 24, "weekday": 7, "yearday": 365.25}
+"""Calendar positions and their period."""
+
+
+def add_date_cycles(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Calendar positions as points on a circle (sine and cosine): 23h sits next to 0h and December
+    next to January, which models that add up effects (linear, neighbours, networks) cannot see."""
+    for column in DATES:
+        when = pd.to_datetime(frame[column], errors="coerce")
+        positions = {"hour": when.dt.hour + when.dt.minute / 60, "weekday": when.dt.dayofweek, "yearday": when.dt.dayofyear - 1}
+        for part, period in CYCLES.items():
+            out[f"{column}_{part}_sin"] = np.sin(2 * np.pi * positions[part] / period)
+            out[f"{column}_{part}_cos"] = np.cos(2 * np.pi * positions[part] / period)
+        out = out.drop(columns=[column], errors="ignore")
+    return out
+'''
+
+
+def _time_lags(p: ProfileView) -> str:
+    groups = p.time_groups()
+    by = "TIME_GROUPS" if groups else "None"
+    group_doc = ", within each group" if groups else ""
+    groups_line = (
+        f'TIME_GROUPS = {literal(groups)}\n"""Rows of one group form one series in time."""\n'
+        if groups
+        else ""
+    )
+    return f'''LAG_COLUMNS = {literal(p.lag_columns(), 0, len("LAG_COLUMNS = "))}
+"""Numbers whose values just before and just after each row in time are features."""
+{groups_line}
+
+def add_time_lags(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Each row's neighbours in time among the train and test rows{group_doc} (inputs only, never
+    answers): days to the previous and the next row, and their LAG_COLUMNS values."""
+    groups = {"TIME_GROUPS" if groups else "[]"}
+    rows = series_in_time(frame, groups).assign(row=np.arange(len(frame)))
+    known = series_in_time(reference, groups).rename(columns=lambda c: c if c in groups else f"{{c}}_near")
+    known["time"] = known["time_near"]
+    for direction, name in (("backward", "previous"), ("forward", "next")):
+        near = pd.merge_asof(rows.dropna(subset=["time"]).sort_values("time"), known.dropna(subset=["time"]).sort_values("time"),
+                             on="time", by={by}, direction=direction, allow_exact_matches=False).set_index("row")
+        near = near.reindex(np.arange(len(frame)))
+        out[f"{{name}}_row_days"] = ((near["time_near"] - near["time"]).dt.total_seconds().abs() / 86400).to_numpy()
+        for column in LAG_COLUMNS:
+            out[f"{{name}}_{{column}}"] = near[f"{{column}}_near"].to_numpy()
+    return out
+
+
+def series_in_time(rows: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """The time of each row (the first date column), its group keys and its LAG_COLUMNS as numbers."""
+    values = {{c: pd.to_numeric(rows[c], errors="coerce").to_numpy() for c in LAG_COLUMNS}}
+    keys = {{g: rows[g].astype(str).to_numpy() for g in groups}}
+    return pd.DataFrame({{**keys, **values, "time": pd.to_datetime(rows[DATES[0]], errors="coerce").to_numpy()}})
 '''
 
 
@@ -197,6 +252,8 @@ FAMILIES: dict[str, Family] = {
             _structured_parts,
         ),
         Family("date_parts", "date parts", lambda p: bool(p.dates), _date_parts),
+        Family("date_cycles", "calendar cycles", lambda p: bool(p.dates), _date_cycles),
+        Family("time_lags", "neighbours in time", lambda p: bool(p.dates and p.lag_columns()), _time_lags),
         Family("id_parts", "numeric parts of structured ids", lambda p: p.id_parts()[3] != (), _id_parts),
         Family("group_sizes", "group sizes over shared keys", lambda p: bool(p.group_keys()), _group_sizes),
         Family("amount_totals", "sums of related amounts", lambda p: len(p.amounts()) >= 2, _amount_totals),
@@ -244,6 +301,10 @@ def render_features(profile: ProfileView, families: tuple[str, ...], files: bool
         parts.append(_AS_FLAG)
     if {"structured_parts", "id_parts"} & set(families):
         parts.append(_split_helpers(profile, "structured_parts" in families))
+    if set(DATE_FAMILIES) & set(families):
+        parts.append(
+            f'DATES = {literal(profile.dates)}\n"""Date and time columns (the first one orders rows in time)."""'
+        )
     parts += [FAMILIES[name].render(profile) for name in families]
     steps = ", ".join(f"add_{name}" for name in families)
     parts.append(f'STEPS = ({steps},)\n"""Feature families, applied in this order to the base columns."""\n')

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlestar import syntax
@@ -19,7 +19,7 @@ from mlestar.engineers.builtin import model_helpers as helpers
 from mlestar.engineers.builtin.cards import Card
 from mlestar.engineers.builtin.pysrc import WIDTH, literal
 
-OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "tuned")
+OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "time_neighbours", "tuned")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,15 @@ class ModelSpec:
     tune_trials: int = 0
     tune_share: float = 0.35
     """Share of the script's time budget the Optuna study may use."""
+    time_column: str = ""
+    """The elapsed-time feature time_neighbours orders rows by (a name ending the view's column)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def has(self, option: str) -> bool:
         return option in self.options
+
+    def with_(self, **changes: Any) -> ModelSpec:
+        return replace(self, **changes)
 
     def tunes(self, member: Member, card: Card, problem_type: str) -> bool:
         """Tuning searches the first member's settings (when its card has a search space)."""
@@ -177,7 +182,7 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: st
         settings = member.constant
         if spec.tunes(member, card, problem_type):
             # Tuning fits one seed: the seed bag would triple every trial for little information.
-            single = ModelSpec(spec.members, tuple(o for o in spec.options if o != "seed_bagging"))
+            single = spec.with_(options=tuple(o for o in spec.options if o != "seed_bagging"))
             inputs = ", inputs" if "inputs" in _expression(card, role, "s") else ""
             build = helpers.wrap(f"{member.name}_model(s{inputs})", single, card, problem_type)
             lines.append(
@@ -234,6 +239,7 @@ def read_model(block: str) -> ModelSpec:
         options,
         int(constants.get("TUNE_TRIALS", 0)),
         float(constants.get("TUNE_SHARE", 0.35)),
+        time_column=str(constants.get("NEIGHBOUR_TIME", "")),
     )
 
 

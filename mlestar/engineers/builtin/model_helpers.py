@@ -1,6 +1,7 @@
 """Model-level options of the model block, each a small helper written into the script when used.
 
-Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> LogTarget.
+Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> TimeNeighbours
+-> LogTarget.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _DETECT = {
     "early_stopping": "class EarlyStopped(",
     "seed_bagging": "class SeedBag(",
     "target_encoding": "def target_encoded(",
+    "time_neighbours": "class TimeNeighbours(",
     "tuned": "def tune(",
 }
 
@@ -36,6 +38,12 @@ def applies(option: str, card: Card, problem_type: str) -> bool:
         return card.view == "trees"
     if option == "log_target":
         return "regression" in problem_type
+    if option == "time_neighbours":
+        return card.view in ("trees", "native") and problem_type in (
+            "regression",
+            "binary",
+            "multi_target_regression",
+        )
     return False
 
 
@@ -46,6 +54,8 @@ def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str
         expression = f'SeedBag({expression}, "{card.seed_param}")'
     if spec.has("target_encoding") and applies("target_encoding", card, problem_type):
         expression = f"target_encoded({expression})"
+    if spec.has("time_neighbours") and applies("time_neighbours", card, problem_type):
+        expression = f"TimeNeighbours({expression})"
     if spec.has("log_target") and applies("log_target", card, problem_type):
         expression = f"LogTarget({expression})"
     return expression
@@ -58,7 +68,7 @@ def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -
 def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     problem_type = "regression" if role == "regressor" else "binary"
     lines: set[str] = set()
-    wrappers = ("log_target", "early_stopping", "seed_bagging")
+    wrappers = ("log_target", "early_stopping", "seed_bagging", "time_neighbours")
     if any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.add("from sklearn.base import BaseEstimator")
     if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
@@ -96,6 +106,8 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
             else "binary"
         )
         out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", f'"{target_type}"'))
+    if _users("time_neighbours", spec, cards, problem_type):
+        out.append(_TIME_NEIGHBOURS.replace("TIME_COLUMN_VALUE", f'"{spec.time_column}"'))
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
     if spec.has("tuned"):
@@ -183,6 +195,51 @@ _TARGET_ENCODING = '''def target_encoded(model: Any) -> Any:
 
 def category_codes(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith("cat__")]
+'''
+
+_TIME_NEIGHBOURS = '''NEIGHBOUR_TIME = TIME_COLUMN_VALUE
+"""The elapsed-time feature (days) that orders rows in time."""
+
+
+class TimeNeighbours(BaseEstimator):
+    """Adds the answers of the fitted rows just before and just after each row in time, and how many
+    days away they are. Only the rows the model is fitted on are looked up, strictly earlier or later:
+    a row never sees its own answer, nor a validation row's."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray) -> TimeNeighbours:
+        time = elapsed_days(x)
+        known = ~np.isnan(time)
+        order = np.argsort(time[known], kind="stable")
+        self.times_, self.answers_ = time[known][order], np.asarray(y, dtype=float)[known][order]
+        self.model_ = copy.deepcopy(self.model).fit(self.with_neighbours(x), y)
+        self.classes_ = getattr(self.model_, "classes_", None)
+        return self
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self.with_neighbours(x))
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict_proba(self.with_neighbours(x))
+
+    def with_neighbours(self, x: pd.DataFrame) -> pd.DataFrame:
+        time, out = elapsed_days(x), x.copy()
+        for name, index in (("before", np.searchsorted(self.times_, time, "left") - 1),
+                            ("after", np.searchsorted(self.times_, time, "right"))):
+            found = (index >= 0) & (index < len(self.times_)) & ~np.isnan(time)
+            index = index.clip(0, max(len(self.times_) - 1, 0))
+            out[f"answer_{name}"] = np.where(found, self.answers_[index], np.nan) if len(self.times_) else np.nan
+            out[f"days_{name}"] = np.where(found, np.abs(self.times_[index] - time), np.nan) if len(self.times_) else np.nan
+        return out
+
+
+def elapsed_days(x: pd.DataFrame) -> np.ndarray:
+    """The NEIGHBOUR_TIME column of a view's table (views may prefix or clean up column names)."""
+    plain = {"".join(ch if ch.isalnum() else "_" for ch in str(c)): c for c in x.columns}
+    column = next((c for name, c in plain.items() if name.endswith(NEIGHBOUR_TIME)), None)
+    return x[column].to_numpy(dtype=float) if column is not None else np.full(len(x), np.nan)
 '''
 
 _LOG_TARGET = '''class LogTarget(BaseEstimator):

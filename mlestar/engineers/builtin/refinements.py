@@ -60,6 +60,7 @@ def _family_entry(name: str) -> Entry:
 _FAMILY_GAIN = {
     "structured_parts": 0.01,
     "date_parts": 0.01,
+    "time_lags": 0.004,
     "group_sizes": 0.004,
     "amount_totals": 0.003,
     "numeric_groups": 0.003,
@@ -68,6 +69,8 @@ _FAMILY_GAIN = {
 _FAMILY_TEXT = {
     "structured_parts": "parse structured strings (such as deck/number/side) into parts, numeric parts as numbers",
     "date_parts": "turn dates into calendar parts and elapsed days",
+    "date_cycles": "add calendar positions (hour, weekday, day of year) as sine and cosine",
+    "time_lags": "add each row's neighbours in time (days to them, their numeric inputs)",
     "id_parts": "use the numeric parts of structured ids (a position within a group) as features",
     "group_sizes": "add group sizes over shared keys (an id prefix, a name part, a repeated code)",
     "amount_totals": "add sums of related amounts, their non-zero count, an all-zero flag and log1p values",
@@ -101,7 +104,9 @@ def _with_option(spec: mem.ModelSpec, option: str, c: Context) -> mem.ModelSpec:
     trials = spec.tune_trials
     if option == "tuned":
         trials = tune_trials(spec, c)
-    return mem.ModelSpec(members, tuple(o for o in mem.OPTIONS if o in (*spec.options, option)), trials)
+    options = tuple(o for o in mem.OPTIONS if o in (*spec.options, option))
+    time_column = time_feature(c.profile) if option == "time_neighbours" else spec.time_column
+    return spec.with_(members=members, options=options, tune_trials=trials, time_column=time_column)
 
 
 def _more_trees(member: mem.Member, card: Card) -> mem.Member:
@@ -127,8 +132,8 @@ def tune_trials(spec: mem.ModelSpec, c: Context) -> int:
 def _tune_longer(r: Recipe, c: Context) -> Recipe:
     spec = r.model
     return r.with_(
-        model=mem.ModelSpec(
-            spec.members, spec.options, min(spec.tune_trials * 2, 200), min(0.6, spec.tune_share + 0.2)
+        model=spec.with_(
+            tune_trials=min(spec.tune_trials * 2, 200), tune_share=min(0.6, spec.tune_share + 0.2)
         )
     )
 
@@ -141,9 +146,7 @@ def _class_weights(r: Recipe, c: Context) -> Recipe:
         if weight:
             settings[weight["param"]] = weight["value"]
         members.append(mem.Member(m.name, m.card, tuple(sorted(settings.items()))))
-    return r.with_(
-        model=mem.ModelSpec(tuple(members), r.model.options, r.model.tune_trials, r.model.tune_share)
-    )
+    return r.with_(model=r.model.with_(members=tuple(members)))
 
 
 def _weights_apply(r: Recipe, c: Context) -> bool:
@@ -167,9 +170,7 @@ def _member_entry(card_name: str) -> Entry:
     def apply(r: Recipe, c: Context) -> Recipe:
         member = mem.member_for(c.cards[card_name], c.profile.problem_type, c.profile.n_train)
         spec = r.model
-        return r.with_(
-            model=mem.ModelSpec((*spec.members, member), spec.options, spec.tune_trials, spec.tune_share)
-        )
+        return r.with_(model=spec.with_(members=(*spec.members, member)))
 
     text = f"add a {card_name} member to the ensemble"
     return Entry(f"add:{card_name}", "model", text, applies, apply, 0.003)
@@ -193,6 +194,17 @@ def _preprocess_entry(
 
 def _always(r: Recipe, c: Context) -> bool:
     return True
+
+
+def _time_neighbours_apply(r: Recipe, c: Context) -> bool:
+    """Rows ordered in time whose test rows sit between train rows (an interpolation, not a forecast),
+    and the elapsed-time feature of the date parts to order them by."""
+    return bool(c.profile.dates) and c.profile.time_interleaved and "date_parts" in r.families
+
+
+def time_feature(profile: ProfileView) -> str:
+    """The date parts' elapsed-days column of the first date column, spelled as the views spell it."""
+    return "".join(ch if ch.isalnum() else "_" for ch in f"{profile.dates[0]}_days") if profile.dates else ""
 
 
 def _log_target_applies(r: Recipe, c: Context) -> bool:
@@ -267,6 +279,12 @@ def catalogue(c: Context) -> list[Entry]:
             0.004,
         ),
         _option_entry("seed_bagging", "average the members over three seeds", _always, 0.0015),
+        _option_entry(
+            "time_neighbours",
+            "add the answers of the fitted rows just before and after each row in time (and how far they are)",
+            _time_neighbours_apply,
+            0.012,
+        ),
         _option_entry(
             "target_encoding",
             "target-encode categories inside each training fold only",
