@@ -17,7 +17,6 @@ from mlestar.checks.leakage import static_leaks
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import read_recipe, render_script
 from mlestar.engineers.builtin.refinements import catalogue
 
@@ -35,7 +34,7 @@ def engineer() -> BuiltinEngineer:
     return BuiltinEngineer()
 
 
-RENDERED = (*KINDS, "hourly", "numbers")
+RENDERED = (*KINDS, "hourly", "numbers", "pairs", "mixed", "multilabel")
 """Task kinds whose every script is checked (rendering only: nothing runs)."""
 
 
@@ -134,7 +133,7 @@ def test_every_script_is_lean_reads_back_and_leaks_nothing(
     """Only code that runs, no helper read before its block; render(read(script)) == script (resume
     and every later role depend on reading a script back); the static leak check finds nothing."""
     ctx = tasks[kind].ctx
-    profile = ProfileView(ctx.profile)
+    profile = engineer._profile(ctx)  # with the data facts, as the engineer renders
     train_only, answers = list(ctx.profile.get("train_only", [])), list(ctx.spec.train_target_columns)
     scripts = dict(every_script(engineer, ctx))
     flakes = pyflakes_findings(list(scripts.values()), tmp_path)

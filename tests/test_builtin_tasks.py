@@ -6,6 +6,7 @@ Other test_builtin_* modules import the builders from here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar.blocks import block_names, replace_block
+from mlestar.blocks import block_names, get_block, replace_block
 from mlestar.engineers.base import Candidate, TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
 
@@ -163,6 +165,104 @@ def _hourly(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
     }
 
 
+def _pairs(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Two short phrases and a context code per row; the answer is how alike the phrases are (the
+    share of words they have in common), which neither phrase alone says."""
+    vocabulary = [
+        "wheel",
+        "axle",
+        "gear",
+        "brake",
+        "pedal",
+        "chain",
+        "frame",
+        "seat",
+        "spoke",
+        "rim",
+        "hub",
+        "valve",
+        "pump",
+        "lever",
+        "cable",
+    ]
+    first = [" ".join(rng.choice(vocabulary, rng.integers(2, 4), replace=False)) for _ in range(n)]
+    second = []
+    for phrase in first:
+        kept = [w for w in phrase.split() if rng.random() < 0.5]
+        second.append(" ".join(kept + list(rng.choice(vocabulary, rng.integers(1, 3), replace=False))))
+    score = [
+        len(set(a.split()) & set(b.split())) / len(set(a.split()) | set(b.split()))
+        for a, b in zip(first, second, strict=True)
+    ]
+    frame = pd.DataFrame(
+        {"id": [f"p{i:05d}" for i in range(n)], "anchor": first, "target": second,
+         "context": rng.choice(["A01", "B02", "C03"], n), "score": np.round(score, 2)}
+    )  # fmt: skip
+    return frame, {
+        "id": "id",
+        "targets": ("score",),
+        "type": "regression",
+        "metric": "pearson",
+        "classes": None,
+    }
+
+
+def _mixed(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Text, numbers and list cells in one table: a listing's description, its price and its tags
+    (a list per row); whether it sells depends on all three."""
+    words = [
+        "bright",
+        "quiet",
+        "spacious",
+        "modern",
+        "old",
+        "cosy",
+        "central",
+        "small",
+        "large",
+        "sunny",
+        "garden",
+        "view",
+    ]
+    tags = ["pets", "parking", "balcony", "lift", "furnished", "wifi"]
+    description = [" ".join(rng.choice(words, rng.integers(5, 10))) for _ in range(n)]
+    listed = [sorted(rng.choice(tags, rng.integers(0, 4), replace=False).tolist()) for _ in range(n)]
+    price = rng.uniform(500, 3000, n).round()
+    logit = (
+        np.array(["sunny" in d for d in description]) * 3.0
+        + np.array(["balcony" in t for t in listed]) * 3.0
+        - (price - 1750) / 400
+        - 1.5
+    )
+    frame = pd.DataFrame({"id": np.arange(n), "description": description, "price": price, "tags": listed})
+    frame["sold"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return frame, {
+        "id": "id",
+        "targets": ("sold",),
+        "type": "binary",
+        "metric": "roc_auc",
+        "classes": ("no", "yes"),
+    }
+
+
+def _multilabel(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Three yes/no labels per row, each driven by its own numbers and a shared category."""
+    frame = pd.DataFrame({"id": np.arange(n), "shade": rng.choice(["red", "green", "blue"], n)})
+    for j in range(3):
+        frame[f"x{j}"] = rng.normal(size=n).round(3)
+    for j in range(3):
+        logit = 2 * frame[f"x{j}"] + (frame["shade"] == ["red", "green", "blue"][j]) * 1.5 - 0.5
+        frame[f"label_{j}"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    targets = ("label_0", "label_1", "label_2")
+    return frame, {
+        "id": "id",
+        "targets": targets,
+        "type": "multilabel",
+        "metric": "mean_columnwise_roc_auc",
+        "classes": None,
+    }
+
+
 BUILDERS = {
     "binary": _binary,
     "multiclass": _multiclass,
@@ -170,6 +270,9 @@ BUILDERS = {
     "multi_target": _multi_target,
     "numbers": _numbers,
     "hourly": _hourly,
+    "pairs": _pairs,
+    "mixed": _mixed,
+    "multilabel": _multilabel,
 }
 
 
@@ -203,8 +306,13 @@ def make_task(root: Path, kind: str, n: int = 240, n_test: int = 60, seed: int =
     spec = _spec(task_dir, meta, extra)
     data = root / "data"
     data.mkdir()
-    train.to_parquet(data / "train.parquet", index=False)
-    test.to_parquet(data / "test.parquet", index=False)
+    as_json = {c: lambda v: json.dumps(list(v)) for c in frame.columns if frame[c].map(type).eq(list).any()}
+    train.transform({c: as_json.get(c, lambda v: v) for c in train.columns}).to_parquet(
+        data / "train.parquet", index=False
+    )
+    test.transform({c: as_json.get(c, lambda v: v) for c in test.columns}).to_parquet(
+        data / "test.parquet", index=False
+    )
     np.save(data / "target.npy", _encode(train, spec))
     np.save(data / "folds.npy", np.arange(n) % 4)
     spec.save(data / "task.json")
@@ -228,7 +336,7 @@ def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
         train_target_columns=tuple(meta["targets"]),
         problem_type=ProblemType(meta["type"]),
         metric=meta["metric"],
-        lower_is_better=meta["metric"] != "accuracy",
+        lower_is_better=get_metric(meta["metric"]).lower_is_better,
         submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
         classes=tuple(classes) if classes else None,
         extra_paths=extra,
@@ -243,6 +351,8 @@ def _encode(train: pd.DataFrame, spec: TaskSpec) -> np.ndarray:
         order = {c: i for i, c in enumerate(spec.classes or ())}
         return train[spec.train_target_columns[0]].map(order).to_numpy(np.int64)
     values = train[list(spec.train_target_columns)].to_numpy(float)
+    if spec.problem_type is ProblemType.MULTILABEL:
+        return values.astype(np.int64)
     return values[:, 0] if values.shape[1] == 1 else values
 
 
@@ -259,6 +369,9 @@ def run_script(
     (workdir / "input").symlink_to(task.ctx.data_dir)
     (workdir / "solution.py").write_text(script)
     env = {**os.environ, "MLESTAR_THREADS": "1", "MLESTAR_TIME_BUDGET": str(budget_s), "MLESTAR_SEED": "7"}
+    env.update(
+        dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+    )  # as the harness caps
     env["PYTHONHASHSEED"] = hash_seed
     env["MLESTAR_SAVE_MODEL"] = "1" if save_model else "0"
     done = subprocess.run(
@@ -400,8 +513,6 @@ def test_time_neighbours_see_other_rows_answers_only() -> None:
 def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer: BuiltinEngineer) -> None:
     """A date-time id is a feature: its parts, cycles and neighbours in time; where test hours sit
     between train hours, the answers of neighbouring hours (fitted rows only) beat the parts alone."""
-    from mlestar.metrics import get_metric
-
     task = make_task(tmp_path, "hourly")
     ctx = task.ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 10) if c.name == "lightgbm"))
@@ -413,3 +524,34 @@ def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer
     check_outputs(task, oof, test)
     target, metric = np.load(ctx.data_dir / "target.npy"), get_metric("rmsle")
     assert metric.score(target, oof) < 0.9 * metric.score(target, plain_oof)
+
+
+def test_text_pairs_are_compared_row_by_row(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """Two phrase columns sharing a vocabulary are detected from the data; the draft compares them
+    (similarities, shared words, edit ratio) and a table model learns the answer from that."""
+    task = make_task(tmp_path, "pairs")
+    first = engineer.retrieve(task.ctx, 3)[0]
+    assert engineer.cards[first.name].inputs == "tabular"
+    script = engineer.draft(task.ctx, first)
+    assert 'TEXT_PAIRS = [("anchor", "target")]' in script
+    oof, test = run_script(task, script, tmp_path / "attempt")
+    check_outputs(task, oof, test)
+    assert get_metric("pearson").score(np.load(task.ctx.data_dir / "target.npy"), oof) > 0.8
+
+
+def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """List cells become bags of tokens, text its latent topics, next to the numbers; a linear member
+    reads sparse TF-IDF beside the scaled numbers. The model learns from all three."""
+    task = make_task(tmp_path, "mixed")
+    ctx = task.ctx
+    by_name = {c.name: c for c in engineer.retrieve(ctx, 30)}
+    script = engineer.draft(ctx, by_name["lightgbm"])
+    assert "add_list_tokens" in script
+    script = replace_block(
+        script, "features", engineer.implement(ctx, script, "features", "[plan: features +text_topics]")
+    )
+    script = engineer.merge(ctx, script, engineer.draft(ctx, by_name["linear"]), by_name["linear"])
+    assert "TfidfVectorizer" in get_block(script, "preprocess")
+    oof, test = run_script(task, script, tmp_path / "attempt")
+    check_outputs(task, oof, test)
+    assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75

@@ -129,7 +129,8 @@ def rank_cards(cards: dict[str, Card], profile: dict[str, Any], budget_s: float)
     """Cards that apply to the task, best first (ties broken by name, so the order is stable)."""
     kinds = feature_kinds(profile)
     has_text = "text" in kinds
-    has_tabular = bool(kinds - {"text"})
+    # Paired texts are compared by numeric features (how alike they are): a job for table models.
+    has_tabular = bool(kinds - {"text"}) or bool(profile.get("text_pairs"))
     ranked = []
     for card in cards.values():
         score = _score(card, profile, has_text, has_tabular, budget_s)

@@ -52,22 +52,25 @@ class BuiltinEngineer:
         self.cards: dict[str, Card] = load_cards(tuple(Path(d) for d in card_dirs))
 
     # -- helpers -------------------------------------------------------------------------------
+    def _profile(self, ctx: TaskContext) -> ProfileView:
+        """The task profile with the facts read from the prepared tables (see data_facts)."""
+        return ProfileView(with_facts(ctx.profile, ctx.data_dir))
+
     def _context(self, ctx: TaskContext) -> Context:
-        profile = ProfileView(with_facts(ctx.profile, ctx.data_dir))
-        return Context(profile, self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+        return Context(self._profile(ctx), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
 
     def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
-        return render_script(recipe, ProfileView(ctx.profile), self.cards, title_for(ctx), ctx.seed)
+        return render_script(recipe, self._profile(ctx), self.cards, title_for(ctx), ctx.seed)
 
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
 
     # -- roles ---------------------------------------------------------------------------------
     def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
-        profile = ProfileView(ctx.profile)
+        profile = self._profile(ctx)
         if span.is_span_task(profile):
             return [span.candidate()]
-        ranked = rank_cards(self.cards, ctx.profile, ctx.script_budget_s)
+        ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
                 f"no model card applies to a {profile.problem_type} task with these columns"
@@ -86,7 +89,7 @@ class BuiltinEngineer:
         return mem.render_model(spec, self.cards, c.profile.problem_type, c.profile.metric)
 
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
-        profile = ProfileView(ctx.profile)
+        profile = self._profile(ctx)
         if candidate.name == span.NAME:
             return span.script(profile, ctx.seed)
         card = self._card_for(candidate, ctx)
@@ -104,7 +107,7 @@ class BuiltinEngineer:
         if candidate.name in self.cards:
             return self.cards[candidate.name]
         key = "".join(ch for ch in candidate.name.lower() if ch.isalnum())
-        ranked = [r.card for r in rank_cards(self.cards, ctx.profile, ctx.script_budget_s)]
+        ranked = [r.card for r in rank_cards(self.cards, self._profile(ctx).profile, ctx.script_budget_s)]
         for card in ranked:
             if card.name.replace("_", "") in key or key in card.name.replace("_", ""):
                 return card
@@ -123,7 +126,7 @@ class BuiltinEngineer:
         return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        recipe, profile = self._recipe(script), ProfileView(ctx.profile)
+        recipe, profile = self._recipe(script), self._profile(ctx)
         revised = recipe
         if profile.files and recipe.files == NO_FILES:
             revised = revised.with_(files=FILES_ON)

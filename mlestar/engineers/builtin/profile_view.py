@@ -202,6 +202,16 @@ class ProfileView:
         return [c for c in self.categorical if 10 <= self.columns[c]["n_unique"] <= n / 10]
 
     @property
+    def lists(self) -> list[str]:
+        """Columns whose cells are lists (stored as JSON text in the run's tables)."""
+        return self.of_kind("list")
+
+    @property
+    def text_pairs(self) -> list[tuple[str, str]]:
+        """Columns compared row by row (a data fact the engineer adds; see data_facts)."""
+        return [(a, b) for a, b in self.profile.get("text_pairs", [])]
+
+    @property
     def time_interleaved(self) -> bool:
         """Test rows sit between train rows in time (a data fact the engineer adds; see data_facts)."""
         return bool(self.profile.get("time_interleaved", False))

@@ -65,6 +65,7 @@ _FAMILY_GAIN = {
     "amount_totals": 0.003,
     "numeric_groups": 0.003,
     "text_stats": 0.003,
+    "text_topics": 0.004,
 }
 _FAMILY_TEXT = {
     "structured_parts": "parse structured strings (such as deck/number/side) into parts, numeric parts as numbers",
@@ -78,6 +79,9 @@ _FAMILY_TEXT = {
     "frequencies": "add frequency encodings of the categorical columns",
     "codes_as_categories": "add categorical copies of code-like integer columns",
     "text_stats": "add statistics of the text (length, words, punctuation, capitals)",
+    "text_pairs": "compare paired texts row by row (TF-IDF and LSA cosines, shared words, edit ratio)",
+    "text_topics": "add the latent topics (LSA) of each text column as numbers",
+    "list_tokens": "turn list cells into their length and a bag of their common tokens",
 }
 
 
