@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlestar import splits
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
@@ -74,7 +75,10 @@ def _refuse_existing(root: Path) -> None:
 def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
-    prepared = prepare_run_data(spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column)
+    rules = splits.rules_for(search, config.budget_s)
+    prepared = prepare_run_data(
+        spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column, rules
+    )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)
@@ -89,6 +93,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
         n_train=prepared.n_train,
         n_test=prepared.n_test,
         subsampled=prepared.subsampled,
+        validation=prepared.validation,
     )
     journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
 

@@ -230,7 +230,9 @@ def _report(run_dir: Path, outcome: Any) -> int:
     if outcome.status == "fallback":
         print("no solution script worked: submission.csv holds a trivial prediction (the training prior)", file=sys.stderr)
     else:
-        print(f"best validation score {outcome.score:.5f} from {outcome.best}", file=sys.stderr)
+        from mlestar.status import score_of
+
+        print(f"best validation score {score_of(run_dir, outcome.best)} from {outcome.best}", file=sys.stderr)
     print(f"submission: {run_dir / 'submission.csv'}\nsolution:   {run_dir / 'solution.py'}", file=sys.stderr)
     return 0
 

@@ -26,6 +26,14 @@ class SearchSettings:
     max_debug_rounds: int = 2
     n_folds: int = 5
     subsample_rows: int = 30_000
+    screen_candidates: int = 24
+    """How many candidates the engineer is asked for; every one is screened cheaply, the M best drafted."""
+    screen_rows: int = 5_000
+    screen_folds: int = 2
+    repeats: int = 3
+    """Splits each search attempt runs on when the data is small (scores averaged); 1 turns it off."""
+    widen_seeds: int = 3
+    """Seed variants of each of the two best scripts tried when the search has time left over."""
 
 
 @dataclass(frozen=True)

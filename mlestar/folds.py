@@ -11,54 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 from mlestar.contract import OOF_FILE, TEST_PRED_FILE
-from mlestar.task.spec import ProblemType
-
-UNUSED = -1
-
-
-def make_folds(
-    y: np.ndarray,
-    problem_type: ProblemType,
-    n_folds: int,
-    seed: int,
-    groups: np.ndarray | None = None,
-) -> np.ndarray:
-    """A fold index per row: stratified for classification, grouped when groups are given."""
-    n = len(y)
-    folds = np.full(n, UNUSED, dtype=np.int64)
-    index = np.arange(n)
-    if groups is not None:
-        splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        splits = splitter.split(index, y, groups)
-    elif problem_type in (ProblemType.BINARY, ProblemType.MULTICLASS) and _can_stratify(y, n_folds):
-        splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(index, y)
-    else:
-        splits = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(index)
-    for k, (_, valid) in enumerate(splits):
-        folds[valid] = k
-    return folds
-
-
-def _can_stratify(y: np.ndarray, n_folds: int) -> bool:
-    _, counts = np.unique(y, return_counts=True)
-    return bool(counts.min() >= n_folds)
-
-
-def subsample_folds(folds: np.ndarray, y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
-    """The search's folds: the same assignment on a fixed subsample, -1 elsewhere."""
-    if len(folds) <= max_rows:
-        return folds.copy()
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(folds), dtype=bool)
-    # Take the same share of every fold so the subsample stays balanced across folds.
-    share = max_rows / len(folds)
-    for k in np.unique(folds[folds >= 0]):
-        rows = np.flatnonzero(folds == k)
-        keep[rng.choice(rows, size=max(1, int(round(len(rows) * share))), replace=False)] = True
-    return np.where(keep, folds, UNUSED)
+from mlestar.splits import UNUSED, make_folds, subsample_folds  # noqa: F401  (fold making lives in splits)
 
 
 class PredictionError(ValueError):

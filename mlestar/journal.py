@@ -5,10 +5,13 @@ Each line is one JSON record with a "kind":
   "node"   one attempt (a script run, or an ensemble computed by the harness)
   "event"  a decision or a stage boundary (stage started, merge kept, block chosen, run finished)
 Events the search writes (facts beside "name" and "time"):
-  run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version)
+  run_started      config (RunConfig as JSON), task (TaskSpec JSON), engineer, versions (package: version),
+                   validation (how attempts are validated: one split, or several averaged, and why)
   inputs_hashed    files: {path relative to the task folder: sha256}, data: {file in data/: sha256}
   stage_started    stage                      stage_finished   stage, best (node id or None)
   decision         what ("merge_kept", "merge_rejected", "block_chosen", "refinement_kept", ...), node, ...
+  screening        split (how the screening split was made), results (the table, best first: name,
+                   family, score, seconds, status, prior, chosen), drafts (candidates drafted, in order)
   final            node (the solution handed over), solution_kind ("script" or "ensemble"), score
   run_finished     status ("ok", or "fallback" when no script worked), best, score, submission,
                    solution, model (path of model/model.pkl relative to the run folder, or None),
@@ -29,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 JOURNAL_FILE = "journal.jsonl"
-SCRIPT_STAGES = ("draft", "merge", "check", "ablation", "refine")
+SCRIPT_STAGES = ("draft", "merge", "check", "ablation", "refine", "widen")
 """Stages whose working attempts are whole solution scripts, scored on the run's folds (an ablation
-variant included: when taking a part out scores better, that script is a better solution)."""
+variant included: when taking a part out scores better, that script is a better solution). The
+"screen" stage's attempts are not among them: they ran on a cheaper split."""
 SOLUTION_STAGES = (*SCRIPT_STAGES, "ensemble")
 """What the run may hand over: any of those scripts, or an ensemble of them."""
 
@@ -61,7 +65,10 @@ class Node:
     """Tokens and cost spent by the engineer on this attempt, in total and by role."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Stage-specific facts: model card, block name, ensemble members, debug round, and for an
-    attempt whose script repeats an earlier one exactly, that attempt ("same_as")."""
+    attempt whose script repeats an earlier one exactly, that attempt ("same_as"). Scored attempts
+    carry "interval" ([low, high], a 90% bootstrap interval of the score over the validation rows);
+    on small data "repeats" (splits run, their out-of-fold predictions averaged) and
+    "repeat_scores" (each split's own score); screening attempts carry "split": "screen"."""
 
     @property
     def ok(self) -> bool:

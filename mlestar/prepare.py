@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlestar import splits
 from mlestar.errors import TaskError
-from mlestar.folds import make_folds, subsample_folds
 from mlestar.run_layout import RunLayout
 from mlestar.task.load import TaskTables
 from mlestar.task.spec import ProblemType, TaskSpec
@@ -26,6 +26,8 @@ class PreparedData:
     n_test: int
     subsampled: bool
     data_hashes: dict[str, str]
+    validation: str = ""
+    """How attempts are validated (one split, or several averaged on small data), and why."""
 
 
 def label_key(value: object) -> str:
@@ -134,11 +136,14 @@ def prepare_run_data(
     seed: int,
     subsample_rows: int,
     group_column: str | None = None,
+    rules: splits.SplitRules | None = None,
 ) -> PreparedData:
+    """`rules` (see mlestar.splits) replaces n_folds and subsample_rows and adds the screening and
+    repeated splits; without it the search's folds are also the screening split, nothing repeats."""
     train = tables.train
     y = encode_target(spec, train)
     if y.ndim == 2 and y.shape[1] == 0 or len(train) < n_folds:  # no answers to learn: no folds either
-        return _write_data(spec, tables, layout, y, np.full(len(train), -1), np.full(len(train), -1))
+        return _write_data(spec, tables, layout, y, splits.unused(len(train)))
     groups = None
     if group_column:
         if group_column not in train.columns:
@@ -146,10 +151,8 @@ def prepare_run_data(
                 f"expected the group column {group_column!r} in train; found {list(train.columns)}"
             )
         groups = train[group_column].map(label_key).to_numpy()
-    strat = y if y.ndim == 1 and y.dtype.kind in "iub" else np.zeros(len(y))
-    folds_full = make_folds(strat, spec.problem_type, n_folds, seed, groups)
-    folds = subsample_folds(folds_full, strat, subsample_rows, seed)
-    return _write_data(spec, tables, layout, y, folds, folds_full)
+    rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
+    return _write_data(spec, tables, layout, y, splits.make_splits(y, spec.problem_type, seed, rules, groups))
 
 
 def _write_data(
@@ -157,16 +160,14 @@ def _write_data(
     tables: TaskTables,
     layout: RunLayout,
     y: np.ndarray,
-    folds: np.ndarray,
-    folds_full: np.ndarray,
+    made: splits.Splits,
 ) -> PreparedData:
     train, test = tables.train, tables.test
     layout.data.mkdir(parents=True, exist_ok=True)
     _parquet_safe(train).to_parquet(layout.data / "train.parquet", index=False)
     _parquet_safe(test).to_parquet(layout.data / "test.parquet", index=False)
     np.save(layout.data / "target.npy", y)
-    np.save(layout.folds, folds)
-    np.save(layout.folds_full, folds_full)
+    splits.save_splits(made, layout)
     spec.save(layout.data / "task.json")
     hashes = {p.name: sha256_file(p) for p in sorted(layout.data.iterdir()) if p.is_file()}
-    return PreparedData(len(train), len(test), bool((folds < 0).any()), hashes)
+    return PreparedData(len(train), len(test), made.subsampled, hashes, made.reason)

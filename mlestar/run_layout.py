@@ -8,8 +8,12 @@
         train.parquet  test.parquet  target.npy  task.json
         folds.npy          the search's folds (-1 on rows left out by the subsample)
         folds_full.npy     every row in a fold, for the final fit
+        folds_screen.npy   the cheap split candidate models are screened on
+        folds_repeat<r>.npy  small data only: the search's rows split again (see mlestar.splits)
       attempts/<node-id>/  one folder per attempt
         solution.py  input/ (links)  output/oof.npy  output/test.npy  stdout.txt  stderr.txt
+        repeat-<r>/        on small data, the same script run on split r (its own input/ and output/);
+                           the attempt's output/oof.npy is then the average over the splits
       journal.jsonl        every attempt and decision, appended as it happens
       submission.csv       the checked submission
       solution.py          the final standalone script (reproduces submission.csv on its own)
@@ -52,11 +56,22 @@ class RunLayout:
         return self.data / "folds_full.npy"
 
     @property
+    def folds_screen(self) -> Path:
+        return self.data / "folds_screen.npy"
+
+    def folds_repeat(self, r: int) -> Path:
+        return self.data / f"folds_repeat{r}.npy"
+
+    @property
     def attempts(self) -> Path:
         return self.root / "attempts"
 
     def attempt(self, node_id: str) -> Path:
         return self.attempts / node_id
+
+    def repeat(self, node_id: str, r: int) -> Path:
+        """Where an attempt runs on split r (r >= 1; split 0 runs in the attempt's own folder)."""
+        return self.attempt(node_id) / f"repeat-{r}"
 
     @property
     def journal(self) -> Path:

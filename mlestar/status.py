@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
 from mlestar.journal import SOLUTION_STAGES, Journal, Node
+from mlestar.search.validation import describe
 
 
 def summarize(run_dir: Path) -> str:
@@ -30,15 +32,21 @@ def summarize(run_dir: Path) -> str:
         lines.append(
             f"attempts {len(nodes)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) over {wall:.0f} s"
         )
+    if started.get("validation"):
+        lines.append(f"validate {started['validation']}")
     best = journal.best(lower, stages=SOLUTION_STAGES)
     if best is not None:
-        lines.append(f"best     {best.score:.5f} from {best.id} ({best.stage}): {best.plan[:80]}")
+        lines.append(
+            f"best     {describe(best.score, best.meta)} from {best.id} ({best.stage}): {best.plan[:80]}"
+        )
     if finished:
         lines.append(
             f"final    {finished.get('best')}  submission {finished.get('submission')}  model {finished.get('model')}"
         )
+    lines.extend(_screening(journal))
     lines.append("")
-    lines.append(f"{'attempt':<26} {'stage':<9} {'status':<9} {'score':>10} {'time':>7}  plan")
+    lines.append("scores: [90% interval over the validation rows]; xN splits: N splits' predictions averaged")
+    lines.append(f"{'attempt':<26} {'stage':<9} {'status':<9} {'score':<32} {'time':>7}  plan")
     lines.extend(_row(n) for n in nodes)
     decisions = [e for e in journal.events if e["name"] == "decision"]
     if decisions:
@@ -50,8 +58,23 @@ def summarize(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def score_of(run_dir: Path, node_id: str) -> str:
+    """An attempt's score as the run's last lines give it: with its 90% interval (bootstrap over the
+    validation rows) and, on small data, the number of splits averaged."""
+    node = Journal(run_dir).get(node_id)
+    return "-" if node is None else describe(node.score, node.meta)
+
+
 def _row(n: Node) -> str:
-    score = "-" if n.score is None else f"{n.score:.5f}"
+    score = describe(n.score, n.meta)
     took = f"{n.duration_s:6.1f}s"
     plan = f"(same script as {n.meta['same_as']}: not run again) {n.plan}" if "same_as" in n.meta else n.plan
-    return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:>10} {took:>7}  {plan[:70]}"
+    return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:<32} {took:>7}  {plan[:70]}"
+
+
+def _screening(journal: Journal) -> list[str]:
+    event = next((e for e in journal.events if e["name"] == "screening"), None)
+    if event is None:
+        return []
+    results = [ScreenResult(**r) for r in event.get("results", [])]
+    return ["", screening_table(results, str(event.get("split", "")))]

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 SEED = {seed}
+FOLD_NOISE = {fold_noise}
 
 
 # %% block: load
@@ -59,7 +60,8 @@ def train(y, folds, n_test):
     time.sleep(SLEEP)
     if FAIL:
         raise RuntimeError("scripted failure")
-    rng = np.random.default_rng(SEED)
+    salt = int(np.flatnonzero(folds == 0)[:5].sum()) if FOLD_NOISE else 0  # another split, other noise
+    rng = np.random.default_rng(SEED + salt)
     oof = y + rng.normal(0.0, NOISE, y.shape)
     oof[folds < 0] = np.nan
     test = np.full((n_test, y.shape[1]), float(np.nanmean(y)))
@@ -80,8 +82,10 @@ if __name__ == "__main__":
 '''
 
 
-def script(noise: float, fail: bool = False, seed: int = 0, sleep: float = 0.0) -> str:
-    return TEMPLATE.format(noise=noise, fail=fail, seed=seed, sleep=sleep)
+def script(
+    noise: float, fail: bool = False, seed: int = 0, sleep: float = 0.0, fold_noise: bool = False
+) -> str:
+    return TEMPLATE.format(noise=noise, fail=fail, seed=seed, sleep=sleep, fold_noise=fold_noise)
 
 
 def noise_of(code: str) -> float:
@@ -104,27 +108,38 @@ class ScriptedEngineer:
     leak: bool = False
     sleep: float = 0.0
     """Seconds every script sleeps, to spend budget."""
+    families: dict[str, str] = field(default_factory=dict)
+    """Candidate name -> model family (default: its own)."""
+    draft_sleeps: dict[str, float] = field(default_factory=dict)
+    """Candidate name -> seconds its scripts sleep (overrides `sleep`): to reorder finishing."""
+    fold_noise: bool = False
+    """Scripts draw other noise on other splits (as real models do), so repeats differ."""
     calls: list[str] = field(default_factory=list)
+    screening_seen: list[int] = field(default_factory=list)
+    """Rows of ctx.screening each merge call saw."""
 
     def _call(self, role: str) -> None:
         self.calls.append(role)
 
     def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
         self._call("retrieve")
-        return [Candidate(n, f"model {n}") for n in list(self.drafts)[:m]]
+        return [Candidate(n, f"model {n}", family=self.families.get(n, "")) for n in list(self.drafts)[:m]]
 
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
         self._call("draft")
         spec = self.drafts[candidate.name]
+        sleep = self.draft_sleeps.get(candidate.name, self.sleep)
         if spec == "raise":
             raise EngineerFailure("scripted: no draft")
         if spec == "fail":
-            return script(0.5, fail=True, sleep=self.sleep)
-        return script(float(spec), sleep=self.sleep)
+            return script(0.5, fail=True, sleep=sleep, fold_noise=self.fold_noise)
+        return script(float(spec), sleep=sleep, fold_noise=self.fold_noise)
 
     def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
         self._call("merge")
-        return script(noise_of(base) * self.merge_gain, fail=self.merge_fails, sleep=self.sleep)
+        self.screening_seen.append(len(ctx.screening))
+        gain = noise_of(base) * self.merge_gain
+        return script(gain, fail=self.merge_fails, sleep=self.sleep, fold_noise=self.fold_noise)
 
     def check_data_usage(self, ctx: TaskContext, code: str) -> str | None:
         self._call("check_data_usage")
@@ -133,12 +148,13 @@ class ScriptedEngineer:
     def check_leakage(self, ctx: TaskContext, code: str) -> LeakageReport:
         self._call("check_leakage")
         if self.leak:
-            return LeakageReport(("scripted leak",), fixed_code=script(noise_of(code) * 1.1))
+            fixed = script(noise_of(code) * 1.1, fold_noise=self.fold_noise)
+            return LeakageReport(("scripted leak",), fixed_code=fixed)
         return LeakageReport(())
 
     def ablate(self, ctx: TaskContext, code: str, previous: list[str]) -> list[Variant]:
         self._call("ablate")
-        variant = script(noise_of(code) * self.ablation_gain, sleep=self.sleep)
+        variant = script(noise_of(code) * self.ablation_gain, sleep=self.sleep, fold_noise=self.fold_noise)
         return [Variant("noisier", "double the noise", "model", variant)]
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
@@ -159,7 +175,9 @@ class ScriptedEngineer:
         gain = self.plan_gains[k % len(self.plan_gains)]
         return f"NOISE = {noise_of(code) * gain:.6f}\nFAIL = False\nSLEEP = {self.sleep}\n"
 
-    def plan_ensemble(self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]) -> EnsemblePlan:
+    def plan_ensemble(
+        self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
+    ) -> EnsemblePlan:
         self._call("plan_ensemble")
         kinds = ["average", "greedy", "stacking"]
         kind = kinds[len(history) % len(kinds)]

@@ -29,7 +29,10 @@ def regression_task(root: Path, n_train: int = 120, n_test: int = 40, seed: int 
 
 
 def config(task: Path, run: Path, **settings: object) -> RunConfig:
-    search = SearchSettings(m_candidates=3, t_outer=2, k_inner=2, r_ensemble=3, max_debug_rounds=1)
+    # One split and no seed variants unless a test asks: both multiply the scripts a run takes.
+    search = SearchSettings(
+        m_candidates=3, t_outer=2, k_inner=2, r_ensemble=3, max_debug_rounds=1, repeats=1, widen_seeds=0
+    )
     budget = float(settings.pop("budget_s", 600.0))  # type: ignore[arg-type]
     max_nodes = settings.pop("max_nodes", None)
     search_over = {k: settings.pop(k) for k in list(settings) if hasattr(search, k)}

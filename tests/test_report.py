@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlestar.app import start_run
 from mlestar.cli import build_parser, main
-from mlestar.config import RunConfig, SearchSettings
 from mlestar.journal import Journal
 from mlestar.report import read_facts, render, report_run
 from mlestar.report.charts import ticks
@@ -18,7 +16,6 @@ from mlestar.report.page import HOW_TO
 from mlestar.report.tree import layout
 from tests.run_factory import fabricate_run
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "breast-cancer"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -123,20 +120,10 @@ def test_report_refuses_a_folder_that_is_not_a_run(
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("report") / "run"
-    config = RunConfig(
-        task_dir=EXAMPLE.resolve(),
-        run_dir=run,
-        budget_s=90.0,
-        max_nodes=4,
-        jobs=2,
-        seed=3,
-        search=SearchSettings(m_candidates=2, t_outer=1, k_inner=1, r_ensemble=2),
-        tracking=False,
-        live=False,
-    )
-    assert start_run(config).status == "ok"
-    return run
+    """The real run the serving tests share (built once per session), tracked to its own store."""
+    from tests.serving_support import real_run as shared_run
+
+    return shared_run(tmp_path_factory)
 
 
 def test_a_run_writes_its_report_at_the_end(real_run: Path) -> None:
@@ -194,18 +181,42 @@ def test_the_report_renders_in_headless_chromium(real_run: Path, tmp_path: Path)
         driver.quit()
 
 
-def test_the_report_is_logged_to_mlflow_with_the_run(tmp_path: Path) -> None:
-    from mlestar.tracking import sync_run
+def test_the_report_is_logged_to_mlflow_with_the_run(real_run: Path) -> None:
     from mlestar.tracking.backend import connect
 
-    run = fabricate_run(tmp_path / "run")
-    report_run(run.run_dir)
-    Journal(run.run_dir).event("report_written", path="report.html")
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    assert sync_run(run.run_dir, uri).complete
-    client = connect(uri)
-    experiment = client.get_experiment_by_name(run.spec.name)
+    client = connect(f"sqlite:///{real_run / 'mlflow.db'}")
     parent = next(
-        r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("mlestar.kind") == "run"
+        r
+        for e in client.search_experiments()
+        for r in client.search_runs([e.experiment_id])
+        if r.data.tags.get("mlestar.kind") == "run"
     )
     assert "report.html" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_the_screening_table_is_shown(tmp_path: Path) -> None:
+    run = fabricate_run(tmp_path / "run")
+    rows = [
+        {
+            "name": "linear",
+            "family": "linear",
+            "score": 0.91,
+            "seconds": 1.5,
+            "status": "ok",
+            "prior": 1,
+            "chosen": True,
+        },
+        {
+            "name": "knn",
+            "family": "neighbours",
+            "score": None,
+            "seconds": 9.0,
+            "status": "timeout",
+            "prior": 0,
+            "chosen": False,
+        },
+    ]
+    Journal(run.run_dir).event("screening", split="all rows, 2 folds", results=rows, drafts=["linear"])
+    page = render(read_facts(run.run_dir))
+    table = page[page.index('id="screening-table"') :]
+    assert table.index("linear") < table.index("knn") and "0.91000" in table and "timeout" in table

@@ -23,6 +23,37 @@ class EngineerFailure(Exception):
 
 
 @dataclass(frozen=True)
+class ScreenResult:
+    """One row of the screening table: a candidate's first script tried cheaply on this task's data
+    (a subsample of at most a few thousand rows, two folds, a time box) before any is drafted."""
+
+    name: str
+    family: str
+    score: float | None
+    """The task's metric on the screening split; None when the script failed or was not run."""
+    seconds: float
+    status: str
+    """"ok", "failed", "timeout", "invalid", "rejected" (no script) or "skipped" (no time left)."""
+    prior: int
+    """Position in the engineer's own order (0 first): it orders the screening and breaks ties."""
+    chosen: bool = False
+    """Drafted on the search's folds (the M best, one per family first)."""
+
+
+def screening_table(results: tuple[ScreenResult, ...] | list[ScreenResult], note: str = "") -> str:
+    """The screening table as text: for people (status, the live log) and for an LLM's prompt."""
+    lines = [f"Screening{': ' + note if note else ''}"]
+    lines.append(f"  {'rank':>4}  {'candidate':<28} {'family':<16} {'score':>10} {'time':>7}  status")
+    for i, r in enumerate(results, start=1):
+        score = "-" if r.score is None else f"{r.score:.5f}"
+        mark = "  <- drafted" if r.chosen else ""
+        lines.append(
+            f"  {i:>4}  {r.name[:28]:<28} {r.family[:16]:<16} {score:>10} {r.seconds:6.1f}s  {r.status}{mark}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class TaskContext:
     """What every role may know about the task and the run."""
 
@@ -35,6 +66,11 @@ class TaskContext:
     """A soft time limit for one script of this run."""
     data_dir: Path
     """The run's data folder (what the scripts see as ./input)."""
+    screening: tuple[ScreenResult, ...] = ()
+    """Evidence from this task's data, filled in once screening is done (empty before, and when
+    there was nothing to screen): every candidate's cheap score, best first. Roles after retrieval
+    (draft, merge, refinement, ensembles) may read it, e.g. to say which model families work here;
+    screening_table() renders it as text for a prompt."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +81,9 @@ class Candidate:
     summary: str
     example: str = ""
     source: str = "builtin"
+    family: str = ""
+    """Models of one family (boosted trees, linear models on TF-IDF, ...) share it; screening drafts
+    one per family first. Empty: the candidate is its own family."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +196,9 @@ class Engineer(Protocol):
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str: ...
 
-    def pick_block(
-        self, ctx: TaskContext, script: str, summary: str, refined: list[str]
-    ) -> BlockChoice: ...
+    def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice: ...
 
-    def plan_next(
-        self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]
-    ) -> str: ...
+    def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str: ...
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         """The new code of `block` alone (marker line excluded)."""

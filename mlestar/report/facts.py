@@ -88,6 +88,9 @@ class ReportFacts:
     usage_by_stage: dict[str, dict[str, float]] = field(default_factory=dict)
     usage_by_role: dict[str, dict[str, float]] = field(default_factory=dict)
     findings: tuple[str, ...] = ()
+    screening: tuple[dict[str, Any], ...] = ()
+    """The screening table's rows, best first (name, family, score, seconds, status, chosen)."""
+    screening_note: str = ""
 
 
 def read_facts(run_dir: Path) -> ReportFacts:
@@ -123,6 +126,8 @@ def read_facts(run_dir: Path) -> ReportFacts:
         usage_by_stage=by_stage,
         usage_by_role=by_role,
         findings=_findings(journal),
+        screening=tuple(_last(journal, "screening").get("results") or ()),
+        screening_note=str(_last(journal, "screening").get("split") or ""),
     )
 
 

@@ -81,6 +81,7 @@ def render(facts: ReportFacts) -> str:
         _summary(facts),
         _section("Score over time", _legend() + charts.score_over_time(facts)),
         _section("Score over attempts", charts.score_over_attempts(facts)),
+        _section("Screening: every candidate tried cheaply", _screening(facts)),
         _section(
             "The search tree",
             "<p>Click a node for its plan, its diff against its parent, its score, time and output.</p>"
@@ -132,6 +133,24 @@ def _legend() -> str:
         f'<span><i style="background:{c}"></i>{escape(k)}</span>' for k, c in charts.COLOURS.items()
     )
     return f'<p class="legend">{spans}</p>'
+
+
+def _screening(facts: ReportFacts) -> str:
+    if not facts.screening:
+        return '<p class="empty">No screening in this run (too few scripts allowed, or an older run).</p>'
+    head = "<tr><th>candidate</th><th>family</th><th>score</th><th>seconds</th><th>status</th><th>drafted</th></tr>"
+    rows = "".join(
+        f"<tr><td>{escape(str(r.get('name')))}</td><td>{escape(str(r.get('family')))}</td>"
+        f"<td>{_score(r.get('score'))}</td>"
+        f"<td>{float(r.get('seconds') or 0):.1f}</td><td>{escape(str(r.get('status')))}</td>"
+        f"<td>{'yes' if r.get('chosen') else ''}</td></tr>"
+        for r in facts.screening
+    )
+    return f'<p>{escape(facts.screening_note)}</p><table id="screening-table">{head}{rows}</table>'
+
+
+def _score(value: object) -> str:
+    return f"{value:.5f}" if isinstance(value, int | float) else "-"
 
 
 def _final(facts: ReportFacts) -> str:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
 STAGE_ENDS = {
-    "draft": 0.30,
-    "merge": 0.40,
-    "check": 0.45,
-    "refine": 0.95,
+    "screen": 0.20,
+    "draft": 0.35,
+    "merge": 0.45,
+    "check": 0.50,
+    "refine": 0.90,
+    "widen": 0.97,
     "ensemble": 1.00,
 }
 _NODE_LOCK = threading.Lock()

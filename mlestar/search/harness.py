@@ -7,6 +7,7 @@ to the journal before anything else looks at it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ from mlestar.folds import PredictionError, Predictions, read_predictions, save_p
 from mlestar.journal import Journal, Node
 from mlestar.metrics import Metric
 from mlestar.run_layout import RunLayout
+from mlestar.search import validation
+from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
 
@@ -36,12 +39,22 @@ class Attempt:
     plan: str
     meta: Mapping[str, Any] | None = None
     usage: Mapping[str, Any] | None = None
+    split: str = "search"
+    """Which folds it runs on: "search" (with the repeats on small data) or "screen"."""
+    time_box: float | None = None
+    """Seconds it may take at most (screening); None: what the budget allows."""
 
 
 def _with_usage(attempt: Attempt, usage: Mapping[str, Any] | None) -> Attempt:
-    if not usage:
-        return attempt
-    return Attempt(attempt.id, attempt.parent, attempt.stage, attempt.role, attempt.plan, attempt.meta, usage)
+    return replace(attempt, usage=usage) if usage else attempt
+
+
+@dataclass(frozen=True)
+class _Split:
+    """One fold assignment an attempt runs on: the file linked as ./input/folds.npy, its values."""
+
+    path: Path
+    folds: np.ndarray
 
 
 class Harness:
@@ -68,6 +81,9 @@ class Harness:
         self.y = np.load(layout.data / contract.TARGET_FILE)
         self.folds = np.load(layout.folds)
         self.folds_full = np.load(layout.folds_full)
+        screen = layout.folds_screen
+        self.folds_screen = np.load(screen) if screen.exists() else None
+        self.repeats = load_repeats(layout)
         self.n_test = _parquet_rows(layout.data / contract.TEST_FILE)
         self._cache: dict[str, Predictions] = {}
         self._lock = threading.Lock()
@@ -76,6 +92,33 @@ class Harness:
     def score(self, oof: np.ndarray, folds: np.ndarray | None = None) -> float:
         used = (self.folds if folds is None else folds) >= 0
         return float(self.metric.score(self.y[used], oof[used]))
+
+    def interval(self, oof: np.ndarray, folds: np.ndarray | None = None) -> list[float] | None:
+        used = (self.folds if folds is None else folds) >= 0
+        bounds = validation.interval(self.metric.score, self.y[used], oof[used], self.seed)
+        return None if bounds is None else [round(b, 6) for b in bounds]
+
+    def splits(self, split: str, final: bool = False) -> list[_Split]:
+        """The fold assignments an attempt runs on, the scored one first."""
+        if final:
+            return [_Split(self.layout.folds_full, self.folds_full)]
+        if split == "screen" and self.folds_screen is not None:
+            return [_Split(self.layout.folds_screen, self.folds_screen)]
+        repeats = [_Split(self.layout.folds_repeat(r), f) for r, f in enumerate(self.repeats, start=1)]
+        return [_Split(self.layout.folds, self.folds), *repeats]
+
+    def screen_cost_ratio(self) -> float:
+        """How much more fitting an attempt on the search's splits does than one on the screening
+        split: rows each fold model is fitted on, summed over folds and splits."""
+        screen = sum(fitted_rows(s.folds) for s in self.splits("screen"))
+        return sum(fitted_rows(s.folds) for s in self.splits("search")) / max(screen, 1)
+
+    def split_key(self, split: str) -> str:
+        """Equal for two splits only when their folds are: a script's result on one stands for the other."""
+        digest = hashlib.sha1()
+        for s in self.splits(split):
+            digest.update(np.ascontiguousarray(s.folds).tobytes())
+        return digest.hexdigest()
 
     def better(self, a: float | None, b: float | None) -> bool:
         """Is score a strictly better than b? (None is worst.)"""
@@ -109,25 +152,50 @@ class Harness:
         started = time.time()
         attempt = _with_usage(attempt, usage)
         script_path, code_path = self._write_script(attempt.id, script)
-        workdir = script_path.parent
         try:
             blocks.validate(script)
         except blocks.BlockError as e:
             return self._record(attempt, code_path, "rejected", None, started, error=str(e))
-        self._link_inputs(workdir, final)
+        splits = self.splits(attempt.split, final)
+        runs: list[Predictions] = []
+        result: RunResult | None = None
+        for r, split in enumerate(splits):
+            workdir = script_path.parent if r == 0 else self.layout.repeat(attempt.id, r)
+            left = timeout_s - (time.time() - started)
+            one = self._execute(script_path, workdir, split.path, left, threads, len(splits), final)
+            result = result or one
+            judged = self._judge(workdir, one, split.folds)
+            if isinstance(judged, tuple):  # a failure on any split fails the attempt (scores must compare)
+                status, error = judged
+                where = f"on split {r + 1} of {len(splits)}: " if r else ""
+                return self._record(attempt, code_path, status, None, started, one, where + error)
+            runs.append(judged)
+        assert result is not None
+        return self._scored(attempt, code_path, started, result, runs, splits[0].folds)
+
+    def _execute(
+        self,
+        script: Path,
+        workdir: Path,
+        folds: Path,
+        left_s: float,
+        threads: int,
+        n_splits: int,
+        final: bool,
+    ) -> RunResult:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._link_inputs(workdir, folds)
         limits = Limits(
-            timeout_s=max(5.0, timeout_s),
+            timeout_s=max(5.0, left_s),
             memory_mb=self.memory_mb,
             threads=threads,
             env=(
-                (contract.ENV_TIME_BUDGET, str(int(self._time_hint(timeout_s)))),
+                (contract.ENV_TIME_BUDGET, str(int(self._time_hint(left_s, n_splits)))),
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
             ),
         )
-        result = self.executor.run(script_path, workdir, limits)
-        folds = self.folds_full if final else self.folds
-        return self._judge(attempt, code_path, result, started, folds)
+        return self.executor.run(script, workdir, limits)
 
     def _write_script(self, attempt_id: str, script: str) -> tuple[Path, str]:
         """Write the attempt's solution.py; its path, and its path relative to the run folder."""
@@ -137,36 +205,52 @@ class Harness:
         script_path.write_text(script)
         return script_path, str(script_path.relative_to(self.layout.root))
 
-    def _time_hint(self, timeout_s: float) -> float:
-        hint = 0.8 * timeout_s
-        return min(hint, self.script_hint_s) if self.script_hint_s else hint
+    def _time_hint(self, timeout_s: float, n_splits: int = 1) -> float:
+        """What one run should aim for: an attempt on several splits shares one script's time."""
+        hint = 0.8 * max(timeout_s, 5.0)
+        return min(hint, self.script_hint_s / n_splits) if self.script_hint_s else hint
 
-    def _judge(
-        self, attempt: Attempt, code_path: str, result: RunResult, started: float, folds: np.ndarray
-    ) -> Node:
+    def _judge(self, workdir: Path, result: RunResult, folds: np.ndarray) -> Predictions | tuple[str, str]:
+        """A run's predictions, or its failure as (status, error)."""
         if not result.ok:
-            status = "timeout" if result.timed_out else "failed"
-            return self._record(attempt, code_path, status, None, started, result, describe_failure(result))
-        out = self.layout.attempt(attempt.id) / contract.OUTPUT_DIR
+            return ("timeout" if result.timed_out else "failed"), describe_failure(result)
         try:
-            preds = read_predictions(out, folds, self.n_test, self.spec.n_outputs)
+            preds = read_predictions(workdir / contract.OUTPUT_DIR, folds, self.n_test, self.spec.n_outputs)
             score = self.score(preds.oof, folds)
         except (PredictionError, ValueError) as e:
-            return self._record(attempt, code_path, "invalid", None, started, result, str(e))
+            return "invalid", str(e)
         if not np.isfinite(score):
-            return self._record(
-                attempt, code_path, "invalid", None, started, result, "the score is not finite"
-            )
+            return "invalid", "the score is not finite"
+        return preds
+
+    def _scored(
+        self,
+        attempt: Attempt,
+        code_path: str,
+        started: float,
+        result: RunResult,
+        runs: list[Predictions],
+        folds: np.ndarray,
+    ) -> Node:
+        """Journal a working attempt: its runs combined, scored, with an interval."""
+        preds = validation.combine(runs)
+        score = self.score(preds.oof, folds)
+        meta = {**(attempt.meta or {}), "interval": self.interval(preds.oof, folds)}
+        if len(runs) > 1:
+            meta["repeats"] = len(runs)
+            meta["repeat_scores"] = [round(self.score(r.oof, folds), 6) for r in runs]
+            save_predictions(self.layout.attempt(attempt.id) / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
-        return self._record(attempt, code_path, "ok", score, started, result)
+        return self._record(replace(attempt, meta=meta), code_path, "ok", score, started, result)
 
     def record_computed(self, attempt: Attempt, preds: Predictions, score: float, started: float) -> Node:
         """Journal an attempt the harness computed itself (an ensemble of stored predictions)."""
         save_predictions(self.layout.attempt(attempt.id) / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
-        return self._record(attempt, None, "ok", score, started)
+        meta = {**(attempt.meta or {}), "interval": self.interval(preds.oof)}
+        return self._record(replace(attempt, meta=meta), None, "ok", score, started)
 
     def record_repeat(self, attempt: Attempt, script: str, twin: Node) -> Node:
         """Journal an attempt whose script does what one that already ran on the same folds did:
@@ -177,7 +261,9 @@ class Harness:
         save_predictions(script_path.parent / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
-        meta = {**(attempt.meta or {}), "same_as": twin.id, "same_as_s": round(twin.duration_s, 3)}
+        meta: dict[str, Any] = dict(attempt.meta or {})
+        meta.update({k: twin.meta[k] for k in ("interval", "repeats", "repeat_scores") if k in twin.meta})
+        meta.update(same_as=twin.id, same_as_s=round(twin.duration_s, 3))
         return self._record(replace(attempt, meta=meta), code_path, "ok", twin.score, started)
 
     def record_failure(
@@ -196,6 +282,9 @@ class Harness:
         result: RunResult | None = None,
         error: str | None = None,
     ) -> Node:
+        meta = dict(attempt.meta or {})
+        if attempt.split != "search":
+            meta["split"] = attempt.split
         node = Node(
             id=attempt.id,
             parent=attempt.parent,
@@ -210,11 +299,11 @@ class Harness:
             result=result.to_json() if result else None,
             error=error,
             usage=dict(attempt.usage or {}),
-            meta=dict(attempt.meta or {}),
+            meta=meta,
         )
         return self.journal.add(node)
 
-    def _link_inputs(self, workdir: Path, final: bool) -> None:
+    def _link_inputs(self, workdir: Path, folds: Path) -> None:
         """./input holds links into the run's data; the folds link says which folds this run uses."""
         inp = workdir / contract.INPUT_DIR
         inp.mkdir(exist_ok=True)
@@ -224,7 +313,7 @@ class Harness:
             contract.TEST_FILE: data / contract.TEST_FILE,
             contract.TARGET_FILE: data / contract.TARGET_FILE,
             contract.TASK_FILE: data / contract.TASK_FILE,
-            contract.FOLDS_FILE: self.layout.folds_full if final else self.layout.folds,
+            contract.FOLDS_FILE: folds,
             contract.FILES_LINK: self.spec.task_dir,
         }
         for name, target in links.items():

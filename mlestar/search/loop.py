@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mlestar import blocks, syntax
 from mlestar.config import SearchSettings
@@ -29,6 +29,8 @@ from mlestar.engineers.base import (
 )
 from mlestar.journal import SCRIPT_STAGES, SOLUTION_STAGES, Journal, Node
 from mlestar.search import ensemble as ens
+from mlestar.search import screening
+from mlestar.search import widen as widening
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
@@ -37,6 +39,8 @@ from mlestar.search.progress import Progress
 T = TypeVar("T")
 
 ScriptMaker = Callable[[], str]
+ENSEMBLE_MEMBERS = 8
+"""The best distinct scripts an ensemble may draw on (widening adds drafts and seed variants)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,12 @@ class SearchState:
 
     current: Node | None = None
     candidates: dict[str, Candidate] = field(default_factory=dict)
+    draft_order: list[str] = field(default_factory=list)
+    """Candidates to draft, in order: the screening's choice, or the engineer's first M."""
+    widen_order: list[str] = field(default_factory=list)
+    """Candidates left for widening, best screened first."""
+    screened: dict[str, Node] = field(default_factory=dict)
+    """Candidate -> its screening attempt."""
     refined_blocks: list[str] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
 
@@ -89,12 +99,14 @@ class Search:
         """Script digest -> the first working attempt that ran it."""
         self._digest_lock = threading.Lock()
         self._seeded = False
+        self._split_keys: dict[str, str] = {}
 
     # -- the whole search ----------------------------------------------------------------------
     def run(self) -> Node | None:
         """Run every stage; returns the best solution node (script or ensemble), or None."""
         try:
-            for stage in (self.draft, self.merge, self.check, self.refine, self.ensemble):
+            stages = (self.screen, self.draft, self.merge, self.check, self.refine, self.widen, self.ensemble)
+            for stage in stages:
                 name = stage.__name__
                 self.progress.set_stage(name)
                 if not self.journal.has_event("stage_started", stage=name):
@@ -102,7 +114,7 @@ class Search:
                 stage()
                 if not self.journal.has_event("stage_finished", stage=name):
                     self.journal.event("stage_finished", stage=name, best=self._best_id())
-                if self.state.current is None:
+                if self.state.current is None and stage != self.screen:
                     break  # nothing works: no merge, refinement or ensemble can help
         finally:
             self.pool.shutdown(wait=True)
@@ -116,16 +128,23 @@ class Search:
         return best.id if best else None
 
     # -- stages --------------------------------------------------------------------------------
+    def screen(self) -> None:
+        """Retrieval: the engineer's candidates, all screened cheaply when there are more than M
+        (see mlestar.search.screening); sets the draft and widening orders and ctx.screening."""
+        screening.retrieve(self)
+
     def draft(self) -> None:
-        m = self.settings.m_candidates
-        candidates: list[Candidate] = self.ask("retrieve", lambda: self.engineer.retrieve(self.ctx, m), [])
-        self.state.candidates = {c.name: c for c in candidates}
         jobs: list[tuple[Attempt, ScriptMaker]] = []
-        for i, cand in enumerate(candidates):
-            att = Attempt(
-                f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", {"candidate": cand.name}
-            )
-            jobs.append((att, partial(self.engineer.draft, self.ctx, cand)))
+        for i, name in enumerate(self.state.draft_order):
+            cand = self.state.candidates[name]
+            meta: dict[str, Any] = {"candidate": cand.name}
+            screened = self.state.screened.get(name)
+            make: ScriptMaker = partial(self.engineer.draft, self.ctx, cand)
+            if screened is not None and screened.code_path:  # the script screened is the draft
+                meta["screened_as"] = screened.id
+                make = partial(self.script_of, screened)
+            att = Attempt(f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", meta)
+            jobs.append((att, make))
         nodes = self.run_batch(self._warm_jobs() + jobs, stage="draft", always_first=True)
         ok = self._ranked([n for n in nodes if n.ok])
         self.state.current = ok[0] if ok else None
@@ -262,6 +281,10 @@ class Search:
         self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
         return False
 
+    def widen(self) -> None:
+        """Time left after refinement: more drafts from the screening table and more seeds."""
+        widening.widen(self)
+
     def _implemented(self, script: str, block: str, plan: str) -> str:
         """The script with one block rewritten by the engineer; BlockError if that breaks it."""
         return blocks.replace_block(script, block, self.engineer.implement(self.ctx, script, block, plan))
@@ -326,7 +349,7 @@ class Search:
         nodes = [n for n in self.journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES]
         ids = {n.id for n in nodes}
         distinct = [n for n in nodes if n.meta.get("same_as") not in ids]  # a repeat adds nothing
-        return self._ranked(distinct)[:5]
+        return self._ranked(distinct)[:ENSEMBLE_MEMBERS]
 
     def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         started = time.time()
@@ -412,7 +435,9 @@ class Search:
                 node = done
                 continue
             if not self.budget.may_start(
-                att.stage if att.stage in ("draft", "merge", "check", "refine", "ensemble") else "refine"
+                att.stage
+                if att.stage in ("draft", "merge", "check", "refine", "widen", "ensemble")
+                else "refine"
             ):
                 break
             broken, error = self.script_of(node), node.error or ""
@@ -428,7 +453,7 @@ class Search:
         return node
 
     def _run(self, att: Attempt, script: str) -> Node:
-        digest = syntax.behaviour_digest(script)
+        digest = syntax.behaviour_digest(script) + ":" + self._split_key(att.split)
         twin = self._twin(digest)
         if twin is not None:  # seeded scripts: the same script on the same folds gives the same result
             node = self.harness.record_repeat(att, script, twin)
@@ -439,13 +464,16 @@ class Search:
         self.progress.started(att.id)
         usage = self.engineer.take_usage()
         spent = usage.as_dict() if usage.calls else None
-        node = self.harness.run(att, script, self.budget.script_timeout(), self.ctx.threads, usage=spent)
+        timeout = self.budget.script_timeout()
+        if att.time_box is not None:
+            timeout = min(timeout, att.time_box)
+        node = self.harness.run(att, script, timeout, self.ctx.threads, usage=spent)
         if node.ok:
             with self._digest_lock:
                 self._digests.setdefault(digest, node.id)
         best = self.best()
-        if best is not None and best.id == node.id:
-            self.budget.reserve_for_final_fit(node.duration_s)
+        if best is not None and best.id == node.id:  # the final fit runs it once, not once per split
+            self.budget.reserve_for_final_fit(node.duration_s / int(node.meta.get("repeats", 1)))
         self.progress.finished(node, best)
         return node
 
@@ -473,9 +501,15 @@ class Search:
                 self._seeded = True
                 for n in self.journal.nodes.values():
                     if n.ok and n.code_path and n.stage != "final" and "same_as" not in n.meta:
-                        self._digests.setdefault(syntax.behaviour_digest(self.script_of(n)), n.id)
+                        key = self._split_key(str(n.meta.get("split", "search")))
+                        self._digests.setdefault(syntax.behaviour_digest(self.script_of(n)) + ":" + key, n.id)
             twin_id = self._digests.get(digest)
         return self.journal.get(twin_id) if twin_id else None
+
+    def _split_key(self, split: str) -> str:
+        if split not in self._split_keys:
+            self._split_keys[split] = self.harness.split_key(split)
+        return self._split_keys[split]
 
     def script_of(self, node: Node) -> str:
         assert node.code_path is not None, f"{node.id} has no script"

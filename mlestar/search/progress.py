@@ -8,6 +8,7 @@ import time
 from typing import TextIO
 
 from mlestar.journal import Node
+from mlestar.search import validation
 
 
 class Progress:
@@ -22,6 +23,8 @@ class Progress:
         self.done = 0
         self.running: set[str] = set()
         self.best: tuple[float, str] | None = None
+        self.screening = ""
+        """The screening's leaders, one line, for the live panel."""
         self._elapsed = lambda: 0.0
         self._lock = threading.Lock()
         self._panel = None
@@ -51,12 +54,19 @@ class Progress:
             self.done += 1
             if best is not None and best.score is not None:
                 self.best = (best.score, best.id)
-        score = "-" if node.score is None else f"{node.score:.5f}"
+        score = validation.describe(node.score, node.meta)
         plan = f"(same script as {node.meta['same_as']}) {node.plan}" if "same_as" in node.meta else node.plan
-        self._say(f"{node.id:<28} {node.status:<8} score {score:<10} {node.duration_s:6.1f}s  {plan[:60]}")
+        self._say(f"{node.id:<28} {node.status:<8} score {score:<30} {node.duration_s:6.1f}s  {plan[:60]}")
 
     def note(self, text: str) -> None:
         self._say(text)
+
+    def screened(self, leaders: str, table: str) -> None:
+        """The screening table: whole in the log, its leaders on the live panel."""
+        with self._lock:
+            self.screening = leaders
+        for line in table.splitlines():
+            self._say(line)
 
     def close(self) -> None:
         if self._panel is not None:
@@ -85,6 +95,8 @@ class Progress:
         table.add_row("task", self.task)
         table.add_row("stage", self.stage)
         table.add_row("attempts", f"{self.done} done, {len(self.running)} running {sorted(self.running)[:4]}")
+        if self.screening:
+            table.add_row("screening", self.screening)
         table.add_row("best", best)
         table.add_row("budget left", f"{left / 60:.1f} min")
         from rich.panel import Panel

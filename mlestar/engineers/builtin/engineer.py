@@ -78,7 +78,11 @@ class BuiltinEngineer:
         c = self._context(ctx)
         return [
             Candidate(
-                r.card.name, f"{r.card.title}. {r.card.summary}", self._example(r.card, c), r.card.source
+                r.card.name,
+                f"{r.card.title}. {r.card.summary}",
+                self._example(r.card, c),
+                r.card.source,
+                r.card.family or r.card.name,
             )
             for r in ranked[: max(m, 1)]
         ]

@@ -1,0 +1,127 @@
+"""Widening: what the search does with the time left once refinement has run out of ideas.
+
+A run that stops early wastes its budget. Before the ensemble stage, the search widens instead:
+  - more drafts: candidates that screened well but were not among the M drafted, best first;
+  - more seeds: the two best scripts again with other seeds (the contract's SEED constant), whose
+    average is a cheap, reliable gain for models with randomness in them;
+so the ensemble stage has more, and more varied, members. Each round runs one batch and stops at
+the stage's deadline; attempt ids name what they are, so a resumed run takes the same path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import partial
+from itertools import zip_longest
+from typing import TYPE_CHECKING
+
+from mlestar.journal import SCRIPT_STAGES, Node
+from mlestar.search.harness import Attempt
+
+if TYPE_CHECKING:
+    from mlestar.search.loop import Search
+
+ScriptMaker = Callable[[], str]
+Job = tuple[Attempt, ScriptMaker]
+SEED_TARGETS = 2
+"""How many of the best scripts get seed variants."""
+_SEED_LINE = re.compile(r"^SEED\s*=.*$", re.MULTILINE)
+
+
+def seed_variant(script: str, seed: int) -> str | None:
+    """The script with its SEED constant set to `seed` (a literal, so the final fit and solution.py
+    use it too); None when the script has no top-level SEED line to change."""
+    found = _SEED_LINE.search(script)
+    if found is None:
+        return None
+    line = f"SEED = {seed}  # a seed variant: the same solution with other random draws"
+    return script[: found.start()] + line + script[found.end() :]
+
+
+def widen(search: Search) -> None:
+    while True:
+        jobs = next_jobs(search)
+        if not jobs:
+            return
+        expected = max(_expected_s(search, att) for att, _ in jobs)
+        if not search.budget.may_start("widen", expected):
+            return
+        nodes = search.run_batch(jobs, stage="widen")
+        if all(n.status == "skipped" for n in nodes):
+            return
+
+
+def next_jobs(search: Search) -> list[Job]:
+    """The next batch: new drafts and seed variants taken in turn, as many as run at once, and no
+    more than --max-nodes leaves (so which job gets the last script never depends on timing)."""
+    left = search.budget.nodes_left()
+    size = search.jobs if left is None else min(search.jobs, left)
+    batch: list[Job] = []
+    for pair in zip_longest(_more_drafts(search), _more_seeds(search)):
+        batch.extend(job for job in pair if job is not None)
+        if len(batch) >= size:
+            break
+    return batch[:size]
+
+
+def _more_drafts(search: Search) -> Iterator[Job]:
+    for j, name in enumerate(search.state.widen_order):
+        att_id = f"wide-draft-{j}"
+        if search.journal.get(att_id) is not None:
+            continue
+        cand = search.state.candidates[name]
+        screened = search.state.screened.get(name)
+        make: ScriptMaker = (
+            partial(search.script_of, screened)
+            if screened is not None and screened.code_path
+            else partial(search.engineer.draft, search.ctx, cand)
+        )
+        plan = f"{cand.name}: {cand.summary}"
+        yield Attempt(att_id, None, "widen", "draft", plan, {"candidate": cand.name}), make
+
+
+def _more_seeds(search: Search) -> Iterator[Job]:
+    for base in _seed_targets(search):
+        script = search.script_of(base)
+        for s in range(1, search.settings.widen_seeds + 1):
+            att_id = f"wide-seed{s}-{base.id}"
+            done = search.journal.get(att_id)
+            if done is not None:
+                if not done.ok or done.score == base.score:
+                    break  # a model without randomness: other seeds give the same predictions
+                continue
+            seed = search.ctx.seed + s
+            variant = seed_variant(script, seed)
+            if variant is None:
+                break
+            meta = {"seed_of": base.id, "seed": seed}
+            plan = f"{base.id} with seed {seed}, for seed averaging"
+            yield Attempt(att_id, base.id, "widen", "seed", plan, meta), partial(str, variant)
+            break  # one seed of a script per batch: the first one tells whether seeds matter
+
+
+def _seed_targets(search: Search) -> list[Node]:
+    nodes = [
+        n
+        for n in search.journal.nodes.values()
+        if n.ok
+        and n.code_path
+        and n.stage in SCRIPT_STAGES
+        and "seed_of" not in n.meta
+        and "same_as" not in n.meta
+    ]
+    return search._ranked(nodes)[:SEED_TARGETS]
+
+
+def _expected_s(search: Search, att: Attempt) -> float:
+    """A seed variant takes what its script took; a screened draft, its screening time scaled by
+    how much more fitting the search's folds ask (rows times folds, and splits); else the median draft."""
+    base = search.journal.get(att.parent) if att.parent else None
+    if base is not None:
+        return base.duration_s
+    screened = search.state.screened.get(str((att.meta or {}).get("candidate")))
+    if screened is not None and screened.ok:
+        return screened.duration_s * search.harness.screen_cost_ratio()
+    drafts = sorted(n.duration_s for n in search.journal.nodes.values() if n.ok and n.stage == "draft")
+    return drafts[len(drafts) // 2] if drafts else 0.0
