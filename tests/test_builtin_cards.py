@@ -23,7 +23,14 @@ def engineer() -> BuiltinEngineer:
     return BuiltinEngineer()
 
 
-@pytest.mark.parametrize("kind", ["binary", "regression", "multilabel"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "binary",
+        pytest.param("regression", marks=pytest.mark.slow),
+        pytest.param("multilabel", marks=pytest.mark.slow),
+    ],
+)
 def test_every_new_family_runs_as_a_member(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
     """The cards of these families that apply, merged into one script (one run covers them all):
     the contract holds and every member's predictions are finite (a NaN would spoil the average)."""
@@ -63,6 +70,7 @@ def test_cards_say_where_they_apply(engineer: BuiltinEngineer, tmp_path: Path) -
     assert "qda" not in applicable(n_train=60)  # needs rows per class
 
 
+@pytest.mark.slow
 def test_tuned_regularisation_is_chosen_inside_the_fold(engineer: BuiltinEngineer, tmp_path: Path) -> None:
     """linear_cv picks its penalty by cross-validation on each training fold: no time box, no search
     by the harness, so the same script gives the same predictions."""

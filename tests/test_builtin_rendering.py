@@ -209,3 +209,17 @@ def test_views_follow_the_members(engineer: BuiltinEngineer, tasks: dict[str, Ta
         and "def linear_view(" in preprocess
         and "def native_view(" not in preprocess
     )
+
+
+def test_span_scripts_are_lean_too(engineer: BuiltinEngineer, tmp_path: Path) -> None:
+    """The span-extraction scripts (not recipes: no refinement rewrites them) hold only code that runs."""
+    ctx = make_task(tmp_path / "task", "spans").ctx
+    scripts = [engineer.draft(ctx, candidate) for candidate in engineer.retrieve(ctx, 4)]
+    assert len(scripts) == 2
+    folder = tmp_path / "ruff"
+    folder.mkdir()
+    flakes = pyflakes_findings(scripts, folder)
+    assert [
+        found + unused_definitions(s) + used_before_defined(s)
+        for s, found in zip(scripts, flakes, strict=True)
+    ] == [[], []]

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from mlestar.blocks import block_names, get_block, replace_block
-from mlestar.engineers.base import Candidate, TaskContext
+from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
@@ -263,6 +263,44 @@ def _multilabel(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
     }
 
 
+def _spans(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Short texts and the piece of each that carries its mood: the whole text when neutral, the
+    mood's words otherwise."""
+    filler = [
+        "the",
+        "day",
+        "was",
+        "long",
+        "and",
+        "we",
+        "walked",
+        "to",
+        "the",
+        "old",
+        "station",
+        "after",
+        "lunch",
+    ]
+    moods = {"positive": ["really love it", "so great"], "negative": ["truly awful", "hate this"]}
+    rows = []
+    for _ in range(n):
+        mood = rng.choice(["positive", "negative", "neutral"])
+        words = list(rng.choice(filler, rng.integers(6, 10)))
+        piece = str(rng.choice(moods[mood])) if mood != "neutral" else ""
+        at = int(rng.integers(0, len(words) + 1))
+        text = " ".join(words[:at] + ([piece] if piece else []) + words[at:])
+        rows.append((text, mood, piece or text))
+    frame = pd.DataFrame(rows, columns=["text", "mood", "selected"])
+    frame.insert(0, "id", [f"t{i:05d}" for i in range(n)])
+    return frame, {
+        "id": "id",
+        "targets": ("selected",),
+        "type": "text",
+        "metric": "word_jaccard",
+        "classes": None,
+    }
+
+
 BUILDERS = {
     "binary": _binary,
     "multiclass": _multiclass,
@@ -273,6 +311,7 @@ BUILDERS = {
     "pairs": _pairs,
     "mixed": _mixed,
     "multilabel": _multilabel,
+    "spans": _spans,
 }
 
 
@@ -350,6 +389,8 @@ def _encode(train: pd.DataFrame, spec: TaskSpec) -> np.ndarray:
     if spec.problem_type is ProblemType.MULTICLASS:
         order = {c: i for i, c in enumerate(spec.classes or ())}
         return train[spec.train_target_columns[0]].map(order).to_numpy(np.int64)
+    if spec.problem_type is ProblemType.TEXT:
+        return np.asarray(train[list(spec.train_target_columns)].astype(str).to_numpy(), dtype=str)
     values = train[list(spec.train_target_columns)].to_numpy(float)
     if spec.problem_type is ProblemType.MULTILABEL:
         return values.astype(np.int64)
@@ -464,24 +505,21 @@ def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: 
         np.testing.assert_allclose(cloudpickle.load(handle).predict(task.test), test, rtol=1e-6)
 
 
-def test_span_task_gets_a_valid_baseline(tmp_path: Path, engineer: BuiltinEngineer) -> None:
-    task = make_task(tmp_path, "multiclass")
-    profile = {**task.ctx.profile, "metric": "word_jaccard"}
-    ctx = TaskContext(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
-    [candidate] = engineer.retrieve(ctx, 4)
-    assert "LLM engineer" in candidate.summary
-    script = engineer.draft(ctx, Candidate(candidate.name, candidate.summary))
-    workdir = tmp_path / "attempt"
-    workdir.mkdir()
-    (workdir / "input").symlink_to(task.ctx.data_dir)
-    (workdir / "solution.py").write_text(script)
-    done = subprocess.run(
-        [sys.executable, "solution.py"], cwd=workdir, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    predicted = np.load(workdir / "output" / "test.npy", allow_pickle=True)
-    assert predicted.shape == (len(task.test), 1)
-    assert predicted[0, 0] == task.test["text"].iloc[0]
+def test_spans_are_learned_from_the_training_spans(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """Answers that are pieces of the text: the learned word scorer beats copying the whole text on
+    the task's own metric, and both write text answers the harness reads."""
+    task = make_task(tmp_path, "spans")
+    learned, copy = engineer.retrieve(task.ctx, 4)
+    assert (learned.name, copy.name) == ("span_words", "copy_text")
+    metric, answers = get_metric("word_jaccard"), np.load(task.ctx.data_dir / "target.npy")
+    scores = {}
+    for candidate in (learned, copy):
+        oof, test = run_script(task, engineer.draft(task.ctx, candidate), tmp_path / candidate.name)
+        assert (
+            oof.dtype.kind == "U" and oof.shape == (len(task.train), 1) and test.shape == (len(task.test), 1)
+        )
+        scores[candidate.name] = metric.score(answers, oof)
+    assert scores["copy_text"] < 0.6 < scores["span_words"]
 
 
 def test_time_neighbours_see_other_rows_answers_only() -> None:
@@ -510,6 +548,7 @@ def test_time_neighbours_see_other_rows_answers_only() -> None:
     np.testing.assert_array_equal(model.predict(pd.DataFrame({"num__when_days": [4.0, 2.0]})), [30.0, 10.0])
 
 
+@pytest.mark.slow
 def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer: BuiltinEngineer) -> None:
     """A date-time id is a feature: its parts, cycles and neighbours in time; where test hours sit
     between train hours, the answers of neighbouring hours (fitted rows only) beat the parts alone."""

@@ -5,6 +5,9 @@ date column), so the answers of a row's neighbours in time are known when it is 
 when test follows train in time (a forecast), where such features would look good in random folds
 and fail on test.
 
+span_source, span_contexts: for text answers, the input text column the answers are pieces of (in
+most rows), and the columns with a few values that may say which piece is wanted.
+
 text_pairs: pairs of string columns holding words of one vocabulary, compared row by row (two
 phrases, a question and its duplicate): many rows share a word across the two, or the two
 columns' vocabularies overlap. A pair is judged by how alike its two texts are, which features
@@ -40,6 +43,13 @@ def with_facts(profile: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     if dates:
         facts["time_interleaved"] = time_interleaved(Path(data_dir), dates[0])
     wordy = tuple(c for c in features if columns.get(c, {}).get("kind") in _PAIR_KINDS)
+    if profile.get("problem_type") == "text":
+        source = span_source(Path(data_dir), wordy)
+        if source:
+            facts["span_source"] = source
+            facts["span_contexts"] = [
+                c for c in features if c != source and 2 <= columns.get(c, {}).get("n_unique", 0) <= 20
+            ]
     if len(wordy) >= 2:
         facts["text_pairs"] = [list(pair) for pair in text_pairs(Path(data_dir), wordy)]
     return {**profile, **facts} if facts else profile
@@ -59,6 +69,31 @@ def time_interleaved(data_dir: Path, column: str) -> bool:
     before = np.searchsorted(known, asked, side="left") > 0
     after = np.searchsorted(known, asked, side="right") < len(known)
     return bool(np.mean(before & after) >= INTERLEAVED_SHARE)
+
+
+SPAN_SHARE = 0.8
+"""The answers are pieces of a column when this share of (non-empty) answers occur in its text."""
+
+
+@lru_cache(maxsize=16)
+def span_source(data_dir: Path, columns: tuple[str, ...]) -> str:
+    """The column whose text holds the answers in most rows ("" when none does)."""
+    try:
+        rows = pd.read_parquet(data_dir / contract.TRAIN_FILE, columns=list(columns)).head(SAMPLE_ROWS)
+        answers = np.load(data_dir / contract.TARGET_FILE, allow_pickle=False).reshape(-1)[: len(rows)]
+    except (OSError, KeyError, ValueError):
+        return ""
+    if answers.dtype.kind != "U":
+        return ""
+    shares = {}
+    for column in columns:
+        texts = rows[column].fillna("").astype(str).tolist()
+        pairs = [(str(a), t) for a, t in zip(answers, texts, strict=True) if str(a)]
+        inside = [a in t for a, t in pairs]
+        longer = np.mean([len(t) for _, t in pairs]) > np.mean([len(a) for a, _ in pairs]) if pairs else False
+        shares[column] = float(np.mean(inside)) if inside and longer else 0.0
+    best = max(shares, key=lambda k: shares[k], default="")
+    return best if best and shares[best] >= SPAN_SHARE else ""
 
 
 @lru_cache(maxsize=16)

@@ -69,7 +69,7 @@ class BuiltinEngineer:
     def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
         profile = self._profile(ctx)
         if span.is_span_task(profile):
-            return [span.candidate()]
+            return span.candidates()[: max(m, 1)]
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -94,8 +94,10 @@ class BuiltinEngineer:
 
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
         profile = self._profile(ctx)
-        if candidate.name == span.NAME:
-            return span.script(profile, ctx.seed)
+        if candidate.name in span.NAMES:
+            if not span.is_span_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for answers that are pieces of an input text")
+            return span.script(candidate.name, profile, title_for(ctx), ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
