@@ -17,7 +17,7 @@ from mlestar.checks.leakage import static_leaks
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.recipe import read_recipe, render_script
+from mlestar.engineers.builtin.recipe import read_recipe, render_block, render_script
 from mlestar.engineers.builtin.refinements import catalogue
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared tiny tasks live beside this file
@@ -34,6 +34,8 @@ def engineer() -> BuiltinEngineer:
     return BuiltinEngineer()
 
 
+FROZEN_EXAMPLE = '\nFROZEN = {"MEMBER": {"learning_rate": 0.0123456789012345}}  # frozen by mlestar\n'
+"""What the search writes over FROZEN = None (the member name is filled in per script)."""
 RENDERED = (*KINDS, "hourly", "numbers", "pairs", "mixed", "multilabel")
 """Task kinds whose every script is checked (rendering only: nothing runs)."""
 
@@ -124,6 +126,15 @@ def every_script(engineer: BuiltinEngineer, ctx: TaskContext) -> Iterator[tuple[
             plan = f"[plan: {entry.block} +{entry.key}]"
             body = engineer.implement(ctx, merged, entry.block, plan)
             yield plan, replace_block(merged, entry.block, body)
+            if entry.key == "tuned":  # as the search freezes it, then as the engineer writes it back
+                member = read_recipe(merged, engineer.cards).model.members[0].name
+                found = FROZEN_EXAMPLE.replace("MEMBER", member)
+                frozen = replace_block(merged, "model", body).replace("\nFROZEN = None\n", found)
+                yield "tuned, frozen by the search", frozen
+                again = render_block(
+                    "model", read_recipe(frozen, engineer.cards), engineer._profile(ctx), engineer.cards
+                )
+                yield "tuned, frozen, rewritten", replace_block(frozen, "model", again)
 
 
 @pytest.mark.parametrize("kind", RENDERED)
@@ -144,7 +155,10 @@ def test_every_script_is_lean_reads_back_and_leaks_nothing(
             found += static_leaks(script, train_only, answers)
         recipe = read_recipe(script, engineer.cards)
         again = render_script(recipe, profile, engineer.cards, title_for(ctx), ctx.seed)
-        if recipe.views == recipe.views_needed(engineer.cards) and again != script:
+        if "by the search" in what:  # text the search changed: read back with the frozen settings
+            if not recipe.model.frozen:
+                found.append("frozen settings not read back")
+        elif recipe.views == recipe.views_needed(engineer.cards) and again != script:
             found.append("renders differently once read back")
         if found:
             problems[what] = found

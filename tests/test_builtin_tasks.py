@@ -21,6 +21,7 @@ import pytest
 from mlestar.blocks import block_names, get_block, replace_block
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
@@ -404,6 +405,7 @@ def run_script(
     save_model: bool = False,
     budget_s: float = 60,
     hash_seed: str = "0",
+    mode: str = "explore",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a script as the harness would and return its (oof, test) predictions."""
     workdir.mkdir(parents=True)
@@ -415,6 +417,7 @@ def run_script(
     )  # as the harness caps
     env["PYTHONHASHSEED"] = hash_seed
     env["MLESTAR_SAVE_MODEL"] = "1" if save_model else "0"
+    env["MLESTAR_MODE"] = mode  # what the harness says: the search explores, the hand-over does not
     done = subprocess.run(
         [sys.executable, "solution.py"], cwd=workdir, env=env, capture_output=True, text=True, timeout=240
     )
@@ -594,3 +597,32 @@ def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEn
     oof, test = run_script(task, script, tmp_path / "attempt")
     check_outputs(task, oof, test)
     assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75
+
+
+def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
+    tmp_path: Path, engineer: BuiltinEngineer
+) -> None:
+    """FROZEN = None: the study runs only in explore mode and writes what it found; with those
+    settings frozen into the script (as the search does) it never searches again, gives the same
+    predictions every time, and a later rewrite of the model block keeps them without tuning code."""
+    task = make_task(tmp_path, "binary")
+    ctx = task.ctx
+    draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    tuned = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
+    assert tuned.count("\nFROZEN = None\n") == 1
+    run_script(task, tuned, tmp_path / "handover", mode="handover")
+    assert not (tmp_path / "handover" / "output" / "frozen.json").exists()
+    run_script(task, tuned, tmp_path / "explore")
+    found = json.loads((tmp_path / "explore" / "output" / "frozen.json").read_text())
+    assert list(found) == ["lightgbm"] and found["lightgbm"]
+    frozen = tuned.replace("\nFROZEN = None\n", f"\nFROZEN = {found!r}\n")
+    first = run_script(task, frozen, tmp_path / "frozen-1")
+    second = run_script(task, frozen, tmp_path / "frozen-2", mode="handover")
+    np.testing.assert_array_equal(first[0], second[0])
+    assert not (tmp_path / "frozen-1" / "output" / "frozen.json").exists()
+    bagged = replace_block(
+        frozen, "model", engineer.implement(ctx, frozen, "model", "[plan: model +seed_bagging]")
+    )
+    assert "def tune(" not in bagged and "FROZEN = {" in get_block(bagged, "model")
+    recipe = read_recipe(bagged, engineer.cards)
+    assert recipe.model.has("tuned") and recipe.model.frozen_settings() == found

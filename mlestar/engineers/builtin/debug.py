@@ -110,7 +110,9 @@ def _without_module(recipe: Recipe, module: str, c: Context) -> Recipe | None:
         return recipe.with_(files=FILES_OFF) if recipe.files == FILES_ON else None
     if root == "optuna" and recipe.model.has("tuned"):
         spec = recipe.model
-        return recipe.with_(model=spec.with_(options=tuple(o for o in spec.options if o != "tuned")))
+        return recipe.with_(
+            model=spec.with_(options=tuple(o for o in spec.options if o != "tuned"), frozen=())
+        )
     return _keep_members(recipe, lambda m: root not in " ".join(c.cards[m.card].imports.values()))
 
 
@@ -146,7 +148,7 @@ def _lighter(recipe: Recipe, c: Context) -> Recipe | None:
             for m in spec.members
         )
         options = tuple(o for o in spec.options if o not in heavy)
-        return recipe.with_(model=spec.with_(members=members, options=options, tune_trials=0))
+        return recipe.with_(model=spec.with_(members=members, options=options, tune_trials=0, frozen=()))
     if len(spec.members) > 1:
         costliest = max(spec.members, key=lambda m: c.cards[m.card].cost)
         return _keep_members(recipe, lambda m: m != costliest)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlestar import contract
-
 if TYPE_CHECKING:
     from mlestar.engineers.builtin.cards import Card
     from mlestar.engineers.builtin.members import ModelSpec
@@ -20,7 +18,6 @@ _DETECT = {
     "seed_bagging": "class SeedBag(",
     "target_encoding": "def target_encoded(",
     "time_neighbours": "class TimeNeighbours(",
-    "tuned": "def tune(",
 }
 
 
@@ -81,8 +78,8 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
                 "from sklearn.preprocessing import TargetEncoder",
             }
         )
-    if spec.has("tuned"):
-        lines.add("import optuna")
+    if spec.has("tuned") and not spec.frozen:
+        lines.update({"import json", "import optuna"})
     return lines
 
 
@@ -110,9 +107,6 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
         out.append(_TIME_NEIGHBOURS.replace("TIME_COLUMN_VALUE", f'"{spec.time_column}"'))
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
-    if spec.has("tuned"):
-        tune = _TUNE.replace("ENV_TIME_BUDGET", contract.ENV_TIME_BUDGET)
-        out.append(tune.replace("LOSS_FUNCTION", _loss(problem_type, metric)))
     return out
 
 
@@ -256,87 +250,3 @@ _LOG_TARGET = '''class LogTarget(BaseEstimator):
     def predict(self, x: Any) -> np.ndarray:
         return np.expm1(self.model_.predict(x))
 '''
-
-_TUNE = '''TIME_BUDGET = float(os.environ.get("ENV_TIME_BUDGET", "600"))
-"""Seconds this script should finish within (soft): the study keeps to a share of it."""
-
-
-def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,
-         folds: np.ndarray) -> dict[str, Any]:
-    """Optuna search of the settings, scored on the first two harness folds, inside a time box.
-    The study starts from the current settings, so it can only find something at least as good."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-    def objective(trial: optuna.Trial) -> float:
-        trial_settings = {**settings, **{name: suggest(trial, name, *bounds) for name, bounds in space.items()}}
-        return validation_loss(build(trial_settings), x, target, folds)
-
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=SEED))
-    study.enqueue_trial({name: settings[name] for name in space if name in settings})
-    study.optimize(objective, n_trials=TUNE_TRIALS, timeout=TUNE_SHARE * TIME_BUDGET)
-    print(f"tuning: {len(study.trials)} trials, best loss {study.best_value:.5f}: {study.best_params}", flush=True)
-    return {**settings, **study.best_params}
-
-
-def suggest(trial: optuna.Trial, name: str, low: float, high: float, scale: str) -> float | int:
-    if scale == "int":
-        return trial.suggest_int(name, int(low), int(high))
-    return trial.suggest_float(name, low, high, log=scale == "log")
-
-
-def validation_loss(model: Any, x: Any, target: np.ndarray, folds: np.ndarray) -> float:
-    """Mean loss on the first two harness folds (what tuning minimises; the harness scores the run)."""
-    losses = []
-    for k in range(min(2, int(folds.max()) + 1)):
-        fit_rows, valid_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
-        fitted = fit_model(model, take(x, fit_rows), target[fit_rows])
-        losses.append(loss(target[valid_rows], predict_outputs(fitted, take(x, valid_rows))))
-    return float(np.mean(losses))
-
-
-LOSS_FUNCTION'''
-
-_LOSSES = {
-    "class_log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    """Log loss: a smooth stand-in for any classification metric."""
-    p = np.clip(predicted, 1e-7, 1 - 1e-7)
-    return float(-np.mean(np.log(p[np.arange(len(answers)), answers.astype(int)])))
-''',
-    "log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    """Log loss: a smooth stand-in for any classification metric."""
-    p = np.clip(predicted, 1e-7, 1 - 1e-7)
-    answers = answers.reshape(len(answers), -1)
-    return float(-np.mean(answers * np.log(p) + (1 - answers) * np.log(1 - p)))
-''',
-    "squared_log": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    """Squared error of log1p values, as RMSLE counts it."""
-    answers = answers.reshape(len(answers), -1)
-    return float(np.mean((np.log1p(np.clip(predicted, 0, None)) - np.log1p(answers)) ** 2))
-''',
-    "absolute": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean(np.abs(predicted - answers.reshape(len(answers), -1))))
-""",
-    "squared": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean((predicted - answers.reshape(len(answers), -1)) ** 2))
-""",
-}
-
-
-def _loss(problem_type: str, metric: str) -> str:
-    kind = loss_kind(problem_type, metric)
-    if kind == "log_loss" and problem_type == "multiclass":
-        kind = "class_log_loss"
-    return _LOSSES[kind]
-
-
-def loss_kind(problem_type: str, metric: str) -> str:
-    """The loss tuning minimises: matched to the metric where that is cheap, else the usual one."""
-    if "regression" not in problem_type:
-        return "log_loss"
-    if "log" in metric and ("rmsle" in metric or "msle" in metric or "squared_log" in metric):
-        return "squared_log"
-    if "rmsle" in metric or "msle" in metric:
-        return "squared_log"
-    if "mae" in metric or "absolute" in metric:
-        return "absolute"
-    return "squared"

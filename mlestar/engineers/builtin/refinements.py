@@ -136,8 +136,11 @@ def tune_trials(spec: mem.ModelSpec, c: Context) -> int:
 def _tune_longer(r: Recipe, c: Context) -> Recipe:
     spec = r.model
     return r.with_(
+        # More trials from a fresh study: frozen settings are searched again (while exploring).
         model=spec.with_(
-            tune_trials=min(spec.tune_trials * 2, 200), tune_share=min(0.6, spec.tune_share + 0.2)
+            tune_trials=min(max(spec.tune_trials, tune_trials(spec, c)) * 2, 200),
+            tune_share=round(min(0.6, spec.tune_share + 0.2), 2),
+            frozen=(),
         )
     )
 
