@@ -16,9 +16,9 @@ from mlestar.blocks import get_block, parse_blocks, replace_block
 from mlestar.checks.leakage import static_leaks
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.catalogue import catalogue
 from mlestar.engineers.builtin.header import title_for
 from mlestar.engineers.builtin.recipe import read_recipe, render_block, render_script
-from mlestar.engineers.builtin.refinements import catalogue
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared tiny tasks live beside this file
 from test_builtin_tasks import KINDS, Task, make_task  # noqa: E402

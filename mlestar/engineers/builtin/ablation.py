@@ -14,8 +14,8 @@ from mlestar.blocks import replace_block
 from mlestar.engineers.base import AblationResult, Variant
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.catalogue import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.views import ViewOptions
 
 _IMPACT = re.compile(r"^- block (\w+): .*impact ([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)", re.MULTILINE)

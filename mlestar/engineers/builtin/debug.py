@@ -14,8 +14,8 @@ from mlestar.engineers.base import EngineerFailure
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.ablation import ablated, draft_model
+from mlestar.engineers.builtin.catalogue import Context
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context
 from mlestar.engineers.builtin.views import ViewOptions
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')

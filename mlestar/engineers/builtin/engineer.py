@@ -28,6 +28,7 @@ from mlestar.engineers.builtin import ablation, debug, span
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
+from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
@@ -40,7 +41,7 @@ from mlestar.engineers.builtin.recipe import (
     render_block,
     render_script,
 )
-from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for, next_plan
+from mlestar.engineers.builtin.refinements import apply_plan, next_plan
 
 
 class BuiltinEngineer:
