@@ -154,7 +154,8 @@ def _score(
         return None
     if card.max_rows is not None and n_rows > card.max_rows:
         return None
-    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not has_tabular:
+    # Table models read text too, through its statistics and topics (drafted with them on text alone).
+    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not (has_tabular or has_text):
         return None
     score = card.strength + (0.01 if set(card.good_with) & feature_kinds(profile) else 0.0)
     if has_text and not has_tabular:

@@ -42,6 +42,7 @@ from mlestar.engineers.builtin.recipe import (
     render_script,
 )
 from mlestar.engineers.builtin.refinements import apply_plan, next_plan
+from mlestar.engineers.builtin.views import TABLE_VIEWS
 
 
 class BuiltinEngineer:
@@ -102,8 +103,11 @@ class BuiltinEngineer:
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
+        families = feats.draft_families(profile)
+        if card.view in TABLE_VIEWS and profile.text:
+            families = feats.canonical((*families, "text_stats", "text_topics"))  # the text, as numbers
         recipe = Recipe(
-            feats.draft_families(profile),
+            families,
             mem.ModelSpec((member,), ablation.draft_options(c)),
             combine=ablation.draft_combine(c),
         )

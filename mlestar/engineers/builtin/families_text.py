@@ -122,18 +122,23 @@ def text_stats(p: ProfileView) -> str:
 
 
 def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Shape of each text: length, words, word length, punctuation, capitals, digits, vocabulary."""
+    """Shape of each text: length, words, word length, punctuation, capitals, digits, vocabulary, and
+    how hard it reads (words per sentence, long words, syllables per word as vowel groups)."""
     for column in TEXT:
         text = frame[column].fillna("").astype(str)
         chars = text.str.len().clip(lower=1)
         words = text.str.split()
+        n_words = words.str.len().clip(lower=1)
         out[f"{column}_chars"] = text.str.len().astype(float)
         out[f"{column}_words"] = words.str.len().astype(float)
-        out[f"{column}_word_length"] = chars / words.str.len().clip(lower=1)
-        out[f"{column}_unique_words"] = words.map(lambda w: len(set(w))) / words.str.len().clip(lower=1)
+        out[f"{column}_word_length"] = chars / n_words
+        out[f"{column}_unique_words"] = words.map(lambda w: len(set(w))) / n_words
         for mark, label in TEXT_MARKS.items():
             out[f"{column}_{label}"] = text.str.count(mark) / chars
         out[f"{column}_capitals"] = text.str.count(r"[A-Z]") / chars
         out[f"{column}_digits"] = text.str.count(r"[0-9]") / chars
+        out[f"{column}_words_per_sentence"] = n_words / text.str.count(r"[.!?]+").clip(lower=1)
+        out[f"{column}_long_words"] = words.map(lambda w: sum(len(x) > 6 for x in w)) / n_words
+        out[f"{column}_syllables_per_word"] = text.str.lower().str.count(r"[aeiouy]+") / n_words
     return out
 '''
