@@ -37,7 +37,18 @@ from mlestar.search.progress import Progress
 from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
 
-_VERSIONED = ("mlestar", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "scipy", "pyarrow")
+_VERSIONED = (
+    "mlestar",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost-cpu",
+    "catboost",
+    "optuna",
+    "scipy",
+    "pyarrow",
+)
 
 
 def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
@@ -62,7 +73,9 @@ def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = No
 def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
     layout = RunLayout(run_dir)
     if not layout.config.exists() or not layout.journal.exists():
-        raise RunFolderError(f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none")
+        raise RunFolderError(
+            f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none"
+        )
     journal = Journal(layout.root)
     if journal.has_event("run_finished"):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
@@ -72,7 +85,9 @@ def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None)
 def _refuse_existing(root: Path) -> None:
     if root.exists() and any(root.iterdir()):
         if (root / "journal.jsonl").exists():
-            raise RunFolderError(f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`")
+            raise RunFolderError(
+                f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
+            )
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
@@ -81,8 +96,14 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     search = config.search
     rules = splits.rules_for(search, config.budget_s)
     prepared = prepare_run_data(
-        spec, tables, staging, search.n_folds, config.seed, search.subsample_rows,
-        config.group_column or spec.group_column, rules,  # a flag, else task.yaml or what intake inferred
+        spec,
+        tables,
+        staging,
+        search.n_folds,
+        config.seed,
+        search.subsample_rows,
+        config.group_column or spec.group_column,
+        rules,  # a flag, else task.yaml or what intake inferred
     )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
@@ -133,7 +154,9 @@ def run_lock(layout: RunLayout) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = f.read().strip() or "another process"
-            raise RunFolderError(f"expected to be the only process driving {layout.root}; pid {holder} holds its lock") from None
+            raise RunFolderError(
+                f"expected to be the only process driving {layout.root}; pid {holder} holds its lock"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
@@ -196,7 +219,14 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     profile = json.loads((layout.data / "profile.json").read_text())
     ctx = TaskContext(spec, profile, config.seed, threads, _script_budget(config), layout.data)
     harness = Harness(
-        layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb, ctx.script_budget_s
+        layout,
+        spec,
+        executor,
+        journal,
+        get_metric(spec.metric),
+        config.seed,
+        config.memory_mb,
+        ctx.script_budget_s,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
@@ -248,9 +278,22 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
 # What solution scripts usually import: the fork server imports it once, so each script starts in
 # a tenth of a second instead of several seconds.
 _PRELOAD = (
-    "numpy", "pandas", "scipy", "sklearn", "sklearn.ensemble", "sklearn.linear_model",
-    "sklearn.model_selection", "sklearn.metrics", "sklearn.preprocessing", "sklearn.feature_extraction.text",
-    "sklearn.pipeline", "sklearn.compose", "lightgbm", "xgboost", "catboost", "cloudpickle",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.feature_extraction.text",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "cloudpickle",
 )
 
 
@@ -288,4 +331,3 @@ def finished_at(journal: Journal) -> float | None:
         if e["name"] == "run_finished":
             return float(e["time"])
     return None
-

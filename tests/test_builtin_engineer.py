@@ -112,7 +112,13 @@ def test_data_usage_adds_text_statistics_for_tree_models(
     profile["columns"] = {**profile["columns"], "score": {"kind": "numeric", "n_unique": 50, "min": 0.0}}
     ctx = TaskContext(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
     script = engineer.draft(ctx, Candidate("lightgbm", ""))
-    revised = engineer.check_data_usage(ctx, script)
+    assert "add_text_stats" in get_block(script, "features")  # a table model drafts with the text's numbers
+    recipe = engineer._recipe(script)
+    without = engineer._render(
+        ctx, recipe.with_(families=tuple(f for f in recipe.families if "text" not in f))
+    )
+    assert "add_text_stats" not in get_block(without, "features")
+    revised = engineer.check_data_usage(ctx, without)
     assert revised is not None and "add_text_stats" in get_block(revised, "features")
 
 

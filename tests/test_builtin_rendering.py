@@ -16,10 +16,9 @@ from mlestar.blocks import get_block, parse_blocks, replace_block
 from mlestar.checks.leakage import static_leaks
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.catalogue import catalogue
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.engineers.builtin.recipe import read_recipe, render_script
-from mlestar.engineers.builtin.refinements import Context, catalogue
+from mlestar.engineers.builtin.recipe import read_recipe, render_block, render_script
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared tiny tasks live beside this file
 from test_builtin_tasks import KINDS, Task, make_task  # noqa: E402
@@ -35,9 +34,15 @@ def engineer() -> BuiltinEngineer:
     return BuiltinEngineer()
 
 
+FROZEN_EXAMPLE = '\nFROZEN = {"MEMBER": {"learning_rate": 0.0123456789012345}}  # frozen by mlestar\n'
+"""What the search writes over FROZEN = None (the member name is filled in per script)."""
+RENDERED = (*KINDS, "hourly", "numbers", "pairs", "mixed", "multilabel")
+"""Task kinds whose every script is checked (rendering only: nothing runs)."""
+
+
 @pytest.fixture(scope="module")
 def tasks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Task]:
-    return {kind: make_task(tmp_path_factory.mktemp(kind), kind) for kind in KINDS}
+    return {kind: make_task(tmp_path_factory.mktemp(kind), kind) for kind in RENDERED}
 
 
 def pyflakes_findings(scripts: list[str], folder: Path) -> list[list[str]]:
@@ -114,23 +119,32 @@ def every_script(engineer: BuiltinEngineer, ctx: TaskContext) -> Iterator[tuple[
     merged = engineer.merge(ctx, drafts[candidates[0].name], drafts[candidates[1].name], candidates[1])
     merged = engineer.check_data_usage(ctx, merged) or merged
     yield "merge", merged
-    c = Context(ProfileView(ctx.profile), engineer.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+    c = engineer._context(ctx)  # the profile with the data facts, as the engineer's roles see it
     recipe = read_recipe(merged, engineer.cards)
     for entry in catalogue(c):
         if entry.applies(recipe, c):
             plan = f"[plan: {entry.block} +{entry.key}]"
             body = engineer.implement(ctx, merged, entry.block, plan)
             yield plan, replace_block(merged, entry.block, body)
+            if entry.key == "tuned":  # as the search freezes it, then as the engineer writes it back
+                member = read_recipe(merged, engineer.cards).model.members[0].name
+                found = FROZEN_EXAMPLE.replace("MEMBER", member)
+                frozen = replace_block(merged, "model", body).replace("\nFROZEN = None\n", found)
+                yield "tuned, frozen by the search", frozen
+                again = render_block(
+                    "model", read_recipe(frozen, engineer.cards), engineer._profile(ctx), engineer.cards
+                )
+                yield "tuned, frozen, rewritten", replace_block(frozen, "model", again)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", RENDERED)
 def test_every_script_is_lean_reads_back_and_leaks_nothing(
     engineer: BuiltinEngineer, tasks: dict[str, Task], kind: str, tmp_path: Path
 ) -> None:
     """Only code that runs, no helper read before its block; render(read(script)) == script (resume
     and every later role depend on reading a script back); the static leak check finds nothing."""
     ctx = tasks[kind].ctx
-    profile = ProfileView(ctx.profile)
+    profile = engineer._profile(ctx)  # with the data facts, as the engineer renders
     train_only, answers = list(ctx.profile.get("train_only", [])), list(ctx.spec.train_target_columns)
     scripts = dict(every_script(engineer, ctx))
     flakes = pyflakes_findings(list(scripts.values()), tmp_path)
@@ -141,7 +155,10 @@ def test_every_script_is_lean_reads_back_and_leaks_nothing(
             found += static_leaks(script, train_only, answers)
         recipe = read_recipe(script, engineer.cards)
         again = render_script(recipe, profile, engineer.cards, title_for(ctx), ctx.seed)
-        if recipe.views == recipe.views_needed(engineer.cards) and again != script:
+        if "by the search" in what:  # text the search changed: read back with the frozen settings
+            if not recipe.model.frozen:
+                found.append("frozen settings not read back")
+        elif recipe.views == recipe.views_needed(engineer.cards) and again != script:
             found.append("renders differently once read back")
         if found:
             problems[what] = found
@@ -206,3 +223,17 @@ def test_views_follow_the_members(engineer: BuiltinEngineer, tasks: dict[str, Ta
         and "def linear_view(" in preprocess
         and "def native_view(" not in preprocess
     )
+
+
+def test_span_scripts_are_lean_too(engineer: BuiltinEngineer, tmp_path: Path) -> None:
+    """The span-extraction scripts (not recipes: no refinement rewrites them) hold only code that runs."""
+    ctx = make_task(tmp_path / "task", "spans").ctx
+    scripts = [engineer.draft(ctx, candidate) for candidate in engineer.retrieve(ctx, 4)]
+    assert len(scripts) == 2
+    folder = tmp_path / "ruff"
+    folder.mkdir()
+    flakes = pyflakes_findings(scripts, folder)
+    assert [
+        found + unused_definitions(s) + used_before_defined(s)
+        for s, found in zip(scripts, flakes, strict=True)
+    ] == [[], []]

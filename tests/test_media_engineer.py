@@ -15,12 +15,13 @@ from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.ablation import ablated
 from mlestar.engineers.builtin.cards import load_cards, media_width_factor, rank_cards
+from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.media import pixel_script, render
 from mlestar.engineers.builtin.media.kit.images import hue_saturation_value
 from mlestar.engineers.builtin.media.options import read_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import read_recipe
-from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for
+from mlestar.engineers.builtin.refinements import apply_plan
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
 from tests.media_tasks import pages_task, sounds_task, stripes_task, tagged_pictures_task

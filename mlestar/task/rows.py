@@ -179,7 +179,9 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
         "train": f"{rel(inputs)}/{{id}}{suffix}", "test": f"{rel(test_dir)}/{{id}}{suffix}", "kind": "image",
         "per": "pixel", "key": "image", "row": "row", "col": "col",
     }  # fmt: skip
-    used = f" ({per_picture} sampled pixels of each picture: a table that fits in memory)" if per_picture else ""
+    used = (
+        f" ({per_picture} sampled pixels of each picture: a table that fits in memory)" if per_picture else ""
+    )
     return (
         (train, f"one row per pixel of {rel(inputs)}/, answers from {rel(answers)}/{used}"),
         (test, f"one row per pixel of {rel(test_dir)}/"),

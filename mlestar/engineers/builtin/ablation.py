@@ -14,9 +14,9 @@ from mlestar.blocks import replace_block
 from mlestar.engineers.base import AblationResult, Variant
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.catalogue import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.views import ViewOptions
 
 _IMPACT = re.compile(r"^- block (\w+): .*impact ([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)", re.MULTILINE)
@@ -70,7 +70,7 @@ def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None
             return recipe.with_(model=draft), "default settings of every member, draft options only"
         if len(recipe.model.members) > 1:
             last = recipe.model.members[-1]
-            fewer = mem.ModelSpec(recipe.model.members[:-1], recipe.model.options, recipe.model.tune_trials)
+            fewer = recipe.model.with_(members=recipe.model.members[:-1])
             return recipe.with_(model=fewer), f"without the {last.name} member"
     if block == "train" and recipe.combine != "average":
         return recipe.with_(combine="average"), "a plain average of the members instead of stacking"

@@ -130,7 +130,8 @@ def rank_cards(cards: dict[str, Card], profile: dict[str, Any], budget_s: float)
     """Cards that apply to the task, best first (ties broken by name, so the order is stable)."""
     kinds = feature_kinds(profile)
     has_text = "text" in kinds
-    has_tabular = bool(kinds - {"text"})
+    # Paired texts are compared by numeric features (how alike they are): a job for table models.
+    has_tabular = bool(kinds - {"text"}) or bool(profile.get("text_pairs"))
     ranked = []
     for card in cards.values():
         score = _score(card, profile, has_text, has_tabular, budget_s)
@@ -156,7 +157,8 @@ def _score(
         return None
     if card.max_rows is not None and n_rows > card.max_rows:
         return None
-    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not has_tabular:
+    # Table models read text too, through its statistics and topics (drafted with them on text alone).
+    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not (has_tabular or has_text):
         return None
     score = card.strength + (0.01 if set(card.good_with) & feature_kinds(profile) else 0.0)
     if has_text and not has_tabular:

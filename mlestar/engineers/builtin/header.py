@@ -78,6 +78,8 @@ def _constants(profile: ProfileView, seed: int) -> str:
     ]
     for name, kind, doc in _LISTS:
         columns = getattr(profile, kind)
+        if name == "STRINGS" and not (profile.boolean or profile.numeric):
+            continue  # every column is kept as a string: no list needed to tell them apart
         if columns:
             lines += [f"{name} = {literal(columns, 0, len(name) + 3)}", f'"""{doc}"""']
     return "\n".join(lines)

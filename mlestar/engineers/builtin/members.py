@@ -11,15 +11,16 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlestar import syntax
 from mlestar.engineers.builtin import model_helpers as helpers
+from mlestar.engineers.builtin import tuning
 from mlestar.engineers.builtin.cards import Card
 from mlestar.engineers.builtin.pysrc import WIDTH, literal
 
-OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "tuned")
+OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "time_neighbours", "tuned")
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,20 @@ class ModelSpec:
     tune_trials: int = 0
     tune_share: float = 0.35
     """Share of the script's time budget the Optuna study may use."""
+    frozen: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """Settings the search froze after tuning, per member: rendered as FROZEN, with no tuning code."""
+    time_column: str = ""
+    """The elapsed-time feature time_neighbours orders rows by (a name ending the view's column)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def has(self, option: str) -> bool:
         return option in self.options
+
+    def frozen_settings(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(settings) for name, settings in self.frozen}
+
+    def with_(self, **changes: Any) -> ModelSpec:
+        return replace(self, **changes)
 
     def tunes(self, member: Member, card: Card, problem_type: str) -> bool:
         """Tuning searches the first member's settings (when its card has a search space)."""
@@ -71,10 +82,14 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
         + "\n".join(_settings(m, c) for m, c in zip(spec.members, used, strict=True)),
         *[c.helper_code(role) for c in _unique(used) if c.helper_code(role)],
     ]
+    if spec.has("tuned"):
+        parts.append(tuning.frozen_constant(spec))
     for member, card in zip(spec.members, used, strict=True):
-        if spec.tunes(member, card, problem_type):
+        if spec.tunes(member, card, problem_type) and not spec.frozen:
             parts += [_space(member, card, problem_type, spec), _builder(member, card, role)]
     parts += helpers.render(spec, used, problem_type, metric)
+    if spec.has("tuned") and not spec.frozen:
+        parts.append(tuning.render(problem_type, metric))
     parts.append(_make_models(spec, used, problem_type, role))
     return "\n\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
@@ -175,14 +190,17 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: st
     lines = []
     for member, card in zip(spec.members, cards, strict=True):
         settings = member.constant
-        if spec.tunes(member, card, problem_type):
+        if spec.tunes(member, card, problem_type) and spec.frozen:
+            lines.append(f'    {member.name}_settings = {{**{settings}, **FROZEN["{member.name}"]}}')
+            estimator = _expression(card, role, f"{member.name}_settings")
+        elif spec.tunes(member, card, problem_type):
             # Tuning fits one seed: the seed bag would triple every trial for little information.
-            single = ModelSpec(spec.members, tuple(o for o in spec.options if o != "seed_bagging"))
+            single = spec.with_(options=tuple(o for o in spec.options if o != "seed_bagging"))
             inputs = ", inputs" if "inputs" in _expression(card, role, "s") else ""
             build = helpers.wrap(f"{member.name}_model(s{inputs})", single, card, problem_type)
             lines.append(
-                f"    {member.name}_settings = tune(\n        lambda s: {build},\n"
-                f'        {settings}, {settings}_SPACE, inputs["{card.view}"], target, folds,\n    )'
+                f'    {member.name}_settings = tuned_settings(\n        "{member.name}", {settings}, {settings}_SPACE, '
+                f'lambda s: {build}, inputs["{card.view}"], target, folds,\n    )'
             )
             estimator = f"{member.name}_model({member.name}_settings{inputs})"
         else:
@@ -228,12 +246,27 @@ def read_model(block: str) -> ModelSpec:
         Member(name, _card_of(name), tuple(sorted(dict(constants.get(name.upper(), {})).items())))
         for name, _view in members_found
     ]
-    options = tuple(o for o in OPTIONS if helpers.detect(o, block))
+    frozen = constants.get("FROZEN")
+    tuned = "def tune(" in block or isinstance(frozen, dict)
+    options = tuple(
+        o for o in OPTIONS if (o == "tuned" and tuned) or (o != "tuned" and helpers.detect(o, block))
+    )
     return ModelSpec(
         tuple(members),
         options,
         int(constants.get("TUNE_TRIALS", 0)),
         float(constants.get("TUNE_SHARE", 0.35)),
+        frozen=_frozen(frozen),
+        time_column=str(constants.get("NEIGHBOUR_TIME", "")),
+    )
+
+
+def _frozen(value: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """FROZEN as the search wrote it ({member: {setting: value}}), in a comparable form."""
+    if not isinstance(value, dict):
+        return ()
+    return tuple(
+        (str(name), tuple(sorted(dict(settings).items()))) for name, settings in sorted(value.items())
     )
 
 

@@ -61,7 +61,7 @@ def _flat(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, float):
-        return repr(float(f"{value:.12g}"))  # 0.35 + 0.2 reads 0.55, not 0.5499999999999999
+        return repr(value)  # exact: settings found by a search are written back as they were found
     if isinstance(value, int):
         return repr(value)
     if isinstance(value, dict):
