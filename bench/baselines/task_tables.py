@@ -8,7 +8,8 @@ spooky: fill EAP/HPL/MWS, train has `author`), and the submission holds class pr
 Two more things a person does: an id that is a date-time also gives its parts (year, month, day,
 hour, weekday) as features; rows that are files (images named by the id, in a folder or zip) get
 per-file statistics as features (file_features.py), and with no test table the sample submission's
-ids are the test rows.
+ids are the test rows. When the ids are `<image>_<row>_<col>` over folders of pictures (inputs and
+cleaned targets of the same names, and the test inputs), each pixel is a row (pixel_features.py).
 """
 
 from __future__ import annotations
@@ -64,9 +65,12 @@ def _read(path: Path | None) -> pd.DataFrame:
 
 
 def read_task(public: Path) -> TaskTables:
-    train = _read(_one_csv(public, "train"))
     sample = _read(_one_csv(public, "sample", "submission"))
     id_column, targets = str(sample.columns[0]), tuple(str(c) for c in sample.columns[1:])
+    pixels = _pixel_tables(public, sample, id_column, targets)
+    if pixels is not None:
+        return pixels
+    train = _read(_one_csv(public, "train"))
     test_path = _one_csv(public, "test", required=False)
     test = _read(test_path) if test_path else sample[[id_column]].copy()
     train, test = _with_id_parts(train, test, id_column)
@@ -130,6 +134,24 @@ def _with_file_statistics(
         stats = statistics_table(source, table[id_column])  # type: ignore[arg-type]
         out.append(pd.concat([table.reset_index(drop=True), stats], axis=1))
     return out[0], out[1]
+
+
+def _pixel_tables(
+    public: Path, sample: pd.DataFrame, id_column: str, targets: tuple[str, ...]
+) -> TaskTables | None:
+    """One row per pixel when the ids are `<image>_<row>_<col>` over folders of pictures."""
+    import pixel_features as pf
+
+    if len(targets) != 1:
+        return None
+    pixels = pf.split_ids(sample[id_column])
+    layout = pf.find_layout(public, pixels) if pixels is not None else None
+    if layout is None or pixels is None:
+        return None
+    train = pf.training_rows(layout, targets[0])
+    test = pf.prediction_rows(layout, pixels)
+    test.insert(0, id_column, sample[id_column].to_numpy())
+    return TaskTables(train, test, sample, id_column, pf.FEATURE_NAMES, targets, None, None)
 
 
 def prediction_kind(metric: str) -> str:
