@@ -88,7 +88,7 @@ def main() -> None:
     for i, target in enumerate(targets):
         keep = tables.train[target].notna().to_numpy()
         y, classes = _encoded(tables.train[target][keep], kind)
-        seconds = clock.fit_seconds(len(targets) - i)
+        seconds = clock.fit_seconds(len(targets) - i, x_test.shape[0])
         automl = _fit(x_train[keep], y, kind, args.metric, seconds, args.seed)
         report(
             target=target,

@@ -35,6 +35,10 @@ PREDICTION_KIND = {
     "rmse": "regression",
 }
 TEXT_MIN_MEAN_CHARS = 30
+PREDICT_S_PER_ROW = 1e-5
+"""Predicting time kept per test row, which matters for millions of rows (a row per pixel)."""
+MAX_PREDICT_SHARE = 0.3
+LARGE_TEST_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,10 @@ class Clock:
         self.budget_s = budget_s
         self.start = time.time() if started is None else started
 
-    def fit_seconds(self, n_fits: int) -> float:
-        """Seconds for the next of n_fits remaining fits."""
+    def fit_seconds(self, n_fits: int, test_rows: int = 0) -> float:
+        """Seconds for the next of n_fits remaining fits; millions of test rows keep more to predict."""
         reserve = min(30.0, max(3.0, 0.1 * self.budget_s))
+        reserve = max(reserve, min(MAX_PREDICT_SHARE * self.budget_s, test_rows * PREDICT_S_PER_ROW))
         remaining = self.budget_s - self.elapsed() - reserve
         return max(5.0, remaining / max(1, n_fits))
 
