@@ -17,6 +17,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench" / "baselines")]
 
+import pixel_answers as pa  # noqa: E402
 import pixel_features as pf  # noqa: E402
 import task_tables as tt  # noqa: E402
 
@@ -127,3 +128,20 @@ def test_ids_without_their_pictures_are_not_a_pixel_task(tmp_path):
     assert pf.find_layout(public, pf.split_ids(pd.Series(["99_1_1"]))) is None
     (public / "train_cleaned" / "7.png").unlink()  # no longer a pair of matching folders
     assert pf.find_layout(public, pf.split_ids(pd.Series(["3_1_1"]))) is None
+
+
+def test_the_answers_to_beat_are_the_mean_target_and_the_input(tmp_path):
+    public = _pixel_task(tmp_path)
+    clean = [
+        np.asarray(Image.open(p), dtype=np.float64) / 255 for p in (public / "train_cleaned").glob("*.png")
+    ]
+    mean = pa.answers(public, "mean")
+    assert mean["value"].to_numpy() == pytest.approx(np.full(len(mean), np.mean(clean)))
+    copied = pa.answers(public, "input").set_index("id")["value"]
+    test3 = np.asarray(Image.open(public / "test" / "3.png"), dtype=np.float32) / 255
+    assert copied.loc["3_5_6"] == pytest.approx(test3[4, 5]) and copied.loc["3_1_2"] == pytest.approx(
+        test3[0, 1]
+    )
+    with pytest.raises(ValueError, match="expected ids <image>_<row>_<col>"):
+        pd.DataFrame({"id": ["x"], "value": [0]}).to_csv(public / "sampleSubmission.csv", index=False)
+        pa.answers(public, "mean")
