@@ -35,7 +35,8 @@ from task_tables import (
 REFIT_SHARE = 0.2
 """With millions of test rows, the bagged models are refitted once on all the rows (AutoGluon's
 high_quality preset: one model per family to predict with, not one per fold); this share of the
-fit time is left for that refit, which AutoGluon runs after its time limit."""
+fit time is left for that refit, which AutoGluon runs after its time limit. DyStack is skipped
+then: on a row per pixel its holdout sub-fit fitted no model in its share of a 5-minute run."""
 DYSTACK_MIN_S = 60.0
 """Below this fit time DyStack's holdout sub-fit leaves nothing for the full fit: skip it."""
 AG_METRIC = {
@@ -60,9 +61,8 @@ def _fit(
     fit again without it in the time that is left rather than give up."""
     started = time.monotonic()
     try:
-        return _fit_once(
-            train, target, kind, metric, seconds, seed, path, seconds >= DYSTACK_MIN_S, large_test
-        )
+        dystack = seconds >= DYSTACK_MIN_S and not large_test
+        return _fit_once(train, target, kind, metric, seconds, seed, path, dystack, large_test)
     except Exception as e:  # AutoGluon raises AssertionError("Learner is already fit.") here
         left = seconds - (time.monotonic() - started)
         if left < 20:
