@@ -128,6 +128,7 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     clock = Clock(args.budget, args.started)
     tables, kind = read_task(args.public), prediction_kind(args.metric)
+    report(read_s=round(clock.elapsed(), 1), train_rows=len(tables.train), test_rows=len(tables.test))
     columns: dict[str, np.ndarray] = {}
     workdir = Path(tempfile.mkdtemp(prefix="ag-", dir=args.out if args.out.exists() else None))
     try:

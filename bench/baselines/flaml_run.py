@@ -82,6 +82,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     clock = Clock(args.budget, args.started)
     tables, kind = read_task(args.public), prediction_kind(args.metric)
+    report(read_s=round(clock.elapsed(), 1), train_rows=len(tables.train), test_rows=len(tables.test))
     x_train, x_test = _features(tables)
     columns: dict[str, np.ndarray] = {}
     targets = fit_targets(tables)
