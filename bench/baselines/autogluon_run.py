@@ -89,7 +89,7 @@ def _fit_once(
     eval_metric = "roc_auc" if metric in ("roc_auc", "mean_roc_auc") else AG_METRIC[kind]
     problem = "regression" if kind.endswith("regression") else None
     predictor = TabularPredictor(
-        label=target, eval_metric=eval_metric, problem_type=problem, path=str(path), verbosity=1
+        label=target, eval_metric=eval_metric, problem_type=problem, path=str(path), verbosity=2
     )
     refit = {"refit_full": "best", "set_best_to_refit_full": True} if large_test else {}
     predictor.fit(
