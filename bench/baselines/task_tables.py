@@ -37,7 +37,7 @@ PREDICTION_KIND = {
 TEXT_MIN_MEAN_CHARS = 30
 PREDICT_S_PER_ROW = 1e-5
 """Predicting and writing time kept per test row, which matters for millions of rows (a row per
-pixel): AutoGluon's refitted trees predicted 5.8 million pixels in 7 s here, writing them took 30."""
+pixel): AutoGluon's refitted trees predicted 5.8 million pixels in 7 s here, under load."""
 MAX_PREDICT_SHARE = 0.3
 LARGE_TEST_ROWS = 1_000_000
 
