@@ -203,8 +203,27 @@ def _build_missing(task_dir: Path, out: Read) -> None:
         out.train = sample.iloc[0:0].copy()
         out.built["train"] = "none: no table or file listing holds training answers here"
     if out.test is None and sample is not None:
-        out.test = sample[[key]].copy()
-        out.built["test"] = f"the rows of {key} in the sample submission (there is no test table)"
+        columns = _key_columns(sample)
+        out.test = sample[columns].copy()
+        out.built["test"] = (
+            f"the rows of {', '.join(columns)} in the sample submission (there is no test table)"
+        )
+
+
+def _key_columns(sample: pd.DataFrame) -> list[str]:
+    """The sample's leading columns that together name each row once (a trip and a timestamp):
+    all of them key the rows, none is predicted. A column is taken only while rows repeat, and
+    never the last one (something must be predicted)."""
+    columns = [str(c) for c in sample.columns]
+    taken = columns[:1]
+    for column in columns[1:-1]:
+        if not sample.duplicated(subset=taken).any():
+            break
+        values = sample[column]
+        if not pd.api.types.is_integer_dtype(values) and not pd.api.types.is_string_dtype(values):
+            break  # float placeholders are predictions, not keys
+        taken.append(column)
+    return taken if not sample.duplicated(subset=taken).any() else columns[:1]
 
 
 def _key_named(frame: pd.DataFrame, key: str) -> pd.DataFrame:
