@@ -107,7 +107,13 @@ def check_run(replica: replicas.Replica, outcome: Outcome, budget: int, out: Pat
     cmd = [sys.executable, "-m", "mlestar", "run", str(replica.public), "--budget", f"{budget}s",
            "--out", str(run_dir), "--no-live", "--no-tracking"]  # fmt: skip
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 4 + 120)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 4 + 120)
+    except subprocess.TimeoutExpired:
+        outcome.seconds = round(time.monotonic() - started, 1)
+        outcome.problems.append(f"no end within {budget * 4 + 120} s")
+        outcome.valid = False
+        return
     outcome.seconds = round(time.monotonic() - started, 1)
     if "Traceback" in proc.stderr:
         outcome.problems.append("traceback: " + proc.stderr.strip().splitlines()[-1])
@@ -140,10 +146,20 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def write_docs(text: str) -> None:
+    """The table's rows for these replicas replace theirs; rows of replicas not run stay."""
     doc = DOCS.read_text()
     head, _, rest = doc.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    old, _, tail = rest.partition(END)
+    rows = {_row_name(line): line for line in old.strip().splitlines()[2:]}
+    new = text.splitlines()
+    rows.update({_row_name(line): line for line in new[2:]})
+    order = [e["name"] for e in replicas.catalogue()]
+    body = "\n".join([*new[:2], *(rows[n] for n in order if n in rows)])
+    DOCS.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
+def _row_name(line: str) -> str:
+    return line.strip("| ").split(" |")[0]
 
 
 def main(argv: list[str] | None = None) -> int:
