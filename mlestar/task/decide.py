@@ -99,7 +99,7 @@ def _long_train(ov: Overrides, t: TaskTables, keys: layout.Keys, built: dict[str
     melted = reshape.melt_wide_answers(t, wanted[0], keys.id_column) if len(wanted) == 1 else None
     if melted is None:
         return t
-    built["train"] = melted[1]
+    built["train"] = "; ".join(filter(None, (built.get("train"), melted[1])))
     return melted[0]
 
 

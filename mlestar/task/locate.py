@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlestar.errors import TaskError
-from mlestar.task import files, rows
+from mlestar.task import files, large, rows
 from mlestar.task.overrides import Overrides
 
 
@@ -142,17 +142,21 @@ def read(task_dir: Path, found: Located, ov: Overrides) -> Read:
         id_guess = id_guess or (header[0] if header else None)
         sample = files.read_table(found.sample, id_guess)
         id_guess = id_guess or str(sample.columns[0])
+    cap = int(ov.get("table_memory_mb", large.DEFAULT_TABLE_MEMORY_MB))
     train = (
-        _concat([files.read_table(p, id_guess) for p in found.train])
+        _concat([files.read_table(p, id_guess, cap, thin=True) for p in found.train])
         if found.train and not _is_metadata(found.train[0])
         else None
     )
     test = (
-        files.read_table(found.test, id_guess)
+        files.read_table(found.test, id_guess, cap)
         if found.test is not None and not _is_metadata(found.test)
         else None
     )
     out = Read(train, test, sample)
+    for role, frame in (("train", train), ("test", test)):
+        if frame is not None and frame.attrs.get(large.LARGE_NOTE):
+            out.built[role] = frame.attrs[large.LARGE_NOTE]
     if len(found.train) > 1:
         out.built["train"] = "the parts " + ", ".join(p.name for p in found.train) + " read as one table"
     _build_missing(task_dir, out)
