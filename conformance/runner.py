@@ -33,6 +33,7 @@ class Outcome:
     error: str | None = None
     valid: bool | None = None
     seconds: float | None = None
+    run_seconds: float | None = None
     answered_by: str = ""
     problems: list[str] = field(default_factory=list)
 
@@ -120,6 +121,23 @@ def check_run(replica: replicas.Replica, outcome: Outcome, budget: int, out: Pat
     outcome.problems += grader.problems(replica.entry, replica.answers, run_dir / "submission.csv")
     outcome.valid = not outcome.problems
     outcome.answered_by = _answered_by(run_dir)
+    outcome.run_seconds = run_span(run_dir)
+
+
+def run_span(run_dir: Path) -> float | None:
+    """Seconds from the journal's run_started to run_finished: the part the budget governs (the
+    process's start-up and intake come before it)."""
+    journal = run_dir / "journal.jsonl"
+    if not journal.is_file():
+        return None
+    times = {}
+    for line in journal.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("name") in ("run_started", "run_finished") and "time" in record:
+            times[record["name"]] = float(record["time"])
+    if len(times) < 2:
+        return None
+    return round(times["run_finished"] - times["run_started"], 1)
 
 
 def _answered_by(run_dir: Path) -> str:
@@ -139,10 +157,14 @@ def table(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         inspect = "yes" if o.inspect_ok else f"no: {o.error or '; '.join(o.mismatches)}"
         valid = "-" if o.valid is None else ("yes" if o.valid else "no: " + "; ".join(o.problems)[:200])
-        lines.append(
-            f"| {o.name} | {inspect} | {valid} | {o.seconds if o.seconds is not None else '-'} | {o.answered_by or '-'} |"
-        )
+        lines.append(f"| {o.name} | {inspect} | {valid} | {_time(o)} | {o.answered_by or '-'} |")
     return "\n".join(lines)
+
+
+def _time(o: Outcome) -> str:
+    if o.seconds is None:
+        return "-"
+    return f"{o.seconds} (run {o.run_seconds})" if o.run_seconds is not None else str(o.seconds)
 
 
 def write_docs(text: str) -> None:
