@@ -42,9 +42,7 @@ class Thinned:
     cap_mb: int
 
     def note(self, name: str) -> str:
-        kept = (
-            f"every {self.every}th row kept ({self.rows_kept:,} rows)" if self.every > 1 else "every row kept"
-        )
+        kept = f"1 row in {self.every} kept ({self.rows_kept:,} rows)" if self.every > 1 else "every row kept"
         return (
             f"{name}: {self.rows_read:,} rows, more than table_memory_mb={self.cap_mb} allows as one pandas "
             f"table: read in chunks, numbers downcast, {kept}, {self.megabytes:.0f} MB in memory"
