@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def check_inspect(replica: replicas.Replica) -> Outcome:
 
 def check_run(replica: replicas.Replica, outcome: Outcome, budget: int, out: Path) -> None:
     run_dir = out / "runs" / replica.name
+    shutil.rmtree(run_dir, ignore_errors=True)  # a run folder left from before would be resumed
     env = {
         **os.environ,
         "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -74,7 +74,7 @@ class Finisher:
         self.lanes = max(1, lanes)
         self.test = pd.read_parquet(self.layout.data / contract.TEST_FILE)
         path = self.spec.sample_submission_path
-        self.sample = read_table(path) if path is not None else None
+        self.sample = read_table(path, self.spec.id_column) if path is not None else None
         self.same_rows = bool(np.array_equal(harness.folds, harness.folds_full))
         """The search used every row: a member's stored predictions are what its refit computes."""
         self.inexact: list[str] = []

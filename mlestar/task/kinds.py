@@ -26,6 +26,8 @@ KIND_OF_SUFFIX = {
     **dict.fromkeys((".mp4", ".avi"), "video"),
 }
 _SAMPLE_KEYS = 20
+_REGION_WORDS = ("mask", "dice", "iou", "box", "hausdorff", "fbeta")
+"""Metrics of regions (run-length masks, boxes), whose empty answer means nothing found."""
 
 
 def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dict[str, Any], ...]:
@@ -147,8 +149,9 @@ def _text_baseline(spec: TaskSpec, t: TaskTables) -> str:
             return f"copy:{col}"
     if sample is None and target in t.test.columns:
         return f"copy:{target}"
-    if placeholder is not None and (placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5):
-        return "empty"
+    numbers = placeholder is not None and placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5
+    if numbers and (not spec.train_target_columns or any(w in spec.metric for w in _REGION_WORDS)):
+        return "empty"  # run-length masks or boxes: "nothing found" is a valid answer
     if spec.train_target_columns and answers.are_spans(t.train[spec.train_target_columns[0]], t.train):
         texts = [c for c in t.test.columns if answers.is_texty(t.test[c]) and c != spec.id_column]
         if texts:

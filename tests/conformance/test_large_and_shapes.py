@@ -144,3 +144,15 @@ def test_box_strings_with_numeric_classes_are_scored_coco_style_and_words_voc_st
         assert spec.metric == metric and spec.problem_type is ProblemType.TEXT
         assert spec.train_target_columns == ()  # one box per training row: no column holds a whole answer
         assert spec.solver == "baseline"
+
+
+def test_number_sequences_answered_by_the_popular_answer_masks_by_an_empty_one(tmp_path: Path) -> None:
+    train = pd.DataFrame({"Id": [f"{i:05d}" for i in range(30)], "Sequence": ["3 1 2", "4 4", "3 1 2"] * 10})
+    test = pd.DataFrame({"Id": [f"{i:05d}" for i in range(30, 40)]})
+    cases = (("Scored by the edit distance divided by the number of true tokens.", "popular"),
+             ("Scored by the mean Dice coefficient of the run-length encoded masks.", "empty"))  # fmt: skip
+    for i, (words, base) in enumerate(cases):
+        folder = _folder(tmp_path / str(i), {"train.csv": train, "test.csv": test,
+                                             "sample_submission.csv": test.assign(Sequence="1 2 3")}, words)  # fmt: skip
+        spec = load_task(folder)
+        assert spec.problem_type is ProblemType.TEXT and spec.baseline == base, (words, spec.metric)
