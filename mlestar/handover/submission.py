@@ -37,13 +37,24 @@ def to_submission_frame(
         frame = _aggregate(frame, spec)
     if sample is not None and (layout.row_order == "sample" or layout.aggregate):
         key = frame[spec.id_column].astype(str)
-        frame = frame.set_index(key).loc[sample[spec.id_column].astype(str)].reset_index(drop=True)
+        frame = frame.set_index(key).loc[_test_keys(sample[spec.id_column], key)].reset_index(drop=True)
         frame[spec.id_column] = sample[spec.id_column].to_numpy()
     for col in layout.copy_columns:
         if sample is not None and col in sample.columns:
             frame[col] = sample[col].to_numpy()
     columns = list(sample.columns) if sample is not None else [spec.id_column, *spec.target_columns]
     return frame[columns]
+
+
+def _test_keys(sample_ids: pd.Series, test_ids: pd.Series) -> pd.Series:
+    """The test row behind each submission row: its id, or for ids that name a test row and a part
+    ("<id>_long", "<id>_short") the id before the last "_" (each part takes the row's prediction)."""
+    ids = sample_ids.astype(str)
+    known = set(test_ids)
+    if ids.isin(known).all():
+        return ids
+    stems = ids.str.rsplit("_", n=1).str[0]
+    return stems.where(~ids.isin(known) & stems.isin(known), ids)
 
 
 def _as_array(spec: TaskSpec, pred: np.ndarray, n: int) -> np.ndarray:
@@ -192,7 +203,7 @@ def _from_sample_or_popular(
 ) -> np.ndarray:
     """The most frequent training answer per column (text), else the sample's own answers."""
     n = len(test)
-    if y.size and y.dtype.kind in "US":
+    if y.size and y.dtype.kind in "US" and spec.baseline != "sample":
         common = [
             pd.Series(y.reshape(len(y), -1)[:, j]).mode().iloc[0]
             for j in range(y.reshape(len(y), -1).shape[1])

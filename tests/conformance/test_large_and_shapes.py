@@ -156,3 +156,35 @@ def test_number_sequences_answered_by_the_popular_answer_masks_by_an_empty_one(t
                                              "sample_submission.csv": test.assign(Sequence="1 2 3")}, words)  # fmt: skip
         spec = load_task(folder)
         assert spec.problem_type is ProblemType.TEXT and spec.baseline == base, (words, spec.metric)
+
+
+def test_without_training_answers_the_sample_answers_unless_it_spells_them_empty(tmp_path: Path) -> None:
+    test = pd.DataFrame({"Id": ["a", "b"]})
+    words = "Scored by the mean F0.5 of the run-length encoded masks."
+    for placeholder, base in (("1 1 5 1", "sample"), ("-", "empty")):
+        sample = test.assign(Predicted=placeholder)
+        folder = _folder(tmp_path / base, {"test.csv": test, "sample_submission.csv": sample}, words)
+        assert load_task(folder).baseline == base
+
+
+def test_a_submission_row_per_part_of_a_test_row_takes_that_rows_prediction() -> None:
+    from mlestar.handover.submission import baseline_predictions, check_submission, to_submission_frame
+    from mlestar.task.spec import SubmissionLayout, TaskSpec
+
+    test = pd.DataFrame({"qid": ["7", "8"], "question": ["why", "how"]})
+    sample = pd.DataFrame({"qid": ["7_long", "7_short", "8_long", "8_short"], "Answer": ""})
+    spec = TaskSpec(
+        name="t", task_dir=Path("."), description="", train_path=Path("."), test_path=Path("."),
+        sample_submission_path=None, id_column="qid", target_columns=("Answer",), train_target_columns=("Answer",),
+        problem_type=ProblemType.TEXT, metric="word_jaccard", lower_is_better=False,
+        submission=SubmissionLayout(columns=("qid", "Answer"), value_kind="text", row_order="sample"),
+        baseline="sample",
+    )  # fmt: skip
+    y = np.asarray(
+        [["a"], ["a"], ["b"]], dtype=np.str_
+    )  # a popular training answer the sample baseline ignores
+    frame = to_submission_frame(spec, baseline_predictions(spec, y, test, sample), test, sample)
+    check_submission(frame, spec, sample)
+    assert frame["qid"].tolist() == sample["qid"].tolist() and set(frame["Answer"]) == {""}
+    frame = to_submission_frame(spec, np.asarray([["x"], ["y"]], dtype=np.str_), test, sample)
+    assert frame["Answer"].tolist() == ["x", "x", "y", "y"]
