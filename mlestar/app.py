@@ -25,6 +25,14 @@ from mlestar.execution.sandbox import Sandbox
 from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
 from mlestar.journal import Journal, drop_torn_tail
+from mlestar.journal.events import (
+    InputsHashed,
+    ReportWritten,
+    RunFinished,
+    RunStarted,
+    SandboxChosen,
+    SessionStarted,
+)
 from mlestar.metrics import get_metric
 from mlestar.monitoring.schema import write_schema
 from mlestar.prepare import hash_task_files, prepare_run_data
@@ -36,7 +44,18 @@ from mlestar.search.progress import Progress
 from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
 
-_VERSIONED = ("mlestar", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "optuna", "scipy", "pyarrow")
+_VERSIONED = (
+    "mlestar",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost-cpu",
+    "catboost",
+    "optuna",
+    "scipy",
+    "pyarrow",
+)
 
 
 def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
@@ -61,9 +80,11 @@ def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = No
 def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
     layout = RunLayout(run_dir)
     if not layout.config.exists() or not layout.journal.exists():
-        raise RunFolderError(f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none")
+        raise RunFolderError(
+            f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none"
+        )
     journal = Journal(layout.root)
-    if journal.has_event("run_finished"):
+    if journal.has(RunFinished):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
     return drive(layout, llm, engineer)
 
@@ -71,7 +92,9 @@ def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None)
 def _refuse_existing(root: Path) -> None:
     if root.exists() and any(root.iterdir()):
         if (root / "journal.jsonl").exists():
-            raise RunFolderError(f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`")
+            raise RunFolderError(
+                f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
+            )
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
@@ -87,18 +110,19 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     write_schema(spec, tables.train, tables.test, staging.root)
     _write_profile(spec, tables, staging)
     journal = Journal(staging.root)
-    journal.event(
-        "run_started",
-        config=config_to_json(config),
-        task=spec.to_json(),
-        engineer=config.engineer,
-        versions=_versions(),
-        n_train=prepared.n_train,
-        n_test=prepared.n_test,
-        subsampled=prepared.subsampled,
-        validation=prepared.validation,
+    journal.record(
+        RunStarted(
+            config=config_to_json(config),
+            task=spec.to_json(),
+            engineer=config.engineer,
+            versions=_versions(),
+            n_train=prepared.n_train,
+            n_test=prepared.n_test,
+            subsampled=prepared.subsampled,
+            validation=prepared.validation,
+        )
     )
-    journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
+    journal.record(InputsHashed(files=hash_task_files(spec.task_dir), data=prepared.data_hashes))
 
 
 def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
@@ -131,7 +155,9 @@ def run_lock(layout: RunLayout) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = f.read().strip() or "another process"
-            raise RunFolderError(f"expected to be the only process driving {layout.root}; pid {holder} holds its lock") from None
+            raise RunFolderError(
+                f"expected to be the only process driving {layout.root}; pid {holder} holds its lock"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
@@ -147,7 +173,7 @@ def spent_seconds(journal: Journal) -> float:
     spent, start, last = 0.0, None, None
     for record in journal.records():
         t = record.get("time") if record["kind"] == "event" else record.get("ended")
-        if record["kind"] == "event" and record.get("name") == "session_started":
+        if record["kind"] == "event" and record.get("name") == SessionStarted.name:
             if start is not None and last is not None:
                 spent += last - start
             start = t
@@ -166,7 +192,7 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
         drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
-        journal.event("session_started", pid=os.getpid())
+        journal.record(SessionStarted(pid=os.getpid()))
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
         _journal_sandbox(config, journal, progress)
@@ -194,7 +220,14 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     profile = json.loads((layout.data / "profile.json").read_text())
     ctx = TaskContext(spec, profile, config.seed, threads, _script_budget(config), layout.data)
     harness = Harness(
-        layout, spec, executor, journal, get_metric(spec.metric), config.seed, config.memory_mb, ctx.script_budget_s
+        layout,
+        spec,
+        executor,
+        journal,
+        get_metric(spec.metric),
+        config.seed,
+        config.memory_mb,
+        ctx.script_budget_s,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
@@ -219,7 +252,7 @@ def _write_report(layout: RunLayout, journal: Journal, progress: Progress) -> No
     except Exception as e:  # the page is a view of the journal, never the run's result
         progress.note(f"report not written: {type(e).__name__}: {e}")
         return
-    journal.event("report_written", path=path.name)
+    journal.record(ReportWritten(path=path.name))
 
 
 def _script_budget(config: RunConfig) -> float:
@@ -242,16 +275,29 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
 # What solution scripts usually import: the fork server imports it once, so each script starts in
 # a tenth of a second instead of several seconds.
 _PRELOAD = (
-    "numpy", "pandas", "scipy", "sklearn", "sklearn.ensemble", "sklearn.linear_model",
-    "sklearn.model_selection", "sklearn.metrics", "sklearn.preprocessing", "sklearn.feature_extraction.text",
-    "sklearn.pipeline", "sklearn.compose", "lightgbm", "xgboost", "catboost", "cloudpickle",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.feature_extraction.text",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "cloudpickle",
 )
 
 
 def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
     """Each session says how its scripts are confined (a resumed run may be on another machine)."""
     choice = resolve_sandbox(config.sandbox)
-    journal.event("sandbox", **choice.to_json())
+    journal.record(SandboxChosen(**choice.to_json()))
     if choice.warning:
         progress.note(choice.warning)
 
@@ -275,11 +321,3 @@ def _start_tracking(config: RunConfig, layout: RunLayout, journal: Journal):  # 
     except ImportError:
         return None
     return MlflowTracker.attach(config, layout, journal)
-
-
-def finished_at(journal: Journal) -> float | None:
-    for e in reversed(journal.events):
-        if e["name"] == "run_finished":
-            return float(e["time"])
-    return None
-

@@ -23,7 +23,8 @@ from mlestar.handover.submission import (
     trivial_predictions,
     write_submission,
 )
-from mlestar.journal import Node
+from mlestar.journal import Node, Stage
+from mlestar.journal.events import FinalChosen, RunFinished
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
@@ -63,9 +64,8 @@ class Finisher:
         if best is None:
             return self._fallback()
         self.submit(self.h.predictions(best.id).test)
-        self.h.journal.event(
-            "final", node=best.id, solution_kind="ensemble" if best.stage == "ensemble" else "script", score=best.score
-        )
+        kind = "ensemble" if best.stage == Stage.ENSEMBLE else "script"
+        self.h.journal.record(FinalChosen(node=best.id, solution_kind=kind, score=best.score))
         members = list(best.meta.get("members", [])) if best.stage == "ensemble" else [best.id]
         model = self._final_fit(best, members)
         self._write_solution(best, members)
@@ -92,7 +92,13 @@ class Finisher:
                 if self.budget.remaining() < max(10.0, 1.0 * node.duration_s):
                     self.progress.note(f"no time left to refit {member}: the submission uses its stored predictions")
                     return None
-                att = Attempt(f"final-{member}", member, "final", "final_fit", "refit on all training rows and save the model")
+                att = Attempt(
+                    id=f"final-{member}",
+                    parent=member,
+                    stage=Stage.FINAL,
+                    role="final_fit",
+                    plan="refit on all training rows and save the model",
+                )
                 script = (self.layout.root / node.code_path).read_text()
                 self.progress.started(att.id)
                 done = self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
@@ -143,7 +149,7 @@ class Finisher:
         if self.spec.solver == "baseline" or not _numeric_prior_fits(self.spec):
             return self._baseline()
         self.progress.note("no solution script worked: submitting the training prior, a valid but trivial answer")
-        att = Attempt("fallback", None, "final", "fallback", "predict the prior of the training answers")
+        att = Attempt(id="fallback", stage=Stage.FINAL, role="fallback", plan="predict the prior of the training answers")
         script = standalone.trivial_script(self.spec)
         node = self.h.journal.get(att.id) or self.h.run(att, script, 60.0, 1)
         out = self.layout.attempt(att.id) / contract.OUTPUT_DIR / contract.TEST_PRED_FILE
@@ -167,8 +173,7 @@ class Finisher:
         return outcome
 
     def _finished(self, outcome: Outcome) -> None:
-        self.h.journal.event(
-            "run_finished",
+        event = RunFinished(
             status=outcome.status,
             best=outcome.best,
             score=outcome.score,
@@ -179,3 +184,4 @@ class Finisher:
             baseline=self.spec.baseline if outcome.status == "fallback" else None,
             finished=time.time(),
         )
+        self.h.journal.record(event)
