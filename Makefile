@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow check bench conformance faults mlebench-agent clean
+.PHONY: setup demo test test-slow test-determinism check bench conformance faults mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: setup
 test-slow: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow
 
+## Same seed and --max-nodes, same run: quiet and with every core busy (built-in engineer, the
+## bundled example and the bench tasks when ../shared/bench is there; MLESTAR_BENCH_DIR moves it).
+test-determinism: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow tests/test_determinism.py
+
 ## Every MLE-bench layout: a replica inspected and run for 60 s, graded by its own check; the table
 ## lands in docs/conformance.md.
 conformance: setup
@@ -41,6 +46,11 @@ conformance: setup
 check: setup
 	$(BIN)/ruff check mlestar tests bench examples agents
 	$(BIN)/mypy mlestar
+
+## Opt-in, not CI: a whole run against a real model served on this machine by llama-cpp-python
+## (built from the package registry; a small open model shipped as data). See tools/llm_real.sh.
+llm-real: setup
+	MLESTAR_PY=$(CURDIR)/$(BIN)/python tools/llm_real.sh
 
 ## Benchmark on ../shared/bench (see bench/README.md for options).
 bench: setup

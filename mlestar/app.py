@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -103,7 +104,14 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     search = config.search
     rules = splits.rules_for(search, config.budget_s)
     prepared = prepare_run_data(
-        spec, tables, staging, search.n_folds, config.seed, search.subsample_rows, config.group_column, rules
+        spec,
+        tables,
+        staging,
+        search.n_folds,
+        config.seed,
+        search.subsample_rows,
+        config.group_column or spec.group_column,
+        rules,  # a flag, else task.yaml or what intake inferred
     )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
@@ -231,7 +239,8 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
-    return Finisher(harness, budget, progress, max(1, os.cpu_count() or 1)).finish(best)
+    # The final fit runs each script with the search's threads, so refits and stored predictions agree.
+    return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
 
 
 def _warm(config: RunConfig) -> tuple[Any, ...]:
@@ -265,11 +274,14 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     builtin = BuiltinEngineer(card_dirs=config.card_dirs)
     if config.engineer == "builtin":
         return builtin
+    from mlestar.engineers.fallback import FallbackEngineer
     from mlestar.engineers.llm import build_engineer
 
     if llm is None:
         raise ConfigError(f"expected LLM settings for the engineer {config.engineer!r}; none were given")
-    return build_engineer(config, llm, builtin, layout.llm)
+    # No model call outlives the run's budget (what earlier sessions spent counts).
+    deadline = time.time() + max(0.0, config.budget_s - spent_seconds(Journal(layout.root)))
+    return build_engineer(config, llm, FallbackEngineer(builtin), layout.llm, deadline=deadline)
 
 
 # What solution scripts usually import: the fork server imports it once, so each script starts in

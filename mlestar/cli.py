@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -30,17 +31,33 @@ def _task_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test", help="test table, relative to the task folder")
     g.add_argument("--sample-submission", help="sample submission, relative to the task folder")
     g.add_argument("--id-column")
-    g.add_argument("--target", action="append", dest="target_columns", help="prediction column (repeat for several)")
-    g.add_argument("--metric", help="metric name, e.g. accuracy, roc_auc, multiclass_logloss, rmse, mean_rmsle")
-    g.add_argument("--problem-type", choices=["binary", "multiclass", "regression", "multi_target_regression", "multilabel"])
+    g.add_argument(
+        "--target", action="append", dest="target_columns", help="prediction column (repeat for several)"
+    )
+    g.add_argument(
+        "--metric", help="metric name, e.g. accuracy, roc_auc, multiclass_logloss, rmse, mean_rmsle"
+    )
+    g.add_argument(
+        "--problem-type",
+        choices=["binary", "multiclass", "regression", "multi_target_regression", "multilabel"],
+    )
     g.add_argument("--lower-is-better", dest="lower_is_better", action="store_true", default=None)
     g.add_argument("--higher-is-better", dest="lower_is_better", action="store_false")
     g.add_argument("--group-column", help="rows sharing a value stay in one fold")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("train", "test", "sample_submission", "id_column", "target_columns", "metric", "problem_type",
-            "lower_is_better", "group_column")
+    keys = (
+        "train",
+        "test",
+        "sample_submission",
+        "id_column",
+        "target_columns",
+        "metric",
+        "problem_type",
+        "lower_is_better",
+        "group_column",
+    )
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -52,34 +69,90 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="solve a task: search, then write submission.csv and solution.py")
-    run.add_argument("task_dir", type=Path, help="folder with description.md, data files and a sample submission")
+    run.add_argument(
+        "task_dir", type=Path, help="folder with description.md, data files and a sample submission"
+    )
     run.add_argument("--out", type=Path, help="run folder (default: a new folder under ./runs/)")
-    run.add_argument("--budget", default="30m", help="wall-clock budget for the whole run, e.g. 300, 5m, 1h (default 30m)")
+    run.add_argument(
+        "--budget", default="30m", help="wall-clock budget for the whole run, e.g. 300, 5m, 1h (default 30m)"
+    )
     run.add_argument("--max-nodes", type=int, help="stop after this many script runs")
     run.add_argument("--seed", type=int, default=42)
-    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="attempts run in parallel (default: cores)")
-    run.add_argument("--llm", default="builtin", metavar="PROVIDER:MODEL",
-                     help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR")
-    run.add_argument("--role-llm", action="append", default=[], metavar="ROLE=PROVIDER:MODEL",
-                     help="a different model for one role, e.g. summarize_ablation=openai:gpt-4o-mini")
+    run.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="attempts run in parallel (default: cores)"
+    )
+    run.add_argument(
+        "--llm",
+        default="builtin",
+        metavar="PROVIDER:MODEL",
+        help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR",
+    )
+    run.add_argument(
+        "--role-llm",
+        action="append",
+        default=[],
+        metavar="ROLE=PROVIDER:MODEL",
+        help="a different model for one role, e.g. summarize_ablation=openai:gpt-4o-mini",
+    )
+    run.add_argument(
+        "--llm-models",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of per-model settings (context window, output cap, temperature, "
+        "thinking budget, price) over mlestar's own table (default: MLESTAR_LLM_MODELS)",
+    )
+    run.add_argument(
+        "--search",
+        metavar="BACKEND",
+        help="web search for the retrieval role of models without their own: tavily "
+        "(TAVILY_API_KEY) or searxng:URL (default: offline, the model cards)",
+    )
+    run.add_argument(
+        "--llm-check",
+        action="store_true",
+        help="only check that every --llm model answers (URL, key, name, context window), then exit",
+    )
     run.add_argument("--max-cost", type=float, help="stop using the LLM after this many US dollars")
     run.add_argument("--max-tokens", type=int, help="stop using the LLM after this many tokens")
-    run.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a store in the run folder)")
+    run.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else a store in the run folder)",
+    )
     run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    run.add_argument("--cards", type=Path, action="append", default=[], help="a folder of your own model cards")
+    run.add_argument(
+        "--cards", type=Path, action="append", default=[], help="a folder of your own model cards"
+    )
     run.add_argument("--folds", type=int, default=5, help="validation folds (default 5)")
-    run.add_argument("--subsample", type=int, default=30_000, help="rows the search uses on large tasks (default 30000)")
+    run.add_argument(
+        "--subsample", type=int, default=30_000, help="rows the search uses on large tasks (default 30000)"
+    )
     run.add_argument("--memory-mb", type=int, default=8192, help="memory cap per script (default 8192)")
-    run.add_argument("--executor", default="local", metavar="KIND",
-                     help="where scripts run: local (default), ray (a private local Ray cluster), "
-                          "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)")
-    run.add_argument("--sandbox", choices=["auto", "strict", "off"], default="auto",
-                     help="confine scripts: auto (strongest available, default), strict (refuse to run "
-                          "without user namespaces), off (unconfined)")
-    run.add_argument("--disk-mb", type=int, default=8192,
-                     help="what one script's folder may hold, and its largest file, in MB (default 8192)")
-    run.add_argument("--max-processes", type=int, default=256,
-                     help="processes and threads one script may have at once (default 256)")
+    run.add_argument(
+        "--executor",
+        default="local",
+        metavar="KIND",
+        help="where scripts run: local (default), ray (a private local Ray cluster), "
+        "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)",
+    )
+    run.add_argument(
+        "--sandbox",
+        choices=["auto", "strict", "off"],
+        default="auto",
+        help="confine scripts: auto (strongest available, default), strict (refuse to run "
+        "without user namespaces), off (unconfined)",
+    )
+    run.add_argument(
+        "--disk-mb",
+        type=int,
+        default=8192,
+        help="what one script's folder may hold, and its largest file, in MB (default 8192)",
+    )
+    run.add_argument(
+        "--max-processes",
+        type=int,
+        default=256,
+        help="processes and threads one script may have at once (default 256)",
+    )
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -106,7 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a finished run as a DVC project that `dvc repro` rebuilds")
     export.add_argument("run_dir", type=Path)
     export.add_argument("dest", type=Path)
-    export.add_argument("--remote", help="a DVC remote (folder or URL) that receives the data with `dvc push`")
+    export.add_argument(
+        "--remote", help="a DVC remote (folder or URL) that receives the data with `dvc push`"
+    )
+    export.add_argument(
+        "--check",
+        action="store_true",
+        help="then run `dvc repro` in a temporary clone and compare its submission with the run's, byte for byte",
+    )
     _serving_parsers(sub)
     return parser
 
@@ -126,59 +206,102 @@ def without_credentials(uri: str | None) -> str | None:
     host = f"[{host}]" if ":" in host else host
     return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
+
 def _serving_parsers(sub: Any) -> None:
     validate = sub.add_parser("validate", help="check a table against a run's data schema (exit 1 on errors)")
     validate.add_argument("run_dir", type=Path)
     validate.add_argument("data", type=Path, help="a table (csv, parquet, json, ...)")
-    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too (unseen values, out of range)")
+    validate.add_argument(
+        "--strict", action="store_true", help="exit 1 on warnings too (unseen values, out of range)"
+    )
     validate.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     serve = sub.add_parser("serve", help="serve a run's model over HTTP: /predict /health /metadata /metrics")
     serve.add_argument("run_dir", type=Path)
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)"
+    )
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-mb", type=float, default=10.0, help="largest request body in MB (default 10)")
     serve.add_argument("--max-rows", type=int, default=100_000, help="most rows per request (default 100000)")
     serve.add_argument("--no-validate", action="store_true", help="skip the schema check of requests")
-    serve.add_argument("--follow-alias", metavar="ALIAS", help="serve the registry version this alias names (e.g. champion) and follow it")
+    serve.add_argument(
+        "--follow-alias",
+        metavar="ALIAS",
+        help="serve the registry version this alias names (e.g. champion) and follow it",
+    )
     serve.add_argument("--poll", type=float, default=30.0, help="seconds between alias checks (default 30)")
     serve.add_argument("--tracking-uri", help="the MLflow store of --follow-alias (default: the run's)")
-    serve.add_argument("--log-requests", action="store_true", help="log served rows in windows to RUN_DIR/monitoring/requests")
-    serve.add_argument("--log-window-rows", type=int, default=1000, help="rows per logged window (default 1000)")
-    serve.add_argument("--log-window-s", type=float, default=3600.0, help="seconds per logged window (default 3600)")
-    serve.add_argument("--log-text", action="store_true", help="log free-text columns too (left out by default)")
-    serve.add_argument("--log-exclude", action="append", default=[], metavar="COLUMN", help="a column never logged (repeat)")
+    serve.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="log served rows in windows to RUN_DIR/monitoring/requests",
+    )
+    serve.add_argument(
+        "--log-window-rows", type=int, default=1000, help="rows per logged window (default 1000)"
+    )
+    serve.add_argument(
+        "--log-window-s", type=float, default=3600.0, help="seconds per logged window (default 3600)"
+    )
+    serve.add_argument(
+        "--log-text", action="store_true", help="log free-text columns too (left out by default)"
+    )
+    serve.add_argument(
+        "--log-exclude", action="append", default=[], metavar="COLUMN", help="a column never logged (repeat)"
+    )
 
     predict = sub.add_parser("predict", help="predict a table with a run's model (batch)")
     predict.add_argument("run_dir", type=Path)
     predict.add_argument("data", type=Path)
     predict.add_argument("-o", "--output", type=Path, default=Path("predictions.csv"))
-    predict.add_argument("--no-validate", action="store_true", help="predict even when the table has schema errors")
+    predict.add_argument(
+        "--no-validate", action="store_true", help="predict even when the table has schema errors"
+    )
 
-    monitor = sub.add_parser("monitor", help="drift, schema and live-metric report on new or logged data (exit 1 when something moved)")
+    monitor = sub.add_parser(
+        "monitor",
+        help="drift, schema and live-metric report on new or logged data (exit 1 when something moved)",
+    )
     monitor.add_argument("run_dir", type=Path)
-    monitor.add_argument("new_data", type=Path, nargs="?", help="a table; default: the requests logged by `serve --log-requests`")
+    monitor.add_argument(
+        "new_data",
+        type=Path,
+        nargs="?",
+        help="a table; default: the requests logged by `serve --log-requests`",
+    )
     monitor.add_argument("--labels", type=Path, help="answers for the new rows, joined on the id column")
     monitor.add_argument("--last-windows", type=int, help="only the latest N logged windows")
-    monitor.add_argument("--alpha", type=float, default=0.05, help="family-wise significance of the drift tests (default 0.05)")
-    monitor.add_argument("--psi-min", type=float, default=0.1, help="smallest PSI that counts as drift (default 0.1)")
+    monitor.add_argument(
+        "--alpha", type=float, default=0.05, help="family-wise significance of the drift tests (default 0.05)"
+    )
+    monitor.add_argument(
+        "--psi-min", type=float, default=0.1, help="smallest PSI that counts as drift (default 0.1)"
+    )
     monitor.add_argument("--out", type=Path, help="report folder (default RUN_DIR/monitoring/reports/<time>)")
     monitor.add_argument("--tracking-uri", help="MLflow store for the report (default: the run's)")
     monitor.add_argument("--no-tracking", action="store_true", help="do not log the report to MLflow")
 
-    retrain = sub.add_parser("retrain", help="a warm-started search on new data; promote only when better beyond noise")
+    retrain = sub.add_parser(
+        "retrain", help="a warm-started search on new data; promote only when better beyond noise"
+    )
     retrain.add_argument("run_dir", type=Path, help="the champion's run folder")
     retrain.add_argument("--data", type=Path, required=True, help="new training rows, answers included")
     retrain.add_argument("--out", type=Path, help="retrain folder (default runs/<task>-retrain-<time>)")
-    retrain.add_argument("--holdout", type=float, default=0.2, help="share of --data neither model sees (default 0.2)")
-    retrain.add_argument("--alpha", type=float, default=0.05, help="significance of the paired bootstrap test (default 0.05)")
+    retrain.add_argument(
+        "--holdout", type=float, default=0.2, help="share of --data neither model sees (default 0.2)"
+    )
+    retrain.add_argument(
+        "--alpha", type=float, default=0.05, help="significance of the paired bootstrap test (default 0.05)"
+    )
     retrain.add_argument("--budget", default="30m")
     retrain.add_argument("--max-nodes", type=int)
     retrain.add_argument("--seed", type=int, default=42)
     retrain.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     retrain.add_argument("--llm", default="builtin", metavar="PROVIDER:MODEL")
     retrain.add_argument("--tracking-uri", help="default: the champion run's store")
-    retrain.add_argument("--no-tracking", action="store_true", help="compare and journal, but set no registry alias")
+    retrain.add_argument(
+        "--no-tracking", action="store_true", help="compare and journal, but set no registry alias"
+    )
     retrain.add_argument("--no-live", action="store_true")
 
 
@@ -212,6 +335,8 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         jobs=args.jobs,
         engineer=args.llm,
         role_models=_role_models(args.role_llm),
+        llm_models=args.llm_models.resolve() if args.llm_models else None,
+        search_backend=args.search,
         search=SearchSettings(n_folds=args.folds, subsample_rows=args.subsample),
         memory_mb=args.memory_mb,
         executor=args.executor,
@@ -229,20 +354,50 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
     )
 
 
-def _llm_settings(engineer: str, role_models: tuple[tuple[str, str], ...], environ: dict[str, str]) -> Any:
+def _llm_settings(config: RunConfig, environ: dict[str, str]) -> Any:
+    """The LLM settings of a run, checked against their servers (None for the built-in engineer)."""
+    return _checked_llm(
+        config.engineer, config.role_models, environ, config.llm_models, config.search_backend
+    )
+
+
+def _checked_llm(
+    engineer: str,
+    role_models: tuple[tuple[str, str], ...],
+    environ: dict[str, str],
+    models_file: Path | None = None,
+    search: str | None = None,
+) -> Any:
     if engineer == "builtin":
         return None
+    from mlestar.llm.check import check_models
     from mlestar.llm.settings import LLMSettings
 
-    return LLMSettings.from_env(environ, engineer, role_models)
+    settings = LLMSettings.from_env(environ, engineer, role_models, models_file)
+    if settings.api == "replay":
+        return settings  # recorded replies: nothing to reach
+    if search:
+        from mlestar.llm.websearch import SearchSpec
+
+        settings = replace(settings, search=SearchSpec.from_env(environ, search))
+    checked, results = check_models(settings)
+    for result in results:
+        print(f"llm check: {result.line()}", file=sys.stderr)
+    return checked
 
 
 def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import start_run
 
     config = config_from_args(args, environ)
+    if args.llm_check:
+        if config.engineer == "builtin":
+            raise ConfigError("expected --llm PROVIDER:MODEL to check; found the built-in engineer")
+        _llm_settings(config, environ)
+        return 0
+    llm = _llm_settings(config, environ)
     print(f"run folder: {config.run_dir}", file=sys.stderr)
-    outcome = start_run(config, _llm_settings(config.engineer, config.role_models, environ))
+    outcome = start_run(config, llm)
     return _report(config.run_dir, outcome)
 
 
@@ -253,14 +408,17 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
     without_credentials(environ.get("MLFLOW_TRACKING_URI"))  # its password, if any, for this session
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
-    llm = _llm_settings(config.engineer, config.role_models, environ) if config else None
+    llm = _llm_settings(config, environ) if config else None
     outcome = resume_run(args.run_dir.resolve(), llm)
     return _report(args.run_dir, outcome)
 
 
 def _report(run_dir: Path, outcome: Any) -> int:
     if outcome.status == "fallback":
-        print("no solution script worked: submission.csv holds a trivial prediction (the training prior)", file=sys.stderr)
+        print(
+            "no solution script worked: submission.csv holds a trivial prediction (the training prior)",
+            file=sys.stderr,
+        )
     else:
         from mlestar.status import score_of
 
@@ -301,7 +459,9 @@ def _cmd_report(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.tracking import sync_run
 
-    report = sync_run(args.run_dir, without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")))
+    report = sync_run(
+        args.run_dir, without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI"))
+    )
     print(report)
     return 0 if report.complete else 1
 
@@ -309,9 +469,9 @@ def _cmd_track(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_export(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.versioning import export_run
 
-    report = export_run(args.run_dir, args.dest, args.remote, env=environ)
+    report = export_run(args.run_dir, args.dest, args.remote, env=environ, check=args.check)
     print(report)
-    return 0
+    return 1 if report.check is not None and not report.check.same else 0
 
 
 def _cmd_validate(args: argparse.Namespace, environ: dict[str, str]) -> int:
@@ -341,7 +501,7 @@ def _cmd_monitor(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _cmd_retrain(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.retrain.command import retrain_command
 
-    return retrain_command(args, environ, _llm_settings(args.llm, (), environ))
+    return retrain_command(args, environ, _checked_llm(args.llm, (), environ))
 
 
 _COMMANDS = {
@@ -379,7 +539,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        print(f"mlestar: failed: the disk is full ({e}); free some space, then `mlestar resume RUN_DIR`", file=sys.stderr)
+        print(
+            f"mlestar: failed: the disk is full ({e}); free some space, then `mlestar resume RUN_DIR`",
+            file=sys.stderr,
+        )
         return 1
 
 

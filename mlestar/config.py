@@ -48,6 +48,10 @@ class RunConfig:
     """"builtin", or an LLM spec such as "openai:gpt-4o-mini" or "replay:RUN_DIR"."""
     role_models: tuple[tuple[str, str], ...] = ()
     """Per-role LLM overrides, e.g. (("summarize_ablation", "openai:gpt-4o-mini"),)."""
+    llm_models: Path | None = None
+    """A YAML file of per-model settings (--llm-models), kept so a resume reads it again."""
+    search_backend: str | None = None
+    """The web search retrieval asks (--search tavily or searxng:URL); None: offline."""
     search: SearchSettings = field(default_factory=SearchSettings)
     memory_mb: int | None = 8192
     group_column: str | None = None
@@ -98,6 +102,7 @@ def config_to_json(config: RunConfig) -> dict[str, Any]:
     data["task_dir"] = str(config.task_dir)
     data["run_dir"] = str(config.run_dir)
     data["card_dirs"] = [str(p) for p in config.card_dirs]
+    data["llm_models"] = str(config.llm_models) if config.llm_models else None
     return data
 
 
@@ -106,6 +111,7 @@ def config_from_json(data: dict[str, Any]) -> RunConfig:
     data["task_dir"] = Path(data["task_dir"])
     data["run_dir"] = Path(data["run_dir"])
     data["card_dirs"] = tuple(Path(p) for p in data.get("card_dirs", ()))
+    data["llm_models"] = Path(data["llm_models"]) if data.get("llm_models") else None
     data["search"] = SearchSettings(**data.get("search", {}))
     data["role_models"] = tuple(tuple(p) for p in data.get("role_models", ()))
     data["overrides"] = tuple(tuple(p) for p in data.get("overrides", ()))

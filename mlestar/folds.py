@@ -26,9 +26,7 @@ class Predictions:
     test: np.ndarray
 
 
-def read_predictions(
-    output_dir: Path, folds: np.ndarray, n_test: int, n_outputs: int
-) -> Predictions:
+def read_predictions(output_dir: Path, folds: np.ndarray, n_test: int, n_outputs: int) -> Predictions:
     """Load and check a script's oof.npy and test.npy against the contract."""
     arrays = []
     for name, rows in ((OOF_FILE, len(folds)), (TEST_PRED_FILE, n_test)):
@@ -44,9 +42,7 @@ def read_predictions(
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.shape != (rows, n_outputs):
-            raise PredictionError(
-                f"expected output/{name} of shape ({rows}, {n_outputs}); found {arr.shape}"
-            )
+            raise PredictionError(f"expected output/{name} of shape ({rows}, {n_outputs}); found {arr.shape}")
         arrays.append(arr)
     oof, test = arrays
     used = folds >= 0

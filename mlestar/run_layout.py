@@ -1,28 +1,29 @@
 """Where things live in a run folder. One place, so every module agrees.
 
-    RUN_DIR/
-      config.json          the RunConfig of the run
-      task.json            the inferred TaskSpec
-      schema.json          the data schema of the model's inputs (mlestar/monitoring/schema.py)
-      data/                parsed once at intake; what scripts see through ./input
-        train.parquet  test.parquet  target.npy  task.json
-        folds.npy          the search's folds (-1 on rows left out by the subsample)
-        folds_full.npy     every row in a fold, for the final fit
-        folds_screen.npy   the cheap split candidate models are screened on
-        folds_repeat<r>.npy  small data only: the search's rows split again (see mlestar.splits)
-      attempts/<node-id>/  one folder per attempt
-        solution.py  input/ (links)  output/oof.npy  output/test.npy  stdout.txt  stderr.txt
-        repeat-<r>/        on small data, the same script run on split r (its own input/ and output/);
-                           the attempt's output/oof.npy is then the average over the splits
-      journal.jsonl        every attempt and decision, appended as it happens
-      submission.csv       the checked submission
-      solution.py          the final standalone script (reproduces submission.csv on its own)
-      solution_parts/      member scripts when the final solution is an ensemble
-      model/model.pkl      the final fitted model (a cloudpickled predictor)
-      llm/                 recorded requests and replies of the LLM engineer
-      mlflow.db  mlartifacts/   the local MLflow store, when tracking to the run folder
-      monitoring/          request windows, monitor reports, cached reference predictions
-      .lock                held by the process driving the run
+RUN_DIR/
+  config.json          the RunConfig of the run
+  task.json            the inferred TaskSpec
+  schema.json          the data schema of the model's inputs (mlestar/monitoring/schema.py)
+  data/                parsed once at intake; what scripts see through ./input
+    train.parquet  test.parquet  target.npy  task.json
+    folds.npy          the search's folds (-1 on rows left out by the subsample)
+    folds_full.npy     every row in a fold, for the final fit
+    folds_screen.npy   the cheap split candidate models are screened on
+    folds_repeat<r>.npy  small data only: the search's rows split again (see mlestar.splits)
+  cache/               features computed from the task's files, shared by the attempts
+  attempts/<node-id>/  one folder per attempt
+    solution.py  input/ (links)  output/oof.npy  output/test.npy  stdout.txt  stderr.txt
+    repeat-<r>/        on small data, the same script run on split r (its own input/ and output/);
+                       the attempt's output/oof.npy is then the average over the splits
+  journal.jsonl        every attempt and decision, appended as it happens
+  submission.csv       the checked submission
+  solution.py          the final standalone script (reproduces submission.csv on its own)
+  solution_parts/      the code solution.py ships: submission.py, and an ensemble's members and combine.py
+  model/model.pkl      the final fitted model (a cloudpickled predictor)
+  llm/                 recorded requests and replies of the LLM engineer
+  mlflow.db  mlartifacts/   the local MLflow store, when tracking to the run folder
+  monitoring/          request windows, monitor reports, cached reference predictions
+  .lock                held by the process driving the run
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class RunLayout:
     @property
     def folds_full(self) -> Path:
         return self.data / "folds_full.npy"
+
+    @property
+    def cache(self) -> Path:
+        """Features computed from the task's files, shared by every attempt (feature_cache.py)."""
+        return self.root / "cache"
 
     @property
     def folds_screen(self) -> Path:

@@ -4,7 +4,8 @@ A tiny binary task (60 training rows, 20 test rows, a sample submission in a shu
 extra file the script reads through ./input/files). The final attempt's script runs for real in
 its own folder with ./input linked as the harness links it; the run's submission.csv is written
 from its test predictions by the harness's own submission code; solution.py is that script plus
-the standalone submission block, exactly as the final stage writes it.
+the standalone submission block, with solution_parts/submission.py, exactly as the final stage
+writes them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar import contract
+from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node, Stage, Status
@@ -170,7 +172,8 @@ def make_finished_run(root: Path, env: dict[str, str]) -> Path:
     write_submission(to_submission_frame(spec, pred, test, sample), layout.submission)
     layout.model.parent.mkdir()
     shutil.copyfile(work / contract.OUTPUT_DIR / contract.MODEL_FILE, layout.model)
-    layout.solution.write_text(standalone_script(MODEL_SCRIPT, spec))
+    layout.solution.write_text(standalone_script(MODEL_SCRIPT))
+    write_parts(layout.solution_parts, spec, {})
     _write_journal(layout, spec)
     return layout.root
 

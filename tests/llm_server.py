@@ -13,6 +13,7 @@ responder function when the script is empty. Every request is kept in `.requests
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -95,9 +96,16 @@ def fixture(name: str, status: int = 200, headers: dict[str, str] | None = None)
     return Canned(status, json.loads((FIXTURES / f"{name}.json").read_text()), headers or {})
 
 
+MODELS = Canned(body={"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+
+
 class LLMServer:
-    def __init__(self, responder: Callable[[Seen], Canned] | None = None) -> None:
+    def __init__(
+        self, responder: Callable[[Seen], Canned] | None = None, gets: dict[str, Canned] | None = None
+    ) -> None:
         self.responder = responder
+        self.gets = {"/v1/models": MODELS} if gets is None else gets
+        """GET routes by path: the model list by default (a server's own listing, errors)."""
         self.requests: list[Seen] = []
         self._script: list[Canned] = []
         self._lock = threading.Lock()
@@ -159,11 +167,8 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             seen = Seen("GET", self.path, _lowered(self.headers.items()), None)
             with server._lock:
                 server.requests.append(seen)
-            if self.path.rstrip("/").endswith("/models"):
-                body = {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]}
-                self._send(Canned(body=body))
-            else:
-                self._send(Canned(404, {"error": {"message": f"no route {self.path}"}}))
+            path = self.path.split("?")[0].rstrip("/")
+            self._send(server.gets.get(path, Canned(404, {"error": {"message": f"no route {self.path}"}})))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -196,3 +201,85 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
 def _lowered(items: Any) -> dict[str, str]:
     """Header names in lower case: SDKs differ in how they spell them."""
     return {str(k).lower(): str(v) for k, v in items}
+
+
+# -- models that think before they answer ---------------------------------------------------------
+Answer = Callable[[str, str], str]
+"""(role, prompt) -> the reply's text."""
+_ROLE = re.compile(r"Your role: (\w+)\.")
+
+TEMPERATURE_REFUSED = Canned(
+    400,
+    {
+        "error": {
+            "message": "Unsupported parameter: 'temperature' is not supported with this model.",
+            "type": "invalid_request_error",
+            "param": "temperature",
+            "code": "unsupported_parameter",
+        }
+    },
+)
+
+
+def reasoning_model(answer: Answer, reasoning_tokens: int) -> Callable[[Seen], Canned]:
+    """An OpenAI-style reasoning model: it refuses a temperature, and spends `reasoning_tokens`
+    of the request's output cap on hidden reasoning before the answer (an empty reply cut off at
+    the limit when the cap leaves no room)."""
+
+    def respond(seen: Seen) -> Canned:
+        body = seen.body
+        if "temperature" in body:
+            return TEMPERATURE_REFUSED
+        role = _ROLE.search(seen.text)
+        text = answer(role.group(1) if role else "?", seen.text)
+        cap = int(body.get("max_completion_tokens") or body.get("max_tokens") or 0)
+        needed = reasoning_tokens + len(text) // 4 + 1
+        if cap < needed:
+            return chat_reply("", finish_reason="length", completion_tokens=cap)
+        return chat_reply(text, completion_tokens=needed)
+
+    return respond
+
+
+def thinking_gemini(answer: Answer, dynamic_thinking: int = 6000) -> Callable[[Seen], Canned]:
+    """Gemini 2.5 as its API behaves: thoughts count against maxOutputTokens; it thinks its whole
+    thinkingBudget when one is set, and `dynamic_thinking` tokens when none is. A request whose
+    cap leaves no room after thinking gets an empty reply cut off at MAX_TOKENS. Grounded
+    requests (the google_search tool) come back with their sources."""
+
+    def respond(seen: Seen) -> Canned:
+        body = seen.body
+        system = body.get("systemInstruction", {}).get("parts", [{}])[0].get("text", "")
+        turns = [p.get("text", "") for c in body.get("contents", []) for p in c.get("parts", [])]
+        role = _ROLE.search(system)
+        text = answer(role.group(1) if role else "?", "\n\n".join([system, *turns]))
+        config = body.get("generationConfig", {})
+        budget = list(config.get("thinkingConfig", {}).values())
+        thoughts = int(budget[0]) if budget else dynamic_thinking
+        cap = int(config.get("maxOutputTokens", 8192))
+        tokens = len(text) // 4 + 1
+        if cap - thoughts < tokens:
+            return Canned(body=_gemini_body("", "MAX_TOKENS", min(cap, thoughts), 0, grounded=False))
+        return Canned(body=_gemini_body(text, "STOP", thoughts, tokens, grounded="tools" in body))
+
+    return respond
+
+
+def _gemini_body(text: str, finish: str, thoughts: int, tokens: int, grounded: bool) -> dict[str, Any]:
+    parts = [{"text": "Let me think about this task...", "thought": True}]
+    if text:
+        parts.append({"text": text})
+    candidate: dict[str, Any] = {
+        "content": {"role": "model", "parts": parts},
+        "finishReason": finish,
+        "index": 0,
+    }
+    if grounded:
+        candidate["groundingMetadata"] = {
+            "webSearchQueries": ["best models small tabular regression"],
+            "groundingChunks": [
+                {"web": {"uri": "https://vertexaisearch.example/redirect/1", "title": "kaggle.com"}}
+            ],
+        }
+    usage = {"promptTokenCount": 1000, "candidatesTokenCount": tokens, "thoughtsTokenCount": thoughts}
+    return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "gemini-2.5-flash"}

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mlestar import blocks
 from mlestar.engineers.base import (
     AblationResult,
     BlockChoice,
@@ -67,6 +68,58 @@ FEATURES_V2 = """cols = [c for c in test.columns if c != "id"]
 X, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)
 X, X_test = np.hstack([X, X**2]), np.hstack([X_test, X_test**2])
 """
+
+
+def solution(cols: str = '["a", "b", "c"]', ridge: float = 1.0, squares: bool = False) -> str:
+    """A numpy-only solution script in the house style (fast under a light fork server)."""
+    extra = "\nX, X_test = np.hstack([X, X**2]), np.hstack([X_test, X_test**2])" if squares else ""
+    return f'''"""Ridge regression by normal equations."""
+import os
+
+import numpy as np
+import pandas as pd
+
+SEED = int(os.environ.get("MLESTAR_SEED", "42"))
+
+
+# %% block: load
+train = pd.read_parquet("input/train.parquet")
+test = pd.read_parquet("input/test.parquet")
+y = np.load("input/target.npy").astype(float).reshape(-1)
+folds = np.load("input/folds.npy")
+
+
+# %% block: features
+cols = {cols}
+X, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float){extra}
+
+
+# %% block: model
+RIDGE = {ridge}
+
+
+def fit_predict(X_fit, y_fit, X_new):
+    A = np.hstack([X_fit, np.ones((len(X_fit), 1))])
+    w = np.linalg.solve(A.T @ A + RIDGE * np.eye(A.shape[1]), A.T @ y_fit)
+    return [np.hstack([x, np.ones((len(x), 1))]) @ w for x in X_new]
+
+
+# %% block: train
+oof = np.full((len(train), 1), np.nan)
+test_pred = np.zeros((len(test), 1))
+ks = sorted(set(folds[folds >= 0]))
+for k in ks:
+    fit, val = (folds >= 0) & (folds != k), folds == k
+    p_val, p_test = fit_predict(X[fit], y[fit], [X[val], X_test])
+    oof[val, 0] = p_val
+    test_pred[:, 0] += p_test / len(ks)
+
+
+# %% block: save
+os.makedirs("output", exist_ok=True)
+np.save("output/oof.npy", oof)
+np.save("output/test.npy", test_pred)
+'''
 
 
 def fenced(code: str, label: str = "python") -> str:
@@ -174,3 +227,54 @@ class RecordingFallback:
 def cards_json(names: list[str]) -> str:
     cards = [{"name": n, "summary": f"{n} works well", "example": f"model = {n}()"} for n in names]
     return json.dumps(cards)
+
+
+class GoodModel:
+    """A model that answers every role usably, reading what each prompt shows. Its draft number
+    `broken_draft` fails when run (a column that does not exist), so debug is asked too."""
+
+    def __init__(self, broken_draft: int | None = 1) -> None:
+        self.broken_draft = broken_draft
+        self.asked: dict[str, int] = {}
+
+    def answer(self, role: str, prompt: str) -> str:
+        n = self.asked.get(role, 0)
+        self.asked[role] = n + 1
+        if role == "retrieve":
+            return self._cards(prompt)
+        if role == "draft":
+            ridge = (3.0, 10.0, 30.0, 100.0)[n % 4]
+            return fenced(
+                solution(cols='["a", "b", "d"]') if n == self.broken_draft else solution(ridge=ridge)
+            )
+        if role == "merge":
+            return fenced("# %% block: model\n" + blocks.get_block(solution(ridge=1.0 / (n + 2)), "model"))
+        if role == "implement":
+            block = re.search(r"PLAN for block ([\w-]+)", prompt).group(1)  # type: ignore[union-attr]
+            return fenced(blocks.get_block(solution(ridge=1.0 / (n + 2), squares=block == "features"), block))
+        if role == "pick_block":
+            done = re.search(r"Blocks refined in earlier rounds: ([^.]*)\.", prompt)
+            refined = done.group(1).split(", ") if done else []
+            block = next((b for b in ("model", "features", "train", "save") if b not in refined), "model")
+            return json.dumps({"block": block, "plan": f"Improve the {block} block."})
+        kinds = ("average", "greedy", "stacking")
+        return {
+            "check": "OK",
+            "check_data_usage": "ALL DATA USED",
+            "check_leakage": '{"leakage": false, "findings": []}',
+            "ablate": "VARIANT: one-column\nBLOCK: features\nWHAT: only a\n"
+            + fenced('cols = ["a"]\nX, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float)'),
+            "summarize_ablation": "Dropping columns b and c hurts most: the features block matters.",
+            "plan_next": f"Lower the ridge penalty further, step {n}.",
+            "plan_ensemble": json.dumps(
+                {"kind": kinds[n % 3], "members": [], "plan": f"{kinds[n % 3]} of all"}
+            ),
+            "debug": fenced(solution(squares=True)),
+        }[role]
+
+    @staticmethod
+    def _cards(prompt: str) -> str:
+        if "Model cards available:" in prompt:  # choose among the cards shown
+            menu = prompt.split("Model cards available:", 1)[1]
+            return json.dumps(re.findall(r"^- ([\w.-]+):", menu, re.M)[:3])
+        return cards_json(["ridge-normal-equations", "ridge-strong", "ridge-weak"])

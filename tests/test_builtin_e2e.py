@@ -71,5 +71,7 @@ def test_same_seed_same_decisions_and_submission(example_run: Path, tmp_path: Pa
     start_run(_config(again, max_nodes=6))
     first, second = Journal(example_run), Journal(again)
     assert sorted(first.nodes) == sorted(second.nodes)
-    assert [first.nodes[k].score for k in sorted(first.nodes)] == [second.nodes[k].score for k in sorted(second.nodes)]
+    assert [first.nodes[k].score for k in sorted(first.nodes)] == [
+        second.nodes[k].score for k in sorted(second.nodes)
+    ]
     assert (example_run / "submission.csv").read_text() == (again / "submission.csv").read_text()

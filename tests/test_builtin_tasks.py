@@ -6,6 +6,7 @@ Other test_builtin_* modules import the builders from here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,9 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar.blocks import block_names, replace_block
-from mlestar.engineers.base import Candidate, TaskContext
+from mlestar.blocks import block_names, get_block, replace_block
+from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.recipe import read_recipe
+from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
 
@@ -118,11 +121,198 @@ def _multi_target(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]
     }
 
 
+def _numbers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """A table of numbers only: scikit-learn's bundled breast-cancer measurements."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.iloc[rng.permutation(len(data.frame))[:n]].reset_index(drop=True)
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    frame.insert(0, "id", np.arange(n))
+    frame["target"] = np.where(frame["target"] == 1, "benign", "malignant")
+    return frame, {
+        "id": "id",
+        "targets": ("target",),
+        "type": "binary",
+        "metric": "roc_auc",
+        "classes": ("benign", "malignant"),
+    }
+
+
+def _hourly(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Hourly counts keyed by their date-time (the id is a feature), rows shuffled before the split
+    so that test hours sit between train hours; the count follows the hour of the day and a level
+    that drifts from hour to hour (what only neighbouring hours' answers reveal)."""
+    hours = pd.date_range("2021-03-01", periods=n, freq="h")
+    level = np.exp(np.cumsum(rng.normal(0, 0.15, n)))
+    temperature = 10 + 8 * np.sin(2 * np.pi * (hours.hour - 9) / 24) + rng.normal(0, 1, n)
+    count = level * (20 + 15 * np.sin(2 * np.pi * (hours.hour - 6) / 24) ** 2) + rng.normal(0, 1, n)
+    frame = pd.DataFrame(
+        {
+            "datetime": hours.strftime("%Y-%m-%d %H:%M:%S"),
+            "temperature": temperature.round(2),
+            "humidity": rng.uniform(20, 90, n).round(1),
+            "count": np.clip(count, 0, None).round(),
+        }
+    )
+    frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)
+    return frame, {
+        "id": "datetime",
+        "targets": ("count",),
+        "type": "regression",
+        "metric": "rmsle",
+        "classes": None,
+        "id_is_feature": True,
+    }
+
+
+def _pairs(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Two short phrases and a context code per row; the answer is how alike the phrases are (the
+    share of words they have in common), which neither phrase alone says."""
+    vocabulary = [
+        "wheel",
+        "axle",
+        "gear",
+        "brake",
+        "pedal",
+        "chain",
+        "frame",
+        "seat",
+        "spoke",
+        "rim",
+        "hub",
+        "valve",
+        "pump",
+        "lever",
+        "cable",
+    ]
+    first = [" ".join(rng.choice(vocabulary, rng.integers(2, 4), replace=False)) for _ in range(n)]
+    second = []
+    for phrase in first:
+        kept = [w for w in phrase.split() if rng.random() < 0.5]
+        second.append(" ".join(kept + list(rng.choice(vocabulary, rng.integers(1, 3), replace=False))))
+    score = [
+        len(set(a.split()) & set(b.split())) / len(set(a.split()) | set(b.split()))
+        for a, b in zip(first, second, strict=True)
+    ]
+    frame = pd.DataFrame(
+        {"id": [f"p{i:05d}" for i in range(n)], "anchor": first, "target": second,
+         "context": rng.choice(["A01", "B02", "C03"], n), "score": np.round(score, 2)}
+    )  # fmt: skip
+    return frame, {
+        "id": "id",
+        "targets": ("score",),
+        "type": "regression",
+        "metric": "pearson",
+        "classes": None,
+    }
+
+
+def _mixed(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Text, numbers and list cells in one table: a listing's description, its price and its tags
+    (a list per row); whether it sells depends on all three."""
+    words = [
+        "bright",
+        "quiet",
+        "spacious",
+        "modern",
+        "old",
+        "cosy",
+        "central",
+        "small",
+        "large",
+        "sunny",
+        "garden",
+        "view",
+    ]
+    tags = ["pets", "parking", "balcony", "lift", "furnished", "wifi"]
+    description = [" ".join(rng.choice(words, rng.integers(5, 10))) for _ in range(n)]
+    listed = [sorted(rng.choice(tags, rng.integers(0, 4), replace=False).tolist()) for _ in range(n)]
+    price = rng.uniform(500, 3000, n).round()
+    logit = (
+        np.array(["sunny" in d for d in description]) * 3.0
+        + np.array(["balcony" in t for t in listed]) * 3.0
+        - (price - 1750) / 400
+        - 1.5
+    )
+    frame = pd.DataFrame({"id": np.arange(n), "description": description, "price": price, "tags": listed})
+    frame["sold"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return frame, {
+        "id": "id",
+        "targets": ("sold",),
+        "type": "binary",
+        "metric": "roc_auc",
+        "classes": ("no", "yes"),
+    }
+
+
+def _multilabel(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Three yes/no labels per row, each driven by its own numbers and a shared category."""
+    frame = pd.DataFrame({"id": np.arange(n), "shade": rng.choice(["red", "green", "blue"], n)})
+    for j in range(3):
+        frame[f"x{j}"] = rng.normal(size=n).round(3)
+    for j in range(3):
+        logit = 2 * frame[f"x{j}"] + (frame["shade"] == ["red", "green", "blue"][j]) * 1.5 - 0.5
+        frame[f"label_{j}"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    targets = ("label_0", "label_1", "label_2")
+    return frame, {
+        "id": "id",
+        "targets": targets,
+        "type": "multilabel",
+        "metric": "mean_columnwise_roc_auc",
+        "classes": None,
+    }
+
+
+def _spans(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, dict]:
+    """Short texts and the piece of each that carries its mood: the whole text when neutral, the
+    mood's words otherwise."""
+    filler = [
+        "the",
+        "day",
+        "was",
+        "long",
+        "and",
+        "we",
+        "walked",
+        "to",
+        "the",
+        "old",
+        "station",
+        "after",
+        "lunch",
+    ]
+    moods = {"positive": ["really love it", "so great"], "negative": ["truly awful", "hate this"]}
+    rows = []
+    for _ in range(n):
+        mood = rng.choice(["positive", "negative", "neutral"])
+        words = list(rng.choice(filler, rng.integers(6, 10)))
+        piece = str(rng.choice(moods[mood])) if mood != "neutral" else ""
+        at = int(rng.integers(0, len(words) + 1))
+        text = " ".join(words[:at] + ([piece] if piece else []) + words[at:])
+        rows.append((text, mood, piece or text))
+    frame = pd.DataFrame(rows, columns=["text", "mood", "selected"])
+    frame.insert(0, "id", [f"t{i:05d}" for i in range(n)])
+    return frame, {
+        "id": "id",
+        "targets": ("selected",),
+        "type": "text",
+        "metric": "word_jaccard",
+        "classes": None,
+    }
+
+
 BUILDERS = {
     "binary": _binary,
     "multiclass": _multiclass,
     "regression": _regression,
     "multi_target": _multi_target,
+    "numbers": _numbers,
+    "hourly": _hourly,
+    "pairs": _pairs,
+    "mixed": _mixed,
+    "multilabel": _multilabel,
+    "spans": _spans,
 }
 
 
@@ -156,8 +346,13 @@ def make_task(root: Path, kind: str, n: int = 240, n_test: int = 60, seed: int =
     spec = _spec(task_dir, meta, extra)
     data = root / "data"
     data.mkdir()
-    train.to_parquet(data / "train.parquet", index=False)
-    test.to_parquet(data / "test.parquet", index=False)
+    as_json = {c: lambda v: json.dumps(list(v)) for c in frame.columns if frame[c].map(type).eq(list).any()}
+    train.transform({c: as_json.get(c, lambda v: v) for c in train.columns}).to_parquet(
+        data / "train.parquet", index=False
+    )
+    test.transform({c: as_json.get(c, lambda v: v) for c in test.columns}).to_parquet(
+        data / "test.parquet", index=False
+    )
     np.save(data / "target.npy", _encode(train, spec))
     np.save(data / "folds.npy", np.arange(n) % 4)
     spec.save(data / "task.json")
@@ -181,10 +376,11 @@ def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
         train_target_columns=tuple(meta["targets"]),
         problem_type=ProblemType(meta["type"]),
         metric=meta["metric"],
-        lower_is_better=meta["metric"] != "accuracy",
+        lower_is_better=get_metric(meta["metric"]).lower_is_better,
         submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
         classes=tuple(classes) if classes else None,
         extra_paths=extra,
+        id_is_feature=bool(meta.get("id_is_feature")),
     )
 
 
@@ -194,7 +390,11 @@ def _encode(train: pd.DataFrame, spec: TaskSpec) -> np.ndarray:
     if spec.problem_type is ProblemType.MULTICLASS:
         order = {c: i for i, c in enumerate(spec.classes or ())}
         return train[spec.train_target_columns[0]].map(order).to_numpy(np.int64)
+    if spec.problem_type is ProblemType.TEXT:
+        return np.asarray(train[list(spec.train_target_columns)].astype(str).to_numpy(), dtype=str)
     values = train[list(spec.train_target_columns)].to_numpy(float)
+    if spec.problem_type is ProblemType.MULTILABEL:
+        return values.astype(np.int64)
     return values[:, 0] if values.shape[1] == 1 else values
 
 
@@ -205,14 +405,19 @@ def run_script(
     save_model: bool = False,
     budget_s: float = 60,
     hash_seed: str = "0",
+    mode: str = "explore",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a script as the harness would and return its (oof, test) predictions."""
     workdir.mkdir(parents=True)
     (workdir / "input").symlink_to(task.ctx.data_dir)
     (workdir / "solution.py").write_text(script)
     env = {**os.environ, "MLESTAR_THREADS": "1", "MLESTAR_TIME_BUDGET": str(budget_s), "MLESTAR_SEED": "7"}
+    env.update(
+        dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+    )  # as the harness caps
     env["PYTHONHASHSEED"] = hash_seed
     env["MLESTAR_SAVE_MODEL"] = "1" if save_model else "0"
+    env["MLESTAR_MODE"] = mode  # what the harness says: the search explores, the hand-over does not
     done = subprocess.run(
         [sys.executable, "solution.py"], cwd=workdir, env=env, capture_output=True, text=True, timeout=240
     )
@@ -220,7 +425,7 @@ def run_script(
     return np.load(workdir / "output" / "oof.npy"), np.load(workdir / "output" / "test.npy")
 
 
-def _check_outputs(task: Task, oof: np.ndarray, test: np.ndarray) -> None:
+def check_outputs(task: Task, oof: np.ndarray, test: np.ndarray) -> None:
     n_outputs = task.spec.n_outputs
     assert oof.shape == (len(task.train), n_outputs)
     assert test.shape == (len(task.test), n_outputs)
@@ -256,7 +461,7 @@ def test_draft_runs_and_writes_contract_outputs(tmp_path: Path, engineer: Builti
         script = engineer.check_data_usage(task.ctx, script) or script
         assert "file_features" in script
     oof, test = run_script(task, script, tmp_path / "attempt", save_model=kind == "multi_target")
-    _check_outputs(task, oof, test)
+    check_outputs(task, oof, test)
     if kind == "multi_target":
         with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
             predictor = cloudpickle.load(handle)
@@ -274,6 +479,7 @@ REFINED = {
         "[plan: train +stack]",
         "[plan: model +early_stopping +target_encoding]",
         "[plan: features +group_sizes +amount_totals]",
+        "[plan: preprocess +rare_categories]",
     ],
     "multiclass": ["[plan: model +tuned]", "[plan: train +stack]"],
     "regression": [
@@ -295,25 +501,125 @@ def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: 
         block = plan.split()[1]
         script = replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
     assert block_names(script)[-1] == "main"
-    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10)
-    _check_outputs(task, oof, test)
+    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10, save_model=True)
+    check_outputs(task, oof, test)
+    # The saved predictor answers new rows as the run answered test (rare levels learned once).
+    with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
+        np.testing.assert_allclose(cloudpickle.load(handle).predict(task.test), test, rtol=1e-6)
 
 
-def test_span_task_gets_a_valid_baseline(tmp_path: Path, engineer: BuiltinEngineer) -> None:
-    task = make_task(tmp_path, "multiclass")
-    profile = {**task.ctx.profile, "metric": "word_jaccard"}
-    ctx = TaskContext(task.spec, profile, 7, 1, 60.0, task.ctx.data_dir)
-    [candidate] = engineer.retrieve(ctx, 4)
-    assert "LLM engineer" in candidate.summary
-    script = engineer.draft(ctx, Candidate(candidate.name, candidate.summary))
-    workdir = tmp_path / "attempt"
-    workdir.mkdir()
-    (workdir / "input").symlink_to(task.ctx.data_dir)
-    (workdir / "solution.py").write_text(script)
-    done = subprocess.run(
-        [sys.executable, "solution.py"], cwd=workdir, capture_output=True, text=True, timeout=120
+def test_spans_are_learned_from_the_training_spans(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """Answers that are pieces of the text: the learned word scorer beats copying the whole text on
+    the task's own metric, and both write text answers the harness reads."""
+    task = make_task(tmp_path, "spans")
+    learned, copy = engineer.retrieve(task.ctx, 4)
+    assert (learned.name, copy.name) == ("span_words", "copy_text")
+    metric, answers = get_metric("word_jaccard"), np.load(task.ctx.data_dir / "target.npy")
+    scores = {}
+    for candidate in (learned, copy):
+        oof, test = run_script(task, engineer.draft(task.ctx, candidate), tmp_path / candidate.name)
+        assert (
+            oof.dtype.kind == "U" and oof.shape == (len(task.train), 1) and test.shape == (len(task.test), 1)
+        )
+        scores[candidate.name] = metric.score(answers, oof)
+    assert scores["copy_text"] < 0.6 < scores["span_words"]
+
+
+def test_time_neighbours_see_other_rows_answers_only() -> None:
+    """The helper looks up the fitted rows strictly before and after each row in time: a training row
+    never gets its own answer, a new row gets its nearest fitted rows'."""
+    from mlestar.engineers.builtin import model_helpers
+
+    namespace: dict = {"np": np, "pd": pd, "copy": __import__("copy"), "Any": object}
+    exec("from sklearn.base import BaseEstimator", namespace)
+    exec(model_helpers._TIME_NEIGHBOURS.replace("TIME_COLUMN_VALUE", '"when_days"'), namespace)
+
+    class Echo:
+        def fit(self, x: pd.DataFrame, y: np.ndarray) -> Echo:
+            self.seen = x
+            return self
+
+        def predict(self, x: pd.DataFrame) -> np.ndarray:
+            return x["answer_before"].to_numpy()
+
+    x = pd.DataFrame({"num__when_days": [3.0, 1.0, 2.0, 5.0]})
+    model = namespace["TimeNeighbours"](Echo()).fit(x, np.array([30.0, 10.0, 20.0, 50.0]))
+    seen = model.model_.seen
+    np.testing.assert_array_equal(seen["answer_before"], [20.0, np.nan, 10.0, 30.0])
+    np.testing.assert_array_equal(seen["answer_after"], [50.0, 20.0, 30.0, np.nan])
+    assert not (seen["answer_before"] == [30.0, 10.0, 20.0, 50.0]).any()
+    np.testing.assert_array_equal(model.predict(pd.DataFrame({"num__when_days": [4.0, 2.0]})), [30.0, 10.0])
+
+
+@pytest.mark.slow
+def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """A date-time id is a feature: its parts, cycles and neighbours in time; where test hours sit
+    between train hours, the answers of neighbouring hours (fitted rows only) beat the parts alone."""
+    task = make_task(tmp_path, "hourly")
+    ctx = task.ctx
+    script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 10) if c.name == "lightgbm"))
+    plain_oof, _ = run_script(task, script, tmp_path / "plain")
+    for plan in ("[plan: features +date_cycles +time_lags]", "[plan: model +time_neighbours]"):
+        block = plan.split()[1]
+        script = replace_block(script, block, engineer.implement(ctx, script, block, plan))
+    oof, test = run_script(task, script, tmp_path / "neighbours")
+    check_outputs(task, oof, test)
+    target, metric = np.load(ctx.data_dir / "target.npy"), get_metric("rmsle")
+    assert metric.score(target, oof) < 0.9 * metric.score(target, plain_oof)
+
+
+def test_text_pairs_are_compared_row_by_row(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """Two phrase columns sharing a vocabulary are detected from the data; the draft compares them
+    (similarities, shared words, edit ratio) and a table model learns the answer from that."""
+    task = make_task(tmp_path, "pairs")
+    first = engineer.retrieve(task.ctx, 3)[0]
+    assert engineer.cards[first.name].inputs == "tabular"
+    script = engineer.draft(task.ctx, first)
+    assert 'TEXT_PAIRS = [("anchor", "target")]' in script
+    oof, test = run_script(task, script, tmp_path / "attempt")
+    check_outputs(task, oof, test)
+    assert get_metric("pearson").score(np.load(task.ctx.data_dir / "target.npy"), oof) > 0.8
+
+
+def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+    """List cells become bags of tokens, text its latent topics, next to the numbers; a linear member
+    reads sparse TF-IDF beside the scaled numbers. The model learns from all three."""
+    task = make_task(tmp_path, "mixed")
+    ctx = task.ctx
+    by_name = {c.name: c for c in engineer.retrieve(ctx, 30)}
+    script = engineer.draft(ctx, by_name["lightgbm"])
+    assert "add_list_tokens" in script and "add_text_topics" in script  # the text's topics, as numbers
+    script = engineer.merge(ctx, script, engineer.draft(ctx, by_name["linear"]), by_name["linear"])
+    assert "TfidfVectorizer" in get_block(script, "preprocess")
+    oof, test = run_script(task, script, tmp_path / "attempt")
+    check_outputs(task, oof, test)
+    assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75
+
+
+def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
+    tmp_path: Path, engineer: BuiltinEngineer
+) -> None:
+    """FROZEN = None: the study runs only in explore mode and writes what it found; with those
+    settings frozen into the script (as the search does) it never searches again, gives the same
+    predictions every time, and a later rewrite of the model block keeps them without tuning code."""
+    task = make_task(tmp_path, "binary")
+    ctx = task.ctx
+    draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    tuned = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
+    assert tuned.count("\nFROZEN = None\n") == 1
+    run_script(task, tuned, tmp_path / "handover", mode="handover")
+    assert not (tmp_path / "handover" / "output" / "frozen.json").exists()
+    run_script(task, tuned, tmp_path / "explore")
+    found = json.loads((tmp_path / "explore" / "output" / "frozen.json").read_text())
+    assert list(found) == ["lightgbm"] and found["lightgbm"]
+    frozen = tuned.replace("\nFROZEN = None\n", f"\nFROZEN = {found!r}\n")
+    first = run_script(task, frozen, tmp_path / "frozen-1")
+    second = run_script(task, frozen, tmp_path / "frozen-2", mode="handover")
+    np.testing.assert_array_equal(first[0], second[0])
+    assert not (tmp_path / "frozen-1" / "output" / "frozen.json").exists()
+    bagged = replace_block(
+        frozen, "model", engineer.implement(ctx, frozen, "model", "[plan: model +seed_bagging]")
     )
-    assert done.returncode == 0, done.stderr
-    predicted = np.load(workdir / "output" / "test.npy", allow_pickle=True)
-    assert predicted.shape == (len(task.test), 1)
-    assert predicted[0, 0] == task.test["text"].iloc[0]
+    assert "def tune(" not in bagged and "FROZEN = {" in get_block(bagged, "model")
+    recipe = read_recipe(bagged, engineer.cards)
+    assert recipe.model.has("tuned") and recipe.model.frozen_settings() == found

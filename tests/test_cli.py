@@ -17,8 +17,17 @@ def test_inspect_json_has_the_documented_keys(tmp_path: Path, capsys: pytest.Cap
     task = make_task(tmp_path, kind="multiclass_proba")
     assert main(["inspect", str(task), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    for key in ("train", "test", "id_column", "target_columns", "problem_type", "metric", "lower_is_better",
-                "label_column", "classes"):
+    for key in (
+        "train",
+        "test",
+        "id_column",
+        "target_columns",
+        "problem_type",
+        "metric",
+        "lower_is_better",
+        "label_column",
+        "classes",
+    ):
         assert key in data
     assert data["problem_type"] == "multiclass"
     assert data["target_columns"] == data["classes"] == ["EAP", "HPL", "MWS"]
@@ -38,7 +47,8 @@ def test_bad_task_exits_2_without_a_traceback_or_a_run_folder(tmp_path: Path) ->
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "mlestar", "run", str(task), "--out", str(out), "--budget", "1m", "--no-live"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

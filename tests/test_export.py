@@ -19,7 +19,7 @@ import yaml
 from mlestar.errors import RunFolderError
 from mlestar.versioning import ExportReport, export_run
 from mlestar.versioning.finished_run import read_finished_run
-from mlestar.versioning.requirements import distributions_for, pinned, script_imports
+from mlestar.versioning.requirements import distributions_for, pinned, requirements_lines, script_imports
 from mlestar.versioning.seed import choose_seed, script_seed, wire_seed
 from tests.export_factory import make_finished_run, unfinished_copy
 
@@ -195,6 +195,52 @@ def test_the_data_is_pushed_to_the_remote_and_a_clone_pulls_it_back(
     assert (clone / "input/train.parquet").read_bytes() == (finished_run / "data/train.parquet").read_bytes()
 
 
+# -- --check: a fresh clone rebuilds the submission ------------------------------------------------
+
+
+def test_check_rebuilds_the_submission_in_a_clone_and_leaves_the_project_as_it_was(
+    finished_run: Path, tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    report = export_run(finished_run, tmp_path / "export", env=tool_env, check=True)
+    check = report.check
+    assert check is not None and check.same and check.rows == 20 and not check.differing
+    assert "rebuilt the run's submission byte for byte" in str(report)
+    dest = report.dest
+    assert git(dest, "status", "--porcelain") == ""  # the clone did the work, not the project
+    assert not (dest / "submission.csv").exists() and not (dest / "output").exists()
+
+
+def test_check_names_the_rows_that_differ_and_what_is_known_to_explain_it(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlestar.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, symlinks=True)
+    submission = pd.read_csv(run / "submission.csv")
+    changed = submission.index[:2]
+    submission.loc[changed, "label"] += 0.25
+    submission.to_csv(run / "submission.csv", index=False)
+    journal = run / "journal.jsonl"
+    text = journal.read_text().replace(f'"numpy": "{metadata.version("numpy")}"', '"numpy": "0.0.1"')
+    stored = {
+        "name": "final_member",
+        "member": "draft-0",
+        "refit": False,
+        "reason": "no time",
+        "exact": False,
+    }
+    journal.write_text(text + json.dumps({"kind": "event", "time": 0, **stored}) + "\n")
+
+    code = main(["export", str(run), str(tmp_path / "export"), "--check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    ids = ", ".join(str(i) for i in submission.loc[changed, "id"])
+    assert f"differs from the run's in 2 of 20 rows ({ids}); the largest difference is 0.25" in out
+    assert "why: draft-0 was not refit (no time): the submission used its stored predictions" in out
+    assert f"why: numpy is {metadata.version('numpy')} here, the run used 0.0.1" in out
+
+
 # -- refusals: nothing is written -------------------------------------------------------------------
 
 
@@ -316,6 +362,11 @@ def test_pinned_prefers_the_recorded_version_then_the_installed_one() -> None:
     )
     assert lines == ["scikit-learn==1.5.0", "numpy==2.1.0", "mystery"]
     assert pinned([("lightgbm", "lightgbm")], {"lightgbm": "4.3.0"}, installed) == ["lightgbm==4.3.0"]
+
+
+def test_the_project_s_own_modules_are_not_requirements() -> None:
+    driver = "import numpy as np\nfrom solution_parts.combine import combine\n"
+    assert requirements_lines([driver], {"numpy": "2.0.0"}, local=["solution_parts"]) == ["numpy==2.0.0"]
 
 
 def test_distributions_for_maps_modules_to_projects_and_adds_implied_ones() -> None:

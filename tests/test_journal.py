@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from mlestar.journal.events import (
     Decided,
     Decision,
     Event,
+    FinalChosen,
     RunFinished,
     Screened,
     StageStarted,
@@ -130,6 +131,28 @@ def test_best_follows_the_metric_direction_and_skips_failures(tmp_path: Path) ->
     assert journal.best(lower_is_better=True).id == "b"  # type: ignore[union-attr]
     assert journal.best(lower_is_better=False).id == "a"  # type: ignore[union-attr]
     assert journal.best(lower_is_better=True, stages=(Stage.MERGE,)) is None
+
+
+def test_best_breaks_ties_by_a_script_first_then_the_smaller_id(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    ensemble = replace(_node("ens-0", 0.1), stage=Stage.ENSEMBLE)
+    for node in (ensemble, _node("draft-2", 0.1), _node("draft-1", 0.1)):  # finishing order is not the rule
+        journal.add(node)
+    assert journal.best(lower_is_better=True).id == "draft-1"  # type: ignore[union-attr]
+
+
+def test_a_final_event_from_before_members_were_recorded_loads(tmp_path: Path) -> None:
+    old = {
+        "kind": "event",
+        "name": "final",
+        "time": 1.0,
+        "node": "e",
+        "solution_kind": "script",
+        "score": 0.5,
+    }
+    (tmp_path / "journal.jsonl").write_text(json.dumps(old) + "\n")
+    final = Journal(tmp_path).last(FinalChosen)
+    assert final is not None and final.node == "e" and final.members == [] and final.dropped == []
 
 
 def test_stage_and_status_compare_equal_to_their_old_strings() -> None:

@@ -57,7 +57,7 @@ def test_function_client_lets_a_callable_decide() -> None:
 def test_settings_from_env_for_openai_compatible_servers() -> None:
     env = {
         "OPENAI_API_KEY": FAKE_KEY,
-        "OPENAI_BASE_URL": "http://127.0.0.1:1/v1",
+        "OPENAI_BASE_URL": "https://llm.example.com/v1",
         "MLESTAR_LLM_TIMEOUT": "12",
     }
     s = LLMSettings.from_env(env, "openai:gpt-4o-mini")
@@ -65,15 +65,16 @@ def test_settings_from_env_for_openai_compatible_servers() -> None:
         "openai",
         "gpt-4o-mini",
         "openai_compat",
-        "http://127.0.0.1:1/v1",
+        "https://llm.example.com/v1",
         12.0,
     )
     assert s.api_key is not None and s.api_key.reveal() == FAKE_KEY
-    assert s.prices == known_price("gpt-4o-mini")
+    assert s.prices == known_price("gpt-4o-mini") and not s.local
     local = LLMSettings.from_env({}, "ollama:qwen2.5-coder:7b")
-    assert (local.model, local.base_url, local.api_key, local.prices) == (
+    assert (local.model, local.api, local.base_url, local.api_key, local.prices) == (
         "qwen2.5-coder:7b",
-        "http://localhost:11434/v1",
+        "ollama",
+        "http://localhost:11434",
         None,
         (0.0, 0.0),
     )
@@ -239,3 +240,81 @@ def test_recording_writes_every_call_and_replay_serves_it_back(tmp_path: Path) -
 def test_replay_needs_a_recorded_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected a recorded run"):
         ReplayClient(tmp_path)
+
+
+# -- per-model settings ----------------------------------------------------------------------------
+
+
+def test_model_settings_come_from_the_table_and_a_user_file_wins(tmp_path: Path) -> None:
+    hosted = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "https://api.openai.com/v1"}
+    reasoner = LLMSettings.from_env(hosted, "openai:o4-mini-2025-04-16")  # a dated name
+    assert not reasoner.accepts_temperature and reasoner.thinking_budget == 8192
+    assert reasoner.prices == (1.10, 4.40) and reasoner.context_window == 200000 and reasoner.timeout_s == 600
+    flash = LLMSettings.from_env({"GEMINI_API_KEY": "g"}, "gemini:gemini-2.5-flash")
+    assert flash.thinking_budget == 2048 and flash.search_fee == 0.035
+    mine = tmp_path / "models.yaml"
+    mine.write_text(
+        "local:\n  timeout_s: 1200\n"
+        "models:\n"
+        "  qwen2.5-coder*: {context_window: 32768, max_output_tokens: 6000}\n"
+        "  o4-mini: {thinking_budget: 16000, reasoning_effort: low}\n"
+    )
+    local = LLMSettings.from_env({}, "ollama:qwen2.5-coder:7b", models_file=mine)
+    assert (local.context_window, local.max_output_tokens, local.timeout_s, local.prices) == (
+        32768,
+        6000,
+        1200,
+        (0, 0),
+    )
+    tuned = LLMSettings.from_env({**hosted, "MLESTAR_LLM_MODELS": str(mine)}, "openai:o4-mini")
+    assert (tuned.thinking_budget, tuned.reasoning_effort, tuned.prices) == (16000, "low", (1.10, 4.40))
+    assert not tuned.accepts_temperature  # fields the file leaves out keep the table's values
+    env_wins = LLMSettings.from_env(
+        {"MLESTAR_LLM_CONTEXT_WINDOW": "9000"}, "ollama:qwen2.5-coder:7b", models_file=mine
+    )
+    assert env_wins.context_window == 9000
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "models:\n  m: {context_window: lots}\n",
+            "expected a number >= 0 for .*m.context_window; found 'lots'",
+        ),
+        ("models:\n  m: {temperature: sometimes}\n", "expected true or false"),
+        ("models:\n  m: {price: 3}\n", r"expected \[input, output\] USD per million tokens"),
+        ("models:\n  m: {colour: red}\n", "expected model settings among"),
+        ("modles: {}\n", "expected the sections hosted, local, models"),
+        ("models: [a, b]\n", "expected models:"),
+        ("models: {m: {context_window: 1}", "expected valid YAML"),
+    ],
+)
+def test_a_bad_models_file_says_what_was_expected(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        LLMSettings.from_env({"OPENAI_API_KEY": "k"}, "openai:m", models_file=path)
+    with pytest.raises(ConfigError, match="--llm-models"):
+        LLMSettings.from_env({"OPENAI_API_KEY": "k"}, "openai:m", models_file=tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8000/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:8080/v1", True),
+        ("http://192.168.1.20:8000/v1", True),
+        ("http://10.0.0.5/v1", True),
+        ("http://vllm:8000/v1", True),  # a container's service name
+        ("http://gpu-box.local:8000/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("https://openrouter.ai/api/v1", False),
+        ("https://8.8.8.8/v1", False),
+    ],
+)
+def test_an_openai_compatible_server_on_a_local_url_costs_nothing(url: str, local: bool) -> None:
+    s = LLMSettings.from_env({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": url}, "openai:gpt-4o-mini")
+    assert s.local is local and (s.prices == (0.0, 0.0)) is local
+    assert s.timeout_s == (900 if local else 180)

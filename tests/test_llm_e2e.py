@@ -27,7 +27,7 @@ from mlestar.journal import Journal
 from mlestar.status import summarize
 from tests.conftest import guard_loopback, no_real_llm_providers
 from tests.llm_server import Canned, LLMServer, Seen, chat_reply, rate_limited, slow
-from tests.llm_support import FAKE_KEY, RecordingFallback, fenced, role_of
+from tests.llm_support import FAKE_KEY, RecordingFallback, fenced, role_of, solution
 from tests.search_support import regression_task
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -35,58 +35,6 @@ pytestmark = pytest.mark.usefixtures("loopback_only")
 TOKENS_PER_REPLY = 150  # chat_reply's default usage: 100 prompt + 50 completion tokens
 MODEL_CALLS = 16
 """Replies the --max-tokens budget pays for; the run goes on without the model after them."""
-
-
-def solution(cols: str = '["a", "b", "c"]', ridge: float = 1.0, squares: bool = False) -> str:
-    """A numpy-only solution script in the house style (fast under a light fork server)."""
-    extra = "\nX, X_test = np.hstack([X, X**2]), np.hstack([X_test, X_test**2])" if squares else ""
-    return f'''"""Ridge regression by normal equations."""
-import os
-
-import numpy as np
-import pandas as pd
-
-SEED = int(os.environ.get("MLESTAR_SEED", "42"))
-
-
-# %% block: load
-train = pd.read_parquet("input/train.parquet")
-test = pd.read_parquet("input/test.parquet")
-y = np.load("input/target.npy").astype(float).reshape(-1)
-folds = np.load("input/folds.npy")
-
-
-# %% block: features
-cols = {cols}
-X, X_test = train[cols].to_numpy(float), test[cols].to_numpy(float){extra}
-
-
-# %% block: model
-RIDGE = {ridge}
-
-
-def fit_predict(X_fit, y_fit, X_new):
-    A = np.hstack([X_fit, np.ones((len(X_fit), 1))])
-    w = np.linalg.solve(A.T @ A + RIDGE * np.eye(A.shape[1]), A.T @ y_fit)
-    return [np.hstack([x, np.ones((len(x), 1))]) @ w for x in X_new]
-
-
-# %% block: train
-oof = np.full((len(train), 1), np.nan)
-test_pred = np.zeros((len(test), 1))
-ks = sorted(set(folds[folds >= 0]))
-for k in ks:
-    fit, val = (folds >= 0) & (folds != k), folds == k
-    p_val, p_test = fit_predict(X[fit], y[fit], [X[val], X_test])
-    oof[val, 0] = p_val
-    test_pred[:, 0] += p_test / len(ks)
-
-
-# %% block: save
-os.makedirs("output", exist_ok=True)
-np.save("output/oof.npy", oof)
-np.save("output/test.npy", test_pred)
-'''
 
 
 class Fallback(RecordingFallback):
@@ -129,6 +77,7 @@ def _replies() -> dict[str, list[Canned]]:
     """What the scripted model answers, role by role, in the order the search asks."""
     broken = solution(cols='["a", "b", "d"]')  # KeyError: 'd' when it runs
     return {
+        "check": [_ok("OK")],  # the start-up check
         "retrieve": [_ok("Here: [ols, ridge"), _ok('["ols", "ridge", "poly"]')],  # invalid JSON, re-ask
         "draft": [
             _ok(fenced(solution())),
@@ -228,7 +177,7 @@ def test_scripted_model_drives_a_whole_run(recorded: tuple[Run, LLMServer, Path]
 
     # Malformed code, invalid JSON and a missing block were each re-asked and then used.
     posts = [role_of(r.body["messages"]) for r in server.posts()]
-    assert posts[:2] == ["retrieve", "retrieve"]
+    assert posts[:3] == ["check", "retrieve", "retrieve"]  # the start-up check, then the search
     assert {n.id for n in journal.nodes.values()} >= {"draft-0", "draft-1", "draft-2", "draft-2.debug1"}
     assert journal.nodes["draft-1"].ok  # the re-asked draft ran
     chosen = [e for e in journal.events if e["name"] == "decision" and e.get("what") == "block_chosen"]
@@ -247,8 +196,8 @@ def test_scripted_model_drives_a_whole_run(recorded: tuple[Run, LLMServer, Path]
     calls = [json.loads(line) for line in (run_dir / "llm" / "calls.jsonl").read_text().splitlines()]
     answered = [c for c in calls if "reply" in c]
     assert (
-        len(answered) == MODEL_CALLS and len(server.posts()) == MODEL_CALLS + 2
-    )  # + the timeout and the 429
+        len(answered) == MODEL_CALLS and len(server.posts()) == MODEL_CALLS + 3
+    )  # + the start-up check, the timeout and the 429
     assert engineer.budget is not None and engineer.budget.exhausted
     spent = [role for role, reason in engineer.fallback_log if "BudgetExhausted" in reason]
     assert spent and set(spent) <= set(fallback.calls)

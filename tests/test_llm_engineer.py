@@ -5,6 +5,7 @@ per-role models, recording without keys, and replay without network."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -167,10 +168,24 @@ def test_a_reply_cut_off_at_the_output_limit_is_reasked_shorter(tmp_path: Path) 
     assert "cut off at the output-token limit" in server.posts()[1].body["messages"][-1]["content"]
 
 
+def test_a_second_reask_can_still_save_the_step(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    with LLMServer() as server:
+        server.push(chat_reply("not json"), chat_reply('{"block": "nowhere", "plan": "p"}'), chat_reply(PICK))
+        eng, fallback = _engineer(server, tmp_path)
+        assert eng.pick_block(ctx, SCRIPT, "s", []).block == "features"
+    last = server.posts()[2].body["messages"]
+    assert (
+        "exactly one of" in last[-1]["content"] and last[-2]["content"] == '{"block": "nowhere", "plan": "p"}'
+    )
+    assert fallback.calls == [] and eng.take_usage().by_role["pick_block"]["calls"] == 3
+
+
 def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     with LLMServer() as server:
-        server.push(chat_reply("not json"), chat_reply("still { not json"), chat_reply(PICK))
+        bad = [chat_reply("not json"), chat_reply("still { not json"), chat_reply("[no]")]
+        server.push(*bad, chat_reply(PICK))
         eng, fallback = _engineer(server, tmp_path)
         assert eng.pick_block(ctx, SCRIPT, "s", []).plan == "fallback plan"
         assert eng.pick_block(ctx, SCRIPT, "s", []).plan.startswith(
@@ -178,8 +193,8 @@ def test_a_role_that_keeps_failing_falls_back_for_that_step(tmp_path: Path) -> N
         )  # next step: asked again
     assert fallback.calls == ["pick_block"]
     usage = eng.take_usage()
-    assert usage.by_role["pick_block"]["fallbacks"] == 1 and usage.by_role["pick_block"]["calls"] == 3
-    assert "unusable reply after a re-ask" in eng.fallback_log[0][1]
+    assert usage.by_role["pick_block"]["fallbacks"] == 1 and usage.by_role["pick_block"]["calls"] == 4
+    assert "unusable reply after 2 re-asks" in eng.fallback_log[0][1]
 
 
 def test_timeouts_429_and_5xx_are_retried_within_the_role(tmp_path: Path) -> None:
@@ -217,17 +232,16 @@ def test_a_spent_budget_stops_model_use_and_the_fallback_covers_the_rest(tmp_pat
     assert "BudgetExhausted" in eng.fallback_log[0][1]
 
 
-def test_max_cost_needs_known_prices(tmp_path: Path) -> None:
+def test_max_cost_needs_known_prices_and_a_local_server_costs_nothing(tmp_path: Path) -> None:
+    hosted = {"OPENAI_BASE_URL": "https://llm.example.com/v1"}  # never contacted: nothing is asked
     with LLMServer() as server:
-        with pytest.raises(ConfigError, match="MLESTAR_LLM_PRICE_IN"):
-            _engineer(server, tmp_path, max_cost_usd=1.0)
-        eng, _ = _engineer(
-            server,
-            tmp_path,
-            max_cost_usd=1.0,
-            env={"MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"},
-        )
+        with pytest.raises(ConfigError, match="MLESTAR_LLM_PRICE_IN.*--llm-models"):
+            _engineer(server, tmp_path, max_cost_usd=1.0, env=hosted)
+        priced = {**hosted, "MLESTAR_LLM_PRICE_IN": "1", "MLESTAR_LLM_PRICE_OUT": "1"}
+        eng, _ = _engineer(server, tmp_path, max_cost_usd=1.0, env=priced)
         assert eng.budget is not None and eng.budget.max_cost_usd == 1.0
+        local, _ = _engineer(server, tmp_path, max_cost_usd=1.0)  # openai: on 127.0.0.1
+        assert local.budget is not None and local.budget.max_cost_usd == 1.0
 
 
 def test_cheaper_model_per_role(tmp_path: Path) -> None:
@@ -291,3 +305,30 @@ def test_a_replay_that_meets_a_new_request_falls_back(tmp_path: Path) -> None:
         RunConfig(task_dir=tmp_path, run_dir=tmp_path / "r"), settings, fallback, tmp_path / "r" / "llm"
     )
     assert eng.draft(context(tmp_path), CARD) == SCRIPT and fallback.calls == ["draft"]
+
+
+def test_leakage_hints_reach_the_model_on_a_script_that_reads_the_answers(tmp_path: Path) -> None:
+    """The real checks (mlestar.checks.leakage), static and on the run's data, in the request sent."""
+    import numpy as np
+    import pandas as pd
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=90)
+    pd.DataFrame({"x1": rng.normal(size=90), "copy": np.where(y == 1, "yes", "no")}).to_parquet(
+        data / "train.parquet"
+    )
+    np.save(data / "target.npy", y)
+    np.save(data / "folds.npy", np.arange(90) % 3)
+    profile = {"features": ["x1", "copy"], "train_only": ["y"], "columns": {}}
+    ctx = replace(context(tmp_path), profile=profile)
+    reads = SCRIPT.replace('cols = [c for c in test.columns if c != "id"]', 'cols = ["x1", "y"]')
+    with LLMServer() as server:
+        server.push(chat_reply('{"leakage": false, "findings": []}'))
+        eng, _ = _engineer(server, tmp_path)
+        assert eng.check_leakage(ctx, reads).leaks == ()
+    sent = server.posts()[0].text
+    assert "A static check flagged:" in sent
+    assert "uses the train-only column 'y'" in sent  # the answers used as a feature
+    assert "column 'copy' alone predicts the answer almost perfectly" in sent  # found in the data

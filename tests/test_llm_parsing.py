@@ -74,10 +74,17 @@ def test_apply_block_reply_places_new_blocks_after_the_one_listed_before_them() 
 def test_parse_block_body_checks_the_splice_and_drops_a_repeated_marker() -> None:
     body = parsing.parse_block_body(SCRIPT, "features", fenced("# %% block: features\n" + FEATURES_V2))
     assert body.strip() == FEATURES_V2.strip()
-    with pytest.raises(ParseError, match="another block marker"):
+    with pytest.raises(ParseError, match="not block 'features'"):
         parsing.parse_block_body(SCRIPT, "features", fenced("x = 1\n# %% block: other\ny = 2"))
     with pytest.raises(ParseError, match="no block named"):
         parsing.parse_block_body(SCRIPT, "missing", fenced("x = 1"))
+
+
+def test_an_implement_reply_with_the_whole_script_gives_up_the_block_asked_for() -> None:
+    whole = blocks.replace_block(SCRIPT, "features", FEATURES_V2)
+    body = parsing.parse_block_body(SCRIPT, "features", "Here is the full script:\n" + fenced(whole))
+    assert body.strip() == FEATURES_V2.strip()
+    assert parsing.parse_block_body(SCRIPT, "train", fenced(whole)) == blocks.get_block(SCRIPT, "train")
 
 
 # -- JSON ------------------------------------------------------------------------------------------
@@ -92,6 +99,13 @@ def test_parse_block_body_checks_the_splice_and_drops_a_repeated_marker() -> Non
         ("{'a': True, 'b': None}", {"a": True, "b": None}),
         ("\u201ca\u201d", "a"),
         ('[{"name": "x"}]\nThat is all.', [{"name": "x"}]),
+        ('{"plan": "Line one.\nLine two,\tindented."}', {"plan": "Line one.\nLine two,\tindented."}),
+        (
+            'I weighed [a] and [b] (see {notes}); my answer: {"block": "model", "plan": "p"}',
+            {"block": "model", "plan": "p"},
+        ),
+        ('Blocks [load, train] look fine.\n```json\n{"leakage": false}\n```', {"leakage": False}),
+        ('{"plan": "use x[0] and {a}"} then [more]', {"plan": "use x[0] and {a}"}),
     ],
 )
 def test_extract_json_with_repair(reply: str, expected: object) -> None:
@@ -102,6 +116,12 @@ def test_extract_json_with_repair(reply: str, expected: object) -> None:
 def test_extract_json_gives_a_reason(reply: str) -> None:
     with pytest.raises(ParseError, match="not valid JSON"):
         parsing.extract_json(reply)
+
+
+def test_json_object_skips_a_bracketed_list_in_the_prose_before_it() -> None:
+    reply = 'Candidates [1, 2] were weighed.\n{"block": "features",\n "plan": "Add\nsquares."}'
+    assert parsing.json_object(reply, ("block", "plan")) == {"block": "features", "plan": "Add\nsquares."}
+    assert parsing.json_object('[{"kind": "average"}]', ("kind",)) == {"kind": "average"}
 
 
 # -- blocks chosen by the model ------------------------------------------------------------------

@@ -175,18 +175,48 @@ def test_many_plans_show_the_best_and_the_latest(tmp_path: Path) -> None:
     assert ". plan number 10\n" not in text
 
 
-def test_static_leakage_findings_reach_the_leakage_prompt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-    import types
+def test_leakage_hints_from_the_real_checks_reach_the_leakage_prompt(tmp_path: Path) -> None:
+    from mlestar.engineers.llm.gate import leakage_hints
 
-    from mlestar.engineers.llm.gate import static_leakage
+    ctx = replace(context(tmp_path), profile={"features": ["x1", "x2"], "train_only": ["y"]})
+    reads_answers = SCRIPT.replace(
+        'cols = [c for c in test.columns if c != "id"]', 'cols = ["x1", "x2", "y"]'
+    ).replace('y = np.load("input/target.npy")', 'y = pd.read_csv("input/files/answers.csv")["y"].to_numpy()')
+    hints = leakage_hints(reads_answers, ctx)
+    assert any("answers.csv" in h for h in hints) and any("train-only column 'y'" in h for h in hints)
+    assert leakage_hints(SCRIPT, ctx) == []
+    text = _text(prompts.check_leakage(ctx, reads_answers, hints))
+    assert "A static check flagged:\n- line " in text and "train-only column 'y'" in text
 
-    fake = types.ModuleType("mlestar.checks.leakage")
-    fake.static_findings = lambda script: ["StandardScaler fitted before the fold split"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mlestar.checks.leakage", fake)
-    findings = static_leakage(SCRIPT)
-    assert findings == ["StandardScaler fitted before the fold split"]
-    text = _text(prompts.check_leakage(context(tmp_path), SCRIPT, findings))
-    assert "A static check flagged:\n- StandardScaler fitted before the fold split" in text
+
+def test_the_screening_table_reaches_the_task_brief(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Row:
+        name: str
+        family: str
+        score: float | None
+        seconds: float
+        status: str
+        chosen: bool = False
+
+    @dataclass(frozen=True)
+    class Screened(TaskContext):
+        screening: tuple[Row, ...] = ()
+
+    base = context(tmp_path)
+    rows = (
+        Row("lightgbm", "boosted trees", 0.412, 3.2, "ok", True),
+        Row("knn", "neighbours", None, 30.0, "timeout"),
+    )
+    ctx = Screened(
+        base.spec, base.profile, base.seed, base.threads, base.script_budget_s, base.data_dir, rows
+    )
+    text = _text(prompts.draft(ctx, Candidate("lightgbm", "trees")))
+    assert "SCREENING on this task's data (cheap runs of each candidate, rmse, lower is better):" in text
+    assert (
+        "- lightgbm (boosted trees): 0.412 in 3.2 s, ok, drafted\n- knn (neighbours): - in 30.0 s, timeout"
+        in text
+    )
+    assert "SCREENING" not in _text(prompts.draft(base, Candidate("lightgbm", "trees")))

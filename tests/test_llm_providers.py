@@ -67,7 +67,7 @@ def test_openai_output_cap_and_parameter_name() -> None:
         assert OpenAICompatClient(settings).complete(ASK, role="draft", max_tokens=4096).truncated
     assert server.posts()[0].body["max_tokens"] == 64
     official = LLMSettings.from_env({"OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": ""}, "openai:gpt-4o")
-    assert OpenAICompatClient(official)._limit_name() == "max_completion_tokens"
+    assert OpenAICompatClient(official).limit_name == "max_completion_tokens"
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,11 @@ def test_gemini_grounded_retrieval() -> None:
         )
     assert "lightgbm-gbdt" in reply.text and (reply.input_tokens, reply.output_tokens) == (812, 402)
     assert reply.model == "gemini-2.5-flash" and len(reply.sources) == 2 and not reply.truncated
-    assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6)
+    assert reply.cost_usd == pytest.approx((812 * 0.30 + 402 * 2.50) / 1e6 + 0.035)  # + the grounding fee
+    assert (
+        reply.sources[0]
+        == "kaggle.com <https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQH1>"
+    )
     seen = server.posts()[0]
     assert seen.path.startswith("/v1") and seen.path.endswith("/models/gemini-2.5-flash:generateContent")
     assert seen.headers["x-goog-api-key"] == FAKE_KEY
@@ -158,7 +162,11 @@ def test_gemini_grounded_retrieval() -> None:
     assert body["tools"] == [{"googleSearch": {}}]
     assert "Your role: draft" in body["systemInstruction"]["parts"][0]["text"]
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Write x = 1."}]}]
-    assert body["generationConfig"]["maxOutputTokens"] == 900
+    # Gemini 2.5 thinks within maxOutputTokens: the answer's 900 plus the model's thinking budget.
+    assert body["generationConfig"]["maxOutputTokens"] == 900 + 2048
+    assert list(body["generationConfig"]["thinkingConfig"].values()) == [
+        2048
+    ]  # the SDK spells it thinking_budget
 
 
 def test_gemini_without_tools_skips_thoughts_and_bills_them() -> None:
@@ -236,3 +244,25 @@ def test_anthropic_overload_and_rate_limit_are_retried() -> None:
         reply = client.complete(ASK, role="draft")
     assert reply.output_tokens == 503 and len(server.posts()) == 3
     assert 0.25 <= sleeps[0] <= 0.5 and sleeps[1] == 4.0
+
+
+def test_a_known_reasoning_model_gets_no_temperature_and_room_to_reason() -> None:
+    with LLMServer() as server:
+        server.push(chat_reply("x = 1"))
+        settings = LLMSettings.from_env(
+            {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": FAKE_KEY}, "openai:o4-mini"
+        )
+        OpenAICompatClient(settings).complete(ASK, role="plan_next", max_tokens=800, temperature=0.8)
+    body = server.posts()[0].body
+    assert "temperature" not in body and body["max_tokens"] == 800 + 8192
+
+
+def test_a_refused_temperature_is_dropped_and_the_request_sent_again() -> None:
+    refused = Canned(400, {"error": {"message": "Unsupported value: 'temperature' does not support 0.3"}})
+    with LLMServer() as server:
+        server.push(refused, chat_reply("one"), chat_reply("two"))
+        client = OpenAICompatClient(_openai_settings(server))
+        assert client.complete(ASK, role="draft", temperature=0.3).text == "one"
+        assert client.complete(ASK, role="draft", temperature=0.3).text == "two"
+    first, second, third = (p.body for p in server.posts())
+    assert "temperature" in first and "temperature" not in second and "temperature" not in third

@@ -53,8 +53,13 @@ def _fit(
         left = seconds - (time.monotonic() - started)
         if left < 20:
             raise
-        print(f"AutoGluon failed ({type(e).__name__}: {e}); refitting without DyStack in {left:.0f} s", flush=True)
-        return _fit_once(train, target, kind, metric, left, seed, path.with_name(path.name + "-nodystack"), False)
+        print(
+            f"AutoGluon failed ({type(e).__name__}: {e}); refitting without DyStack in {left:.0f} s",
+            flush=True,
+        )
+        return _fit_once(
+            train, target, kind, metric, left, seed, path.with_name(path.name + "-nodystack"), False
+        )
 
 
 def _fit_once(

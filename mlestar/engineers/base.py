@@ -84,6 +84,8 @@ class Candidate:
     family: str = ""
     """Models of one family (boosted trees, linear models on TF-IDF, ...) share it; screening drafts
     one per family first. Empty: the candidate is its own family."""
+    references: tuple[str, ...] = ()
+    """Pages a web search found the model on (grounded retrieval), for the draft to read."""
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,31 @@
 
 The submission is written from the best stored predictions as soon as the search ends, so a run
 that hits its budget during the final fit still leaves a valid file. The final fit then reruns the
-chosen solution on every training row (when the search used a subsample) and saves its model.
+handed-over scripts (their settings frozen, MLESTAR_MODE=handover) on every training row, with the
+threads the search gave each script, and the submission is written again from what they predicted,
+combined by the code solution.py ships: `python solution.py` computes the same file.
+
+An ensemble hands over only its members with a weight; they are refitted in parallel, the most
+weighted first. A member with no time left (or whose refit fails) keeps its stored predictions, and
+the run says so (a final_member event): when the search used every row those are what its script
+computes anyway, otherwise the submission and solution.py differ for that reason.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mlestar import contract
-from mlestar.handover import standalone
+from mlestar.checks.frozen import clock_findings
+from mlestar.handover import shipped, standalone
+from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
     baseline_predictions,
     check_submission,
@@ -24,18 +35,20 @@ from mlestar.handover.submission import (
     write_submission,
 )
 from mlestar.journal import Node, Stage
-from mlestar.journal.events import FinalChosen, RunFinished
+from mlestar.journal.events import FinalChosen, FinalMember, RunFinished
 from mlestar.search.budget import Budget
+from mlestar.search.combine import combine
+from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
 from mlestar.task.files import read_table
+from mlestar.task.spec import ProblemType, TaskSpec
 
 
-def _numeric_prior_fits(spec) -> bool:  # type: ignore[no-untyped-def]
+def _numeric_prior_fits(spec: TaskSpec) -> bool:
     """The prior script answers numeric layouts only; text, label lists and top-k use baselines."""
-    from mlestar.task.spec import ProblemType
-
-    return spec.problem_type is not ProblemType.TEXT and spec.submission.value_kind not in ("labels", "ranked", "text")
+    textual = spec.submission.value_kind in ("labels", "ranked", "text")
+    return spec.problem_type is not ProblemType.TEXT and not textual
 
 
 @dataclass(frozen=True)
@@ -48,29 +61,49 @@ class Outcome:
 
 
 class Finisher:
-    def __init__(self, harness: Harness, budget: Budget, progress: Progress, threads: int) -> None:
+    def __init__(
+        self, harness: Harness, budget: Budget, progress: Progress, threads: int, lanes: int = 1
+    ) -> None:
+        """`threads`: what each final script may use (the search's, so stored predictions and refits
+        agree); `lanes`: how many refits run at once."""
         self.h = harness
         self.layout = harness.layout
         self.spec = harness.spec
         self.budget = budget
         self.progress = progress
         self.threads = threads
+        self.lanes = max(1, lanes)
         self.test = pd.read_parquet(self.layout.data / contract.TEST_FILE)
         path = self.spec.sample_submission_path
         self.sample = read_table(path) if path is not None else None
+        self.same_rows = bool(np.array_equal(harness.folds, harness.folds_full))
+        """The search used every row: a member's stored predictions are what its refit computes."""
+        self.inexact: list[str] = []
+        """Members whose predictions in the submission are not what solution.py computes."""
 
     def finish(self, best: Node | None) -> Outcome:
         self.progress.set_stage("submit")
         if best is None:
             return self._fallback()
         self.submit(self.h.predictions(best.id).test)
-        kind = "ensemble" if best.stage == Stage.ENSEMBLE else "script"
-        self.h.journal.record(FinalChosen(node=best.id, solution_kind=kind, score=best.score))
-        members = list(best.meta.get("members", [])) if best.stage == "ensemble" else [best.id]
-        model = self._final_fit(best, members)
-        self._write_solution(best, members)
+        plan = plan_of(best)
+        self.h.journal.record(
+            FinalChosen(
+                node=best.id,
+                solution_kind="script" if plan.kind == "script" else "ensemble",
+                score=best.score,
+                members=list(plan.members),
+                dropped=list(plan.dropped),
+            )
+        )
+        for member in plan.members:  # idempotent: a run killed before freezing is frozen now
+            freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
+        fits = self._final_fits(plan)
+        self.submit(self._combined(plan, fits))
+        model = self._model(plan, fits)
+        self._write_solution(plan)
         outcome = Outcome("ok", best.id, best.score, model)
-        self._finished(outcome)
+        self._finished(outcome, fits)
         return outcome
 
     def submit(self, pred: np.ndarray) -> None:
@@ -79,77 +112,159 @@ class Finisher:
         write_submission(frame, self.layout.submission)
 
     # -- final fit -------------------------------------------------------------------------------
-    def _final_fit(self, best: Node, members: list[str]) -> str | None:
-        """Refit on all rows with the model saved; keep the stored predictions if that fails."""
-        fitted: dict[str, Node] = {}
-        for member in members:
-            node = self.h.journal.get(member)
-            if node is None or node.code_path is None:
-                return None
-            done = self.h.journal.get(f"final-{member}")
-            if done is None:
-                # The final fit uses every core, so it is usually quicker than the search's run.
-                if self.budget.remaining() < max(10.0, 1.0 * node.duration_s):
-                    self.progress.note(f"no time left to refit {member}: the submission uses its stored predictions")
-                    return None
-                att = Attempt(
-                    id=f"final-{member}",
-                    parent=member,
-                    stage=Stage.FINAL,
-                    role="final_fit",
-                    plan="refit on all training rows and save the model",
-                )
-                script = (self.layout.root / node.code_path).read_text()
-                self.progress.started(att.id)
-                done = self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
-                self.progress.finished(done, best)
-            if not done.ok:
-                return None
-            fitted[member] = done
-        if best.stage != "ensemble":
-            only = fitted[best.id]
-            self.submit(self.h.predictions(only.id).test)
-            return self._copy_model(only.id)
-        return self._ensemble_model(best, fitted)
+    def _final_fits(self, plan: HandoverPlan) -> dict[str, MemberFit]:
+        """Refit the members that fit in the time left, in parallel; the others keep their stored
+        predictions, with the reason journaled."""
+        nodes = {m: self.h.journal.nodes[m] for m in plan.members}
+        done = {m: self.h.journal.get(f"final-{m}") for m in plan.members}
+        todo = [m for m in plan.members if done[m] is None]
+        admitted, refused = schedule(todo, plan.weights_by_member, nodes, self.lanes, self.budget.remaining())
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix="final") as pool:
+            ran = dict(zip(admitted, pool.map(self._refit, [nodes[m] for m in admitted]), strict=True))
+        fits = {}
+        for member in plan.members:
+            node = done[member] or ran.get(member)
+            reason = refused.get(member) or (None if node is None or node.ok else _failed(node))
+            fits[member] = MemberFit(member, node if node is not None and node.ok else None, reason)
+            self._journal_member(fits[member], plan.kind == "stacking")
+        return fits
 
-    def _copy_model(self, node_id: str) -> str | None:
-        source = self.layout.attempt(node_id) / contract.OUTPUT_DIR / contract.MODEL_FILE
-        if not source.exists():
+    def _refit(self, node: Node) -> Node:
+        att = Attempt(
+            id=f"final-{node.id}",
+            parent=node.id,
+            stage=Stage.FINAL,
+            role="final_fit",
+            plan="refit on all training rows and save the model",
+        )
+        script = self._script(node.id)
+        self.progress.started(att.id)
+        done = self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
+        self.progress.finished(done, None)
+        return done
+
+    def _journal_member(self, fit: MemberFit, stacking: bool) -> None:
+        """The member's final_member event: is what the submission used what solution.py computes?"""
+        clock = [str(f) for f in clock_findings(self._script(fit.member))]
+        repeated = self._repeated(fit)
+        # Stored predictions stand in exactly when the search used every row, except that a
+        # stacker also reads the out-of-fold predictions, which repeats average over several splits.
+        stored_exact = self.same_rows and not (stacking and _repeats(self.h.journal.nodes[fit.member]) > 1)
+        exact = (fit.refit is not None or stored_exact) and not clock and repeated is not False
+        if not exact:
+            self.inexact.append(fit.member)
+        self.h.journal.record(
+            FinalMember(
+                member=fit.member,
+                refit=fit.refit is not None,
+                reason=fit.reason,
+                exact=exact,
+                repeated=repeated,
+                clock=clock,
+            )
+        )
+        if clock:
+            self.progress.note(
+                f"{fit.member} depends on the clock outside the explore guard ({clock[0]}): solution.py "
+                "searches again and may not rebuild the submission exactly"
+            )
+        if repeated is False:
+            self.progress.note(
+                f"{fit.member} predicted differently in its refit than in the search, on the same rows: "
+                "its script is not repeatable, so solution.py may not rebuild the submission exactly"
+            )
+        if fit.refit is None:
+            consequence = (
+                "they are what its script computes on every row"
+                if exact
+                else "solution.py will compute different ones"
+            )
+            self.progress.note(f"{fit.member} uses its stored predictions ({fit.reason}); {consequence}")
+
+    def _repeated(self, fit: MemberFit) -> bool | None:
+        """Did the refit predict exactly what the search run did? (None: not comparable, as when
+        the search used a subsample or there was no refit.) Out-of-fold predictions compare only
+        when the search ran the script once: repeats average them over several splits."""
+        if fit.refit is None or not self.same_rows:
+            return None
+        searched, refit = self.h.predictions(fit.member), self.h.predictions(fit.refit.id)
+        if _repeats(self.h.journal.nodes[fit.member]) > 1:
+            return _same(searched.test, refit.test)
+        return _same(searched.test, refit.test) and _same(searched.oof, refit.oof)
+
+    def _combined(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> np.ndarray:
+        """The submission's predictions: each member's final ones (stored where it was not refit),
+        combined as solution.py combines them."""
+        preds = [self.h.predictions(fits[m].source_id) for m in plan.members]
+        if plan.kind == "script":
+            return preds[0].test
+        problem = self.spec.problem_type
+        return combine(
+            plan.kind,
+            [p.oof for p in preds],
+            [p.test for p in preds],
+            self.h.y,
+            list(plan.weights),
+            problem.is_classification,
+            problem is ProblemType.MULTICLASS,
+        )
+
+    def _model(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> str | None:
+        refits = [fits[m].refit for m in plan.members]
+        if any(r is None for r in refits):
+            self.progress.note(
+                "not every member was refit: no saved model for this run (the submission is unaffected)"
+            )
+            return None
+        paths = [self.layout.attempt(r.id) / contract.OUTPUT_DIR / contract.MODEL_FILE for r in refits if r]
+        if not all(p.exists() for p in paths):
             self.progress.note("the final script saved no model: serving is not available for this run")
             return None
+        if plan.kind == "script":
+            return self._copy_model(paths[0])
+        if plan.kind not in ("average", "greedy"):
+            self.progress.note("no servable model for this ensemble kind: the submission is unaffected")
+            return None
+        from mlestar.handover.predictor import save_ensemble_model
+
+        save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
+        return str(self.layout.model.relative_to(self.layout.root))
+
+    def _copy_model(self, source: Path) -> str:
         self.layout.model.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, self.layout.model)
         return str(self.layout.model.relative_to(self.layout.root))
 
-    def _ensemble_model(self, best: Node, fitted: dict[str, Node]) -> str | None:
-        # Member refits are exact when the search used every row; the ensemble's test predictions
-        # stand. A servable ensemble model is built from the members' saved models where possible.
-        from mlestar.handover.predictor import save_ensemble_model
-
-        paths = [self.layout.attempt(n.id) / contract.OUTPUT_DIR / contract.MODEL_FILE for n in fitted.values()]
-        if not all(p.exists() for p in paths) or best.meta.get("kind") not in ("average", "greedy"):
-            self.progress.note("no servable model for this ensemble kind: the submission is unaffected")
-            return None
-        save_ensemble_model(paths, list(best.meta["weights"]), self.spec, self.layout.model)
-        return str(self.layout.model.relative_to(self.layout.root))
-
     # -- solution.py -------------------------------------------------------------------------------
-    def _write_solution(self, best: Node, members: list[str]) -> None:
-        if best.stage != "ensemble":
-            code = (self.layout.root / best.code_path).read_text()  # type: ignore[operator]
-            self.layout.solution.write_text(standalone.standalone_script(code, self.spec))
-            return
-        scripts = {m: (self.layout.root / self.h.journal.nodes[m].code_path).read_text() for m in members}  # type: ignore[operator]
-        standalone.write_parts(self.layout.solution_parts, scripts)
-        weights = list(best.meta.get("weights", [1.0 / len(members)] * len(members)))
-        kind = str(best.meta.get("kind", "average"))
-        self.layout.solution.write_text(standalone.ensemble_script(self.spec, members, kind, weights))
+    def _write_solution(self, plan: HandoverPlan) -> None:
+        """solution.py, and solution_parts/ with the code it ships (and an ensemble's members)."""
+        if plan.kind == "script":
+            code = standalone.standalone_script(self._script(plan.best))
+            shipped.write_parts(self.layout.solution_parts, self.spec, {})
+        else:
+            shipped.write_parts(
+                self.layout.solution_parts, self.spec, {m: self._script(m) for m in plan.members}
+            )
+            code = standalone.ensemble_script(self.spec, list(plan.members), plan.kind, list(plan.weights))
+        self.layout.solution.write_text(code)
+
+    def _script(self, node_id: str) -> str:
+        code_path = self.h.journal.nodes[node_id].code_path
+        assert code_path is not None, f"{node_id} has no script"
+        return (self.layout.root / code_path).read_text()
 
     def _fallback(self) -> Outcome:
         if self.spec.solver == "baseline" or not _numeric_prior_fits(self.spec):
             return self._baseline()
-        self.progress.note("no solution script worked: submitting the training prior, a valid but trivial answer")
-        att = Attempt(id="fallback", stage=Stage.FINAL, role="fallback", plan="predict the prior of the training answers")
+        self.progress.note(
+            "no solution script worked: submitting the training prior, a valid but trivial answer"
+        )
+        att = Attempt(
+            id="fallback",
+            stage=Stage.FINAL,
+            role="fallback",
+            plan="predict the prior of the training answers",
+        )
         script = standalone.trivial_script(self.spec)
         node = self.h.journal.get(att.id) or self.h.run(att, script, 60.0, 1)
         out = self.layout.attempt(att.id) / contract.OUTPUT_DIR / contract.TEST_PRED_FILE
@@ -158,21 +273,27 @@ class Finisher:
             pred = trivial_predictions(self.spec, self.h.y, self.h.n_test)
         self.submit(pred)
         self.layout.solution.write_text(script)
+        shipped.write_parts(self.layout.solution_parts, self.spec, {})
         outcome = Outcome("fallback", None, None, None)
-        self._finished(outcome)
+        self._finished(outcome, {})
         return outcome
 
     def _baseline(self) -> Outcome:
         """The documented baseline of tasks no engineer answered (docs/conformance.md)."""
         base = self.spec.baseline
-        self.progress.note(f"no engineer answered: submitting the baseline '{base}', a valid but plain answer")
+        self.progress.note(
+            f"no engineer answered: submitting the baseline '{base}', a valid but plain answer"
+        )
         self.submit(baseline_predictions(self.spec, self.h.y, self.test, self.sample))
-        self.layout.solution.write_text(f'"""No engineer answered this task: the baseline {base!r} was submitted."""\n')
+        self.layout.solution.write_text(
+            f'"""No engineer answered this task: the baseline {base!r} was submitted."""\n'
+        )
         outcome = Outcome("fallback", None, None, None)
-        self._finished(outcome)
+        self._finished(outcome, {})
         return outcome
 
-    def _finished(self, outcome: Outcome) -> None:
+    def _finished(self, outcome: Outcome, fits: dict[str, MemberFit]) -> None:
+        stored = [f.member for f in fits.values() if f.refit is None]
         event = RunFinished(
             status=outcome.status,
             best=outcome.best,
@@ -181,7 +302,22 @@ class Finisher:
             solution=self.layout.solution.name,
             model=outcome.model,
             threads=self.threads,
+            stored_members=stored,
+            exact=not self.inexact,
             baseline=self.spec.baseline if outcome.status == "fallback" else None,
             finished=time.time(),
         )
         self.h.journal.record(event)
+
+
+def _failed(node: Node) -> str:
+    first = (node.error or node.status).strip().splitlines()[0][:160]
+    return f"its refit {node.status}: {first}"
+
+
+def _repeats(node: Node) -> int:
+    return int(node.meta.get("repeats", 1))
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))

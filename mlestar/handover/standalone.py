@@ -1,91 +1,77 @@
 """The final solution.py handed to the user: it reproduces submission.csv with no mlestar import.
 
-A single-script solution is the script itself plus a "submission" block that turns output/test.npy
-into the submission file. An ensemble becomes a small driver that runs each member script (kept in
-solution_parts/) in its own folder and combines their predictions the way the harness did.
+A single-script solution is the script itself plus a "submission" block that imports the run's own
+code for writing submissions (solution_parts/submission.py, see shipped.py); the script's entry point
+runs its main and then writes the submission, so the file has one `if __name__ == "__main__":`. An
+ensemble becomes a small driver that runs each member script (kept in solution_parts/) in its own
+folder and combines their predictions with solution_parts/combine.py, the code the run combined
+them with (search/combine.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import ast
 
-from mlestar.contract import BLOCK_MARKER, FILES_LINK, INPUT_DIR, OUTPUT_DIR, TEST_PRED_FILE
+from mlestar import syntax
+from mlestar.contract import (
+    BLOCK_MARKER,
+    INPUT_DIR,
+    OOF_FILE,
+    OUTPUT_DIR,
+    TARGET_FILE,
+    TEST_PRED_FILE,
+)
+from mlestar.handover import shipped
 from mlestar.task.spec import ProblemType, TaskSpec
 
-_SUBMISSION = '''
-{marker}submission
-SUBMISSION_FILE = "submission.csv"
-SAMPLE_SUBMISSION = {sample!r}  # in the task folder, seen through ./input/files
-ID_COLUMN = {id_column!r}
-PREDICTION_COLUMNS = {columns!r}
-CLASSES = {classes!r}
-VALUE_KIND = {kind!r}  # "label", "probability" or "number"
-MULTICLASS = {multiclass!r}
-ROW_ORDER = {row_order!r}  # "sample": the sample submission's order; "test": the test file's
+_SUBMISSION = f"""{BLOCK_MARKER}submission
+from solution_parts.submission import write_submission  # the run's own code: output/test.npy -> submission.csv
+"""
+_MAIN_GUARD = 'if __name__ == "__main__":'
 
 
-def write_submission() -> None:
-    """Turn output/test.npy into a submission shaped exactly like the sample submission."""
-    import numpy as np
-    import pandas as pd
-
-    test = pd.read_parquet("{input}/test.parquet")
-    pred = np.load("{output}/{test_pred}").reshape(len(test), -1)
-    if VALUE_KIND == "label":
-        index = (pred[:, 0] >= 0.5).astype(int) if not MULTICLASS else pred.argmax(axis=1)
-        values = pd.DataFrame({{PREDICTION_COLUMNS[0]: [CLASSES[i] for i in index]}})
-    else:
-        if VALUE_KIND == "probability":
-            pred = np.clip(pred, 1e-15, 1 - 1e-15)
-            if MULTICLASS:
-                pred = pred / pred.sum(axis=1, keepdims=True)
-        values = pd.DataFrame(pred, columns=PREDICTION_COLUMNS)
-    if ID_COLUMN is None:
-        values.to_csv(SUBMISSION_FILE, index=False)
-        return
-    values.insert(0, ID_COLUMN, test[ID_COLUMN].to_numpy())
-    if SAMPLE_SUBMISSION and ROW_ORDER == "sample":
-        sample = pd.read_csv("{input}/{files}/" + SAMPLE_SUBMISSION)
-        values.index = values[ID_COLUMN].astype(str)
-        values = values.loc[sample[ID_COLUMN].astype(str)].reset_index(drop=True)
-        values[ID_COLUMN] = sample[ID_COLUMN].to_numpy()
-        values = values[list(sample.columns)]
-    values.to_csv(SUBMISSION_FILE, index=False)
+def standalone_script(script: str) -> str:
+    """The script with the submission block before its entry point, which also writes the
+    submission: one `if __name__ == "__main__":` for the whole file. A script without such a
+    guard (its work at the top level) gets one that only writes the submission."""
+    block = _SUBMISSION
+    span = _last_main_guard(script)
+    if span is None:
+        return f"{script.rstrip()}\n\n\n{block}\n\n{_MAIN_GUARD}\n    write_submission()\n"
+    first, last, indent = span
+    lines = script.splitlines(keepends=True)
+    head, guard = "".join(lines[:first]).rstrip(), "".join(lines[first : last + 1]).rstrip()
+    return f"{head}\n\n\n{block}\n\n{guard}\n{indent}write_submission()\n"
 
 
-if __name__ == "__main__":
-    write_submission()
-'''
+def _last_main_guard(script: str) -> tuple[int, int, str] | None:
+    """(first line, last line, body indentation) of the script's entry point when it is its last
+    top-level statement, has no else branch and is the only one."""
+    tree = syntax.parse(script)
+    guards = [s for s in tree.body if isinstance(s, ast.If) and _is_main_test(s.test)]
+    if len(guards) != 1 or guards[0] is not tree.body[-1] or guards[0].orelse:
+        return None
+    guard = guards[0]
+    body_line = script.splitlines()[guard.body[0].lineno - 1]
+    indent = body_line[: len(body_line) - len(body_line.lstrip())]
+    return guard.lineno - 1, (guard.end_lineno or guard.lineno) - 1, indent
 
 
-def submission_block(spec: TaskSpec) -> str:
-    sample = None
-    if spec.sample_submission_path is not None:
-        sample = str(spec.sample_submission_path.relative_to(spec.task_dir))
-    return _SUBMISSION.format(
-        marker=BLOCK_MARKER,
-        sample=sample,
-        id_column=spec.id_column,
-        columns=list(spec.target_columns),
-        classes=list(spec.classes or []),
-        kind=spec.submission.value_kind,
-        multiclass=spec.problem_type is ProblemType.MULTICLASS,
-        row_order=spec.submission.row_order,
-        input=INPUT_DIR,
-        output=OUTPUT_DIR,
-        files=FILES_LINK,
-        test_pred=TEST_PRED_FILE,
+def _is_main_test(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
     )
-
-
-def standalone_script(script: str, spec: TaskSpec) -> str:
-    return script.rstrip("\n") + "\n\n" + submission_block(spec)
 
 
 _ENSEMBLE = '''"""Final solution: an ensemble of {n} solution scripts, combined by {kind}.
 
-Each member script in solution_parts/ runs in its own folder under parts/, reading ./input like
-any solution; their out-of-fold and test predictions are then combined here. Written by mlestar.
+Each member script in solution_parts/ runs in its own folder under parts/, reading ./{input} like
+any solution; their predictions are combined by solution_parts/{combine}, the code the run
+combined them with. Written by mlestar.
 """
 
 from __future__ import annotations
@@ -97,71 +83,37 @@ from pathlib import Path
 
 import numpy as np
 
+from solution_parts.combine import combine
+
 INPUT = Path("{input}")
 OUTPUT = Path("{output}")
 MEMBERS = {members!r}
-WEIGHTS = {weights!r}  # used by "average" and "greedy"
 KIND = {kind!r}
+WEIGHTS = {weights!r}  # one per member; "stacking" fits a linear meta-model instead
 CLASSIFICATION = {classification!r}
 MULTICLASS = {multiclass!r}
 
 
 {marker}members
 def run_member(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Run one member script in its own folder; its out-of-fold and test predictions."""
     work = Path("parts") / name
     work.mkdir(parents=True, exist_ok=True)
-    link = work / "input"
+    link = work / "{input}"
     if not link.exists():
         link.symlink_to(INPUT.resolve())
     script = Path("solution_parts") / f"{{name}}.py"
     subprocess.run([sys.executable, str(script.resolve())], cwd=work, check=True, env=os.environ.copy())
-    return np.load(work / "output" / "oof.npy"), np.load(work / "output" / "test.npy")
-
-
-{marker}combine
-def stack(oofs: list[np.ndarray], tests: list[np.ndarray]) -> np.ndarray:
-    """A linear meta-model fitted on the members' out-of-fold predictions."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-
-    y = np.load(INPUT / "target.npy")
-    used = np.load(INPUT / "folds.npy") >= 0
-
-    def features(arrays: list[np.ndarray]) -> np.ndarray:
-        x = np.hstack(arrays)
-        if CLASSIFICATION:
-            x = np.clip(x, 1e-6, 1 - 1e-6)
-            x = np.log(x / (1 - x))
-        return x
-
-    if CLASSIFICATION:
-        meta = LogisticRegression(C=1.0, max_iter=300, tol=1e-4).fit(features(oofs)[used], y[used])
-        proba = meta.predict_proba(features(tests))
-        return proba if MULTICLASS else proba[:, [1]]
-    columns = []
-    for j in range(tests[0].shape[1]):
-        target = y if y.ndim == 1 else y[:, j]
-        meta = Ridge(alpha=1.0).fit(features([o[:, [j]] for o in oofs])[used], target[used])
-        columns.append(meta.predict(features([t[:, [j]] for t in tests])))
-    return np.column_stack(columns)
-
-
-def combine(oofs: list[np.ndarray], tests: list[np.ndarray]) -> np.ndarray:
-    if KIND == "stacking":
-        pred = stack(oofs, tests)
-    else:
-        w = np.asarray(WEIGHTS, dtype=float)
-        pred = np.tensordot(w / w.sum(), np.stack(tests), axes=1)
-    if MULTICLASS:
-        pred = np.clip(pred, 1e-6, 1.0)
-        pred = pred / pred.sum(axis=1, keepdims=True)
-    return pred
+    return np.load(work / "{output}" / "{oof}"), np.load(work / "{output}" / "{test_pred}")
 
 
 {marker}main
 def main() -> None:
     results = [run_member(name) for name in MEMBERS]
+    oofs, tests = [r[0] for r in results], [r[1] for r in results]
+    y = np.load(INPUT / "{target}")
     OUTPUT.mkdir(exist_ok=True)
-    np.save(OUTPUT / "test.npy", combine([r[0] for r in results], [r[1] for r in results]))
+    np.save(OUTPUT / "{test_pred}", combine(KIND, oofs, tests, y, WEIGHTS, CLASSIFICATION, MULTICLASS))
 
 
 if __name__ == "__main__":
@@ -173,15 +125,19 @@ def ensemble_script(spec: TaskSpec, members: list[str], kind: str, weights: list
     body = _ENSEMBLE.format(
         n=len(members),
         kind=kind,
+        combine=shipped.COMBINE_MODULE,
         input=INPUT_DIR,
         output=OUTPUT_DIR,
+        oof=OOF_FILE,
+        test_pred=TEST_PRED_FILE,
+        target=TARGET_FILE,
         members=members,
         weights=weights,
         classification=spec.problem_type.is_classification,
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
         marker=BLOCK_MARKER,
     )
-    return standalone_script(body, spec)
+    return standalone_script(body)
 
 
 _TRIVIAL = '''"""Fallback solution: no solution script worked, so this predicts the training answers' prior.
@@ -227,10 +183,4 @@ def trivial_script(spec: TaskSpec) -> str:
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
         n_outputs=spec.n_outputs,
     )
-    return standalone_script(body, spec)
-
-
-def write_parts(parts_dir: Path, scripts: dict[str, str]) -> None:
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    for name, code in scripts.items():
-        (parts_dir / f"{name}.py").write_text(code)
+    return standalone_script(body)

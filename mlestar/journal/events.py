@@ -214,6 +214,19 @@ class Memoised(Event):
     value: Any
 
 
+@dataclass(frozen=True, kw_only=True)
+class SettingsFrozen(Event):
+    """A working script's searched settings written into it as its FROZEN literal (search/freeze.py):
+    the final fit and solution.py reuse what the search found instead of searching again."""
+
+    name = "settings_frozen"
+    node: str
+    settings: dict[str, Any] | None
+    """What its search found, now its FROZEN literal; None when it could not be frozen."""
+    problem: str | None = None
+    """Why it could not be frozen."""
+
+
 # -- the hand-over --------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class FinalChosen(Event):
@@ -223,6 +236,28 @@ class FinalChosen(Event):
     solution_kind: str
     """"script" or "ensemble"."""
     score: float | None
+    members: list[str] = field(default_factory=list)
+    """The scripts handed over (the solution itself for a script). Empty in older journals."""
+    dropped: list[str] = field(default_factory=list)
+    """Ensemble members with zero weight, left out of the final fit and solution.py."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinalMember(Event):
+    """One handed-over script in the final fit: refit, or its stored predictions stand in
+    (a resumed run repeats the event; the last one counts)."""
+
+    name = "final_member"
+    member: str
+    refit: bool
+    reason: str | None
+    """Why its stored predictions stand in (no time left, the refit failed), or None."""
+    exact: bool
+    """Its predictions in the submission are what solution.py computes."""
+    repeated: bool | None
+    """Its refit predicted what its search run did; None when not comparable (a subsample, no refit)."""
+    clock: list[str] = field(default_factory=list)
+    """Findings of checks.frozen: where its script depends on the clock outside the explore guard."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,7 +272,11 @@ class RunFinished(Event):
     model: str | None = None
     """model/model.pkl relative to the run folder, or None."""
     threads: int | None = None
-    """Cores the final fit used: thread counts can change a model's results."""
+    """Each final script's threads: thread counts can change a model's results."""
+    stored_members: list[str] = field(default_factory=list)
+    """Members not refit: the submission used their stored predictions."""
+    exact: bool | None = None
+    """Every member exact: solution.py rebuilds the submission (None in older journals)."""
     baseline: str | None = None
     """The documented baseline submitted, if any."""
     finished: float | None = None

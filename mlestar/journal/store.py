@@ -66,7 +66,9 @@ class Journal:
         that tests and tools fabricate). The search writes whole events with record()."""
         known = {f.name for f in fields(event_class(name))}
         if set(facts) - known:
-            raise ValueError(f"expected facts of {name!r} ({', '.join(sorted(known))}), found {sorted(facts)}")
+            raise ValueError(
+                f"expected facts of {name!r} ({', '.join(sorted(known))}), found {sorted(facts)}"
+            )
         self._append("event", {"name": name, "time": time.time(), **facts})
 
     def _append(self, kind: str, body: dict[str, Any], node: Node | None = None) -> None:
@@ -116,10 +118,15 @@ class Journal:
         return found[-1] if found else None
 
     def best(self, lower_is_better: bool, stages: tuple[Stage, ...] | None = None) -> Node | None:
-        scored = [n for n in list(self.nodes.values()) if n.ok and (stages is None or n.stage in stages)]
+        nodes = list(self.nodes.values())  # a snapshot: attempts of a batch add nodes from their threads
+        scored = [n for n in nodes if n.ok and (stages is None or n.stage in stages)]
         if not scored:
             return None
-        return min(scored, key=lambda n: Score(n.score, lower_is_better).key)
+        # Ties go to a script before an ensemble, then to the smaller id: never to whichever
+        # attempt of a parallel batch happened to finish first.
+        return min(
+            scored, key=lambda n: (Score(n.score, lower_is_better).key, n.stage == Stage.ENSEMBLE, n.id)
+        )
 
 
 def drop_torn_tail(path: Path) -> None:

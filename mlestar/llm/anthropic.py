@@ -1,4 +1,5 @@
-"""Claude through the `anthropic` SDK; its server-side web search serves the retrieval role."""
+"""Claude through the `anthropic` SDK; its server-side web search serves the retrieval role,
+each search billed its fee."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mlestar.llm.client import WEB_SEARCH, Message, Reply, cost_of, system_and_turns
+from mlestar.llm.client import WEB_SEARCH, Message, Probe, Reply, system_and_turns
 from mlestar.llm.failures import ProviderError, from_sdk_exception
+from mlestar.llm.pricing import call_cost
 from mlestar.llm.settings import LLMSettings
 
 WEB_SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
@@ -54,6 +56,14 @@ class AnthropicClient:
             raise from_sdk_exception(exc, "anthropic") from exc
         return self._reply(response)
 
+    def probe(self) -> Probe:
+        """The model as the API describes it: a wrong name or key fails here."""
+        try:
+            self._client.models.retrieve(self.settings.model)
+        except (self._anthropic.AnthropicError, json.JSONDecodeError) as exc:
+            raise from_sdk_exception(exc, "anthropic") from exc
+        return Probe(None, None)
+
     def _reply(self, response: Any) -> Reply:
         blocks = getattr(response, "content", None)
         if blocks is None:
@@ -62,12 +72,15 @@ class AnthropicClient:
         usage = getattr(response, "usage", None)
         tokens_in = int(getattr(usage, "input_tokens", 0) or 0)
         tokens_out = int(getattr(usage, "output_tokens", 0) or 0)
+        searches = int(getattr(getattr(usage, "server_tool_use", None), "web_search_requests", 0) or 0)
         return Reply(
             text=text,
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             model=str(getattr(response, "model", "") or self.settings.model),
-            cost_usd=cost_of(tokens_in, tokens_out, self.settings.prices),
+            cost_usd=call_cost(
+                tokens_in, tokens_out, self.settings.prices, searches, self.settings.search_fee
+            ),
             sources=_sources(blocks),
             truncated=getattr(response, "stop_reason", None) == "max_tokens",
         )

@@ -83,8 +83,10 @@ def system_and_turns(messages: list[Message]) -> tuple[str, list[Message]]:
     return system, [m for m in messages if m.role != "system"]
 
 
-def cost_of(input_tokens: int, output_tokens: int, prices: tuple[float, float] | None) -> float:
-    """USD for a call, from prices per million input and output tokens (0.0 when unknown)."""
-    if prices is None:
-        return 0.0
-    return (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
+@dataclass(frozen=True)
+class Probe:
+    """What a provider says about itself before any call: the models it serves (None when it
+    does not list them) and the context window it gives the chosen model (None when unsaid)."""
+
+    models: tuple[str, ...] | None
+    context_window: int | None

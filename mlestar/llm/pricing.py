@@ -1,32 +1,28 @@
-"""Known list prices, USD per million tokens (input, output), for cost accounting and --max-cost.
+"""What a call costs: tokens at the model's price, plus the fee for grounded search.
 
-Prices change: these are the providers' published list prices as of 2025 and only a default.
-MLESTAR_LLM_PRICE_IN / MLESTAR_LLM_PRICE_OUT override them; local servers cost nothing.
-A model missing here has an unknown price: its tokens still count, its cost shows as 0.
+Prices live in models.yaml (list prices as of 2025, only a default): MLESTAR_LLM_PRICE_IN /
+MLESTAR_LLM_PRICE_OUT or a models file of your own override them; local servers cost nothing.
+A model without a known price still has its tokens counted; its cost shows as 0.
 """
 
 from __future__ import annotations
 
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "o4-mini": (1.10, 4.40),
-    "gemini-2.0-flash": (0.10, 0.40),
-    "gemini-2.5-flash": (0.30, 2.50),
-    "gemini-2.5-pro": (1.25, 10.00),
-    "claude-3-5-haiku-latest": (0.80, 4.00),
-    "claude-sonnet-4-0": (3.00, 15.00),
-    "claude-opus-4-0": (15.00, 75.00),
-}
+from mlestar.llm.models import ModelTable
 
 
 def known_price(model: str) -> tuple[float, float] | None:
-    """The price of a model, matching dated variants ("gpt-4o-mini-2024-07-18") by prefix."""
-    name = model.split("/")[-1].lower()
-    if name in PRICES:
-        return PRICES[name]
-    matches = [k for k in PRICES if name.startswith(k + "-")]
-    return PRICES[max(matches, key=len)] if matches else None
+    """The list price of a hosted model, matching dated variants ("gpt-4o-mini-2024-07-18")."""
+    return ModelTable.load().lookup(model, local=False).price
+
+
+def call_cost(
+    input_tokens: int,
+    output_tokens: int,
+    prices: tuple[float, float] | None,
+    searches: int = 0,
+    search_fee: float = 0.0,
+) -> float:
+    """USD for one call: tokens at (input, output) USD per million, plus `searches` fees
+    (Gemini bills each grounded prompt, Claude each web search)."""
+    tokens = 0.0 if prices is None else (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
+    return tokens + searches * search_fee

@@ -4,23 +4,33 @@ Keys come from the environment only and live in a Secret, whose repr and str are
 settings value can be logged, printed or json-dumped without leaking the key.
 
     --llm openai:gpt-4o-mini          OPENAI_API_KEY, optional OPENAI_BASE_URL (any compatible server)
-    --llm ollama:qwen2.5-coder:7b     OLLAMA_BASE_URL (default http://localhost:11434/v1), no key
+    --llm ollama:qwen2.5-coder:7b     OLLAMA_BASE_URL (default http://localhost:11434), no key
     --llm vllm:MODEL / lmstudio:MODEL / llamacpp:MODEL   local servers, like ollama
     --llm openrouter:VENDOR/MODEL     OPENROUTER_API_KEY
     --llm gemini:gemini-2.5-flash     GEMINI_API_KEY or GOOGLE_API_KEY, optional GEMINI_BASE_URL
     --llm anthropic:claude-sonnet-4-0 ANTHROPIC_API_KEY, optional ANTHROPIC_BASE_URL
     --llm replay:RUN_DIR              the recorded replies of an earlier run, no network
-Knobs for every provider: MLESTAR_LLM_TIMEOUT (s), MLESTAR_LLM_MAX_OUTPUT_TOKENS,
-MLESTAR_LLM_RETRIES, MLESTAR_LLM_TEMPERATURE, MLESTAR_LLM_PRICE_IN / _OUT (USD per 1M tokens).
+Per-model settings (context window, output cap, temperature support, thinking budget, price,
+search fee, timeout) come from models.yaml, overridden by the user's file (--llm-models FILE or
+MLESTAR_LLM_MODELS), overridden by these knobs for every provider: MLESTAR_LLM_TIMEOUT (s),
+MLESTAR_LLM_MAX_OUTPUT_TOKENS, MLESTAR_LLM_CONTEXT_WINDOW, MLESTAR_LLM_RETRIES,
+MLESTAR_LLM_TEMPERATURE, MLESTAR_LLM_PRICE_IN / _OUT (USD per 1M tokens).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from mlestar.errors import ConfigError
-from mlestar.llm.pricing import known_price
+from mlestar.llm.models import ModelInfo, ModelTable
+
+if TYPE_CHECKING:
+    from mlestar.llm.websearch import SearchSpec
 
 ROLES = (
     "retrieve",
@@ -67,7 +77,7 @@ class Secret:
 @dataclass(frozen=True)
 class _Provider:
     api: str
-    """"openai_compat", "gemini", "anthropic" or "replay"."""
+    """"openai_compat", "ollama", "gemini", "anthropic" or "replay"."""
     key_vars: tuple[str, ...] = ()
     base_var: str | None = None
     default_base: str | None = None
@@ -80,8 +90,9 @@ PROVIDERS: dict[str, _Provider] = {
     "openrouter": _Provider(
         "openai_compat", ("OPENROUTER_API_KEY",), "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"
     ),
+    # Ollama's own API: only it lets a request set the context window (num_ctx).
     "ollama": _Provider(
-        "openai_compat", ("OLLAMA_API_KEY",), "OLLAMA_BASE_URL", "http://localhost:11434/v1", False, True
+        "ollama", ("OLLAMA_API_KEY",), "OLLAMA_BASE_URL", "http://localhost:11434", False, True
     ),
     "vllm": _Provider(
         "openai_compat", ("VLLM_API_KEY",), "VLLM_BASE_URL", "http://localhost:8000/v1", False, True
@@ -104,6 +115,7 @@ class LLMSettings:
     api_key: Secret | None = None
     timeout_s: float = 180.0
     max_output_tokens: int = 8192
+    """The largest answer any role asks for (each role asks for less or equal)."""
     retries: int = 3
     """Retries after the first try, on 429, 5xx, timeouts and dropped connections."""
     temperature: float | None = None
@@ -112,17 +124,31 @@ class LLMSettings:
     """USD per million (input, output) tokens; None when unknown."""
     roles: tuple[tuple[str, LLMSettings], ...] = ()
     """Per-role overrides (a cheaper model for summaries and checks)."""
+    context_window: int | None = None
+    """Tokens the model reads and writes in one call; prompts are trimmed to fit it."""
+    accepts_temperature: bool = True
+    """False for models that refuse a temperature (reasoning models): none is sent."""
+    thinking_budget: int | None = None
+    """Tokens a call may spend thinking before it answers, on top of the answer's cap."""
+    reasoning_effort: str | None = None
+    search_fee: float = 0.0
+    """USD per grounded prompt or web search."""
+    local: bool = False
+    """A server on this machine or network: costs nothing, gets local timeouts."""
+    search: SearchSpec | None = None
+    """The search backend retrieval asks (--search), for models without a search of their own."""
 
     @property
     def spec(self) -> str:
         return f"{self.provider}:{self.model}"
 
-    @property
-    def local(self) -> bool:
-        return PROVIDERS[self.provider].local
-
     def for_role(self, role: str) -> LLMSettings:
         return dict(self.roles).get(role, self)
+
+    def distinct(self) -> list[LLMSettings]:
+        """Every model the run uses (the main one and each role's), once each."""
+        found = [self, *(chosen for _, chosen in self.roles)]
+        return list({(s.spec, s.base_url): s for s in found}.values())
 
     def output_cap(self, requested: int | None) -> int:
         return self.max_output_tokens if requested is None else min(requested, self.max_output_tokens)
@@ -133,15 +159,22 @@ class LLMSettings:
         environ: Mapping[str, str],
         spec: str,
         role_specs: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        models_file: Path | None = None,
     ) -> LLMSettings:
-        """Settings for `--llm spec` (and `--llm-role role=spec`), reading keys from environ."""
-        main = _one(environ, spec)
+        """Settings for `--llm spec` (and `--llm-role role=spec`), reading keys from environ and
+        per-model settings from models.yaml and the user's file (models_file, else
+        MLESTAR_LLM_MODELS)."""
+        path = models_file or (
+            Path(environ["MLESTAR_LLM_MODELS"]) if environ.get("MLESTAR_LLM_MODELS") else None
+        )
+        table = ModelTable.load(path)
+        main = _one(environ, spec, table)
         pairs = role_specs.items() if isinstance(role_specs, Mapping) else role_specs
         roles = []
         for role, role_spec in pairs:
             if role not in ROLES:
                 raise ConfigError(f"expected a role among {', '.join(ROLES)}; found {role!r}")
-            roles.append((role, _one(environ, _qualify(role_spec, main))))
+            roles.append((role, _one(environ, _qualify(role_spec, main), table)))
         return replace(main, roles=tuple(roles))
 
 
@@ -151,28 +184,55 @@ def _qualify(role_spec: str, main: LLMSettings) -> str:
     return role_spec if prefix in PROVIDERS else f"{main.provider}:{role_spec}"
 
 
-def _one(environ: Mapping[str, str], spec: str) -> LLMSettings:
+def _one(environ: Mapping[str, str], spec: str, table: ModelTable) -> LLMSettings:
     provider_name, _, model = spec.partition(":")
     provider = PROVIDERS.get(provider_name.strip().lower())
     if provider is None or not model.strip():
         raise ConfigError(
             f"expected --llm PROVIDER:MODEL with PROVIDER one of {', '.join(PROVIDERS)}; found {spec!r}"
         )
-    name = provider_name.strip().lower()
+    name, model = provider_name.strip().lower(), model.strip()
     base_url = (environ.get(provider.base_var) if provider.base_var else None) or provider.default_base
-    key = _key(environ, name, provider, base_url)
+    # An OpenAI-compatible server on this machine or network is self-hosted; a local address
+    # for Gemini or Claude is a gateway to the paid service.
+    local = provider.local or (provider.api == "openai_compat" and is_local_url(base_url))
+    info = table.lookup(model, local) if provider.api != "replay" else ModelInfo()
+    context = _optional_number(environ, "MLESTAR_LLM_CONTEXT_WINDOW")
     return LLMSettings(
         provider=name,
-        model=model.strip(),
+        model=model,
         api=provider.api,
         base_url=base_url or None,
-        api_key=key,
-        timeout_s=_number(environ, "MLESTAR_LLM_TIMEOUT", 180.0),
-        max_output_tokens=int(_number(environ, "MLESTAR_LLM_MAX_OUTPUT_TOKENS", 8192)),
+        api_key=_key(environ, name, provider, base_url),
+        timeout_s=_number(environ, "MLESTAR_LLM_TIMEOUT", info.timeout_s or 180.0),
+        max_output_tokens=int(
+            _number(environ, "MLESTAR_LLM_MAX_OUTPUT_TOKENS", info.max_output_tokens or 8192)
+        ),
         retries=int(_number(environ, "MLESTAR_LLM_RETRIES", 3, minimum=0)),
         temperature=_optional_number(environ, "MLESTAR_LLM_TEMPERATURE"),
-        prices=_prices(environ, model.strip(), provider),
+        prices=_prices(environ, info),
+        context_window=int(context) if context else info.context_window,
+        accepts_temperature=info.temperature,
+        thinking_budget=info.thinking_budget,
+        reasoning_effort=info.reasoning_effort,
+        search_fee=info.search_fee,
+        local=local,
     )
+
+
+def is_local_url(url: str | None) -> bool:
+    """A server on this machine or a private network: loopback and private addresses, names
+    such as localhost, *.local, *.internal, or a bare host name (a container's service name)."""
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host or host.endswith((".local", ".localhost", ".internal", ".lan", ".home.arpa"))
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
 
 
 def _key(environ: Mapping[str, str], name: str, provider: _Provider, base_url: str | None) -> Secret | None:
@@ -207,11 +267,9 @@ def _optional_number(environ: Mapping[str, str], var: str) -> float | None:
         raise ConfigError(f"expected a number in {var}; found {text!r}") from None
 
 
-def _prices(environ: Mapping[str, str], model: str, provider: _Provider) -> tuple[float, float] | None:
+def _prices(environ: Mapping[str, str], info: ModelInfo) -> tuple[float, float] | None:
     price_in = _optional_number(environ, "MLESTAR_LLM_PRICE_IN")
     price_out = _optional_number(environ, "MLESTAR_LLM_PRICE_OUT")
     if price_in is not None or price_out is not None:
         return (price_in or 0.0, price_out or 0.0)
-    if provider.local:
-        return (0.0, 0.0)
-    return known_price(model)
+    return info.price

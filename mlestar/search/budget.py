@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from mlestar.journal import Node
 
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
@@ -40,9 +43,11 @@ class Budget:
         reserve = min(max(0.08 * total_s, 15.0), 0.3 * total_s)
         return cls(total_s, spent_before_s, reserve, max_nodes, nodes_run, base_reserve_s=reserve)
 
-    def reserve_for_final_fit(self, best_duration_s: float) -> None:
-        """Keep enough time to refit the best solution so far (never more than 30% of the budget)."""
-        wanted = max(self.base_reserve_s, 1.3 * best_duration_s + 3.0)
+    def reserve_for_final_fit(self, *durations_s: float, lanes: int = 1) -> None:
+        """Keep enough time to refit the solution that would be handed over now: each of its
+        members takes what its search run took, the refits share `lanes` parallel workers
+        (never more than 30% of the budget)."""
+        wanted = max(self.base_reserve_s, 1.3 * packed_s(durations_s, lanes) + 3.0)
         self.reserve_s = min(wanted, 0.3 * self.total_s)
 
     def elapsed(self) -> float:
@@ -65,22 +70,72 @@ class Budget:
         finish = self.elapsed() + 0.5 * expected_s
         return finish < self.stage_deadline(stage) and self.search_remaining() > 5.0 + 0.5 * expected_s
 
-    def take_node(self) -> bool:
-        """Count one more script run, unless --max-nodes is reached. Attempts of a batch are
-        admitted before any of them runs, so the count is settled here, as each one starts."""
+    def take_node(self, share: NodeShare | None = None) -> bool:
+        """Count one more script run, unless --max-nodes is reached (or the attempt's share of it,
+        for an attempt of a batch). Counted as each script starts, so a batch cannot overshoot."""
         with _NODE_LOCK:
             if self.max_nodes is not None and self.nodes_run >= self.max_nodes:
                 return False
+            if share is not None and not share.take():
+                return False
             self.nodes_run += 1
             return True
+
+    def nodes_left(self) -> int | None:
+        """Script runs --max-nodes still allows (None: no limit)."""
+        return None if self.max_nodes is None else max(0, self.max_nodes - self.nodes_run)
+
+    def batch_shares(self, attempts: int, runs_each: int) -> list[NodeShare]:
+        """--max-nodes split among the attempts of a batch before any of them starts: first one
+        run each, in order, then their debug runs, in order. Which attempt gets the last runs then
+        depends on its place in the batch, not on which thread happens to be quicker, so two runs
+        with the same --max-nodes take the same path."""
+        left = self.nodes_left()
+        if left is None:
+            return [NodeShare(None) for _ in range(attempts)]
+        first = [1 if i < left else 0 for i in range(attempts)]
+        left -= sum(first)
+        shares = []
+        for runs in first:
+            extra = min(left, runs_each - 1) if runs else 0
+            left -= extra
+            shares.append(NodeShare(runs + extra))
+        return shares
 
     def may_compute(self) -> bool:
         """Harness-computed work (ensembles of stored predictions) costs milliseconds."""
         return self.remaining() > 2.0
 
-    def nodes_left(self) -> int | None:
-        return None if self.max_nodes is None else max(0, self.max_nodes - self.nodes_run)
-
     def script_timeout(self) -> float:
         """A script may use what is left of the search, never the final reserve."""
         return max(5.0, self.search_remaining())
+
+
+@dataclass
+class NodeShare:
+    """The script runs one attempt of a batch may start (its first run and its debug runs)."""
+
+    allowed: int | None
+    """None: no --max-nodes."""
+    used: int = 0
+
+    def take(self) -> bool:
+        if self.allowed is not None and self.used >= self.allowed:
+            return False
+        self.used += 1
+        return True
+
+
+def packed_s(durations_s: Sequence[float], lanes: int) -> float:
+    """How long jobs of these durations take on `lanes` parallel workers, longest first, each
+    to the least loaded worker."""
+    loads = [0.0] * max(1, lanes)
+    for d in sorted(durations_s, reverse=True):
+        loads[loads.index(min(loads))] += d
+    return max(loads)
+
+
+def refit_seconds(node: Node) -> float:
+    """What refitting a script takes: its search run, less its repeats on other splits (the final
+    fit runs it once)."""
+    return node.duration_s / max(1, int(node.meta.get("repeats", 1)))

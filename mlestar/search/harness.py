@@ -23,7 +23,7 @@ from mlestar.folds import PredictionError, Predictions, read_predictions, save_p
 from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
-from mlestar.search import validation
+from mlestar.search import feature_cache, validation
 from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
@@ -189,9 +189,12 @@ class Harness:
                 (contract.ENV_TIME_BUDGET, str(int(self._time_hint(left_s, n_splits)))),
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
+                (contract.ENV_MODE, contract.MODE_HANDOVER if final else contract.MODE_EXPLORE),
             ),
         )
-        return self.executor.run(script, workdir, limits)
+        result = self.executor.run(script, workdir, limits)
+        feature_cache.share(workdir / contract.CACHE_DIR, self.layout.cache)
+        return result
 
     def _write_script(self, attempt_id: str, script: str) -> tuple[Path, str]:
         """Write the attempt's solution.py; its path, and its path relative to the run folder."""
@@ -311,7 +314,9 @@ class Harness:
             contract.TASK_FILE: data / contract.TASK_FILE,
             contract.FOLDS_FILE: folds,
             contract.FILES_LINK: self.spec.task_dir,
+            contract.CACHE_LINK: self.layout.cache,
         }
+        self.layout.cache.mkdir(exist_ok=True)
         for name, target in links.items():
             link = inp / name
             if link.is_symlink() or link.exists():

@@ -40,12 +40,15 @@ from mlestar.metrics import best_first
 from mlestar.search import ensemble as ens
 from mlestar.search import screening
 from mlestar.search import widen as widening
-from mlestar.search.budget import STAGE_ENDS, Budget
+from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
+from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
 from mlestar.search.progress import Progress
 
 T = TypeVar("T")
+HANDOVER_GUESS = 3
+"""Scripts the final-fit reserve covers: ensembles of stored predictions mostly weigh the best few."""
 
 ScriptMaker = Callable[[], str]
 ENSEMBLE_MEMBERS = 8
@@ -106,6 +109,8 @@ class Search:
         self.state = SearchState()
         self._digests: dict[str, str] = {}
         """Script digest -> the first working attempt that ran it."""
+        self._ran: dict[str, str] = {}
+        """Attempt id -> the digest of the script it ran (the script before its settings were frozen)."""
         self._digest_lock = threading.Lock()
         self._seeded = False
         self._split_keys: dict[str, str] = {}
@@ -223,26 +228,28 @@ class Search:
                     cur, script = node, revised
                 else:
                     self._decide(Decision.DATA_USAGE_REJECTED, node, cur)
-        report = self.ask(
-            "check-leak", lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(())
-        )
-        if report.leaks:
-            self.journal.record(LeakageFound(node=cur.id, leaks=list(report.leaks)))
-            self.progress.note(f"leakage in {cur.id}: {'; '.join(report.leaks)}")
-            if report.fixed_code:
-                fixed = report.fixed_code
-                att = Attempt(
-                    id="check-leak",
-                    parent=cur.id,
-                    stage=Stage.CHECK,
-                    role="check_leakage",
-                    plan="remove the leakage: " + "; ".join(report.leaks),
-                )
-                node = self.attempt(att, lambda: fixed)
-                if node.ok:  # a leak-free score is the honest one, even when it is lower
-                    self._decide(Decision.LEAKAGE_FIXED, node, cur)
-                    cur = node
-        self.state.current = cur
+        self.state.current = self._leak_checked(cur, "check-leak", Stage.CHECK)
+
+    def _leak_checked(self, node: Node, key: str, stage: Stage) -> Node:
+        """The engineer's leakage check on a solution about to become the current one (the first,
+        and each refinement kept after it): the node itself, or its fix when one was written and
+        works. A leak-free score is the honest one, even when it is lower."""
+        script = self.script_of(node)
+        report = self.ask(key, lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(()))
+        if not report.leaks:
+            return node
+        self.journal.record(LeakageFound(node=node.id, leaks=list(report.leaks)))
+        self.progress.note(f"leakage in {node.id}: {'; '.join(report.leaks)}")
+        if not report.fixed_code:
+            return node
+        fixed = report.fixed_code
+        why = "remove the leakage: " + "; ".join(report.leaks)
+        att = Attempt(id=key, parent=node.id, stage=stage, role="check_leakage", plan=why)
+        fix = self.attempt(att, lambda: fixed)
+        if not fix.ok:
+            return node
+        self._decide(Decision.LEAKAGE_FIXED, fix, node)
+        return fix
 
     def refine(self) -> None:
         stalled = 0
@@ -306,7 +313,7 @@ class Search:
         self.state.summaries.append(summary)
         if best is not cur:
             self._decide(Decision.REFINEMENT_KEPT, best, cur)
-            self.state.current = best
+            self.state.current = self._leak_checked(best, f"t{t}-check-leak", Stage.REFINE)
             return True
         self.journal.record(Decided(what=Decision.REFINEMENT_NONE, round=t, node=cur.id))
         return False
@@ -381,7 +388,8 @@ class Search:
 
     def _ensemble_members(self) -> list[Node]:
         """The best distinct working solution scripts."""
-        nodes = [n for n in self.journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES]
+        snapshot = list(self.journal.nodes.values())  # attempts of a batch add nodes from their threads
+        nodes = [n for n in snapshot if n.ok and n.stage in SCRIPT_STAGES]
         ids = {n.id for n in nodes}
         distinct = [n for n in nodes if n.meta.get("same_as") not in ids]  # a repeat adds nothing
         return self._ranked(distinct)[:ENSEMBLE_MEMBERS]
@@ -418,24 +426,51 @@ class Search:
         debug: bool = True,
         always_first: bool = False,
     ) -> list[Node]:
-        """Run independent attempts in parallel; results come back in the order given."""
-        futures: list[Future[Node] | None] = []
-        for i, (att, make) in enumerate(jobs):
+        """Run independent attempts in parallel; results come back in the order given.
+
+        What the batch's attempts may start (--max-nodes shares) and learn from each other (the
+        scripts that already worked) is settled by their order, never by which finishes first."""
+        starts = []
+        for i, (att, _) in enumerate(jobs):
             done = self.journal.get(att.id)
-            if done is None and not (always_first and i < self.jobs) and not self.budget.may_start(stage):
-                futures.append(None)
-                continue
-            futures.append(self.pool.submit(self.attempt, att, make, debug))
-        nodes = []
-        for (att, _), fut in zip(jobs, futures, strict=True):
-            nodes.append(fut.result() if fut is not None else self._skipped(att))
+            starts.append(
+                done is not None or (always_first and i < self.jobs) or self.budget.may_start(stage)
+            )
+        shares = iter(
+            self.budget.batch_shares(sum(starts), 1 + (self.settings.max_debug_rounds if debug else 0))
+        )
+        futures: list[Future[Node] | None] = [
+            self.pool.submit(self.attempt, att, make, debug, next(shares), False) if start else None
+            for (att, make), start in zip(jobs, starts, strict=True)
+        ]
+        nodes = [
+            fut.result() if fut is not None else self._skipped(att)
+            for (att, _), fut in zip(jobs, futures, strict=True)
+        ]
+        for node in nodes:
+            self._learn(node)
         return nodes
 
     def _skipped(self, att: Attempt) -> Node:
         return _skipped_node(att)
 
-    def attempt(self, att: Attempt, make_script: ScriptMaker, debug: bool = True) -> Node:
-        """Run an attempt (or read it back from the journal), then debug it a bounded number of times."""
+    def attempt(
+        self,
+        att: Attempt,
+        make_script: ScriptMaker,
+        debug: bool = True,
+        share: NodeShare | None = None,
+        learn: bool = True,
+    ) -> Node:
+        """Run an attempt (or read it back from the journal), then debug it a bounded number of
+        times. `share`: the script runs it may start; `learn`: remember its script as one that
+        worked now (a batch does that itself once all its attempts are back)."""
+        node = self._attempt(att, make_script, debug, share)
+        if learn:
+            self._learn(node)
+        return node
+
+    def _attempt(self, att: Attempt, make_script: ScriptMaker, debug: bool, share: NodeShare | None) -> Node:
         node = self.journal.get(att.id)
         if node is None:
             started = time.time()
@@ -448,7 +483,7 @@ class Search:
                 )
                 self.progress.finished(node, self.best())
                 return node
-            node = self._run(att, script)
+            node = self._run(att, script, share)
         for d in range(1, self.settings.max_debug_rounds + 1 if debug else 1):
             if node.ok or node.code_path is None:
                 break
@@ -475,17 +510,17 @@ class Search:
                 break
             if fixed.strip() == broken.strip():
                 break
-            node = self._run(fix, fixed)
+            node = self._run(fix, fixed, share)
         return node
 
-    def _run(self, att: Attempt, script: str) -> Node:
+    def _run(self, att: Attempt, script: str, share: NodeShare | None = None) -> Node:
         digest = syntax.behaviour_digest(script) + ":" + self._split_key(att.split)
         twin = self._twin(digest)
         if twin is not None:  # seeded scripts: the same script on the same folds gives the same result
             node = self.harness.record_repeat(att, script, twin)
             self.progress.finished(node, self.best())
             return node
-        if not self.budget.take_node():
+        if not self.budget.take_node(share):
             return _skipped_node(att)
         self.progress.started(att.id)
         usage = self.engineer.take_usage()
@@ -495,12 +530,13 @@ class Search:
             timeout = min(timeout, att.time_box)
         node = self.harness.run(att, script, timeout, self.ctx.threads, usage=spent)
         if node.ok:
-            with self._digest_lock:
-                self._digests.setdefault(digest, node.id)
-        best = self.best()
-        if best is not None and best.id == node.id:  # the final fit runs it once, not once per split
-            self.budget.reserve_for_final_fit(node.duration_s / int(node.meta.get("repeats", 1)))
-        self.progress.finished(node, best)
+            self._ran[node.id] = digest
+            if att.split == "search":  # a screening run's search was boxed on a subsample: not kept
+                freeze_and_journal(self.harness.layout, self.journal, node)
+            # The hand-over may be this script or an ensemble of the best few: keep time to refit them.
+            likely = self._ensemble_members()[:HANDOVER_GUESS]
+            self.budget.reserve_for_final_fit(*(refit_seconds(n) for n in likely), lanes=self.jobs)
+        self.progress.finished(node, self.best())
         return node
 
     def ask(self, key: str, question: Callable[[], T], fallback: T) -> T:
@@ -518,6 +554,13 @@ class Search:
                 return fallback
 
         return self.memo(key, guarded)
+
+    def _learn(self, node: Node) -> None:
+        """Remember a working script's digest, so a later attempt running the same code repeats it."""
+        digest = self._ran.get(node.id)
+        if node.ok and digest is not None:
+            with self._digest_lock:
+                self._digests.setdefault(digest, node.id)
 
     def _twin(self, digest: str) -> Node | None:
         """An earlier working attempt whose script has this behaviour digest (ablation variants and

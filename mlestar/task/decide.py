@@ -16,6 +16,7 @@ from mlestar.metrics import get_metric
 from mlestar.task import answers, infer, kinds, layout
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
+from mlestar.task.rows import PIXEL_FILES
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
 from mlestar.task.tables import TaskTables
 
@@ -329,6 +330,12 @@ def _sums_to_one(sample: pd.DataFrame, targets: infer.Targets) -> bool:
 def _group_column(ov: Overrides, train: pd.DataFrame, sources: dict[str, str]) -> str | None:
     sources["group_column"] = ov.source("group_column", DEFAULT)
     group = ov.get("group_column")
+    pixels = train.attrs.get(PIXEL_FILES)
+    if group is None and "group_column" not in ov and pixels and train[pixels["key"]].nunique() >= 10:
+        # Pixels of one picture are alike: folds split pictures, so validation sees unseen pages
+        # (given enough pictures for five folds of two each).
+        sources["group_column"] = INFERRED
+        group = pixels["key"]
     if group is not None and group not in train.columns:
         columns = ", ".join(map(str, train.columns))
         raise TaskError(
@@ -361,7 +368,7 @@ def notes(spec: TaskSpec) -> tuple[str, ...]:
         out.append(
             f"no engineer can learn these answers from the data here: the baseline '{spec.baseline}' answers"
         )
-    elif spec.inputs not in ("tabular", "text"):
+    elif spec.inputs not in ("tabular", "text", "image", "audio", "signal"):
         out.append(
             f"the rows' inputs are {spec.inputs} files: the built-in engineer reads only the table columns"
         )

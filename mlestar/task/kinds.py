@@ -13,6 +13,7 @@ import pandas as pd
 
 from mlestar.metrics import get_metric
 from mlestar.task import answers, files
+from mlestar.task.rows import PIXEL_FILES
 from mlestar.task.spec import ProblemType, TaskSpec
 from mlestar.task.tables import TaskTables
 
@@ -28,7 +29,10 @@ _SAMPLE_KEYS = 20
 
 
 def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dict[str, Any], ...]:
-    """Path templates ("train/{id}.jpg") that resolve for most rows of train and of test."""
+    """Path templates ("train/{id}.jpg") that resolve for most rows of train and of test; per-pixel
+    tables carry their own (one picture per "image" key)."""
+    if t.train.attrs.get(PIXEL_FILES):
+        return (dict(t.train.attrs[PIXEL_FILES]),)
     if id_column is None or id_column not in t.test.columns:
         return ()
     listing = files.listing_of(task_dir)

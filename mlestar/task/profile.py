@@ -11,7 +11,9 @@
     features:  the usable input columns, in train order: in test, not the id, not an answer
     train_only: columns of train that test lacks (answers and their proxies: never features)
     files:     per-row extra files: [{train, test, kind, ext}] where train/test are path templates
-               relative to the task folder with "{id}" for the row id, e.g. "train/{id}/readings.txt"
+               relative to the task folder with "{id}" for the row id, e.g. "train/{id}/readings.txt";
+               media entries (image, audio, signal; per-pixel pictures) are intake's row_files
+    media:     a few training files looked at: {"image": {width, height, channels}, "audio": {seconds, rate}}
     target:    {skew} for regression targets, {balance} (smallest class share) for classification
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlestar.task import media_probe
 from mlestar.task.spec import TaskSpec
 
 KINDS = ("numeric", "categorical", "text", "date", "id", "structured", "boolean", "constant", "list", "dict")
@@ -42,10 +45,18 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
     columns = {name: profile_column(train[name], name == spec.id_column) for name in train.columns}
     if spec.id_is_feature and spec.id_column in columns:
         columns[spec.id_column].update(kind="date", datetime=True, id=True)
+    media = media_probe.media_entries(spec.row_files)
+    file_keys = {f.get("key") for f in media}  # a per-pixel row's picture name: a key, not an input
     features = [
         c for c in train.columns
         if c in test.columns and (c != spec.id_column or spec.id_is_feature) and c not in answers
+        and c not in file_keys
     ]  # fmt: skip
+    per_pixel = any(f.get("per") == "pixel" for f in media)  # millions of pixel ids name no files
+    found = [] if per_pixel else find_row_files(task_dir, train, test, spec.id_column, spec.extra_paths)
+    # Intake's media entries also see inside archives and per-pixel tables; text files come from here.
+    taken = {f.get("train") for f in media}
+    files = media + [f for f in found if f["train"] not in taken and not (media and f["kind"] == "image")]
     return {
         "n_train": len(train),
         "n_test": len(test),
@@ -57,7 +68,8 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
         "columns": columns,
         "features": features,
         "train_only": [c for c in train.columns if c not in test.columns and c != spec.id_column],
-        "files": find_row_files(task_dir, train, test, spec.id_column, spec.extra_paths),
+        "files": files,
+        "media": media_probe.describe(task_dir, media, train, spec.id_column),
         "target": _target_profile(spec, train),
     }
 

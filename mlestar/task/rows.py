@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -165,16 +166,21 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
         return None
     inputs, answers = pairs[0]
     test = _pixels(test_dir, sorted(stems), "pixel")
-    kept = _within(inputs, sorted(folders[inputs]), MAX_TRAIN_PIXELS)
-    test.insert(0, key, test.pop("image") + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
-    train = _pixels(inputs, kept, "pixel")
-    train[target] = _pixels(answers, kept, target)[target].to_numpy()
-    train.insert(0, key, train.pop("image") + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
+    kept = sorted(folders[inputs])
+    per_picture = _pixels_per_picture(inputs, kept, MAX_TRAIN_PIXELS)
+    test.insert(0, key, test["image"] + "_" + test["row"].astype(str) + "_" + test["col"].astype(str))
+    train = _pixels(inputs, kept, "pixel", per_picture)
+    train[target] = _pixels(answers, kept, target, per_picture)[target].to_numpy()
+    train.insert(0, key, train["image"] + "_" + train["row"].astype(str) + "_" + train["col"].astype(str))
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
+    suffix = next(inputs.glob(f"{kept[0]}.*")).suffix
+    # Each pixel row names its picture (column "image"): the input pictures are its per-row files.
+    train.attrs[PIXEL_FILES] = {
+        "train": f"{rel(inputs)}/{{id}}{suffix}", "test": f"{rel(test_dir)}/{{id}}{suffix}", "kind": "image",
+        "per": "pixel", "key": "image", "row": "row", "col": "col",
+    }  # fmt: skip
     used = (
-        f" ({len(kept)} of {len(folders[inputs])} images: a pixel table that fits in memory)"
-        if len(kept) < len(folders[inputs])
-        else ""
+        f" ({per_picture} sampled pixels of each picture: a table that fits in memory)" if per_picture else ""
     )
     return (
         (train, f"one row per pixel of {rel(inputs)}/, answers from {rel(answers)}/{used}"),
@@ -182,22 +188,22 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     )
 
 
+PIXEL_FILES = "pixel_files"
+"""DataFrame.attrs key of a per-pixel train table: its row_files entry (pictures keyed by "image")."""
 MAX_TRAIN_PIXELS = 3_000_000
-"""Training pixels kept (whole images, in name order): enough to learn from, small enough to hold."""
+"""Training pixels kept: enough to learn from, small enough to hold. Over it, the same number of
+pixels is sampled from every picture (every page and background is seen, none whole)."""
 
 
-def _within(folder: Path, stems: list[str], limit: int) -> list[str]:
+def _pixels_per_picture(folder: Path, stems: list[str], limit: int) -> int | None:
+    """How many pixels to keep of each picture (None: all of them fit)."""
     from PIL import Image
 
-    kept: list[str] = []
     total = 0
     for stem in stems:
         with Image.open(next(folder.glob(f"{stem}.*"))) as im:
             total += im.size[0] * im.size[1]
-        if kept and total > limit:
-            break
-        kept.append(stem)
-    return kept
+    return None if total <= limit else max(1, limit // len(stems))
 
 
 def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
@@ -209,16 +215,22 @@ def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
     return found
 
 
-def _pixels(folder: Path, stems: Iterable[str], column: str) -> pd.DataFrame:
+def _pixels(folder: Path, stems: Iterable[str], column: str, per_picture: int | None = None) -> pd.DataFrame:
+    """One row per pixel (1-based row and column); with per_picture, that many pixels of each
+    picture, drawn by a seed made of the picture's name (the same pixels of its answer picture)."""
     from PIL import Image
 
     parts = []
     for stem in stems:
         path = next(folder.glob(f"{stem}.*"))
         values = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
-        rows, cols = np.indices(values.shape)
-        parts.append(pd.DataFrame({"image": stem, "row": rows.ravel() + 1, "col": cols.ravel() + 1,
-                                   column: values.ravel().round(6)}))  # fmt: skip
+        rows, cols = (a.ravel() for a in np.indices(values.shape))
+        at = np.arange(values.size)
+        if per_picture is not None and per_picture < values.size:
+            rng = np.random.default_rng(zlib.crc32(stem.encode()))
+            at = np.sort(rng.choice(values.size, per_picture, replace=False))
+        parts.append(pd.DataFrame({"image": stem, "row": rows[at] + 1, "col": cols[at] + 1,
+                                   column: values.ravel()[at].round(6)}))  # fmt: skip
     return pd.concat(parts, ignore_index=True)
 
 

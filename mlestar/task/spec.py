@@ -112,8 +112,8 @@ class TaskSpec:
             return 1
         if self.problem_type is ProblemType.MULTICLASS:
             return len(self.classes or ())
-        if self.problem_type is ProblemType.MULTILABEL and self.label_column:
-            return len(self.classes or ())
+        if self.problem_type is ProblemType.MULTILABEL and (self.label_column or self.label_separator):
+            return len(self.classes or ())  # one 0/1 column per label, also for label lists in one column
         return len(self.target_columns)
 
     def to_json(self) -> dict[str, Any]:

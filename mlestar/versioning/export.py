@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlestar.contract import FILES_LINK
 from mlestar.errors import ConfigError, RunFault, RunFolderError
 from mlestar.versioning import project_files as pf
+from mlestar.versioning.check import CheckReport, check_export
 from mlestar.versioning.finished_run import FinishedRun, read_finished_run
 from mlestar.versioning.requirements import installed_version, requirements_lines
 from mlestar.versioning.seed import choose_seed, wire_seed
@@ -43,6 +44,8 @@ class ExportReport:
     remote: str | None
     pushed: bool
     commit: str
+    check: CheckReport | None = None
+    """What `--check` found, when asked."""
 
     def __str__(self) -> str:
         """What `mlestar export` prints."""
@@ -56,20 +59,29 @@ class ExportReport:
         if self.remote:
             lines.append(f"  data pushed to the DVC remote {self.remote}")
         lines.append(f"rebuild the submission with: cd {self.dest} && dvc repro")
+        if self.check is not None:
+            lines.append(str(self.check))
         return "\n".join(lines)
 
 
 def export_run(
-    run_dir: Path, dest: Path, remote: str | None = None, *, env: Mapping[str, str] | None = None
+    run_dir: Path,
+    dest: Path,
+    remote: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = False,
 ) -> ExportReport:
-    """Write the project; with a remote, make it the default and push the data to it.
+    """Write the project; with a remote, make it the default and push the data to it; with
+    check, rebuild the submission in a temporary clone and compare it with the run's (check.py).
 
     env is the environment dvc and git run with (the process's own when None). A failure while
     writing removes what was written; a failed push leaves the finished project in place.
     """
     _check_dest(dest)
     run = read_finished_run(run_dir)
-    tools = Tools.for_project(dest, env if env is not None else current_environment())
+    env = env if env is not None else current_environment()
+    tools = Tools.for_project(dest, env)
     url = _remote_url(remote) if remote else None
     created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
@@ -80,6 +92,8 @@ def export_run(
         raise
     if url:
         _push(tools, url)
+    if check:
+        report = replace(report, check=check_export(run, dest, env))
     return report
 
 
@@ -98,7 +112,7 @@ def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> Expo
         has_parts=run.parts is not None,
         remote=url,
     )
-    requirements = requirements_lines(scripts, run.versions)
+    requirements = requirements_lines(scripts, run.versions, local=[pf.PARTS])
     _write_project_files(dest, facts, requirements)
     _init_repositories(dest, tools)
     tools.run_dvc("add", "--quiet", pf.INPUT, pf.REFERENCE)

@@ -47,6 +47,10 @@ class FinishedRun:
     metric: str | None
     score: float | None
     status: str
+    id_column: str | None = None
+    inexact: tuple[str, ...] = ()
+    """Why the run's submission is not what solution.py computes, as the journal says (members the
+    final fit did not refit, whose stored predictions came from a subsample)."""
 
 
 def read_finished_run(run_dir: Path) -> FinishedRun:
@@ -78,10 +82,39 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         metric=spec.metric if spec else None,
         score=finished.get("score"),
         status=str(finished.get("status", "ok")),
+        id_column=spec.id_column if spec else None,
+        inexact=_inexact(journal),
     )
     _require_files(run)
     _require_recorded_content(run, _last_event(journal, "inputs_hashed") or {})
     return run
+
+
+def _inexact(journal: Journal) -> tuple[str, ...]:
+    """What the final_member events say makes the submission differ from what solution.py computes."""
+    last = {
+        e["member"]: e for e in journal.events if e.get("name") == "final_member"
+    }  # a resume repeats them
+    members = list(last.values())
+    clock = [
+        f"{e['member']} depends on the clock outside the explore guard ({e['clock'][0]}): it searches "
+        "again instead of using what the run found"
+        for e in members
+        if e.get("clock")
+    ]
+    stored = [
+        f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
+        "from the search's subsample of the rows"
+        for e in members
+        if not e.get("exact", True) and not e.get("clock")
+    ]
+    unrepeatable = [
+        f"{e['member']} predicted differently in its refit than in the search on the same rows: "
+        "its script is not repeatable (something in it depends on the clock, the machine or chance)"
+        for e in members
+        if e.get("repeated") is False
+    ]
+    return tuple(clock + stored + unrepeatable)
 
 
 def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlestar.contract import ENV_SAVE_MODEL, ENV_SEED
+from mlestar.contract import ENV_MODE, ENV_SAVE_MODEL, ENV_SEED, MODE_HANDOVER
 from mlestar.execution.env import THREAD_VARIABLES
 
 INPUT = "input"
@@ -39,11 +39,12 @@ def dvc_yaml(facts: ProjectFacts) -> str:
     return (
         "# Rebuilds the model and the submission from the DVC-tracked data in input/ (mlestar export).\n"
         "# The command gives solution.py the environment the run gave its final fit: the seed, the\n"
-        "# thread caps, deterministic hashing, and the request to save the fitted model.\n"
+        "# thread caps, deterministic hashing, the request to save the fitted model, and the hand-over\n"
+        "# mode (settings the search found stay frozen: nothing is searched again).\n"
         "stages:\n"
         f"  {STAGE}:\n"
         "    cmd: >-\n"
-        f"      env PYTHONHASHSEED=0 {ENV_SEED}=${{seed}} {ENV_SAVE_MODEL}=1\n"
+        f"      env PYTHONHASHSEED=0 {ENV_SEED}=${{seed}} {ENV_SAVE_MODEL}=1 {ENV_MODE}={MODE_HANDOVER}\n"
         f"      {threads}\n"
         "      python solution.py\n"
         "    deps:\n" + "".join(f"      - {d}\n" for d in deps) + "    params:\n"

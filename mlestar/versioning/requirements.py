@@ -65,8 +65,11 @@ def installed_version(dist: str) -> str | None:
         return None
 
 
-def requirements_lines(scripts: Iterable[str], recorded: Mapping[str, str]) -> list[str]:
-    modules = script_imports(scripts)
+def requirements_lines(
+    scripts: Iterable[str], recorded: Mapping[str, str], local: Iterable[str] = ()
+) -> list[str]:
+    """`local`: the project's own modules (solution_parts), which no package provides."""
+    modules = script_imports(scripts) - set(local)
     owners = metadata.packages_distributions()
     return pinned(distributions_for(modules, owners), recorded, installed_version)
 

@@ -14,8 +14,9 @@ from mlestar.blocks import replace_block
 from mlestar.engineers.base import AblationResult, Variant
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.catalogue import Context, entries_for, log_loss_task, potential
+from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.views import ViewOptions
 
 _IMPACT = re.compile(r"^- block (\w+): .*impact ([+-]\d+(?:\.\d+)?(?:e[+-]?\d+)?)", re.MULTILINE)
@@ -50,6 +51,11 @@ def draft_combine(c: Context) -> str:
 
 def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None:
     """The recipe with one block turned off or reset, and what that means; None if nothing to undo."""
+    if block == "files" and recipe.files == FILES_ON and media.applies(c.profile):
+        # Pictures and sounds are the inputs: their extraction goes back to its defaults, never off.
+        if media.is_default(c.profile, recipe.media):
+            return None
+        return recipe.with_(media=None), "the default picture and sound features"
     if block == "files" and recipe.files == FILES_ON:
         return recipe.with_(files=FILES_OFF), "the rows' own files unused"
     if block == "features" and recipe.families:
@@ -64,7 +70,7 @@ def ablated(block: str, recipe: Recipe, c: Context) -> tuple[Recipe, str] | None
             return recipe.with_(model=draft), "default settings of every member, draft options only"
         if len(recipe.model.members) > 1:
             last = recipe.model.members[-1]
-            fewer = mem.ModelSpec(recipe.model.members[:-1], recipe.model.options, recipe.model.tune_trials)
+            fewer = recipe.model.with_(members=recipe.model.members[:-1])
             return recipe.with_(model=fewer), f"without the {last.name} member"
     if block == "train" and recipe.combine != "average":
         return recipe.with_(combine="average"), "a plain average of the members instead of stacking"
@@ -129,13 +135,14 @@ def choose(recipe: Recipe, summary: str, refined: list[str], c: Context) -> tupl
     block with a plan left, preferring blocks refined fewer times before. Impact is relative: how much the
     score moves without the block, or the best prior gain of the block's catalogue entries,
     whichever is larger, so a block never ablated still competes through what its plans bring.
-    The files block is only ever undone: its one plan (on or off) is what the ablation measured."""
+    The files block is only ever undone (its one plan, on or off, is what the ablation measured),
+    but for pictures and sounds, whose extraction settings have plans of their own."""
     found = impacts(summary)
     harmful = sorted((v, b) for b, v in found.items() if v < 0 and b not in refined and b in BLOCKS)
     if harmful and ablated(harmful[0][1], recipe, c) is not None:
         return harmful[0][1], True
     scale = max(abs(_base_score(summary)), 1e-9)
-    options = [b for b in BLOCKS if b != "files" and entries_for(b, recipe, c)]
+    options = [b for b in BLOCKS if (b != "files" or media.applies(c.profile)) and entries_for(b, recipe, c)]
     if not options:
         return "", False
 

@@ -19,7 +19,8 @@ from mlestar.errors import ConfigError
 
 BUILTIN_CARDS = Path(__file__).parent / "cards"
 INPUT_KINDS = ("tabular", "text", "any")
-VIEWS = ("trees", "native", "linear", "words", "chars")
+VIEWS = ("trees", "native", "linear", "scaled", "words", "chars")
+MEDIA_KINDS = ("image", "audio", "signal")
 _REQUIRED = ("name", "title", "summary", "inputs", "view", "problem_types", "estimator", "imports")
 
 
@@ -31,7 +32,7 @@ class Card:
     inputs: str
     """"tabular" (needs non-text columns), "text" (needs a text column) or "any"."""
     view: str
-    """The input view the model reads: trees, native, linear, words or chars."""
+    """The input view the model reads: trees, native, linear, scaled, words or chars."""
     problem_types: tuple[str, ...]
     estimator: dict[str, str]
     """"classifier"/"regressor" -> a Python expression; PARAMS is replaced by the settings' name."""
@@ -40,8 +41,8 @@ class Card:
     """Default settings, or {"classifier": {...}, "regressor": {...}} when they differ."""
     search_space: dict[str, Any] = field(default_factory=dict)
     small_data_params: dict[str, Any] = field(default_factory=dict)
-    helpers: str = ""
-    """Extra code the model block needs (e.g. a small estimator class)."""
+    helpers: str | dict[str, str] = ""
+    """Extra code the model block needs (e.g. a small estimator class), or that code per role."""
     family: str = ""
     boosting: str = ""
     """"lightgbm", "xgboost" or "catboost" when the model can stop early on a holdout."""
@@ -71,6 +72,9 @@ class Card:
 
     def space(self, problem_type: str) -> dict[str, Any]:
         return _by_role(self.search_space, self.role(problem_type))
+
+    def helper_code(self, role: str) -> str:
+        return self.helpers.get(role, "") if isinstance(self.helpers, dict) else self.helpers
 
 
 def _by_role(values: dict[str, Any], role: str) -> dict[str, Any]:
@@ -126,7 +130,8 @@ def rank_cards(cards: dict[str, Card], profile: dict[str, Any], budget_s: float)
     """Cards that apply to the task, best first (ties broken by name, so the order is stable)."""
     kinds = feature_kinds(profile)
     has_text = "text" in kinds
-    has_tabular = bool(kinds - {"text"})
+    # Paired texts are compared by numeric features (how alike they are): a job for table models.
+    has_tabular = bool(kinds - {"text"}) or bool(profile.get("text_pairs"))
     ranked = []
     for card in cards.values():
         score = _score(card, profile, has_text, has_tabular, budget_s)
@@ -139,6 +144,8 @@ def rank_cards(cards: dict[str, Card], profile: dict[str, Any], budget_s: float)
 def feature_kinds(profile: dict[str, Any]) -> set[str]:
     columns = profile.get("columns", {})
     kinds = {columns[c]["kind"] for c in profile.get("features", []) if c in columns}
+    if any(f.get("kind") in MEDIA_KINDS or f.get("per") == "pixel" for f in profile.get("files", [])):
+        kinds.add("numeric")  # pictures, sounds and numeric files become numeric features
     return kinds - {"constant", "id"}
 
 
@@ -150,7 +157,8 @@ def _score(
         return None
     if card.max_rows is not None and n_rows > card.max_rows:
         return None
-    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not has_tabular:
+    # Table models read text too, through its statistics and topics (drafted with them on text alone).
+    if card.inputs == "text" and not has_text or card.inputs == "tabular" and not (has_tabular or has_text):
         return None
     score = card.strength + (0.01 if set(card.good_with) & feature_kinds(profile) else 0.0)
     if has_text and not has_tabular:
@@ -158,10 +166,19 @@ def _score(
         score += 0.5 if card.inputs == "text" else 0.0
     elif has_text and card.inputs == "any":
         score += 0.2
-    seconds = card.cost * max(n_rows, 1000) / 10_000 * 5
+    seconds = card.cost * max(n_rows, 1000) / 10_000 * 5 * media_width_factor(profile)
     if seconds > 0.5 * budget_s:
         score -= 0.3 if seconds < budget_s else 1.0
     return score
+
+
+def media_width_factor(profile: dict[str, Any]) -> float:
+    """How much wider than a usual table the inputs are when per-row pictures or sounds add
+    hundreds of feature columns (a model's cost grows with its columns); 1 for other tasks."""
+    from mlestar.engineers.builtin.media.render import feature_width
+
+    extra = feature_width(profile)
+    return max(1.0, (extra + len(profile.get("features", []))) / 60) if extra else 1.0
 
 
 def _reason(card: Card, has_text: bool, has_tabular: bool) -> str:

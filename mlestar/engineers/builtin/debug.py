@@ -14,8 +14,8 @@ from mlestar.engineers.base import EngineerFailure
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.ablation import ablated, draft_model
+from mlestar.engineers.builtin.catalogue import Context
 from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
-from mlestar.engineers.builtin.refinements import Context
 from mlestar.engineers.builtin.views import ViewOptions
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
@@ -53,7 +53,8 @@ def fix(script: str, recipe: Recipe, error: str, c: Context) -> str:
 
 
 def rewrite(script: str, old: Recipe, new: Recipe, c: Context) -> str:
-    """Replace exactly the blocks whose rendering changed."""
+    """Replace exactly the blocks whose rendering changed (the views follow the members)."""
+    new = new.with_views_needed(c.cards)
     for block in ("files", "features", "preprocess", "model", "train"):
         if block == "files" and old.files == "none":
             continue
@@ -100,9 +101,7 @@ def _drop_last_member(recipe: Recipe) -> Recipe | None:
     if len(recipe.model.members) < 2:
         return None
     spec = recipe.model
-    return recipe.with_(
-        model=mem.ModelSpec(spec.members[:-1], spec.options, spec.tune_trials, spec.tune_share)
-    )
+    return recipe.with_(model=spec.with_(members=spec.members[:-1]))
 
 
 def _without_module(recipe: Recipe, module: str, c: Context) -> Recipe | None:
@@ -111,7 +110,9 @@ def _without_module(recipe: Recipe, module: str, c: Context) -> Recipe | None:
         return recipe.with_(files=FILES_OFF) if recipe.files == FILES_ON else None
     if root == "optuna" and recipe.model.has("tuned"):
         spec = recipe.model
-        return recipe.with_(model=mem.ModelSpec(spec.members, tuple(o for o in spec.options if o != "tuned")))
+        return recipe.with_(
+            model=spec.with_(options=tuple(o for o in spec.options if o != "tuned"), frozen=())
+        )
     return _keep_members(recipe, lambda m: root not in " ".join(c.cards[m.card].imports.values()))
 
 
@@ -134,7 +135,7 @@ def _keep_members(recipe: Recipe, keep: object) -> Recipe | None:
     if not kept or len(kept) == len(recipe.model.members):
         return None
     spec = recipe.model
-    return recipe.with_(model=mem.ModelSpec(kept, spec.options, spec.tune_trials, spec.tune_share))
+    return recipe.with_(model=spec.with_(members=kept))
 
 
 def _lighter(recipe: Recipe, c: Context) -> Recipe | None:
@@ -146,7 +147,8 @@ def _lighter(recipe: Recipe, c: Context) -> Recipe | None:
             mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name)
             for m in spec.members
         )
-        return recipe.with_(model=mem.ModelSpec(members, tuple(o for o in spec.options if o not in heavy)))
+        options = tuple(o for o in spec.options if o not in heavy)
+        return recipe.with_(model=spec.with_(members=members, options=options, tune_trials=0, frozen=()))
     if len(spec.members) > 1:
         costliest = max(spec.members, key=lambda m: c.cards[m.card].cost)
         return _keep_members(recipe, lambda m: m != costliest)

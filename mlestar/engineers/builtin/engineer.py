@@ -28,8 +28,12 @@ from mlestar.engineers.builtin import ablation, debug, span
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import Card, load_cards, rank_cards
+from mlestar.engineers.builtin.catalogue import Context, entries_for
+from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
-from mlestar.engineers.builtin.header import notes_for, title_for
+from mlestar.engineers.builtin.header import title_for
+from mlestar.engineers.builtin.media import pixel_script
+from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
     FILES_ON,
@@ -39,7 +43,8 @@ from mlestar.engineers.builtin.recipe import (
     render_block,
     render_script,
 )
-from mlestar.engineers.builtin.refinements import Context, apply_plan, entries_for, next_plan
+from mlestar.engineers.builtin.refinements import apply_plan, next_plan
+from mlestar.engineers.builtin.views import TABLE_VIEWS
 
 
 class BuiltinEngineer:
@@ -51,22 +56,27 @@ class BuiltinEngineer:
         self.cards: dict[str, Card] = load_cards(tuple(Path(d) for d in card_dirs))
 
     # -- helpers -------------------------------------------------------------------------------
-    def _context(self, ctx: TaskContext) -> Context:
-        return Context(ProfileView(ctx.profile), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+    def _profile(self, ctx: TaskContext) -> ProfileView:
+        """The task profile with the facts read from the prepared tables (see data_facts)."""
+        return ProfileView(with_facts(ctx.profile, ctx.data_dir))
 
-    def _render(self, ctx: TaskContext, recipe: Recipe, plan: str) -> str:
-        profile = ProfileView(ctx.profile)
-        return render_script(recipe, profile, self.cards, title_for(ctx), notes_for(plan), ctx.seed)
+    def _context(self, ctx: TaskContext) -> Context:
+        return Context(self._profile(ctx), self.cards, ctx.script_budget_s, ctx.spec.lower_is_better)
+
+    def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
+        return render_script(recipe, self._profile(ctx), self.cards, title_for(ctx), ctx.seed)
 
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
 
     # -- roles ---------------------------------------------------------------------------------
     def retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
-        profile = ProfileView(ctx.profile)
+        profile = self._profile(ctx)
         if span.is_span_task(profile):
-            return [span.candidate()]
-        ranked = rank_cards(self.cards, ctx.profile, ctx.script_budget_s)
+            return span.candidates()[: max(m, 1)]
+        if pixel_script.is_pixel_task(profile):
+            return pixel_script.candidates()[: max(m, 1)]
+        ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
                 f"no model card applies to a {profile.problem_type} task with these columns"
@@ -89,27 +99,33 @@ class BuiltinEngineer:
         return mem.render_model(spec, self.cards, c.profile.problem_type, c.profile.metric)
 
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
-        profile = ProfileView(ctx.profile)
-        if candidate.name == span.NAME:
-            return span.script(profile, ctx.seed)
+        profile = self._profile(ctx)
+        if candidate.name in span.NAMES:
+            if not span.is_span_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for answers that are pieces of an input text")
+            return span.script(candidate.name, profile, title_for(ctx), ctx.seed)
+        if candidate.name in pixel_script.MODELS:
+            return pixel_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
+        families = feats.draft_families(profile)
+        if card.view in TABLE_VIEWS and profile.text:
+            families = feats.canonical((*families, "text_stats", "text_topics"))  # the text, as numbers
         recipe = Recipe(
-            feats.draft_families(profile),
+            families,
             mem.ModelSpec((member,), ablation.draft_options(c)),
             combine=ablation.draft_combine(c),
+            files=FILES_ON if media.applies(profile) else NO_FILES,  # pictures and sounds are the inputs
         )
-        return self._render(
-            ctx, recipe, f"a first solution from the model card {card.name!r} ({card.title})."
-        )
+        return self._render(ctx, recipe)
 
     def _card_for(self, candidate: Candidate, ctx: TaskContext) -> Card:
         """The card a candidate names; for candidates found elsewhere, the closest applicable card."""
         if candidate.name in self.cards:
             return self.cards[candidate.name]
         key = "".join(ch for ch in candidate.name.lower() if ch.isalnum())
-        ranked = [r.card for r in rank_cards(self.cards, ctx.profile, ctx.script_budget_s)]
+        ranked = [r.card for r in rank_cards(self.cards, self._profile(ctx).profile, ctx.script_budget_s)]
         for card in ranked:
             if card.name.replace("_", "") in key or key in card.name.replace("_", ""):
                 return card
@@ -124,14 +140,11 @@ class BuiltinEngineer:
         if not new:
             raise EngineerFailure(f"nothing to merge: {other_candidate.name} is already a member of the base")
         spec = recipe.model
-        merged = recipe.with_(
-            model=mem.ModelSpec((*spec.members, *new), spec.options, spec.tune_trials, spec.tune_share)
-        )
-        names = ", ".join(m.card for m in merged.model.members)
-        return self._render(ctx, merged, f"the members {names}, trained on the same folds and combined.")
+        merged = recipe.with_(model=spec.with_(members=(*spec.members, *new)))
+        return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        recipe, profile = self._recipe(script), ProfileView(ctx.profile)
+        recipe, profile = self._recipe(script), self._profile(ctx)
         revised = recipe
         if profile.files and recipe.files == NO_FILES:
             revised = revised.with_(files=FILES_ON)
@@ -144,8 +157,7 @@ class BuiltinEngineer:
             revised = revised.with_(families=feats.canonical((*revised.families, "text_stats")))
         if revised == recipe:
             return None
-        used = "the rows' own files" if revised.files != recipe.files else "statistics of the text columns"
-        return self._render(ctx, revised, f"the current solution, now also using {used} as features.")
+        return self._render(ctx, revised)
 
     def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
         """Static findings on the script, plus columns that alone give the answer away. The obvious
@@ -167,9 +179,7 @@ class BuiltinEngineer:
         profile = dict(ctx.profile)
         profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
         slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
-        return self._render(
-            slim, recipe, f"the current solution without the suspect columns {', '.join(columns)}."
-        )
+        return self._render(slim, recipe)
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)

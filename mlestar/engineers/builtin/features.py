@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from mlestar.engineers.builtin import families_table as table
+from mlestar.engineers.builtin import families_text as text
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
-DRAFT_FAMILIES = ("structured_parts", "date_parts")
+DRAFT_FAMILIES = ("structured_parts", "date_parts", "text_pairs", "list_tokens")
 """Families every draft gets: without them such columns are unusable raw strings."""
+DATE_FAMILIES = ("date_parts", "date_cycles", "time_lags")
 
 
 @dataclass(frozen=True)
@@ -28,165 +30,6 @@ class Family:
     render: Callable[[ProfileView], str]
 
 
-def _structured_parts(p: ProfileView) -> str:
-    return '''def add_structured_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Split strings such as "B/253/P" into parts: numbers stay numbers, small vocabularies become
-    categories; the raw string is dropped (almost every value is unique)."""
-    for column, (separator, kinds) in STRUCTURED.items():
-        parts = split_parts(frame[column], separator, len(kinds))
-        for i, kind in enumerate(kinds):
-            if kind == "number":
-                out[f"{column}_{i}"] = pd.to_numeric(parts[i], errors="coerce")
-            elif kind == "category":
-                out[f"{column}_{i}"] = parts[i]
-        out = out.drop(columns=[column])
-    return out
-'''
-
-
-def _date_parts(p: ProfileView) -> str:
-    return f'''DATES = {literal(p.dates)}
-
-
-def add_date_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Dates as numbers a model can split on: calendar parts and days since the earliest date."""
-    for column in DATES:
-        when = pd.to_datetime(frame[column], errors="coerce")
-        start = pd.to_datetime(reference[column], errors="coerce").min()
-        out[f"{{column}}_year"] = when.dt.year
-        out[f"{{column}}_month"] = when.dt.month
-        out[f"{{column}}_day"] = when.dt.day
-        out[f"{{column}}_weekday"] = when.dt.dayofweek
-        out[f"{{column}}_hour"] = when.dt.hour
-        out[f"{{column}}_days"] = (when - start).dt.total_seconds() / 86400
-        out = out.drop(columns=[column])
-    return out
-'''
-
-
-def _group_sizes(p: ProfileView) -> str:
-    return f'''GROUP_KEYS = {literal(p.group_keys())}
-"""Keys rows may share: (column, separator, part) with part None for the whole value."""
-
-
-def add_group_sizes(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """How many rows of train and test share each key (an id prefix, a name part, a code):
-    group size is often informative where the key itself is not."""
-    for column, separator, part in GROUP_KEYS:
-        name = column if part is None else f"{{column}}_{{part}}"
-        counts = key_values(reference, column, separator, part).value_counts()
-        out[f"{{name}}_count"] = key_values(frame, column, separator, part).map(counts).astype(float)
-    return out
-
-
-def key_values(frame: pd.DataFrame, column: str, separator: str | None, part: int | None) -> pd.Series:
-    values = frame[column].astype("object")
-    if part is None:
-        return values
-    return values.str.split(separator, regex=False).str[part]
-'''
-
-
-def _id_parts(p: ProfileView) -> str:
-    column, separator, n_parts, numeric = p.id_parts()
-    return f'''ID_PARTS = {literal((column, separator, n_parts, numeric))}
-"""The id column, its separator, its number of parts and which parts are numbers."""
-
-
-def add_id_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Numeric parts of ids like "0042_03" (a position within a group) as features."""
-    column, separator, n_parts, numeric = ID_PARTS
-    parts = split_parts(frame[column], separator, n_parts)
-    for i in numeric:
-        out[f"{{column}}_{{i}}"] = pd.to_numeric(parts[i], errors="coerce")
-    return out
-'''
-
-
-def _frequencies(p: ProfileView) -> str:
-    return f'''FREQUENCY_COLUMNS = {literal(p.frequency_columns())}
-
-
-def add_frequencies(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """How common each category is over train and test (frequency encoding)."""
-    for column in FREQUENCY_COLUMNS:
-        shares = reference[column].astype("object").value_counts(normalize=True)
-        out[f"{{column}}_freq"] = frame[column].astype("object").map(shares).astype(float)
-    return out
-'''
-
-
-def _amount_totals(p: ProfileView) -> str:
-    return f'''AMOUNTS = {literal(p.amounts())}
-"""Non-negative, mostly-zero, skewed numbers that read like amounts of one kind."""
-
-
-def add_amount_totals(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Totals of related amounts: their sum, how many are non-zero, an all-zero flag, log1p of each."""
-    amounts = out[AMOUNTS]
-    out["amounts_sum"] = amounts.sum(axis=1, min_count=1)
-    out["amounts_nonzero"] = (amounts > 0).sum(axis=1).astype(float)
-    out["amounts_all_zero"] = (amounts.fillna(0) == 0).all(axis=1).astype(float)
-    for column in AMOUNTS:
-        out[f"{{column}}_log1p"] = np.log1p(amounts[column].clip(lower=0))
-    return out
-'''
-
-
-def _numeric_groups(p: ProfileView) -> str:
-    return f'''NUMERIC_GROUPS = {literal(p.numeric_groups())}
-"""Numeric columns whose names differ in one word only (e.g. x_1, x_2, x_3): one quantity each."""
-
-
-def add_numeric_groups(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Sums, spreads, products and ratios across each group of related numeric columns."""
-    for name, columns in NUMERIC_GROUPS.items():
-        values = out[columns]
-        out[f"{{name}}_sum"] = values.sum(axis=1)
-        out[f"{{name}}_std"] = values.std(axis=1)
-        out[f"{{name}}_max_min_ratio"] = values.max(axis=1) / values.min(axis=1).where(values.min(axis=1) != 0)
-        if (reference[columns].min() > 0).all():
-            out[f"{{name}}_log_product"] = np.log(values.clip(lower=1e-12)).sum(axis=1)
-    return out
-'''
-
-
-def _codes_as_categories(p: ProfileView) -> str:
-    return f'''CODE_COLUMNS = {literal(p.code_columns())}
-"""Integer columns with a handful of values: likely codes rather than quantities."""
-
-
-def add_codes_as_categories(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """A categorical copy of each code-like number, so linear models and CatBoost see its levels."""
-    for column in CODE_COLUMNS:
-        out[f"{{column}}_code"] = frame[column].map(lambda v: np.nan if pd.isna(v) else f"c{{v:g}}").astype("object")
-    return out
-'''
-
-
-def _text_stats(p: ProfileView) -> str:
-    return '''import re
-
-
-def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Shape of each text: length, words, word length, punctuation, capitals, digits, vocabulary."""
-    for column in TEXT:
-        text = frame[column].fillna("").astype(str)
-        chars = text.str.len().clip(lower=1)
-        words = text.str.split()
-        out[f"{column}_chars"] = text.str.len().astype(float)
-        out[f"{column}_words"] = words.str.len().astype(float)
-        out[f"{column}_word_length"] = chars / words.str.len().clip(lower=1)
-        out[f"{column}_unique_words"] = words.map(lambda w: len(set(w))) / words.str.len().clip(lower=1)
-        for mark, label in ((",", "commas"), (";", "semicolons"), (":", "colons"), ("!", "exclamations"),
-                            ("?", "questions"), ('"', "quotes"), ("'", "apostrophes")):
-            out[f"{column}_{label}"] = text.str.count(re.escape(mark)) / chars
-        out[f"{column}_capitals"] = text.str.count(r"[A-Z]") / chars
-        out[f"{column}_digits"] = text.str.count(r"[0-9]") / chars
-    return out
-'''
-
-
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -194,26 +37,39 @@ FAMILIES: dict[str, Family] = {
             "structured_parts",
             "parse structured strings into parts",
             lambda p: bool(p.structured),
-            _structured_parts,
+            table.structured_parts,
         ),
-        Family("date_parts", "date parts", lambda p: bool(p.dates), _date_parts),
-        Family("id_parts", "numeric parts of structured ids", lambda p: p.id_parts()[3] != (), _id_parts),
-        Family("group_sizes", "group sizes over shared keys", lambda p: bool(p.group_keys()), _group_sizes),
-        Family("amount_totals", "sums of related amounts", lambda p: len(p.amounts()) >= 2, _amount_totals),
+        Family("date_parts", "date parts", lambda p: bool(p.dates), table.date_parts),
+        Family("date_cycles", "calendar cycles", lambda p: bool(p.dates), table.date_cycles),
+        Family(
+            "time_lags", "neighbours in time", lambda p: bool(p.dates and p.lag_columns()), table.time_lags
+        ),
+        Family(
+            "id_parts", "numeric parts of structured ids", lambda p: p.id_parts()[3] != (), table.id_parts
+        ),
+        Family(
+            "group_sizes", "group sizes over shared keys", lambda p: bool(p.group_keys()), table.group_sizes
+        ),
+        Family(
+            "amount_totals", "sums of related amounts", lambda p: len(p.amounts()) >= 2, table.amount_totals
+        ),
         Family(
             "numeric_groups",
             "aggregates of related numeric columns",
             lambda p: bool(p.numeric_groups()),
-            _numeric_groups,
+            table.numeric_groups,
         ),
-        Family("frequencies", "frequency encoding", lambda p: bool(p.frequency_columns()), _frequencies),
+        Family("frequencies", "frequency encoding", lambda p: bool(p.frequency_columns()), table.frequencies),
         Family(
             "codes_as_categories",
             "code-like numbers as categories",
             lambda p: bool(p.code_columns()),
-            _codes_as_categories,
+            table.codes_as_categories,
         ),
-        Family("text_stats", "statistics of text", lambda p: bool(p.text), _text_stats),
+        Family("text_stats", "statistics of text", lambda p: bool(p.text), text.text_stats),
+        Family("text_pairs", "how alike paired texts are", lambda p: bool(p.text_pairs), text.text_pairs),
+        Family("text_topics", "latent topics of text", lambda p: bool(p.text), text.text_topics),
+        Family("list_tokens", "lists as bags of tokens", lambda p: bool(p.lists), text.list_tokens),
     )
 }
 ORDER = tuple(FAMILIES)
@@ -235,23 +91,35 @@ def canonical(families: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def render_features(profile: ProfileView, families: tuple[str, ...], files: bool) -> str:
     """The whole features block for these families (in canonical order)."""
     families = canonical(families)
-    parts = [_BASE]
+    opening = "# Features: the input columns" + (", the rows' own files" if files else "")
+    opening += (", then " + describe(families) if families else "") + "."
+    if not families:
+        return opening + "\n" + _plain_maker(profile, files)
+    parts = [opening + "\n" + _base(profile)]
+    if profile.boolean:
+        parts.append(_AS_FLAG)
     if {"structured_parts", "id_parts"} & set(families):
         parts.append(_split_helpers(profile, "structured_parts" in families))
+    if set(DATE_FAMILIES) & set(families):
+        parts.append(
+            f'DATES = {literal(profile.dates)}\n"""Date and time columns (the first one orders rows in time)."""'
+        )
     parts += [FAMILIES[name].render(profile) for name in families]
     steps = ", ".join(f"add_{name}" for name in families)
-    steps_line = f"STEPS = ({steps},)" if families else "STEPS: tuple = ()"
-    parts.append(f'{steps_line}\n"""Feature families, applied in order to the base columns."""\n')
+    parts.append(f'STEPS = ({steps},)\n"""Feature families, applied in this order to the base columns."""\n')
     parts.append(_feature_maker(files))
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
 def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
-    structured = f"STRUCTURED = {literal(profile.structured_spec())}\n" if with_structured else ""
-    doc = '"""Structured strings: column -> (separator, kind of each part: number, category or key)."""\n\n\n'
+    structured = ""
+    if with_structured:
+        structured = (
+            f"STRUCTURED = {literal(profile.structured_spec(), 0, len('STRUCTURED = '))}\n"
+            '"""Structured strings: column -> (separator, kind of each part: number, category or key)."""\n\n\n'
+        )
     return (
         structured
-        + (doc if with_structured else "")
         + """def split_parts(values: pd.Series, separator: str, n_parts: int) -> pd.DataFrame:
     parts = values.astype("object").str.split(separator, n=n_parts - 1, regex=False, expand=True)
     return parts.reindex(columns=range(n_parts))
@@ -259,38 +127,88 @@ def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
     )
 
 
-_BASE = '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The raw input columns with uniform types: floats for numbers and flags, strings otherwise."""
+def _base(profile: ProfileView) -> str:
+    """base_columns: every input column with one type per kind."""
+    if profile.all_numeric:
+        return '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns as numbers."""
+    return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
+'''
+    branches = []
+    if profile.boolean:
+        branches.append(("column in BOOLEAN", "frame[column].map(as_flag).astype(float)"))
+    kept = [name for name, columns in (("STRINGS", profile.strings), ("TEXT", profile.text)) if columns]
+    if kept:
+        branches.append((" or ".join(f"column in {name}" for name in kept), 'frame[column].astype("object")'))
+    if profile.numeric:
+        branches.append(("", 'pd.to_numeric(frame[column], errors="coerce").astype(float)'))
+    if branches == [(" or ".join(f"column in {name}" for name in kept), 'frame[column].astype("object")')]:
+        return '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns, kept as strings."""
+    return frame[FEATURES].astype("object")
+'''
+    body = ""
+    for i, (condition, value) in enumerate(branches):
+        if len(branches) == 1:
+            body = f"        out[column] = {value}\n"
+            break
+        keyword = "if" if i == 0 else "else" if i == len(branches) - 1 else "elif"
+        test = "" if keyword == "else" else f" {condition}"
+        body += f"        {keyword}{test}:\n            out[column] = {value}\n"
+    kinds = "floats for numbers" + (" and flags" if profile.boolean else "") + ", strings otherwise"
+    return f'''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The input columns with one type per kind: {kinds}."""
     out = pd.DataFrame(index=frame.index)
     for column in FEATURES:
-        if column in NUMERIC:
-            out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        elif column in BOOLEAN:
-            out[column] = frame[column].map(as_flag).astype(float)
-        else:
-            out[column] = frame[column].astype("object")
-    return out
+{body}    return out
+'''
 
 
-def as_flag(value: object) -> float:
+_AS_FLAG = """def as_flag(value: object) -> float:
     if pd.isna(value):
         return np.nan
     return float(str(value).strip().lower() in ("true", "1", "1.0", "yes", "y", "t"))
+"""
+
+
+def _plain_maker(profile: ProfileView, files: bool) -> str:
+    """A FeatureMaker with no families: base columns (and file features), nothing to fit."""
+    if profile.all_numeric and not files:
+        return '''class FeatureMaker:
+    """Raw rows to model inputs: the input columns as numbers."""
+
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        return self
+
+    def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
+        return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
 '''
+    parts = [_base(profile)] + ([_AS_FLAG] if profile.boolean else [])
+    made = "base_columns(frame).join(file_features(frame, split))" if files else "base_columns(frame)"
+    parts.append(f'''class FeatureMaker:
+    """Raw rows to model inputs{" (split, train or test, says where the rows' files live)" if files else ""}."""
+
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        return self
+
+    def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
+        return {made}
+''')
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
 def _feature_maker(files: bool) -> str:
     file_line = "\n        out = out.join(file_features(frame, split))" if files else ""
+    split_doc = " (split, train or test, says where the rows' files live)" if files else ""
     return f'''class FeatureMaker:
-    """Turns raw rows into model inputs. fit() keeps the input columns of every known row (train and
-    test) as the reference for unsupervised statistics such as counts; answers are never kept."""
+    """Raw rows to model inputs{split_doc}. fit() keeps the input columns of train and test (never
+    the answers: test has none) for unsupervised statistics such as counts."""
 
-    def fit(self, rows: pd.DataFrame) -> FeatureMaker:
-        self.reference = rows[[c for c in [ID_COLUMN, *FEATURES] if c is not None]].reset_index(drop=True)
+    def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
+        self.reference = pd.concat([train, test], ignore_index=True)[list(test.columns)]
         return self
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
-        """split ("train" or "test") says where the rows' own files live, if the task has any."""
         out = base_columns(frame){file_line}
         for step in STEPS:
             out = step(out, frame, self.reference)
@@ -310,13 +228,5 @@ def parse_steps(block: str) -> tuple[str, ...]:
     return tuple(n.strip()[len("add_") :] for n in match.group(1).split(",") if n.strip().startswith("add_"))
 
 
-def uses_files(block: str) -> bool:
-    return "file_features(" in block
-
-
 def describe(families: tuple[str, ...]) -> str:
     return ", ".join(family_title(f) for f in families) or "raw columns only"
-
-
-def families_info(profile: ProfileView) -> dict[str, Any]:
-    return {name: FAMILIES[name].title for name in applicable(profile)}

@@ -8,6 +8,9 @@ numbers per position, and when a key's lines hold three numbers treats them as p
 
 from __future__ import annotations
 
+from mlestar import contract
+from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.options import MediaOptions
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -53,7 +56,7 @@ def read_vocabulary(template: str) -> tuple[tuple[tuple[str, int], ...], tuple[s
     keys: Counter[str] = Counter()
     widths: dict[str, Counter[int]] = {}
     labels: Counter[str] = Counter()
-    train_ids = pd.read_parquet(INPUT / "train.parquet", columns=[ID_COLUMN])[ID_COLUMN]
+    train_ids = pd.read_parquet(INPUT / "TRAIN_FILE", columns=[ID_COLUMN])[ID_COLUMN]
     for row_id in train_ids.head(VOCABULARY_SAMPLE):
         path = FILES / template.format(id=row_id)
         if path.is_file():
@@ -133,8 +136,11 @@ def image_stats(path: Path) -> dict[str, float]:
 '''
 
 
-def render_files(profile: ProfileView) -> str:
-    """The whole files block for the task's per-row files."""
+def render_files(profile: ProfileView, media_options: MediaOptions | None = None) -> str:
+    """The whole files block for the task's per-row files (pictures, sounds and numeric files:
+    media/render.py)."""
+    if media.applies(profile):
+        return media.render_media_files(profile, media_options or media.default_options(profile))
     entries = [
         {"train": f["train"], "test": f.get("test") or f["train"], "kind": f["kind"]} for f in profile.files
     ]
@@ -142,16 +148,22 @@ def render_files(profile: ProfileView) -> str:
     imports = ["import re", "from collections import Counter"] if "text" in kinds else []
     if "image" in kinds:
         imports.append("from PIL import Image")
-    readers = ([_TEXT_READER] if "text" in kinds else []) + ([_IMAGE_READER] if "image" in kinds else [])
+    text_reader = _TEXT_READER.replace("TRAIN_FILE", contract.TRAIN_FILE)
+    readers = ([text_reader] if "text" in kinds else []) + ([_IMAGE_READER] if "image" in kinds else [])
+    opening = "# Files: statistics of each row's own files, found through its id."
+    constants = (
+        f'ID_COLUMN = {literal(profile.id_column)}\nFILES = INPUT / "{contract.FILES_LINK}"\n'
+        f"ROW_FILES = {literal(entries, 0, len('ROW_FILES = '))}\n"
+        '"""Per-row files: where train and test rows keep them ({id} is the row id), and their kind."""'
+    )
     return "\n\n\n".join(
         [
-            "\n".join(imports),
-            f'FILES = INPUT / "files"\nROW_FILES = {literal(entries)}\n'
-            '"""Per-row files: where train and test rows keep them ({id} is the row id), and their kind."""',
+            opening + ("\n" + "\n".join(imports) if imports else ""),
+            constants,
             *[r.rstrip("\n") for r in readers],
             _entry(kinds),
         ]
-    ).lstrip("\n")
+    )
 
 
 def _entry(kinds: set[str]) -> str:
@@ -180,7 +192,9 @@ def _entry(kinds: set[str]) -> str:
 '''
 
 
-OFF = '''def file_features(frame: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Turned off: the rows' own files are not used."""
+OFF_OPENING = "# Files: turned off"
+OFF = f'''{OFF_OPENING} (the rows' own files are not used).
+def file_features(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """No columns: the rows' files are left out."""
     return pd.DataFrame(index=frame.index)
 '''

@@ -1,6 +1,7 @@
 """Model-level options of the model block, each a small helper written into the script when used.
 
-Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> LogTarget.
+Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> TimeNeighbours
+-> LogTarget.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ _DETECT = {
     "early_stopping": "class EarlyStopped(",
     "seed_bagging": "class SeedBag(",
     "target_encoding": "def target_encoded(",
-    "tuned": "def tune(",
+    "time_neighbours": "class TimeNeighbours(",
 }
 
 
@@ -34,6 +35,12 @@ def applies(option: str, card: Card, problem_type: str) -> bool:
         return card.view == "trees"
     if option == "log_target":
         return "regression" in problem_type
+    if option == "time_neighbours":
+        return card.view in ("trees", "native") and problem_type in (
+            "regression",
+            "binary",
+            "multi_target_regression",
+        )
     return False
 
 
@@ -44,6 +51,8 @@ def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str
         expression = f'SeedBag({expression}, "{card.seed_param}")'
     if spec.has("target_encoding") and applies("target_encoding", card, problem_type):
         expression = f"target_encoded({expression})"
+    if spec.has("time_neighbours") and applies("time_neighbours", card, problem_type):
+        expression = f"TimeNeighbours({expression})"
     if spec.has("log_target") and applies("log_target", card, problem_type):
         expression = f"LogTarget({expression})"
     return expression
@@ -56,21 +65,21 @@ def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -
 def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     problem_type = "regression" if role == "regressor" else "binary"
     lines: set[str] = set()
-    wrappers = ("log_target", "early_stopping", "seed_bagging")
+    wrappers = ("log_target", "early_stopping", "seed_bagging", "time_neighbours")
     if any(_users(option, spec, cards, problem_type) for option in wrappers):
-        lines.update({"import copy", "from sklearn.base import BaseEstimator"})
+        lines.add("from sklearn.base import BaseEstimator")
     if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
-        lines.add("import lightgbm")
+        lines.add("from lightgbm import early_stopping")
     if _users("target_encoding", spec, cards, problem_type):
         lines.update(
             {
-                "from sklearn.compose import ColumnTransformer",
-                "from sklearn.pipeline import make_pipeline",
+                "from sklearn.compose import make_column_transformer",
+                "from sklearn.pipeline import Pipeline",
                 "from sklearn.preprocessing import TargetEncoder",
             }
         )
-    if spec.has("tuned"):
-        lines.add("import optuna")
+    if spec.has("tuned") and not spec.frozen:
+        lines.update({"import json", "import optuna"})
     return lines
 
 
@@ -94,16 +103,16 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
             else "binary"
         )
         out.append(_TARGET_ENCODING.replace("TARGET_TYPE_VALUE", f'"{target_type}"'))
+    if _users("time_neighbours", spec, cards, problem_type):
+        out.append(_TIME_NEIGHBOURS.replace("TIME_COLUMN_VALUE", f'"{spec.time_column}"'))
     if _users("log_target", spec, cards, problem_type):
         out.append(_LOG_TARGET)
-    if spec.has("tuned"):
-        out.append(_TUNE.replace("LOSS_FUNCTION", _LOSSES[loss_kind(problem_type, metric)]))
     return out
 
 
 def _early_stopping(flavours: list[str]) -> str:
     calls = {
-        "lightgbm": "            callbacks = [lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
+        "lightgbm": "            callbacks = [early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], callbacks=callbacks)\n",
         "xgboost": "            self.model_.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n"
         "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], verbose=False)\n",
@@ -174,11 +183,57 @@ _TARGET_ENCODING = '''def target_encoded(model: Any) -> Any:
     """Category codes replaced by the mean answer of their category, learned inside each training
     fold only (and cross-fitted there, so no row sees its own answer)."""
     encoder = TargetEncoder(target_type=TARGET_TYPE_VALUE, random_state=SEED)
-    return make_pipeline(ColumnTransformer([("target", encoder, category_codes)], remainder="passthrough"), model)
+    encoded = make_column_transformer((encoder, category_codes), remainder="passthrough")
+    return Pipeline([("encode", encoded), ("model", model)])
 
 
 def category_codes(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith("cat__")]
+'''
+
+_TIME_NEIGHBOURS = '''NEIGHBOUR_TIME = TIME_COLUMN_VALUE
+"""The elapsed-time feature (days) that orders rows in time."""
+
+
+class TimeNeighbours(BaseEstimator):
+    """Adds the answers of the fitted rows just before and just after each row in time, and how many
+    days away they are. Only the rows the model is fitted on are looked up, strictly earlier or later:
+    a row never sees its own answer, nor a validation row's."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray) -> TimeNeighbours:
+        time = elapsed_days(x)
+        known = ~np.isnan(time)
+        order = np.argsort(time[known], kind="stable")
+        self.times_, self.answers_ = time[known][order], np.asarray(y, dtype=float)[known][order]
+        self.model_ = copy.deepcopy(self.model).fit(self.with_neighbours(x), y)
+        self.classes_ = getattr(self.model_, "classes_", None)
+        return self
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self.with_neighbours(x))
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict_proba(self.with_neighbours(x))
+
+    def with_neighbours(self, x: pd.DataFrame) -> pd.DataFrame:
+        time, out = elapsed_days(x), x.copy()
+        for name, index in (("before", np.searchsorted(self.times_, time, "left") - 1),
+                            ("after", np.searchsorted(self.times_, time, "right"))):
+            found = (index >= 0) & (index < len(self.times_)) & ~np.isnan(time)
+            index = index.clip(0, max(len(self.times_) - 1, 0))
+            out[f"answer_{name}"] = np.where(found, self.answers_[index], np.nan) if len(self.times_) else np.nan
+            out[f"days_{name}"] = np.where(found, np.abs(self.times_[index] - time), np.nan) if len(self.times_) else np.nan
+        return out
+
+
+def elapsed_days(x: pd.DataFrame) -> np.ndarray:
+    """The NEIGHBOUR_TIME column of a view's table (views may prefix or clean up column names)."""
+    plain = {"".join(ch if ch.isalnum() else "_" for ch in str(c)): c for c in x.columns}
+    column = next((c for name, c in plain.items() if name.endswith(NEIGHBOUR_TIME)), None)
+    return x[column].to_numpy(dtype=float) if column is not None else np.full(len(x), np.nan)
 '''
 
 _LOG_TARGET = '''class LogTarget(BaseEstimator):
@@ -195,73 +250,3 @@ _LOG_TARGET = '''class LogTarget(BaseEstimator):
     def predict(self, x: Any) -> np.ndarray:
         return np.expm1(self.model_.predict(x))
 '''
-
-_TUNE = '''def tune(build: Any, settings: dict[str, Any], space: dict[str, tuple], x: Any, target: np.ndarray,
-         folds: np.ndarray) -> dict[str, Any]:
-    """Optuna search of the settings, scored on the first two harness folds, inside a time box.
-    The study starts from the current settings, so it can only find something at least as good."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-    def objective(trial: optuna.Trial) -> float:
-        trial_settings = {**settings, **{name: suggest(trial, name, *bounds) for name, bounds in space.items()}}
-        return validation_loss(build(trial_settings), x, target, folds)
-
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=SEED))
-    study.enqueue_trial({name: settings[name] for name in space if name in settings})
-    study.optimize(objective, n_trials=TUNE_TRIALS, timeout=TUNE_SHARE * TIME_BUDGET)
-    print(f"tuning: {len(study.trials)} trials, best loss {study.best_value:.5f}: {study.best_params}", flush=True)
-    return {**settings, **study.best_params}
-
-
-def suggest(trial: optuna.Trial, name: str, low: float, high: float, scale: str) -> float | int:
-    if scale == "int":
-        return trial.suggest_int(name, int(low), int(high))
-    return trial.suggest_float(name, low, high, log=scale == "log")
-
-
-def validation_loss(model: Any, x: Any, target: np.ndarray, folds: np.ndarray) -> float:
-    """Mean loss on the first two harness folds (what tuning minimises; the harness scores the run)."""
-    losses = []
-    for k in range(min(2, int(folds.max()) + 1)):
-        fit_rows, valid_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
-        fitted = fit_model(model, take(x, fit_rows), target[fit_rows])
-        losses.append(loss(target[valid_rows], predict_outputs(fitted, take(x, valid_rows))))
-    return float(np.mean(losses))
-
-
-LOSS_FUNCTION'''
-
-_LOSSES = {
-    "log_loss": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    """Log loss: a smooth stand-in for any classification metric."""
-    p = np.clip(predicted, 1e-7, 1 - 1e-7)
-    if PROBLEM == "multiclass":
-        return float(-np.mean(np.log(p[np.arange(len(answers)), answers.astype(int)])))
-    answers = answers.reshape(len(answers), -1)
-    return float(-np.mean(answers * np.log(p) + (1 - answers) * np.log(1 - p)))
-''',
-    "squared_log": '''def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    """Squared error of log1p values, as RMSLE counts it."""
-    answers = answers.reshape(len(answers), -1)
-    return float(np.mean((np.log1p(np.clip(predicted, 0, None)) - np.log1p(answers)) ** 2))
-''',
-    "absolute": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean(np.abs(predicted - answers.reshape(len(answers), -1))))
-""",
-    "squared": """def loss(answers: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean((predicted - answers.reshape(len(answers), -1)) ** 2))
-""",
-}
-
-
-def loss_kind(problem_type: str, metric: str) -> str:
-    """The loss tuning minimises: matched to the metric where that is cheap, else the usual one."""
-    if "regression" not in problem_type:
-        return "log_loss"
-    if "log" in metric and ("rmsle" in metric or "msle" in metric or "squared_log" in metric):
-        return "squared_log"
-    if "rmsle" in metric or "msle" in metric:
-        return "squared_log"
-    if "mae" in metric or "absolute" in metric:
-        return "absolute"
-    return "squared"

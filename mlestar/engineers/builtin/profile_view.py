@@ -77,8 +77,32 @@ class ProfileView:
         return self.of_kind("categorical")
 
     @property
+    def strings(self) -> list[str]:
+        """Columns kept as strings: every kind but numbers, flags and free text."""
+        return [c for c in self.features if self.kind(c) not in ("numeric", "boolean", "text")]
+
+    @property
+    def all_numeric(self) -> bool:
+        return not (self.boolean or self.strings or self.text)
+
+    @property
+    def plain_numbers(self) -> bool:
+        """Every feature table this task can get is numbers under plain names (no categories, no text,
+        no codes turned into categories, no per-row files): tree models can read it as it is."""
+        names_plain = all(c.replace("_", "").isalnum() and c.isascii() for c in self.features)
+        return (
+            not (self.strings or self.text or self.files or self.code_columns())
+            and names_plain
+            and self.features != []
+        )
+
+    @property
     def has_tabular(self) -> bool:
-        return bool(set(self.of_kind("numeric", "boolean", "categorical", "structured", "date")))
+        """Non-text columns, or per-row media files (their features are numeric columns)."""
+        media = any(
+            f.get("kind") in ("image", "audio", "signal") or f.get("per") == "pixel" for f in self.files
+        )
+        return media or bool(set(self.of_kind("numeric", "boolean", "categorical", "structured", "date")))
 
     @property
     def files(self) -> list[dict[str, Any]]:
@@ -104,8 +128,8 @@ class ProfileView:
         column = self.id_column
         info = self.columns.get(column or "", {})
         parts = info.get("parts", [])
-        if not column or "separator" not in info:
-            return column, None, 0, ()
+        if not column or "separator" not in info or info.get("kind") == "date":
+            return column, None, 0, ()  # a date-time id is read by the date families
         numeric = tuple(
             i for i, p in enumerate(parts) if p["kind"] == "numeric" and p["n_unique"] <= CATEGORY_MAX_UNIQUE
         )
@@ -167,13 +191,34 @@ class ProfileView:
             if self.columns[c].get("integer") and 2 < self.columns[c]["n_unique"] <= 12
         ]
 
-    def header_lists(self) -> dict[str, list[str]]:
-        return {
-            "FEATURES": self.features,
-            "NUMERIC": self.numeric,
-            "BOOLEAN": self.boolean,
-            "TEXT": self.text,
-        }
+    def lag_columns(self) -> list[str]:
+        """Numbers that vary from row to row (not codes), at most eight, in table order: their values
+        just before and after a row in time can be features."""
+        codes = set(self.code_columns())
+        varied = [c for c in self.numeric if c not in codes and self.columns[c].get("n_unique", 0) > 12]
+        kept = set(sorted(varied, key=lambda c: -self.columns[c]["n_unique"])[:8])
+        return [c for c in varied if c in kept]
+
+    def time_groups(self) -> list[str]:
+        """Categories that look like entities observed over time (10 or more of them, 10 or more rows
+        each): rows of one entity form one series."""
+        n = max(self.n_train, 1)
+        return [c for c in self.categorical if 10 <= self.columns[c]["n_unique"] <= n / 10]
+
+    @property
+    def lists(self) -> list[str]:
+        """Columns whose cells are lists (stored as JSON text in the run's tables)."""
+        return self.of_kind("list")
+
+    @property
+    def text_pairs(self) -> list[tuple[str, str]]:
+        """Columns compared row by row (a data fact the engineer adds; see data_facts)."""
+        return [(a, b) for a, b in self.profile.get("text_pairs", [])]
+
+    @property
+    def time_interleaved(self) -> bool:
+        """Test rows sit between train rows in time (a data fact the engineer adds; see data_facts)."""
+        return bool(self.profile.get("time_interleaved", False))
 
     @property
     def target_skew(self) -> float:

@@ -1,8 +1,9 @@
 """A recipe: everything the built-in engineer varies in a script, block by block.
 
-Scripts are rendered from a recipe and the task profile; a recipe is read back from a script's
-blocks (constants and helper names), so any role can pick up a script the search hands back,
-including after a resume. Scripts written by someone else are refused with EngineerFailure.
+Scripts are rendered from a recipe and the task profile, one renderer per block; a recipe is read
+back from a script's blocks (constants and helper names), so any role can pick up a script the
+search hands back, including after a resume. Scripts written by someone else are refused with
+EngineerFailure.
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from mlestar.blocks import BlockError, block_names, get_block
+from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import EngineerFailure
 from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import files as files_block
+from mlestar.engineers.builtin import fixed_blocks, views
 from mlestar.engineers.builtin import members as mem
-from mlestar.engineers.builtin import templates, views
 from mlestar.engineers.builtin.cards import Card
-from mlestar.engineers.builtin.combiners import read_combine
+from mlestar.engineers.builtin.combiners import read_combine, render_train
+from mlestar.engineers.builtin.header import render_header
+from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.options import MediaOptions
+from mlestar.engineers.builtin.media.options import read_options as read_media_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 
 BLOCK_ORDER = ("load", "files", "features", "preprocess", "model", "train", "predict", "main")
@@ -30,6 +36,11 @@ class Recipe:
     options: views.ViewOptions = field(default_factory=views.ViewOptions)
     combine: str = "average"
     files: str = NO_FILES
+    views: tuple[str, ...] = ()
+    """The views the preprocess block defines; a whole script is rendered with exactly the views its
+    members read, a refined block keeps what the script had (see with_views_needed)."""
+    media: MediaOptions | None = None
+    """What the files block extracts from pictures, sounds and numeric files (None: the defaults)."""
 
     def with_(self, **changes: object) -> Recipe:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -37,6 +48,9 @@ class Recipe:
     def views_needed(self, cards: dict[str, Card]) -> tuple[str, ...]:
         needed = {cards[m.card].view for m in self.model.members}
         return tuple(v for v in views.VIEW_ORDER if v in needed)
+
+    def with_views_needed(self, cards: dict[str, Card]) -> Recipe:
+        return self.with_(views=self.views_needed(cards))
 
     @property
     def block_list(self) -> list[str]:
@@ -46,33 +60,33 @@ class Recipe:
 def render_block(name: str, recipe: Recipe, profile: ProfileView, cards: dict[str, Card]) -> str:
     """The body of one block (without its marker line)."""
     if name == "load":
-        return templates.LOAD
+        return fixed_blocks.render_load(profile.problem_type)
     if name == "files":
-        return files_block.render_files(profile) if recipe.files == FILES_ON else files_block.OFF
+        return (
+            files_block.render_files(profile, recipe.media) if recipe.files == FILES_ON else files_block.OFF
+        )
     if name == "features":
         return feats.render_features(profile, recipe.families, recipe.files != NO_FILES)
     if name == "preprocess":
-        offered = views.task_views(profile.has_tabular, bool(profile.text))
-        body = views.render_preprocess(offered, recipe.options, bool(profile.text))
-        return body + "\n\n" + templates.FIT_VIEWS
+        return views.render_preprocess(recipe.views or recipe.views_needed(cards), recipe.options, profile)
     if name == "model":
         return mem.render_model(recipe.model, cards, profile.problem_type, profile.metric)
     if name == "train":
-        return templates.train_block(recipe.combine)
+        return render_train(recipe.combine, profile.problem_type, bool(profile.text))
     if name == "predict":
-        return templates.PREDICT
+        return fixed_blocks.render_predict()
     if name == "main":
-        return templates.MAIN
+        return fixed_blocks.MAIN
     raise EngineerFailure(f"the built-in engineer has no block named {name!r}")
 
 
-def render_script(
-    recipe: Recipe, profile: ProfileView, cards: dict[str, Card], title: str, notes: list[str], seed: int
-) -> str:
-    parts = [templates.header(title, notes, profile, seed)]
+def render_script(recipe: Recipe, profile: ProfileView, cards: dict[str, Card], title: str, seed: int) -> str:
+    """The whole script; its preprocess block holds exactly the views the members read."""
+    recipe = recipe.with_views_needed(cards)
+    parts = [render_header(title, profile, seed)]
     for name in recipe.block_list:
         body = render_block(name, recipe, profile, cards).strip("\n")
-        parts.append(f"# %% block: {name}\n{body}\n")
+        parts.append(f"{BLOCK_MARKER}{name}\n{body}\n")
     return "\n\n".join(p.rstrip("\n") + "\n" for p in parts).replace("\n\n\n\n", "\n\n\n")
 
 
@@ -83,21 +97,24 @@ def read_recipe(script: str, cards: dict[str, Card]) -> Recipe:
         raise EngineerFailure(f"not a built-in script: expected blocks {list(BLOCK_ORDER)}, found {names}")
     try:
         model = mem.read_model(get_block(script, "model"))
-        feature_block = get_block(script, "features")
         preprocess = get_block(script, "preprocess")
-        train = get_block(script, "train")
-        files = NO_FILES
+        files, media_options = NO_FILES, None
         if "files" in names:
-            files = FILES_OFF if "Turned off" in get_block(script, "files") else FILES_ON
+            files = FILES_OFF if get_block(script, "files").startswith(files_block.OFF_OPENING) else FILES_ON
+            if media.is_media_block(get_block(script, "files")):
+                media_options = read_media_options(get_block(script, "files"))
+        recipe = Recipe(
+            families=feats.parse_steps(get_block(script, "features")),
+            model=model,
+            options=views.read_options(preprocess),
+            combine=read_combine(get_block(script, "train")),
+            files=files,
+            views=views.read_views(preprocess),
+            media=media_options,
+        )
     except (BlockError, SyntaxError) as e:
         raise EngineerFailure(f"cannot read the script's recipe: {e}") from e
     unknown = [m.card for m in model.members if m.card not in cards]
     if not model.members or unknown:
         raise EngineerFailure(f"the model block names no known model card (unknown: {unknown})")
-    return Recipe(
-        families=feats.parse_steps(feature_block),
-        model=model,
-        options=views.read_options(preprocess),
-        combine=read_combine(train),
-        files=files,
-    )
+    return recipe

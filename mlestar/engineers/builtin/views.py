@@ -1,20 +1,49 @@
 """The preprocess block: input views, one per kind of model, fitted once without answers.
 
 Views: trees (numbers as they are, categories as integer codes), native (categories as strings for
-CatBoost), linear (imputed and scaled numbers, one-hot categories, TF-IDF words of text), words and
-chars (TF-IDF of the text columns). Options a refinement can change are constants of the block.
+CatBoost), linear (imputed and scaled numbers, one-hot categories, TF-IDF words of text: sparse),
+scaled (the same numbers and categories as one dense array, no text: for distance, kernel,
+discriminant and neural models), words and chars (TF-IDF of the text columns). The block holds only the views its recipe lists, and only the
+parts this task can use (no category code for a table of numbers). Options a refinement can change
+(rare-level grouping, imputation, scaling) appear only when they apply.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from mlestar import syntax
+from mlestar.engineers.builtin.profile_view import ProfileView
 
-VIEW_ORDER = ("trees", "native", "linear", "words", "chars")
+VIEW_ORDER = ("trees", "native", "linear", "scaled", "words", "chars")
+TABLE_VIEWS = ("trees", "native", "linear", "scaled")
+SCALED_VIEWS = ("linear", "scaled")
+"""Views with imputed, scaled numbers (the imputation and scaling options apply to them)."""
 IMPUTE_CHOICES = ("median", "mean", "most_frequent")
 SCALE_CHOICES = ("standard", "quantile", "robust")
+_SCALERS = {
+    "standard": ("StandardScaler", "StandardScaler()"),
+    "quantile": (
+        "QuantileTransformer",
+        'QuantileTransformer(output_distribution="normal", n_quantiles=200, random_state=SEED)',
+    ),
+    "robust": ("RobustScaler", "RobustScaler()"),
+}
+_TITLES = {
+    "trees": ("trees (numbers as they are", ", categories as integer codes)"),
+    "native": ("native (numbers as they are", ", categories as strings)"),
+    "linear": ("linear (scaled numbers", ", one-hot categories)"),
+    "scaled": ("scaled (scaled numbers", ", one-hot categories, dense)"),
+    "words": ("words (word TF-IDF", ")"),
+    "chars": ("chars (character TF-IDF", ")"),
+}
+
+
+def _title(view: str, categories: bool) -> str:
+    head, tail = _TITLES[view]
+    return head + (tail if categories or view in ("words", "chars") else ")")
 
 
 @dataclass(frozen=True)
@@ -28,75 +57,117 @@ class ViewOptions:
         return self == ViewOptions()
 
 
-def task_views(has_tabular: bool, has_text: bool) -> tuple[str, ...]:
-    """The views a task offers: table views when it has non-text columns, text views for text."""
-    offered = ("trees", "native", "linear") if has_tabular else ("linear",)
-    return offered + (("words", "chars") if has_text else ())
+@dataclass(frozen=True)
+class _Shape:
+    """What the task's feature tables can hold, which decides the code a view needs."""
+
+    categories: bool
+    text: bool
+    plain_numbers: bool
+
+    @staticmethod
+    def of(profile: ProfileView) -> _Shape:
+        categories = bool(profile.strings or profile.code_columns())
+        return _Shape(categories, bool(profile.text), profile.plain_numbers)
 
 
-def render_preprocess(views: tuple[str, ...], options: ViewOptions, has_text: bool) -> str:
+def render_preprocess(views: tuple[str, ...], options: ViewOptions, profile: ProfileView) -> str:
+    """The whole preprocess block for these views (in canonical order)."""
     views = tuple(v for v in VIEW_ORDER if v in views)
-    parts = [_imports(views, options, has_text), _constants(views, options), _COLUMNS]
-    parts += [_VIEWS[v](options, has_text) for v in views]
-    entries = ", ".join(f'"{v}": {v}_view' for v in views)
-    parts.append(
-        "def make_views(names: tuple[str, ...]) -> dict[str, Any]:\n"
-        '    """The views the members read (this task offers: ' + ", ".join(views) + ')."""\n'
-        f"    factories = {{{entries}}}\n"
-        "    return {name: factories[name]() for name in names}\n"
-    )
+    shape = _Shape.of(profile)
+    if views == ("trees",) and shape.plain_numbers:
+        return _IDENTITY
+    opening = "# Views: " + "; ".join(_title(v, shape.categories) for v in views) + "."
+    parts = [opening + "\n" + _imports(views, options, shape)]
+    parts.append(_constants(views, options, shape))
+    if set(views) & set(TABLE_VIEWS):
+        parts.append(_columns(shape, "native" in views))
+    parts += [_RENDER[v](options, shape) for v in views]
+    parts.append(_fit_views(views))
     return "\n\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
-def _imports(views: tuple[str, ...], options: ViewOptions, has_text: bool) -> str:
+def _imports(views: tuple[str, ...], options: ViewOptions, shape: _Shape) -> str:
     lines = ["from sklearn.compose import ColumnTransformer"]
-    if {"words", "chars"} & set(views) or ("linear" in views and has_text):
+    if {"words", "chars"} & set(views) or ("linear" in views and shape.text):
         lines.append("from sklearn.feature_extraction.text import TfidfVectorizer")
-    if "linear" in views:
+    if set(SCALED_VIEWS) & set(views):
         lines += ["from sklearn.impute import SimpleImputer", "from sklearn.pipeline import make_pipeline"]
-        scaler = {"standard": "StandardScaler", "quantile": "QuantileTransformer", "robust": "RobustScaler"}
-        lines.append(f"from sklearn.preprocessing import OneHotEncoder, {scaler[options.scale]}")
-    if "trees" in views:
-        lines.append("from sklearn.preprocessing import OrdinalEncoder")
-    if "native" in views:
-        lines.append("from sklearn.preprocessing import FunctionTransformer")
-    return "\n".join(sorted(set(lines), key=_import_key))
+    preprocessing = []
+    if set(SCALED_VIEWS) & set(views):
+        preprocessing.append(_SCALERS[options.scale][0])
+        if shape.categories:
+            preprocessing.append("OneHotEncoder")
+    if "trees" in views and shape.categories:
+        preprocessing.append("OrdinalEncoder")
+    if "native" in views and shape.categories and not options.rare_min_count:
+        preprocessing.append("FunctionTransformer")
+    if preprocessing:
+        lines.append("from sklearn.preprocessing import " + ", ".join(sorted(preprocessing)))
+    if "native" in views and shape.categories and options.rare_min_count:
+        lines.append("from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin")
+    return "\n".join(sorted(set(lines), key=lambda line: (line.split()[1], line)))
 
 
-def _import_key(line: str) -> tuple[str, str]:
-    return (line.split()[1], line)
-
-
-def _constants(views: tuple[str, ...], options: ViewOptions) -> str:
+def _constants(views: tuple[str, ...], options: ViewOptions, shape: _Shape) -> str:
     lines = []
-    if {"trees", "linear", "native"} & set(views):
+    if shape.categories and options.rare_min_count and set(views) & set(TABLE_VIEWS):
         lines.append(f"RARE_MIN_COUNT = {options.rare_min_count}")
-        lines.append('"""Categories seen fewer times than this share one level (0: keep every level)."""')
-    if "linear" in views:
+        lines.append('"""Categories seen fewer times (train and test together) share one level."""')
+    if set(SCALED_VIEWS) & set(views):
         lines.append(f'IMPUTE = "{options.impute}"')
-        lines.append(f'SCALE = "{options.scale}"')
+        lines.append('"""How missing numbers are filled before scaling (a flag column marks each gap)."""')
     return "\n".join(lines)
 
 
-_COLUMNS = """def numeric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in TEXT and pd.api.types.is_numeric_dtype(frame[c])]
-
+def _columns(shape: _Shape, native: bool) -> str:
+    """numeric_columns, and category_columns where categories can occur (CatBoost always names them)."""
+    not_text = "c not in TEXT and " if shape.text else ""
+    numbers = f"""def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if {not_text}pd.api.types.is_numeric_dtype(frame[c])]
+"""
+    if not (shape.categories or native):
+        return numbers
+    return (
+        numbers
+        + f"""
 
 def category_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in TEXT and not pd.api.types.is_numeric_dtype(frame[c])]
+    return [c for c in frame.columns if {not_text}not pd.api.types.is_numeric_dtype(frame[c])]
 """
-
-
-def _trees(options: ViewOptions, has_text: bool) -> str:
-    return '''def trees_view() -> ColumnTransformer:
-    """Numbers as they are (trees handle gaps); categories as integer codes (-1: missing or unseen)."""
-    codes = OrdinalEncoder(
-        handle_unknown="use_encoded_value",
-        unknown_value=-1,
-        encoded_missing_value=-1,
-        min_frequency=RARE_MIN_COUNT or None,
     )
-    steps = [("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]
+
+
+def _rare(options: ViewOptions, keyword: str) -> str:
+    return f", {keyword}=RARE_MIN_COUNT" if options.rare_min_count else ""
+
+
+_IDENTITY = '''# Views: trees (the numbers as they are).
+from sklearn.preprocessing import FunctionTransformer
+
+
+def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """Trees read the numbers as they are: they handle gaps and scales (and this task has no categories)."""
+    return {"trees": FunctionTransformer()}, {"trees": x_train}, {"trees": x_test}
+'''
+
+
+def _trees(options: ViewOptions, shape: _Shape) -> str:
+    steps = '[("num", "passthrough", numeric_columns)]'
+    codes = ""
+    if shape.categories:
+        codes = (
+            "    codes = OrdinalEncoder(\n"
+            '        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1'
+            f"{_rare(options, 'min_frequency')}\n    )\n"
+        )
+        steps = '[("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]'
+    doc = "Numbers as they are (trees handle gaps)" + (
+        "; categories as integer codes (-1: missing or unseen)." if shape.categories else "."
+    )
+    return f'''def trees_view() -> ColumnTransformer:
+    """{doc}"""
+{codes}    steps = {steps}
     return ColumnTransformer(steps, verbose_feature_names_out=plain_name).set_output(transform="pandas")
 
 
@@ -106,48 +177,93 @@ def plain_name(part: str, column: str) -> str:
 '''
 
 
-def _native(options: ViewOptions, has_text: bool) -> str:
-    return '''def native_view() -> ColumnTransformer:
-    """Numbers as they are; categories as strings (rare ones merged) for models that encode them."""
-    as_strings = FunctionTransformer(to_strings, feature_names_out="one-to-one")
-    return ColumnTransformer(
-        [("num", "passthrough", numeric_columns), ("cat", as_strings, category_columns)],
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
+def _native(options: ViewOptions, shape: _Shape) -> str:
+    if not shape.categories:
+        return '''def native_view() -> ColumnTransformer:
+    """The numbers as they are (this task has no categories)."""
+    steps = [("num", "passthrough", numeric_columns)]
+    return ColumnTransformer(steps, verbose_feature_names_out=False).set_output(transform="pandas")
+'''
+    as_strings = (
+        "AsStrings()"
+        if options.rare_min_count
+        else 'FunctionTransformer(to_strings, feature_names_out="one-to-one")'
+    )
+    head = f'''def native_view() -> ColumnTransformer:
+    """Numbers as they are; categories as strings, for models that encode them themselves."""
+    steps = [("num", "passthrough", numeric_columns), ("cat", {as_strings}, category_columns)]
+    return ColumnTransformer(steps, verbose_feature_names_out=False).set_output(transform="pandas")
 
 
 def to_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.astype("object").fillna("(missing)").astype(str)
-    if RARE_MIN_COUNT:
+    return frame.astype("object").fillna("(missing)").astype(str)
+'''
+    return head + ("\n\n" + _AS_STRINGS if options.rare_min_count else "")
+
+
+_AS_STRINGS = '''class AsStrings(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Categories as strings; levels seen fewer than RARE_MIN_COUNT times when fitted become "(rare)"."""
+
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> AsStrings:
+        self.feature_names_in_, self.n_features_in_ = np.asarray(frame.columns, dtype=object), frame.shape[1]
+        counts = {column: values.value_counts() for column, values in to_strings(frame).items()}
+        self.common_ = {column: set(n.index[n >= RARE_MIN_COUNT]) for column, n in counts.items()}
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = to_strings(frame)
         for column in out.columns:
-            counts = out[column].map(out[column].value_counts())
-            out[column] = out[column].where(counts >= RARE_MIN_COUNT, "(rare)")
-    return out
+            out[column] = out[column].where(out[column].isin(self.common_[column]), "(rare)")
+        return out
 '''
 
 
-def _linear(options: ViewOptions, has_text: bool) -> str:
-    scaler = {
-        "standard": "StandardScaler()",
-        "quantile": 'QuantileTransformer(output_distribution="normal", n_quantiles=200, random_state=SEED)',
-        "robust": "RobustScaler()",
-    }[options.scale]
-    text = (
-        '\n    steps += [(f"words_{c}", TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=50000), c)'
-        " for c in TEXT]"
-        if has_text
-        else ""
-    )
+def _linear(options: ViewOptions, shape: _Shape) -> str:
+    parts = ["numbers", "missing-value flags"]
+    steps = '[("num", numbers, numeric_columns)'
+    categories = ""
+    if shape.categories:
+        parts.append("one-hot categories")
+        categories = f'    categories = OneHotEncoder(handle_unknown="infrequent_if_exist"{_rare(options, "min_frequency")})\n'
+        steps += ', ("cat", categories, category_columns)'
+    steps += "]"
+    text = ""
+    if shape.text:
+        parts.append("TF-IDF words of the text")
+        text = (
+            '\n    steps += [(f"words_{c}", TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=50000), c)'
+            " for c in TEXT]"
+        )
+    scaled = {"standard": "Standardised", "quantile": "Quantile-normalised", "robust": "Robustly scaled"}
+    doc = f"{scaled[options.scale]} " + ", ".join(parts[:-1]) + " and " + parts[-1] + "."
     return f'''def linear_view() -> ColumnTransformer:
-    """Imputed, scaled numbers with missing-value flags; one-hot categories; TF-IDF words of text."""
-    numbers = make_pipeline(SimpleImputer(strategy=IMPUTE, add_indicator=True), {scaler})
-    categories = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=RARE_MIN_COUNT or None)
-    steps = [("num", numbers, numeric_columns), ("cat", categories, category_columns)]{text}
+    """{doc}"""
+    numbers = make_pipeline(SimpleImputer(strategy=IMPUTE, add_indicator=True), {_SCALERS[options.scale][1]})
+{categories}    steps = {steps}{text}
     return ColumnTransformer(steps, sparse_threshold=1.0)
 '''
 
 
-def _words(options: ViewOptions, has_text: bool) -> str:
+def _scaled(options: ViewOptions, shape: _Shape) -> str:
+    scaled = {"standard": "Standardised", "quantile": "Quantile-normalised", "robust": "Robustly scaled"}
+    categories, steps = "", '[("num", numbers, numeric_columns)]'
+    if shape.categories:
+        categories = (
+            '    categories = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_LEVELS, '
+            f"sparse_output=False{_rare(options, 'min_frequency')})\n"
+        )
+        steps = '[("num", numbers, numeric_columns), ("cat", categories, category_columns)]'
+    doc = f"{scaled[options.scale]} numbers with missing-value flags"
+    doc += ", one-hot categories (their MAX_LEVELS most common levels)" if shape.categories else ""
+    constant = "MAX_LEVELS = 20\n\n\n" if shape.categories else ""
+    return f'''{constant}def scaled_view() -> ColumnTransformer:
+    """{doc}, as one dense array: what distance, kernel, discriminant and neural models read."""
+    numbers = make_pipeline(SimpleImputer(strategy=IMPUTE, add_indicator=True), {_SCALERS[options.scale][1]})
+{categories}    return ColumnTransformer({steps}, sparse_threshold=0.0)
+'''
+
+
+def _words(options: ViewOptions, shape: _Shape) -> str:
     return '''def words_view() -> ColumnTransformer:
     """TF-IDF of word uni- and bi-grams seen at least twice, one vocabulary per text column. Case and
     punctuation marks are kept as tokens: they carry style (and sentiment) as much as the words do."""
@@ -157,41 +273,65 @@ def _words(options: ViewOptions, has_text: bool) -> str:
 '''
 
 
-def _chars(options: ViewOptions, has_text: bool) -> str:
+def _chars(options: ViewOptions, shape: _Shape) -> str:
     return '''def chars_view() -> ColumnTransformer:
     """TF-IDF of character 1- to 5-grams, case kept: style, punctuation and word pieces."""
-    vectorizer = {"analyzer": "char", "ngram_range": (1, 5), "min_df": 3, "max_features": 150000, "sublinear_tf": True,
-                  "lowercase": False}
+    vectorizer = {
+        "analyzer": "char", "ngram_range": (1, 5), "min_df": 3, "max_features": 150000, "sublinear_tf": True,
+        "lowercase": False,
+    }
     return ColumnTransformer([(c, TfidfVectorizer(**vectorizer), c) for c in TEXT])
 '''
 
 
-_VIEWS = {"trees": _trees, "native": _native, "linear": _linear, "words": _words, "chars": _chars}
+_RENDER = {
+    "trees": _trees,
+    "native": _native,
+    "linear": _linear,
+    "scaled": _scaled,
+    "words": _words,
+    "chars": _chars,
+}
+
+
+def _fit_views(views: tuple[str, ...]) -> str:
+    makers = ", ".join(f'"{v}": {v}_view' for v in views)
+    return f'''def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """Fit each view once on train and test inputs together (never answers); split it back into the two."""
+    makers = {{{makers}}}
+    views, inputs, inputs_test = {{}}, {{}}, {{}}
+    rows = np.arange(len(x_train) + len(x_test))
+    for name in names:
+        views[name] = makers[name]()
+        both = views[name].fit_transform(pd.concat([x_train, x_test], ignore_index=True))
+        inputs[name], inputs_test[name] = take(both, rows[: len(x_train)]), take(both, rows[len(x_train) :])
+    return views, inputs, inputs_test
+'''
+
+
+def read_views(block: str) -> tuple[str, ...]:
+    """The views a preprocess block defines."""
+    if block.strip() == _IDENTITY.strip():
+        return ("trees",)
+    return tuple(v for v in VIEW_ORDER if f"def {v}_view(" in block)
 
 
 def read_options(block: str) -> ViewOptions:
     """The options a preprocess block was written with (defaults where a constant is absent)."""
-    values: dict[str, object] = {}
+    constants: dict[str, object] = {}
     try:
         tree = syntax.parse(block)
     except SyntaxError:
         return ViewOptions()
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
-            if name in ("RARE_MIN_COUNT", "IMPUTE", "SCALE"):
-                try:
-                    values[name.lower().replace("rare_min_count", "rare_min_count")] = ast.literal_eval(
-                        node.value
-                    )
-                except ValueError:
-                    continue
+            try:
+                constants[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    scale = next((k for k, (cls, _) in _SCALERS.items() if re.search(rf"\b{cls}\(", block)), "standard")
     return ViewOptions(
-        rare_min_count=int(values.get("rare_min_count", 0)),  # type: ignore[call-overload]
-        impute=str(values.get("impute", "median")),
-        scale=str(values.get("scale", "standard")),
+        rare_min_count=int(constants.get("RARE_MIN_COUNT", 0)),  # type: ignore[call-overload]
+        impute=str(constants.get("IMPUTE", "median")),
+        scale=scale,
     )
-
-
-def read_views(block: str) -> tuple[str, ...]:
-    return tuple(v for v in VIEW_ORDER if f"def {v}_view(" in block)

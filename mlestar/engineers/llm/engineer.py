@@ -1,10 +1,10 @@
 """The LLM engineer: every role of the search played by a language model.
 
-Each role builds its prompt (prompts/), asks the role's model (a cheaper one per role if
-configured), reads the reply (readers.py) with one re-ask on an unusable reply, and hands the
-step to the fallback engineer (the built-in one) when the model still fails, the provider fails
-beyond its retries, or the model budget is spent. A role that fails `max_role_failures` times in
-a row stops asking its model for the rest of the run.
+Each role builds its prompt (prompts/), fitted to the window of the role's model (a cheaper
+one per role if configured), asks, reads the reply (readers.py) with re-asks on an unusable
+reply, and hands the step to the fallback engineer when the model still fails, the provider
+fails beyond its retries, or the model budget is spent. A role that fails `max_role_failures`
+times in a row stops asking its model for the rest of the run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mlestar.engineers.base import (
     AblationResult,
@@ -29,8 +29,8 @@ from mlestar.engineers.base import (
     Variant,
 )
 from mlestar.engineers.llm import prompts, readers
-from mlestar.engineers.llm.asking import Asker, UsageLedger
-from mlestar.engineers.llm.gate import static_leakage
+from mlestar.engineers.llm.asking import Asker, Build, UsageLedger, Window
+from mlestar.engineers.llm.gate import leakage_hints
 from mlestar.engineers.llm.parsing import plain_text
 from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT, LEAKAGE_FORMAT
 from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_FORMAT
@@ -38,7 +38,7 @@ from mlestar.engineers.llm.prompts.initial import CARDS_FORMAT, SCRIPT_FORMAT
 from mlestar.engineers.llm.prompts.refine import PICK_FORMAT, VARIANTS_FORMAT
 from mlestar.errors import LLMError
 from mlestar.llm.budget import Budget
-from mlestar.llm.client import WEB_SEARCH, LLMClient
+from mlestar.llm.client import WEB_SEARCH, LLMClient, Message
 from mlestar.llm.failures import BudgetExhausted
 from mlestar.llm.settings import ROLES
 from mlestar.llm.websearch import SearchBackend
@@ -62,6 +62,8 @@ class LLMEngineer:
         max_role_failures: int = 3,
         budget: Budget | None = None,
         label: str = "llm",
+        windows: Mapping[str, Window] | None = None,
+        reasks: int = 2,
     ) -> None:
         clients = dict(client) if isinstance(client, Mapping) else dict.fromkeys(ROLES, client)
         missing = [r for r in ROLES if r not in clients]
@@ -73,7 +75,7 @@ class LLMEngineer:
         self.budget = budget
         """The model budget the clients are charged to, when known (for reports and tests)."""
         self.ledger = UsageLedger()
-        self.asker = Asker(clients, self.ledger, temperatures)
+        self.asker = Asker(clients, self.ledger, temperatures, windows, reasks)
         self.max_role_failures = max_role_failures
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -106,7 +108,7 @@ class LLMEngineer:
         self._note(role, f"{type(error).__name__}: {error}")
 
     def _note(self, role: str, reason: str) -> None:
-        log.warning("%s falls back to the built-in engineer: %s", role, reason)
+        log.warning("%s: the fallback engineer takes this step (%s)", role, reason)
         self.ledger.fell_back(role)
         with self._lock:
             self.fallback_log.append((role, reason))
@@ -117,17 +119,17 @@ class LLMEngineer:
 
     def _retrieve(self, ctx: TaskContext, m: int) -> list[Candidate]:
         if self.asker.client("retrieve").web_search:
-            msgs = prompts.retrieve_web(ctx, m)
-            return self.asker.ask(
-                "retrieve", msgs, lambda t: readers.read_cards(t, m, "web"), CARDS_FORMAT, (WEB_SEARCH,)
-            )
+            msgs = _build(prompts.retrieve_web, ctx, m)
+            # The pages the search found stay with the cards, for the drafts to read.
+            read = lambda r: readers.read_cards(r.text, m, "web", r.sources)  # noqa: E731
+            return self.asker.ask_reply("retrieve", msgs, read, CARDS_FORMAT, (WEB_SEARCH,))
         if self.search is not None:
-            query = f"best models for {ctx.spec.problem_type} {ctx.spec.metric} {ctx.spec.name} kaggle"
+            query = search_query(ctx)
             try:
                 results = self.search.search(query, 8)
             except Exception as e:  # a user's backend: its failure must not end the run
                 raise EngineerFailure(f"retrieve: the search backend failed: {e}") from e
-            msgs = prompts.retrieve_from_results(ctx, m, results)
+            msgs = _build(prompts.retrieve_from_results, ctx, m, results)
             return self.asker.ask(
                 "retrieve", msgs, lambda t: readers.read_cards(t, m, "search"), CARDS_FORMAT
             )
@@ -136,13 +138,13 @@ class LLMEngineer:
         cards = self.fallback.retrieve(ctx, 2 * m + 2)
         if len(cards) <= m:
             return cards
-        msgs = prompts.retrieve_from_cards(ctx, m, cards)
+        msgs = _build(prompts.retrieve_from_cards, ctx, m, cards)
         return self.asker.ask(
             "retrieve", msgs, lambda t: readers.read_card_choice(t, m, cards), CHOICE_FORMAT
         )
 
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
-        msgs = prompts.draft(ctx, candidate)
+        msgs = _build(prompts.draft, ctx, candidate)
         return self._play(
             "draft",
             lambda: self.asker.ask("draft", msgs, readers.read_script, SCRIPT_FORMAT),
@@ -150,7 +152,7 @@ class LLMEngineer:
         )
 
     def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
-        msgs = prompts.merge(ctx, base, other, other_candidate)
+        msgs = _build(prompts.merge, ctx, base, other, other_candidate)
         return self._play(
             "merge",
             lambda: self.asker.ask("merge", msgs, lambda t: readers.read_revision(base, t), BLOCKS_FORMAT),
@@ -158,7 +160,7 @@ class LLMEngineer:
         )
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        msgs = prompts.check_data_usage(ctx, script)
+        msgs = _build(prompts.check_data_usage, ctx, script)
         return self._play(
             "check_data_usage",
             lambda: self.asker.ask(
@@ -168,7 +170,7 @@ class LLMEngineer:
         )
 
     def check_leakage(self, ctx: TaskContext, script: str) -> LeakageReport:
-        msgs = prompts.check_leakage(ctx, script, static_leakage(script))
+        msgs = _build(prompts.check_leakage, ctx, script, leakage_hints(script, ctx))
         return self._play(
             "check_leakage",
             lambda: self.asker.ask(
@@ -178,7 +180,7 @@ class LLMEngineer:
         )
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
-        msgs = prompts.ablate(ctx, script, previous, "2 or 3" if previous else "1 or 2")
+        msgs = _build(prompts.ablate, ctx, script, previous, "2 or 3" if previous else "1 or 2")
         return self._play(
             "ablate",
             lambda: self.asker.ask(
@@ -190,7 +192,7 @@ class LLMEngineer:
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
         if not results:
             return "No ablation variant was run, so nothing is known about the parts' contributions."
-        msgs = prompts.summarize_ablation(ctx, results)
+        msgs = _build(prompts.summarize_ablation, ctx, results)
         return self._play(
             "summarize_ablation",
             lambda: self.asker.ask("summarize_ablation", msgs, plain_text, TEXT_FORMAT),
@@ -198,7 +200,7 @@ class LLMEngineer:
         )
 
     def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
-        msgs = prompts.pick_block(ctx, script, summary, refined)
+        msgs = _build(prompts.pick_block, ctx, script, summary, refined)
         return self._play(
             "pick_block",
             lambda: self.asker.ask(
@@ -208,7 +210,7 @@ class LLMEngineer:
         )
 
     def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
-        msgs = prompts.plan_next(ctx, script, block, history)
+        msgs = _build(prompts.plan_next, ctx, script, block, history)
         return self._play(
             "plan_next",
             lambda: self.asker.ask("plan_next", msgs, lambda t: plain_text(t, 2000), TEXT_FORMAT),
@@ -216,7 +218,7 @@ class LLMEngineer:
         )
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
-        msgs = prompts.implement(ctx, script, block, plan)
+        msgs = _build(prompts.implement, ctx, script, block, plan)
         return self._play(
             "implement",
             lambda: self.asker.ask(
@@ -228,7 +230,7 @@ class LLMEngineer:
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
-        msgs = prompts.plan_ensemble(ctx, members, history)
+        msgs = _build(prompts.plan_ensemble, ctx, members, history)
         return self._play(
             "plan_ensemble",
             lambda: self.asker.ask(
@@ -238,7 +240,7 @@ class LLMEngineer:
         )
 
     def debug(self, ctx: TaskContext, script: str, error: str) -> str:
-        msgs = prompts.debug(ctx, script, error)
+        msgs = _build(prompts.debug, ctx, script, error)
         return self._play(
             "debug",
             lambda: self.asker.ask("debug", msgs, lambda t: readers.read_revision(script, t), BLOCKS_FORMAT),
@@ -255,3 +257,18 @@ class LLMEngineer:
             usage.cost_usd += other.cost_usd
             usage.calls += other.calls
         return usage
+
+
+def _build(builder: Callable[..., list[Message]], *args: Any) -> Build:
+    """A prompt builder with its arguments bound, waiting for its Room (see prompts/room.py)."""
+    return lambda room: builder(*args, room=room)
+
+
+def search_query(ctx: TaskContext) -> str:
+    """What retrieval searches for: the kind of problem, its metric and its data, not its name."""
+    kinds = sorted(
+        {str(c.get("kind")) for c in ctx.profile.get("columns", {}).values() if isinstance(c, dict)}
+    )
+    data = " ".join(k for k in kinds if k in ("numeric", "categorical", "text", "date")) or "tabular"
+    files = " image" if any("image" in str(f.get("kind")) for f in ctx.profile.get("files", [])) else ""
+    return f"best machine learning models {ctx.spec.problem_type} {ctx.spec.metric} {data}{files} data competition"

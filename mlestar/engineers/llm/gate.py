@@ -7,12 +7,13 @@ rule are not punished. Each finding is one line, fed back to the model in the re
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 from collections.abc import Iterator
 
 from mlestar import syntax
-from mlestar.contract import INPUT_DIR, OUTPUT_DIR
+from mlestar.checks import frozen, leakage, names
+from mlestar.contract import FOLDS_FILE, INPUT_DIR, OOF_FILE, OUTPUT_DIR, TEST_PRED_FILE
+from mlestar.engineers.base import TaskContext
 
 _EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit", "os.abort"}
 _SHELL_CALLS = re.compile(r"^(os\.(system|popen|exec\w*|spawn\w*)|subprocess\.\w+|pip\.main|sh)$")
@@ -31,6 +32,58 @@ _NETWORK_MODULES = {
 _MAGIC_LINE = re.compile(r"^\s*[%!]\s*(pip|conda|mamba|uv|apt)\b", re.M)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _ALLOWED_ABSOLUTE = ("/dev/null",)
+
+
+def script_findings(script: str) -> list[str]:
+    """Everything that keeps a whole script from running under the contract: the rules it breaks,
+    the harness files it never touches (folds read, both prediction files written), and names it
+    reads but never defines (a missing import fails at once when run: cheaper to re-ask), and
+    what depends on the clock outside the explore guard (its hand-over could not be rebuilt)."""
+    return (
+        contract_violations(script)
+        + missing_harness_files(script)
+        + undefined_findings(script)
+        + clock_dependent_findings(script)
+    )
+
+
+def clock_dependent_findings(script: str) -> list[str]:
+    try:
+        syntax.parse(script)
+    except SyntaxError:
+        return []  # syntax is judged elsewhere, with a better message
+    return [
+        f"{finding} (the hand-over's refit must repeat the search's result: see the contract's FROZEN rule)"
+        for finding in frozen.clock_findings(script)
+    ]
+
+
+def undefined_findings(script: str) -> list[str]:
+    return [
+        f"line {line}: the name {name!r} is used but never defined or imported"
+        for name, line in names.undefined_names(script)
+    ]
+
+
+def missing_harness_files(script: str) -> list[str]:
+    """A script that never names the folds file cannot use the harness's folds, and one that
+    never names a prediction file cannot write it (names are looked for in code, not comments)."""
+    try:
+        tree = syntax.parse(script)
+    except SyntaxError:
+        return []
+    docstrings = _docstring_ids(tree)
+    texts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+    wanted = {
+        FOLDS_FILE: f"never reads ./{INPUT_DIR}/{FOLDS_FILE}: use exactly the harness's folds",
+        OOF_FILE: f"never writes ./{OUTPUT_DIR}/{OOF_FILE}: save the out-of-fold predictions",
+        TEST_PRED_FILE: f"never writes ./{OUTPUT_DIR}/{TEST_PRED_FILE}: save the test predictions",
+    }
+    return [why for name, why in wanted.items() if not any(name in t for t in texts)]
 
 
 def contract_violations(script: str) -> list[str]:
@@ -117,13 +170,8 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
     return ids
 
 
-def static_leakage(script: str) -> list[str]:
-    """Findings of mlestar.checks.leakage when that module is installed; [] otherwise."""
-    try:
-        module = importlib.import_module("mlestar.checks.leakage")
-    except ImportError:
-        return []
-    check = getattr(module, "static_findings", None) or getattr(module, "check_script", None)
-    if check is None:
-        return []
-    return [str(f) for f in check(script)]
+def leakage_hints(script: str, ctx: TaskContext) -> list[str]:
+    """What mlestar.checks.leakage finds in a script, as hints for the model that judges it:
+    train-only columns used, fits on held-out rows, answer files read, and input columns that
+    alone give the answer away."""
+    return leakage.leakage_hints(script, ctx.profile, ctx.spec.train_target_columns, ctx.data_dir)

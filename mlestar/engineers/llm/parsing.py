@@ -6,8 +6,10 @@ The reason of a ParseError is written for the model: the engineer feeds it back 
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,8 +123,18 @@ def splice(script: str, block: str, body: str) -> str:
 
 
 def parse_block_body(script: str, block: str, text: str) -> str:
-    """The new body of one block (marker line dropped), checked by splicing it into the script."""
+    """The new body of one block (marker line dropped), checked by splicing it into the script.
+    A reply holding several blocks (often the whole script) gives up the one asked for."""
     body = extract_code(text)
+    parsed = blocks.parse_blocks(body)
+    if len(parsed) > 1 or (parsed and parsed[0].name != block):
+        named = [b for b in parsed if b.name == block]
+        if len(named) != 1:
+            raise ParseError(
+                f"the reply holds blocks {[b.name for b in parsed]} but not block {block!r} once; "
+                f"reply with the new code of block {block!r} alone"
+            )
+        body = named[0].body(body)
     splice(script, block, body)
     lines = body.strip("\n").splitlines()
     if lines and lines[0].strip() == (BLOCK_MARKER + block).strip():
@@ -133,36 +145,103 @@ def parse_block_body(script: str, block: str, text: str) -> str:
 # -- JSON ----------------------------------------------------------------------------------------
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_OPENERS = {"{": "}", "[": "]"}
 
 
-def extract_json(text: str) -> Any:
-    """The JSON value of a reply: fenced or bare, repaired for trailing commas, smart quotes and
+Want = type | tuple[type, ...] | Callable[[Any], bool] | None
+
+
+def extract_json(text: str, want: Want = None) -> Any:
+    """The JSON value of a reply (one `want` accepts, a type or a test, when given): fenced or
+    bare, or the first bracketed span of the prose that decodes, so brackets in prose before it
+    do no harm. Repaired for raw newlines inside strings, trailing commas, smart quotes and
     Python literals (single quotes, True/None)."""
     last_error = "no JSON value found"
     for candidate in _json_candidates(text):
         for attempt in (candidate, _repair(candidate)):
-            try:
-                return json.loads(attempt)
-            except json.JSONDecodeError as e:
-                last_error = f"{e.msg} at line {e.lineno} column {e.colno}"
-            try:
-                return ast.literal_eval(attempt)
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                continue
+            value, error = _decode(attempt)
+            if error is None and _accepts(want, value):
+                return value
+            last_error = error or f"expected {_kind(want)}, found {type(value).__name__}"
     raise ParseError(f"the reply is not valid JSON ({last_error})")
 
 
-def _json_candidates(text: str) -> list[str]:
-    found = [body for label, body in fences(text) if label in ("json", "")]
+def _accepts(want: Want, value: Any) -> bool:
+    if want is None:
+        return True
+    if isinstance(want, type | tuple):
+        return isinstance(value, want)
+    return bool(want(value))
+
+
+def _decode(text: str) -> tuple[Any, str | None]:
+    """(value, None) or (None, why). strict=False lets raw newlines and tabs stand in strings."""
+    try:
+        return json.loads(text, strict=False), None
+    except json.JSONDecodeError as e:
+        error = f"{e.msg} at line {e.lineno} column {e.colno}"
+    try:
+        return ast.literal_eval(text), None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None, error
+
+
+def _kind(want: Want) -> str:
+    if not isinstance(want, type | tuple):
+        return "another JSON value"
+    kinds = want if isinstance(want, tuple) else (want,)
+    return " or ".join(
+        "a JSON " + ("object" if k is dict else "list" if k is list else str(k)) for k in kinds
+    )
+
+
+def _json_candidates(text: str) -> Iterator[str]:
+    """Fenced JSON, the whole reply, then its bracketed spans; lazily, as most replies stop early."""
+    seen: set[str] = set()
     stripped = text.strip()
-    found.append(stripped)
-    starts = [i for i in (stripped.find("{"), stripped.find("[")) if i >= 0]
-    if starts:
-        start = min(starts)
-        end = max(stripped.rfind("}"), stripped.rfind("]"))
-        if end > start:
-            found.append(stripped[start : end + 1])
-    return found
+    fenced_bodies = [body for label, body in fences(text) if label in ("json", "")]
+    spans = itertools.chain(bracketed_spans(stripped), bracketed_spans(stripped.translate(_SMART_QUOTES)))
+    for candidate in itertools.chain(fenced_bodies, [stripped], spans):
+        if candidate not in seen:
+            seen.add(candidate)
+            yield candidate
+
+
+def bracketed_spans(text: str, limit: int = 200) -> Iterator[str]:
+    """Balanced {...} or [...] spans, left to right, each one's nested spans after it (a parent
+    that does not decode may hold the value). Quotes are respected, so brackets inside strings
+    do not count. At most `limit` opening brackets are tried."""
+    starts = [i for i, ch in enumerate(text) if ch in _OPENERS][:limit]
+    for i in starts:
+        end = _closing(text, i)
+        if end is not None:
+            yield text[i : end + 1]
+
+
+def _closing(text: str, start: int) -> int | None:
+    """The index of the bracket closing the one at `start`; None when it never closes."""
+    stack: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in _OPENERS:
+            stack.append(_OPENERS[ch])
+        elif ch in "}]":
+            if not stack or stack.pop() != ch:
+                return None
+            if not stack:
+                return i
+    return None
 
 
 def _repair(text: str) -> str:
@@ -170,7 +249,10 @@ def _repair(text: str) -> str:
 
 
 def json_object(text: str, required: tuple[str, ...]) -> dict[str, Any]:
-    value = extract_json(text)
+    try:
+        value = extract_json(text, dict)
+    except ParseError:
+        value = extract_json(text)  # a one-object list is accepted too
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
         value = value[0]
     if not isinstance(value, dict):

@@ -18,7 +18,7 @@ from mlestar.engineers.base import (
     Variant,
 )
 from mlestar.engineers.llm import parsing
-from mlestar.engineers.llm.gate import contract_violations
+from mlestar.engineers.llm.gate import script_findings
 from mlestar.engineers.llm.parsing import ParseError
 from mlestar.engineers.llm.prompts.checks import ALL_DATA_USED
 from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_KINDS
@@ -26,7 +26,7 @@ from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_KINDS
 
 def gated(script: str) -> str:
     """The script, if it keeps the harness contract; otherwise ParseError listing what it breaks."""
-    found = contract_violations(script)
+    found = script_findings(script)
     if found:
         raise ParseError("the script breaks the harness contract: " + "; ".join(found))
     return script
@@ -57,8 +57,10 @@ def read_block_body(script: str, block: str, text: str) -> str:
     return body
 
 
-def read_cards(text: str, m: int, source: str) -> list[Candidate]:
-    value = parsing.extract_json(text)
+def read_cards(text: str, m: int, source: str, references: Sequence[str] = ()) -> list[Candidate]:
+    """Model cards from a JSON list of objects; `references` (the pages a grounded search
+    found) go with every card."""
+    value = parsing.extract_json(text, _holds_cards)
     if isinstance(value, dict):
         value = next((v for v in value.values() if isinstance(v, list)), [value])
     if not isinstance(value, list):
@@ -69,10 +71,16 @@ def read_cards(text: str, m: int, source: str) -> list[Candidate]:
             continue
         name = _unique(str(item["name"]).strip()[:60], {c.name for c in cards})
         summary = str(item.get("summary", "")).strip()
-        cards.append(Candidate(name, summary, str(item.get("example", "")).strip(), source))
+        example = str(item.get("example", "")).strip()
+        cards.append(Candidate(name, summary, example, source, references=tuple(references)))
     if not cards:
         raise ParseError('expected a JSON list of objects with "name", "summary" and "example"')
     return cards[:m]
+
+
+def _holds_cards(value: object) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return any(isinstance(item, dict) for item in items) or isinstance(value, dict)
 
 
 def read_card_choice(text: str, m: int, cards: Sequence[Candidate]) -> list[Candidate]:

@@ -1,5 +1,5 @@
 """Pieces every prompt shares: the system message with the harness contract, the task brief,
-the house style of a solution script, and clipping that keeps prompts under their size limit.
+the house style of a solution script, and clipping to the room each part has (room.py).
 
 Prompts are written for mlestar (harness-owned folds and scoring, named blocks); they paraphrase
 MLE-STAR's intent per role, never its text.
@@ -28,15 +28,11 @@ from mlestar.contract import (
     TRAIN_FILE,
 )
 from mlestar.engineers.base import TaskContext
+from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
 LIBRARIES = "numpy, pandas, scipy, scikit-learn, lightgbm, xgboost, catboost, optuna, cloudpickle"
 """What a solution may import; nothing else can be installed."""
-
-DESCRIPTION_LIMIT = 3000
-PROFILE_LIMIT = 2000
-SCRIPT_LIMIT = 10000
-ERROR_LIMIT = 3000
 
 
 @dataclass(frozen=True)
@@ -100,8 +96,9 @@ Libraries available: {LIBRARIES}. Nothing else can be imported or installed.
 '''
 
 
-def system(role: str, duty: str, *, code: bool = True) -> Message:
-    """The system message: who the model is, its role, and (for code roles) contract and style."""
+def system(role: str, duty: str, *, code: bool = True, room: Room = DEFAULT_ROOM) -> Message:
+    """The system message: who the model is, its role, the contract, and (for code roles, while
+    there is room) the house style."""
     parts = [
         "You are one of the roles of mlestar, an autonomous machine-learning engineer running the "
         "MLE-STAR search (retrieve, draft, merge, ablate, refine one block at a time, ensemble). "
@@ -110,7 +107,7 @@ def system(role: str, duty: str, *, code: bool = True) -> Message:
         f"Your role: {role}. {duty}",
         CONTRACT.rstrip(),
     ]
-    if code:
+    if code and room.house_style:
         parts.append(HOUSE_STYLE.rstrip())
     return Message("system", "\n\n".join(parts))
 
@@ -119,7 +116,7 @@ def user(*sections: str) -> Message:
     return Message("user", "\n\n".join(s.rstrip() for s in sections if s and s.strip()))
 
 
-def task_brief(ctx: TaskContext) -> str:
+def task_brief(ctx: TaskContext, room: Room = DEFAULT_ROOM) -> str:
     spec = ctx.spec
     direction = "lower" if spec.lower_is_better else "higher"
     lines = [
@@ -140,8 +137,30 @@ def task_brief(ctx: TaskContext) -> str:
         f"{ctx.script_budget_s:.0f} s."
     )
     profile = json.dumps(ctx.profile, default=str, separators=(",", ":"))
-    lines.append(f"Data profile: {clip(profile, PROFILE_LIMIT)}")
-    lines.append("Description:\n" + clip(spec.description.strip(), DESCRIPTION_LIMIT))
+    lines.append(f"Data profile: {clip(profile, room.profile)}")
+    evidence = screening_table(ctx)
+    if evidence:
+        lines.append(evidence if len(evidence) <= room.history else clip(evidence, room.history))
+    lines.append("Description:\n" + clip(spec.description.strip(), room.description))
+    return "\n".join(lines)
+
+
+def screening_table(ctx: TaskContext) -> str:
+    """The evidence the run has from this task's data: every candidate model tried cheaply
+    (a subsample, two folds, a time box) with its score and time, best first. Empty before
+    screening, or when the run screened nothing."""
+    rows = ctx.screening
+    if not rows:
+        return ""
+    direction = "lower" if ctx.spec.lower_is_better else "higher"
+    lines = [
+        f"SCREENING on this task's data (cheap runs of each candidate, {ctx.spec.metric}, {direction} is better):"
+    ]
+    for row in rows:
+        score = "-" if row.score is None else f"{row.score:.5g}"
+        family = f" ({row.family})" if row.family else ""
+        chosen = ", drafted" if row.chosen else ""
+        lines.append(f"- {row.name}{family}: {score} in {row.seconds:.1f} s, {row.status}{chosen}")
     return "\n".join(lines)
 
 
@@ -159,7 +178,7 @@ def fenced(code: str) -> str:
     return f"```python\n{code.rstrip()}\n```"
 
 
-def script_view(script: str, limit: int = SCRIPT_LIMIT, focus: str | None = None) -> str:
+def script_view(script: str, limit: int = DEFAULT_ROOM.script, focus: str | None = None) -> str:
     """The script as a fenced block; when too long, other blocks are shortened, never `focus`."""
     if len(script) <= limit:
         return fenced(script)

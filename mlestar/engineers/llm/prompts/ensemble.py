@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mlestar.engineers.base import EnsembleMember, PlanOutcome, TaskContext
 from mlestar.engineers.llm.prompts.common import clip, system, user
 from mlestar.engineers.llm.prompts.refine import shown_plans
+from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
 ENSEMBLE_KINDS = ("average", "greedy", "stacking")
@@ -17,7 +18,11 @@ Reply with a JSON object and nothing else:
 
 
 def plan_ensemble(
-    ctx: TaskContext, members: Sequence[EnsembleMember], history: Sequence[PlanOutcome]
+    ctx: TaskContext,
+    members: Sequence[EnsembleMember],
+    history: Sequence[PlanOutcome],
+    *,
+    room: Room = DEFAULT_ROOM,
 ) -> list[Message]:
     direction = "lower" if ctx.spec.lower_is_better else "higher"
     listing = "\n".join(f"- {m.node_id}: score {m.score:.6g}; {clip(m.plan, 300)}" for m in members[:12])
@@ -29,8 +34,9 @@ def plan_ensemble(
         system("plan_ensemble", "You decide how to combine the best solutions.", code=False),
         user(
             f"Metric {ctx.spec.metric}, {direction} is better.",
-            "SOLUTIONS (the harness stored each one's out-of-fold and test predictions):\n" + listing,
-            "Earlier ensemble plans and their scores:\n" + (tried or "none"),
+            "SOLUTIONS (the harness stored each one's out-of-fold and test predictions):\n"
+            + clip(listing, room.history),
+            "Earlier ensemble plans and their scores:\n" + (clip(tried, room.history) or "none"),
             "The harness combines stored predictions without retraining: 'average' (plain mean), "
             "'greedy' (weights by greedy forward selection, checked on held-out folds), 'stacking' "
             "(a simple meta-model fitted with nested folds). Choose the method and the members most "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mlestar.engineers.base import Candidate, TaskContext
 from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT
 from mlestar.engineers.llm.prompts.common import LIBRARIES, clip, script_view, system, task_brief, user
+from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
 CARDS_FORMAT = """\
@@ -18,12 +19,12 @@ SCRIPT_FORMAT = """\
 Reply with the complete script in one ```python fenced block, and nothing after it."""
 
 
-def retrieve_web(ctx: TaskContext, m: int) -> list[Message]:
+def retrieve_web(ctx: TaskContext, m: int, *, room: Room = DEFAULT_ROOM) -> list[Message]:
     """Grounded in a live web search (Gemini's Google Search, Anthropic's web search)."""
     return [
         system("retrieve", "You find the models that work best today for this kind of task.", code=False),
         user(
-            task_brief(ctx),
+            task_brief(ctx, room),
             f"Search the web for {m} effective, current models for this task, as strong competition "
             "solutions use them. Avoid defaulting to old baselines. Every model must be usable with "
             f"these libraries only: {LIBRARIES}.",
@@ -32,14 +33,16 @@ def retrieve_web(ctx: TaskContext, m: int) -> list[Message]:
     ]
 
 
-def retrieve_from_results(ctx: TaskContext, m: int, results: Sequence[str]) -> list[Message]:
+def retrieve_from_results(
+    ctx: TaskContext, m: int, results: Sequence[str], *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     """Grounded in the results of a pluggable search backend."""
     listing = "\n".join(f"- {clip(r, 800)}" for r in results[:10])
     return [
         system("retrieve", "You pick the models that work best today for this kind of task.", code=False),
         user(
-            task_brief(ctx),
-            f"Web search results:\n{listing}",
+            task_brief(ctx, room),
+            f"Web search results:\n{clip(listing, room.history)}",
             f"From these results and what you know, propose {m} effective models for this task. "
             f"Every model must be usable with these libraries only: {LIBRARIES}.",
             CARDS_FORMAT,
@@ -47,13 +50,15 @@ def retrieve_from_results(ctx: TaskContext, m: int, results: Sequence[str]) -> l
     ]
 
 
-def retrieve_from_cards(ctx: TaskContext, m: int, cards: Sequence[Candidate]) -> list[Message]:
+def retrieve_from_cards(
+    ctx: TaskContext, m: int, cards: Sequence[Candidate], *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     """Offline: choose among the built-in (and the user's) model cards."""
     menu = "\n".join(f"- {c.name}: {clip(c.summary, 300)}" for c in cards)
     return [
         system("retrieve", "You choose the candidate models the search will draft.", code=False),
         user(
-            task_brief(ctx),
+            task_brief(ctx, room),
             f"Model cards available:\n{menu}",
             f"Choose the {m} cards most likely to do well on this task, best first, diverse enough "
             "that averaging them can help.",
@@ -62,14 +67,16 @@ def retrieve_from_cards(ctx: TaskContext, m: int, cards: Sequence[Candidate]) ->
     ]
 
 
-def draft(ctx: TaskContext, candidate: Candidate) -> list[Message]:
+def draft(ctx: TaskContext, candidate: Candidate, *, room: Room = DEFAULT_ROOM) -> list[Message]:
     card = f"MODEL CARD {candidate.name}: {clip(candidate.summary, 800)}"
     if candidate.example:
-        card += f"\nExample:\n```python\n{clip(candidate.example, 2500)}\n```"
+        card += f"\nExample:\n```python\n{clip(candidate.example, room.example)}\n```"
+    if candidate.references:
+        card += "\nFound on: " + clip("; ".join(candidate.references[:8]), 800)
     return [
-        system("draft", "You write a first, simple solution script around one model."),
+        system("draft", "You write a first, simple solution script around one model.", room=room),
         user(
-            task_brief(ctx),
+            task_brief(ctx, room),
             card,
             "Write a simple, complete solution script that uses this model. No ensembling and no "
             "hyper-parameter search: sensible defaults, kept fast. Use the harness's folds: for each "
@@ -82,14 +89,16 @@ def draft(ctx: TaskContext, candidate: Candidate) -> list[Message]:
     ]
 
 
-def merge(ctx: TaskContext, base: str, other: str, candidate: Candidate) -> list[Message]:
+def merge(
+    ctx: TaskContext, base: str, other: str, candidate: Candidate, *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     return [
-        system("merge", "You integrate a second model into the current best solution."),
+        system("merge", "You integrate a second model into the current best solution.", room=room),
         user(
-            task_brief(ctx),
+            task_brief(ctx, room),
             "BASE SOLUTION (the current best; keep its loading, folds and features):\n"
-            + script_view(base, 6000),
-            f"OTHER SOLUTION, built around {candidate.name}:\n" + script_view(other, 4500),
+            + script_view(base, room.script * 6 // 10),
+            f"OTHER SOLUTION, built around {candidate.name}:\n" + script_view(other, room.script * 45 // 100),
             "Extend the base solution so that it also trains the other solution's model, inside the "
             "same fold loop, then averages the two models' out-of-fold and test predictions (a "
             "simple mean; no weight search). Keep the base's block names; add blocks if needed.",

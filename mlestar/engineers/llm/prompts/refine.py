@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from mlestar import blocks
 from mlestar.engineers.base import AblationResult, PlanOutcome, TaskContext
 from mlestar.engineers.llm.prompts.common import clip, fenced, script_view, system, task_brief, user
+from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
 VARIANTS_FORMAT = """\
@@ -23,18 +24,20 @@ Reply with a JSON object and nothing else:
 {"block": "<the block's name exactly as in its marker line>", "plan": "<3 to 5 sentences>"}"""
 
 
-def ablate(ctx: TaskContext, script: str, previous: Sequence[str], n_variants: str) -> list[Message]:
+def ablate(
+    ctx: TaskContext, script: str, previous: Sequence[str], n_variants: str, *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     earlier = ""
     if previous:
-        earlier = "Earlier ablation summaries (study other parts now):\n" + "\n".join(
-            f"- {clip(s, 500)}" for s in previous[-3:]
-        )
+        listed = "\n".join(f"- {clip(s, 500)}" for s in previous[-3:])
+        earlier = "Earlier ablation summaries (study other parts now):\n" + clip(listed, room.history)
     names = ", ".join(blocks.block_names(script))
+    duty = "You design an ablation study that shows which parts of the solution matter."
     return [
-        system("ablate", "You design an ablation study that shows which parts of the solution matter."),
+        system("ablate", duty, room=room),
         user(
-            task_brief(ctx),
-            "CURRENT SOLUTION:\n" + script_view(script),
+            task_brief(ctx, room),
+            "CURRENT SOLUTION:\n" + script_view(script, room.script),
             earlier,
             f"Propose {n_variants} variants of this solution. Each changes exactly one block (of: "
             f"{names}): turn a part off or replace it by the simplest thing that still works, so "
@@ -46,7 +49,9 @@ def ablate(ctx: TaskContext, script: str, previous: Sequence[str], n_variants: s
     ]
 
 
-def summarize_ablation(ctx: TaskContext, results: Sequence[AblationResult]) -> list[Message]:
+def summarize_ablation(
+    ctx: TaskContext, results: Sequence[AblationResult], *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     direction = "lower" if ctx.spec.lower_is_better else "higher"
     rows = []
     for r in results:
@@ -61,21 +66,23 @@ def summarize_ablation(ctx: TaskContext, results: Sequence[AblationResult]) -> l
         user(
             f"Metric {ctx.spec.metric}, {direction} is better. A positive contribution means the "
             "solution gets worse without that part, so the part helps.",
-            "ABLATION RESULTS (scored by the harness):\n" + "\n".join(rows),
+            "ABLATION RESULTS (scored by the harness):\n" + clip("\n".join(rows), room.history),
             "Summarise in at most 5 sentences which parts matter most and which matter little or "
             "hurt. Plain text, no code.",
         ),
     ]
 
 
-def pick_block(ctx: TaskContext, script: str, summary: str, refined: Sequence[str]) -> list[Message]:
+def pick_block(
+    ctx: TaskContext, script: str, summary: str, refined: Sequence[str], *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     done = ", ".join(refined) if refined else "none yet"
     return [
-        system("pick_block", "You choose the one code block whose improvement should help most."),
+        system("pick_block", "You choose the one code block whose improvement should help most.", room=room),
         user(
-            task_brief(ctx),
-            "CURRENT SOLUTION:\n" + script_view(script),
-            "ABLATION SUMMARY:\n" + clip(summary, 1500),
+            task_brief(ctx, room),
+            "CURRENT SOLUTION:\n" + script_view(script, room.script),
+            "ABLATION SUMMARY:\n" + clip(summary, min(1500, room.history)),
             f"Blocks refined in earlier rounds: {done}. Choose one block not refined before, unless "
             "every block has been. Then write a first plan to improve it: concrete, 3 to 5 "
             "sentences, cheap enough to run within the time limit (no large hyper-parameter "
@@ -85,7 +92,9 @@ def pick_block(ctx: TaskContext, script: str, summary: str, refined: Sequence[st
     ]
 
 
-def plan_next(ctx: TaskContext, script: str, block: str, history: Sequence[PlanOutcome]) -> list[Message]:
+def plan_next(
+    ctx: TaskContext, script: str, block: str, history: Sequence[PlanOutcome], *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     direction = "lower" if ctx.spec.lower_is_better else "higher"
     tried = []
     for i, h in shown_plans(history, ctx.spec.lower_is_better):
@@ -94,10 +103,10 @@ def plan_next(ctx: TaskContext, script: str, block: str, history: Sequence[PlanO
     return [
         system("plan_next", "You plan the next improvement of one code block.", code=False),
         user(
-            task_brief(ctx),
-            f"BLOCK {block} of the current solution:\n" + fenced(_block_or_all(script, block)),
+            task_brief(ctx, room),
+            f"BLOCK {block} of the current solution:\n" + fenced(_block_or_all(script, block, room.script)),
             f"Plans tried on this block ({ctx.spec.metric}, {direction} is better):\n"
-            + ("\n".join(tried) if tried else "none"),
+            + (clip("\n".join(tried), room.history) if tried else "none"),
             "Propose one new plan, different from those above, that is likely to beat the best of "
             "them: 3 to 5 concrete sentences, cheap enough for the time limit. Reply with the plan "
             "as plain text, no code.",
@@ -105,12 +114,14 @@ def plan_next(ctx: TaskContext, script: str, block: str, history: Sequence[PlanO
     ]
 
 
-def implement(ctx: TaskContext, script: str, block: str, plan: str) -> list[Message]:
+def implement(
+    ctx: TaskContext, script: str, block: str, plan: str, *, room: Room = DEFAULT_ROOM
+) -> list[Message]:
     return [
-        system("implement", "You rewrite one code block to carry out a plan."),
+        system("implement", "You rewrite one code block to carry out a plan.", room=room),
         user(
-            task_brief(ctx),
-            "CURRENT SOLUTION:\n" + script_view(script, focus=block),
+            task_brief(ctx, room),
+            "CURRENT SOLUTION:\n" + script_view(script, room.script, focus=block),
             f"PLAN for block {block}:\n{clip(plan, 2000)}",
             f"Rewrite block {block} alone to carry out the plan. The rest of the script stays "
             "unchanged, so keep every name that later blocks use. Reply with the new code of the "
@@ -133,8 +144,8 @@ def shown_plans(
     return [p for p in numbered if p[0] in keep]
 
 
-def _block_or_all(script: str, block: str) -> str:
+def _block_or_all(script: str, block: str, limit: int) -> str:
     try:
-        return clip(blocks.get_block(script, block), 8000)
+        return clip(blocks.get_block(script, block), limit)
     except blocks.BlockError:
-        return clip(script, 8000)
+        return clip(script, limit)

@@ -7,18 +7,19 @@ from pathlib import Path
 
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.llm.prompts.checks import BLOCKS_FORMAT
-from mlestar.engineers.llm.prompts.common import ERROR_LIMIT, clip, script_view, system, task_brief, user
+from mlestar.engineers.llm.prompts.common import clip, script_view, system, task_brief, user
+from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
 
-def debug(ctx: TaskContext, script: str, error: str) -> list[Message]:
+def debug(ctx: TaskContext, script: str, error: str, *, room: Room = DEFAULT_ROOM) -> list[Message]:
     return [
-        system("debug", "You fix a solution script that failed when the harness ran it."),
+        system("debug", "You fix a solution script that failed when the harness ran it.", room=room),
         user(
-            task_brief(ctx),
-            "SCRIPT:\n" + script_view(script),
+            task_brief(ctx, room),
+            "SCRIPT:\n" + script_view(script, room.script),
             "WHAT HAPPENED (trimmed):\n```text\n"
-            + clip(portable_error(error, ctx.data_dir.parent).strip(), ERROR_LIMIT)
+            + clip(portable_error(error, ctx.data_dir.parent).strip(), room.error)
             + "\n```",
             "Fix the cause of the failure and keep everything else as it is. Do not hide errors "
             "with try/except, do not install packages, do not call exit().",

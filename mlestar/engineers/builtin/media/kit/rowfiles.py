@@ -1,0 +1,148 @@
+"""Reading each row's own files: paths from templates, members of zip and tar archives, a pool of
+threads within the script's allowance, and a cache of computed features shared by a run's attempts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import threading
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
+SHARED_CACHE = Path("input") / "cache"
+"""Features other attempts of this run computed (read-only; the harness fills it)."""
+OWN_CACHE = Path("cache")
+"""Features this attempt computed; the harness shares them with later attempts."""
+
+
+def archive_split(relative: str) -> tuple[str, str]:
+    """("train.zip", "train/1.jpg") for "train.zip/train/1.jpg"; ("", path) outside archives."""
+    parts = relative.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.lower().endswith(ARCHIVES):
+            return "/".join(parts[: i + 1]), "/".join(parts[i + 1 :])
+    return "", relative
+
+
+class FileReader:
+    """The bytes of per-row files under root; each archive is opened once and read under a lock
+    (decoding, the slow part, runs outside it)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.archives: dict[str, tuple[Any, threading.Lock, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> FileReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle, _, _ in self.archives.values():
+            handle.close()
+        self.archives.clear()
+
+    def read(self, relative: str) -> bytes | None:
+        """The file's bytes; None when it does not exist."""
+        archive, member = archive_split(relative)
+        if not archive:
+            path = self.root / relative
+            return path.read_bytes() if path.is_file() else None
+        handle, lock, members = self._open(archive)
+        with lock:
+            if isinstance(handle, zipfile.ZipFile):
+                return handle.read(member) if member in members else None
+            found = members.get(member)
+            extracted = handle.extractfile(found) if found is not None else None
+            return extracted.read() if extracted is not None else None
+
+    def _open(self, archive: str) -> tuple[Any, threading.Lock, dict[str, Any]]:
+        with self.lock:
+            if archive not in self.archives:
+                path = self.root / archive
+                if archive.lower().endswith(".zip"):
+                    handle: Any = zipfile.ZipFile(path)
+                    members = dict.fromkeys(handle.namelist())
+                else:
+                    handle = tarfile.open(path)  # noqa: SIM115 (kept open: members are read on demand)
+                    members = {m.name.removeprefix("./"): m for m in handle.getmembers() if m.isfile()}
+                self.archives[archive] = (handle, threading.Lock(), members)
+            return self.archives[archive]
+
+
+def map_rows(function: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
+    """function over items, in order, on up to `threads` threads (decoders release the GIL)."""
+    if threads <= 1 or len(items) < 64:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(function, items))
+
+
+def cache_key(name: str, settings: dict[str, Any], paths: Sequence[str]) -> str:
+    """Names what was computed: the feature kind, its settings and exactly which files."""
+    digest = hashlib.sha256(json.dumps([name, settings], sort_keys=True).encode())
+    digest.update(
+        pd.util.hash_pandas_object(pd.Series(list(paths), dtype=object), index=False).values.tobytes()
+    )
+    return f"{name}-{digest.hexdigest()[:24]}"
+
+
+def cached_groups(
+    kind: str,
+    settings: dict[str, dict[str, Any]],
+    paths: Sequence[str],
+    compute: Callable[[list[str]], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Each feature group of the files, from the cache when an earlier attempt stored it under the
+    same key (kind, the group's settings, exactly these files); compute(missing) makes the rest in
+    one pass over the files. Only under the harness (./input/cache exists) is anything stored."""
+    if not SHARED_CACHE.is_dir():
+        return compute(list(settings))
+    files = {
+        group: cache_key(f"{kind}-{group}", values, paths) + ".npy" for group, values in settings.items()
+    }
+    found = {}
+    for group, file in files.items():
+        stored = [folder / file for folder in (SHARED_CACHE, OWN_CACHE) if (folder / file).is_file()]
+        if stored:
+            found[group] = np.load(stored[0])
+    missing = [group for group in settings if group not in found]
+    if missing:
+        computed = compute(missing)
+        OWN_CACHE.mkdir(exist_ok=True)
+        for group in missing:
+            partial = OWN_CACHE / (files[group] + ".partial")
+            with open(partial, "wb") as handle:
+                np.save(handle, computed[group])
+            partial.replace(OWN_CACHE / files[group])
+            found[group] = computed[group]
+    return {group: found[group] for group in settings}
+
+
+def row_paths(entry: dict[str, Any], frame: pd.DataFrame, split: str, id_column: str) -> list[str]:
+    """Each row's file, relative to the task folder: the split's template with the row's key."""
+    template = entry.get(split) or entry["train"]
+    keys = frame[entry.get("key") or id_column].astype(str)
+    return [template.replace("{id}", key) for key in keys]
+
+
+def stack_groups(
+    rows: Sequence[dict[str, np.ndarray] | None], groups: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """One float32 array per feature group; rows whose file is missing (None) are NaN."""
+    out = {}
+    for group in groups:
+        width = next((len(row[group]) for row in rows if row is not None), 0)
+        array = np.full((len(rows), width), np.nan, dtype=np.float32)
+        for i, row in enumerate(rows):
+            if row is not None:
+                array[i] = row[group]
+        out[group] = array
+    return out

@@ -1,0 +1,101 @@
+"""How stored predictions are combined: a mean, weights, a linear stacker. numpy and scikit-learn only.
+
+search/ensemble.py scores these honestly over the folds. The hand-over combines the members' final
+predictions with combine(), and an ensemble's solution.py ships this very file (as
+solution_parts/combine.py), so the run and solution.py compute the submission with the same code.
+It imports nothing from mlestar for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, Ridge
+
+EPS = 1e-6
+KINDS = ("average", "greedy", "stacking")
+
+
+def normalise(p: np.ndarray, multiclass: bool) -> np.ndarray:
+    """Class probabilities clipped away from zero and summing to one per row (multi-class only)."""
+    if multiclass:
+        p = np.clip(p, EPS, 1.0)
+        return p / p.sum(axis=1, keepdims=True)
+    return p
+
+
+def mean(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    return np.mean(arrays, axis=0)
+
+
+def weighted(arrays: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    return np.tensordot(w / w.sum(), np.stack(arrays), axes=1)
+
+
+def _meta_features(arrays: Sequence[np.ndarray], classification: bool, column: int | None) -> np.ndarray:
+    x = np.hstack([a if column is None else a[:, [column]] for a in arrays])
+    if classification:
+        x = np.clip(x, EPS, 1 - EPS)
+        x = np.log(x / (1 - x))
+    return x
+
+
+def _meta_model(x: np.ndarray, y: np.ndarray, classification: bool) -> LogisticRegression | Ridge:
+    if classification:
+        return LogisticRegression(C=1.0, max_iter=300, tol=1e-4).fit(x, y)
+    return Ridge(alpha=1.0).fit(x, y)
+
+
+def _meta_predict(model: LogisticRegression | Ridge, x: np.ndarray, multiclass: bool) -> np.ndarray:
+    if isinstance(model, LogisticRegression):
+        proba = model.predict_proba(x)
+        return proba if multiclass else proba[:, [1]]
+    return model.predict(x).reshape(-1, 1)
+
+
+def stack(
+    oofs: Sequence[np.ndarray],
+    tests: Sequence[np.ndarray],
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    rows: np.ndarray,
+    classification: bool,
+    multiclass: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A linear meta-model on the members' out-of-fold predictions, fitted on fit_rows: its
+    predictions for `rows` and for the test set. One model per output column, except multi-class."""
+    columns: list[int | None] = [None]
+    if not multiclass and oofs[0].shape[1] > 1:
+        columns = list(range(oofs[0].shape[1]))
+    oof_parts, test_parts = [], []
+    for col in columns:
+        x_oof = _meta_features(oofs, classification, col)
+        x_test = _meta_features(tests, classification, col)
+        target = y if col is None or y.ndim == 1 else y[:, col]
+        model = _meta_model(x_oof[fit_rows], target[fit_rows], classification)
+        oof_parts.append(_meta_predict(model, x_oof[rows], multiclass))
+        test_parts.append(_meta_predict(model, x_test, multiclass))
+    return np.hstack(oof_parts), np.hstack(test_parts)
+
+
+def combine(
+    kind: str,
+    oofs: Sequence[np.ndarray],
+    tests: Sequence[np.ndarray],
+    y: np.ndarray,
+    weights: Sequence[float],
+    classification: bool,
+    multiclass: bool,
+) -> np.ndarray:
+    """The ensemble's test predictions from its members' predictions: what the run submits.
+    Stacking fits its meta-model on every row all members predicted out of fold."""
+    if kind == "average":
+        return normalise(mean(tests), multiclass)
+    if kind == "greedy":
+        return normalise(weighted(tests, weights), multiclass)
+    if kind == "stacking":
+        used = np.all([np.isfinite(o).all(axis=1) for o in oofs], axis=0)
+        return normalise(stack(oofs, tests, y, used, used, classification, multiclass)[1], multiclass)
+    raise ValueError(f"expected an ensemble kind among {KINDS}, found {kind!r}")

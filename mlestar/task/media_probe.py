@@ -1,0 +1,100 @@
+"""A look at a few of a task's per-row media files for the task profile: how large the pictures
+are and how many channels they have, how long the clips are (engineers pick sizes from it)."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SAMPLE = 12
+MEDIA_KINDS = ("image", "audio", "signal")
+
+
+def media_entries(row_files: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Intake's per-row files that hold pictures, sounds or numeric files, or per-pixel pictures."""
+    return [dict(f) for f in row_files if f.get("kind") in MEDIA_KINDS or f.get("per") == "pixel"]
+
+
+def describe(
+    task_dir: Path, entries: list[dict[str, Any]], train: pd.DataFrame, id_column: str | None
+) -> dict[str, Any]:
+    """{"image": {width, height, channels}, "audio": {seconds, rate}} over up to SAMPLE training
+    files each; kinds whose files cannot be read are left out."""
+    found: dict[str, Any] = {}
+    for entry in entries:
+        kind, key = entry.get("kind"), entry.get("key") or id_column
+        if (
+            kind not in ("image", "audio")
+            or kind in found
+            or not entry.get("train")
+            or key not in train.columns
+        ):
+            continue
+        keys = pd.unique(train[key].astype(str))[:SAMPLE]
+        datas = [
+            d for d in (read_file(task_dir, entry["train"].replace("{id}", k)) for k in keys) if d is not None
+        ]
+        described = _pictures(datas) if kind == "image" else _clips(datas)
+        if described:
+            found[str(kind)] = described
+    return found
+
+
+def read_file(task_dir: Path, relative: str) -> bytes | None:
+    """A file of the task, also a member of a zip or tar archive on the way ("train.zip/1.jpg")."""
+    parts = relative.split("/")
+    for i in range(1, len(parts)):
+        archive = task_dir.joinpath(*parts[:i])
+        member = "/".join(parts[i:])
+        if archive.is_file() and zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                return zf.read(member) if member in zf.namelist() else None
+        if archive.is_file() and tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                names = {m.name.removeprefix("./"): m for m in tf.getmembers() if m.isfile()}
+                handle = tf.extractfile(names[member]) if member in names else None
+                return handle.read() if handle is not None else None
+    path = task_dir / relative
+    return path.read_bytes() if path.is_file() else None
+
+
+def _pictures(datas: list[bytes]) -> dict[str, float]:
+    from PIL import Image, UnidentifiedImageError
+
+    sizes = []
+    for data in datas:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                sizes.append((*image.size, len(image.getbands())))
+        except (UnidentifiedImageError, OSError):
+            continue  # a TIFF Pillow cannot open: the script reads it with tifffile
+    if not sizes:
+        return {}
+    return {
+        key: float(statistics.median(s[i] for s in sizes))
+        for i, key in enumerate(("width", "height", "channels"))
+    }
+
+
+def _clips(datas: list[bytes]) -> dict[str, float]:
+    import soundfile
+
+    lengths, rates = [], []
+    for data in datas:
+        try:
+            info = soundfile.info(io.BytesIO(data))
+        except (RuntimeError, soundfile.LibsndfileError):
+            continue  # a format libsndfile cannot read; the script will say so
+        lengths.append(info.duration)
+        rates.append(info.samplerate)
+    return (
+        {"seconds": float(statistics.median(lengths)), "rate": float(statistics.median(rates))}
+        if lengths
+        else {}
+    )

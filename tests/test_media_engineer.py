@@ -1,0 +1,182 @@
+"""How the built-in engineer handles media tasks: intake's row files reach the profile, drafts read
+the files, fast models lead on wide picture tables under short budgets, the files block has plans
+of its own, and per-pixel tasks get their own script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage.color import rgb2hsv
+
+from mlestar.blocks import block_names, get_block
+from mlestar.engineers.base import TaskContext
+from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin.ablation import ablated
+from mlestar.engineers.builtin.cards import load_cards, media_width_factor, rank_cards
+from mlestar.engineers.builtin.catalogue import Context, entries_for
+from mlestar.engineers.builtin.media import pixel_script, render
+from mlestar.engineers.builtin.media.kit.images import hue_saturation_value
+from mlestar.engineers.builtin.media.options import read_options
+from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.recipe import read_recipe
+from mlestar.engineers.builtin.refinements import apply_plan
+from mlestar.task import load_task_tables
+from mlestar.task.profile import profile_task
+from tests.media_tasks import pages_task, sounds_task, stripes_task, tagged_pictures_task
+
+
+def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
+    spec, tables = load_task_tables(folder)
+    profile = profile_task(spec, tables.train, tables.test, folder)
+    return TaskContext(spec, profile, 0, 1, budget_s, folder)
+
+
+@pytest.fixture(scope="module")
+def stripes(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
+    return context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
+    return context(pages_task(tmp_path_factory.mktemp("pages") / "task"))
+
+
+def test_hue_saturation_value_matches_scikit_image() -> None:
+    rgb = np.random.default_rng(0).random((20, 20, 3)).astype(np.float32)
+    rgb[0, 0] = 0.5  # grey: no hue
+    assert np.allclose(hue_saturation_value(rgb.reshape(-1, 3)), rgb2hsv(rgb).reshape(-1, 3), atol=1e-5)
+
+
+def test_the_profile_carries_intakes_row_files_and_a_look_at_them(stripes: TaskContext) -> None:
+    files = stripes.profile["files"]
+    assert files == [{"train": "train.zip/train/{id}", "test": "test.zip/test/{id}", "kind": "image"}]
+    assert stripes.profile["media"]["image"] == {"width": 16.0, "height": 16.0, "channels": 3.0}
+
+
+def test_sound_files_are_listed_once(tmp_path: Path) -> None:
+    ctx = context(sounds_task(tmp_path / "task", n_train=12, n_test=4))
+    assert [f["kind"] for f in ctx.profile["files"]] == ["audio"]
+    assert ctx.profile["media"]["audio"]["rate"] == 8000.0
+
+
+def test_per_pixel_tables_name_their_pictures(pages: TaskContext) -> None:
+    spec = pages.spec
+    entry = spec.row_files[0]
+    assert entry == {"train": "train/{id}.png", "test": "test/{id}.png", "kind": "image", "per": "pixel",
+                     "key": "image", "row": "row", "col": "col"}  # fmt: skip
+    assert "image" not in pages.profile["features"]  # a key, not an input
+    assert "the built-in engineer reads only the table columns" not in " ".join(spec.notes)
+
+
+def test_drafts_read_the_pictures(stripes: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    candidates = engineer.retrieve(stripes, 2)
+    script = engineer.draft(stripes, candidates[0])
+    assert "files" in block_names(script) and render.is_media_block(get_block(script, "files"))
+    assert "import mlestar" not in script and "from mlestar" not in script
+    recipe = read_recipe(script, engineer.cards)
+    assert recipe.media is not None and recipe.media.image_size == 32
+
+
+def test_short_budgets_rank_the_fast_model_first_on_wide_picture_tables(stripes: TaskContext) -> None:
+    profile = {**stripes.profile, "n_train": 15_000}
+    short = [r.card.name for r in rank_cards(load_cards(), profile, 75.0)]
+    long = [r.card.name for r in rank_cards(load_cards(), profile, 450.0)]
+    assert short[0] == "linear" and long[0] == "lightgbm"
+    assert media_width_factor(profile) == pytest.approx(456 / 60)  # the picture features' columns
+    assert media_width_factor({**profile, "files": []}) == 1.0  # tables without files: costs as before
+
+
+def test_the_files_block_has_plans_and_an_undo(stripes: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    script = engineer.draft(stripes, engineer.retrieve(stripes, 1)[0])
+    recipe = read_recipe(script, engineer.cards)
+    c = Context(ProfileView(stripes.profile), engineer.cards, 60.0, False)
+    keys = [e.key for e in entries_for("files", recipe, c)]
+    assert "image_64" in keys and "pca_64" in keys and "files_off" not in keys and "mels_64" not in keys
+    assert ablated("files", recipe, c) is None  # defaults: nothing to undo, and never off
+    block, bigger = apply_plan("On the files block: bigger. [plan: files +image_64 +pca_64]", recipe, c)
+    assert block == "files" and bigger.media is not None and bigger.media.image_size == 64
+    refined = engineer.implement(stripes, script, "files", "[plan: files +image_64]")
+    assert read_options(refined).image_size == 64
+    undone = ablated("files", bigger, c)
+    assert undone is not None and render.is_default(c.profile, undone[0].media)
+
+
+def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
+    engineer = BuiltinEngineer()
+    candidates = engineer.retrieve(pages, 4)
+    assert [c.name for c in candidates] == list(pixel_script.MODELS)
+    script = engineer.draft(pages, candidates[0])
+    assert block_names(script) == ["load", "files", "model", "train", "predict", "main"]
+    assert "def pixel_table(" in script and "LGBMRegressor(" in script and "from mlestar" not in script
+    compile(script, "solution.py", "exec")
+
+
+def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from mlestar.prepare import prepare_run_data
+    from mlestar.run_layout import RunLayout
+
+    folder = pages_task(tmp_path / "task")
+    spec, tables = load_task_tables(folder)
+    profile = profile_task(spec, tables.train, tables.test, folder)
+    ctx = TaskContext(spec, profile, 0, 1, 60.0, folder)
+    layout = RunLayout(tmp_path / "run")
+    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
+    work = tmp_path / "attempt"
+    (work / "input").mkdir(parents=True)
+    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
+        (work / "input" / name).symlink_to(layout.data / name)
+    (work / "input" / "files").symlink_to(folder)
+    engineer = BuiltinEngineer()
+    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0]))
+    env = {"PATH": "/usr/bin:/bin", "MLESTAR_THREADS": "1", "MLESTAR_SAVE_MODEL": "1"}
+    done = subprocess.run(
+        [sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(layout.data / "target.npy")
+    pixels = tables.train["pixel"].to_numpy()
+    copy_rmse = float(np.sqrt(np.mean((pixels - answers) ** 2)))
+    assert float(np.sqrt(np.mean((oof - answers) ** 2))) < 0.5 * copy_rmse
+    test_pred = np.load(work / "output" / "test.npy")
+    assert test_pred.shape == (len(tables.test), 1) and np.isfinite(test_pred).all()
+    assert (work / "output" / "model.pkl").is_file()
+
+
+def test_label_lists_per_picture_have_one_output_per_label(tmp_path: Path) -> None:
+    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
+    assert ctx.spec.problem_type == "multilabel" and ctx.spec.label_separator == " "
+    assert ctx.spec.n_outputs == len(ctx.spec.classes or ()) == 4 == ctx.profile["n_outputs"]
+
+
+def test_pixels_are_split_into_folds_by_picture(tmp_path: Path) -> None:
+    many = load_task_tables(pages_task(tmp_path / "many", n_train=10, n_test=1, shape=(12, 16)))[0]
+    few = load_task_tables(pages_task(tmp_path / "few", n_train=4, n_test=1, shape=(12, 16)))[0]
+    assert many.group_column == "image" and many.sources["group_column"] == "inferred"
+    assert few.group_column is None  # too few pictures for five folds of their own
+
+
+def test_large_pixel_tables_keep_a_sample_of_every_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from mlestar.task import rows
+
+    folder = pages_task(tmp_path / "task", n_train=5, n_test=1, shape=(12, 16))
+    monkeypatch.setattr(rows, "MAX_TRAIN_PIXELS", 5 * 40)
+    _, tables = load_task_tables(folder)
+    train = tables.train
+    assert train.groupby("image").size().to_dict() == {str(i): 40 for i in range(1, 6)}
+    clean = np.asarray(Image.open(folder / "train_cleaned" / "3.png"), dtype=np.float32) / 255
+    page = train[train["image"] == "3"]
+    assert np.allclose(
+        page["value"], clean[page["row"] - 1, page["col"] - 1], atol=1e-6
+    )  # answers at the same pixels
+    assert len(tables.test) == 12 * 16  # test pictures stay whole
