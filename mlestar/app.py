@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -203,22 +204,24 @@ def drive(
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
     hardware = hardware or _plain_machine()
-    device = resolve_device(config.device, hardware)
+    # This session's device: "auto" resolved on the machine it runs on (config.json keeps the choice).
+    config = replace(config, device=resolve_device(config.device, hardware))
     with run_lock(layout):
         drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
         journal.event("session_started", pid=os.getpid())
-        journal.event("hardware", device=device, **hardware.to_json())  # a resume may be on another machine
+        journal.event(
+            "hardware", device=config.device, **hardware.to_json()
+        )  # a resume may be on another machine
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
         _journal_sandbox(config, journal, progress)
-        executor = _executor(config, device)
+        executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
-            machine = (hardware, device)
             outcome = _search_and_finish(
-                config, spec, layout, journal, spent, progress, executor, engineer, machine
+                config, spec, layout, journal, spent, progress, executor, engineer, hardware
             )
             _write_report(layout, journal, progress)
             return outcome
@@ -231,16 +234,15 @@ def drive(
             progress.close()
 
 
-def _search_and_finish(
-    config, spec, layout, journal, spent, progress, executor, engineer, machine
-) -> Outcome:  # type: ignore[no-untyped-def]
+def _search_and_finish(  # type: ignore[no-untyped-def]
+    config, spec, layout, journal, spent, progress, executor, engineer, hardware
+) -> Outcome:
     nodes_run = sum(1 for n in journal.nodes.values() if n.result is not None)
     budget = Budget.plan(config.budget_s, spent, config.max_nodes, nodes_run)
     progress.bind_clock(budget.elapsed)
     jobs = max(1, config.jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     profile = json.loads((layout.data / "profile.json").read_text())
-    hardware, device = machine
     ctx = TaskContext(
         spec,
         profile,
@@ -249,7 +251,7 @@ def _search_and_finish(
         _script_budget(config),
         layout.data,
         hardware=hardware,
-        device=device,
+        device=config.device,
     )
     harness = Harness(
         layout,
@@ -260,7 +262,7 @@ def _search_and_finish(
         config.seed,
         config.memory_mb,
         ctx.script_budget_s,
-        device,
+        config.device,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
@@ -339,12 +341,12 @@ def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) ->
         progress.note(choice.warning)
 
 
-def _executor(config: RunConfig, device: str):  # type: ignore[no-untyped-def]
+def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.factory import make_executor
 
     level = resolve_sandbox(config.sandbox).level
     sandbox = Sandbox.for_level(
-        level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(device)
+        level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
     )
     executor = make_executor(config.executor, _PRELOAD, sandbox)
     # Start importing now, while the engineer retrieves and plans.
