@@ -129,3 +129,10 @@ def test_a_granted_device_opens_read_write_and_a_withheld_one_does_not(
         assert result.ok is ok, (devices, result.stderr_tail)
         if not ok:  # PermissionError under Landlock, FileNotFoundError in a namespace's own /dev
             assert "PermissionError" in result.stderr_tail or "FileNotFoundError" in result.stderr_tail
+
+
+def test_the_exported_pipeline_trains_on_the_cpu_anywhere() -> None:
+    from mlestar.versioning.project_files import ProjectFacts, dvc_yaml
+
+    text = dvc_yaml(ProjectFacts("t", "r", "rmse", 0.1, "ok", 42, True, 1, False, None))
+    assert f"{ENV_DEVICE}=cpu" in text and "CUDA_VISIBLE_DEVICES" not in text
