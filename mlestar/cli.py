@@ -452,10 +452,14 @@ def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
     spec, tables = load_task_tables(args.task_dir, _overrides(args))
     sandbox = resolve("auto")
+    hardware = detect_hardware(environ)
     if args.json:
-        print(json.dumps({**inspect_json(spec, tables), "sandbox": sandbox.to_json()}, indent=2, default=str))
+        found = {**inspect_json(spec, tables), "sandbox": sandbox.to_json(), "hardware": hardware.to_json()}
+        print(json.dumps(found, indent=2, default=str))
     else:
-        print(f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}")
+        print(
+            f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}\nhardware: {hardware.describe()}"
+        )
         if sandbox.warning:
             print(f"warning: {sandbox.warning}")
     return 0

@@ -196,3 +196,12 @@ def test_a_run_tells_its_scripts_and_its_engineer_the_device(
     assert (
         json.loads((cfg.run_dir / "config.json").read_text())["device"] == "auto"
     )  # the choice, not the answer
+
+
+def test_inspect_shows_the_hardware(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    task = make_task(tmp_path, kind="regression")
+    assert main(["inspect", str(task), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["hardware"]
+    assert found["cores"] >= 1 and isinstance(found["gpus"], list)
+    assert main(["inspect", str(task)]) == 0
+    assert "\nhardware: " in capsys.readouterr().out
