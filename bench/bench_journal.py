@@ -25,6 +25,8 @@ class JournalStats:
     """The agent's own validation score of the solution it handed over."""
     status: str | None
     """run_finished's status ("ok", "fallback"), or None when the run did not finish."""
+    zero_weight_refits: int = 0
+    """Final refits (final-<member>) of ensemble members the hand-over gave no weight: wasted time."""
 
 
 def union_seconds(intervals: Iterable[tuple[float, float]]) -> float:
@@ -70,4 +72,10 @@ def journal_stats(run_dir: Path, lower_is_better: bool) -> JournalStats | None:
         script_s=union_seconds((n.started, n.ended) for n in ran),
         validation_score=_validation_score(journal, lower_is_better),
         status=finished[-1].get("status") if finished else None,
+        zero_weight_refits=_zero_weight_refits(journal),
     )
+
+
+def _zero_weight_refits(journal: Journal) -> int:
+    dropped = {m for e in journal.events if e["name"] == "final" for m in e.get("dropped") or ()}
+    return sum(f"final-{member}" in journal.nodes for member in dropped)

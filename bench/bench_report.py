@@ -32,6 +32,10 @@ class Row:
     """Share of wall time outside solution scripts (0..1); mlestar only."""
     anchor: float | None = None
     """The ANCHORS.md figure for this task and system, as a cross-check."""
+    repro: str | None = None
+    """mlestar only: `mlestar export --check` ("same": dvc repro rebuilt the submission byte for
+    byte; "N rows differ"; "failed"), None when not checked."""
+    zero_weight_refits: int | None = None
     error: str | None = None
 
 
@@ -145,6 +149,8 @@ ROW_COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
     ("attempts", lambda r: "" if r.attempts is None else str(r.attempts)),
     ("script s", lambda r: _num(r.script_s, 1)),
     ("overhead %", lambda r: _pct(r.overhead)),
+    ("repro", lambda r: r.repro or "-"),
+    ("0-weight refits", lambda r: "" if r.zero_weight_refits is None else str(r.zero_weight_refits)),
     ("anchor", lambda r: _num(r.anchor)),
 )
 
@@ -183,7 +189,11 @@ def render_markdown(meta: dict[str, Any], rows: Sequence[Row]) -> str:
         lines += ["", "## Errors", ""] + [
             f"- {r.task} / {r.system} / seed {r.seed}: {r.error}" for r in errors
         ]
-    lines += ["", "anchor: ANCHORS.md's figure (240 s of fitting on this kind of machine), a cross-check."]
+    lines += [
+        "",
+        "repro: `mlestar export --check` (dvc repro in a fresh clone, submissions compared byte for byte).",
+    ]
+    lines += ["anchor: ANCHORS.md's figure (240 s of fitting on this kind of machine), a cross-check."]
     return "\n".join(lines) + "\n"
 
 

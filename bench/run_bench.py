@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -80,6 +81,8 @@ class Plan:
     """The project venv's python, which runs the grader."""
     envs: Path
     env: tuple[tuple[str, str], ...]
+    export_check: bool = True
+    """After each mlestar run: `mlestar export --check` (its dvc pipeline rebuilds the submission)."""
 
     @property
     def timeout_s(self) -> float:
@@ -101,6 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mlestar-args", default="",
                    help="extra flags for `mlestar run`, e.g. '--llm openai:gpt-4o-mini'")  # fmt: skip
     p.add_argument("--envs", type=Path, default=BENCH / ".envs", help="the baselines' venvs")
+    p.add_argument("--no-export-check", action="store_true",
+                   help="skip `mlestar export --check` after each mlestar run (the repro column)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -125,7 +130,7 @@ def build_plan(args: argparse.Namespace, environ: dict[str, str]) -> Plan:
         scratch=args.scratch.resolve(), mlestar=tuple(shlex.split(args.mlestar)),
         mlestar_args=tuple(shlex.split(args.mlestar_args)),
         python=Path(sys.executable), envs=args.envs.resolve(),
-        env=tuple({**environ, **OFFLINE_ENV}.items()),
+        env=tuple({**environ, **OFFLINE_ENV}.items()), export_check=not args.no_export_check,
     )  # fmt: skip
 
 
@@ -146,10 +151,24 @@ def run_mlestar(plan: Plan, task: Task, seed: int, copy: Path, raw: Path, anchor
     report = grade(plan.python, plan.bench_dir / "grade.py", task, run_dir / "submission.csv")
     stats = journal_stats(run_dir, task.lower_is_better)
     script_s = stats.script_s if stats else None
+    repro = export_check(plan, run_dir, raw) if plan.export_check and stats and stats.status else None
     return _row(task, "mlestar", seed, report, launched, plan, anchors,
                 validation_score=stats.validation_score if stats else None,
                 attempts=stats.attempts if stats else None, script_s=script_s,
-                overhead=overhead_share(script_s, launched.wall_s))  # fmt: skip
+                overhead=overhead_share(script_s, launched.wall_s), repro=repro,
+                zero_weight_refits=stats.zero_weight_refits if stats else None)  # fmt: skip
+
+
+def export_check(plan: Plan, run_dir: Path, raw: Path) -> str:
+    """`mlestar export --check` on a finished run: "same", "N of M rows differ", or "failed"."""
+    dest = raw / "export" / run_dir.name
+    cmd = [*plan.mlestar, "export", str(run_dir), str(dest), "--check"]
+    launched = launch(cmd, dest.parent / f"{run_dir.name}.log", plan.timeout_s, dict(plan.env))
+    text = launched.log.read_text(encoding="utf-8", errors="replace")
+    if launched.exit_code == 0 and "byte for byte" in text:
+        return "same"
+    differs = re.search(r"differs from the run's in (\d+) of (\d+) rows", text)
+    return f"{differs.group(1)} of {differs.group(2)} rows differ" if differs else "failed"
 
 
 def run_baseline(

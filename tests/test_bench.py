@@ -75,10 +75,13 @@ def test_journal_stats_counts_script_intervals_once(tmp_path):
     j.add(_node("draft-2", 150.0, 150.5, ran=False, score=None, status="rejected"))
     j.add(_node("ens-0", 160.0, 161.0, ran=False, score=0.9, stage="ensemble"))  # harness computed
     j.add(_node("refine-0", 170.0, 200.0, score=0.78, stage="refine"))
-    j.event("final", node="refine-0", solution_kind="script", score=0.78)
+    j.add(_node("final-draft-1", 210.0, 220.0, score=0.75, stage="final"))  # refit of a zero-weight member
+    j.event("final", node="refine-0", solution_kind="script", score=0.78, dropped=["draft-1", "draft-2"])
     j.event("run_finished", status="ok", best="ens-0", score=0.78, submission="submission.csv")
     stats = bj.journal_stats(tmp_path, lower_is_better=False)
-    assert stats == bj.JournalStats(attempts=5, scripts=3, script_s=80.0, validation_score=0.78, status="ok")
+    assert stats == bj.JournalStats(
+        attempts=6, scripts=4, script_s=90.0, validation_score=0.78, status="ok", zero_weight_refits=1
+    )
 
 
 def test_journal_stats_falls_back_to_best_node_in_metric_direction(tmp_path):
@@ -156,7 +159,7 @@ def test_markdown_one_line_per_run_and_summary_only_over_seeds():
     md = br.render_markdown(meta, rows)
     assert md.startswith("# Benchmark 2026-11-29T10:00:00 (abc1234)")
     assert "| task | system | seed | score | valid | medal | above median | validation | wall s |" in md
-    assert "| t | mlestar | 1 | 0.81234 | yes | - | no | 0.80000 | 100.0 | 7 | 290.4 | 3.1 |  |" in md
+    assert "| t | mlestar | 1 | 0.81234 | yes | - | no | 0.80000 | 100.0 | 7 | 290.4 | 3.1 | - |  |  |" in md
     assert "Over seeds" not in md
     md2 = br.render_markdown(meta, [*rows, _row(seed=2, score=None, error="killed after 500 s")])
     assert "## Over seeds" in md2 and "| t | mlestar | 1/2 | 0.81234 |" in md2
@@ -216,6 +219,12 @@ from pathlib import Path
 from mlestar.journal import Journal, Node
 
 args = sys.argv[1:]
+if args[0] == "export":  # the export check: seed 1's rebuild matches, seed 2's does not
+    assert args[3] == "--check", args
+    same = Path(args[1]).name.endswith("-1")
+    print("check: `dvc repro` in a fresh clone rebuilt the run's submission byte for byte (3 s)" if same
+          else "check: the rebuilt submission differs from the run's in 2 of 5 rows (1, 2)")
+    sys.exit(0 if same else 1)
 assert args[0] == "run", args
 copy, out = Path(args[1]), Path(args[args.index("--out") + 1])
 seed, budget = int(args[args.index("--seed") + 1]), float(args[args.index("--budget") + 1])
@@ -251,6 +260,8 @@ def test_driver_with_stand_in_mlestar(tmp_path, capsys):
         assert (r.score, r.valid, r.medal, r.error) == (0.8, True, None, None)
         assert r.validation_score == pytest.approx(0.6 + r.seed / 100) and r.attempts == 2
         assert 0.55 <= r.script_s <= r.wall_s and r.overhead == pytest.approx(1 - r.script_s / r.wall_s)
+        assert r.zero_weight_refits == 0
+    assert [r.repro for r in rows] == ["same", "2 of 5 rows differ"]
     assert data["summary"][0]["runs"] == 2 and data["meta"]["budget_s"] == 60.0
     received = json.loads((Path(data["meta"]["raw"]) / "mlestar" / "toy-1" / "received.json").read_text())
     assert received["files"] == ["description.md", "sample_submission.csv", "test.csv", "train.csv"]

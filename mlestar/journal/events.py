@@ -147,6 +147,19 @@ class SandboxChosen(Event):
     """Set when the level is weaker than asked."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class HardwareSeen(Event):
+    """What this session's machine offers and the device scripts get (a resume may be elsewhere)."""
+
+    name = "hardware"
+    device: str
+    """"cuda" or "cpu" (--device resolved against the hardware)."""
+    cores: int
+    memory_mb: int | None
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+    """index, name and uuid of each GPU the run may use."""
+
+
 # -- the search -----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class StageStarted(Event):

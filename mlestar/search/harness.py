@@ -45,6 +45,15 @@ class Attempt:
     """Seconds it may take at most (screening); None: what the budget allows."""
 
 
+def device_environment(device: str) -> tuple[tuple[str, str], ...]:
+    """What tells a script its device. On the CPU no GPU is visible either, so a script that asks for
+    one anyway fails at once instead of taking a GPU the run did not grant; on cuda the
+    CUDA_VISIBLE_DEVICES the run was started with passes through."""
+    if device == contract.DEVICE_CUDA:
+        return ((contract.ENV_DEVICE, contract.DEVICE_CUDA),)
+    return ((contract.ENV_DEVICE, contract.DEVICE_CPU), ("CUDA_VISIBLE_DEVICES", ""))
+
+
 def _with_usage(attempt: Attempt, usage: Mapping[str, Any] | None) -> Attempt:
     return replace(attempt, usage=usage) if usage else attempt
 
@@ -68,8 +77,10 @@ class Harness:
         seed: int,
         memory_mb: int | None,
         script_hint_s: float | None = None,
+        device: str = contract.DEVICE_CPU,
     ) -> None:
-        """`script_hint_s`: the time one script should aim for (tuning loops stop by it)."""
+        """`script_hint_s`: the time one script should aim for (tuning loops stop by it); `device`:
+        "cuda" lets scripts see the GPUs, "cpu" hides them."""
         self.layout = layout
         self.spec = spec
         self.executor = executor
@@ -78,6 +89,7 @@ class Harness:
         self.seed = seed
         self.memory_mb = memory_mb
         self.script_hint_s = script_hint_s
+        self.device = device
         self.y = np.load(layout.data / contract.TARGET_FILE)
         self.folds = np.load(layout.folds)
         self.folds_full = np.load(layout.folds_full)
@@ -190,6 +202,7 @@ class Harness:
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
                 (contract.ENV_MODE, contract.MODE_HANDOVER if final else contract.MODE_EXPLORE),
+                *device_environment(self.device),
             ),
         )
         result = self.executor.run(script, workdir, limits)
