@@ -168,9 +168,28 @@ class Search:
             att = Attempt(id=f"draft-{i}", stage=Stage.DRAFT, role="draft", plan=plan, meta=meta)
             jobs.append((att, make))
         nodes = self.run_batch(self._warm_jobs() + jobs, stage=Stage.DRAFT, always_first=True)
-        ok = self._ranked([n for n in nodes if n.ok])
+        ok = self._ranked([n for n in nodes if n.ok]) or self._ranked(
+            [n for n in self._fallback_drafts() if n.ok]
+        )
         self.state.current = ok[0] if ok else None
         self._drafts = ok
+
+    def _fallback_drafts(self) -> list[Node]:
+        """Every draft failed: an engineer with a fallback (the LLM engineer's built-in one) has it
+        draft the same candidates, so the run still has a line of solutions to improve instead of
+        ending at the prior."""
+        fallback: Engineer | None = getattr(self.engineer, "fallback", None)
+        if fallback is None or not self.state.draft_order:
+            return []
+        self.progress.note("no draft worked: the fallback engineer drafts the same candidates")
+        jobs: list[tuple[Attempt, ScriptMaker]] = []
+        for i, name in enumerate(self.state.draft_order):
+            cand = self.state.candidates[name]
+            plan = f"{cand.name}: drafted by the fallback engineer, every draft having failed"
+            meta = {"candidate": cand.name}
+            att = Attempt(id=f"draft-fallback-{i}", stage=Stage.DRAFT, role="draft", plan=plan, meta=meta)
+            jobs.append((att, partial(fallback.draft, self.ctx, cand)))
+        return self.run_batch(jobs, stage=Stage.DRAFT, always_first=True)
 
     def _warm_jobs(self) -> list[tuple[Attempt, ScriptMaker]]:
         """An earlier run's best scripts, run first as drafts on this run's data and folds."""
