@@ -70,6 +70,7 @@ def start_run(
     `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests);
     `hardware` is what the CLI detected (None: this machine's cores, no GPU).
     """
+    began = time.time()  # the budget covers reading and preparing the task too
     resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
     resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
     spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
@@ -78,7 +79,7 @@ def start_run(
     staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging))
+        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging), began)
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -108,7 +109,7 @@ def _refuse_existing(root: Path) -> None:
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
-def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
+def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout, began: float) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
     rules = splits.rules_for(search, config.budget_s)
@@ -126,9 +127,11 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)
     _write_profile(spec, tables, staging)
+    files = hash_task_files(spec.task_dir)
     journal = Journal(staging.root)
     journal.record(
         RunStarted(
+            prepare_s=time.time() - began,
             config=config_to_json(config),
             task=spec.to_json(),
             engineer=config.engineer,
@@ -139,7 +142,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
             validation=prepared.validation,
         )
     )
-    journal.record(InputsHashed(files=hash_task_files(spec.task_dir), data=prepared.data_hashes))
+    journal.record(InputsHashed(files=files, data=prepared.data_hashes))
 
 
 def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
@@ -186,10 +189,13 @@ def run_lock(layout: RunLayout) -> Iterator[None]:
 
 
 def spent_seconds(journal: Journal) -> float:
-    """Time the run already used in earlier sessions (gaps between sessions do not count)."""
+    """Time the run already used: reading and preparing the task, and earlier sessions (gaps between
+    sessions do not count)."""
     spent, start, last = 0.0, None, None
     for record in journal.records():
         t = record.get("time") if record["kind"] == "event" else record.get("ended")
+        if record["kind"] == "event" and record.get("name") == RunStarted.name:
+            spent += float(record.get("prepare_s") or 0.0)
         if record["kind"] == "event" and record.get("name") == SessionStarted.name:
             if start is not None and last is not None:
                 spent += last - start

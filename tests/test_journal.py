@@ -158,3 +158,18 @@ def test_a_final_event_from_before_members_were_recorded_loads(tmp_path: Path) -
 def test_stage_and_status_compare_equal_to_their_old_strings() -> None:
     assert Stage.DRAFT == "draft" and "draft" in {Stage.DRAFT} and f"{Stage.DRAFT:<6}|" == "draft |"
     assert Status("skipped") is Status.SKIPPED and str(Status.SKIPPED) == "skipped"
+
+
+def test_the_budget_spent_counts_preparing_the_task_and_each_session_but_not_the_gaps(tmp_path: Path) -> None:
+    from mlestar.app import spent_seconds
+
+    path = tmp_path / "journal.jsonl"
+    lines = [
+        {"kind": "event", "name": "run_started", "time": 100.0, "prepare_s": 40.0},
+        {"kind": "event", "name": "session_started", "time": 101.0, "pid": 1},
+        {"kind": "event", "name": "stage_started", "time": 131.0, "stage": "draft"},  # 30 s
+        {"kind": "event", "name": "session_started", "time": 500.0, "pid": 2},  # after a kill
+        {"kind": "event", "name": "stage_started", "time": 510.0, "stage": "draft"},  # 10 s
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert spent_seconds(Journal(tmp_path)) == pytest.approx(40.0 + 30.0 + 10.0)

@@ -115,6 +115,9 @@ class RunStarted(Event):
     subsampled: bool = False
     validation: str = ""
     """How attempts are validated: one split, or several averaged, and why."""
+    prepare_s: float = 0.0
+    """Seconds from the command's start to the run folder laid out (reading, preparing and hashing
+    the task): spent from the budget like the search's own time."""
 
 
 @dataclass(frozen=True, kw_only=True)
