@@ -7,6 +7,7 @@ a distribution, label lists, the top k classes, or text; rows keyed by the id co
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -124,11 +125,14 @@ def _problems(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame | None):
         if len(frame) != len(sample):
             yield f"expected {len(sample)} rows, found {len(frame)}"
         elif keyed:
-            ids, want = frame[spec.id_column].astype(str), sample[spec.id_column].astype(str)
-            if set(ids) != set(want):
-                yield "the ids differ from the sample submission's"
-            elif spec.submission.row_order == "sample" and not (ids.to_numpy() == want.to_numpy()).all():
-                yield "the rows are not in the sample submission's order"
+            ids = frame[spec.id_column].astype(str).to_numpy(dtype=object)
+            want = sample[spec.id_column].astype(str).to_numpy(dtype=object)
+            # Row by row first: on millions of rows a set of the ids costs a minute, this seconds.
+            if not np.array_equal(ids, want):
+                if set(ids) != set(want):
+                    yield "the ids differ from the sample submission's"
+                elif spec.submission.row_order == "sample":
+                    yield "the rows are not in the sample submission's order"
     if keyed and frame[spec.id_column].duplicated().any():
         yield "duplicate ids"
     yield from _value_problems(frame[list(spec.target_columns)], spec)
@@ -241,5 +245,21 @@ def _sample_in_test_order(spec: TaskSpec, test: pd.DataFrame, sample: pd.DataFra
 def write_submission(frame: pd.DataFrame, path: Path) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
+    write_csv(frame, tmp)
     os.replace(tmp, path)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """The frame as csv, as DataFrame.to_csv(index=False) writes it (minimal quoting, missing values
+    empty), through the csv module: several times faster on a submission of millions of rows."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=object)
+        missing = frame[name].isna().to_numpy()
+        if missing.any():
+            values[missing] = ""
+        columns.append(values)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([str(c) for c in frame.columns])
+        writer.writerows(zip(*columns, strict=True))
