@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ class Outcome:
     error: str | None = None
     valid: bool | None = None
     seconds: float | None = None
+    run_seconds: float | None = None
     answered_by: str = ""
     problems: list[str] = field(default_factory=list)
 
@@ -98,6 +100,7 @@ def check_inspect(replica: replicas.Replica) -> Outcome:
 
 def check_run(replica: replicas.Replica, outcome: Outcome, budget: int, out: Path) -> None:
     run_dir = out / "runs" / replica.name
+    shutil.rmtree(run_dir, ignore_errors=True)  # a run folder left from before would be resumed
     env = {
         **os.environ,
         "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -107,13 +110,36 @@ def check_run(replica: replicas.Replica, outcome: Outcome, budget: int, out: Pat
     cmd = [sys.executable, "-m", "mlestar", "run", str(replica.public), "--budget", f"{budget}s",
            "--out", str(run_dir), "--no-live", "--no-tracking"]  # fmt: skip
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 4 + 120)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=budget * 4 + 120)
+    except subprocess.TimeoutExpired:
+        outcome.seconds = round(time.monotonic() - started, 1)
+        outcome.problems.append(f"no end within {budget * 4 + 120} s")
+        outcome.valid = False
+        return
     outcome.seconds = round(time.monotonic() - started, 1)
     if "Traceback" in proc.stderr:
         outcome.problems.append("traceback: " + proc.stderr.strip().splitlines()[-1])
     outcome.problems += grader.problems(replica.entry, replica.answers, run_dir / "submission.csv")
     outcome.valid = not outcome.problems
     outcome.answered_by = _answered_by(run_dir)
+    outcome.run_seconds = run_span(run_dir)
+
+
+def run_span(run_dir: Path) -> float | None:
+    """Seconds from the journal's run_started to run_finished: the part the budget governs (the
+    process's start-up and intake come before it)."""
+    journal = run_dir / "journal.jsonl"
+    if not journal.is_file():
+        return None
+    times = {}
+    for line in journal.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("name") in ("run_started", "run_finished") and "time" in record:
+            times[record["name"]] = float(record["time"])
+    if len(times) < 2:
+        return None
+    return round(times["run_finished"] - times["run_started"], 1)
 
 
 def _answered_by(run_dir: Path) -> str:
@@ -133,17 +159,31 @@ def table(outcomes: list[Outcome]) -> str:
     for o in outcomes:
         inspect = "yes" if o.inspect_ok else f"no: {o.error or '; '.join(o.mismatches)}"
         valid = "-" if o.valid is None else ("yes" if o.valid else "no: " + "; ".join(o.problems)[:200])
-        lines.append(
-            f"| {o.name} | {inspect} | {valid} | {o.seconds if o.seconds is not None else '-'} | {o.answered_by or '-'} |"
-        )
+        lines.append(f"| {o.name} | {inspect} | {valid} | {_time(o)} | {o.answered_by or '-'} |")
     return "\n".join(lines)
 
 
+def _time(o: Outcome) -> str:
+    if o.seconds is None:
+        return "-"
+    return f"{o.seconds} (run {o.run_seconds})" if o.run_seconds is not None else str(o.seconds)
+
+
 def write_docs(text: str) -> None:
+    """The table's rows for these replicas replace theirs; rows of replicas not run stay."""
     doc = DOCS.read_text()
     head, _, rest = doc.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    old, _, tail = rest.partition(END)
+    rows = {_row_name(line): line for line in old.strip().splitlines()[2:]}
+    new = text.splitlines()
+    rows.update({_row_name(line): line for line in new[2:]})
+    order = [e["name"] for e in replicas.catalogue()]
+    body = "\n".join([*new[:2], *(rows[n] for n in order if n in rows)])
+    DOCS.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
+def _row_name(line: str) -> str:
+    return line.strip("| ").split(" |")[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,20 @@ from mlestar import splits
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
-from mlestar.execution.sandbox import Sandbox
+from mlestar.execution.sandbox import Sandbox, device_paths
 from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
+from mlestar.hardware import Hardware, resolve_device
 from mlestar.journal import Journal, drop_torn_tail
+from mlestar.journal.events import (
+    HardwareSeen,
+    InputsHashed,
+    ReportWritten,
+    RunFinished,
+    RunStarted,
+    SandboxChosen,
+    SessionStarted,
+)
 from mlestar.metrics import get_metric
 from mlestar.monitoring.schema import write_schema
 from mlestar.prepare import hash_task_files, prepare_run_data
@@ -51,35 +62,42 @@ _VERSIONED = (
 )
 
 
-def start_run(config: RunConfig, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
+def start_run(
+    config: RunConfig, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+) -> Outcome:
     """Read the task, lay out a new run folder, then drive the search to a submission.
 
-    `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests).
+    `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests);
+    `hardware` is what the CLI detected (None: this machine's cores, no GPU).
     """
+    began = time.time()  # the budget covers reading and preparing the task too
     resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
+    resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
     spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     layout = RunLayout(config.run_dir)
     _refuse_existing(layout.root)
     staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging))
+        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging), began)
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return drive(layout, llm, engineer)
+    return drive(layout, llm, engineer, hardware)
 
 
-def resume_run(run_dir: Path, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
+def resume_run(
+    run_dir: Path, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+) -> Outcome:
     layout = RunLayout(run_dir)
     if not layout.config.exists() or not layout.journal.exists():
         raise RunFolderError(
             f"expected a run folder made by `mlestar run` (config.json, journal.jsonl) at {run_dir}; found none"
         )
     journal = Journal(layout.root)
-    if journal.has_event("run_finished"):
+    if journal.has(RunFinished):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
-    return drive(layout, llm, engineer)
+    return drive(layout, llm, engineer, hardware)
 
 
 def _refuse_existing(root: Path) -> None:
@@ -91,7 +109,7 @@ def _refuse_existing(root: Path) -> None:
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
-def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout) -> None:
+def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout, began: float) -> None:
     staging.root.mkdir(parents=True)
     search = config.search
     rules = splits.rules_for(search, config.budget_s)
@@ -109,19 +127,22 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     spec.save(staging.task)
     write_schema(spec, tables.train, tables.test, staging.root)
     _write_profile(spec, tables, staging)
+    files = hash_task_files(spec.task_dir)
     journal = Journal(staging.root)
-    journal.event(
-        "run_started",
-        config=config_to_json(config),
-        task=spec.to_json(),
-        engineer=config.engineer,
-        versions=_versions(),
-        n_train=prepared.n_train,
-        n_test=prepared.n_test,
-        subsampled=prepared.subsampled,
-        validation=prepared.validation,
+    journal.record(
+        RunStarted(
+            prepare_s=time.time() - began,
+            config=config_to_json(config),
+            task=spec.to_json(),
+            engineer=config.engineer,
+            versions=_versions(),
+            n_train=prepared.n_train,
+            n_test=prepared.n_test,
+            subsampled=prepared.subsampled,
+            validation=prepared.validation,
+        )
     )
-    journal.event("inputs_hashed", files=hash_task_files(spec.task_dir), data=prepared.data_hashes)
+    journal.record(InputsHashed(files=files, data=prepared.data_hashes))
 
 
 def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
@@ -168,11 +189,14 @@ def run_lock(layout: RunLayout) -> Iterator[None]:
 
 
 def spent_seconds(journal: Journal) -> float:
-    """Time the run already used in earlier sessions (gaps between sessions do not count)."""
+    """Time the run already used: reading and preparing the task, and earlier sessions (gaps between
+    sessions do not count)."""
     spent, start, last = 0.0, None, None
     for record in journal.records():
         t = record.get("time") if record["kind"] == "event" else record.get("ended")
-        if record["kind"] == "event" and record.get("name") == "session_started":
+        if record["kind"] == "event" and record.get("name") == RunStarted.name:
+            spent += float(record.get("prepare_s") or 0.0)
+        if record["kind"] == "event" and record.get("name") == SessionStarted.name:
             if start is not None and last is not None:
                 spent += last - start
             start = t
@@ -183,22 +207,37 @@ def spent_seconds(journal: Journal) -> float:
     return spent
 
 
-def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) -> Outcome:
-    """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any."""
+def _plain_machine() -> Hardware:
+    """Hardware when the caller detected none (tests, library use): this machine's cores, no GPU."""
+    return Hardware(cores=os.cpu_count() or 1)
+
+
+def drive(
+    layout: RunLayout, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+) -> Outcome:
+    """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any;
+    `hardware` what the CLI detected this session (None: this machine's cores, no GPU)."""
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
+    hardware = hardware or _plain_machine()
+    # This session's device: "auto" resolved on the machine it runs on (config.json keeps the choice).
+    config = replace(config, device=resolve_device(config.device, hardware))
     with run_lock(layout):
         drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
-        journal.event("session_started", pid=os.getpid())
+        journal.record(SessionStarted(pid=os.getpid()))
+        # A resume may be on another machine.
+        journal.record(HardwareSeen(device=config.device, **hardware.to_json()))
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
         _journal_sandbox(config, journal, progress)
         executor = _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
-            outcome = _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer)
+            outcome = _search_and_finish(
+                config, spec, layout, journal, spent, progress, executor, engineer, hardware
+            )
             _write_report(layout, journal, progress)
             return outcome
         finally:
@@ -210,14 +249,25 @@ def drive(layout: RunLayout, llm: Any = None, engineer: Engineer | None = None) 
             progress.close()
 
 
-def _search_and_finish(config, spec, layout, journal, spent, progress, executor, engineer) -> Outcome:  # type: ignore[no-untyped-def]
+def _search_and_finish(  # type: ignore[no-untyped-def]
+    config, spec, layout, journal, spent, progress, executor, engineer, hardware
+) -> Outcome:
     nodes_run = sum(1 for n in journal.nodes.values() if n.result is not None)
     budget = Budget.plan(config.budget_s, spent, config.max_nodes, nodes_run)
     progress.bind_clock(budget.elapsed)
     jobs = max(1, config.jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     profile = json.loads((layout.data / "profile.json").read_text())
-    ctx = TaskContext(spec, profile, config.seed, threads, _script_budget(config), layout.data)
+    ctx = TaskContext(
+        spec,
+        profile,
+        config.seed,
+        threads,
+        _script_budget(config),
+        layout.data,
+        hardware=hardware,
+        device=config.device,
+    )
     harness = Harness(
         layout,
         spec,
@@ -227,6 +277,7 @@ def _search_and_finish(config, spec, layout, journal, spent, progress, executor,
         config.seed,
         config.memory_mb,
         ctx.script_budget_s,
+        config.device,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
@@ -252,7 +303,7 @@ def _write_report(layout: RunLayout, journal: Journal, progress: Progress) -> No
     except Exception as e:  # the page is a view of the journal, never the run's result
         progress.note(f"report not written: {type(e).__name__}: {e}")
         return
-    journal.event("report_written", path=path.name)
+    journal.record(ReportWritten(path=path.name))
 
 
 def _script_budget(config: RunConfig) -> float:
@@ -300,7 +351,7 @@ _PRELOAD = (
 def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
     """Each session says how its scripts are confined (a resumed run may be on another machine)."""
     choice = resolve_sandbox(config.sandbox)
-    journal.event("sandbox", **choice.to_json())
+    journal.record(SandboxChosen(**choice.to_json()))
     if choice.warning:
         progress.note(choice.warning)
 
@@ -309,7 +360,9 @@ def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
     from mlestar.execution.factory import make_executor
 
     level = resolve_sandbox(config.sandbox).level
-    sandbox = Sandbox.for_level(level, disk_mb=config.disk_mb, max_processes=config.max_processes)
+    sandbox = Sandbox.for_level(
+        level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
+    )
     executor = make_executor(config.executor, _PRELOAD, sandbox)
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
@@ -324,10 +377,3 @@ def _start_tracking(config: RunConfig, layout: RunLayout, journal: Journal):  # 
     except ImportError:
         return None
     return MlflowTracker.attach(config, layout, journal)
-
-
-def finished_at(journal: Journal) -> float | None:
-    for e in reversed(journal.events):
-        if e["name"] == "run_finished":
-            return float(e["time"])
-    return None

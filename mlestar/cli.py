@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlestar.config import RunConfig, SearchSettings, parse_duration
 from mlestar.errors import ConfigError, MlestarError, UserError
+from mlestar.hardware import Hardware, detect_hardware, resolve_device
 
 _TELEMETRY_OFF = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -152,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=256,
         help="processes and threads one script may have at once (default 256)",
+    )
+    run.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where scripts may train: auto (the GPU when one is visible, default), cpu, or cuda "
+        "(refuse to run without a GPU); CUDA_VISIBLE_DEVICES chooses the GPUs",
     )
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
@@ -343,6 +351,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         sandbox=args.sandbox,
         disk_mb=args.disk_mb,
         max_processes=args.max_processes,
+        device=args.device,
         group_column=args.group_column,
         overrides=tuple(sorted(_overrides(args).items())),
         tracking_uri=without_credentials(args.tracking_uri or environ.get("MLFLOW_TRACKING_URI")),
@@ -386,6 +395,14 @@ def _checked_llm(
     return checked
 
 
+def _hardware(device: str, environ: dict[str, str]) -> Hardware:
+    """This machine's hardware, once per session; `--device cuda` without a GPU stops here."""
+    hardware = detect_hardware(environ)
+    chosen = resolve_device(device, hardware)
+    print(f"hardware: {hardware.describe()}; scripts train on the {chosen.upper()}", file=sys.stderr)
+    return hardware
+
+
 def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from mlestar.app import start_run
 
@@ -395,9 +412,10 @@ def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
             raise ConfigError("expected --llm PROVIDER:MODEL to check; found the built-in engineer")
         _llm_settings(config, environ)
         return 0
+    hardware = _hardware(config.device, environ)
     llm = _llm_settings(config, environ)
     print(f"run folder: {config.run_dir}", file=sys.stderr)
-    outcome = start_run(config, llm)
+    outcome = start_run(config, llm, hardware=hardware)
     return _report(config.run_dir, outcome)
 
 
@@ -408,8 +426,9 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
     without_credentials(environ.get("MLFLOW_TRACKING_URI"))  # its password, if any, for this session
     cfg_path = args.run_dir / "config.json"
     config = config_from_json(json.loads(cfg_path.read_text())) if cfg_path.exists() else None
+    hardware = _hardware(config.device, environ) if config else None
     llm = _llm_settings(config, environ) if config else None
-    outcome = resume_run(args.run_dir.resolve(), llm)
+    outcome = resume_run(args.run_dir.resolve(), llm, hardware=hardware)
     return _report(args.run_dir, outcome)
 
 
@@ -433,10 +452,14 @@ def _cmd_inspect(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
     spec, tables = load_task_tables(args.task_dir, _overrides(args))
     sandbox = resolve("auto")
+    hardware = detect_hardware(environ)
     if args.json:
-        print(json.dumps({**inspect_json(spec, tables), "sandbox": sandbox.to_json()}, indent=2, default=str))
+        found = {**inspect_json(spec, tables), "sandbox": sandbox.to_json(), "hardware": hardware.to_json()}
+        print(json.dumps(found, indent=2, default=str))
     else:
-        print(f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}")
+        print(
+            f"{render_inspect(spec, tables)}\nsandbox: {sandbox.describe()}\nhardware: {hardware.describe()}"
+        )
         if sandbox.warning:
             print(f"warning: {sandbox.warning}")
     return 0

@@ -69,6 +69,9 @@ class RunConfig:
     """What one attempt's folder may hold, and so its largest file (sandboxed runs)."""
     max_processes: int = 256
     """Processes and threads one script may have at once (sandboxed runs)."""
+    device: str = "auto"
+    """--device: "auto" (the GPU when the machine shows one), "cpu" or "cuda"; each session resolves it
+    against the hardware it finds (mlestar.hardware), so a resume elsewhere uses what is there."""
     card_dirs: tuple[Path, ...] = ()
     """User model-card folders, honoured beside the built-in cards."""
     live: bool | None = None

@@ -40,6 +40,10 @@ ENV_MODE = "MLESTAR_MODE"
 """MODE_EXPLORE for the search's attempts; MODE_HANDOVER for the final fit and the export's rebuild."""
 MODE_EXPLORE = "explore"
 MODE_HANDOVER = "handover"
+ENV_DEVICE = "MLESTAR_DEVICE"
+"""DEVICE_CUDA when the script may use the GPUs CUDA_VISIBLE_DEVICES shows, else DEVICE_CPU; unset means cpu."""
+DEVICE_CPU = "cpu"
+DEVICE_CUDA = "cuda"
 
 FROZEN = "FROZEN"
 """The top-level constant of a script that searches settings: None until the search froze them."""
@@ -81,6 +85,7 @@ Rules:
     rows may be used only for unsupervised fitting of inputs, never with answers
   - never use columns that exist in train but not in test (the answers and their proxies)
   - seed everything with the SEED constant; use at most ${ENV_THREADS} threads (default 1)
+  - use a GPU only when ${ENV_DEVICE} is "{DEVICE_CUDA}"; when it is "{DEVICE_CPU}" or unset, none is visible
   - finish well inside ${ENV_TIME_BUDGET} seconds when it is set (only guarded work may read it, see
     {FROZEN} below)
   - no exit(), no sys.exit(), no package installs, no network, no try/except that hides errors

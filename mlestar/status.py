@@ -8,6 +8,7 @@ from pathlib import Path
 from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
 from mlestar.journal import SOLUTION_STAGES, Journal, Node
+from mlestar.journal.events import Decided, RunFinished, RunStarted, Screened
 from mlestar.search.validation import describe
 
 
@@ -15,16 +16,15 @@ def summarize(run_dir: Path) -> str:
     if not (run_dir / "journal.jsonl").exists():
         raise RunFolderError(f"expected a run folder with a journal.jsonl at {run_dir}; found none")
     journal = Journal(run_dir)
-    started = next((e for e in journal.events if e["name"] == "run_started"), {})
-    task = started.get("task", {})
+    started, finished = journal.first(RunStarted), journal.last(RunFinished)
+    task = (started.task if started else None) or {}
     lower = bool(task.get("lower_is_better", False))
-    finished = next((e for e in reversed(journal.events) if e["name"] == "run_finished"), None)
     nodes = sorted(journal.nodes.values(), key=lambda n: n.started)
     lines = [
         f"run      {run_dir}",
         f"task     {task.get('name', '?')}  metric {task.get('metric', '?')} ({'lower' if lower else 'higher'} is better)",
-        f"engineer {started.get('engineer', '?')}",
-        f"state    {'finished: ' + finished['status'] if finished else 'unfinished (mlestar resume continues it)'}",
+        f"engineer {started.engineer if started else '?'}",
+        f"state    {'finished: ' + finished.status if finished else 'unfinished (mlestar resume continues it)'}",
     ]
     if nodes:
         wall = max(n.ended for n in nodes) - min(n.started for n in nodes)
@@ -32,29 +32,25 @@ def summarize(run_dir: Path) -> str:
         lines.append(
             f"attempts {len(nodes)} ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) over {wall:.0f} s"
         )
-    if started.get("validation"):
-        lines.append(f"validate {started['validation']}")
+    if started and started.validation:
+        lines.append(f"validate {started.validation}")
     best = journal.best(lower, stages=SOLUTION_STAGES)
     if best is not None:
         lines.append(
             f"best     {describe(best.score, best.meta)} from {best.id} ({best.stage}): {best.plan[:80]}"
         )
     if finished:
-        lines.append(
-            f"final    {finished.get('best')}  submission {finished.get('submission')}  model {finished.get('model')}"
-        )
+        lines.append(f"final    {finished.best}  submission {finished.submission}  model {finished.model}")
     lines.extend(_screening(journal))
     lines.append("")
     lines.append("scores: [90% interval over the validation rows]; xN splits: N splits' predictions averaged")
     lines.append(f"{'attempt':<26} {'stage':<9} {'status':<9} {'score':<32} {'time':>7}  plan")
     lines.extend(_row(n) for n in nodes)
-    decisions = [e for e in journal.events if e["name"] == "decision"]
+    decisions = journal.find(Decided)
     if decisions:
         lines.append("")
         lines.append("decisions")
-        lines.extend(
-            f"  {e.get('what')}: {e.get('node', '')} {e.get('block', '')}".rstrip() for e in decisions
-        )
+        lines.extend(f"  {e.what}: {e.node or ''} {e.block or ''}".rstrip() for e in decisions)
     return "\n".join(lines)
 
 
@@ -73,8 +69,8 @@ def _row(n: Node) -> str:
 
 
 def _screening(journal: Journal) -> list[str]:
-    event = next((e for e in journal.events if e["name"] == "screening"), None)
+    event = journal.first(Screened)
     if event is None:
         return []
-    results = [ScreenResult(**r) for r in event.get("results", [])]
-    return ["", screening_table(results, str(event.get("split", "")))]
+    results = [ScreenResult(**r) for r in event.results or []]
+    return ["", screening_table(results, str(event.split or ""))]

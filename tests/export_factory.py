@@ -24,7 +24,7 @@ from mlestar import contract
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.run_layout import RunLayout
 from mlestar.task.files import read_table
 from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
@@ -193,7 +193,18 @@ def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
     journal.event("inputs_hashed", files=files, data=data)
     for node_id, stage in (("draft-0", "draft"), ("final-draft-0", "final")):
         journal.add(
-            Node(node_id, None, stage, stage, "fit", f"attempts/{node_id}/solution.py", "ok", 0.9, 0.0, 1.0)
+            Node(
+                id=node_id,
+                parent=None,
+                stage=Stage(stage),
+                role=stage,
+                plan="fit",
+                code_path=f"attempts/{node_id}/solution.py",
+                status=Status.OK,
+                score=0.9,
+                started=0.0,
+                ended=1.0,
+            )
         )
     journal.event("final", node="draft-0", solution_kind="script", score=0.9)
     journal.event(

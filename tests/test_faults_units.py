@@ -17,18 +17,18 @@ from mlestar.journal import Journal, drop_torn_tail
 
 def test_a_torn_last_line_is_dropped_before_the_next_record(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.event("first")
+    journal.event("session_started", pid=1)
     with open(tmp_path / "journal.jsonl", "a") as f:
         f.write('{"kind": "event", "name": "torn by a ki')
     drop_torn_tail(tmp_path / "journal.jsonl")
-    Journal(tmp_path).event("after")
+    Journal(tmp_path).event("session_started", pid=2)
     lines = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert [json.loads(line)["name"] for line in lines] == ["first", "after"]
+    assert [json.loads(line)["pid"] for line in lines] == [1, 2]
 
 
 def test_a_whole_journal_is_left_as_it_is(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
-    journal.event("one")
+    journal.event("session_started", pid=1)
     before = (tmp_path / "journal.jsonl").read_bytes()
     drop_torn_tail(tmp_path / "journal.jsonl")
     assert (tmp_path / "journal.jsonl").read_bytes() == before

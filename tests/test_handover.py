@@ -22,7 +22,7 @@ from mlestar.handover.plan import HandoverPlan, plan_of, schedule
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.search.budget import Budget, packed_s, refit_seconds
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import config, regression_task
@@ -33,7 +33,17 @@ LIGHT = ("numpy", "pandas")
 def _node(node_id: str, duration: float = 1.0, **meta: object) -> Node:
     code = None if meta else f"attempts/{node_id}/solution.py"
     return Node(
-        node_id, None, "ensemble" if meta else "refine", "x", "", code, "ok", 0.5, 0.0, duration, meta=meta
+        id=node_id,
+        parent=None,
+        stage=Stage.ENSEMBLE if meta else Stage.REFINE,
+        role="x",
+        plan="",
+        code_path=code,
+        status=Status.OK,
+        score=0.5,
+        started=0.0,
+        ended=duration,
+        meta=meta,
     )
 
 
@@ -64,7 +74,19 @@ def test_refits_go_most_weighted_first_and_a_member_without_time_is_refused_with
 
 
 def test_a_refit_takes_one_run_of_a_script_the_search_repeated_on_several_splits() -> None:
-    repeated = Node("t0-k1", None, "refine", "x", "", "a.py", "ok", 0.5, 0.0, 90.0, meta={"repeats": 3})
+    repeated = Node(
+        id="t0-k1",
+        parent=None,
+        stage=Stage.REFINE,
+        role="x",
+        plan="",
+        code_path="a.py",
+        status=Status.OK,
+        score=0.5,
+        started=0.0,
+        ended=90.0,
+        meta={"repeats": 3},
+    )
     assert refit_seconds(repeated) == 30.0 and refit_seconds(_node("b", 40.0)) == 40.0
     admitted, refused = schedule(["t0-k1"], {"t0-k1": 1.0}, {"t0-k1": repeated}, lanes=1, remaining_s=45.0)
     assert admitted == ["t0-k1"] and not refused

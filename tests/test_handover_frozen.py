@@ -13,7 +13,7 @@ import pytest
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
 from mlestar.engineers.base import Candidate, TaskContext
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.run_layout import RunLayout
 from mlestar.search.freeze import (
     EXPLORED_SCRIPT,
@@ -216,7 +216,16 @@ def _attempt(tmp_path: Path, script: str, found: object | None) -> tuple[RunLayo
     if found is not None:
         (work / "output" / "frozen.json").write_text(json.dumps(found))
     node = Node(
-        "t0-k1", None, "refine", "implement", "tune", "attempts/t0-k1/solution.py", "ok", 0.5, 0.0, 1.0
+        id="t0-k1",
+        parent=None,
+        stage=Stage.REFINE,
+        role="implement",
+        plan="tune",
+        code_path="attempts/t0-k1/solution.py",
+        status=Status.OK,
+        score=0.5,
+        started=0.0,
+        ended=1.0,
     )
     return layout, Journal(tmp_path), node
 

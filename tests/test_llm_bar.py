@@ -150,3 +150,33 @@ def test_gemini_thinking_within_its_cap_answers_every_role(tmp_path: Path) -> No
     calls = [json.loads(line) for line in (run.run_dir / "llm" / "calls.jsonl").read_text().splitlines()]
     retrieve = next(c for c in calls if c["role"] == "retrieve")
     assert retrieve["reply"]["cost_usd"] > 0.035  # tokens plus the grounded prompt's fee
+
+
+@pytest.mark.timeout(600)
+def test_when_every_draft_of_the_model_fails_the_fallback_drafts_and_the_run_improves_on_them(
+    tmp_path: Path,
+) -> None:
+    """The model's drafts (and its debugged versions) all fail when run: the built-in fallback drafts
+    the same candidates, so the run hands over a learned model, not the training prior."""
+
+    def broken(role: str, prompt: str) -> str:
+        if role == "check":
+            return "OK"
+        return fenced(solution(cols='["a", "no_such_column"]'))  # a KeyError when it runs
+
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        LLMServer(_by_role(broken, {"check", "draft", "debug"})) as server,
+    ):
+        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": FAKE_KEY, "MLESTAR_LLM_TIMEOUT": "5"}
+        run = _run(mp, tmp_path, "openai:scripted-model", env, "--max-nodes", "6")
+    assert run.status == 0
+    nodes = run.journal.nodes.values()
+    model_drafts = [n for n in nodes if n.stage == "draft" and not n.id.startswith("draft-fallback")]
+    assert model_drafts and not any(n.ok for n in model_drafts)
+    rescued = [n for n in nodes if n.id.startswith("draft-fallback") and n.ok]
+    assert rescued
+    finished = [e for e in run.journal.events if e["name"] == "run_finished"][-1]
+    assert finished["status"] == "ok" and finished["best"] is not None
+    best = run.journal.best(True, stages=SOLUTION_STAGES)
+    assert best is not None and best.score is not None and best.score <= min(n.score for n in rescued)  # type: ignore[type-var]

@@ -220,3 +220,41 @@ def test_the_screening_table_reaches_the_task_brief(tmp_path: Path) -> None:
         in text
     )
     assert "SCREENING" not in _text(prompts.draft(base, Candidate("lightgbm", "trees")))
+
+
+CODE_ROLES = ("retrieve", "draft", "merge", "ablate", "plan_next", "implement", "debug")
+
+
+@pytest.mark.parametrize("role", CODE_ROLES)
+def test_the_hardware_line_reaches_every_role_that_writes_or_plans_code(role: str, tmp_path: Path) -> None:
+    from mlestar.hardware import Gpu, Hardware
+
+    a10 = Hardware(cores=8, memory_mb=61440, gpus=(Gpu(0, "NVIDIA A10", "GPU-1"),))
+    gpu_ctx = replace(context(tmp_path), hardware=a10, device="cuda")
+    text = _text(_role_prompt(role, gpu_ctx))
+    assert "Hardware: 8 CPU cores, 60 GB memory, 1 GPU (NVIDIA A10): $MLESTAR_DEVICE is cuda" in text
+
+
+def _role_prompt(role: str, ctx: TaskContext) -> list[Message]:
+    card = Candidate("lightgbm", "boosted trees", "import lightgbm")
+    return {
+        "retrieve": lambda: prompts.retrieve_web(ctx, 4),
+        "draft": lambda: prompts.draft(ctx, card),
+        "merge": lambda: prompts.merge(ctx, SCRIPT, SCRIPT, card),
+        "ablate": lambda: prompts.ablate(ctx, SCRIPT, [], "2 or 3"),
+        "plan_next": lambda: prompts.plan_next(ctx, SCRIPT, "train", []),
+        "implement": lambda: prompts.implement(ctx, SCRIPT, "train", "a plan"),
+        "debug": lambda: prompts.debug(ctx, SCRIPT, "KeyError: 'x'"),
+    }[role]()
+
+
+def test_the_hardware_line_says_cpu_when_there_is_no_gpu_or_it_is_not_given(tmp_path: Path) -> None:
+    from mlestar.hardware import Gpu, Hardware
+
+    plain = replace(context(tmp_path), hardware=Hardware(cores=2, memory_mb=24576))
+    text = _text(prompts.draft(plain, Candidate("ridge", "a linear model")))
+    assert "Hardware: 2 CPU cores, 24 GB memory, no GPU: train on the CPU." in text
+    withheld = replace(plain, hardware=Hardware(cores=2, gpus=(Gpu(0, "NVIDIA T4"),)), device="cpu")
+    text = _text(prompts.draft(withheld, Candidate("ridge", "a linear model")))
+    assert "1 GPU (NVIDIA T4), not given to scripts: $MLESTAR_DEVICE is cpu; train on the CPU." in text
+    assert "is cuda" not in text

@@ -10,7 +10,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from mlestar.errors import ConfigError
-from mlestar.metrics import METRICS, get_metric, is_better
+from mlestar.metrics import METRICS, Score, best_first, get_metric
 
 N = 200
 K = 4
@@ -221,16 +221,23 @@ def test_get_metric_aliases_and_unknown_names() -> None:
         get_metric("bogus")
 
 
-def test_is_better_and_worst() -> None:
-    assert is_better(0.1, 0.2, lower_is_better=True)
-    assert not is_better(0.1, 0.2, lower_is_better=False)
-    assert not is_better(0.2, 0.2, lower_is_better=False)
-    assert is_better(0.0, None, lower_is_better=True)
-    assert is_better(0.0, float("nan"), lower_is_better=False)
-    assert not is_better(float("nan"), 0.5, lower_is_better=False)
-    assert not is_better(None, 0.5, lower_is_better=True)
-    assert is_better(1e9, get_metric("rmse").worst, lower_is_better=True)
-    assert is_better(-1e9, get_metric("r2").worst, lower_is_better=False)
+def test_a_score_knows_its_direction() -> None:
+    assert Score(0.1, lower_is_better=True).beats(Score(0.2, lower_is_better=True))
+    assert not Score(0.1, lower_is_better=False).beats(0.2)
+    assert not Score(0.2, lower_is_better=False).beats(0.2)  # strictly better
+    assert Score(0.0, lower_is_better=True).beats(None)
+    assert Score(0.0, lower_is_better=False).beats(float("nan"))
+    assert not Score(float("nan"), lower_is_better=False).beats(0.5)
+    assert not Score(None, lower_is_better=True).beats(0.5)
+    assert Score(1e9, lower_is_better=True).beats(get_metric("rmse").worst)
+    assert Score(-1e9, lower_is_better=False).beats(get_metric("r2").worst)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_best_first_puts_missing_scores_last_and_breaks_ties_in_order(lower: bool) -> None:
+    values = {"a": 0.5, "b": None, "c": 0.2, "d": 0.5, "e": float("nan")}
+    ranked = best_first(values, lambda k: Score(values[k], lower), tie=lambda k: k)
+    assert ranked == (["c", "a", "d", "b", "e"] if lower else ["a", "d", "c", "b", "e"])
 
 
 # ---------------------------------------------------------------- registry, parameters, context

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mlestar.cli import build_parser, main
-from mlestar.journal import Journal
+from mlestar.journal import Journal, Stage
+from mlestar.journal.events import ReportWritten
 from mlestar.report import read_facts, render, report_run
 from mlestar.report.charts import ticks
 from mlestar.report.page import HOW_TO
@@ -55,17 +57,14 @@ def test_ablation_impacts_are_signed_by_direction(tmp_path: Path) -> None:
     assert base.score is not None
     worse = base.score + (0.1 if lower else -0.1)
     journal.add(
-        base.__class__(
-            "t0-ablate-model",
-            base.id,
-            "ablation",
-            "ablate",
-            "without the model block",
-            base.code_path,
-            "ok",
-            worse,
-            base.started,
-            base.ended,
+        replace(
+            base,
+            id="t0-ablate-model",
+            parent=base.id,
+            stage=Stage.ABLATION,
+            role="ablate",
+            plan="without the model block",
+            score=worse,
             meta={"block": "model"},
         )
     )
@@ -129,7 +128,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_run_writes_its_report_at_the_end(real_run: Path) -> None:
     page = (real_run / "report.html").read_text()
     journal = Journal(real_run)
-    assert journal.has_event("report_written", path="report.html")
+    assert journal.has(ReportWritten, path="report.html")
     for node_id in journal.nodes:
         assert f'data-node="{node_id}"' in page
     assert report_run(real_run).stat().st_size < 2_000_000

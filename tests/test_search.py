@@ -18,6 +18,7 @@ from mlestar.app import resume_run, run_lock, start_run
 from mlestar.engineers.base import EngineerFailure
 from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
+from mlestar.journal.events import RunFinished
 from mlestar.run_layout import RunLayout
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
@@ -317,7 +318,7 @@ def test_resume_after_a_kill_in_each_stage_ends_like_an_uninterrupted_run(
         start_run(cfg, engineer=ScriptedEngineer())
     _use_light_executor(monkeypatch)
     interrupted = Journal(cfg.run_dir)
-    assert not interrupted.has_event("run_finished")
+    assert not interrupted.has(RunFinished)
     resume_run(cfg.run_dir, engineer=ScriptedEngineer())
     resumed = Journal(cfg.run_dir)
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
@@ -383,7 +384,7 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
     time.sleep(0.5)  # let the next scripts start
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not Journal(run_dir).has_event("run_finished")
+    assert not Journal(run_dir).has(RunFinished)
     outcome = resume_run(run_dir, engineer=ScriptedEngineer(sleep=1.5))
     assert outcome.status == "ok"
     _assert_valid_submission(run_dir, task)
@@ -432,7 +433,7 @@ def test_resume_after_a_kill_in_the_check_and_ensemble_stages(
     with pytest.raises(_Killed):
         start_run(cfg, engineer=_DyingEngineer(role, nth))
     interrupted = Journal(cfg.run_dir)
-    assert not interrupted.has_event("run_finished")
+    assert not interrupted.has(RunFinished)
     if stage == "ensemble":
         assert any(n.stage == "ensemble" for n in interrupted.nodes.values())
     resume_run(cfg.run_dir, engineer=ScriptedEngineer(leak=True))

@@ -11,6 +11,7 @@ import pytest
 from mlestar import app
 from mlestar.app import resume_run, start_run
 from mlestar.journal import Journal
+from mlestar.journal.events import Screened
 from mlestar.search import screening
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
@@ -202,7 +203,7 @@ def test_resume_after_a_kill_during_screening_takes_the_same_path(
     monkeypatch.setattr(app, "_executor", lambda config: Killing(preload=LIGHT))
     with pytest.raises(_Killed):
         start_run(cfg, engineer=_families())
-    assert not Journal(cfg.run_dir).has_event("screening")
+    assert not Journal(cfg.run_dir).has(Screened)
     monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
     resume_run(cfg.run_dir, engineer=_families())
     resumed = Journal(cfg.run_dir)

@@ -24,7 +24,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlestar.config import RunConfig
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.run_layout import RunLayout
 from mlestar.tracking import MlflowTracker, TrackingReport, read_tree, sync_run
 from mlestar.tracking.backend import connect, load_mlflow
@@ -310,7 +310,7 @@ def test_an_unfinished_run_is_marked_and_picked_up_again(tmp_path: Path, templat
     journal.event(
         "run_started", config={"seed": 1}, task={"name": "unfinished"}, engineer="builtin", versions={}
     )
-    journal.add(Node("draft-1", None, "draft", "draft", "plan", None, "ok", 0.5, 10.0, 11.0))
+    journal.add(_node("draft-1", 0.5, 10.0, 11.0))
     assert first.close(timeout_s=120).complete
     parent = next(r for r in _runs_of(uri, "unfinished") if r.data.tags.get("mlestar.kind") == "run")
     assert parent.info.status == "KILLED" and parent.data.tags["mlestar.status"] == "unfinished"
@@ -318,7 +318,7 @@ def test_an_unfinished_run_is_marked_and_picked_up_again(tmp_path: Path, templat
     second = MlflowTracker(None, run_dir, "unfinished")  # the resumed session
     resumed = Journal(run_dir)
     second.follow(resumed)
-    resumed.add(Node("draft-2", None, "draft", "draft", "plan", None, "ok", 0.7, 12.0, 13.0))
+    resumed.add(_node("draft-2", 0.7, 12.0, 13.0))
     resumed.event("run_finished", status="ok", best="draft-2", score=0.7, model=None)
     report = second.close(timeout_s=120)
     assert report.logged == ("draft-2",) and report.skipped == ("draft-1",)
@@ -346,3 +346,18 @@ def test_a_model_that_cannot_be_logged_is_reported_and_the_rest_is_sent(
     runs = _runs_of(f"sqlite:///{fab.run_dir / 'mlflow.db'}", EXPERIMENT)
     parent = next(r for r in runs if r.data.tags.get("mlestar.kind") == "run")
     assert parent.info.status == "FINISHED"
+
+
+def _node(node_id: str, score: float, started: float, ended: float) -> Node:
+    return Node(
+        id=node_id,
+        parent=None,
+        stage=Stage.DRAFT,
+        role="draft",
+        plan="plan",
+        code_path=None,
+        status=Status.OK,
+        score=score,
+        started=started,
+        ended=ended,
+    )

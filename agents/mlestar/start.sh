@@ -6,6 +6,7 @@
 #   step limit    $STEP_LIMIT (optional): scripts run at most, passed as --max-nodes
 #   engineer      $MLESTAR_LLM (default builtin), e.g. openai:gpt-4o, gemini:gemini-2.5-pro,
 #                 anthropic:claude-sonnet-4-5; keys come from the provider's usual variables
+#   device        $MLESTAR_DEVICE_CHOICE (default auto: the GPU when the container has one), cpu or cuda
 #   submission    $SUBMISSION_DIR/submission.csv
 #   logs          $LOGS_DIR: journal, status, report, MLflow store, run log
 #   code          $CODE_DIR: solution.py and every attempt's script
@@ -19,6 +20,7 @@ CODE_DIR=${CODE_DIR:-/home/code}
 AGENT_DIR=${AGENT_DIR:-/home/agent}
 TIME_LIMIT_SECS=${TIME_LIMIT_SECS:-86400}
 MLESTAR_LLM=${MLESTAR_LLM:-builtin}
+DEVICE_CHOICE=${MLESTAR_DEVICE_CHOICE:-auto}
 MLESTAR=${MLESTAR:-mlestar}
 RUN_DIR=${MLESTAR_RUN_DIR:-$AGENT_DIR/run}
 
@@ -27,7 +29,8 @@ if [ -z "${MLESTAR_NO_CONDA:-}" ] && command -v conda >/dev/null 2>&1; then
   conda activate agent
 fi
 
-# Hardware, for the log and the LLM engineer's prompts (mlestar reads CUDA_VISIBLE_DEVICES itself).
+# Hardware, for the log. mlestar detects it itself (nvidia-smi -L, CUDA_VISIBLE_DEVICES) and tells
+# the scripts ($MLESTAR_DEVICE) and the LLM engineer's prompts what there is.
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name --format=csv,noheader >/dev/null 2>&1; then
   echo "mlestar agent: GPUs: $(nvidia-smi --query-gpu=name --format=csv,noheader | paste -sd ', ' -)"
 else
@@ -41,7 +44,7 @@ margin=$(( TIME_LIMIT_SECS / 20 ))
 budget=$(( TIME_LIMIT_SECS - margin ))
 [ "$budget" -lt 30 ] && budget=30
 
-args=(run "$DATA_DIR" --out "$RUN_DIR" --budget "${budget}s" --llm "$MLESTAR_LLM" --no-live)
+args=(run "$DATA_DIR" --out "$RUN_DIR" --budget "${budget}s" --llm "$MLESTAR_LLM" --device "$DEVICE_CHOICE" --no-live)
 [ -n "${STEP_LIMIT:-}" ] && args+=(--max-nodes "$STEP_LIMIT")
 
 mkdir -p "$SUBMISSION_DIR" "$LOGS_DIR" "$CODE_DIR"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlestar.contract import DEVICE_CPU
+from mlestar.hardware import Hardware
 from mlestar.task.spec import TaskSpec
 
 
@@ -71,6 +73,10 @@ class TaskContext:
     there was nothing to screen): every candidate's cheap score, best first. Roles after retrieval
     (draft, merge, refinement, ensembles) may read it, e.g. to say which model families work here;
     screening_table() renders it as text for a prompt."""
+    hardware: Hardware = field(default_factory=Hardware)
+    """The machine the scripts run on (cores, memory, GPUs), as the CLI detected it."""
+    device: str = DEVICE_CPU
+    """What scripts find in $MLESTAR_DEVICE: "cuda" (they may train on the GPU) or "cpu"."""
 
 
 @dataclass(frozen=True)

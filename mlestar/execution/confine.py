@@ -13,6 +13,7 @@ A spec is a JSON object (built by sandbox.py):
     keep       paths inside hidden folders that the script still needs (the venv, the run's data)
     rlimits    {"nproc": N, "fsize_mb": N, "as_mb": N or null}
     cgroup_procs  the cgroup.procs file of the run's pids cgroup, if it has one (cgroup.py)
+    devices    device files or folders under /dev the script may open too (the GPU's; usually none)
 
 "namespaces": own user, mount, pid, network, IPC and UTS namespaces. The process forks once: the
 parent stays outside the pid namespace and ends as its child ends (killing it kills everything in
@@ -211,13 +212,21 @@ def _hide(hidden: list[str], keep: list[str]) -> None:
             os.close(fd)
 
 
-def _minimal_dev(scratch: str) -> None:
-    """A fresh /dev with the harmless devices only (no disks), and a shm that is the scratch folder."""
-    fds = {name: os.open(f"/dev/{name}", os.O_PATH) for name in _DEVICES if os.path.exists(f"/dev/{name}")}
+def device_paths(spec: dict[str, Any]) -> list[str]:
+    """The /dev entries a confined script sees: the harmless devices, and the spec's own (a GPU's)."""
+    extra = [p for p in spec.get("devices", []) if _under(p, "/dev") and p != "/dev" and ".." not in p]
+    return sorted({*(f"/dev/{name}" for name in _DEVICES), *extra})
+
+
+def _minimal_dev(scratch: str, devices: list[str]) -> None:
+    """A fresh /dev with the harmless devices (no disks) and the spec's own, and a shm that is the
+    scratch folder."""
+    fds = {path: os.open(path, os.O_PATH) for path in devices if os.path.exists(path)}
     _mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
-    for name, fd in fds.items():
-        _make_target(f"/dev/{name}", like_dir=False)
-        _bind(f"/proc/self/fd/{fd}", f"/dev/{name}", recursive=False)
+    for path, fd in fds.items():
+        folder = stat.S_ISDIR(os.fstat(fd).st_mode)
+        _make_target(path, like_dir=folder)
+        _bind(f"/proc/self/fd/{fd}", path, recursive=folder)
         os.close(fd)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
@@ -234,7 +243,7 @@ def set_up_mounts(spec: dict[str, Any]) -> None:
     _bind(workdir, workdir)
     for folder in spec.get("readonly", []):
         _bind(folder, folder)
-    _minimal_dev(scratch)
+    _minimal_dev(scratch, device_paths(spec))
     writable = {workdir, "/dev/shm"}
     for point, options in read_mounts():
         if point in writable or "ro" in options:
@@ -345,7 +354,9 @@ def _sibling(name: str) -> Any:
 def confine_landlock(spec: dict[str, Any]) -> None:
     """Restrict this process (and all it starts) with Landlock: write only in the attempt folder."""
     landlock = _sibling("landlock")
-    ruleset = landlock.ruleset(spec.get("hidden", []), spec.get("keep", []), spec["workdir"])
+    ruleset = landlock.ruleset(
+        spec.get("hidden", []), spec.get("keep", []), spec["workdir"], spec.get("devices", [])
+    )
     try:
         apply_rlimits(spec.get("rlimits", {}), _user_tasks(os.getuid()))
         landlock.restrict(ruleset)

@@ -3,8 +3,8 @@
 A ruleset lists what the process may still do; everything of the handled kinds not listed is denied,
 for the process and everything it starts, and can never be undone. Here: read everywhere but the
 hidden folders (the interpreter's paths inside them excepted), write beneath the attempt folder and
-/dev/shm, use the harmless devices, no TCP connect or bind (ABI 4+), no signals or abstract unix
-sockets outside the sandbox (ABI 6+).
+/dev/shm, use the harmless devices (and the GPU's when the spec lists them), no TCP connect or bind
+(ABI 4+), no signals or abstract unix sockets outside the sandbox (ABI 6+).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import ctypes
 import os
 import stat
+from collections.abc import Sequence
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446
 """The same syscall numbers on every architecture."""
 _READ = 1 | 4 | 8  # execute, read file, read dir
 _FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)  # execute, write, read, truncate, ioctl on devices
+_DEVICE_RIGHTS = _READ | 2 | (1 << 15)  # read, write, ioctl: what a GPU driver's files take
 _NET_TCP = 1 | 2  # bind, connect
 _SCOPES = 1 | 2  # abstract unix sockets, signals
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -91,7 +93,20 @@ def _allow(ruleset: int, path: str, rights: int) -> None:
         os.close(fd)
 
 
-def ruleset(hidden: list[str], keep: list[str], workdir: str) -> int:
+def rules(
+    hidden: list[str], keep: list[str], workdir: str, devices: list[str], version: int
+) -> list[tuple[str, int]]:
+    """(path, rights granted beneath it) of an attempt's ruleset, for a kernel at ABI `version`."""
+    rights = _fs_rights(version)
+    granted = [(root, _READ) for root in readable_roots(hidden) + keep]
+    # /dev/shm: POSIX semaphores (multiprocessing, joblib) live there
+    granted += [(workdir, rights), ("/dev/shm", rights)]
+    granted += [(f"/dev/{name}", _READ | 2) for name in _DEVICES]
+    granted += [(path, _DEVICE_RIGHTS & rights) for path in devices]  # ioctl is a right from ABI 5 on
+    return granted
+
+
+def ruleset(hidden: list[str], keep: list[str], workdir: str, devices: Sequence[str] = ()) -> int:
     """A ruleset's fd for an attempt in `workdir` (the caller closes it)."""
     version = abi()
     if version < 1:
@@ -101,12 +116,8 @@ def ruleset(hidden: list[str], keep: list[str], workdir: str) -> int:
     size = 8 if version < 4 else (16 if version < 6 else 24)
     fd = _check(_libc.syscall(_CREATE, ctypes.byref(attr), size, 0), "landlock_create_ruleset")
     try:
-        for root in readable_roots(hidden) + keep:
-            _allow(fd, root, _READ)
-        _allow(fd, workdir, rights)
-        _allow(fd, "/dev/shm", rights)  # POSIX semaphores (multiprocessing, joblib) live there
-        for name in _DEVICES:
-            _allow(fd, f"/dev/{name}", _READ | 2)
+        for path, granted in rules(hidden, keep, workdir, list(devices), version):
+            _allow(fd, path, granted)
     except BaseException:
         os.close(fd)
         raise

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlestar.contract import INPUT_DIR
+from mlestar.contract import DEVICE_CUDA, INPUT_DIR
 from mlestar.errors import ConfigError
 from mlestar.execution.base import Limits
 
@@ -163,10 +163,18 @@ class Sandbox:
     """What one attempt's folder may hold (and so its largest file), when tighter than the run's Limits."""
     max_processes: int | None = None
     """Processes and threads one script may have, when tighter than the run's Limits."""
+    devices: tuple[str, ...] = ()
+    """Device files (or folders of them) under /dev that scripts may open for reading, writing and
+    ioctl beyond the harmless ones: the GPU's when the run's device is cuda, none otherwise."""
 
     @classmethod
     def for_level(
-        cls, level: str, home: str | None = None, disk_mb: int | None = None, max_processes: int | None = None
+        cls,
+        level: str,
+        home: str | None = None,
+        disk_mb: int | None = None,
+        max_processes: int | None = None,
+        devices: tuple[str, ...] = (),
     ) -> Sandbox:
         """This machine's hidden folders and this interpreter's paths; `home`: the HOME scripts would get."""
         if level not in LEVELS:
@@ -175,7 +183,7 @@ class Sandbox:
         if os.geteuid() == 0:
             homes |= {"/root", "/home"}
         hidden = {os.path.realpath(h) for h in homes if h and os.path.realpath(h) != "/"}
-        return cls(level, tuple(sorted(hidden)), interpreter_paths(), disk_mb, max_processes)
+        return cls(level, tuple(sorted(hidden)), interpreter_paths(), disk_mb, max_processes, devices)
 
     def hiding(self, folder: str | None) -> Sandbox:
         """The same sandbox, hiding one more folder (a HOME the environment names)."""
@@ -208,6 +216,7 @@ class Sandbox:
             "hidden": list(self.hidden),
             "keep": sorted({*self.keep, *_link_targets(inputs)}),
             "rlimits": rlimits(limits),
+            "devices": list(self.devices),
         }
 
 
@@ -217,6 +226,22 @@ def rlimits(limits: Limits) -> dict[str, Any]:
     if limits.memory_mb is not None:
         address = limits.memory_mb + _ADDRESS_HEADROOM_MB + 128 * limits.threads
     return {"nproc": limits.max_processes, "fsize_mb": limits.file_mb, "as_mb": address}
+
+
+GPU_DEVICE_PATTERNS = ("nvidia*", "nvidia-caps", "dri")
+"""What CUDA opens: /dev/nvidia0.., nvidiactl, nvidia-uvm(-tools), nvidia-modeset, the MIG
+capabilities folder; and /dev/dri, the render nodes other GPU stacks use."""
+
+
+def gpu_device_paths(dev: Path = Path("/dev")) -> tuple[str, ...]:
+    """The GPU device files this machine has (none here: nothing to allow)."""
+    found = {str(path) for pattern in GPU_DEVICE_PATTERNS for path in dev.glob(pattern)}
+    return tuple(sorted(found))
+
+
+def device_paths(device: str, dev: Path = Path("/dev")) -> tuple[str, ...]:
+    """What a run on `device` ("cuda" or "cpu") lets its scripts open beyond the harmless devices."""
+    return gpu_device_paths(dev) if device == DEVICE_CUDA else ()
 
 
 def interpreter_paths() -> tuple[str, ...]:

@@ -34,7 +34,8 @@ from mlestar.handover.submission import (
     trivial_predictions,
     write_submission,
 )
-from mlestar.journal import Node
+from mlestar.journal import Node, Stage
+from mlestar.journal.events import FinalChosen, FinalMember, RunFinished
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
 from mlestar.search.freeze import freeze_and_journal
@@ -74,7 +75,7 @@ class Finisher:
         self.lanes = max(1, lanes)
         self.test = pd.read_parquet(self.layout.data / contract.TEST_FILE)
         path = self.spec.sample_submission_path
-        self.sample = read_table(path) if path is not None else None
+        self.sample = read_table(path, self.spec.id_column) if path is not None else None
         self.same_rows = bool(np.array_equal(harness.folds, harness.folds_full))
         """The search used every row: a member's stored predictions are what its refit computes."""
         self.inexact: list[str] = []
@@ -86,13 +87,14 @@ class Finisher:
             return self._fallback()
         self.submit(self.h.predictions(best.id).test)
         plan = plan_of(best)
-        self.h.journal.event(
-            "final",
-            node=best.id,
-            solution_kind="script" if plan.kind == "script" else "ensemble",
-            score=best.score,
-            members=list(plan.members),
-            dropped=list(plan.dropped),
+        self.h.journal.record(
+            FinalChosen(
+                node=best.id,
+                solution_kind="script" if plan.kind == "script" else "ensemble",
+                score=best.score,
+                members=list(plan.members),
+                dropped=list(plan.dropped),
+            )
         )
         for member in plan.members:  # idempotent: a run killed before freezing is frozen now
             freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
@@ -129,7 +131,11 @@ class Finisher:
 
     def _refit(self, node: Node) -> Node:
         att = Attempt(
-            f"final-{node.id}", node.id, "final", "final_fit", "refit on all training rows and save the model"
+            id=f"final-{node.id}",
+            parent=node.id,
+            stage=Stage.FINAL,
+            role="final_fit",
+            plan="refit on all training rows and save the model",
         )
         script = self._script(node.id)
         self.progress.started(att.id)
@@ -147,14 +153,15 @@ class Finisher:
         exact = (fit.refit is not None or stored_exact) and not clock and repeated is not False
         if not exact:
             self.inexact.append(fit.member)
-        self.h.journal.event(
-            "final_member",
-            member=fit.member,
-            refit=fit.refit is not None,
-            reason=fit.reason,
-            exact=exact,
-            repeated=repeated,
-            clock=clock,
+        self.h.journal.record(
+            FinalMember(
+                member=fit.member,
+                refit=fit.refit is not None,
+                reason=fit.reason,
+                exact=exact,
+                repeated=repeated,
+                clock=clock,
+            )
         )
         if clock:
             self.progress.note(
@@ -252,7 +259,12 @@ class Finisher:
         self.progress.note(
             "no solution script worked: submitting the training prior, a valid but trivial answer"
         )
-        att = Attempt("fallback", None, "final", "fallback", "predict the prior of the training answers")
+        att = Attempt(
+            id="fallback",
+            stage=Stage.FINAL,
+            role="fallback",
+            plan="predict the prior of the training answers",
+        )
         script = standalone.trivial_script(self.spec)
         node = self.h.journal.get(att.id) or self.h.run(att, script, 60.0, 1)
         out = self.layout.attempt(att.id) / contract.OUTPUT_DIR / contract.TEST_PRED_FILE
@@ -282,8 +294,7 @@ class Finisher:
 
     def _finished(self, outcome: Outcome, fits: dict[str, MemberFit]) -> None:
         stored = [f.member for f in fits.values() if f.refit is None]
-        self.h.journal.event(
-            "run_finished",
+        event = RunFinished(
             status=outcome.status,
             best=outcome.best,
             score=outcome.score,
@@ -296,6 +307,7 @@ class Finisher:
             baseline=self.spec.baseline if outcome.status == "fallback" else None,
             finished=time.time(),
         )
+        self.h.journal.record(event)
 
 
 def _failed(node: Node) -> str:

@@ -25,6 +25,7 @@ from mlestar.task.spec import ProblemType, TaskSpec
 SUBMISSION_MODULE = "submission.py"
 COMBINE_MODULE = "combine.py"
 ENTRY = "to_submission_frame"
+WRITER = "write_csv"
 
 _MODULE = '''"""How the run wrote its submission, for solution.py: mlestar's own code (the functions of
 mlestar/handover/submission.py that map test predictions to the submission file), with this
@@ -33,6 +34,7 @@ task's layout as the run inferred it. Written by mlestar.
 
 from __future__ import annotations
 
+import csv
 from enum import StrEnum
 from types import SimpleNamespace
 
@@ -75,7 +77,7 @@ def write_submission() -> None:
     test = pd.read_parquet("{input}/{test_file}")
     sample = read_sample(SAMPLE_SUBMISSION) if SAMPLE_SUBMISSION else None
     frame = {entry}(TASK, np.load("{output}/{test_pred}"), test, sample)
-    frame.to_csv(SUBMISSION_FILE, index=False)
+    {writer}(frame, SUBMISSION_FILE)
 '''
 
 
@@ -90,6 +92,7 @@ def submission_module(spec: TaskSpec) -> str:
         task=_task_fields(spec, read),
         code=code,
         entry=ENTRY,
+        writer=WRITER,
         input=INPUT_DIR,
         output=OUTPUT_DIR,
         files=FILES_LINK,
@@ -105,7 +108,7 @@ def mapping_code() -> tuple[str, set[str]]:
     tree = ast.parse(source)
     named = {name: s for s in tree.body for name in _defined(s)}
     needed: set[str] = set()
-    todo = [ENTRY]
+    todo = [ENTRY, WRITER]
     while todo:
         name = todo.pop()
         if name in needed or name not in named:

@@ -7,6 +7,7 @@ a distribution, label lists, the top k classes, or text; rows keyed by the id co
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -37,13 +38,24 @@ def to_submission_frame(
         frame = _aggregate(frame, spec)
     if sample is not None and (layout.row_order == "sample" or layout.aggregate):
         key = frame[spec.id_column].astype(str)
-        frame = frame.set_index(key).loc[sample[spec.id_column].astype(str)].reset_index(drop=True)
+        frame = frame.set_index(key).loc[_test_keys(sample[spec.id_column], key)].reset_index(drop=True)
         frame[spec.id_column] = sample[spec.id_column].to_numpy()
     for col in layout.copy_columns:
         if sample is not None and col in sample.columns:
             frame[col] = sample[col].to_numpy()
     columns = list(sample.columns) if sample is not None else [spec.id_column, *spec.target_columns]
     return frame[columns]
+
+
+def _test_keys(sample_ids: pd.Series, test_ids: pd.Series) -> pd.Series:
+    """The test row behind each submission row: its id, or for ids that name a test row and a part
+    ("<id>_long", "<id>_short") the id before the last "_" (each part takes the row's prediction)."""
+    ids = sample_ids.astype(str)
+    known = set(test_ids)
+    if ids.isin(known).all():
+        return ids
+    stems = ids.str.rsplit("_", n=1).str[0]
+    return stems.where(~ids.isin(known) & stems.isin(known), ids)
 
 
 def _as_array(spec: TaskSpec, pred: np.ndarray, n: int) -> np.ndarray:
@@ -113,11 +125,14 @@ def _problems(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame | None):
         if len(frame) != len(sample):
             yield f"expected {len(sample)} rows, found {len(frame)}"
         elif keyed:
-            ids, want = frame[spec.id_column].astype(str), sample[spec.id_column].astype(str)
-            if set(ids) != set(want):
-                yield "the ids differ from the sample submission's"
-            elif spec.submission.row_order == "sample" and not (ids.to_numpy() == want.to_numpy()).all():
-                yield "the rows are not in the sample submission's order"
+            ids = frame[spec.id_column].astype(str).to_numpy(dtype=object)
+            want = sample[spec.id_column].astype(str).to_numpy(dtype=object)
+            # Row by row first: on millions of rows a set of the ids costs a minute, this seconds.
+            if not np.array_equal(ids, want):
+                if set(ids) != set(want):
+                    yield "the ids differ from the sample submission's"
+                elif spec.submission.row_order == "sample":
+                    yield "the rows are not in the sample submission's order"
     if keyed and frame[spec.id_column].duplicated().any():
         yield "duplicate ids"
     yield from _value_problems(frame[list(spec.target_columns)], spec)
@@ -192,7 +207,7 @@ def _from_sample_or_popular(
 ) -> np.ndarray:
     """The most frequent training answer per column (text), else the sample's own answers."""
     n = len(test)
-    if y.size and y.dtype.kind in "US":
+    if y.size and y.dtype.kind in "US" and spec.baseline != "sample":
         common = [
             pd.Series(y.reshape(len(y), -1)[:, j]).mode().iloc[0]
             for j in range(y.reshape(len(y), -1).shape[1])
@@ -230,5 +245,21 @@ def _sample_in_test_order(spec: TaskSpec, test: pd.DataFrame, sample: pd.DataFra
 def write_submission(frame: pd.DataFrame, path: Path) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
+    write_csv(frame, tmp)
     os.replace(tmp, path)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """The frame as csv, as DataFrame.to_csv(index=False) writes it (minimal quoting, missing values
+    empty), through the csv module: several times faster on a submission of millions of rows."""
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=object)
+        missing = frame[name].isna().to_numpy()
+        if missing.any():
+            values[missing] = ""
+        columns.append(values)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([str(c) for c in frame.columns])
+        writer.writerows(zip(*columns, strict=True))

@@ -30,9 +30,10 @@ saying what was expected and what was found; the harness records the attempt as 
 docs/metrics.md lists every metric, the MLE-bench graders they reproduce, and where they differ.
 """
 
-from mlestar.metrics.base import Context, Metric, is_better
+from mlestar.metrics.base import Context, Metric
 from mlestar.metrics.classification import EPS, MACHINE_EPS
 from mlestar.metrics.registry import ALIASES, FAMILIES, MAP_DEFAULT_K, METRICS, get_metric, names
+from mlestar.metrics.score import Score, best_first
 
 __all__ = [
     "ALIASES",
@@ -44,6 +45,7 @@ __all__ = [
     "Context",
     "Metric",
     "get_metric",
-    "is_better",
+    "Score",
+    "best_first",
     "names",
 ]

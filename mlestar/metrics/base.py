@@ -1,4 +1,4 @@
-"""The Metric value, the one direction comparison, and the conversions every metric shares."""
+"""The Metric value and the conversions every metric shares (Score, in score.py, compares values)."""
 
 from __future__ import annotations
 
@@ -68,15 +68,6 @@ class Metric:
     def worst(self) -> float:
         """A value every real score beats (for 'no score yet')."""
         return math.inf if self.lower_is_better else -math.inf
-
-
-def is_better(a: float | None, b: float | None, lower_is_better: bool) -> bool:
-    """True when score a is strictly better than b. A missing or NaN score is never better."""
-    if a is None or math.isnan(a):
-        return False
-    if b is None or math.isnan(b):
-        return True
-    return a < b if lower_is_better else a > b
 
 
 def plain(fn: PlainFn) -> ScoreFn:

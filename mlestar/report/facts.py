@@ -15,14 +15,23 @@ from typing import Any
 
 from mlestar import blocks
 from mlestar.errors import RunFolderError
-from mlestar.journal import JOURNAL_FILE, SOLUTION_STAGES, Journal, Node
+from mlestar.journal import JOURNAL_FILE, SOLUTION_STAGES, Journal, Node, Stage
+from mlestar.journal.events import (
+    KEPT,
+    Decided,
+    EngineerFailed,
+    FinalChosen,
+    LeakageFound,
+    RunFinished,
+    RunStarted,
+    Screened,
+    StageFinished,
+    StageStarted,
+)
 
 DIFF_LINES = 160
 """A node's diff is cut after this many lines (the report stays small on long runs)."""
 TAIL_LINES = 30
-KEPT_DECISIONS = frozenset(
-    {"merge_kept", "data_usage_kept", "leakage_fixed", "refinement_kept", "ablation_kept"}
-)
 
 
 @dataclass(frozen=True)
@@ -97,46 +106,40 @@ def read_facts(run_dir: Path) -> ReportFacts:
     if not (run_dir / JOURNAL_FILE).exists():
         raise RunFolderError(f"expected a run folder with a {JOURNAL_FILE} at {run_dir}; found none")
     journal = Journal(run_dir)
-    started = _first(journal, "run_started")
-    task = dict(started.get("task") or {})
+    started, finished = journal.first(RunStarted), journal.last(RunFinished)
+    task = dict(started.task or {}) if started else {}
     lower = bool(task.get("lower_is_better", False))
-    t0 = float(started.get("time") or min((n.started for n in journal.nodes.values()), default=0.0))
-    final, finished = _last(journal, "final"), _last(journal, "run_finished")
-    kept = _kept(journal) | ({str(final["node"])} if final.get("node") else set())
+    t0 = started.time if started else min((n.started for n in journal.nodes.values()), default=0.0)
+    final = journal.last(FinalChosen)
+    final_node = final.node if final else None
+    kept = _kept(journal) | ({final_node} if final_node else set())
     nodes = tuple(
-        _node_facts(run_dir, journal, n, t0, kept, final.get("node"))
+        _node_facts(run_dir, journal, n, t0, kept, final_node)
         for n in sorted(journal.nodes.values(), key=lambda n: (n.started, n.id))
     )
     by_stage, by_role = _usage(journal)
+    screened = journal.last(Screened)
     return ReportFacts(
         run_dir=run_dir,
         task=task,
-        engineer=str(started.get("engineer", "?")),
-        state=f"finished: {finished['status']}" if finished else "running",
-        final_node=final.get("node"),
-        final_kind=final.get("solution_kind"),
-        final_score=_float(final.get("score")),
-        interval=_interval(journal, final.get("node")),
+        engineer=str(started.engineer if started else "?"),
+        state=f"finished: {finished.status}" if finished else "running",
+        final_node=final_node,
+        final_kind=final.solution_kind if final else None,
+        final_score=_float(final.score if final else None),
+        interval=_interval(journal, final_node),
         lower_is_better=lower,
         nodes=nodes,
         stages=_stages(journal, t0),
         impacts=_impacts(journal, lower),
-        members=_members(journal, final.get("node")),
+        members=_members(journal, final_node),
         stage_seconds=_stage_seconds(journal),
         usage_by_stage=by_stage,
         usage_by_role=by_role,
         findings=_findings(journal),
-        screening=tuple(_last(journal, "screening").get("results") or ()),
-        screening_note=str(_last(journal, "screening").get("split") or ""),
+        screening=tuple(screened.results or ()) if screened else (),
+        screening_note=str(screened.split or "") if screened else "",
     )
-
-
-def _first(journal: Journal, name: str) -> dict[str, Any]:
-    return next((e for e in journal.events if e["name"] == name), {})
-
-
-def _last(journal: Journal, name: str) -> dict[str, Any]:
-    return next((e for e in reversed(journal.events) if e["name"] == name), {})
 
 
 def _float(value: Any) -> float | None:
@@ -144,9 +147,7 @@ def _float(value: Any) -> float | None:
 
 
 def _kept(journal: Journal) -> set[str]:
-    return {
-        str(e["node"]) for e in journal.events if e["name"] == "decision" and e.get("what") in KEPT_DECISIONS
-    }
+    return {str(e.node) for e in journal.find(Decided) if e.what in KEPT}
 
 
 def _outcome(node: Node, kept: set[str], final: str | None) -> str:
@@ -218,14 +219,14 @@ def _tail(node: Node) -> str:
 def _stages(journal: Journal, t0: float) -> tuple[StageSpan, ...]:
     spans: list[StageSpan] = []
     open_at: dict[str, float] = {}
-    for e in journal.events:
-        if e["name"] == "stage_started":
-            open_at.setdefault(str(e["stage"]), float(e["time"]) - t0)
-        elif e["name"] == "stage_finished" and str(e["stage"]) in open_at:
-            spans.append(StageSpan(str(e["stage"]), open_at.pop(str(e["stage"])), float(e["time"]) - t0))
+    for e in journal.find_any(StageStarted, StageFinished):
+        if isinstance(e, StageStarted):
+            open_at.setdefault(str(e.stage), e.time - t0)
+        elif isinstance(e, StageFinished) and str(e.stage) in open_at:
+            spans.append(StageSpan(str(e.stage), open_at.pop(str(e.stage)), e.time - t0))
     end = max((n.ended for n in journal.nodes.values()), default=t0) - t0
     spans.extend(StageSpan(name, start, max(start, end)) for name, start in open_at.items())
-    final = [n for n in journal.nodes.values() if n.stage == "final"]
+    final = [n for n in journal.nodes.values() if n.stage == Stage.FINAL]
     if final:
         spans.append(
             StageSpan("submit", min(n.started for n in final) - t0, max(n.ended for n in final) - t0)
@@ -291,13 +292,13 @@ def _usage(journal: Journal) -> tuple[dict[str, dict[str, float]], dict[str, dic
 
 def _findings(journal: Journal) -> tuple[str, ...]:
     lines = []
-    for e in journal.events:
-        if e["name"] == "leakage_found":
-            lines.append(f"leakage in {e.get('node')}: " + "; ".join(str(x) for x in e.get("leaks", [])))
-        elif e["name"] == "decision" and str(e.get("what", "")).startswith(("data_usage", "leakage")):
-            lines.append(f"{e['what'].replace('_', ' ')}: {e.get('node')} (score {_fmt(e.get('score'))})")
-        elif e["name"] == "engineer_failed":
-            lines.append(f"engineer could not answer {e.get('key')}: {str(e.get('error', ''))[:160]}")
+    for e in journal.find_any(LeakageFound, Decided, EngineerFailed):
+        if isinstance(e, LeakageFound):
+            lines.append(f"leakage in {e.node}: " + "; ".join(str(x) for x in e.leaks or []))
+        elif isinstance(e, Decided) and str(e.what).startswith(("data_usage", "leakage")):
+            lines.append(f"{e.what.replace('_', ' ')}: {e.node} (score {_fmt(e.score)})")
+        elif isinstance(e, EngineerFailed):
+            lines.append(f"engineer could not answer {e.key}: {str(e.error or '')[:160]}")
     return tuple(lines)
 
 

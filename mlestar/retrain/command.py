@@ -27,6 +27,7 @@ import pandas as pd
 from mlestar.config import RunConfig, SearchSettings, config_from_json, parse_duration
 from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
+from mlestar.journal.events import RetrainCompared, RetrainDecided, RetrainStarted
 from mlestar.metrics import get_metric
 from mlestar.monitoring.validate import check_frame
 from mlestar.retrain.compare import ALPHA, Comparison, compare
@@ -98,10 +99,10 @@ def retrain(
     start_run(config, llm, engineer)
     journal = Journal(config.run_dir)
     warm = [w.source for w in warm_scripts(old_run)]
-    journal.event(
-        "retrain_started", champion=str(old_run), data=str(data), fit_rows=len(split.fit),
+    journal.record(RetrainStarted(
+        champion=str(old_run), data=str(data), fit_rows=len(split.fit),
         holdout_rows=len(split.holdout), warm_start=warm, champion_ensemble=final_ensemble(old_run),
-    )  # fmt: skip
+    ))  # fmt: skip
     return _decide(old_run, config, champion, split.holdout, settings, journal, retrain_dir)
 
 
@@ -145,11 +146,11 @@ def _decide(
         comparison = compare(
             metric, y, champion.predict(rows), challenger.predict(rows), settings.alpha, settings.seed
         )
-        journal.event("retrain_compared", **comparison.to_json())
+        journal.record(RetrainCompared(**comparison.to_json()))
         promoted = comparison.better
         reason = _reason(comparison)
     aliases = _set_aliases(old_run, config, promoted) if settings.tracking else {}
-    journal.event("retrain_decided", promoted=promoted, reason=reason, aliases=aliases)
+    journal.record(RetrainDecided(promoted=promoted, reason=reason, aliases=aliases))
     decision = {"promoted": promoted, "reason": reason, "aliases": aliases, "champion_run": str(old_run),
                 "challenger_run": str(config.run_dir), "comparison": comparison.to_json() if comparison else None}  # fmt: skip
     (retrain_dir / "decision.json").write_text(json.dumps(decision, indent=1))

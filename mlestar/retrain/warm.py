@@ -11,6 +11,8 @@ from pathlib import Path
 
 from mlestar import syntax
 from mlestar.journal import SCRIPT_STAGES, Journal, Node
+from mlestar.journal.events import FinalChosen
+from mlestar.metrics import Score, best_first
 from mlestar.search.loop import WarmScript
 from mlestar.task.spec import TaskSpec
 
@@ -39,10 +41,10 @@ def warm_scripts(run_dir: Path, limit: int = MAX_WARM) -> tuple[WarmScript, ...]
 
 def _final_members(journal: Journal) -> list[str]:
     """The nodes of the solution the old run handed over (an ensemble's members, in its order)."""
-    final = next((e for e in reversed(journal.events) if e["name"] == "final"), None)
+    final = journal.last(FinalChosen)
     if final is None:
         return []
-    node = journal.get(str(final.get("node")))
+    node = journal.get(str(final.node))
     if node is None:
         return []
     return [str(m) for m in node.meta.get("members", [])] if node.stage == "ensemble" else [node.id]
@@ -52,15 +54,14 @@ def _ranked(journal: Journal, lower_is_better: bool) -> list[Node]:
     nodes = [
         n for n in journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES and "same_as" not in n.meta
     ]
-    sign = 1.0 if lower_is_better else -1.0
-    return sorted(nodes, key=lambda n: (sign * (n.score or 0.0), n.id))
+    return best_first(nodes, lambda n: Score(n.score, lower_is_better), lambda n: n.id)
 
 
 def final_ensemble(run_dir: Path) -> dict[str, object] | None:
     """The old run's ensemble (kind, members, weights) when its solution was one, for the journal."""
     journal = Journal(run_dir)
-    final = next((e for e in reversed(journal.events) if e["name"] == "final"), None)
-    node = journal.get(str(final.get("node"))) if final else None
+    final = journal.last(FinalChosen)
+    node = journal.get(str(final.node)) if final else None
     if node is None or node.stage != "ensemble":
         return None
     return {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlestar.folds import Predictions
+from mlestar.metrics.score import Score
 from mlestar.search.combine import mean, normalise, stack, weighted
 from mlestar.task.spec import ProblemType
 
@@ -27,10 +28,6 @@ class EnsembleResult:
     """The honest score (nested over folds)."""
     detail: dict[str, object]
     """Weights, or the meta-model's kind, for the journal and the standalone solution."""
-
-
-def _better(a: float, b: float, lower: bool) -> bool:
-    return a < b if lower else a > b
 
 
 def _normalise(p: np.ndarray, problem: ProblemType) -> np.ndarray:
@@ -56,7 +53,7 @@ def greedy_weights(
             trial[i] += 1
             trial_scores.append(metric(y, weighted(oofs, trial)))
         i = int(np.argmin(trial_scores) if lower else np.argmax(trial_scores))
-        if best_score is not None and not _better(trial_scores[i], best_score, lower):
+        if best_score is not None and not Score(trial_scores[i], lower).beats(best_score):
             break
         counts[i] += 1
         best_score = trial_scores[i]

@@ -19,6 +19,7 @@ from typing import Any
 from mlestar import syntax
 from mlestar.contract import FROZEN, FROZEN_FILE, OUTPUT_DIR
 from mlestar.journal import Journal, Node
+from mlestar.journal.events import SettingsFrozen
 from mlestar.run_layout import RunLayout
 
 EXPLORED_SCRIPT = "solution.explore.py"
@@ -129,5 +130,5 @@ def freeze_and_journal(layout: RunLayout, journal: Journal, node: Node) -> Freez
     """freeze_attempt, journaled as a settings_frozen event (settings, or the problem)."""
     done = freeze_attempt(layout, node)
     if done is not None:
-        journal.event("settings_frozen", node=done.node, settings=done.settings, problem=done.problem)
+        journal.record(SettingsFrozen(node=done.node, settings=done.settings, problem=done.problem))
     return done

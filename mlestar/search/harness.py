@@ -20,21 +20,21 @@ import numpy as np
 from mlestar import blocks, contract
 from mlestar.execution.base import Executor, Limits, RunResult
 from mlestar.folds import PredictionError, Predictions, read_predictions, save_predictions
-from mlestar.journal import Journal, Node
-from mlestar.metrics import Metric
+from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
 from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Attempt:
     """What the search wants run: where it sits in the tree and why."""
 
     id: str
-    parent: str | None
-    stage: str
+    parent: str | None = None
+    stage: Stage
     role: str
     plan: str
     meta: Mapping[str, Any] | None = None
@@ -43,6 +43,15 @@ class Attempt:
     """Which folds it runs on: "search" (with the repeats on small data) or "screen"."""
     time_box: float | None = None
     """Seconds it may take at most (screening); None: what the budget allows."""
+
+
+def device_environment(device: str) -> tuple[tuple[str, str], ...]:
+    """What tells a script its device. On the CPU no GPU is visible either, so a script that asks for
+    one anyway fails at once instead of taking a GPU the run did not grant; on cuda the
+    CUDA_VISIBLE_DEVICES the run was started with passes through."""
+    if device == contract.DEVICE_CUDA:
+        return ((contract.ENV_DEVICE, contract.DEVICE_CUDA),)
+    return ((contract.ENV_DEVICE, contract.DEVICE_CPU), ("CUDA_VISIBLE_DEVICES", ""))
 
 
 def _with_usage(attempt: Attempt, usage: Mapping[str, Any] | None) -> Attempt:
@@ -68,8 +77,10 @@ class Harness:
         seed: int,
         memory_mb: int | None,
         script_hint_s: float | None = None,
+        device: str = contract.DEVICE_CPU,
     ) -> None:
-        """`script_hint_s`: the time one script should aim for (tuning loops stop by it)."""
+        """`script_hint_s`: the time one script should aim for (tuning loops stop by it); `device`:
+        "cuda" lets scripts see the GPUs, "cpu" hides them."""
         self.layout = layout
         self.spec = spec
         self.executor = executor
@@ -78,6 +89,7 @@ class Harness:
         self.seed = seed
         self.memory_mb = memory_mb
         self.script_hint_s = script_hint_s
+        self.device = device
         self.y = np.load(layout.data / contract.TARGET_FILE)
         self.folds = np.load(layout.folds)
         self.folds_full = np.load(layout.folds_full)
@@ -120,13 +132,9 @@ class Harness:
             digest.update(np.ascontiguousarray(s.folds).tobytes())
         return digest.hexdigest()
 
-    def better(self, a: float | None, b: float | None) -> bool:
-        """Is score a strictly better than b? (None is worst.)"""
-        if a is None:
-            return False
-        if b is None:
-            return True
-        return a < b if self.spec.lower_is_better else a > b
+    def score_of(self, node: Node) -> Score:
+        """A node's score with the metric's direction, for comparing it with others."""
+        return Score(node.score, self.spec.lower_is_better)
 
     def predictions(self, node_id: str) -> Predictions:
         with self._lock:
@@ -155,7 +163,7 @@ class Harness:
         try:
             blocks.validate(script)
         except blocks.BlockError as e:
-            return self._record(attempt, code_path, "rejected", None, started, error=str(e))
+            return self._record(attempt, code_path, Status.REJECTED, None, started, error=str(e))
         splits = self.splits(attempt.split, final)
         runs: list[Predictions] = []
         result: RunResult | None = None
@@ -194,6 +202,7 @@ class Harness:
                 (contract.ENV_SEED, str(self.seed)),
                 (contract.ENV_SAVE_MODEL, "1" if final else "0"),
                 (contract.ENV_MODE, contract.MODE_HANDOVER if final else contract.MODE_EXPLORE),
+                *device_environment(self.device),
             ),
         )
         result = self.executor.run(script, workdir, limits)
@@ -213,17 +222,17 @@ class Harness:
         hint = 0.8 * max(timeout_s, 5.0)
         return min(hint, self.script_hint_s / n_splits) if self.script_hint_s else hint
 
-    def _judge(self, workdir: Path, result: RunResult, folds: np.ndarray) -> Predictions | tuple[str, str]:
+    def _judge(self, workdir: Path, result: RunResult, folds: np.ndarray) -> Predictions | tuple[Status, str]:
         """A run's predictions, or its failure as (status, error)."""
         if not result.ok:
-            return ("timeout" if result.timed_out else "failed"), describe_failure(result)
+            return (Status.TIMEOUT if result.timed_out else Status.FAILED), describe_failure(result)
         try:
             preds = read_predictions(workdir / contract.OUTPUT_DIR, folds, self.n_test, self.spec.n_outputs)
             score = self.score(preds.oof, folds)
         except (PredictionError, ValueError) as e:
-            return "invalid", str(e)
+            return Status.INVALID, str(e)
         if not np.isfinite(score):
-            return "invalid", "the score is not finite"
+            return Status.INVALID, "the score is not finite"
         return preds
 
     def _scored(
@@ -245,7 +254,7 @@ class Harness:
             save_predictions(self.layout.attempt(attempt.id) / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
-        return self._record(replace(attempt, meta=meta), code_path, "ok", score, started, result)
+        return self._record(replace(attempt, meta=meta), code_path, Status.OK, score, started, result)
 
     def record_computed(self, attempt: Attempt, preds: Predictions, score: float, started: float) -> Node:
         """Journal an attempt the harness computed itself (an ensemble of stored predictions)."""
@@ -253,7 +262,7 @@ class Harness:
         with self._lock:
             self._cache[attempt.id] = preds
         meta = {**(attempt.meta or {}), "interval": self.interval(preds.oof)}
-        return self._record(replace(attempt, meta=meta), None, "ok", score, started)
+        return self._record(replace(attempt, meta=meta), None, Status.OK, score, started)
 
     def record_repeat(self, attempt: Attempt, script: str, twin: Node) -> Node:
         """Journal an attempt whose script does what one that already ran on the same folds did:
@@ -267,19 +276,19 @@ class Harness:
         meta: dict[str, Any] = dict(attempt.meta or {})
         meta.update({k: twin.meta[k] for k in ("interval", "repeats", "repeat_scores") if k in twin.meta})
         meta.update(same_as=twin.id, same_as_s=round(twin.duration_s, 3))
-        return self._record(replace(attempt, meta=meta), code_path, "ok", twin.score, started)
+        return self._record(replace(attempt, meta=meta), code_path, Status.OK, twin.score, started)
 
     def record_failure(
         self, attempt: Attempt, error: str, started: float, usage: Mapping[str, Any] | None = None
     ) -> Node:
         """Journal an attempt that never ran (the engineer could not produce it)."""
-        return self._record(_with_usage(attempt, usage), None, "rejected", None, started, error=error)
+        return self._record(_with_usage(attempt, usage), None, Status.REJECTED, None, started, error=error)
 
     def _record(
         self,
         attempt: Attempt,
         code_path: str | None,
-        status: str,
+        status: Status,
         score: float | None,
         started: float,
         result: RunResult | None = None,

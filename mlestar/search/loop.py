@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -27,11 +27,20 @@ from mlestar.engineers.base import (
     TaskContext,
     Variant,
 )
-from mlestar.journal import SCRIPT_STAGES, SOLUTION_STAGES, Journal, Node
+from mlestar.journal import SCRIPT_STAGES, SOLUTION_STAGES, Journal, Node, Stage, Status
+from mlestar.journal.events import (
+    Decided,
+    Decision,
+    EngineerFailed,
+    LeakageFound,
+    StageFinished,
+    StageStarted,
+)
+from mlestar.metrics import best_first
 from mlestar.search import ensemble as ens
 from mlestar.search import screening
 from mlestar.search import widen as widening
-from mlestar.search.budget import Budget, NodeShare, refit_seconds
+from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
 from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
@@ -110,16 +119,23 @@ class Search:
     def run(self) -> Node | None:
         """Run every stage; returns the best solution node (script or ensemble), or None."""
         try:
-            stages = (self.screen, self.draft, self.merge, self.check, self.refine, self.widen, self.ensemble)
-            for stage in stages:
-                name = stage.__name__
+            stages = (
+                (Stage.SCREEN, self.screen),
+                (Stage.DRAFT, self.draft),
+                (Stage.MERGE, self.merge),
+                (Stage.CHECK, self.check),
+                (Stage.REFINE, self.refine),
+                (Stage.WIDEN, self.widen),
+                (Stage.ENSEMBLE, self.ensemble),
+            )
+            for name, stage in stages:
                 self.progress.set_stage(name)
-                if not self.journal.has_event("stage_started", stage=name):
-                    self.journal.event("stage_started", stage=name)
+                if not self.journal.has(StageStarted, stage=name):
+                    self.journal.record(StageStarted(stage=name))
                 stage()
-                if not self.journal.has_event("stage_finished", stage=name):
-                    self.journal.event("stage_finished", stage=name, best=self._best_id())
-                if self.state.current is None and stage != self.screen:
+                if not self.journal.has(StageFinished, stage=name):
+                    self.journal.record(StageFinished(stage=name, best=self._best_id()))
+                if self.state.current is None and name != Stage.SCREEN:
                     break  # nothing works: no merge, refinement or ensemble can help
         finally:
             self.pool.shutdown(wait=True)
@@ -148,12 +164,32 @@ class Search:
             if screened is not None and screened.code_path:  # the script screened is the draft
                 meta["screened_as"] = screened.id
                 make = partial(self.script_of, screened)
-            att = Attempt(f"draft-{i}", None, "draft", "draft", f"{cand.name}: {cand.summary}", meta)
+            plan = f"{cand.name}: {cand.summary}"
+            att = Attempt(id=f"draft-{i}", stage=Stage.DRAFT, role="draft", plan=plan, meta=meta)
             jobs.append((att, make))
-        nodes = self.run_batch(self._warm_jobs() + jobs, stage="draft", always_first=True)
-        ok = self._ranked([n for n in nodes if n.ok])
+        nodes = self.run_batch(self._warm_jobs() + jobs, stage=Stage.DRAFT, always_first=True)
+        ok = self._ranked([n for n in nodes if n.ok]) or self._ranked(
+            [n for n in self._fallback_drafts() if n.ok]
+        )
         self.state.current = ok[0] if ok else None
         self._drafts = ok
+
+    def _fallback_drafts(self) -> list[Node]:
+        """Every draft failed: an engineer with a fallback (the LLM engineer's built-in one) has it
+        draft the same candidates, so the run still has a line of solutions to improve instead of
+        ending at the prior."""
+        fallback: Engineer | None = getattr(self.engineer, "fallback", None)
+        if fallback is None or not self.state.draft_order:
+            return []
+        self.progress.note("no draft worked: the fallback engineer drafts the same candidates")
+        jobs: list[tuple[Attempt, ScriptMaker]] = []
+        for i, name in enumerate(self.state.draft_order):
+            cand = self.state.candidates[name]
+            plan = f"{cand.name}: drafted by the fallback engineer, every draft having failed"
+            meta = {"candidate": cand.name}
+            att = Attempt(id=f"draft-fallback-{i}", stage=Stage.DRAFT, role="draft", plan=plan, meta=meta)
+            jobs.append((att, partial(fallback.draft, self.ctx, cand)))
+        return self.run_batch(jobs, stage=Stage.DRAFT, always_first=True)
 
     def _warm_jobs(self) -> list[tuple[Attempt, ScriptMaker]]:
         """An earlier run's best scripts, run first as drafts on this run's data and folds."""
@@ -162,7 +198,7 @@ class Search:
             self.state.candidates.setdefault(warm.name, Candidate(warm.name, warm.plan, source="warm_start"))
             meta = {"candidate": warm.name, "warm_from": warm.source}
             plan = f"warm start from {warm.source}: {warm.plan}"
-            att = Attempt(f"warm-{i}", None, "draft", "warm_start", plan, meta)
+            att = Attempt(id=f"warm-{i}", stage=Stage.DRAFT, role="warm_start", plan=plan, meta=meta)
             jobs.append((att, partial(str, warm.code)))
         return jobs
 
@@ -170,24 +206,24 @@ class Search:
         base = self.state.current
         assert base is not None
         for i, other in enumerate(self._drafts[1:], start=1):
-            if not self.budget.may_start("merge", max(base.duration_s, other.duration_s)):
+            if not self.budget.may_start(Stage.MERGE, max(base.duration_s, other.duration_s)):
                 break
             cand = self.state.candidates[other.meta["candidate"]]
             att = Attempt(
-                f"merge-{i}",
-                base.id,
-                "merge",
-                "merge",
-                f"merge {cand.name} into {base.id}",
-                {"candidate": cand.name},
+                id=f"merge-{i}",
+                parent=base.id,
+                stage=Stage.MERGE,
+                role="merge",
+                plan=f"merge {cand.name} into {base.id}",
+                meta={"candidate": cand.name},
             )
             make = partial(self.engineer.merge, self.ctx, self.script_of(base), self.script_of(other), cand)
             node = self.attempt(att, make)
-            if node.ok and not self.harness.better(base.score, node.score):
-                self._decide("merge_kept", node, base)
+            if node.ok and not self.harness.score_of(base).beats(node.score):  # ties are kept
+                self._decide(Decision.MERGE_KEPT, node, base)
                 base = node
             else:
-                self._decide("merge_rejected", node, base)
+                self._decide(Decision.MERGE_REJECTED, node, base)
                 break  # MLE-STAR stops at the first merge that does not help
         self.state.current = base
 
@@ -195,21 +231,25 @@ class Search:
         cur = self.state.current
         assert cur is not None
         script = self.script_of(cur)
-        if self.budget.may_start("check"):
+        if self.budget.may_start(Stage.CHECK):
             revised = self.ask("check-data", lambda: self.engineer.check_data_usage(self.ctx, script), None)
             if revised:
                 att = Attempt(
-                    "check-data", cur.id, "check", "check_data_usage", "use the data the solution ignores"
+                    id="check-data",
+                    parent=cur.id,
+                    stage=Stage.CHECK,
+                    role="check_data_usage",
+                    plan="use the data the solution ignores",
                 )
                 node = self.attempt(att, lambda: revised)
-                if node.ok and not self.harness.better(cur.score, node.score):
-                    self._decide("data_usage_kept", node, cur)
+                if node.ok and not self.harness.score_of(cur).beats(node.score):
+                    self._decide(Decision.DATA_USAGE_KEPT, node, cur)
                     cur, script = node, revised
                 else:
-                    self._decide("data_usage_rejected", node, cur)
-        self.state.current = self._leak_checked(cur, "check-leak", "check")
+                    self._decide(Decision.DATA_USAGE_REJECTED, node, cur)
+        self.state.current = self._leak_checked(cur, "check-leak", Stage.CHECK)
 
-    def _leak_checked(self, node: Node, key: str, stage: str) -> Node:
+    def _leak_checked(self, node: Node, key: str, stage: Stage) -> Node:
         """The engineer's leakage check on a solution about to become the current one (the first,
         and each refinement kept after it): the node itself, or its fix when one was written and
         works. A leak-free score is the honest one, even when it is lower."""
@@ -217,23 +257,24 @@ class Search:
         report = self.ask(key, lambda: self.engineer.check_leakage(self.ctx, script), LeakageReport(()))
         if not report.leaks:
             return node
-        self.journal.event("leakage_found", node=node.id, leaks=list(report.leaks))
+        self.journal.record(LeakageFound(node=node.id, leaks=list(report.leaks)))
         self.progress.note(f"leakage in {node.id}: {'; '.join(report.leaks)}")
         if not report.fixed_code:
             return node
         fixed = report.fixed_code
         why = "remove the leakage: " + "; ".join(report.leaks)
-        fix = self.attempt(Attempt(key, node.id, stage, "check_leakage", why), lambda: fixed)
+        att = Attempt(id=key, parent=node.id, stage=stage, role="check_leakage", plan=why)
+        fix = self.attempt(att, lambda: fixed)
         if not fix.ok:
             return node
-        self._decide("leakage_fixed", fix, node)
+        self._decide(Decision.LEAKAGE_FIXED, fix, node)
         return fix
 
     def refine(self) -> None:
         stalled = 0
         for t in range(self.settings.t_outer):
             cur = self.state.current
-            if stalled >= 2 or cur is None or not self.budget.may_start("refine", cur.duration_s):
+            if stalled >= 2 or cur is None or not self.budget.may_start(Stage.REFINE, cur.duration_s):
                 break
             improved = self._outer_round(t)
             stalled = 0 if improved else stalled + 1
@@ -249,14 +290,18 @@ class Search:
         )
         if choice is None:
             self.state.summaries.append(summary)
-            self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
+            self.journal.record(Decided(what=Decision.REFINEMENT_NONE, round=t, node=cur.id))
             return False
-        self.journal.event("decision", what="block_chosen", round=t, block=choice.block, plan=choice.plan)
+        self.journal.record(
+            Decided(what=Decision.BLOCK_CHOSEN, round=t, block=choice.block, plan=choice.plan)
+        )
         history: list[PlanOutcome] = []
         best = cur
         k, out_of_plans = 0, False
         while (
-            k < self.settings.k_inner and not out_of_plans and self.budget.may_start("refine", cur.duration_s)
+            k < self.settings.k_inner
+            and not out_of_plans
+            and self.budget.may_start(Stage.REFINE, cur.duration_s)
         ):
             batch: list[tuple[Attempt, ScriptMaker]] = []
             pending = list(history)
@@ -269,22 +314,27 @@ class Search:
                     break
                 pending.append(PlanOutcome(plan, None, cur.score))
                 att = Attempt(
-                    f"t{t}-k{k + j}", cur.id, "refine", "implement", plan, {"block": choice.block, "round": t}
+                    id=f"t{t}-k{k + j}",
+                    parent=cur.id,
+                    stage=Stage.REFINE,
+                    role="implement",
+                    plan=plan,
+                    meta={"block": choice.block, "round": t},
                 )
                 batch.append((att, partial(self._implemented, script, choice.block, plan)))
-            nodes = self.run_batch(batch, stage="refine") if batch else []
+            nodes = self.run_batch(batch, stage=Stage.REFINE) if batch else []
             for (att, _), node in zip(batch, nodes, strict=True):
                 history.append(PlanOutcome(att.plan, node.score, cur.score))
-                if node.ok and self.harness.better(node.score, best.score):
+                if node.ok and self.harness.score_of(node).beats(best.score):
                     best = node
             k += len(batch)
         self.state.refined_blocks.append(choice.block)
         self.state.summaries.append(summary)
         if best is not cur:
-            self._decide("refinement_kept", best, cur)
-            self.state.current = self._leak_checked(best, f"t{t}-check-leak", "refine")
+            self._decide(Decision.REFINEMENT_KEPT, best, cur)
+            self.state.current = self._leak_checked(best, f"t{t}-check-leak", Stage.REFINE)
             return True
-        self.journal.event("decision", what="refinement_none", round=t, node=cur.id)
+        self.journal.record(Decided(what=Decision.REFINEMENT_NONE, round=t, node=cur.id))
         return False
 
     def widen(self) -> None:
@@ -305,10 +355,15 @@ class Search:
         jobs: list[tuple[Attempt, ScriptMaker]] = []
         for v in variants:
             att = Attempt(
-                f"t{t}-ablate-{v.name}", cur.id, "ablation", "ablate", v.description, {"block": v.block}
+                id=f"t{t}-ablate-{v.name}",
+                parent=cur.id,
+                stage=Stage.ABLATION,
+                role="ablate",
+                plan=v.description,
+                meta={"block": v.block},
             )
             jobs.append((att, partial(str, v.code)))
-        nodes = self.run_batch(jobs, stage="refine", debug=False)
+        nodes = self.run_batch(jobs, stage=Stage.REFINE, debug=False)
         results = [
             AblationResult(v, n.score, base_score, self.ctx.spec.lower_is_better)
             for v, n in zip(variants, nodes, strict=False)
@@ -338,12 +393,12 @@ class Search:
                 continue
             tried.add(key)
             att = Attempt(
-                f"ens-{r}",
-                members[0].id,
-                "ensemble",
-                "ensemble",
-                plan.plan,
-                {"kind": plan.kind, "members": [n.id for n in chosen]},
+                id=f"ens-{r}",
+                parent=members[0].id,
+                stage=Stage.ENSEMBLE,
+                role="ensemble",
+                plan=plan.plan,
+                meta={"kind": plan.kind, "members": [n.id for n in chosen]},
             )
             node = self.journal.get(att.id) or self._ensemble_node(att, plan.kind, chosen, plan.code)
             self.progress.finished(node, self.best())
@@ -361,7 +416,7 @@ class Search:
     def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         started = time.time()
         if kind == "script" and code:
-            if not self.budget.may_start("ensemble"):
+            if not self.budget.may_start(Stage.ENSEMBLE):
                 return _skipped_node(att)
             return self.attempt(att, lambda: code)
         spec, h = self.ctx.spec, self.harness
@@ -380,18 +435,13 @@ class Search:
         except Exception as e:  # a numerical failure of one method must not end the run
             return h.record_failure(att, f"{type(e).__name__}: {e}", started)
         meta = {**dict(att.meta or {}), **result.detail}
-        return h.record_computed(
-            Attempt(att.id, att.parent, att.stage, att.role, att.plan, meta),
-            result.preds,
-            result.score,
-            started,
-        )
+        return h.record_computed(replace(att, meta=meta), result.preds, result.score, started)
 
     # -- attempts ------------------------------------------------------------------------------
     def run_batch(
         self,
         jobs: list[tuple[Attempt, ScriptMaker]],
-        stage: str,
+        stage: Stage,
         debug: bool = True,
         always_first: bool = False,
     ) -> list[Node]:
@@ -457,22 +507,18 @@ class Search:
             if node.ok or node.code_path is None:
                 break
             fix = Attempt(
-                f"{att.id}.debug{d}",
-                node.id,
-                att.stage,
-                "debug",
-                f"debug: {_first_line(node.error)}",
-                att.meta,
+                id=f"{att.id}.debug{d}",
+                parent=node.id,
+                stage=att.stage,
+                role="debug",
+                plan=f"debug: {_first_line(node.error)}",
+                meta=att.meta,
             )
             done = self.journal.get(fix.id)
             if done is not None:
                 node = done
                 continue
-            if not self.budget.may_start(
-                att.stage
-                if att.stage in ("draft", "merge", "check", "refine", "widen", "ensemble")
-                else "refine"
-            ):
+            if not self.budget.may_start(att.stage if att.stage in STAGE_ENDS else Stage.REFINE):
                 break
             broken, error = self.script_of(node), node.error or ""
             started = time.time()
@@ -522,7 +568,7 @@ class Search:
                 return question()
             except Exception as e:
                 error = _engineer_error(e)
-                self.journal.event("engineer_failed", key=key, error=error)
+                self.journal.record(EngineerFailed(key=key, error=error))
                 self.progress.note(f"{key}: {error}")
                 return fallback
 
@@ -542,7 +588,7 @@ class Search:
             if not self._seeded:  # a resumed run learns the scripts that ran before it
                 self._seeded = True
                 for n in self.journal.nodes.values():
-                    if n.ok and n.code_path and n.stage != "final" and "same_as" not in n.meta:
+                    if n.ok and n.code_path and n.stage != Stage.FINAL and "same_as" not in n.meta:
                         key = self._split_key(str(n.meta.get("split", "search")))
                         self._digests.setdefault(syntax.behaviour_digest(self.script_of(n)) + ":" + key, n.id)
             twin_id = self._digests.get(digest)
@@ -559,29 +605,30 @@ class Search:
 
     # -- helpers -------------------------------------------------------------------------------
     def _ranked(self, nodes: list[Node]) -> list[Node]:
-        sign = 1.0 if self.ctx.spec.lower_is_better else -1.0
-        return sorted(nodes, key=lambda n: (sign * (n.score or 0.0), n.id))
+        """Best score first; equal scores by id."""
+        return best_first(nodes, self.harness.score_of, lambda n: n.id)
 
-    def _decide(self, what: str, node: Node, base: Node) -> None:
-        if not self.journal.has_event("decision", what=what, node=node.id):
-            self.journal.event(
-                "decision", what=what, node=node.id, base=base.id, score=node.score, base_score=base.score
+    def _decide(self, what: Decision, node: Node, base: Node) -> None:
+        if not self.journal.has(Decided, what=what, node=node.id):
+            self.journal.record(
+                Decided(what=what, node=node.id, base=base.id, score=node.score, base_score=base.score)
             )
 
 
 def _skipped_node(att: Attempt) -> Node:
     """An attempt the budget did not allow: reported to the caller, never journaled."""
+    now = time.time()
     return Node(
-        att.id,
-        att.parent,
-        att.stage,
-        att.role,
-        att.plan,
-        None,
-        "skipped",
-        None,
-        time.time(),
-        time.time(),
+        id=att.id,
+        parent=att.parent,
+        stage=att.stage,
+        role=att.role,
+        plan=att.plan,
+        code_path=None,
+        status=Status.SKIPPED,
+        score=None,
+        started=now,
+        ended=now,
         error="no budget left",
     )
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from mlestar.engineers import base
 from mlestar.journal import Journal
+from mlestar.journal.events import Memoised
 
 T = TypeVar("T")
 
@@ -47,13 +48,13 @@ def decode(value: Any) -> Any:
 class Memo:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
-        self.values = {e["key"]: e["value"] for e in journal.events if e["name"] == "memo"}
+        self.values = {e.key: e.value for e in journal.find(Memoised)}
 
     def __call__(self, key: str, ask: Callable[[], T]) -> T:
         if key in self.values:
             return decode(self.values[key])  # type: ignore[no-any-return]
         value = ask()
         encoded = encode(value)
-        self.journal.event("memo", key=key, value=encoded)
+        self.journal.record(Memoised(key=key, value=encoded))
         self.values[key] = encoded
         return value

@@ -18,7 +18,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from mlestar.engineers.base import Candidate, ScreenResult, screening_table
-from mlestar.journal import Node
+from mlestar.journal import Node, Stage, Status
+from mlestar.journal.events import Screened, StageStarted
+from mlestar.metrics import Score, best_first
 from mlestar.search.harness import Attempt
 
 if TYPE_CHECKING:
@@ -58,10 +60,7 @@ def choose(results: Sequence[ScreenResult], m: int, lower_is_better: bool) -> li
 
 def ranked_results(results: Sequence[ScreenResult], lower_is_better: bool) -> list[ScreenResult]:
     """Best first; scripts that did not work last, in the engineer's order."""
-    sign = 1.0 if lower_is_better else -1.0
-    return sorted(
-        results, key=lambda r: (r.score is None, sign * r.score if r.score is not None else 0.0, r.prior)
-    )
+    return best_first(results, lambda r: Score(r.score, lower_is_better), lambda r: r.prior)
 
 
 def leaders(results: Sequence[ScreenResult], n: int = 4) -> str:
@@ -72,7 +71,7 @@ def leaders(results: Sequence[ScreenResult], n: int = 4) -> str:
 def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     family = cand.family or cand.name
     if node is None:
-        return ScreenResult(cand.name, family, None, 0.0, "skipped", prior)
+        return ScreenResult(cand.name, family, None, 0.0, Status.SKIPPED, prior)
     return ScreenResult(cand.name, family, node.score, round(node.duration_s, 2), node.status, prior)
 
 
@@ -104,23 +103,23 @@ def retrieve(search: Search) -> None:
         state.draft_order, state.widen_order = names[:m], names[m:]
         return
     state.draft_order, state.screened = list(found.drafts), found.nodes
-    worked = [r.name for r in found.results if r.score is not None or r.status == "skipped"]
+    worked = [r.name for r in found.results if r.score is not None or r.status == Status.SKIPPED]
     state.widen_order = [n for n in worked if n not in found.drafts]
     search.ctx = replace(search.ctx, screening=found.results)
-    if not search.journal.has_event("screening"):
+    if not search.journal.has(Screened):
         note = split_note(search)
         rows = [asdict(r) for r in found.results]
-        search.journal.event("screening", split=note, results=rows, drafts=list(found.drafts))
+        search.journal.record(Screened(split=note, results=rows, drafts=list(found.drafts)))
         search.progress.screened(leaders(found.results), screening_table(found.results, note))
 
 
 def _began_unscreened(search: Search) -> bool:
     """A run from before screening existed (its draft stage began before any screening) is
     resumed the way it began."""
-    began = [e["stage"] for e in search.journal.events if e["name"] == "stage_started"]
-    if "draft" not in began:
+    began = [e.stage for e in search.journal.find(StageStarted)]
+    if Stage.DRAFT not in began:
         return False
-    return "screen" not in began or began.index("draft") < began.index("screen")
+    return Stage.SCREEN not in began or began.index(Stage.DRAFT) < began.index(Stage.SCREEN)
 
 
 def run_screening(search: Search, candidates: list[Candidate]) -> Screening | None:
@@ -135,12 +134,11 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
     futures = []
     for i, cand in enumerate(candidates[:n]):
         att = Attempt(
-            f"screen-{i}",
-            None,
-            "screen",
-            "screen",
-            f"{cand.name}: screening its first script",
-            {"candidate": cand.name, "family": cand.family or cand.name, "prior": i},
+            id=f"screen-{i}",
+            stage=Stage.SCREEN,
+            role="screen",
+            plan=f"{cand.name}: screening its first script",
+            meta={"candidate": cand.name, "family": cand.family or cand.name, "prior": i},
             split="screen",
             time_box=box,
         )
@@ -161,10 +159,10 @@ def _screen_one(search: Search, att: Attempt, cand: Candidate, chosen_before: bo
     done = search.journal.get(att.id)
     if done is not None or chosen_before:
         return done
-    if not search.budget.may_start("screen"):
+    if not search.budget.may_start(Stage.SCREEN):
         return None
     node = search.attempt(att, lambda: search.engineer.draft(search.ctx, cand), debug=False)
-    return None if node.status == "skipped" else node
+    return None if node.status == Status.SKIPPED else node
 
 
 def split_note(search: Search) -> str:

@@ -16,7 +16,7 @@ from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING
 
-from mlestar.journal import SCRIPT_STAGES, Node
+from mlestar.journal import SCRIPT_STAGES, Node, Stage, Status
 from mlestar.search.harness import Attempt
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ def widen(search: Search) -> None:
         if not jobs:
             return
         expected = max(_expected_s(search, att) for att, _ in jobs)
-        if not search.budget.may_start("widen", expected):
+        if not search.budget.may_start(Stage.WIDEN, expected):
             return
-        nodes = search.run_batch(jobs, stage="widen")
-        if all(n.status == "skipped" for n in nodes):
+        nodes = search.run_batch(jobs, stage=Stage.WIDEN)
+        if all(n.status == Status.SKIPPED for n in nodes):
             return
 
 
@@ -78,7 +78,8 @@ def _more_drafts(search: Search) -> Iterator[Job]:
             else partial(search.engineer.draft, search.ctx, cand)
         )
         plan = f"{cand.name}: {cand.summary}"
-        yield Attempt(att_id, None, "widen", "draft", plan, {"candidate": cand.name}), make
+        att = Attempt(id=att_id, stage=Stage.WIDEN, role="draft", plan=plan, meta={"candidate": cand.name})
+        yield att, make
 
 
 def _more_seeds(search: Search) -> Iterator[Job]:
@@ -97,7 +98,8 @@ def _more_seeds(search: Search) -> Iterator[Job]:
                 break
             meta = {"seed_of": base.id, "seed": seed}
             plan = f"{base.id} with seed {seed}, for seed averaging"
-            yield Attempt(att_id, base.id, "widen", "seed", plan, meta), partial(str, variant)
+            att = Attempt(id=att_id, parent=base.id, stage=Stage.WIDEN, role="seed", plan=plan, meta=meta)
+            yield att, partial(str, variant)
             break  # one seed of a script per batch: the first one tells whether seeds matter
 
 
@@ -123,5 +125,5 @@ def _expected_s(search: Search, att: Attempt) -> float:
     screened = search.state.screened.get(str((att.meta or {}).get("candidate")))
     if screened is not None and screened.ok:
         return screened.duration_s * search.harness.screen_cost_ratio()
-    drafts = sorted(n.duration_s for n in search.journal.nodes.values() if n.ok and n.stage == "draft")
+    drafts = sorted(n.duration_s for n in search.journal.nodes.values() if n.ok and n.stage == Stage.DRAFT)
     return drafts[len(drafts) // 2] if drafts else 0.0

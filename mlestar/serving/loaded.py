@@ -18,6 +18,7 @@ import pandas as pd
 
 from mlestar.errors import RunFolderError
 from mlestar.journal import Journal
+from mlestar.journal.events import FinalChosen, RunFinished, RunStarted
 from mlestar.monitoring.schema import DataSchema, load_schema
 from mlestar.run_layout import RunLayout
 from mlestar.serving.answer import answer_from, raw_predictions
@@ -71,17 +72,17 @@ def run_facts(run_dir: Path) -> dict[str, Any]:
     """The validation score, final node and versions of a run, from its journal."""
     journal = Journal(run_dir)
     facts: dict[str, Any] = {"run_dir": str(run_dir.resolve())}
-    for event in journal.events:
-        if event["name"] == "run_started":
-            facts["versions"] = event.get("versions", {})
-            facts["engineer"] = event.get("engineer")
-        elif event["name"] == "final":
-            facts["validation_score"] = event.get("score")
-            facts["final_node"] = event.get("node")
-            facts["solution_kind"] = event.get("solution_kind")
-        elif event["name"] == "run_finished":
-            facts["finished"] = event.get("time")
-            facts["status"] = event.get("status")
+    for event in journal.find_any(RunStarted, FinalChosen, RunFinished):
+        if isinstance(event, RunStarted):
+            facts["versions"] = event.versions
+            facts["engineer"] = event.engineer
+        elif isinstance(event, FinalChosen):
+            facts["validation_score"] = event.score
+            facts["final_node"] = event.node
+            facts["solution_kind"] = event.solution_kind
+        elif isinstance(event, RunFinished):
+            facts["finished"] = event.time
+            facts["status"] = event.status
     return facts
 
 

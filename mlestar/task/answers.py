@@ -59,7 +59,7 @@ def is_one_hot(train: pd.DataFrame, columns: Sequence[str]) -> bool:
 def label_sets(values: pd.Series) -> tuple[str, tuple[str, ...]] | None:
     """(separator, vocabulary) when the values are lists of labels joined by spaces or commas."""
     text = values.dropna().astype(str)
-    if text.empty or pd.api.types.is_numeric_dtype(values) or not is_texty(values) or _nested(values):
+    if text.empty or pd.api.types.is_numeric_dtype(values) or not is_texty(values) or is_nested(values):
         return None
     for sep in (" ", ","):
         parts = text.str.split(sep)
@@ -87,7 +87,8 @@ def are_spans(values: pd.Series, frame: pd.DataFrame) -> bool:
     return False
 
 
-def _nested(values: pd.Series) -> bool:
+def is_nested(values: pd.Series) -> bool:
+    """Cells holding lists, mappings or tuples (JSON records), not text."""
     return bool(values.dropna().head(200).map(lambda v: isinstance(v, list | dict | tuple)).any())
 
 

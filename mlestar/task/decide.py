@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, infer, kinds, layout
+from mlestar.task import answers, infer, kinds, layout, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -38,6 +38,7 @@ def infer_task(
         )
     if keys.id_column and keys.key == "id" and not keys.aggregate:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
+    t = _long_train(ov, t, keys, built)
     targets, kind = _targets(ov, t, keys, sources)
     t, dropped = _drop_unanswered(t, targets)
     match = find_metric(description)
@@ -88,6 +89,18 @@ def _with_made_ids(t: TaskTables, keys: layout.Keys) -> TaskTables:
     if set(keys.made_from) <= set(train.columns):
         train = train.assign(**{keys.id_column: layout.join_columns(train, keys.made_from)})
     return TaskTables(train, test, t.sample_submission)
+
+
+def _long_train(ov: Overrides, t: TaskTables, keys: layout.Keys, built: dict[str, str]) -> TaskTables:
+    """Train melted to test's shape when train holds one answer column per part test rows name."""
+    if "train_target_columns" in ov or t.sample_submission is None:
+        return t
+    wanted = _wanted(ov, t, keys)
+    melted = reshape.melt_wide_answers(t, wanted[0], keys.id_column) if len(wanted) == 1 else None
+    if melted is None:
+        return t
+    built["train"] = "; ".join(filter(None, (built.get("train"), melted[1])))
+    return melted[0]
 
 
 def _wanted(ov: Overrides, t: TaskTables, keys: layout.Keys) -> list[str]:
@@ -146,13 +159,21 @@ def _resolve(
         sets = answers.label_sets(train[col])
         if sets and len(wanted) > 1 and set(wanted) <= set(sets[1]):
             return infer.Targets(tuple(wanted), (col,), label_column=col, classes=tuple(wanted)), "labelsets"
-    if len(wanted) == 1 and not explicit:
+    if len(wanted) == 1 and not explicit and not _several_rows_per_key(t, keys.id_column):
         picked = answers.pick_label(train, test, keys.id_column, wanted[0])
         if picked is not None:
             return infer.Targets(tuple(wanted), (picked,)), "renamed"
     if explicit:
         _require(train, tuple(wanted))
     return infer.Targets(tuple(wanted), ()), "none"
+
+
+def _several_rows_per_key(t: TaskTables, id_column: str | None) -> bool:
+    """Train repeats the key test names once (one row per box of a picture): each answer is made
+    of several training rows, so no single train column holds it."""
+    if id_column is None or id_column not in t.train.columns or id_column not in t.test.columns:
+        return False
+    return bool(t.train[id_column].duplicated().any() and t.test[id_column].is_unique)
 
 
 def _require(train: pd.DataFrame, columns: tuple[str, ...]) -> None:
@@ -255,6 +276,7 @@ def _metric(
     if "metric" in ov:
         metric, source = str(ov.get("metric")), ov.source("metric")
     elif named is not None:
+        named = _box_evaluator(named, sample, targets)
         metric, source = _fit(fit_to_problem(named, problem), problem, targets), INFERRED
     elif problem is ProblemType.TEXT:
         metric, source = "accuracy", DEFAULT
@@ -263,6 +285,19 @@ def _metric(
     sources["metric"] = source
     sources["lower_is_better"] = ov.source("lower_is_better", source)
     return metric, ov.get("lower_is_better", get_metric(metric).lower_is_better)
+
+
+def _box_evaluator(named: str, sample: pd.DataFrame | None, targets: infer.Targets) -> str:
+    """Box strings whose classes are numbers ("14 1 0 0 1 1") are category ids of a COCO-style
+    evaluator (COCO needs integer categories); boxes labelled by words keep the VOC-style AP."""
+    column = targets.target_columns[0]
+    if not named.startswith("box_map_voc") or sample is None or column not in sample.columns:
+        return named
+    first = sample[column].dropna().astype(str).str.split().str[0]
+    if first.empty or not first.str.fullmatch(r"\d+").all():
+        return named
+    params = named.partition(":")[2]
+    return get_metric("box_map_coco" + (f":{params}" if params else "")).name
 
 
 def _submission(

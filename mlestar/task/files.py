@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from mlestar.errors import TaskError
+from mlestar.task import large
 
 DESCRIPTION_NAMES = ("description.md", "description.txt", "readme.md", "readme.txt")
 TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json", "txt")
@@ -30,6 +31,7 @@ COMPRESSIONS = ("zip", "gz", "bz2", "xz", "7z")
 ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".7z")
 ENCODING_NOTE = "encoding"
 """DataFrame.attrs key set by read_table when a text file was not UTF-8."""
+LARGE_NOTE = large.LARGE_NOTE
 
 _SAMPLE = re.compile(r"(sample.?submission|submission.?(sample|format|example|template)|sample.?sub\b)")
 _CLEAN_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
@@ -177,10 +179,13 @@ def _name_rank(stem: str, role: str) -> int | None:
     return 3 if role in words or role + "ing" in words else None
 
 
-def read_table(path: Path, id_column: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: Path, id_column: str | None = None, memory_mb: int | None = None, thin: bool = False
+) -> pd.DataFrame:
     """Read one table. The id column (if named) is read as text and made int64 only when every id
     is a clean integer ("7", not "007"), so ids keep their spelling. A non-UTF-8 text file is read
-    as Latin-1 and df.attrs["encoding"] says so."""
+    as Latin-1 and df.attrs["encoding"] says so. A csv/tsv/parquet file larger than memory_mb as
+    pandas is read in chunks (mlestar.task.large), thinned when `thin`; df.attrs["large"] says how."""
     table = table_file(path)
     if table is None:
         raise TaskError(
@@ -189,7 +194,7 @@ def read_table(path: Path, id_column: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise TaskError(f"expected a table at {path}, found no such file")
     try:
-        df, encoding = _read(table, id_column)
+        df, encoding = _read(table, id_column, Limit(memory_mb, thin))
     except TaskError:
         raise
     except Exception as exc:  # pandas, pyarrow and zipfile each raise their own kinds
@@ -252,7 +257,15 @@ def _head_bytes(table: TableFile, n: int) -> bytes:
         return f.read(n)
 
 
-def _read(table: TableFile, id_column: str | None) -> tuple[pd.DataFrame, str]:
+@dataclass(frozen=True)
+class Limit:
+    """The memory one table may take as pandas (None: no check) and whether its rows may be thinned."""
+
+    memory_mb: int | None = None
+    thin: bool = False
+
+
+def _read(table: TableFile, id_column: str | None, limit: Limit = Limit()) -> tuple[pd.DataFrame, str]:
     # Plain and compressed files go to pandas by path (no copy in memory); a zip member is read out.
     head = _head_bytes(table, _SNIFF_BYTES)
     if not head.strip():
@@ -261,13 +274,15 @@ def _read(table: TableFile, id_column: str | None) -> tuple[pd.DataFrame, str]:
     if table.member is not None:
         source = io.BytesIO(_member_bytes(table))
     if table.fmt == "parquet":
+        if limit.memory_mb is not None and table.member is None:
+            return large.read_parquet(table.path, id_column, limit.memory_mb, limit.thin), "utf-8"
         return pd.read_parquet(source), "utf-8"
     if b"\x00" in head:
         raise TaskError(f"expected a text table in {table.path.name}, found binary data")
     for encoding in ("utf-8-sig", "latin-1"):
         try:
             sep = "\t" if table.fmt == "tsv" else sniff_separator(head.decode(encoding, errors="replace"))
-            frame = _read_text_table(source, table.fmt, encoding, _compression(table), id_column, sep)
+            frame = _read_text_table(source, table.fmt, encoding, _compression(table), id_column, sep, limit)
             return frame, encoding.removesuffix("-sig")
         except UnicodeDecodeError:
             if isinstance(source, io.BytesIO):
@@ -288,15 +303,24 @@ def _read_text_table(
     compression: str | None,
     id_column: str | None,
     sep: str = ",",
+    limit: Limit = Limit(),
 ) -> pd.DataFrame:
     if fmt == "txt" and not _has_header(buf, encoding, compression):
         return pd.read_csv(buf, sep="\x01", header=None, names=["text"], encoding=encoding,
                            compression=compression, quoting=3, dtype=str, keep_default_na=False)  # fmt: skip
     if fmt in ("csv", "tsv", "txt"):
         dtype = {id_column: "str"} if id_column else None
-        return pd.read_csv(
-            buf, sep=sep, encoding=encoding, compression=compression, dtype=dtype, low_memory=False
-        )
+        options: dict[str, Any] = {
+            "sep": sep,
+            "encoding": encoding,
+            "compression": compression,
+            "dtype": dtype,
+        }
+        if limit.memory_mb is not None and isinstance(buf, Path):
+            chunked = large.read_csv(buf, options, id_column, limit.memory_mb, limit.thin)
+            if chunked is not None:
+                return chunked
+        return pd.read_csv(buf, low_memory=False, **options)
     # JSON carries its own types: keep them (dtype=False stops "007" turning into 7)
     if fmt == "json" and _json_lines(buf, encoding, compression):
         fmt = "jsonl"

@@ -26,6 +26,8 @@ KIND_OF_SUFFIX = {
     **dict.fromkeys((".mp4", ".avi"), "video"),
 }
 _SAMPLE_KEYS = 20
+_REGION_WORDS = ("mask", "dice", "iou", "box", "hausdorff", "fbeta")
+"""Metrics of regions (run-length masks, boxes), whose empty answer means nothing found."""
 
 
 def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dict[str, Any], ...]:
@@ -147,12 +149,17 @@ def _text_baseline(spec: TaskSpec, t: TaskTables) -> str:
             return f"copy:{col}"
     if sample is None and target in t.test.columns:
         return f"copy:{target}"
-    if placeholder is not None and (placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5):
-        return "empty"
+    if placeholder is not None and not spec.train_target_columns:
+        # Nothing to learn from: the sample's own answers are in the grader's spelling; "empty" when
+        # the sample itself spells answers as empty.
+        return "empty" if placeholder.isin(["", "-", "nan"]).any() else "sample"
+    numbers = placeholder is not None and placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5
+    if numbers and any(w in spec.metric for w in _REGION_WORDS):
+        return "empty"  # run-length masks or boxes: "nothing found" is a valid answer
     if spec.train_target_columns and answers.are_spans(t.train[spec.train_target_columns[0]], t.train):
         texts = [c for c in t.test.columns if answers.is_texty(t.test[c]) and c != spec.id_column]
         if texts:
             return "copy:" + max(texts, key=lambda c: t.test[c].astype(str).str.len().mean())
-    if spec.train_target_columns:
+    if spec.train_target_columns and not answers.is_nested(t.train[spec.train_target_columns[0]]):
         return "popular"
-    return "sample"
+    return "sample"  # no answers, or answers as records (lists, mappings) in no submission's spelling

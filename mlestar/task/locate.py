@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlestar.errors import TaskError
-from mlestar.task import files, rows
+from mlestar.task import files, large, rows
 from mlestar.task.overrides import Overrides
 
 
@@ -142,17 +142,21 @@ def read(task_dir: Path, found: Located, ov: Overrides) -> Read:
         id_guess = id_guess or (header[0] if header else None)
         sample = files.read_table(found.sample, id_guess)
         id_guess = id_guess or str(sample.columns[0])
+    cap = int(ov.get("table_memory_mb", large.DEFAULT_TABLE_MEMORY_MB))
     train = (
-        _concat([files.read_table(p, id_guess) for p in found.train])
+        _concat([files.read_table(p, id_guess, cap, thin=True) for p in found.train])
         if found.train and not _is_metadata(found.train[0])
         else None
     )
     test = (
-        files.read_table(found.test, id_guess)
+        files.read_table(found.test, id_guess, cap)
         if found.test is not None and not _is_metadata(found.test)
         else None
     )
     out = Read(train, test, sample)
+    for role, frame in (("train", train), ("test", test)):
+        if frame is not None and frame.attrs.get(large.LARGE_NOTE):
+            out.built[role] = frame.attrs[large.LARGE_NOTE]
     if len(found.train) > 1:
         out.built["train"] = "the parts " + ", ".join(p.name for p in found.train) + " read as one table"
     _build_missing(task_dir, out)
@@ -203,8 +207,27 @@ def _build_missing(task_dir: Path, out: Read) -> None:
         out.train = sample.iloc[0:0].copy()
         out.built["train"] = "none: no table or file listing holds training answers here"
     if out.test is None and sample is not None:
-        out.test = sample[[key]].copy()
-        out.built["test"] = f"the rows of {key} in the sample submission (there is no test table)"
+        columns = _key_columns(sample)
+        out.test = sample[columns].copy()
+        out.built["test"] = (
+            f"the rows of {', '.join(columns)} in the sample submission (there is no test table)"
+        )
+
+
+def _key_columns(sample: pd.DataFrame) -> list[str]:
+    """The sample's leading columns that together name each row once (a trip and a timestamp):
+    all of them key the rows, none is predicted. A column is taken only while rows repeat, and
+    never the last one (something must be predicted)."""
+    columns = [str(c) for c in sample.columns]
+    taken = columns[:1]
+    for column in columns[1:-1]:
+        if not sample.duplicated(subset=taken).any():
+            break
+        values = sample[column]
+        if not pd.api.types.is_integer_dtype(values) and not pd.api.types.is_string_dtype(values):
+            break  # float placeholders are predictions, not keys
+        taken.append(column)
+    return taken if not sample.duplicated(subset=taken).any() else columns[:1]
 
 
 def _key_named(frame: pd.DataFrame, key: str) -> pd.DataFrame:

@@ -28,7 +28,11 @@ _TEXT = ("name", "description", "metric")
 _OPTIONAL_TEXT = ("id_column", "label_column", "group_column")
 _LISTS = ("target_columns", "train_target_columns", "classes", "extra_paths")
 _SUBMISSION_KEYS = ("columns", "value_kind", "row_order", "dtypes")
-KNOWN_KEYS = (*_PATHS, *_TEXT, *_OPTIONAL_TEXT, *_LISTS, "problem_type", "lower_is_better", "submission")
+_NUMBERS = ("table_memory_mb",)
+"""Settings of intake itself (not TaskSpec fields): the memory one table may take as pandas."""
+KNOWN_KEYS = (
+    *_PATHS, *_TEXT, *_OPTIONAL_TEXT, *_LISTS, *_NUMBERS, "problem_type", "lower_is_better", "submission",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return get_metric(str(value)).name
     if key == "submission":
         return _submission(value, where)
+    if key in _NUMBERS:
+        return _positive_int(key, value, where)
     if key in _OPTIONAL_TEXT and (value is None or str(value).strip().lower() in ("", "none", "null")):
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
@@ -107,6 +113,18 @@ def _as_tuple(key: str, value: Any, where: str) -> tuple[str, ...]:
     if not items and key in ("target_columns", "train_target_columns"):
         raise ConfigError(f"expected at least one column for {key} in {where}, found none")
     return tuple(items)
+
+
+def _positive_int(key: str, value: Any, where: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number <= 0 or isinstance(value, bool | float):
+        raise ConfigError(
+            f"expected a positive whole number of megabytes for {key} in {where}, found {value!r}"
+        )
+    return number
 
 
 def _problem_type(value: Any, where: str) -> ProblemType:

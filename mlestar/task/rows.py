@@ -63,6 +63,8 @@ def _from_folders(paths: list[str]) -> tuple[list[str], list[str], str] | None:
 
 def _from_names(paths: list[str]) -> tuple[list[str], list[str], str] | None:
     names = [PurePosixPath(p).name for p in paths]
+    if len(set(names)) < 0.9 * len(names):
+        return None  # the same few names in many folders (one log per trip): names key nothing
     words = [_WORD.split(PurePosixPath(n).stem) for n in names]
     if len({len(w) for w in words}) != 1:
         return None

@@ -106,7 +106,7 @@ def _inexact(journal: Journal) -> tuple[str, ...]:
         f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
         "from the search's subsample of the rows"
         for e in members
-        if not e.get("exact", True) and not e.get("clock")
+        if not e.get("exact", True) and not e.get("refit") and not e.get("clock")
     ]
     unrepeatable = [
         f"{e['member']} predicted differently in its refit than in the search on the same rows: "

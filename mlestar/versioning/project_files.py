@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlestar.contract import ENV_MODE, ENV_SAVE_MODEL, ENV_SEED, MODE_HANDOVER
+from mlestar.contract import DEVICE_CPU, ENV_DEVICE, ENV_MODE, ENV_SAVE_MODEL, ENV_SEED, MODE_HANDOVER
 from mlestar.execution.env import THREAD_VARIABLES
 
 INPUT = "input"
@@ -40,11 +40,13 @@ def dvc_yaml(facts: ProjectFacts) -> str:
         "# Rebuilds the model and the submission from the DVC-tracked data in input/ (mlestar export).\n"
         "# The command gives solution.py the environment the run gave its final fit: the seed, the\n"
         "# thread caps, deterministic hashing, the request to save the fitted model, and the hand-over\n"
-        "# mode (settings the search found stay frozen: nothing is searched again).\n"
+        "# mode (settings the search found stay frozen: nothing is searched again). It trains on the CPU,\n"
+        f"# so it runs on any machine; {ENV_DEVICE}=cuda lets a script that supports it use a GPU.\n"
         "stages:\n"
         f"  {STAGE}:\n"
         "    cmd: >-\n"
         f"      env PYTHONHASHSEED=0 {ENV_SEED}=${{seed}} {ENV_SAVE_MODEL}=1 {ENV_MODE}={MODE_HANDOVER}\n"
+        f"      {ENV_DEVICE}={DEVICE_CPU}\n"
         f"      {threads}\n"
         "      python solution.py\n"
         "    deps:\n" + "".join(f"      - {d}\n" for d in deps) + "    params:\n"

@@ -48,3 +48,25 @@ def test_replica_conforms(name: str, tmp_path: Path) -> None:
     runner.check_run(replica, outcome, 60, tmp_path)
     assert outcome.valid, outcome.problems
     assert outcome.inspect_ok, outcome.error or outcome.mismatches
+
+
+def test_a_subset_rerun_replaces_only_its_rows_in_the_docs_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = NAMES[:3]
+    doc = tmp_path / "conformance.md"
+    old = runner.table([runner.Outcome(n, answered_by="old") for n in names])
+    doc.write_text(f"intro\n{runner.BEGIN}\n{old}\n{runner.END}\nafter\n")
+    monkeypatch.setattr(runner, "DOCS", doc)
+    runner.write_docs(
+        runner.table([runner.Outcome(names[1], answered_by="new", seconds=70.0, run_seconds=55.5)])
+    )
+    text = doc.read_text()
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith(f"| {NAMES[0]}") or line.startswith("| " + names[1])
+    ]
+    assert text.startswith("intro\n") and text.endswith("after\n")
+    assert [r.split(" | ")[-1] for r in rows] == ["old |", "new |"]
+    assert "70.0 (run 55.5)" in text and text.index(names[0]) < text.index(names[1]) < text.index(names[2])

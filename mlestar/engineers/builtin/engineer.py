@@ -7,6 +7,7 @@ state between calls and picks a run up again after a resume.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mlestar.blocks import replace_block
@@ -178,7 +179,7 @@ class BuiltinEngineer:
             return None
         profile = dict(ctx.profile)
         profile["features"] = [c for c in ctx.profile.get("features", []) if c not in columns]
-        slim = TaskContext(ctx.spec, profile, ctx.seed, ctx.threads, ctx.script_budget_s, ctx.data_dir)
+        slim = replace(ctx, profile=profile, screening=())
         return self._render(slim, recipe)
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:

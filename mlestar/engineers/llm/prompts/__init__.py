@@ -28,7 +28,7 @@ from mlestar.engineers.llm.prompts.refine import (
 from mlestar.engineers.llm.prompts.repair import debug, reask
 from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, TRIM_ORDER, Room, fit, size
 
-PROMPT_LIMIT = 24_000
+PROMPT_LIMIT = 24_500
 """Characters in all messages of one prompt, for the largest inputs the tests use."""
 
 __all__ = [

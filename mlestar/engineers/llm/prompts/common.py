@@ -14,6 +14,9 @@ from mlestar import blocks
 from mlestar.contract import (
     BLOCK_MARKER,
     CONTRACT,
+    DEVICE_CPU,
+    DEVICE_CUDA,
+    ENV_DEVICE,
     ENV_SAVE_MODEL,
     ENV_SEED,
     ENV_THREADS,
@@ -136,6 +139,7 @@ def task_brief(ctx: TaskContext, room: Room = DEFAULT_ROOM) -> str:
         f"Seed {ctx.seed}; threads {ctx.threads}; one script must finish within about "
         f"{ctx.script_budget_s:.0f} s."
     )
+    lines.append(hardware_line(ctx))
     profile = json.dumps(ctx.profile, default=str, separators=(",", ":"))
     lines.append(f"Data profile: {clip(profile, room.profile)}")
     evidence = screening_table(ctx)
@@ -143,6 +147,19 @@ def task_brief(ctx: TaskContext, room: Room = DEFAULT_ROOM) -> str:
         lines.append(evidence if len(evidence) <= room.history else clip(evidence, room.history))
     lines.append("Description:\n" + clip(spec.description.strip(), room.description))
     return "\n".join(lines)
+
+
+def hardware_line(ctx: TaskContext) -> str:
+    """What the machine offers, and whether scripts may use its GPU (the run's device decides)."""
+    facts = ctx.hardware.describe()
+    if ctx.device == DEVICE_CUDA:
+        return (
+            f"Hardware: {facts}: ${ENV_DEVICE} is {DEVICE_CUDA}; train on the GPU where the library "
+            'supports it (xgboost device="cuda", catboost task_type="GPU"), on the CPU elsewhere.'
+        )
+    if ctx.hardware.gpus:
+        return f"Hardware: {facts}, not given to scripts: ${ENV_DEVICE} is {DEVICE_CPU}; train on the CPU."
+    return f"Hardware: {facts}: train on the CPU."
 
 
 def screening_table(ctx: TaskContext) -> str:
