@@ -422,3 +422,26 @@ def test_a_script_that_is_not_repeatable_is_named_by_the_run_and_for_the_check(t
     assert not next(e for e in journal.events if e["name"] == "run_finished")["exact"]
     reasons = read_finished_run(cfg.run_dir).inexact  # what export --check gives as the reason
     assert len(reasons) == 1 and reasons[0].startswith("draft-0 predicted differently in its refit")
+
+
+def test_an_ensemble_draws_only_on_members_the_hand_over_can_refit(tmp_path: Path) -> None:
+    """A member whose refit would not fit in the time left is not offered to the ensembles, so the
+    ensemble handed over is refit whole: exact and servable."""
+    from mlestar.search import loop
+
+    task = regression_task(tmp_path / "task")
+    engineer = _EnsemblingEngineer(drafts={"a": 0.5, "b": 0.52, "c": 0.55})
+    cfg = config(task, tmp_path / "run", t_outer=0, r_ensemble=2, m_candidates=3)
+
+    def slow_c(node):  # type: ignore[no-untyped-def]
+        return 1e6 if node.meta.get("candidate") == "c" else node.duration_s
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop, "refit_seconds", slow_c)
+        _start(cfg, engineer)
+    journal = Journal(cfg.run_dir)
+    slow = next(n.id for n in journal.nodes.values() if n.meta.get("candidate") == "c" and n.ok)
+    ensembles = [n for n in journal.nodes.values() if n.stage == "ensemble"]
+    assert ensembles and all(slow not in n.meta["members"] for n in ensembles)
+    finished = next(e for e in journal.events if e["name"] == "run_finished")
+    assert finished["stored_members"] == [] and finished["exact"]  # every member refit

@@ -40,7 +40,7 @@ from mlestar.metrics import best_first
 from mlestar.search import ensemble as ens
 from mlestar.search import screening
 from mlestar.search import widen as widening
-from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
+from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, packed_s, refit_seconds
 from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
@@ -372,7 +372,7 @@ class Search:
         return self.ask(f"t{t}-summary", summarize, "(no ablation summary)")
 
     def ensemble(self) -> None:
-        members = self._ensemble_members()
+        members = self._refittable(self._ensemble_members())
         if len(members) < 2:
             return
         spec = self.ctx.spec
@@ -412,6 +412,17 @@ class Search:
         ids = {n.id for n in nodes}
         distinct = [n for n in nodes if n.meta.get("same_as") not in ids]  # a repeat adds nothing
         return self._ranked(distinct)[:ENSEMBLE_MEMBERS]
+
+    def _refittable(self, members: list[Node]) -> list[Node]:
+        """The best members, as many as the hand-over can refit in the time left (each refit as
+        long as its search run, packed on the run's lanes): an ensemble of members that cannot all
+        be refit leaves no servable model, and on a subsample no exact submission either."""
+        kept = members[:1]
+        for node in members[1:]:
+            refits = [refit_seconds(n) for n in (*kept, node)]
+            if 1.3 * packed_s(refits, self.jobs) + 3.0 <= self.budget.remaining():
+                kept.append(node)
+        return kept
 
     def _ensemble_node(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         started = time.time()
