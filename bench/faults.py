@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -260,14 +261,28 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 # ---- the model's server misbehaving --------------------------------------------------------------
 
 
+CHECK_REPLY = json.dumps(
+    {
+        "id": "check",
+        "object": "chat.completion",
+        "model": "faulty",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "OK"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 1, "total_tokens": 21},
+    }
+).encode()
+"""The one answer a faulty server gives: to the run's start-up check, so the fault strikes mid-run."""
+
+
 class ResettingServer:
-    """Accepts each connection on 127.0.0.1 and resets it at once (RST, no answer)."""
+    """Accepts each connection on 127.0.0.1 and resets it at once (RST, no answer), but the first:
+    that one is the run's start-up check, answered so that the resets strike mid-run."""
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = int(self.sock.getsockname()[1])
         self.resets = 0
+        self.answered = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -280,9 +295,36 @@ class ResettingServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
+            if not self.answered:
+                self._answer(conn)
+                continue
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
             self.resets += 1
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(10.0)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
+            0,
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(CHECK_REPLY)}\r\n\r\n".encode()
+            + CHECK_REPLY
+        )
+        conn.close()
+        self.answered = True
 
     def close(self) -> None:
         self._stop.set()
@@ -294,8 +336,8 @@ def llm_fault(work: Path, task: Path, kind: str) -> Row:
     from tests.llm_server import Canned, LLMServer
 
     replies: dict[str, Callable[[object], Canned]] = {
-        "hang": lambda seen: Canned(body={"choices": []}, delay_s=20.0),
-        "garbage": lambda seen: Canned(200, "<html>}{ this is not json"),
+        "hang": _after_the_check(lambda seen: Canned(body={"choices": []}, delay_s=20.0)),
+        "garbage": _after_the_check(lambda seen: Canned(200, "<html>}{ this is not json")),
     }
     run_dir, log = work / f"llm-{kind}", work / f"llm-{kind}.log"
     server: LLMServer | ResettingServer
@@ -319,6 +361,18 @@ def llm_fault(work: Path, task: Path, kind: str) -> Row:
     return Row(f"llm-{kind}", outcome, detail, code == 0 and verdict.ok and failed > 0)
 
 
+def _after_the_check(fault: Callable[[object], Any]) -> Callable[[object], Any]:
+    """The start-up check gets its answer; every later request meets the fault."""
+    from tests.llm_server import Canned
+
+    def reply(seen: object) -> Canned:
+        if "Your role: check." in str(getattr(seen, "text", "")):
+            return Canned(200, json.loads(CHECK_REPLY))
+        return fault(seen)
+
+    return reply
+
+
 def _failed_model_calls(run_dir: Path) -> int:
     """Calls the run recorded as failed (each then answered by the built-in engineer)."""
     path = run_dir / "llm" / "calls.jsonl"
@@ -334,7 +388,7 @@ def secrets(work: Path, task: Path) -> Row:
     from tests.llm_server import Canned, LLMServer
 
     run_dir, log = work / "secrets-run", work / "secrets.log"
-    with LLMServer(lambda seen: Canned(400, {"error": {"message": "no"}})) as server:
+    with LLMServer(_after_the_check(lambda seen: Canned(400, {"error": {"message": "no"}}))) as server:
         env = environment(OPENAI_BASE_URL=server.base_url, **FAKE_SECRETS)
         args = ("run", str(task), "--out", str(run_dir), "--llm", "openai:gpt-4o-mini", *RUN_ARGS)
         code = finish(start(mlestar(*args), env, log))
