@@ -270,7 +270,12 @@ CHECK_REPLY = json.dumps(
         "usage": {"prompt_tokens": 20, "completion_tokens": 1, "total_tokens": 21},
     }
 ).encode()
-"""The one answer a faulty server gives: to the run's start-up check, so the fault strikes mid-run."""
+"""The faulty servers answer the run's start-up check (the model list, one ping), so the fault
+strikes mid-run."""
+
+
+def models_listing(model: str) -> bytes:
+    return json.dumps({"object": "list", "data": [{"id": model, "object": "model"}]}).encode()
 
 
 class ResettingServer:
@@ -282,7 +287,7 @@ class ResettingServer:
         self.sock.settimeout(0.2)
         self.port = int(self.sock.getsockname()[1])
         self.resets = 0
-        self.answered = False
+        self.answered = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -295,7 +300,7 @@ class ResettingServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            if not self.answered:
+            if self.answered < 2:  # the start-up check: the model list, then one ping
                 self._answer(conn)
                 continue
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -318,13 +323,14 @@ class ResettingServer:
         )
         while len(body) < length:
             body += conn.recv(65536)
+        reply = models_listing("faulty") if head.startswith(b"GET") else CHECK_REPLY
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            + f"Content-Length: {len(CHECK_REPLY)}\r\n\r\n".encode()
-            + CHECK_REPLY
+            + f"Content-Length: {len(reply)}\r\n\r\n".encode()
+            + reply
         )
         conn.close()
-        self.answered = True
+        self.answered += 1
 
     def close(self) -> None:
         self._stop.set()
@@ -346,6 +352,7 @@ def llm_fault(work: Path, task: Path, kind: str) -> Row:
         base = f"http://127.0.0.1:{server.port}/v1"
     else:
         server = LLMServer(replies[kind]).__enter__()
+        server.gets = {"/v1/models": Canned(body=json.loads(models_listing("faulty")))}
         base = server.base_url
     env = environment(OPENAI_API_KEY="sk-fault-FAKE-0123", OPENAI_BASE_URL=base, MLESTAR_LLM_TIMEOUT="2")
     try:
@@ -389,6 +396,7 @@ def secrets(work: Path, task: Path) -> Row:
 
     run_dir, log = work / "secrets-run", work / "secrets.log"
     with LLMServer(_after_the_check(lambda seen: Canned(400, {"error": {"message": "no"}}))) as server:
+        server.gets = {"/v1/models": Canned(body=json.loads(models_listing("gpt-4o-mini")))}
         env = environment(OPENAI_BASE_URL=server.base_url, **FAKE_SECRETS)
         args = ("run", str(task), "--out", str(run_dir), "--llm", "openai:gpt-4o-mini", *RUN_ARGS)
         code = finish(start(mlestar(*args), env, log))
