@@ -489,7 +489,11 @@ REFINED = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(REFINED))
+@pytest.mark.parametrize(
+    "kind",
+    # Regression's tuned, seed-bagged ensemble takes half a minute: with the long checks.
+    [pytest.param(k, marks=pytest.mark.slow) if k == "regression" else k for k in sorted(REFINED)],
+)
 def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
     """A merged and refined script (the heavier helpers: stacking, tuning, early stopping, seed bags,
     target encoding, more feature families) still honours the contract."""

@@ -152,6 +152,7 @@ def test_gemini_thinking_within_its_cap_answers_every_role(tmp_path: Path) -> No
     assert retrieve["reply"]["cost_usd"] > 0.035  # tokens plus the grounded prompt's fee
 
 
+@pytest.mark.slow  # the built-in drafts import their libraries under a light fork server (about 35 s)
 @pytest.mark.timeout(600)
 def test_when_every_draft_of_the_model_fails_the_fallback_drafts_and_the_run_improves_on_them(
     tmp_path: Path,
