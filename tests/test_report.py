@@ -102,6 +102,8 @@ def test_the_page_is_self_contained(tmp_path: Path) -> None:
 
 def test_every_suggested_command_is_a_real_mlestar_command() -> None:
     parser = build_parser()
+    suggested = [line.split()[1] for _title, commands in HOW_TO for line in commands.splitlines()]
+    assert {"export", "serve", "predict"} <= set(suggested)  # how to reproduce, and how to serve
     for _title, commands in HOW_TO:
         for line in commands.format(run="runs/x").splitlines():
             words = shlex.split(line.split("#", 1)[0])

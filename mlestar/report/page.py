@@ -13,7 +13,11 @@ from mlestar.report.tree import tree_svg
 
 REPORT_FILE = "report.html"
 HOW_TO = (
-    ("Rebuild the submission with DVC", "mlestar export {run} my-solution\ncd my-solution && dvc repro"),
+    (
+        "Rebuild the submission with DVC",
+        "mlestar export {run} my-solution --check\ncd my-solution && dvc repro",
+    ),
+    ("Serve the model over HTTP", "mlestar serve {run}\nmlestar predict {run} new.csv -o predictions.csv"),
     ("See every attempt in MLflow", "mlflow ui --backend-store-uri sqlite:///{run}/mlflow.db"),
     ("Summarise the run in the terminal", "mlestar status {run}"),
 )
