@@ -3,6 +3,7 @@ numeric files, per-pixel pictures), each computed once per run and reused by eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,19 @@ def image_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.Da
 
 def read_images(paths: list[str], groups: list[str]) -> dict[str, np.ndarray]:
     settings = {"pixel_size": PIXEL_SIZE, "pixel_colour": PIXEL_COLOUR}
+    rows = decoded_rows(
+        paths,
+        lambda data, path: load_image(data, Path(path).suffix, IMAGE_SIZE),
+        lambda loaded: image_groups(loaded[0], loaded[1], settings, groups),  # (rgb, shape)
+    )
+    return stack_groups(rows, groups)
+
+
+def decoded_rows(
+    paths: list[str], decode: Callable[[bytes, str], Any], features: Callable[[Any], dict[str, np.ndarray]]
+) -> list[dict[str, np.ndarray] | None]:
+    """Each path's file decoded (a broken one reported by checked(), its row None) and turned into
+    feature groups; a row without a file is None."""
     with FileReader(FILES) as reader:
         broken: list[str] = []  # files that exist but cannot be decoded
 
@@ -73,14 +87,14 @@ def read_images(paths: list[str], groups: list[str]) -> dict[str, np.ndarray]:
             if data is None:
                 return None
             try:
-                rgb, shape = load_image(data, Path(path).suffix, IMAGE_SIZE)
+                loaded = decode(data, path)
             except UNREADABLE as error:
                 broken.append(f"{path}: {error}")
                 return None
-            return image_groups(rgb, shape, settings, groups)
+            return features(loaded)
 
         rows = map_rows(one, paths, THREADS)
-    return stack_groups(checked(rows, broken), groups)
+    return checked(rows, broken)
 
 
 def checked(rows: list[Any], broken: list[str]) -> list[Any]:
@@ -119,22 +133,12 @@ def audio_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.Da
 
 
 def read_sounds(paths: list[str]) -> dict[str, np.ndarray]:
-    with FileReader(FILES) as reader:
-        broken: list[str] = []  # files that exist but cannot be decoded
-
-        def one(path: str) -> dict[str, np.ndarray] | None:
-            data = reader.read(path)
-            if data is None:
-                return None
-            try:
-                samples, rate, length = load_audio(data, AUDIO_SECONDS)
-            except UNREADABLE as error:
-                broken.append(f"{path}: {error}")
-                return None
-            return {"audio": audio_features(samples, rate, length, N_MELS, N_MFCC)}
-
-        rows = map_rows(one, paths, THREADS)
-    return stack_groups(checked(rows, broken), ["audio"])
+    rows = decoded_rows(
+        paths,
+        lambda data, path: load_audio(data, AUDIO_SECONDS),
+        lambda loaded: {"audio": audio_features(loaded[0], loaded[1], loaded[2], N_MELS, N_MFCC)},
+    )
+    return stack_groups(rows, ["audio"])
 
 
 def signal_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -147,21 +151,12 @@ def signal_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.D
 
 
 def read_signals(paths: list[str]) -> dict[str, np.ndarray]:
-    with FileReader(FILES) as reader:
-        broken: list[str] = []  # files that exist but cannot be decoded
-
-        def one(path: str) -> dict[str, np.ndarray] | None:
-            data = reader.read(path)
-            if data is None:
-                return None
-            try:
-                return {"signal": channel_stats(load_array(data, Path(path).suffix))}
-            except UNREADABLE as error:
-                broken.append(f"{path}: {error}")
-                return None
-
-        rows = map_rows(one, paths, THREADS)
-    return stack_groups(checked(rows, broken), ["signal"])
+    rows = decoded_rows(
+        paths,
+        lambda data, path: channel_stats(load_array(data, Path(path).suffix)),  # both may find it broken
+        lambda stats: {"signal": stats},
+    )
+    return stack_groups(rows, ["signal"])
 
 
 def pixel_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
