@@ -5,6 +5,7 @@ input. Tiny folders made by tests/media_tasks.py."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,7 @@ def test_solution_py_runs_standalone(stripes_run: tuple[Path, Path, Journal], tm
     (work / "input" / "folds.npy").symlink_to(run / "data" / "folds_full.npy")
     (work / "input" / "files").symlink_to(json.loads((run / "task.json").read_text())["task_dir"])
     (work / "solution.py").write_text((run / "solution.py").read_text())
+    shutil.copytree(run / "solution_parts", work / "solution_parts")  # what solution.py ships beside it
     done = subprocess.run(
         [sys.executable, "solution.py"], cwd=work, capture_output=True, text=True, timeout=600
     )
