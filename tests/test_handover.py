@@ -324,13 +324,15 @@ def test_an_ensemble_hands_over_only_its_weighted_members(ensemble_run) -> None:
     )
 
 
-def _rebuild(run_dir: Path, work: Path) -> bytes:
-    """solution.py run by hand in a fresh folder, on the data the final fit read."""
+def _rebuild(run_dir: Path, work: Path, search_folds: str = "folds.npy") -> bytes:
+    """solution.py run by hand in a fresh folder, on the data the final fit read (and the search's
+    folds as folds_search.npy, for a member kept stored from a subsample)."""
     (work / "input").mkdir(parents=True)
     for f in (run_dir / "data").iterdir():
         if f.name not in ("folds.npy", "folds_full.npy"):
             (work / "input" / f.name).symlink_to(f.resolve())
     (work / "input" / "folds.npy").symlink_to((run_dir / "data" / "folds_full.npy").resolve())
+    (work / "input" / "folds_search.npy").symlink_to((run_dir / "data" / search_folds).resolve())
     spec_dir = Path(__import__("json").loads((run_dir / "task.json").read_text())["task_dir"])
     (work / "input" / "files").symlink_to(spec_dir)
     shutil.copy(run_dir / "solution.py", work)

@@ -8,8 +8,9 @@ combined by the code solution.py ships: `python solution.py` computes the same f
 
 An ensemble hands over only its members with a weight; they are refitted in parallel, the most
 weighted first. A member with no time left (or whose refit fails) keeps its stored predictions, and
-the run says so (a final_member event): when the search used every row those are what its script
-computes anyway, otherwise the submission and solution.py differ for that reason.
+the run says so (a final_member event). Those are what its script computes on the folds it was
+searched on: when the search used a subsample of the rows, solution.py runs that member on the
+search's folds (rows.py), so the hand-over stays exact.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
-from mlestar.handover import shipped, standalone
+from mlestar.handover import rows, shipped, standalone
 from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
     baseline_predictions,
@@ -80,6 +81,8 @@ class Finisher:
         """The search used every row: a member's stored predictions are what its refit computes."""
         self.inexact: list[str] = []
         """Members whose predictions in the submission are not what solution.py computes."""
+        self.search_folds: dict[str, str] = {}
+        """Members kept stored from a subsample: the ./input folds file solution.py runs each on."""
 
     def finish(self, best: Node | None) -> Outcome:
         self.progress.set_stage("submit")
@@ -101,7 +104,7 @@ class Finisher:
         fits = self._final_fits(plan)
         self.submit(self._combined(plan, fits))
         model = self._model(plan, fits)
-        self._write_solution(plan)
+        self._write_solution(plan, fits)
         outcome = Outcome("ok", best.id, best.score, model)
         self._finished(outcome, fits)
         return outcome
@@ -145,11 +148,16 @@ class Finisher:
 
     def _journal_member(self, fit: MemberFit, stacking: bool) -> None:
         """The member's final_member event: is what the submission used what solution.py computes?"""
+        node = self.h.journal.nodes[fit.member]
         clock = [str(f) for f in clock_findings(self._script(fit.member))]
         repeated = self._repeated(fit)
-        # Stored predictions stand in exactly when the search used every row, except that a
-        # stacker also reads the out-of-fold predictions, which repeats average over several splits.
-        stored_exact = self.same_rows and not (stacking and _repeats(self.h.journal.nodes[fit.member]) > 1)
+        folds = rows.search_folds_for(self.layout, node) if fit.refit is None else None
+        if folds is not None:
+            self.search_folds[fit.member] = folds
+        # Stored predictions are what the script computes on the folds it was searched on, which
+        # solution.py gives it; their test predictions are its first split's, but a stacker also
+        # reads the out-of-fold ones, which repeats average over several splits.
+        stored_exact = not (stacking and _repeats(node) > 1)
         exact = (fit.refit is not None or stored_exact) and not clock and repeated is not False
         if not exact:
             self.inexact.append(fit.member)
@@ -161,6 +169,7 @@ class Finisher:
                 exact=exact,
                 repeated=repeated,
                 clock=clock,
+                folds=folds,
             )
         )
         if clock:
@@ -174,12 +183,9 @@ class Finisher:
                 "its script is not repeatable, so solution.py may not rebuild the submission exactly"
             )
         if fit.refit is None:
-            consequence = (
-                "they are what its script computes on every row"
-                if exact
-                else "solution.py will compute different ones"
+            self.progress.note(
+                f"{fit.member} uses its stored predictions ({fit.reason}); {_consequence(exact, folds)}"
             )
-            self.progress.note(f"{fit.member} uses its stored predictions ({fit.reason}); {consequence}")
 
     def _repeated(self, fit: MemberFit) -> bool | None:
         """Did the refit predict exactly what the search run did? (None: not comparable, as when
@@ -236,16 +242,22 @@ class Finisher:
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------
-    def _write_solution(self, plan: HandoverPlan) -> None:
+    def _write_solution(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> None:
         """solution.py, and solution_parts/ with the code it ships (and an ensemble's members)."""
-        if plan.kind == "script":
-            code = standalone.standalone_script(self._script(plan.best))
+        reasons = {m: fits[m].reason or "not refit" for m in self.search_folds}
+        searched = standalone.SearchedRows(dict(self.search_folds), reasons)
+        members = {m: self._script(m) for m in plan.members}
+        if plan.kind == "script" and plan.best in self.search_folds:
+            code = standalone.member_script(plan.best, searched)
+            shipped.write_parts(self.layout.solution_parts, self.spec, members, with_combine=False)
+        elif plan.kind == "script":
+            code = standalone.standalone_script(members[plan.best])
             shipped.write_parts(self.layout.solution_parts, self.spec, {})
         else:
-            shipped.write_parts(
-                self.layout.solution_parts, self.spec, {m: self._script(m) for m in plan.members}
+            shipped.write_parts(self.layout.solution_parts, self.spec, members)
+            code = standalone.ensemble_script(
+                self.spec, list(plan.members), plan.kind, list(plan.weights), searched
             )
-            code = standalone.ensemble_script(self.spec, list(plan.members), plan.kind, list(plan.weights))
         self.layout.solution.write_text(code)
 
     def _script(self, node_id: str) -> str:
@@ -308,6 +320,14 @@ class Finisher:
             finished=time.time(),
         )
         self.h.journal.record(event)
+
+
+def _consequence(exact: bool, folds: str | None) -> str:
+    if not exact:
+        return "solution.py will compute different ones"
+    if folds is None:
+        return "they are what its script computes on every row"
+    return f"solution.py runs it on the rows it was searched on (./input/{folds}), which computes them"
 
 
 def _failed(node: Node) -> str:

@@ -154,11 +154,12 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def write_parts(parts_dir: Path, spec: TaskSpec, members: dict[str, str]) -> None:
-    """solution_parts/: the members' scripts (an ensemble's), and the code solution.py ships."""
+def write_parts(parts_dir: Path, spec: TaskSpec, members: dict[str, str], with_combine: bool = True) -> None:
+    """solution_parts/: the members' scripts (an ensemble's, or a script solution.py runs in its
+    own folder), and the code solution.py ships (combine.py for an ensemble, unless `with_combine` is off)."""
     parts_dir.mkdir(parents=True, exist_ok=True)
     for name, code in members.items():
         (parts_dir / f"{name}.py").write_text(code)
-    if members:
+    if members and with_combine:
         (parts_dir / COMBINE_MODULE).write_text(Path(combine.__file__).read_text())
     (parts_dir / SUBMISSION_MODULE).write_text(submission_module(spec))

@@ -5,16 +5,20 @@ code for writing submissions (solution_parts/submission.py, see shipped.py); the
 runs its main and then writes the submission, so the file has one `if __name__ == "__main__":`. An
 ensemble becomes a small driver that runs each member script (kept in solution_parts/) in its own
 folder and combines their predictions with solution_parts/combine.py, the code the run combined
-them with (search/combine.py).
+them with (search/combine.py). A member the run did not refit on every row (SearchedRows) runs on
+the folds it was searched on; a single script in that case is run by a one-member driver too.
 """
 
 from __future__ import annotations
 
 import ast
+import textwrap
+from dataclasses import dataclass, field
 
 from mlestar import syntax
 from mlestar.contract import (
     BLOCK_MARKER,
+    FOLDS_FILE,
     INPUT_DIR,
     OOF_FILE,
     OUTPUT_DIR,
@@ -67,11 +71,37 @@ def _is_main_test(test: ast.expr) -> bool:
     )
 
 
-_ENSEMBLE = '''"""Final solution: an ensemble of {n} solution scripts, combined by {kind}.
+@dataclass(frozen=True)
+class SearchedRows:
+    """Members that kept the predictions of their search run, which used a subsample of the rows:
+    solution.py runs each on the folds it was searched on, so it computes exactly those."""
 
-Each member script in solution_parts/ runs in its own folder under parts/, reading ./{input} like
-any solution; their predictions are combined by solution_parts/{combine}, the code the run
-combined them with. Written by mlestar.
+    folds: dict[str, str] = field(default_factory=dict)
+    """Member -> the file of ./input holding its search's folds (rows.SEARCH_FOLDS_FILE)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Member -> why it was not refit on every row."""
+
+    def docstring(self) -> str:
+        """What solution.py's docstring says about them (empty when there are none)."""
+        if not self.folds:
+            return ""
+        lines = [
+            f"{m} runs on the rows it was searched on, ./{INPUT_DIR}/{f} as its {FOLDS_FILE} (rows "
+            f"marked -1 are left out): the run kept its search predictions ({_quiet(self.reasons.get(m))}), "
+            "and this computes exactly those."
+            for m, f in self.folds.items()
+        ]
+        return "\n" + "\n".join(textwrap.fill(line, 98) for line in lines) + "\n"
+
+
+def _quiet(reason: str | None) -> str:
+    """A reason as docstring text: an error quoted in it must not end the docstring."""
+    return (reason or "not refit").replace("\\", "/").replace('"""', "'")
+
+
+_HEADER = '''"""{title}
+{searched}
+Written by mlestar.
 """
 
 from __future__ import annotations
@@ -82,30 +112,52 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from solution_parts.combine import combine
-
+{imports}
 INPUT = Path("{input}")
 OUTPUT = Path("{output}")
+SEARCH_FOLDS = {search_folds!r}
+"""Members run on the folds they were searched on (a file of ./{input}); the others on {folds}."""
+'''
+
+_RUN_MEMBER = '''
+
+{marker}members
+def member_input(name: str, work: Path) -> None:
+    """The member's ./{input}: the solution's own, or for a member in SEARCH_FOLDS a folder of
+    links to it with {folds} replaced by the folds the member was searched on."""
+    link = work / "{input}"
+    if name not in SEARCH_FOLDS:
+        if not link.exists():
+            link.symlink_to(INPUT.resolve())
+        return
+    if link.is_symlink():
+        link.unlink()
+    link.mkdir(exist_ok=True)
+    for entry in INPUT.iterdir():
+        source = INPUT / SEARCH_FOLDS[name] if entry.name == "{folds}" else entry
+        target = link / entry.name
+        if target.is_symlink():
+            target.unlink()
+        target.symlink_to(source.resolve())
+
+
+def run_member(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Run one member script in its own folder; its out-of-fold and test predictions."""
+    work = Path("parts") / name
+    work.mkdir(parents=True, exist_ok=True)
+    member_input(name, work)
+    script = Path("solution_parts") / f"{{name}}.py"
+    subprocess.run([sys.executable, str(script.resolve())], cwd=work, check=True, env=os.environ.copy())
+    return np.load(work / "{output}" / "{oof}"), np.load(work / "{output}" / "{test_pred}")
+'''
+
+_ENSEMBLE_MAIN = """
 MEMBERS = {members!r}
 KIND = {kind!r}
 WEIGHTS = {weights!r}  # one per member; "stacking" fits a linear meta-model instead
 CLASSIFICATION = {classification!r}
 MULTICLASS = {multiclass!r}
-
-
-{marker}members
-def run_member(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Run one member script in its own folder; its out-of-fold and test predictions."""
-    work = Path("parts") / name
-    work.mkdir(parents=True, exist_ok=True)
-    link = work / "{input}"
-    if not link.exists():
-        link.symlink_to(INPUT.resolve())
-    script = Path("solution_parts") / f"{{name}}.py"
-    subprocess.run([sys.executable, str(script.resolve())], cwd=work, check=True, env=os.environ.copy())
-    return np.load(work / "{output}" / "{oof}"), np.load(work / "{output}" / "{test_pred}")
-
+{run_member}
 
 {marker}main
 def main() -> None:
@@ -118,26 +170,78 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-'''
+"""
+
+_MEMBER_MAIN = """
+MEMBER = {member!r}
+{run_member}
+
+{marker}main
+def main() -> None:
+    oof, test = run_member(MEMBER)
+    OUTPUT.mkdir(exist_ok=True)
+    np.save(OUTPUT / "{oof}", oof)
+    np.save(OUTPUT / "{test_pred}", test)
 
 
-def ensemble_script(spec: TaskSpec, members: list[str], kind: str, weights: list[float]) -> str:
-    body = _ENSEMBLE.format(
-        n=len(members),
-        kind=kind,
-        combine=shipped.COMBINE_MODULE,
-        input=INPUT_DIR,
-        output=OUTPUT_DIR,
-        oof=OOF_FILE,
-        test_pred=TEST_PRED_FILE,
-        target=TARGET_FILE,
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _names(searched: SearchedRows) -> dict[str, object]:
+    return {
+        "input": INPUT_DIR,
+        "output": OUTPUT_DIR,
+        "oof": OOF_FILE,
+        "test_pred": TEST_PRED_FILE,
+        "target": TARGET_FILE,
+        "folds": FOLDS_FILE,
+        "marker": BLOCK_MARKER,
+        "search_folds": searched.folds,
+        "searched": searched.docstring(),
+    }
+
+
+def ensemble_script(
+    spec: TaskSpec,
+    members: list[str],
+    kind: str,
+    weights: list[float],
+    searched: SearchedRows | None = None,
+) -> str:
+    names = _names(searched or SearchedRows())
+    title = (
+        f"Final solution: an ensemble of {len(members)} solution scripts, combined by {kind}.\n\n"
+        f"Each member script in solution_parts/ runs in its own folder under parts/, reading ./{INPUT_DIR}\n"
+        f"like any solution; their predictions are combined by solution_parts/{shipped.COMBINE_MODULE}, the\n"
+        "code the run combined them with."
+    )
+    imports = "\nfrom solution_parts.combine import combine\n"
+    head = _HEADER.format(title=title, imports=imports, **names)
+    body = _ENSEMBLE_MAIN.format(
         members=members,
+        kind=kind,
         weights=weights,
         classification=spec.problem_type.is_classification,
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
-        marker=BLOCK_MARKER,
+        run_member=_RUN_MEMBER.format(**names),
+        **names,
     )
-    return standalone_script(body)
+    return standalone_script(head + body)
+
+
+def member_script(member: str, searched: SearchedRows) -> str:
+    """solution.py for a single script the run did not refit on every row: it runs the script
+    (in solution_parts/) on the folds it was searched on and writes the submission from it."""
+    names = _names(searched)
+    title = (
+        f"Final solution: the script solution_parts/{member}.py, run in its own folder under parts/.\n\n"
+        "Its predictions are written as the submission, as the run wrote them."
+    )
+    head = _HEADER.format(title=title, imports="", **names)
+    body = _MEMBER_MAIN.format(member=member, run_member=_RUN_MEMBER.format(**names), **names)
+    return standalone_script(head + body)
 
 
 _TRIVIAL = '''"""Fallback solution: no solution script worked, so this predicts the training answers' prior.

@@ -274,6 +274,9 @@ class FinalMember(Event):
     """Its refit predicted what its search run did; None when not comparable (a subsample, no refit)."""
     clock: list[str] = field(default_factory=list)
     """Findings of checks.frozen: where its script depends on the clock outside the explore guard."""
+    folds: str | None = None
+    """Not refit, searched on a subsample: the file of the hand-over's ./input (folds_search.npy)
+    that solution.py runs it on, so that it computes its stored predictions; None: folds.npy."""
 
 
 @dataclass(frozen=True, kw_only=True)

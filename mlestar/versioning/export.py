@@ -2,7 +2,8 @@
 
     DEST/
       solution.py  solution_parts/      the code (git), seed wired to params.yaml
-      input/  input.dvc                 the data the final fit read (DVC; folds.npy = folds_full.npy)
+      input/  input.dvc                 the data the final fit read (DVC; folds.npy = folds_full.npy,
+                                        folds_search.npy when a member runs on the search's rows)
       reference/  reference.dvc         the run's submission.csv, to compare with (DVC)
       params.yaml  dvc.yaml             the settings and the one-stage pipeline
       requirements.txt  README.md  .gitignore  .dvcignore  .dvc/  .git/ (one commit)
@@ -110,6 +111,7 @@ def _export(run: FinishedRun, dest: Path, url: str | None, tools: Tools) -> Expo
         seed_wired=wired,
         threads=run.threads,
         has_parts=run.parts is not None,
+        searched_rows=run.searched_rows,
         remote=url,
     )
     requirements = requirements_lines(scripts, run.versions, local=[pf.PARTS])

@@ -2,8 +2,9 @@
 
 A run is finished when its journal holds a run_finished event. Everything the exported project
 copies is located here: the standalone solution (and its ensemble members), the data the final fit
-read (folds_full.npy as the folds: every row in a fold), the task's own files the scripts may read
-through ./input/files, the run's submission, and the facts the project files quote.
+read (folds_full.npy as the folds: every row in a fold, and the search's folds as folds_search.npy
+when a member the run did not refit runs on them, see handover/rows.py), the task's own files the
+scripts may read through ./input/files, the run's submission, and the facts the project files quote.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from mlestar import contract
 from mlestar.errors import RunFolderError
+from mlestar.handover import rows
 from mlestar.journal import JOURNAL_FILE, Journal
 from mlestar.prepare import sha256_file
 from mlestar.run_layout import RunLayout
@@ -51,6 +53,9 @@ class FinishedRun:
     inexact: tuple[str, ...] = ()
     """Why the run's submission is not what solution.py computes, as the journal says (members the
     final fit did not refit, whose stored predictions came from a subsample)."""
+    searched_rows: tuple[tuple[str, str, int], ...] = ()
+    """(member, folds file in ./input, rows in a fold) for each member solution.py runs on the
+    rows it was searched on: the run kept its stored predictions, from a subsample."""
 
 
 def read_finished_run(run_dir: Path) -> FinishedRun:
@@ -68,12 +73,15 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         )
     started = _last_event(journal, "run_started") or {}
     spec = _task_spec(layout, started)
+    members = _final_members(journal)
+    searched = {str(e["member"]): str(e["folds"]) for e in members if e.get("folds")}
+    extra = {name: rows.sources(layout)[name] for name in sorted(set(searched.values()))}
     run = FinishedRun(
         root=run_dir,
         solution=_named_file(run_dir, finished.get("solution"), layout.solution),
         parts=layout.solution_parts if layout.solution_parts.is_dir() else None,
         submission=_named_file(run_dir, finished.get("submission"), layout.submission),
-        inputs=_inputs(layout),
+        inputs=_inputs(layout, extra),
         task_files=_task_files(spec),
         seed=int(started.get("config", {}).get("seed", 42)),
         threads=int(finished.get("threads") or default_threads()),
@@ -83,19 +91,22 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
         score=finished.get("score"),
         status=str(finished.get("status", "ok")),
         id_column=spec.id_column if spec else None,
-        inexact=_inexact(journal),
+        inexact=_inexact(members),
+        searched_rows=tuple((m, f, rows.rows_in(extra[f])) for m, f in searched.items() if extra[f].exists()),
     )
     _require_files(run)
     _require_recorded_content(run, _last_event(journal, "inputs_hashed") or {})
     return run
 
 
-def _inexact(journal: Journal) -> tuple[str, ...]:
+def _final_members(journal: Journal) -> list[dict[str, Any]]:
+    """The last final_member event of each member (a resume repeats them)."""
+    last = {e["member"]: e for e in journal.events if e.get("name") == "final_member"}
+    return list(last.values())
+
+
+def _inexact(members: list[dict[str, Any]]) -> tuple[str, ...]:
     """What the final_member events say makes the submission differ from what solution.py computes."""
-    last = {
-        e["member"]: e for e in journal.events if e.get("name") == "final_member"
-    }  # a resume repeats them
-    members = list(last.values())
     clock = [
         f"{e['member']} depends on the clock outside the explore guard ({e['clock'][0]}): it searches "
         "again instead of using what the run found"
@@ -135,7 +146,8 @@ def _task_spec(layout: RunLayout, started: dict[str, Any]) -> TaskSpec | None:
     return None
 
 
-def _inputs(layout: RunLayout) -> tuple[tuple[str, Path], ...]:
+def _inputs(layout: RunLayout, extra: dict[str, Path]) -> tuple[tuple[str, Path], ...]:
+    """The final fit's ./input, and `extra` folds files members run on instead of folds.npy."""
     data = layout.data
     return (
         (contract.TRAIN_FILE, data / contract.TRAIN_FILE),
@@ -143,6 +155,7 @@ def _inputs(layout: RunLayout) -> tuple[tuple[str, Path], ...]:
         (contract.TARGET_FILE, data / contract.TARGET_FILE),
         (contract.FOLDS_FILE, layout.folds_full),
         (contract.TASK_FILE, data / contract.TASK_FILE),
+        *extra.items(),
     )
 
 

@@ -30,6 +30,8 @@ class ProjectFacts:
     threads: int
     has_parts: bool
     remote: str | None
+    searched_rows: tuple[tuple[str, str, int], ...] = ()
+    """(member, folds file in input/, rows in a fold): members run on the rows they were searched on."""
 
 
 def dvc_yaml(facts: ProjectFacts) -> str:
@@ -102,9 +104,27 @@ def requirements_txt(lines: list[str], dvc_line: str | None) -> str:
     return text
 
 
+def _searched_section(facts: ProjectFacts) -> str:
+    """Which members run on a subsample of the rows, and why: the rebuild is exact because of it."""
+    if not facts.searched_rows:
+        return ""
+    lines = "".join(
+        f"- `{member}` runs on `{INPUT}/{folds}` ({n} rows in a fold, the others marked -1)\n"
+        for member, folds, n in facts.searched_rows
+    )
+    return (
+        "\n## Members run on the rows they were searched on\n\n"
+        "The run had no time to refit these members on every row, so its submission holds the\n"
+        "predictions of their search runs, which used a subsample of the rows. `solution.py` runs each\n"
+        "on that subsample again (its `folds.npy` replaced by the file named), so it rebuilds exactly\n"
+        "the run's submission:\n\n" + lines
+    )
+
+
 def readme(facts: ProjectFacts) -> str:
     score = f"{facts.score:.6g}" if isinstance(facts.score, int | float) else "none"
     parts = f"| `{PARTS}/` | the ensemble members solution.py runs |\n" if facts.has_parts else ""
+    searched = "".join(f", {f}" for f in sorted({f for _, f, _ in facts.searched_rows}))
     remote = (
         f"The default DVC remote is `{facts.remote}`; `dvc push` sends the data (and, after a\n"
         "`dvc repro`, the outputs) there, and a clone gets them with `dvc pull`.\n"
@@ -121,7 +141,7 @@ versioned data. The code is in git; the data is in DVC.
 | Path | What |
 | --- | --- |
 | `solution.py` | the standalone solution: reads `./{INPUT}`, writes `./{OUTPUT}` and `{SUBMISSION}` |
-{parts}| `{INPUT}/` | the data (DVC, `{INPUT}.dvc`): train.parquet, test.parquet, target.npy, folds.npy (every row in a fold, as in the final fit), task.json, files/ (the task's own files) |
+{parts}| `{INPUT}/` | the data (DVC, `{INPUT}.dvc`): train.parquet, test.parquet, target.npy, folds.npy (every row in a fold, as in the final fit){searched}, task.json, files/ (the task's own files) |
 | `{REFERENCE}/{SUBMISSION}` | the run's submission (DVC, `{REFERENCE}.dvc`), to compare with |
 | `params.yaml` | the seed and the thread count, handed to solution.py by `dvc.yaml` |
 | `dvc.yaml` | the pipeline; `dvc.lock` records its inputs and outputs after a `dvc repro` |
@@ -139,7 +159,7 @@ git add dvc.lock && git commit -m "Reproduce the submission"
 
 Change a file in `{INPUT}/` or a value in `params.yaml` and `dvc repro` reruns the pipeline;
 `dvc status` says what changed.
-
+{_searched_section(facts)}
 ## Share the data
 
 {remote}"""
