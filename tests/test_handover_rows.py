@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlestar.engineers.base import Candidate, TaskContext
+from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
 from mlestar.handover import rows
 from mlestar.handover.plan import schedule
 from mlestar.handover.standalone import SearchedRows, member_script
@@ -30,6 +30,14 @@ class _RowsEngineer(_EnsemblingEngineer):
     """Its test predictions depend on the rows a script is given: the mean answer of the rows in a
     fold, plus each member's own noise. A member run on other rows predicts other values."""
 
+    kind = "greedy"
+
+    def plan_ensemble(
+        self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
+    ) -> EnsemblePlan:
+        self._call("plan_ensemble")
+        return EnsemblePlan(self.kind, f"{self.kind} over every member")
+
     def draft(self, ctx: TaskContext, candidate: Candidate) -> str:
         code = super().draft(ctx, candidate)
         assert "np.nanmean(y) + rng.normal" in code, "the scripted template changed"
@@ -47,12 +55,15 @@ def _refusing(*members: str):  # type: ignore[no-untyped-def]
     return refuse
 
 
-def _run(root: Path, refused: tuple[str, ...], **settings: object) -> Path:
+def _run(
+    root: Path, refused: tuple[str, ...], kind: str = "greedy", fold_noise: bool = False, **settings: object
+) -> Path:
     import mlestar.handover.final as final
 
     task = regression_task(root / "task")
     cfg = config(task, root / "run", subsample_rows=SUBSAMPLE, **settings)
-    engineer = _RowsEngineer(drafts={"a": 0.5, "b": 0.52, "c": 4.0}, merge_gain=3.0)
+    engineer = _RowsEngineer(drafts={"a": 0.5, "b": 0.52, "c": 4.0}, merge_gain=3.0, fold_noise=fold_noise)
+    engineer.kind = kind
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(final, "schedule", _refusing(*refused))
         _start(cfg, engineer)
@@ -128,6 +139,35 @@ def test_an_ensemble_runs_only_its_stored_member_on_the_search_rows(tmp_path: Pa
     assert _rebuild(run_dir, tmp_path / "rebuild") == (run_dir / "submission.csv").read_bytes()
     searched = read_finished_run(run_dir).searched_rows
     assert searched == (("draft-1", rows.SEARCH_FOLDS_FILE, SUBSAMPLE),)
+
+
+def _repeated(root: Path, kind: str) -> Path:
+    """Three splits of the search's rows, each script predicting otherwise on each (as real models
+    do); draft-1 not refit."""
+    run_dir = _run(root, ("draft-1",), kind, fold_noise=True, t_outer=0, r_ensemble=1, repeats=3)
+    assert Journal(run_dir).nodes["draft-1"].meta["repeats"] == 3
+    return run_dir
+
+
+def test_a_repeated_member_s_stored_test_predictions_are_its_first_split_s_and_rebuild(
+    tmp_path: Path,
+) -> None:
+    run_dir = _repeated(tmp_path, "greedy")
+    members = {e["member"]: e for e in _events(run_dir, "final_member")}
+    assert members["draft-1"]["folds"] == rows.SEARCH_FOLDS_FILE and members["draft-1"]["exact"]
+    assert _rebuild(run_dir, tmp_path / "rebuild") == (run_dir / "submission.csv").read_bytes()
+
+
+def test_a_stacker_reads_a_repeated_member_s_averaged_out_of_fold_predictions_so_it_is_inexact(
+    tmp_path: Path,
+) -> None:
+    run_dir = _repeated(tmp_path, "stacking")
+    assert _events(run_dir, "final")[0]["solution_kind"] == "ensemble"
+    members = {e["member"]: e for e in _events(run_dir, "final_member")}
+    assert not members["draft-1"]["exact"] and not _events(run_dir, "run_finished")[0]["exact"]
+    (reason,) = read_finished_run(run_dir).inexact
+    assert reason.startswith("draft-1 was not refit (no time left to refit it (a test said so))")
+    assert reason.endswith("averaged over several splits of the rows")
 
 
 # -- units ----------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def _inexact(members: list[dict[str, Any]]) -> tuple[str, ...]:
     ]
     stored = [
         f"{e['member']} was not refit ({e.get('reason')}): the submission used its stored predictions, "
-        "from the search's subsample of the rows"
+        + _stored_cause(e)
         for e in members
         if not e.get("exact", True) and not e.get("refit") and not e.get("clock")
     ]
@@ -126,6 +126,15 @@ def _inexact(members: list[dict[str, Any]]) -> tuple[str, ...]:
         if e.get("repeated") is False
     ]
     return tuple(clock + stored + unrepeatable)
+
+
+def _stored_cause(event: dict[str, Any]) -> str:
+    """Why a member's stored predictions are not what solution.py computes. Journals that record
+    the folds a stored member runs on (handover/rows.py) run it on its search's rows, so only a
+    stacker reading out-of-fold predictions averaged over repeated splits remains."""
+    if "folds" in event:
+        return "and the stacker read its out-of-fold predictions averaged over several splits of the rows"
+    return "from the search's subsample of the rows"
 
 
 def _last_event(journal: Journal, name: str) -> dict[str, Any] | None:
