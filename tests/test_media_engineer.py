@@ -191,21 +191,24 @@ def _picture_folder(folder: Path, train_path: str, with_path_column: bool) -> Pa
     labels = ["cat", "dog", "cat", "owl", "dog", "owl"]
     rows = []
     for i, label in enumerate(labels):
-        relative = train_path.format(label=label, id=i, shard=f"{i % 3:03d}")
+        key = f"{'abc'[i % 3]}{i}"
+        relative = train_path.format(label=label, id=key, first=key[0], shard=f"{i % 3:03d}")
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_bytes(jpg_bytes(rng.integers(0, 255, (8, 8), dtype=np.uint8)))
         rows.append(
             {
-                "id": i,
+                "id": key,
                 "label": label,
                 **({"file_name": relative.split("/", 1)[1]} if with_path_column else {}),
             }
         )
     (folder / "test").mkdir()
-    for i in (10, 11, 12):
-        (folder / "test" / f"{i}.jpg").write_bytes(jpg_bytes(rng.integers(0, 255, (8, 8), dtype=np.uint8)))
+    for key in ("t1", "t2", "t3"):
+        (folder / "test" / f"{key}.jpg").write_bytes(jpg_bytes(rng.integers(0, 255, (8, 8), dtype=np.uint8)))
     pd.DataFrame(rows).to_csv(folder / "train.csv", index=False)
-    pd.DataFrame({"id": [10, 11, 12], "label": "cat"}).to_csv(folder / "sample_submission.csv", index=False)
+    pd.DataFrame({"id": ["t1", "t2", "t3"], "label": "cat"}).to_csv(
+        folder / "sample_submission.csv", index=False
+    )
     return folder
 
 
@@ -214,6 +217,7 @@ def _picture_folder(folder: Path, train_path: str, with_path_column: bool) -> Pa
     [
         ("train/{label}/{id}.jpg", False, "train/{label}/{id}.jpg"),  # one folder per class
         ("train/{shard}/{id}.jpg", True, "train/{file_name}"),  # a column holds the path
+        ("train/{first}/{id}.jpg", False, "train/{id[0]}/{id}.jpg"),  # folders by the key's first letter
     ],
 )
 def test_training_pictures_found_through_another_column_of_their_row(

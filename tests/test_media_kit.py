@@ -110,6 +110,14 @@ def test_row_paths_fill_other_columns_a_template_names() -> None:
     assert rowfiles.row_paths(by_class, frame, "train", "id") == ["train/cat/7.jpg", "train/dog/8.jpg"]
     by_column = {"train": "images/{file_name}", "kind": "image"}
     assert rowfiles.row_paths(by_column, frame, "train", "id") == ["images/a/7.jpg", "images/b/8.jpg"]
+    sharded = pd.DataFrame({"id": ["3f2a", "b071"]})
+    by_first = {"train": "train/{id[0]}/{id}.npy", "kind": "signal"}
+    assert rowfiles.row_paths(by_first, sharded, "train", "id") == ["train/3/3f2a.npy", "train/b/b071.npy"]
+    by_prefix = {"train": "train/{id[:2]}/{id[1]}/{id}.npy", "kind": "signal"}
+    assert rowfiles.row_paths(by_prefix, sharded, "train", "id") == [
+        "train/3f/f/3f2a.npy",
+        "train/b0/0/b071.npy",
+    ]
 
 
 def test_load_image_gives_unit_rgb_whatever_the_depth(tmp_path: Path) -> None:

@@ -60,12 +60,18 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     return ({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")},)
 
 
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
+"""{column}, {column[i]} (its i-th character) or {column[:n]} (its first n characters)."""
 
 
 def fill_template(template: str, values: dict[str, str]) -> str:
     """A row's file: the template with each "{column}" replaced by the row's value ("id": its key)."""
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+    def cell(m: re.Match[str]) -> str:
+        value = values[m.group(1)]
+        return value[int(m.group(2))] if m.group(2) else value[: int(m.group(3))] if m.group(3) else value
+
+    return _PLACEHOLDER.sub(cell, template)
 
 
 class _PathIndex:
@@ -128,11 +134,29 @@ def _values(row: pd.Series, key_column: str) -> dict[str, str]:
 
 def _with_key(path: str, key: str) -> str:
     parts = list(PurePosixPath(path).parts)
-    for i, part in enumerate(parts):
-        if part == key or PurePosixPath(part).stem == key:
-            parts[i] = part.replace(key, "{id}", 1)
-            break
-    return "/".join(parts)
+    at = next((i for i, p in enumerate(parts) if p == key or PurePosixPath(p).stem == key), None)
+    if at is None:
+        return path
+    parts[at] = parts[at].replace(key, "{id}", 1)
+    return "/".join([*_sharded(parts[:at], key), *parts[at:]])
+
+
+def _sharded(folders: list[str], key: str) -> list[str]:
+    """Folders that spread files by the first characters of their key ("3/3f2a.npy",
+    "a/b/c/abc9.jpg", "ab/ab12.png") named as such: {id[0]}, {id[1]}, ..., or {id[:2]}."""
+    out, used = [], 0
+    for part in folders:
+        if part and used + len(part) < len(key) and part == key[used : used + len(part)]:
+            if len(part) == 1:
+                out.append(f"{{id[{used}]}}")
+                used += 1
+                continue
+            if used == 0:
+                out.append(f"{{id[:{len(part)}]}}")
+                used = len(part)
+                continue
+        out.append(part)
+    return out
 
 
 def _with_columns(template: str, values: dict[str, str]) -> str:

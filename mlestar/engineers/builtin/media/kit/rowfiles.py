@@ -155,8 +155,9 @@ def cached_groups(
     return {group: found[group] for group in settings}
 
 
-PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-"""A template's "{id}" (the row's key) or "{column}" (the row's value in that column)."""
+PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
+"""In a template: {id} (the row's key), {column} (the row's value there), {id[0]} (its first
+character: folders that spread files by key) or {id[:2]} (its first two characters)."""
 
 
 def row_paths(entry: dict[str, Any], frame: pd.DataFrame, split: str, id_column: str) -> list[str]:
@@ -164,12 +165,19 @@ def row_paths(entry: dict[str, Any], frame: pd.DataFrame, split: str, id_column:
     and, where the template names other columns ("train/{label}/{id}.jpg"), the row's values."""
     template = entry.get(split) or entry["train"]
     key = entry.get("key") or id_column
-    names = sorted(set(PLACEHOLDER.findall(template)))
-    if names == ["id"]:
+    names = sorted({m.group(1) for m in PLACEHOLDER.finditer(template)})
+    if template.count("{") == 1 and "{id}" in template:
         return [template.replace("{id}", k) for k in frame[key].astype(str)]
     columns = [frame[key if name == "id" else name].astype(str) for name in names]
     rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    return [PLACEHOLDER.sub(lambda m, row=row: row[m.group(1)], template) for row in rows]
+    return [PLACEHOLDER.sub(lambda m, row=row: cell(m, row), template) for row in rows]
+
+
+def cell(match: re.Match[str], row: dict[str, str]) -> str:
+    """What one placeholder stands for in this row."""
+    value = row[match.group(1)]
+    index, prefix = match.group(2), match.group(3)
+    return value[int(index)] if index else value[: int(prefix)] if prefix else value
 
 
 def stack_groups(
