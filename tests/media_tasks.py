@@ -26,7 +26,7 @@ def stripes_task(folder: Path, n_train: int = 160, n_test: int = 40, size: int =
     for split, rows in (("train", range(n_train)), ("test", range(n_train, n_train + n_test))):
         with zipfile.ZipFile(folder / f"{split}.zip", "w") as zf:
             for i in rows:
-                zf.writestr(f"{split}/{names[i]}", _jpg(_stripes(bool(labels[i]), size, rng)))
+                zf.writestr(f"{split}/{names[i]}", jpg_bytes(_stripes(bool(labels[i]), size, rng)))
     pd.DataFrame({"id": names[:n_train], "has_stripes_up": labels[:n_train]}).to_csv(
         folder / "train.csv", index=False
     )
@@ -44,7 +44,7 @@ def _stripes(vertical: bool, size: int, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(picture, 0, 1) * 255).astype(np.uint8)
 
 
-def _jpg(grey: np.ndarray) -> bytes:
+def jpg_bytes(grey: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2)).save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from skimage.color import rgb2hsv
 
@@ -24,7 +25,7 @@ from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.engineers.builtin.refinements import apply_plan
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
-from tests.media_tasks import pages_task, sounds_task, stripes_task, tagged_pictures_task
+from tests.media_tasks import jpg_bytes, pages_task, sounds_task, stripes_task, tagged_pictures_task
 
 
 def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
@@ -180,3 +181,48 @@ def test_large_pixel_tables_keep_a_sample_of_every_picture(
         page["value"], clean[page["row"] - 1, page["col"] - 1], atol=1e-6
     )  # answers at the same pixels
     assert len(tables.test) == 12 * 16  # test pictures stay whole
+
+
+def _picture_folder(folder: Path, train_path: str, with_path_column: bool) -> Path:
+    """Six labelled training pictures at train_path.format(...) and three test pictures in test/."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    (folder / "description.md").write_text("Name the kind of picture. Scored on accuracy.")
+    labels = ["cat", "dog", "cat", "owl", "dog", "owl"]
+    rows = []
+    for i, label in enumerate(labels):
+        key = f"{'abc'[i % 3]}{i}"
+        relative = train_path.format(label=label, id=key, first=key[0], shard=f"{i % 3:03d}")
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(jpg_bytes(rng.integers(0, 255, (8, 8), dtype=np.uint8)))
+        rows.append(
+            {
+                "id": key,
+                "label": label,
+                **({"file_name": relative.split("/", 1)[1]} if with_path_column else {}),
+            }
+        )
+    (folder / "test").mkdir()
+    for key in ("t1", "t2", "t3"):
+        (folder / "test" / f"{key}.jpg").write_bytes(jpg_bytes(rng.integers(0, 255, (8, 8), dtype=np.uint8)))
+    pd.DataFrame(rows).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"id": ["t1", "t2", "t3"], "label": "cat"}).to_csv(
+        folder / "sample_submission.csv", index=False
+    )
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("train_path", "with_path_column", "template"),
+    [
+        ("train/{label}/{id}.jpg", False, "train/{label}/{id}.jpg"),  # one folder per class
+        ("train/{shard}/{id}.jpg", True, "train/{file_name}"),  # a column holds the path
+        ("train/{first}/{id}.jpg", False, "train/{id[0]}/{id}.jpg"),  # folders by the key's first letter
+    ],
+)
+def test_training_pictures_found_through_another_column_of_their_row(
+    tmp_path: Path, train_path: str, with_path_column: bool, template: str
+) -> None:
+    ctx = context(_picture_folder(tmp_path / "task", train_path, with_path_column))
+    assert ctx.spec.row_files == ({"train": template, "test": "test/{id}.jpg", "kind": "image"},)
+    assert ctx.profile["media"]["image"]["width"] == 8.0  # the pictures were read through the template

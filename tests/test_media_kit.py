@@ -74,6 +74,21 @@ def test_file_reader_reads_plain_files_and_archive_members(task_folder: Path) ->
     assert plain == tarred  # the same picture, stored twice
 
 
+def test_file_reader_reads_members_of_a_7z_archive_and_cleans_up(tmp_path: Path) -> None:
+    import py7zr
+
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "d.png").write_bytes(png_bytes(stripes(False)))
+    with py7zr.SevenZipFile(tmp_path / "train.7z", "w") as archive:
+        archive.write(tmp_path / "pics" / "d.png", "train/d.png")
+    with rowfiles.FileReader(tmp_path) as reader:
+        assert reader.read("train.7z/train/d.png") == (tmp_path / "pics" / "d.png").read_bytes()
+        assert reader.read("train.7z/train/missing.png") is None
+        unpacked = reader.archives["train.7z"][0].root
+        assert unpacked.is_dir()
+    assert not unpacked.exists()  # the unpacked copy goes with the reader
+
+
 def test_map_rows_keeps_the_order_on_several_threads() -> None:
     items = list(range(500))
     assert rowfiles.map_rows(lambda i: i * i, items, threads=2) == [i * i for i in items]
@@ -87,6 +102,22 @@ def test_row_paths_fill_the_template_with_each_rows_key() -> None:
         "train.zip/train/y.jpg",
     ]
     assert rowfiles.row_paths({**entry, "key": "name"}, frame, "test", "id") == ["test/p", "test/q"]
+
+
+def test_row_paths_fill_other_columns_a_template_names() -> None:
+    frame = pd.DataFrame({"id": [7, 8], "label": ["cat", "dog"], "file_name": ["a/7.jpg", "b/8.jpg"]})
+    by_class = {"train": "train/{label}/{id}.jpg", "kind": "image"}
+    assert rowfiles.row_paths(by_class, frame, "train", "id") == ["train/cat/7.jpg", "train/dog/8.jpg"]
+    by_column = {"train": "images/{file_name}", "kind": "image"}
+    assert rowfiles.row_paths(by_column, frame, "train", "id") == ["images/a/7.jpg", "images/b/8.jpg"]
+    sharded = pd.DataFrame({"id": ["3f2a", "b071"]})
+    by_first = {"train": "train/{id[0]}/{id}.npy", "kind": "signal"}
+    assert rowfiles.row_paths(by_first, sharded, "train", "id") == ["train/3/3f2a.npy", "train/b/b071.npy"]
+    by_prefix = {"train": "train/{id[:2]}/{id[1]}/{id}.npy", "kind": "signal"}
+    assert rowfiles.row_paths(by_prefix, sharded, "train", "id") == [
+        "train/3f/f/3f2a.npy",
+        "train/b0/0/b071.npy",
+    ]
 
 
 def test_load_image_gives_unit_rgb_whatever_the_depth(tmp_path: Path) -> None:

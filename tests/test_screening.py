@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlestar.engineers.base import ScreenResult, screening_table
+from mlestar.engineers.base import Candidate, ScreenResult, screening_table
 from mlestar.folds import Predictions
 from mlestar.search import screening, validation
 from mlestar.search.widen import seed_variant
@@ -46,6 +46,22 @@ def test_ties_go_to_the_engineers_order_and_failures_fill_last() -> None:
     assert screening.choose(results, 4, lower_is_better=True) == ["a", "b", "broken", "slow"]
     ranked = screening.ranked_results(results, lower_is_better=True)
     assert [r.name for r in ranked] == ["a", "b", "broken", "slow"]
+
+
+def test_one_candidate_of_each_family_is_screened_before_a_second_of_any() -> None:
+    def cand(name: str, family: str) -> Candidate:
+        return Candidate(name, "", "", family=family)
+
+    candidates = [
+        cand("lgbm", "boosting"),
+        cand("catboost", "boosting"),
+        cand("xgb", "boosting"),
+        cand("rf", "bagging"),
+        cand("tfidf", "linear_text"),
+        cand("et", "bagging"),
+    ]
+    # A screening cut short after three scripts has seen boosting, bagging and text models.
+    assert screening.screening_order(candidates) == [0, 3, 4, 1, 5, 2]
 
 
 def test_the_table_shows_every_candidate_its_score_time_and_the_choice() -> None:

@@ -3,8 +3,9 @@
 MLE-STAR retrieves candidate models by searching the web for what worked on similar tasks. Offline,
 the honest equivalent is evidence from the task itself: each candidate's first script runs on the
 screening split (a subsample of a few thousand rows in two folds; small tables keep their folds),
-under a time box, in parallel, early in the budget. The M best, one per model family first,
-become the drafts; the engineer's own order only decides who is screened first and breaks ties.
+under a time box, in parallel, early in the budget, one candidate of each model family before a
+second of any. The M best, one per model family first, become the drafts; the engineer's own order
+only decides who is screened first and breaks ties.
 
 Decisions never depend on which parallel job finishes first: results are read back in the order
 the candidates were given, and the choice is a pure function of the table, journaled once.
@@ -75,6 +76,20 @@ def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     return ScreenResult(cand.name, family, node.score, round(node.duration_s, 2), node.status, prior)
 
 
+def screening_order(candidates: Sequence[Candidate]) -> list[int]:
+    """Positions of the candidates in the order they are screened: the first of each family, in the
+    engineer's order, then the second of each, and so on. When the screening's share of the budget
+    runs out before every candidate ran (slow candidates, a loaded machine), the evidence it has
+    spans every family rather than three boosters."""
+    rounds: dict[int, list[int]] = {}
+    seen: dict[str, int] = {}
+    for i, cand in enumerate(candidates):
+        family = cand.family or cand.name
+        rounds.setdefault(seen.get(family, 0), []).append(i)
+        seen[family] = seen.get(family, 0) + 1
+    return [i for r in sorted(rounds) for i in rounds[r]]
+
+
 def how_many(search: Search, n_candidates: int) -> int:
     """Candidates to screen: all of them, unless --max-nodes leaves too few scripts for the rest."""
     left = search.budget.nodes_left()
@@ -131,10 +146,12 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
         return None
     chosen_before = search.memo.values.get("screen-choice") is not None
     box = time_box(search)
+    order = screening_order(candidates)[:n]
     futures = []
-    for i, cand in enumerate(candidates[:n]):
+    for slot, i in enumerate(order):
+        cand = candidates[i]
         att = Attempt(
-            id=f"screen-{i}",
+            id=f"screen-{slot}",
             stage=Stage.SCREEN,
             role="screen",
             plan=f"{cand.name}: screening its first script",
@@ -143,9 +160,9 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
             time_box=box,
         )
         futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
-    nodes = {cand.name: f.result() for cand, f in zip(candidates[:n], futures, strict=True)}
+    nodes = {candidates[i].name: f.result() for i, f in zip(order, futures, strict=True)}
     found = {name: node for name, node in nodes.items() if node is not None}
-    results = [result_of(c, i, found.get(c.name)) for i, c in enumerate(candidates[:n])]
+    results = [result_of(candidates[i], i, found.get(candidates[i].name)) for i in sorted(order)]
     lower = search.ctx.spec.lower_is_better
     drafts = search.memo("screen-choice", lambda: choose(results, m, lower))
     ranked = [replace(r, chosen=r.name in drafts) for r in ranked_results(results, lower)]

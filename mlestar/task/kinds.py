@@ -5,10 +5,12 @@ Decided from the data, never from a task's name.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlestar.metrics import get_metric
@@ -32,7 +34,11 @@ _REGION_WORDS = ("mask", "dice", "iou", "box", "hausdorff", "fbeta")
 
 def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dict[str, Any], ...]:
     """Path templates ("train/{id}.jpg") that resolve for most rows of train and of test; per-pixel
-    tables carry their own (one picture per "image" key)."""
+    tables carry their own (one picture per "image" key).
+
+    "{id}" stands for the row's key. Where the file's place varies with another column of the row
+    (one folder per class: "train/{label}/{id}.jpg"; a column holding the path: "train/{file_name}"),
+    the template names that column in braces."""
     if t.train.attrs.get(PIXEL_FILES):
         return (dict(t.train.attrs[PIXEL_FILES]),)
     if id_column is None or id_column not in t.test.columns:
@@ -40,47 +46,125 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     listing = files.listing_of(task_dir)
     if not listing:
         return ()
-    found = []
-    train_keys = (
-        [str(k) for k in t.train[id_column].head(_SAMPLE_KEYS)] if id_column in t.train.columns else []
+    index = _PathIndex(listing)
+    train_rows = t.train.head(_SAMPLE_KEYS) if id_column in t.train.columns else t.train.head(0)
+    test_rows = t.test.head(_SAMPLE_KEYS)
+    train_t, test_t = _template(index, train_rows, id_column), _template(index, test_rows, id_column)
+    if not (train_t or test_t):
+        return ()
+    template, rows = (train_t, train_rows) if train_t else (test_t, test_rows)
+    example = fill_template(
+        template or "", {**_values(rows.iloc[0], id_column), "id": str(rows.iloc[0][id_column])}
     )
-    test_keys = [str(k) for k in t.test[id_column].head(_SAMPLE_KEYS)]
-    train_t, test_t = _template(listing, train_keys), _template(listing, test_keys)
-    if train_t or test_t:
-        template, keys = (train_t, train_keys) if train_t else (test_t, test_keys)
-        example = (template or "").replace("{id}", keys[0])
-        suffix = PurePosixPath(example).suffix.lower()
-        found.append({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")})
-    return tuple(found)
+    suffix = PurePosixPath(example).suffix.lower()
+    return ({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")},)
 
 
-def _template(listing: list[str], keys: list[str]) -> str | None:
-    if not keys:
+_PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
+"""{column}, {column[i]} (its i-th character) or {column[:n]} (its first n characters)."""
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    """A row's file: the template with each "{column}" replaced by the row's value ("id": its key)."""
+
+    def cell(m: re.Match[str]) -> str:
+        value = values[m.group(1)]
+        return value[int(m.group(2))] if m.group(2) else value[: int(m.group(3))] if m.group(3) else value
+
+    return _PLACEHOLDER.sub(cell, template)
+
+
+class _PathIndex:
+    """The task's files by name, by stem, by folder name and by trailing path ("a/b/1.jpg")."""
+
+    def __init__(self, listing: list[str]) -> None:
+        self.by_part: dict[str, list[str]] = {}
+        self.by_tail: dict[str, list[str]] = {}
+        for path in listing:
+            p = PurePosixPath(path)
+            for part in {p.name, p.stem, *p.parts[:-1]}:
+                self.by_part.setdefault(part, []).append(path)
+            for i in range(1, len(p.parts) - 1):
+                self.by_tail.setdefault("/".join(p.parts[i:]), []).append(path)
+
+
+def _template(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> str | None:
+    """The template most rows' files fit (at least 80% of them): the key in the path as it is;
+    else the key with a folder named by another column; else a column that holds the path."""
+    if rows.empty:
         return None
-    votes: Counter[str] = Counter()
-    by_name: dict[str, list[str]] = {}
-    for path in listing:
-        p = PurePosixPath(path)
-        by_name.setdefault(p.name, []).append(path)
-        by_name.setdefault(p.stem, []).append(path)
-        for part in p.parts[:-1]:
-            by_name.setdefault(part, []).append(path)
-    for key in keys:
-        for path in set(by_name.get(key, ())):
-            votes[_with_key(path, key)] += 1
-    if not votes:
-        return None
-    template, n = votes.most_common(1)[0]
-    return template if n >= max(1, int(0.8 * len(keys))) else None
+    need = max(1, int(0.8 * len(rows)))
+    plain: Counter[str] = Counter()
+    named: Counter[str] = Counter()
+    for _, row in rows.iterrows():
+        key, values = str(row[key_column]), _values(row, key_column)
+        keyed = {_with_key(path, key) for path in index.by_part.get(key, ())}
+        plain.update(keyed)
+        named.update({_with_columns(t, values) for t in keyed} - keyed)
+        for column, value in values.items():  # a column holding the file's name or its path
+            hits = {
+                *index.by_tail.get(value, ()),
+                *(p for p in index.by_part.get(value, ()) if p.endswith(value)),
+            }
+            named.update({path[: len(path) - len(value)] + f"{{{column}}}" for path in hits})
+    for votes in (plain, named):
+        if votes:
+            template, n = votes.most_common(1)[0]
+            if n >= need:
+                return template
+    return None
+
+
+def _values(row: pd.Series, key_column: str) -> dict[str, str]:
+    """The row's other cells that could name a file or folder (text, or whole numbers)."""
+    out = {}
+    for column, value in row.items():
+        if (
+            column == key_column
+            or str(column) == "id"
+            or not isinstance(value, str | int | np.integer)
+            or isinstance(value, bool)
+        ):
+            continue
+        text = str(value).strip()
+        if text and "{" not in text and "}" not in text:
+            out[str(column)] = text
+    return out
 
 
 def _with_key(path: str, key: str) -> str:
     parts = list(PurePosixPath(path).parts)
-    for i, part in enumerate(parts):
-        if part == key or PurePosixPath(part).stem == key:
-            parts[i] = part.replace(key, "{id}", 1)
-            break
-    return "/".join(parts)
+    at = next((i for i, p in enumerate(parts) if p == key or PurePosixPath(p).stem == key), None)
+    if at is None:
+        return path
+    parts[at] = parts[at].replace(key, "{id}", 1)
+    return "/".join([*_sharded(parts[:at], key), *parts[at:]])
+
+
+def _sharded(folders: list[str], key: str) -> list[str]:
+    """Folders that spread files by the first characters of their key ("3/3f2a.npy",
+    "a/b/c/abc9.jpg", "ab/ab12.png") named as such: {id[0]}, {id[1]}, ..., or {id[:2]}."""
+    out, used = [], 0
+    for part in folders:
+        if part and used + len(part) < len(key) and part == key[used : used + len(part)]:
+            if len(part) == 1:
+                out.append(f"{{id[{used}]}}")
+                used += 1
+                continue
+            if used == 0:
+                out.append(f"{{id[:{len(part)}]}}")
+                used = len(part)
+                continue
+        out.append(part)
+    return out
+
+
+def _with_columns(template: str, values: dict[str, str]) -> str:
+    """The template with each folder that equals one of the row's values named by its column."""
+    parts = template.split("/")
+    by_value = {v: c for c, v in reversed(values.items())}
+    named = [f"{{{by_value[p]}}}" if p in by_value and "{" not in p else p for p in parts[:-1]]
+    return "/".join([*named, parts[-1]])
 
 
 def id_carries_time(test: pd.DataFrame, id_column: str | None) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlestar.task.kinds import fill_template
+
 SAMPLE = 12
 MEDIA_KINDS = ("image", "audio", "signal")
 
@@ -36,10 +38,9 @@ def describe(
             or key not in train.columns
         ):
             continue
-        keys = pd.unique(train[key].astype(str))[:SAMPLE]
-        datas = [
-            d for d in (read_file(task_dir, entry["train"].replace("{id}", k)) for k in keys) if d is not None
-        ]
+        rows = train.drop_duplicates(key).head(SAMPLE).astype(str)
+        paths = [fill_template(entry["train"], {**row, "id": row[key]}) for row in rows.to_dict("records")]
+        datas = [d for d in (read_file(task_dir, p) for p in paths) if d is not None]
         described = _pictures(datas) if kind == "image" else _clips(datas)
         if described:
             found[str(kind)] = described

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tarfile
+import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
 SHARED_CACHE = Path("input") / "cache"
 """Features other attempts of this run computed (read-only; the harness fills it)."""
 OWN_CACHE = Path("cache")
@@ -59,6 +61,8 @@ class FileReader:
         with lock:
             if isinstance(handle, zipfile.ZipFile):
                 return handle.read(member) if member in members else None
+            if isinstance(handle, Unpacked):
+                return (handle.root / member).read_bytes() if member in members else None
             found = members.get(member)
             extracted = handle.extractfile(found) if found is not None else None
             return extracted.read() if extracted is not None else None
@@ -70,11 +74,36 @@ class FileReader:
                 if archive.lower().endswith(".zip"):
                     handle: Any = zipfile.ZipFile(path)
                     members = dict.fromkeys(handle.namelist())
+                elif archive.lower().endswith(".7z"):
+                    handle, members = unpacked_7z(path)
                 else:
                     handle = tarfile.open(path)  # noqa: SIM115 (kept open: members are read on demand)
                     members = {m.name.removeprefix("./"): m for m in handle.getmembers() if m.isfile()}
                 self.archives[archive] = (handle, threading.Lock(), members)
             return self.archives[archive]
+
+
+class Unpacked:
+    """An archive unpacked into a temporary folder, removed on close()."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="mlestar-unpacked-")
+        self.root = Path(self.folder.name)
+
+    def close(self) -> None:
+        self.folder.cleanup()
+
+
+def unpacked_7z(path: Path) -> tuple[Unpacked, dict[str, Any]]:
+    """A 7z archive unpacked once (7z compresses files together in blocks, so reading members one
+    by one would decompress the same blocks again and again), and its member names."""
+    import py7zr
+
+    unpacked = Unpacked()
+    with py7zr.SevenZipFile(path) as archive:
+        archive.extractall(path=unpacked.root)
+    files = unpacked.root.rglob("*")
+    return unpacked, {str(f.relative_to(unpacked.root)): None for f in files if f.is_file()}
 
 
 def map_rows(function: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
@@ -126,11 +155,29 @@ def cached_groups(
     return {group: found[group] for group in settings}
 
 
+PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
+"""In a template: {id} (the row's key), {column} (the row's value there), {id[0]} (its first
+character: folders that spread files by key) or {id[:2]} (its first two characters)."""
+
+
 def row_paths(entry: dict[str, Any], frame: pd.DataFrame, split: str, id_column: str) -> list[str]:
-    """Each row's file, relative to the task folder: the split's template with the row's key."""
+    """Each row's file, relative to the task folder: the split's template filled with the row's key
+    and, where the template names other columns ("train/{label}/{id}.jpg"), the row's values."""
     template = entry.get(split) or entry["train"]
-    keys = frame[entry.get("key") or id_column].astype(str)
-    return [template.replace("{id}", key) for key in keys]
+    key = entry.get("key") or id_column
+    names = sorted({m.group(1) for m in PLACEHOLDER.finditer(template)})
+    if template.count("{") == 1 and "{id}" in template:
+        return [template.replace("{id}", k) for k in frame[key].astype(str)]
+    columns = [frame[key if name == "id" else name].astype(str) for name in names]
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return [PLACEHOLDER.sub(lambda m, row=row: cell(m, row), template) for row in rows]
+
+
+def cell(match: re.Match[str], row: dict[str, str]) -> str:
+    """What one placeholder stands for in this row."""
+    value = row[match.group(1)]
+    index, prefix = match.group(2), match.group(3)
+    return value[int(index)] if index else value[: int(prefix)] if prefix else value
 
 
 def stack_groups(
