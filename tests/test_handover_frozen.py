@@ -328,3 +328,22 @@ def test_a_handed_over_script_that_breaks_the_rule_is_not_called_exact(tmp_path:
     assert len(reasons) == 1 and reasons[0].startswith(
         "draft-0 depends on the clock outside the explore guard"
     )
+
+
+def test_an_attempt_repeated_on_several_splits_searches_on_the_first_only(tmp_path: Path) -> None:
+    """The other splits run the script with what the first found frozen in: every split scores the
+    settings the attempt keeps, and no time box the machine's speed shortens decides a repeat."""
+    from tests.test_handover import _start
+
+    task = regression_task(tmp_path / "task")
+    cfg = config(task, tmp_path / "run", t_outer=0, r_ensemble=0, m_candidates=1, repeats=3)
+    _start(cfg, _ClockSearchEngineer(drafts={"a": 0.5}))
+    journal = Journal(cfg.run_dir)
+    assert journal.nodes["draft-0"].meta["repeats"] == 3
+    work = cfg.run_dir / "attempts" / "draft-0"
+    kept = (work / "solution.py").read_text()
+    assert "FROZEN = {'noise'" in kept and (work / "output" / contract.FROZEN_FILE).exists()
+    for r in (1, 2):
+        repeat = work / f"repeat-{r}"
+        assert (repeat / "solution.py").read_text() == kept  # frozen with the first split's findings
+        assert not (repeat / "output" / contract.FROZEN_FILE).exists()  # so it searched nothing

@@ -4,7 +4,8 @@ A script that searches its settings carries a top-level `FROZEN = None` and, in 
 writes what it found to output/frozen.json (mlestar/contract.py). After such an attempt works,
 the line is rewritten as `FROZEN = {...}` in the attempt's own solution.py, which is the script
 every later step reads: refinements, the final fit, solution.py and the export. The script as it
-ran is kept beside it as solution.explore.py.
+ran is kept beside it as solution.explore.py. An attempt the harness repeats on several splits
+searches on the first only; the others run the script with what it found (frozen_by_first_run).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlestar import syntax
@@ -95,6 +97,20 @@ def _finite(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     return True
+
+
+def frozen_by_first_run(script: str, output_dir: Path) -> str:
+    """The script with what its first run's search found (output_dir/frozen.json) frozen in: what
+    the harness runs on a search attempt's further splits, so that every split scores the settings
+    the attempt keeps and no repeat searches again in a time box the machine's speed shortens.
+    The script as it is when it searched nothing, or what it found cannot be frozen."""
+    found = output_dir / FROZEN_FILE
+    if unfrozen_span(script) is None or not found.exists():
+        return script
+    try:
+        return freeze_script(script, json.loads(found.read_text()))
+    except (json.JSONDecodeError, FreezeError):
+        return script
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
+from mlestar.search.freeze import frozen_by_first_run
 from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
@@ -169,8 +170,9 @@ class Harness:
         result: RunResult | None = None
         for r, split in enumerate(splits):
             workdir = script_path.parent if r == 0 else self.layout.repeat(attempt.id, r)
+            path = script_path if r == 0 else self._repeat_script(script, script_path, workdir)
             left = timeout_s - (time.time() - started)
-            one = self._execute(script_path, workdir, split.path, left, threads, len(splits), final)
+            one = self._execute(path, workdir, split.path, left, threads, len(splits), final)
             result = result or one
             judged = self._judge(workdir, one, split.folds)
             if isinstance(judged, tuple):  # a failure on any split fails the attempt (scores must compare)
@@ -208,6 +210,17 @@ class Harness:
         result = self.executor.run(script, workdir, limits)
         feature_cache.share(workdir / contract.CACHE_DIR, self.layout.cache)
         return result
+
+    def _repeat_script(self, script: str, first: Path, workdir: Path) -> Path:
+        """What a further split runs: the script with its first run's findings frozen in
+        (freeze.py), so the machine's speed cannot change what the repeats score."""
+        frozen = frozen_by_first_run(script, first.parent / contract.OUTPUT_DIR)
+        if frozen == script:
+            return first
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / first.name
+        path.write_text(frozen)
+        return path
 
     def _write_script(self, attempt_id: str, script: str) -> tuple[Path, str]:
         """Write the attempt's solution.py; its path, and its path relative to the run folder."""
