@@ -13,7 +13,8 @@ RUN_DIR/
   cache/               features computed from the task's files, shared by the attempts
   attempts/<node-id>/  one folder per attempt
     solution.py  input/ (links)  output/oof.npy  output/test.npy  stdout.txt  stderr.txt
-    repeat-<r>/        on small data, the same script run on split r (its own input/ and output/);
+    repeat-<r>/        on small data, the same script run on split r (its own input/ and output/,
+                       and solution.py when the script searched: what split 1 found frozen in);
                        the attempt's output/oof.npy is then the average over the splits
   journal.jsonl        every attempt and decision, appended as it happens
   submission.csv       the checked submission
