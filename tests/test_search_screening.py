@@ -210,3 +210,30 @@ def test_resume_after_a_kill_during_screening_takes_the_same_path(
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
     assert _screening(resumed)["drafts"] == _screening(whole[2])["drafts"]
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
+
+
+def test_with_per_row_files_the_first_candidate_is_screened_alone_and_unboxed(tmp_path: Path) -> None:
+    """Its script computes the files' features for the run's cache; the others start after it."""
+    task = regression_task(tmp_path / "task")
+    (task / "readings").mkdir()
+    for i in range(160):
+        (task / "readings" / f"{i}.txt").write_text(f"{i % 7} {i % 5}\n")
+    cfg, outcome, journal = _run(tmp_path, _families(), m_candidates=2, screen_rows=60, widen_seeds=0)
+    assert outcome.status == "ok"
+    screened = sorted((n for n in journal.nodes.values() if n.stage == "screen"), key=lambda n: n.id)
+    assert len(screened) == 5
+    first, others = screened[0], screened[1:]
+    assert all(first.ended is not None and first.ended <= n.started for n in others)
+    assert "the first alone and unboxed" in _screening(journal)["split"]
+
+
+def test_a_stage_given_more_time_keeps_clear_of_the_next_stages_deadline() -> None:
+    from mlestar.search.budget import Budget
+
+    budget = Budget.plan(300.0, 0.0, None, 0)
+    screen, draft = budget.stage_deadline("screen"), budget.stage_deadline("draft")
+    budget.extend_stage("screen", 10.0)
+    assert budget.stage_deadline("screen") == pytest.approx(screen + 10.0)
+    budget.extend_stage("screen", 1000.0)
+    assert budget.stage_deadline("screen") == pytest.approx(draft)
+    assert budget.stage_deadline("draft") == pytest.approx(draft)
