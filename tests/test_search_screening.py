@@ -227,13 +227,15 @@ def test_with_per_row_files_the_first_candidate_is_screened_alone_and_unboxed(tm
     assert "the first alone and unboxed" in _screening(journal)["split"]
 
 
-def test_a_stage_given_more_time_keeps_clear_of_the_next_stages_deadline() -> None:
+def test_work_done_once_for_every_script_moves_the_whole_schedule() -> None:
     from mlestar.search.budget import Budget
 
     budget = Budget.plan(300.0, 0.0, None, 0)
-    screen, draft = budget.stage_deadline("screen"), budget.stage_deadline("draft")
-    budget.extend_stage("screen", 10.0)
-    assert budget.stage_deadline("screen") == pytest.approx(screen + 10.0)
-    budget.extend_stage("screen", 1000.0)
-    assert budget.stage_deadline("screen") == pytest.approx(draft)
-    assert budget.stage_deadline("draft") == pytest.approx(draft)
+    search_s = budget.total_s - budget.reserve_s
+    assert budget.stage_deadline("draft") == pytest.approx(0.35 * search_s)
+    budget.start_schedule_after(60.0)
+    assert budget.stage_deadline("screen") == pytest.approx(60.0 + 0.20 * (search_s - 60.0))
+    assert budget.stage_deadline("draft") == pytest.approx(60.0 + 0.35 * (search_s - 60.0))
+    assert budget.stage_deadline("ensemble") == pytest.approx(search_s)
+    budget.start_schedule_after(30.0)  # never moved back
+    assert budget.stage_deadline("draft") == pytest.approx(60.0 + 0.35 * (search_s - 60.0))

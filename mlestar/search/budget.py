@@ -37,8 +37,8 @@ class Budget:
     nodes_run: int = 0
     base_reserve_s: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
-    _extra_s: dict[str, float] = field(default_factory=dict)
-    """Seconds a stage was given beyond its share (see extend_stage)."""
+    _schedule_start_s: float = 0.0
+    """Elapsed seconds from which the stage shares are counted (see start_schedule_after)."""
 
     @classmethod
     def plan(cls, total_s: float, spent_before_s: float, max_nodes: int | None, nodes_run: int) -> Budget:
@@ -62,17 +62,16 @@ class Budget:
         return max(0.0, self.total_s - self.reserve_s - self.elapsed())
 
     def stage_deadline(self, stage: str) -> float:
-        """Elapsed seconds by which the stage should stop starting new attempts."""
-        return (self.total_s - self.reserve_s) * STAGE_ENDS[stage] + self._extra_s.get(stage, 0.0)
+        """Elapsed seconds by which the stage should stop starting new attempts: its share of the
+        search time left after the schedule's start (see start_schedule_after)."""
+        start = self._schedule_start_s
+        return start + (self.total_s - self.reserve_s - start) * STAGE_ENDS[stage]
 
-    def extend_stage(self, stage: str, seconds: float) -> None:
-        """Give a stage more time, up to the next stage's deadline: work done once in it that later
-        stages no longer pay for (the screening's first script computing features of the task's
-        files for every script after it)."""
-        names = list(STAGE_ENDS)
-        after = names[names.index(stage) + 1] if stage != names[-1] else stage
-        room = max(0.0, self.stage_deadline(after) - self.stage_deadline(stage))
-        self._extra_s[stage] = self._extra_s.get(stage, 0.0) + min(seconds, room)
+    def start_schedule_after(self, seconds: float) -> None:
+        """Lay the stages' shares over the time left after `seconds` of elapsed time: work done once
+        for every later script (the screening's first script computing features of the task's
+        files) moves the whole schedule rather than eating the first stage's share."""
+        self._schedule_start_s = max(self._schedule_start_s, seconds)
 
     def may_start(self, stage: str, expected_s: float = 0.0) -> bool:
         """May a new attempt start? Not past the stage's deadline, nor when it would likely overrun it."""

@@ -5,7 +5,7 @@ the honest equivalent is evidence from the task itself: each candidate's first s
 screening split (a subsample of a few thousand rows in two folds; small tables keep their folds),
 under a time box, in parallel, early in the budget, one candidate of each model family before a
 second of any. Where scripts read per-row files, the first candidate runs alone and unboxed, and
-the screening gets its time on top of its share: it computes the files' features once, for all. The M best, one per model family first, become the drafts; the engineer's own order
+the stages' shares are laid over the time left after it: it computes the files' features once, for all. The M best, one per model family first, become the drafts; the engineer's own order
 only decides who is screened first and breaks ties.
 
 Decisions never depend on which parallel job finishes first: results are read back in the order
@@ -172,8 +172,8 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
         )
         futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
         if first_alone:  # its features of the task's files fill the run's cache for all the others
-            warmed = futures[-1].result()
-            search.budget.extend_stage(Stage.SCREEN, warmed.duration_s if warmed is not None else 0.0)
+            futures[-1].result()
+            search.budget.start_schedule_after(search.budget.elapsed())
     nodes = {candidates[i].name: f.result() for i, f in zip(order, futures, strict=True)}
     found = {name: node for name, node in nodes.items() if node is not None}
     results = [result_of(candidates[i], i, found.get(candidates[i].name)) for i in sorted(order)]
