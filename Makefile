@@ -24,10 +24,12 @@ demo: setup
 	$(BIN)/mlestar run examples/breast-cancer --out runs/demo --budget 2m --no-live
 	$(BIN)/mlestar status runs/demo
 
-## The default test suite (fast; no network). Chromium is fetched for the report's browser test.
+## The default test suite (fast; no network), on two workers (pytest-xdist; TEST_WORKERS=0 runs it in
+## one process). Chromium is fetched for the report's browser test.
+TEST_WORKERS ?= 2
 test: setup
 	@bash tools/ensure_chromium.sh
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 ## Long end-to-end checks.
 test-slow: setup

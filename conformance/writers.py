@@ -128,7 +128,7 @@ def file_bytes(kind: str, rng: np.random.Generator, suffix: str) -> bytes:
     if kind == "image":
         return _image(rng, suffix)
     if kind == "audio":
-        return _wav(rng)
+        return _aiff(rng) if suffix.lower() in (".aif", ".aiff") else _wav(rng)
     if kind == "npy":
         buf = io.BytesIO()
         np.save(buf, rng.random((4, 8)).astype(np.float32))
@@ -165,6 +165,15 @@ def _wav(rng: np.random.Generator) -> bytes:
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes((rng.normal(0, 2000, 400)).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def _aiff(rng: np.random.Generator) -> bytes:
+    """An AIFF clip (16-bit samples at 2 kHz, as underwater recorders keep them)."""
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, rng.normal(0, 0.06, 400), 2000, format="AIFF", subtype="PCM_16")
     return buf.getvalue()
 
 

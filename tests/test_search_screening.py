@@ -210,3 +210,32 @@ def test_resume_after_a_kill_during_screening_takes_the_same_path(
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
     assert _screening(resumed)["drafts"] == _screening(whole[2])["drafts"]
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
+
+
+def test_with_per_row_files_the_first_candidate_is_screened_alone_and_unboxed(tmp_path: Path) -> None:
+    """Its script computes the files' features for the run's cache; the others start after it."""
+    task = regression_task(tmp_path / "task")
+    (task / "readings").mkdir()
+    for i in range(160):
+        (task / "readings" / f"{i}.txt").write_text(f"{i % 7} {i % 5}\n")
+    cfg, outcome, journal = _run(tmp_path, _families(), m_candidates=2, screen_rows=60, widen_seeds=0)
+    assert outcome.status == "ok"
+    screened = sorted((n for n in journal.nodes.values() if n.stage == "screen"), key=lambda n: n.id)
+    assert len(screened) == 5
+    first, others = screened[0], screened[1:]
+    assert all(first.ended is not None and first.ended <= n.started for n in others)
+    assert "the first alone and unboxed" in _screening(journal)["split"]
+
+
+def test_work_done_once_for_every_script_moves_the_whole_schedule() -> None:
+    from mlestar.search.budget import Budget
+
+    budget = Budget.plan(300.0, 0.0, None, 0)
+    search_s = budget.total_s - budget.reserve_s
+    assert budget.stage_deadline("draft") == pytest.approx(0.35 * search_s)
+    budget.start_schedule_after(60.0)
+    assert budget.stage_deadline("screen") == pytest.approx(60.0 + 0.20 * (search_s - 60.0))
+    assert budget.stage_deadline("draft") == pytest.approx(60.0 + 0.35 * (search_s - 60.0))
+    assert budget.stage_deadline("ensemble") == pytest.approx(search_s)
+    budget.start_schedule_after(30.0)  # never moved back
+    assert budget.stage_deadline("draft") == pytest.approx(60.0 + 0.35 * (search_s - 60.0))

@@ -279,7 +279,13 @@ if __name__ == "__main__":
 
 
 def trivial_script(spec: TaskSpec) -> str:
-    body = _TRIVIAL.format(
+    """The prior as solution.py (it writes the submission too)."""
+    return standalone_script(trivial_body(spec))
+
+
+def trivial_body(spec: TaskSpec) -> str:
+    """The prior as a solution script the harness runs: predictions only."""
+    return _TRIVIAL.format(
         input=INPUT_DIR,
         output=OUTPUT_DIR,
         marker=BLOCK_MARKER,
@@ -287,4 +293,3 @@ def trivial_script(spec: TaskSpec) -> str:
         multiclass=spec.problem_type is ProblemType.MULTICLASS,
         n_outputs=spec.n_outputs,
     )
-    return standalone_script(body)

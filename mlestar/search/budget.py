@@ -37,6 +37,8 @@ class Budget:
     nodes_run: int = 0
     base_reserve_s: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
+    _schedule_start_s: float = 0.0
+    """Elapsed seconds from which the stage shares are counted (see start_schedule_after)."""
 
     @classmethod
     def plan(cls, total_s: float, spent_before_s: float, max_nodes: int | None, nodes_run: int) -> Budget:
@@ -60,8 +62,16 @@ class Budget:
         return max(0.0, self.total_s - self.reserve_s - self.elapsed())
 
     def stage_deadline(self, stage: str) -> float:
-        """Elapsed seconds by which the stage should stop starting new attempts."""
-        return (self.total_s - self.reserve_s) * STAGE_ENDS[stage]
+        """Elapsed seconds by which the stage should stop starting new attempts: its share of the
+        search time left after the schedule's start (see start_schedule_after)."""
+        start = self._schedule_start_s
+        return start + (self.total_s - self.reserve_s - start) * STAGE_ENDS[stage]
+
+    def start_schedule_after(self, seconds: float) -> None:
+        """Lay the stages' shares over the time left after `seconds` of elapsed time: work done once
+        for every later script (the screening's first script computing features of the task's
+        files) moves the whole schedule rather than eating the first stage's share."""
+        self._schedule_start_s = max(self._schedule_start_s, seconds)
 
     def may_start(self, stage: str, expected_s: float = 0.0) -> bool:
         """May a new attempt start? Not past the stage's deadline, nor when it would likely overrun it."""

@@ -4,7 +4,8 @@ MLE-STAR retrieves candidate models by searching the web for what worked on simi
 the honest equivalent is evidence from the task itself: each candidate's first script runs on the
 screening split (a subsample of a few thousand rows in two folds; small tables keep their folds),
 under a time box, in parallel, early in the budget, one candidate of each model family before a
-second of any. The M best, one per model family first, become the drafts; the engineer's own order
+second of any. Where scripts read per-row files, the first candidate runs alone and unboxed, and
+the stages' shares are laid over the time left after it: it computes the files' features once, for all. The M best, one per model family first, become the drafts; the engineer's own order
 only decides who is screened first and breaks ties.
 
 Decisions never depend on which parallel job finishes first: results are read back in the order
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlestar.engineers.base import Candidate, ScreenResult, screening_table
 from mlestar.journal import Node, Stage, Status
@@ -90,6 +91,14 @@ def screening_order(candidates: Sequence[Candidate]) -> list[int]:
     return [i for r in sorted(rounds) for i in rounds[r]]
 
 
+def reads_row_files(profile: dict[str, Any]) -> bool:
+    """Do the scripts read per-row files (pictures, sounds, ...)? Then the first candidate is
+    screened alone and without the time box: computing the files' features is most of a first
+    script's time, and candidates started together would each compute them and all time out,
+    where after the first one they read them from the run's cache."""
+    return bool(profile.get("files"))
+
+
 def how_many(search: Search, n_candidates: int) -> int:
     """Candidates to screen: all of them, unless --max-nodes leaves too few scripts for the rest."""
     left = search.budget.nodes_left()
@@ -147,9 +156,11 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
     chosen_before = search.memo.values.get("screen-choice") is not None
     box = time_box(search)
     order = screening_order(candidates)[:n]
+    warm_up = reads_row_files(search.ctx.profile)
     futures = []
     for slot, i in enumerate(order):
         cand = candidates[i]
+        first_alone = warm_up and slot == 0
         att = Attempt(
             id=f"screen-{slot}",
             stage=Stage.SCREEN,
@@ -157,9 +168,12 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
             plan=f"{cand.name}: screening its first script",
             meta={"candidate": cand.name, "family": cand.family or cand.name, "prior": i},
             split="screen",
-            time_box=box,
+            time_box=None if first_alone else box,
         )
         futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
+        if first_alone:  # its features of the task's files fill the run's cache for all the others
+            futures[-1].result()
+            search.budget.start_schedule_after(search.budget.elapsed())
     nodes = {candidates[i].name: f.result() for i, f in zip(order, futures, strict=True)}
     found = {name: node for name, node in nodes.items() if node is not None}
     results = [result_of(candidates[i], i, found.get(candidates[i].name)) for i in sorted(order)]
@@ -188,4 +202,9 @@ def split_note(search: Search) -> str:
     if folds is None:
         return ""
     used = folds[folds >= 0]
-    return f"{len(used)} rows in {len(set(used.tolist()))} folds, at most {time_box(search):.0f} s per script"
+    note = f"{len(used)} rows in {len(set(used.tolist()))} folds, at most {time_box(search):.0f} s per script"
+    return note + (
+        " (the first alone and unboxed: it computes the files' features)"
+        if reads_row_files(search.ctx.profile)
+        else ""
+    )

@@ -26,6 +26,16 @@ if TYPE_CHECKING:
 
 EXAMPLE_ROWS = 5
 _BASE_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "pyarrow")
+_MODEL_LIBRARIES = {
+    "sklearn": "scikit-learn",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "catboost": "catboost",
+    "scipy": "scipy",
+    "optuna": "optuna",
+}
+"""Module -> the distribution that installs it, for the libraries a pickled predictor may refer to
+(a fixed table: asking importlib for every installed distribution takes seconds)."""
 _PICKLE_LOCK = threading.Lock()
 
 
@@ -174,11 +184,8 @@ def requirements(predictor_bytes: bytes) -> list[str]:
     """Pinned pip requirements: the base stack plus the ML libraries the pickle refers to."""
     import importlib.metadata as metadata
 
-    providers = metadata.packages_distributions()
     names = list(_BASE_REQUIREMENTS)
-    for module in ("sklearn", "lightgbm", "xgboost", "catboost", "scipy", "optuna"):
-        if module.encode() in predictor_bytes:
-            names.extend(providers.get(module, [module])[:1])
+    names += [dist for module, dist in _MODEL_LIBRARIES.items() if module.encode() in predictor_bytes]
     pinned = []
     for dist in dict.fromkeys(names):
         try:
