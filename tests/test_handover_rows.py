@@ -55,14 +55,23 @@ def _refusing(*members: str):  # type: ignore[no-untyped-def]
     return refuse
 
 
+DRAFTS = {"a": 0.5, "b": 0.52, "c": 4.0}
+"""Two good drafts and a bad one (greedy weights leave it out)."""
+
+
 def _run(
-    root: Path, refused: tuple[str, ...], kind: str = "greedy", fold_noise: bool = False, **settings: object
+    root: Path,
+    refused: tuple[str, ...],
+    kind: str = "greedy",
+    fold_noise: bool = False,
+    drafts: dict[str, float] = DRAFTS,
+    **settings: object,
 ) -> Path:
     import mlestar.handover.final as final
 
     task = regression_task(root / "task")
     cfg = config(task, root / "run", subsample_rows=SUBSAMPLE, **settings)
-    engineer = _RowsEngineer(drafts={"a": 0.5, "b": 0.52, "c": 4.0}, merge_gain=3.0, fold_noise=fold_noise)
+    engineer = _RowsEngineer(drafts=dict(drafts), merge_gain=3.0, fold_noise=fold_noise)
     engineer.kind = kind
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(final, "schedule", _refusing(*refused))
@@ -144,7 +153,8 @@ def test_an_ensemble_runs_only_its_stored_member_on_the_search_rows(tmp_path: Pa
 def _repeated(root: Path, kind: str) -> Path:
     """Three splits of the search's rows, each script predicting otherwise on each (as real models
     do); draft-1 not refit."""
-    run_dir = _run(root, ("draft-1",), kind, fold_noise=True, t_outer=0, r_ensemble=1, repeats=3)
+    two = {"a": 0.5, "b": 0.52}
+    run_dir = _run(root, ("draft-1",), kind, True, two, m_candidates=2, t_outer=0, r_ensemble=1, repeats=3)
     assert Journal(run_dir).nodes["draft-1"].meta["repeats"] == 3
     return run_dir
 
