@@ -97,8 +97,13 @@ def test_the_reserve_covers_every_member_packed_into_parallel_refits() -> None:
     budget = Budget.plan(600.0, 0.0, None, 0)
     budget.reserve_for_final_fit(40.0, 30.0, 25.0, lanes=2)
     assert budget.reserve_s == pytest.approx(1.3 * 55.0 + 3.0)
-    budget.reserve_for_final_fit(1000.0)
+    budget.reserve_for_final_fit(150.0)
     assert budget.reserve_s == pytest.approx(0.3 * 600.0)  # never more than 30% of the budget
+    # A member that cannot be refit within that holds no time: the search spends it.
+    budget.reserve_for_final_fit(1000.0)
+    assert budget.reserve_s == pytest.approx(budget.base_reserve_s)
+    budget.reserve_for_final_fit(100.0, 1000.0)  # the most likely member fits, the second does not
+    assert budget.reserve_s == pytest.approx(1.3 * 100.0 + 3.0)
 
 
 def test_max_nodes_shares_of_a_batch_follow_the_order_of_its_attempts() -> None:

@@ -47,10 +47,14 @@ class Budget:
 
     def reserve_for_final_fit(self, *durations_s: float, lanes: int = 1) -> None:
         """Keep enough time to refit the solution that would be handed over now: each of its
-        members takes what its search run took, the refits share `lanes` parallel workers
-        (never more than 30% of the budget)."""
-        wanted = max(self.base_reserve_s, 1.3 * packed_s(durations_s, lanes) + 3.0)
-        self.reserve_s = min(wanted, 0.3 * self.total_s)
+        members (most likely first) takes what its search run took, the refits share `lanes`
+        parallel workers. Never more than 30% of the budget, and only for the members that can be
+        refit within it: time held for a refit that cannot happen is better spent searching (a
+        member not refit hands over its stored predictions, which solution.py rebuilds exactly)."""
+        cap = 0.3 * self.total_s
+        fitting = [d for n, d in enumerate(durations_s) if packed_s(durations_s[: n + 1], lanes) + 3.0 <= cap]
+        wanted = 1.3 * packed_s(durations_s[: len(fitting)], lanes) + 3.0 if fitting else 0.0
+        self.reserve_s = min(max(self.base_reserve_s, wanted), cap)
 
     def elapsed(self) -> float:
         return self.spent_before_s + time.monotonic() - self._t0
