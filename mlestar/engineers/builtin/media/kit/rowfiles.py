@@ -3,6 +3,7 @@ threads within the script's allowance, and a cache of computed features shared b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -170,7 +171,7 @@ def row_paths(entry: dict[str, Any], frame: pd.DataFrame, split: str, id_column:
         return [template.replace("{id}", k) for k in frame[key].astype(str)]
     columns = [frame[key if name == "id" else name].astype(str) for name in names]
     rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    return [PLACEHOLDER.sub(lambda m, row=row: cell(m, row), template) for row in rows]
+    return [PLACEHOLDER.sub(functools.partial(cell, row=row), template) for row in rows]
 
 
 def cell(match: re.Match[str], row: dict[str, str]) -> str:
