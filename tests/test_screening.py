@@ -48,20 +48,33 @@ def test_ties_go_to_the_engineers_order_and_failures_fill_last() -> None:
     assert [r.name for r in ranked] == ["a", "b", "broken", "slow"]
 
 
-def test_one_candidate_of_each_family_is_screened_before_a_second_of_any() -> None:
+def test_a_familys_second_candidate_waits_a_few_places() -> None:
     def cand(name: str, family: str) -> Candidate:
         return Candidate(name, "", "", family=family)
 
-    candidates = [
+    tabular = [
         cand("lgbm", "boosting"),
         cand("catboost", "boosting"),
         cand("xgb", "boosting"),
         cand("rf", "bagging"),
+        cand("linear", "linear"),
         cand("tfidf", "linear_text"),
-        cand("et", "bagging"),
     ]
-    # A screening cut short after three scripts has seen boosting, bagging and text models.
-    assert screening.screening_order(candidates) == [0, 3, 4, 1, 5, 2]
+    # A screening cut short after five scripts has seen trees, bagging, a linear model and text
+    # models, not three boosters.
+    assert screening.screening_order(tabular, gap=2) == [0, 1, 3, 4, 5, 2]
+    text = [
+        cand("nb_words", "naive_bayes"),
+        cand("svm_chars", "linear_text"),
+        cand("nb_chars", "naive_bayes"),
+        cand("svm_words", "linear_text"),
+        cand("lgbm", "boosting"),
+        cand("rf", "bagging"),
+        cand("linear", "linear"),
+        cand("lda", "discriminant"),
+    ]
+    # Families the engineer ranks low do not crowd out a strong family's second candidate.
+    assert screening.screening_order(text, gap=2)[:5] == [0, 1, 2, 4, 3]
 
 
 def test_the_table_shows_every_candidate_its_score_time_and_the_choice() -> None:

@@ -3,8 +3,8 @@
 MLE-STAR retrieves candidate models by searching the web for what worked on similar tasks. Offline,
 the honest equivalent is evidence from the task itself: each candidate's first script runs on the
 screening split (a subsample of a few thousand rows in two folds; small tables keep their folds),
-under a time box, in parallel, early in the budget, one candidate of each model family before a
-second of any. Where scripts read per-row files, the first candidate runs alone and unboxed, and
+under a time box, in parallel, early in the budget; a family's second candidate waits a few
+places, so the evidence spans the leading families. Where scripts read per-row files, the first candidate runs alone and unboxed, and
 the stages' shares are laid over the time left after it: it computes the files' features once, for all. The M best, one per model family first, become the drafts; the engineer's own order
 only decides who is screened first and breaks ties.
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 NODE_SHARE = 3
 """With --max-nodes, screening takes at most this fraction (1/3) of the scripts left."""
+FAMILY_GAP = 2
+"""Places a family's second candidate moves down the screening order (its third: twice that)."""
 
 
 @dataclass(frozen=True)
@@ -77,18 +79,19 @@ def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     return ScreenResult(cand.name, family, node.score, round(node.duration_s, 2), node.status, prior)
 
 
-def screening_order(candidates: Sequence[Candidate]) -> list[int]:
-    """Positions of the candidates in the order they are screened: the first of each family, in the
-    engineer's order, then the second of each, and so on. When the screening's share of the budget
-    runs out before every candidate ran (slow candidates, a loaded machine), the evidence it has
-    spans every family rather than three boosters."""
-    rounds: dict[int, list[int]] = {}
+def screening_order(candidates: Sequence[Candidate], gap: int) -> list[int]:
+    """Positions of the candidates in the order they are screened: the engineer's order, except
+    that a family's second candidate moves `gap` places down, its third 2 x gap, and so on. When
+    the screening's share of the budget runs out before every candidate ran (slow candidates, a
+    loaded machine), its evidence spans the leading families rather than three boosters, while
+    a family the engineer ranks far down does not jump ahead of a strong family's second."""
     seen: dict[str, int] = {}
+    keyed = []
     for i, cand in enumerate(candidates):
         family = cand.family or cand.name
-        rounds.setdefault(seen.get(family, 0), []).append(i)
+        keyed.append((i + gap * seen.get(family, 0), i))
         seen[family] = seen.get(family, 0) + 1
-    return [i for r in sorted(rounds) for i in rounds[r]]
+    return [i for _, i in sorted(keyed)]
 
 
 def reads_row_files(profile: dict[str, Any]) -> bool:
@@ -155,7 +158,7 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
         return None
     chosen_before = search.memo.values.get("screen-choice") is not None
     box = time_box(search)
-    order = screening_order(candidates)[:n]
+    order = screening_order(candidates, FAMILY_GAP)[:n]
     warm_up = reads_row_files(search.ctx.profile)
     futures = []
     for slot, i in enumerate(order):
