@@ -24,9 +24,9 @@ demo: setup
 	$(BIN)/mlestar run examples/breast-cancer --out runs/demo --budget 2m --no-live
 	$(BIN)/mlestar status runs/demo
 
-## The default test suite (fast; no network), in one process: on two cores two pytest-xdist workers
-## saved only 8% (TEST_WORKERS=2 runs them). Chromium is fetched for the report's browser test.
-TEST_WORKERS ?= 0
+## The default test suite (fast; no network), on two workers (pytest-xdist; TEST_WORKERS=0 runs it in
+## one process). Chromium is fetched for the report's browser test.
+TEST_WORKERS ?= 2
 test: setup
 	@bash tools/ensure_chromium.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(TEST_WORKERS)
