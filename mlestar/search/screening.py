@@ -4,9 +4,10 @@ MLE-STAR retrieves candidate models by searching the web for what worked on simi
 the honest equivalent is evidence from the task itself: each candidate's first script runs on the
 screening split (a subsample of a few thousand rows in two folds; small tables keep their folds),
 under a time box, in parallel, early in the budget; a family's second candidate waits a few
-places, so the evidence spans the leading families. Where scripts read per-row files, the first candidate runs alone and unboxed, and
-the stages' shares are laid over the time left after it: it computes the files' features once, for all. The M best, one per model family first, become the drafts; the engineer's own order
-only decides who is screened first and breaks ties.
+places, so the evidence spans the leading families. Where scripts read per-row files, the first
+candidate runs alone and unboxed, and the stages' shares are laid over the time left after it: it
+computes the files' features once, for all. The M best, one per model family first, become the
+drafts; the engineer's own order only decides who is screened first and breaks ties.
 
 Decisions never depend on which parallel job finishes first: results are read back in the order
 the candidates were given, and the choice is a pure function of the table, journaled once.
