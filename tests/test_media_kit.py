@@ -94,6 +94,41 @@ def test_map_rows_keeps_the_order_on_several_threads() -> None:
     assert rowfiles.map_rows(lambda i: i * i, items, threads=2) == [i * i for i in items]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_map_rows_runs_the_rows_without_blas_threads_of_their_own(threads: int) -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    np.ones((4, 4)) @ np.ones(4)  # numpy's BLAS is loaded
+    before = blas_threads()
+    seen = rowfiles.map_rows(lambda _: blas_threads(), list(range(100)), threads)
+    assert all(s == {1} for s in seen)  # per row: one BLAS thread, the pool's threads are the parallelism
+    assert blas_threads() == before  # the model that follows gets the allowance back
+
+
+@pytest.mark.parametrize(
+    ("template", "row"),
+    [
+        ("train/{id}.jpg", {"id": "a1b2", "label": "cat"}),
+        ("train/{label}/{id}", {"id": "x.png", "label": "dog"}),
+        ("train/{id[0]}/{id}.npy", {"id": "3f2a", "label": "n"}),
+        ("train/{id[:2]}/{id[1]}/{id}.npy", {"id": "b071", "label": "n"}),
+        ("{label}_{id[:3]}.zip/{id}", {"id": "9988", "label": "c"}),
+    ],
+)
+def test_the_kit_fills_templates_as_intake_writes_them(template: str, row: dict[str, str]) -> None:
+    # Written twice on purpose (the kit ships standalone in scripts): the two must agree.
+    from mlestar.task.kinds import fill_template
+
+    frame = pd.DataFrame({"key": [row["id"]], "label": [row["label"]]})
+    kit = rowfiles.row_paths({"train": template, "kind": "image", "key": "key"}, frame, "train", "key")
+    assert kit == [fill_template(template, row)]
+    one = rowfiles.PLACEHOLDER.sub(lambda m: rowfiles.cell(m, row), template)
+    assert one == fill_template(template, row) and "{" not in one
+
+
 def test_row_paths_fill_the_template_with_each_rows_key() -> None:
     frame = pd.DataFrame({"id": ["x.jpg", "y.jpg"], "name": ["p", "q"]})
     entry = {"train": "train.zip/train/{id}", "test": "test/{id}", "kind": "image"}

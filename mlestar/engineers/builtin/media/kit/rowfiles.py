@@ -109,10 +109,15 @@ def unpacked_7z(path: Path) -> tuple[Unpacked, dict[str, Any]]:
 
 def map_rows(function: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
     """function over items, in order, on up to `threads` threads (decoders release the GIL)."""
-    if threads <= 1 or len(items) < 64:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(function, items))
+    from threadpoolctl import threadpool_limits
+
+    # One row's numpy work is tiny: BLAS and OpenMP threads of their own would wake up and spin
+    # beside the pool's threads at every small product, burning the CPU twice for no speed.
+    with threadpool_limits(limits=1):
+        if threads <= 1 or len(items) < 64:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(function, items))
 
 
 def cache_key(name: str, settings: dict[str, Any], paths: Sequence[str]) -> str:
