@@ -112,15 +112,19 @@ def sounds_task(folder: Path, n_train: int = 60, n_test: int = 20, seed: int = 0
 
 
 def tagged_pictures_task(
-    folder: Path, n_train: int = 120, n_test: int = 30, size: int = 16, seed: int = 0
+    folder: Path, n_train: int = 120, n_test: int = 30, size: int = 16, seed: int = 0, lists_f1: bool = False
 ) -> Path:
     """Multi-label per file: each picture's labels, space-separated, say what it shows: "up" for
     vertical stripes, "across" for horizontal ones (either, both or none), "bright" for a light
-    background. Pictures are pngs in train_images/ and test_images/, keyed by "<id>.png"."""
+    background. Pictures are pngs in train_images/ and test_images/, keyed by "<id>.png".
+    Scored by lwlrap (task.yaml: a ranking metric over the label columns), or with lists_f1 by
+    the micro F1 the description names (over the lists the submission writes)."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
-    (folder / "description.md").write_text("Tag each picture with what it shows.")
-    (folder / "task.yaml").write_text("metric: lwlrap\n")  # a ranking metric over the label columns
+    scored = " Submissions are evaluated on the micro-averaged F1 score." if lists_f1 else ""
+    (folder / "description.md").write_text("Tag each picture with what it shows." + scored)
+    if not lists_f1:
+        (folder / "task.yaml").write_text("metric: lwlrap\n")
     for split in ("train_images", "test_images"):
         (folder / split).mkdir()
     tags = []

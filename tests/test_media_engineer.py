@@ -15,7 +15,7 @@ from mlestar.blocks import block_names, get_block
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.ablation import ablated
-from mlestar.engineers.builtin.cards import load_cards, media_width_factor, rank_cards
+from mlestar.engineers.builtin.cards import estimated_seconds, load_cards, media_width_factor, rank_cards
 from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.media import pixel_script, render
 from mlestar.engineers.builtin.media.kit.images import hue_saturation_value
@@ -23,6 +23,7 @@ from mlestar.engineers.builtin.media.options import read_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.engineers.builtin.refinements import apply_plan
+from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
 from tests.media_tasks import jpg_bytes, pages_task, sounds_task, stripes_task, tagged_pictures_task
@@ -226,3 +227,38 @@ def test_training_pictures_found_through_another_column_of_their_row(
     ctx = context(_picture_folder(tmp_path / "task", train_path, with_path_column))
     assert ctx.spec.row_files == ({"train": template, "test": "test/{id}.jpg", "kind": "image"},)
     assert ctx.profile["media"]["image"]["width"] == 8.0  # the pictures were read through the template
+
+
+def test_label_lists_scored_by_micro_f1_are_scored_on_the_label_columns(tmp_path: Path) -> None:
+    # The harness holds one 0/1 column per label and a probability per label; the grader reads the
+    # lists the submission writes from them (labels at 0.5 or more). Both must score alike.
+    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6, lists_f1=True))
+    assert ctx.spec.metric == "f1_micro_sets" and ctx.spec.problem_type == "multilabel"
+    classes = list(ctx.spec.classes or ())
+    _, tables = load_task_tables(tmp_path / "task")
+    lists = tables.train["labels"].astype(str).tolist()
+    truth = np.array([[c in cell.split() for c in classes] for cell in lists], dtype=float)
+    proba = np.clip(truth * 0.4 + np.random.default_rng(0).uniform(0, 0.7, truth.shape), 0, 1)
+    written = [" ".join(c for c, p in zip(classes, row, strict=True) if p >= 0.5) for row in proba]
+    metric = get_metric("f1_micro_sets")
+    on_columns = metric.score(truth, proba)
+    on_lists = metric.score(np.array(lists)[:, None], np.array(written)[:, None])
+    assert on_columns == pytest.approx(on_lists) and 0 < on_columns < 1
+    assert metric.score(truth, truth) == 1.0
+
+
+def test_many_labels_of_picture_files_put_a_model_that_fits_first(tmp_path: Path) -> None:
+    # The first script on per-row files runs alone and without a time box: with a label each and a
+    # short budget the boosted trees (a model per label) would take it all.
+    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
+    cards, profile = load_cards(), {**ctx.profile, "n_train": 200}  # rows enough for every card
+    one = {**profile, "n_outputs": 1}
+    assert estimated_seconds(cards["lightgbm"], profile) == pytest.approx(
+        4 * estimated_seconds(cards["lightgbm"], one)
+    )
+    short = [r.card for r in rank_cards(cards, profile, 30.0)]
+    assert estimated_seconds(short[0], profile) <= 15.0 and short[0].name != "lightgbm"
+    assert short.index(cards["linear"]) < short.index(cards["lightgbm"])
+    fitting = [estimated_seconds(c, profile) <= 15.0 for c in short]
+    assert fitting == sorted(fitting, reverse=True)  # every card that fits before any that does not
+    assert [r.card.name for r in rank_cards(cards, profile, 900.0)][0] == "lightgbm"  # time enough

@@ -72,6 +72,20 @@ def f1_micro_sets(y: np.ndarray, p: np.ndarray, ctx: Context) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
+def f1_micro_indicators(y: np.ndarray, p: np.ndarray, ctx: Context) -> float:
+    """f1_micro_sets on the harness's form of label lists: one 0/1 answer column per label and
+    a probability per label, a label predicted at 0.5 or more (as the submission writes the
+    lists). As with the sets, a label no answer holds is left out."""
+    truth = np.asarray(y, dtype=float).reshape(len(y), -1) >= 0.5
+    pred = np.asarray(p, dtype=float).reshape(len(p), -1) >= 0.5
+    if truth.shape != pred.shape:
+        raise ValueError(f"expected one probability per label ({truth.shape[1]}), found {pred.shape[1]}")
+    held = truth.any(axis=0)
+    truth, pred = truth[:, held], pred[:, held]
+    tp, fp, fn = int((truth & pred).sum()), int((~truth & pred).sum()), int((truth & ~pred).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
 def answer_f1_micro(y: np.ndarray, p: np.ndarray, ctx: Context) -> float:
     """Micro F1 of answer cells, where a cell may be left blank.
 

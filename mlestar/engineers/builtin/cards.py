@@ -166,10 +166,23 @@ def _score(
         score += 0.5 if card.inputs == "text" else 0.0
     elif has_text and card.inputs == "any":
         score += 0.2
-    seconds = card.cost * max(n_rows, 1000) / 10_000 * 5 * media_width_factor(profile)
-    if seconds > 0.5 * budget_s:
+    seconds = estimated_seconds(card, profile)
+    if seconds > 0.5 * budget_s and profile.get("files"):
+        # Per-row files: the first script runs alone with no time box (it computes the files'
+        # features for all), and one that may not finish leaves the run with nothing. Cards that
+        # fit come first; the others follow cheapest first, as they have the best chance.
+        score -= 1.0 + seconds / budget_s
+    elif seconds > 0.5 * budget_s:
         score -= 0.3 if seconds < budget_s else 1.0
     return score
+
+
+def estimated_seconds(card: Card, profile: dict[str, Any]) -> float:
+    """Rough seconds of a card's first script: its cost over five folds, for the table's width,
+    once per output (a model per label; boosting grows a tree per class)."""
+    n_rows = int(profile.get("n_train", 0))
+    outputs = max(int(profile.get("n_outputs", 1)), 1)
+    return card.cost * max(n_rows, 1000) / 10_000 * 5 * media_width_factor(profile) * outputs
 
 
 def media_width_factor(profile: dict[str, Any]) -> float:
