@@ -145,3 +145,28 @@ def tagged_pictures_task(
         folder / "sample_submission.csv", index=False
     )
     return folder
+
+
+def scans_task(folder: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:
+    """Binary: is the scan bright? One folder per case holding a file of a scanner format the kit
+    does not decode (a 128-byte preamble, "DICM", then 16-bit pixels), found as
+    "<split>/<case>/series/slice-1.dcm"; brighter scans are the positive class."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    (folder / "description.md").write_text(
+        "Tell bright scans. Submissions are scored on the area under the ROC curve."
+    )
+    labels = rng.integers(0, 2, n_train + n_test)
+    ids = [f"{i:05d}" for i in range(n_train + n_test)]
+    for i, case in enumerate(ids):
+        split = "train" if i < n_train else "test"
+        (folder / split / case / "series").mkdir(parents=True)
+        level = rng.uniform(500, 1000) + 1000 * labels[i]
+        pixels = np.clip(rng.normal(level, 300, 32 * 32), 0, 4095).astype("<u2")
+        data = bytes(128) + b"DICM" + rng.integers(0, 256, 60, dtype=np.uint8).tobytes() + pixels.tobytes()
+        (folder / split / case / "series" / "slice-1.dcm").write_bytes(data)
+    pd.DataFrame({"case": ids[:n_train], "bright": labels[:n_train]}).to_csv(
+        folder / "train_labels.csv", index=False
+    )
+    pd.DataFrame({"case": ids[n_train:], "bright": 0.5}).to_csv(folder / "sample_submission.csv", index=False)
+    return folder

@@ -5,11 +5,13 @@ of its own, and per-pixel tasks get their own script."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from skimage.color import rgb2hsv
+from sklearn.metrics import roc_auc_score
 
 from mlestar.blocks import block_names, get_block
 from mlestar.engineers.base import TaskContext
@@ -26,7 +28,14 @@ from mlestar.engineers.builtin.refinements import apply_plan
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
-from tests.media_tasks import jpg_bytes, pages_task, sounds_task, stripes_task, tagged_pictures_task
+from tests.media_tasks import (
+    jpg_bytes,
+    pages_task,
+    scans_task,
+    sounds_task,
+    stripes_task,
+    tagged_pictures_task,
+)
 
 
 def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
@@ -117,14 +126,15 @@ def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
     compile(script, "solution.py", "exec")
 
 
-def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) -> None:
+def run_first_draft(folder: Path, tmp_path: Path) -> tuple[Path, Path, Any]:
+    """The engineer's first draft for the task, run as the harness runs it; (its folder, the run's
+    data folder, the task's tables)."""
     import subprocess
     import sys
 
     from mlestar.prepare import prepare_run_data
     from mlestar.run_layout import RunLayout
 
-    folder = pages_task(tmp_path / "task")
     spec, tables = load_task_tables(folder)
     profile = profile_task(spec, tables.train, tables.test, folder)
     ctx = TaskContext(spec, profile, 0, 1, 60.0, folder)
@@ -142,7 +152,22 @@ def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) 
         [sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(layout.data / "target.npy")
+    return work, layout.data, tables
+
+
+def test_scans_the_kit_cannot_decode_are_learned_from_their_bytes(tmp_path: Path) -> None:
+    # Before, such files gave no columns at all and every draft failed on an empty table.
+    work, data, _ = run_first_draft(scans_task(tmp_path / "task"), tmp_path)
+    script = (work / "solution.py").read_text()
+    assert "def volume_table(" in script and "def image_table(" not in script
+    oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(data / "target.npy")
+    assert roc_auc_score(answers, oof) > 0.8  # brightness is in the 16-bit words: the prior is 0.5
+    assert np.isfinite(np.load(work / "output" / "test.npy")).all()
+
+
+def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) -> None:
+    work, data, tables = run_first_draft(pages_task(tmp_path / "task"), tmp_path)
+    oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(data / "target.npy")
     pixels = tables.train["pixel"].to_numpy()
     copy_rmse = float(np.sqrt(np.mean((pixels - answers) ** 2)))
     assert float(np.sqrt(np.mean((oof - answers) ** 2))) < 0.5 * copy_rmse

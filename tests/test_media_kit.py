@@ -250,6 +250,20 @@ def test_channel_stats_summarise_each_channel() -> None:
     assert np.isnan(table[2:]).all() and stats[-1] == 10
 
 
+def test_byte_stats_describe_files_the_kit_cannot_decode() -> None:
+    rng = np.random.default_rng(0)
+    dim, bright = (
+        bytes(132) + rng.normal(m, 50, 4096).clip(0, 4095).astype("<u2").tobytes() for m in (300, 2000)
+    )
+    a, b = arrays.byte_stats(dim), arrays.byte_stats(bright)
+    assert a.shape == b.shape == (arrays.BYTE_STATS,) and np.isfinite(a).all()
+    assert a[0] == pytest.approx(np.log1p(len(dim)))  # the size comes first
+    assert b[20] > 4 * a[20]  # the mean of the 16-bit words sees the brighter scan
+    assert a[4:20].sum() == pytest.approx(1.0)  # a histogram of the bytes
+    with pytest.raises(ValueError, match="empty"):
+        arrays.byte_stats(b"")
+
+
 def test_load_array_reads_npy_csv_and_json() -> None:
     npy = io.BytesIO()
     np.save(npy, np.ones((5, 2)))

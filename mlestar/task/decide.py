@@ -403,7 +403,7 @@ def notes(spec: TaskSpec) -> tuple[str, ...]:
         out.append(
             f"no engineer can learn these answers from the data here: the baseline '{spec.baseline}' answers"
         )
-    elif spec.inputs not in ("tabular", "text", "image", "audio", "signal"):
+    elif spec.inputs not in ("tabular", "text", "image", "audio", "signal", "volume"):
         out.append(
             f"the rows' inputs are {spec.inputs} files: the built-in engineer reads only the table columns"
         )

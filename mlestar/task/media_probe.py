@@ -15,7 +15,7 @@ import pandas as pd
 from mlestar.task.kinds import fill_template
 
 SAMPLE = 12
-MEDIA_KINDS = ("image", "audio", "signal")
+MEDIA_KINDS = ("image", "audio", "signal", "volume")
 
 
 def media_entries(row_files: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:

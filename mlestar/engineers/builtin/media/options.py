@@ -38,6 +38,7 @@ KIND_OPTIONS = {
     "image": ("image_size", "image_groups", "pixel_size", "pixel_colour", "pca_components"),
     "audio": ("audio_seconds", "n_mels", "n_mfcc"),
     "signal": (),
+    "volume": (),
     "pixels": ("pixel_windows", "pixel_groups"),
 }
 """The options each kind of file reads (a block holds only those of its task's kinds)."""

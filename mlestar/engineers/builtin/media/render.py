@@ -12,12 +12,13 @@ from mlestar.engineers.builtin.media.source import import_order, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
-MEDIA_KINDS = ("image", "audio", "signal")
-KIND_ORDER = ("image", "audio", "signal", "pixels")
+MEDIA_KINDS = ("image", "audio", "signal", "volume")
+KIND_ORDER = ("image", "audio", "signal", "volume", "pixels")
 TABLE_MAKERS = {
     "image": "image_table",
     "audio": "audio_table",
     "signal": "signal_table",
+    "volume": "volume_table",
     "pixels": "pixel_table",
 }
 ENTRY_KEYS = ("train", "test", "kind", "key", "per", "row", "col")
@@ -62,6 +63,7 @@ WIDTHS = {
     + (324 if "hog" in o.image_groups else 0) + (50 if "lbp" in o.image_groups else 0),
     "audio": lambda o: 5 * o.n_mels + 2 * o.n_mfcc + 27,
     "signal": lambda o: 145,
+    "volume": lambda o: 26,
     "pixels": lambda o: 28,
 }  # fmt: skip
 """Roughly how many feature columns each kind of file adds (for cost estimates)."""

@@ -29,6 +29,31 @@ def load_array(data: bytes, suffix: str) -> np.ndarray:
     return table.select_dtypes("number").to_numpy(dtype=np.float32)
 
 
+BYTE_STATS = 26
+"""Columns byte_stats gives a file."""
+
+
+def byte_stats(data: bytes) -> np.ndarray:
+    """A file whose format the kit cannot decode (scans such as DICOM or NIfTI), described by its
+    bytes: its size, the spread of its byte values (a 16-bin histogram, mean, spread, entropy) and
+    its 16-bit little-endian words (the usual depth of scanner pixels: mean, spread, percentiles)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if len(raw) == 0:
+        raise ValueError("an empty file")
+    counts = np.bincount(raw, minlength=256) / len(raw)
+    present = counts[counts > 0]
+    words = np.frombuffer(data[: len(data) // 2 * 2], dtype="<u2").astype(np.float32) / 65535
+    if len(words) == 0:
+        words = raw.astype(np.float32) / 255
+    return np.concatenate(
+        [
+            [np.log1p(len(raw)), raw.mean() / 255, raw.std() / 255, -(present * np.log2(present)).sum() / 8],
+            counts.reshape(16, 16).sum(axis=1),
+            [words.mean(), words.std(), *np.percentile(words, [5, 25, 50, 75])],
+        ]
+    ).astype(np.float32)
+
+
 def numbers_in(value: Any) -> list[float]:
     """Every number in a JSON document, depth first (booleans count as 0/1)."""
     if isinstance(value, dict):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from .arrays import MAX_CHANNELS, STATS, channel_stats, load_array
+from .arrays import BYTE_STATS, MAX_CHANNELS, STATS, byte_stats, channel_stats, load_array
 from .audio import audio_features, load_audio
 from .images import image_groups, load_image
 from .pixels import grey_image, pixel_grid, pixels_at
@@ -159,6 +159,19 @@ def read_signals(paths: list[str]) -> dict[str, np.ndarray]:
     return stack_groups(rows, ["signal"])
 
 
+def volume_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Each row's scan (or any file the kit cannot decode) described by its bytes."""
+    paths = row_paths(entry, frame, split, ID_COLUMN)
+    settings = {"bytes": {"columns": BYTE_STATS}}
+    groups = cached_groups("volume", settings, paths, lambda missing: read_volumes(paths))
+    return named_table(groups, frame.index)
+
+
+def read_volumes(paths: list[str]) -> dict[str, np.ndarray]:
+    rows = decoded_rows(paths, lambda data, path: byte_stats(data), lambda stats: {"bytes": stats})
+    return stack_groups(rows, ["bytes"])
+
+
 def pixel_table(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> pd.DataFrame:
     """One row per pixel: its features from its own picture (found through the row's key),
     computed picture by picture."""
@@ -187,5 +200,11 @@ def named_table(groups: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(np.hstack(list(groups.values())), index=index, columns=names)
 
 
-TABLES = {"image": image_table, "audio": audio_table, "signal": signal_table, "pixels": pixel_table}
+TABLES = {
+    "image": image_table,
+    "audio": audio_table,
+    "signal": signal_table,
+    "volume": volume_table,
+    "pixels": pixel_table,
+}
 """The table maker for each kind of per-row file (a script lists only the kinds its task has)."""
