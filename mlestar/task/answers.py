@@ -140,6 +140,16 @@ def problem_for_text(values: pd.Series, metric: str | None) -> ProblemType | Non
     return ProblemType.TEXT if looks_like_text(values) else None
 
 
+def are_run_lengths(values: pd.Series) -> bool:
+    """Run-length masks: every answered cell is pairs of integers. There a blank cell is an answer
+    (the empty mask: nothing of the kind in the picture), not a missing one."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or pd.api.types.is_numeric_dtype(values):
+        return False
+    return bool(text.str.fullmatch(_RLE).all() and (text.str.split().str.len() % 2 == 0).all())
+
+
 def unanswered(train: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """Rows of train with no answer in any of the given columns (empty, NaN or blank)."""
     frame = train[list(columns)]
