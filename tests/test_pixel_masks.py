@@ -3,7 +3,6 @@ generated task (bright blobs on a noisy ground) where the learned masks beat the
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mlestar.engineers.base import TaskContext
+from mlestar.engineers.base import EngineerFailure, EnsembleMember, TaskContext
 from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import mask_script
 from mlestar.engineers.builtin.media.kit import masks
@@ -32,7 +31,9 @@ DESCRIPTION = (
 )
 
 
-def blobs_task(folder: Path, n_train: int = 60, n_test: int = 20, size: int = 24, order: str = "F", seed: int = 0) -> Path:
+def blobs_task(
+    folder: Path, n_train: int = 60, n_test: int = 20, size: int = 24, order: str = "F", seed: int = 0
+) -> Path:
     """Pictures with zero to two bright discs under noise; the answer is the discs' mask as
     run-length text (blank: no disc), numbered in `order`. Laid out as train.csv, train/images,
     test/images and a sample submission spelling every answer "1 1"."""
@@ -46,9 +47,15 @@ def blobs_task(folder: Path, n_train: int = 60, n_test: int = 20, size: int = 24
             Image.fromarray(grey).save(folder / split / "images" / f"{ids[i]}.png")
             answers.append(masks.encode_runs(mask, order))
     (folder / "description.md").write_text(DESCRIPTION)
-    pd.DataFrame({"id": ids[:n_train], "rle_mask": answers[:n_train]}).to_csv(folder / "train.csv", index=False)
-    pd.DataFrame({"id": ids[n_train:], "rle_mask": "1 1"}).to_csv(folder / "sample_submission.csv", index=False)
-    pd.DataFrame({"id": ids[n_train:], "rle_mask": answers[n_train:]}).to_csv(folder.parent / "answers.csv", index=False)
+    pd.DataFrame({"id": ids[:n_train], "rle_mask": answers[:n_train]}).to_csv(
+        folder / "train.csv", index=False
+    )
+    pd.DataFrame({"id": ids[n_train:], "rle_mask": "1 1"}).to_csv(
+        folder / "sample_submission.csv", index=False
+    )
+    pd.DataFrame({"id": ids[n_train:], "rle_mask": answers[n_train:]}).to_csv(
+        folder.parent / "answers.csv", index=False
+    )
     return folder
 
 
@@ -84,14 +91,20 @@ def test_runs_decode_and_encode_as_the_metrics_read_them(order: str) -> None:
     assert text == rle_encode(mask, order)  # type: ignore[arg-type]
     assert np.array_equal(masks.decode_runs(text, (7, 5), order), rle_decode(text, (7, 5), order))  # type: ignore[arg-type]
     assert np.array_equal(masks.decode_runs(text, (7, 5), order), mask)
-    assert masks.encode_runs(np.zeros((3, 3), bool), order) == "" and not masks.decode_runs("", (3, 3), order).any()
+    assert (
+        masks.encode_runs(np.zeros((3, 3), bool), order) == ""
+        and not masks.decode_runs("", (3, 3), order).any()
+    )
 
 
-def test_runs_outside_the_picture_are_refused() -> None:
-    with pytest.raises(ValueError, match="inside a picture of 4x4"):
-        masks.decode_runs("10 8", (4, 4), "F")
+def test_runs_past_the_picture_are_cut_unless_most_masks_do_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert masks.decode_runs("10 8", (4, 4), "F").sum() == 7  # pixels 10..16 of 16
     with pytest.raises(ValueError, match="pairs"):
         masks.decode_runs("1 2 3", (4, 4), "F")
+    masks.check_fit(["1 3", "10 8", "", "2 2"], [16, 16, 16, 16])
+    assert "1 of 3 masks run past" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="2 of 3 running past the last pixel"):
+        masks.check_fit(["1 3", "10 8", "15 4"], [16, 16, 16])
 
 
 def test_small_components_are_removed_and_large_ones_kept() -> None:
@@ -128,6 +141,25 @@ def test_the_cut_off_is_tuned_and_predicting_nothing_is_one_choice() -> None:
     assert threshold > 1 and score == 1.0  # nothing is there, whatever the model says
 
 
+class _Brightness:
+    """A stand-in model: the probability of being inside is the pixel's own value."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([1 - x[:, 0], x[:, 0]], axis=1)
+
+
+@pytest.mark.parametrize(("shrink", "stride"), [(1, 1), (1, 2), (3, 1), (2, 3)])
+def test_large_pictures_are_predicted_small_and_answered_full_size(shrink: int, stride: int) -> None:
+    grey = np.zeros((23, 17), dtype=np.float32)
+    grey[:, :6] = 1.0  # a bright band on the left, six columns wide
+    found = masks.coarse_probabilities(_Brightness(), [grey, grey.T], stride, shrink, lambda g: g[:, :, None])
+    assert [f.shape for f in found] == [(23, 17), (17, 23)]
+    band = found[0] >= 0.5
+    assert band[:, 0].all() and not band[:, 12:].any()  # right where the picture is, near its edge
+    assert abs(int(band.sum()) - 6 * 23) <= 23 * shrink * stride
+    assert masks.shrunk(grey, 3).shape == (8, 6) and masks.shrunk(grey, 1) is grey
+
+
 @pytest.mark.parametrize("order", ["F", "C"])
 def test_the_pixel_numbering_is_read_off_the_pictures(order: str) -> None:
     rng = np.random.default_rng(3)
@@ -161,6 +193,8 @@ def test_mask_tasks_get_the_mask_script(blobs: TaskContext) -> None:
     assert "# %% block: files" in text and "def decode_runs(" in text and "LGBMClassifier(" in text
     assert "from mlestar" not in text and 'METRIC = "iou_map"' in text
     compile(text, "solution.py", "exec")
+    with pytest.raises(EngineerFailure, match="cannot be averaged"):  # text answers: no ensembles
+        engineer.plan_ensemble(blobs, [EnsembleMember("a", "", 0.5), EnsembleMember("b", "", 0.4)], [])
 
 
 def _attempt(ctx: TaskContext, tmp_path: Path, candidate: int = 0) -> tuple[Path, Path]:

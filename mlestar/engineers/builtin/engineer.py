@@ -111,7 +111,9 @@ class BuiltinEngineer:
             return pixel_script.script(profile, candidate.name, ctx.seed)
         if candidate.name in mask_script.MODELS:
             if not mask_script.is_mask_task(profile):
-                raise EngineerFailure(f"{candidate.name} is for run-length masks drawn on one picture per row")
+                raise EngineerFailure(
+                    f"{candidate.name} is for run-length masks drawn on one picture per row"
+                )
             return mask_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
@@ -217,6 +219,8 @@ class BuiltinEngineer:
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
+        if str(ctx.spec.problem_type) == "text":
+            raise EngineerFailure("answers that are text (masks, spans) cannot be averaged or stacked")
         return next_ensemble(members, history, ctx.spec.lower_is_better)
 
     def debug(self, ctx: TaskContext, script: str, error: str) -> str:

@@ -5,8 +5,9 @@ masks (finding whether the pixels are numbered down the columns or along the row
 every pixel by its neighbourhood at a few scales and its place in the picture (the kit's per-pixel
 features), fits a classifier on a class-balanced sample of training pixels, and turns predicted
 probabilities back into masks: a cut-off and a smallest component tuned on the out-of-fold pictures
-for the task's metric, an empty string where nothing is found. Pictures are predicted every
-STRIDE-th pixel (large pictures cost too much pixel by pixel) and spread back to full size.
+for the task's metric, an empty string where nothing is found. Large pictures are shrunk first, and
+pictures are predicted every STRIDE-th pixel, then spread back to full size (pixel by pixel, large
+pictures would cost too much).
 """
 
 from __future__ import annotations
@@ -38,11 +39,20 @@ MODELS = {
         "make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=300))",
     ),
 }
-MASK_METRICS = {"mask_iou_map": "iou_map", "mean_dice": "dice", "global_dice": "dice", "dice_hausdorff": "dice"}
+MASK_METRICS = {
+    "mask_iou_map": "iou_map",
+    "mean_dice": "dice",
+    "global_dice": "dice",
+    "dice_hausdorff": "dice",
+}
 """Metrics over one run-length mask per row, and the per-picture score the cut-off is tuned for."""
+WORKING_SIDE = 256
+"""Larger pictures are shrunk (block means) to about this side before any feature is computed."""
 PREDICTED_SIDE = 64
 """Pictures are predicted on about this many rows and columns (every STRIDE-th pixel)."""
-FILES_NAMES = frozenset({"ID_COLUMN", "THREADS", "SEED", "INPUT", "FILES", "PICTURES", "MASK_WINDOWS", "MASK_GROUPS"})
+FILES_NAMES = frozenset(
+    {"ID_COLUMN", "THREADS", "SEED", "INPUT", "FILES", "PICTURES", "MASK_WINDOWS", "MASK_GROUPS"}
+)
 """Names the header or the files block's constants define (never copied from the kit)."""
 OPENING = "# Files: each row's picture in grey, and every pixel's features (its neighbourhood and place)."
 
@@ -71,10 +81,13 @@ def candidates() -> list[Candidate]:
     ]
 
 
-def stride(profile: ProfileView) -> int:
+def scales(profile: ProfileView) -> tuple[int, int]:
+    """(shrink, stride) for the task's typical picture: pictures wider than WORKING_SIDE are
+    shrunk to about that, and predicted on about PREDICTED_SIDE rows and columns."""
     picture = profile.profile.get("media", {}).get("image", {})
     side = math.sqrt(float(picture.get("width", 64)) * float(picture.get("height", 64)))
-    return max(1, round(side / PREDICTED_SIDE))
+    shrink = max(1, math.ceil(side / WORKING_SIDE))
+    return shrink, max(1, round(side / shrink / PREDICTED_SIDE))
 
 
 def script(profile: ProfileView, name: str, seed: int) -> str:
@@ -98,8 +111,8 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
 
 
 _FILE_ROOTS = ("read_greys", "mask_planes")
-_MASK_ROOTS = ("decode_runs", "encode_runs", "pixel_order", "balanced_pixels", "coarse_probabilities",
-               "cleaned", "tuned_cut")  # fmt: skip
+_MASK_ROOTS = ("check_fit", "decode_runs", "encode_runs", "pixel_order", "shrunk", "balanced_pixels",
+               "coarse_probabilities", "cleaned", "tuned_cut")  # fmt: skip
 
 
 def _files_block(profile: ProfileView) -> tuple[str, frozenset[str]]:
@@ -153,7 +166,9 @@ def make_model() -> Any:
 
 _TRAIN = '''def decoded(greys: list, answers: np.ndarray, used: np.ndarray) -> tuple[str, list]:
     """The pixel numbering the masks use, and each used picture's mask (None: no picture)."""
-    pairs = [(greys[i], str(answers[i])) for i in used if greys[i] is not None][:ORDER_PICTURES]
+    pairs = [(greys[i], str(answers[i])) for i in used if greys[i] is not None]
+    check_fit([t for _, t in pairs], [g.size for g, _ in pairs])
+    pairs = pairs[:ORDER_PICTURES]
     order = pixel_order([g for g, _ in pairs], [t for _, t in pairs], MASK_WINDOWS)
     masks = [None] * len(greys)
     for i in used:
@@ -169,10 +184,11 @@ def training_pixels(greys: list, masks: list, used: np.ndarray) -> tuple[np.ndar
     rng = np.random.default_rng(SEED)
     xs, ys, owners = [], [], []
     for i in pictures:
-        at = balanced_pixels(masks[i], quota, rng)
-        planes = pixel_features(greys[i])
+        mask = shrunk(masks[i], SHRINK) >= 0.5
+        at = balanced_pixels(mask, quota, rng)
+        planes = pixel_features(shrunk(greys[i], SHRINK))
         xs.append(planes.reshape(-1, planes.shape[2])[at])
-        ys.append(masks[i].ravel()[at])
+        ys.append(mask.ravel()[at])
         owners.append(np.full(len(at), i))
     y = np.concatenate(ys).astype(int)
     if y.min() == y.max():
@@ -189,7 +205,7 @@ def cross_fit(greys: list, masks: list, folds: np.ndarray) -> tuple[dict[int, np
         fit = folds[owner] != k
         model = make_model().fit(x[fit], y[fit])
         valid = [i for i in used if folds[i] == k and masks[i] is not None]
-        found = coarse_probabilities(model, [greys[i] for i in valid], STRIDE, pixel_features)
+        found = coarse_probabilities(model, [greys[i] for i in valid], STRIDE, SHRINK, pixel_features)
         probabilities.update(zip(valid, found, strict=True))
         print(f"fold {k}: fitted on {int(fit.sum())} pixels, {len(valid)} pictures predicted", flush=True)
     return probabilities, make_model().fit(x, y)
@@ -206,7 +222,7 @@ _PREDICT = '''class Predictor:
         for start in range(0, len(frame), CHUNK):
             greys = read_greys(PICTURES, frame.iloc[start : start + CHUNK], split)
             present = [j for j, grey in enumerate(greys) if grey is not None]
-            found = coarse_probabilities(self.model, [greys[j] for j in present], STRIDE, pixel_features)
+            found = coarse_probabilities(self.model, [greys[j] for j in present], STRIDE, SHRINK, pixel_features)
             for j, probability in zip(present, found, strict=True):
                 out[start + j] = self.mask_text(probability)
         return np.asarray(out, dtype=str).reshape(-1, 1)
@@ -278,8 +294,9 @@ METRIC = "{MASK_METRICS[profile.metric]}"
 """What the cut-off is tuned for, picture by picture: iou_map (precision over IoU 0.5-0.95) or dice."""
 TRAIN_PIXELS = 200_000
 """At most this many training pixels per fit, spread over the pictures."""
-STRIDE = {stride(profile)}
-"""Pictures are predicted every STRIDE-th row and column, then spread back to full size."""
+SHRINK, STRIDE = {scales(profile)[0]}, {scales(profile)[1]}
+"""Pictures are shrunk SHRINK times (block means), predicted every STRIDE-th row and column of
+that, and the answers spread back to full size."""
 ORDER_PICTURES = 200
 """Training pictures looked at to tell how the masks number their pixels."""
 CHUNK = 256

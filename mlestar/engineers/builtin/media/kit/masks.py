@@ -19,7 +19,7 @@ ID_COLUMN = "id"
 
 IOU_STEPS = np.arange(0.5, 1.0, 0.05)
 """The IoU thresholds 0.50 .. 0.95 a mask's precision is averaged over (built as graders build them)."""
-THRESHOLDS = (*np.round(np.arange(0.2, 0.86, 0.05), 2).tolist(), 1.01)
+THRESHOLDS = (*np.round(np.arange(0.1, 0.91, 0.05), 2).tolist(), 1.01)
 """Probability cut-offs tried (1.01: no pixel at all, the empty answer)."""
 MIN_SHARES = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
 """Smallest component kept, as a share of the picture's pixels (0: every component)."""
@@ -33,23 +33,40 @@ def read_greys(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> list[n
     return [None if row is None else row["grey"] for row in rows]
 
 
-def decode_runs(text: str, shape: tuple[int, int], order: str) -> np.ndarray:
-    """The (height, width) boolean mask of "start length" pairs, starts 1-based; pixels numbered
-    down each column ("F") or along each row ("C"). ValueError when the text is not pairs of
-    integers or a run leaves the picture (the picture is not the one the mask was drawn on)."""
-    flat = np.zeros(shape[0] * shape[1], dtype=bool)
+def run_pairs(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of "start length" pairs, starts 1-based; empty for a blank mask.
+    ValueError when the text is not pairs of integers."""
     words = str(text).split()
     if not words or str(text).strip() in EMPTY_MARKS:
-        return flat.reshape(shape)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if len(words) % 2 or not all(w.isdigit() for w in words):
         raise ValueError(f"expected run-length pairs 'start length', found {str(text)[:60]!r}")
     numbers = np.array(words, dtype=np.int64)
-    starts, lengths = numbers[0::2] - 1, numbers[1::2]
-    if (starts < 0).any() or (starts + lengths > flat.size).any():
-        raise ValueError(f"expected runs inside a picture of {shape[0]}x{shape[1]} pixels, found {str(text)[:60]!r}")
-    for start, length in zip(starts, lengths, strict=True):
-        flat[start : start + length] = True
+    return numbers[0::2], numbers[1::2]
+
+
+def decode_runs(text: str, shape: tuple[int, int], order: str) -> np.ndarray:
+    """The (height, width) boolean mask of a run-length text; pixels numbered down each column
+    ("F") or along each row ("C"). Runs past the last pixel are cut there, as graders read them."""
+    flat = np.zeros(shape[0] * shape[1], dtype=bool)
+    for start, length in zip(*run_pairs(text), strict=True):
+        flat[max(start - 1, 0) : start - 1 + length] = True
     return flat.reshape(shape, order="F" if order == "F" else "C")
+
+
+def check_fit(texts: list[str], sizes: list[int]) -> None:
+    """Masks must fit their pictures: a few that run past the last pixel are cut (and said so);
+    when most do, the pictures are not the ones the masks were drawn on (thumbnails, another
+    file of the row) and learning from them would be noise: stop and say why."""
+    ends = [(int((s + n - 1).max()), size) for text, size in zip(texts, sizes, strict=True)
+            for s, n in [run_pairs(text)] if len(s)]  # fmt: skip
+    over = sum(end > size for end, size in ends)
+    if over > len(ends) / 2:
+        raise ValueError(
+            f"expected masks inside their pictures, found {over} of {len(ends)} running past the last pixel"
+        )
+    if over:
+        print(f"{over} of {len(ends)} masks run past their picture's last pixel: cut there", flush=True)
 
 
 def encode_runs(mask: np.ndarray, order: str) -> str:
@@ -80,20 +97,33 @@ def balanced_pixels(mask: np.ndarray, limit: int, rng: np.random.Generator) -> n
     return np.sort(np.concatenate(chosen))
 
 
-def coarse_probabilities(model: Any, greys: list[np.ndarray], stride: int, planes: Any) -> list[np.ndarray]:
-    """Each picture's probability of every pixel being inside the mask: predicted on every
-    stride-th row and column (one call for all the pictures), then spread back to full size."""
-    grids = [planes(grey)[::stride, ::stride] for grey in greys]
+def shrunk(picture: np.ndarray, factor: int) -> np.ndarray:
+    """The picture averaged over factor x factor blocks (its far edges repeated to fill the last
+    ones): large pictures are worked on small. factor 1 leaves it as it is."""
+    if factor <= 1:
+        return picture
+    height, width = picture.shape
+    padded = np.pad(picture.astype(np.float32), ((0, -height % factor), (0, -width % factor)), mode="edge")
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    return blocks.mean(axis=(1, 3))
+
+
+def coarse_probabilities(
+    model: Any, greys: list[np.ndarray], stride: int, shrink: int, planes: Any
+) -> list[np.ndarray]:
+    """Each picture's probability of every pixel being inside the mask: the picture shrunk by
+    `shrink`, predicted on every stride-th row and column (one call for all the pictures), then
+    spread back to full size."""
+    grids = [planes(shrunk(grey, shrink))[::stride, ::stride].copy() for grey in greys]
     if not grids:
         return []
     width = grids[0].shape[2]
-    flat = np.concatenate([g.reshape(-1, width) for g in grids])
-    scores = model.predict_proba(flat)[:, 1].astype(np.float32)
-    out, at = [], 0
+    scores = model.predict_proba(np.concatenate([g.reshape(-1, width) for g in grids]))[:, 1]
+    out, at, step = [], 0, stride * shrink
     for grey, grid in zip(greys, grids, strict=True):
-        coarse = scores[at : at + grid.shape[0] * grid.shape[1]].reshape(grid.shape[:2])
+        coarse = scores[at : at + grid.shape[0] * grid.shape[1]].reshape(grid.shape[:2]).astype(np.float32)
         at += coarse.size
-        full = np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1)
+        full = np.repeat(np.repeat(coarse, step, axis=0), step, axis=1)
         out.append(full[: grey.shape[0], : grey.shape[1]])
     return out
 
@@ -121,7 +151,9 @@ def mask_score(truth: np.ndarray, pred: np.ndarray, metric: str) -> float:
     return float(np.mean(inter / (t + p - inter) > IOU_STEPS))
 
 
-def tuned_cut(probabilities: list[np.ndarray], truths: list[np.ndarray], metric: str) -> tuple[float, float, float]:
+def tuned_cut(
+    probabilities: list[np.ndarray], truths: list[np.ndarray], metric: str
+) -> tuple[float, float, float]:
     """(threshold, min_share, mean score): the cut-off and smallest component that score best on
     these out-of-fold pictures (ties: the earlier, lower settings)."""
     best = (THRESHOLDS[-1], 0.0, -1.0)
