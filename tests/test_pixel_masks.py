@@ -193,6 +193,7 @@ def test_mask_tasks_get_the_mask_script(blobs: TaskContext) -> None:
     assert "# %% block: files" in text and "def decode_runs(" in text and "LGBMClassifier(" in text
     assert "from mlestar" not in text and 'METRIC = "iou_map"' in text
     compile(text, "solution.py", "exec")
+    assert text.count("from scipy import ndimage") == 1 and text.count("def pixel_grid(") == 1  # copied once
     with pytest.raises(EngineerFailure, match="cannot be averaged"):  # text answers: no ensembles
         engineer.plan_ensemble(blobs, [EnsembleMember("a", "", 0.5), EnsembleMember("b", "", 0.4)], [])
 

@@ -20,7 +20,7 @@ from mlestar import contract, syntax
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import render
-from mlestar.engineers.builtin.media.source import snippet
+from mlestar.engineers.builtin.media.source import Snippet, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -93,12 +93,13 @@ def scales(profile: ProfileView) -> tuple[int, int]:
 def script(profile: ProfileView, name: str, seed: int) -> str:
     """The whole mask script for one of MODELS."""
     summary, imports, expression = MODELS[name]
-    files, files_names = _files_block(profile)
-    masks = snippet(_MASK_ROOTS, FILES_NAMES | files_names)
+    files, code = _files_block(profile)
+    masks = snippet(_MASK_ROOTS, FILES_NAMES | _defined(code.code))
+    new_imports = tuple(line for line in masks.imports if line not in code.imports)
     blocks = {
         "load": _LOAD,
         "files": files,
-        "masks": "\n\n\n".join([render.import_lines(masks.imports), masks.code.strip("\n")]).strip() + "\n",
+        "masks": "\n\n\n".join([render.import_lines(new_imports), masks.code.strip("\n")]).strip() + "\n",
         "model": imports + "\n\n\n" + _MAKE_MODEL.strip("\n").replace("EXPRESSION", expression) + "\n",
         "train": _TRAIN,
         "predict": _PREDICT,
@@ -115,8 +116,8 @@ _MASK_ROOTS = ("check_fit", "decode_runs", "encode_runs", "pixel_order", "shrunk
                "coarse_probabilities", "cleaned", "tuned_cut")  # fmt: skip
 
 
-def _files_block(profile: ProfileView) -> tuple[str, frozenset[str]]:
-    """The files block, and the names it defines (the masks block does not copy them again)."""
+def _files_block(profile: ProfileView) -> tuple[str, Snippet]:
+    """The files block, and the kit code in it (the masks block does not copy it again)."""
     code = snippet(_FILE_ROOTS, FILES_NAMES)
     constants = "\n".join(
         [
@@ -138,17 +139,17 @@ def _files_block(profile: ProfileView) -> tuple[str, frozenset[str]]:
     text = "\n\n\n".join(
         [OPENING + "\n" + render.import_lines(code.imports), constants, code.code.strip("\n"), features]
     )
-    return text, frozenset(_defined(code.code))
+    return text, code
 
 
-def _defined(code: str) -> set[str]:
+def _defined(code: str) -> frozenset[str]:
     names: set[str] = set()
     for node in syntax.parse(code).body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return names
+    return frozenset(names)
 
 
 _LOAD = f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
