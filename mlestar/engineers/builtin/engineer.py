@@ -46,6 +46,7 @@ from mlestar.engineers.builtin.recipe import (
 )
 from mlestar.engineers.builtin.refinements import apply_plan, next_plan
 from mlestar.engineers.builtin.views import TABLE_VIEWS
+from mlestar.task.spec import ProblemType
 
 
 class BuiltinEngineer:
@@ -219,7 +220,7 @@ class BuiltinEngineer:
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
-        if str(ctx.spec.problem_type) == "text":
+        if ctx.spec.problem_type is ProblemType.TEXT:
             raise EngineerFailure("answers that are text (masks, spans) cannot be averaged or stacked")
         return next_ensemble(members, history, ctx.spec.lower_is_better)
 
