@@ -133,3 +133,13 @@ def test_label_lists_per_picture_are_learned_label_by_label(tmp_path: Path) -> N
     submission = pd.read_csv(tmp_path / "run" / "submission.csv")
     labels = {label for row in submission["labels"].fillna("") for label in row.split()}
     assert labels <= {"up", "across", "bright", "none"} and len(labels) >= 2
+
+
+def test_label_lists_scored_by_micro_f1_are_learned(tmp_path: Path) -> None:
+    # The metric reads label lists; the harness holds a 0/1 column per label: attempts used to be
+    # scored invalid, and the run ended with the most frequent list.
+    task = tagged_pictures_task(tmp_path / "task", lists_f1=True)
+    journal = solve(task, tmp_path / "run", max_nodes=2)
+    assert best_score(journal, lower_is_better=False) > 0.8  # micro F1 of the lists
+    submission = pd.read_csv(tmp_path / "run" / "submission.csv")
+    assert submission["labels"].fillna("").nunique() >= 3  # lists per picture, not one for all
