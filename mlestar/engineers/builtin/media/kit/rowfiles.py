@@ -111,8 +111,8 @@ def map_rows(function: Callable[[Any], Any], items: Sequence[Any], threads: int)
     """function over items, in order, on up to `threads` threads (decoders release the GIL)."""
     from threadpoolctl import threadpool_limits
 
-    # One row's numpy work is tiny: BLAS and OpenMP threads of their own would wake up and spin
-    # beside the pool's threads at every small product, burning the CPU twice for no speed.
+    # One row's work is small: BLAS and OpenMP threads of their own would wake up and spin beside
+    # the pool's threads at every product (a clip's mel filter bank: three times the CPU).
     with threadpool_limits(limits=1):
         if threads <= 1 or len(items) < 64:
             return [function(item) for item in items]
