@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from mlestar import app
 from mlestar.config import RunConfig, SearchSettings
+from mlestar.execution.base import Executor
+from mlestar.execution.local import LocalExecutor
+
+LIGHT = ("numpy", "pandas")
+"""What the scripted and test scripts import: a fork server that preloads only these starts fast."""
 
 
 def regression_task(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
@@ -50,3 +58,15 @@ def config(task: Path, run: Path, **settings: object) -> RunConfig:
         memory_mb=2048,
         **settings,  # type: ignore[arg-type]
     )
+
+
+def light_executor() -> LocalExecutor:
+    """A fork server that imports only numpy and pandas; a run owns and closes it, so each run or
+    resume gets a new one."""
+    return LocalExecutor(preload=LIGHT)
+
+
+def cli_runs_on(mp: pytest.MonkeyPatch, executor: Executor) -> None:
+    """`mlestar run` called in this process (cli.main) hands `executor` to its run: the CLI's own
+    path, from its flags to the start-up model check, with the test's fork server."""
+    mp.setattr(app, "start_run", partial(app.start_run, executor=executor))

@@ -17,7 +17,6 @@ import pytest
 
 from mlestar.app import start_run
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
-from mlestar.execution.local import LocalExecutor
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
@@ -25,9 +24,7 @@ from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.search.budget import Budget, packed_s, refit_seconds
 from tests.scripted_engineer import ScriptedEngineer
-from tests.search_support import config, regression_task
-
-LIGHT = ("numpy", "pandas")
+from tests.search_support import config, light_executor, regression_task
 
 
 def _node(node_id: str, duration: float = 1.0, **meta: object) -> Node:
@@ -254,11 +251,7 @@ def _layout_case(tmp_path, problem, classes, columns, layout, fields):  # type: 
 
 def _start(cfg, engineer):  # type: ignore[no-untyped-def]
     """A run whose scripts need only numpy and pandas: a fork server that imports only those."""
-    from mlestar import app
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-        return start_run(cfg, engineer=engineer)
+    return start_run(cfg, engineer=engineer, executor=light_executor())
 
 
 SCRIPTED_RNG = "rng = np.random.default_rng(SEED + salt)"
