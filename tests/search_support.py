@@ -13,6 +13,7 @@ from mlestar import app
 from mlestar.config import RunConfig, SearchSettings
 from mlestar.execution.base import Executor
 from mlestar.execution.local import LocalExecutor
+from tests.builders import write_task
 
 LIGHT = ("numpy", "pandas")
 """What the scripted and test scripts import: a fork server that preloads only these starts fast."""
@@ -21,19 +22,18 @@ LIGHT = ("numpy", "pandas")
 def regression_task(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
     """A tiny regression task laid out as Kaggle hands it out (RMSE)."""
     rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
     x = rng.normal(size=(n_train + n_test, 3))
     y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, n_train + n_test)
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
     frame.insert(0, "id", np.arange(n_train + n_test))
     frame["y"] = y
-    frame.iloc[:n_train].to_csv(root / "train.csv", index=False)
-    frame.iloc[n_train:].drop(columns=["y"]).to_csv(root / "test.csv", index=False)
-    frame.iloc[n_train:][["id"]].assign(y=0.0).to_csv(root / "sample_submission.csv", index=False)
-    (root / "description.md").write_text(
-        "# Tiny regression\n\nPredict y. Submissions are scored on the root mean squared error (RMSE).\n"
-    )
-    return root
+    files = {
+        "train.csv": frame.iloc[:n_train],
+        "test.csv": frame.iloc[n_train:].drop(columns=["y"]),
+        "sample_submission.csv": frame.iloc[n_train:][["id"]].assign(y=0.0),
+        "description.md": "# Tiny regression\n\nPredict y. Submissions are scored on the root mean squared error (RMSE).\n",
+    }
+    return write_task(root, files)
 
 
 def config(task: Path, run: Path, **settings: object) -> RunConfig:

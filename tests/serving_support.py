@@ -17,6 +17,7 @@ import pytest
 
 from mlestar.app import start_run
 from mlestar.config import RunConfig, SearchSettings
+from tests.builders import write_task
 
 WORDS = ("fast", "slow", "blue", "red", "happy", "late", "early", "big", "small", "new")
 N_TRAIN = 400
@@ -45,17 +46,16 @@ def shop_rows(n: int, seed: int, shift: float = 0.0, flip: bool = False, start_i
 def make_task(folder: Path, seed: int = 7) -> Path:
     """Seed 7's training rows are typical of their population (the true model's AUC on them is
     0.869, the population's 0.870), so the run's validation score is not optimistic by luck."""
-    folder.mkdir(parents=True)
-    train = shop_rows(N_TRAIN, seed)
+    folder.mkdir(parents=True)  # a fresh folder: never one a run already used
     test = shop_rows(N_TEST, seed + 1, start_id=10_000).drop(columns=["label"])
-    train.to_csv(folder / "train.csv", index=False)
-    test.to_csv(folder / "test.csv", index=False)
-    pd.DataFrame({"id": test["id"], "label": 0.5}).to_csv(folder / "sample_submission.csv", index=False)
-    (folder / "description.md").write_text(
-        "# Shop\n\nPredict whether a customer buys.\n\n## Evaluation\n\n"
-        "Submissions are evaluated on area under the ROC curve between the predicted probability and the label.\n"
-    )
-    return folder
+    files = {
+        "train.csv": shop_rows(N_TRAIN, seed),
+        "test.csv": test,
+        "sample_submission.csv": pd.DataFrame({"id": test["id"], "label": 0.5}),
+        "description.md": "# Shop\n\nPredict whether a customer buys.\n\n## Evaluation\n\n"
+        "Submissions are evaluated on area under the ROC curve between the predicted probability and the label.\n",
+    }
+    return write_task(folder, files)
 
 
 def run_config(task: Path, run: Path, **extra: object) -> RunConfig:

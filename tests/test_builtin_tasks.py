@@ -24,7 +24,8 @@ from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import ProblemType, TaskSpec
+from tests.builders import build_spec
 
 KINDS = ("binary", "multiclass", "regression", "multi_target")
 
@@ -364,20 +365,15 @@ def make_task(root: Path, kind: str, n: int = 240, n_test: int = 60, seed: int =
 def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
     classes = meta["classes"]
     columns = tuple(classes) if meta["type"] == "multiclass" else tuple(meta["targets"])
-    return TaskSpec(
-        name=f"tiny-{meta['type']}",
-        task_dir=task_dir,
-        description="A tiny synthetic task.",
-        train_path=task_dir / "train.csv",
-        test_path=task_dir / "test.csv",
-        sample_submission_path=None,
-        id_column=meta["id"],
+    return build_spec(
+        task_dir,
+        meta["type"],
+        targets=tuple(meta["targets"]),
         target_columns=columns,
-        train_target_columns=tuple(meta["targets"]),
-        problem_type=ProblemType(meta["type"]),
+        id_column=meta["id"],
         metric=meta["metric"],
-        lower_is_better=get_metric(meta["metric"]).lower_is_better,
-        submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
+        value_kind="number",
+        description="A tiny synthetic task.",
         classes=tuple(classes) if classes else None,
         extra_paths=extra,
         id_is_feature=bool(meta.get("id_is_feature")),
