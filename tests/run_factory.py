@@ -28,7 +28,7 @@ import pandas as pd
 
 from mlestar.journal import Journal, Node
 from mlestar.task.spec import SubmissionLayout, TaskSpec
-from tests.builders import build_spec
+from tests.builders import build_node, build_spec
 
 FitPredictor = Callable[[pd.DataFrame, np.ndarray], Any]
 """(train features, encoded target) -> an object with .predict(frame) -> array (n, n_outputs)."""
@@ -341,8 +341,8 @@ def _node(run_dir: Path, item: dict[str, Any], started: float, secret: str | Non
             "traceback": stderr or None,
             "outputs": ["output/oof.npy"],
         }
-    return Node(
-        id=node_id,
+    return build_node(
+        node_id,
         parent=item["parent"],
         stage=item["stage"],
         role=item["role"],
