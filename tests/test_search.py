@@ -350,15 +350,22 @@ class _Owned(LocalExecutor):
         super().close()
 
 
-def test_a_run_starts_uses_and_closes_the_executor_it_is_given(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def one_node_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A finished one-attempt run, and the executor it was handed (no test writes into it)."""
     executor = _Owned()
-    _run(tmp_path, ScriptedEngineer(), max_nodes=1, executor=executor)
+    cfg, _, _ = _run(tmp_path_factory.mktemp("one-node"), ScriptedEngineer(), max_nodes=1, executor=executor)
+    return cfg, executor
+
+
+def test_a_run_starts_uses_and_closes_the_executor_it_is_given(one_node_run) -> None:  # type: ignore[no-untyped-def]
+    _, executor = one_node_run
     assert "start" in executor.calls and "run" in executor.calls
     assert executor.calls[-1] == "close" and executor.calls.count("close") == 1
 
 
-def test_run_folder_in_use_is_refused_with_a_pointer_to_resume(tmp_path: Path) -> None:
-    cfg, _, _ = _run(tmp_path, ScriptedEngineer(), max_nodes=1)
+def test_run_folder_in_use_is_refused_with_a_pointer_to_resume(one_node_run) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = one_node_run
     with pytest.raises(RunFolderError, match="mlestar resume"):
         start_run(cfg, engineer=ScriptedEngineer())
 
@@ -396,7 +403,8 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not Journal(run_dir).has(RunFinished)
-    outcome = resume_run(run_dir, engineer=ScriptedEngineer(sleep=1.5), executor=light_executor())
+    # The resumed scripts need not sleep: what is tested is that the run picks up after the kill.
+    outcome = resume_run(run_dir, engineer=ScriptedEngineer(), executor=light_executor())
     assert outcome.status == "ok"
     _assert_valid_submission(run_dir, task)
     resumed = Journal(run_dir)
