@@ -192,6 +192,15 @@ def test_the_shipped_submission_code_writes_the_harness_s_bytes(tmp_path: Path, 
     assert (work / "submission.csv").read_bytes() == (tmp_path / "harness.csv").read_bytes()
 
 
+def test_a_second_hand_over_ships_only_its_own_members(tmp_path: Path) -> None:
+    """A resumed run hands over again: members of the earlier hand-over must not stay behind."""
+    spec, *_ = _layout_case(tmp_path, *LAYOUTS[sorted(LAYOUTS)[0]])
+    parts = tmp_path / "solution_parts"
+    write_parts(parts, spec, {"draft-0": "print(0)\n", "draft-1": "print(1)\n"})
+    write_parts(parts, spec, {"draft-1": "print(1)\n"})
+    assert sorted(p.name for p in parts.iterdir()) == ["combine.py", "draft-1.py", "submission.py"]
+
+
 def _layout_case(tmp_path, problem, classes, columns, layout, fields):  # type: ignore[no-untyped-def]
     """A spec with this layout, a test table, its sample submission (written where the spec says)
     and predictions of the contract's shape."""

@@ -212,6 +212,9 @@ def test_with_per_row_files_the_first_candidate_is_screened_alone_and_unboxed(tm
     first, others = screened[0], screened[1:]
     assert all(first.ended is not None and first.ended <= n.started for n in others)
     assert "the first alone and unboxed" in _screening(journal)["split"]
+    # The schedule's new start is journaled, so a resumed run lays the stages out the same way.
+    start = next(e for e in journal.events if e["name"] == "memo" and e["key"] == "schedule-start")
+    assert start["value"] >= first.ended - first.started
 
 
 def test_work_done_once_for_every_script_moves_the_whole_schedule() -> None:

@@ -513,3 +513,21 @@ def test_spec_round_trips_through_json(tmp_path: Path) -> None:
     spec.save(path)
     again = type(spec).load(path)
     assert again == spec and again.notes == spec.notes and again.sources == spec.sources
+
+
+def test_the_id_note_counts_distinct_ids_missing_on_each_side() -> None:
+    from mlestar.task.infer import id_mismatch_note
+
+    test = pd.DataFrame({"id": [7.0, 8.0, 9.0, 9.0, 10.0]})
+    assert id_mismatch_note(test, pd.DataFrame({"id": ["10", "9", "8", "7"]}), "id") is None
+    note = id_mismatch_note(test, pd.DataFrame({"id": ["7", "8", "11"]}), "id")
+    assert note is not None and "1 not in test, 2 test ids not in the sample" in note
+
+
+def test_picture_names_and_pixel_ids_round_trip() -> None:
+    from mlestar.task.rows import _picture_names, _pixel_ids
+
+    pixels = pd.DataFrame({"image": ["a_1", "a_1", "b"], "row": [1, 2, 10], "col": [3, 1, 258]})
+    ids = _pixel_ids(pixels)
+    assert ids.tolist() == ["a_1_1_3", "a_1_2_1", "b_10_258"]
+    assert _picture_names(ids) == {"a_1", "b"}

@@ -267,11 +267,12 @@ def single_column_score(values: pd.Series, target: np.ndarray, folds: np.ndarray
     if keys is None:
         return None
     classification = np.issubdtype(target.dtype, np.integer) or len(np.unique(target)) <= 20
+    keys = np.unique(keys, return_inverse=True)[1].ravel()  # 0..K-1, for counting with bincount
+    per_key = _majority_per_key if classification else _mean_per_key
     predicted = np.full(len(target), np.nan)
     for k in np.unique(folds[folds >= 0]):
         fit, valid = (folds >= 0) & (folds != k), folds == k
-        table = pd.Series(target[fit]).groupby(keys[fit]).agg(_mode if classification else "mean")
-        predicted[valid] = pd.Series(keys[valid]).map(table).to_numpy(dtype=float)
+        predicted[valid] = per_key(keys[fit], target[fit], int(keys.max()) + 1)[keys[valid]]
     used = ~np.isnan(predicted)
     if used.sum() < 0.9 * (folds >= 0).sum():
         return None
@@ -292,5 +293,20 @@ def _keys(values: pd.Series) -> np.ndarray | None:
     return np.asarray(codes)
 
 
-def _mode(values: pd.Series) -> float:
-    return float(values.mode().iloc[0])
+def _majority_per_key(keys: np.ndarray, answers: np.ndarray, n_keys: int) -> np.ndarray:
+    """The most frequent answer of each key (the smallest on a tie; NaN for a key without rows),
+    counted in one bincount: a pandas mode per group took seconds on a 30-column table."""
+    classes, codes = np.unique(answers, return_inverse=True)
+    counts = np.bincount(keys * len(classes) + codes.ravel(), minlength=n_keys * len(classes))
+    counts = counts.reshape(n_keys, len(classes))
+    majority = classes[counts.argmax(axis=1)].astype(float)
+    majority[counts.sum(axis=1) == 0] = np.nan
+    return majority
+
+
+def _mean_per_key(keys: np.ndarray, answers: np.ndarray, n_keys: int) -> np.ndarray:
+    """The mean answer of each key (NaN for a key without rows)."""
+    rows = np.bincount(keys, minlength=n_keys).astype(float)
+    sums = np.bincount(keys, weights=answers.astype(float), minlength=n_keys)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(rows > 0, sums / rows, np.nan)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -156,8 +157,10 @@ def _literal(value: Any) -> str:
 
 def write_parts(parts_dir: Path, spec: TaskSpec, members: dict[str, str], with_combine: bool = True) -> None:
     """solution_parts/: the members' scripts (an ensemble's, or a script solution.py runs in its
-    own folder), and the code solution.py ships (combine.py for an ensemble, unless `with_combine` is off)."""
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    own folder), and the code solution.py ships (combine.py for an ensemble, unless `with_combine` is off).
+    The folder is emptied first: a resumed run's hand-over must not ship an earlier one's members."""
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    parts_dir.mkdir(parents=True)
     for name, code in members.items():
         (parts_dir / f"{name}.py").write_text(code)
     if members and with_combine:

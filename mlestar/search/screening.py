@@ -177,7 +177,8 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
         futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
         if first_alone:  # its features of the task's files fill the run's cache for all the others
             futures[-1].result()
-            search.budget.start_schedule_after(search.budget.elapsed())
+            # Journaled: a resumed run lays the stages out as the interrupted one did.
+            search.budget.start_schedule_after(search.memo("schedule-start", search.budget.elapsed))
     nodes = {candidates[i].name: f.result() for i, f in zip(order, futures, strict=True)}
     found = {name: node for name, node in nodes.items() if node is not None}
     results = [result_of(candidates[i], i, found.get(candidates[i].name)) for i in sorted(order)]

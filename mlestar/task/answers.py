@@ -58,8 +58,10 @@ def is_one_hot(train: pd.DataFrame, columns: Sequence[str]) -> bool:
 
 def label_sets(values: pd.Series) -> tuple[str, tuple[str, ...]] | None:
     """(separator, vocabulary) when the values are lists of labels joined by spaces or commas."""
+    if pd.api.types.is_numeric_dtype(values):  # before any text copy: numbers are never label sets
+        return None
     text = values.dropna().astype(str)
-    if text.empty or pd.api.types.is_numeric_dtype(values) or not is_texty(values) or is_nested(values):
+    if text.empty or not is_texty(values) or is_nested(values):
         return None
     for sep in (" ", ","):
         parts = text.str.split(sep)
@@ -125,8 +127,10 @@ def is_text_metric(metric: str) -> bool:
 
 def looks_like_text(values: pd.Series) -> bool:
     """Answers that are sentences, run-length masks or prediction strings rather than labels."""
+    if pd.api.types.is_numeric_dtype(values):  # before any text copy (millions of pixel answers)
+        return False
     text = values.dropna().astype(str)
-    if text.empty or pd.api.types.is_numeric_dtype(values):
+    if text.empty:
         return False
     words = text.str.split().str.len()
     if text.str.match(_RLE).mean() > 0.5:
@@ -140,8 +144,21 @@ def problem_for_text(values: pd.Series, metric: str | None) -> ProblemType | Non
     return ProblemType.TEXT if looks_like_text(values) else None
 
 
+def are_run_lengths(values: pd.Series) -> bool:
+    """Run-length masks: every answered cell is pairs of integers. There a blank cell is an answer
+    (the empty mask: nothing of the kind in the picture), not a missing one."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or pd.api.types.is_numeric_dtype(values):
+        return False
+    return bool(text.str.fullmatch(_RLE).all() and (text.str.split().str.len() % 2 == 0).all())
+
+
 def unanswered(train: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """Rows of train with no answer in any of the given columns (empty, NaN or blank)."""
     frame = train[list(columns)]
-    blank = frame.isna() | frame.astype(str).apply(lambda s: s.str.strip() == "")
+    blank = frame.isna()
+    for col in frame.columns:  # only text can be blank; numbers are answered unless missing
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            blank[col] |= frame[col].astype(str).str.strip() == ""
     return blank.all(axis=1)

@@ -186,7 +186,8 @@ def _require(train: pd.DataFrame, columns: tuple[str, ...]) -> None:
 
 
 def _drop_unanswered(t: TaskTables, targets: infer.Targets) -> tuple[TaskTables, int]:
-    cols = list(targets.train_target_columns)
+    # A blank run-length mask is the empty mask, an answer: those rows stay.
+    cols = [c for c in targets.train_target_columns if not answers.are_run_lengths(t.train[c])]
     if not cols:
         return t, 0
     empty = answers.unanswered(t.train, cols)

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,13 +93,26 @@ def row_order(test: pd.DataFrame, sample: pd.DataFrame | None, id_column: str | 
     return "test" if len(a) == len(b) and bool((a.to_numpy() == b.to_numpy()).all()) else "sample"
 
 
+def _unique_text(ids: pd.Series) -> Any:
+    """The distinct ids as an Arrow string array: hashing in Arrow, not Python sets (a per-pixel
+    task has millions of ids)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.unique(pa.array(id_text(ids), type=pa.string()))
+
+
+def _count_missing(values: Any, among: Any) -> int:
+    import pyarrow.compute as pc
+
+    return len(values) - int(pc.sum(pc.is_in(values, value_set=among)).as_py() or 0)
+
+
 def id_mismatch_note(test: pd.DataFrame, sample: pd.DataFrame | None, id_column: str | None) -> str | None:
     if sample is None or id_column is None or id_column not in sample.columns:
         return None
-    # plain sets: pandas' isin on Arrow-backed strings walks the values in Python
-    test_ids = set(id_text(test[id_column]).to_numpy(dtype=object))
-    sample_ids = set(id_text(sample[id_column]).to_numpy(dtype=object))
-    not_in_test, not_in_sample = len(sample_ids - test_ids), len(test_ids - sample_ids)
+    test_ids, sample_ids = _unique_text(test[id_column]), _unique_text(sample[id_column])
+    not_in_test, not_in_sample = _count_missing(sample_ids, test_ids), _count_missing(test_ids, sample_ids)
     if not_in_test == not_in_sample == 0:
         return None
     return (

@@ -49,7 +49,8 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     index = _PathIndex(listing)
     train_rows = t.train.head(_SAMPLE_KEYS) if id_column in t.train.columns else t.train.head(0)
     test_rows = t.test.head(_SAMPLE_KEYS)
-    train_t, test_t = _template(index, train_rows, id_column), _template(index, test_rows, id_column)
+    test_t = _template(index, test_rows, id_column)
+    train_t = _like_test(_templates(index, train_rows, id_column), test_t)
     if not (train_t or test_t):
         return ()
     template, rows = (train_t, train_rows) if train_t else (test_t, test_rows)
@@ -89,10 +90,25 @@ class _PathIndex:
 
 
 def _template(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> str | None:
-    """The template most rows' files fit (at least 80% of them): the key in the path as it is;
-    else the key with a folder named by another column; else a column that holds the path."""
+    found = _templates(index, rows, key_column)
+    return found[0] if found else None
+
+
+def _like_test(candidates: list[str], test_template: str | None) -> str | None:
+    """Of train templates that fit equally well (pictures and their masks side by side), the one
+    laid out as test's ("train/images/{id}.png" for "test/images/{id}.png"); else the first."""
+    for template in candidates:
+        if test_template and template.replace("train", "test") == test_template:
+            return template
+    return candidates[0] if candidates else None
+
+
+def _templates(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> list[str]:
+    """The templates most rows' files fit (at least 80% of them), equally often, by name: the key
+    in the path as it is; else the key with a folder named by another column; else a column that
+    holds the path."""
     if rows.empty:
-        return None
+        return []
     need = max(1, int(0.8 * len(rows)))
     plain: Counter[str] = Counter()
     named: Counter[str] = Counter()
@@ -108,11 +124,10 @@ def _template(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> str | N
             }
             named.update({path[: len(path) - len(value)] + f"{{{column}}}" for path in hits})
     for votes in (plain, named):
-        if votes:
-            template, n = votes.most_common(1)[0]
-            if n >= need:
-                return template
-    return None
+        best = max(votes.values(), default=0)
+        if best >= need:
+            return sorted(t for t, n in votes.items() if n == best)
+    return []
 
 
 def _values(row: pd.Series, key_column: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.media import pixel_script
+from mlestar.engineers.builtin.media import mask_script, pixel_script
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
@@ -46,6 +46,7 @@ from mlestar.engineers.builtin.recipe import (
 )
 from mlestar.engineers.builtin.refinements import apply_plan, next_plan
 from mlestar.engineers.builtin.views import TABLE_VIEWS
+from mlestar.task.spec import ProblemType
 
 
 class BuiltinEngineer:
@@ -77,6 +78,8 @@ class BuiltinEngineer:
             return span.candidates()[: max(m, 1)]
         if pixel_script.is_pixel_task(profile):
             return pixel_script.candidates()[: max(m, 1)]
+        if mask_script.is_mask_task(profile):
+            return mask_script.candidates()[: max(m, 1)]
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -107,6 +110,12 @@ class BuiltinEngineer:
             return span.script(candidate.name, profile, title_for(ctx), ctx.seed)
         if candidate.name in pixel_script.MODELS:
             return pixel_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in mask_script.MODELS:
+            if not mask_script.is_mask_task(profile):
+                raise EngineerFailure(
+                    f"{candidate.name} is for run-length masks drawn on one picture per row"
+                )
+            return mask_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
@@ -211,6 +220,8 @@ class BuiltinEngineer:
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
+        if ctx.spec.problem_type is ProblemType.TEXT:
+            raise EngineerFailure("answers that are text (masks, spans) cannot be averaged or stacked")
         return next_ensemble(members, history, ctx.spec.lower_is_better)
 
     def debug(self, ctx: TaskContext, script: str, error: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("rowfiles", "images", "audio", "pixels", "arrays", "tables", "cnn")
+MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables", "cnn")
 """Kit modules in the order their definitions appear in a script."""
 HEADER_NAMES = frozenset({"np", "pd", "Path", "Any", "os", "time", "copy"})
 """Names every built-in script's header imports: never imported again in a block."""
