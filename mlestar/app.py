@@ -23,6 +23,7 @@ from mlestar import splits
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
+from mlestar.execution.base import Executor
 from mlestar.execution.sandbox import Sandbox, device_paths
 from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
@@ -63,12 +64,18 @@ _VERSIONED = (
 
 
 def start_run(
-    config: RunConfig, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+    config: RunConfig,
+    llm: Any = None,
+    engineer: Engineer | None = None,
+    hardware: Hardware | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> Outcome:
     """Read the task, lay out a new run folder, then drive the search to a submission.
 
     `llm` is the LLMSettings built at the CLI edge; `engineer` replaces the configured one (tests);
-    `hardware` is what the CLI detected (None: this machine's cores, no GPU).
+    `hardware` is what the CLI detected (None: this machine's cores, no GPU); `executor` runs the
+    scripts instead of the one the config names, and the run owns it (see `drive`).
     """
     began = time.time()  # the budget covers reading and preparing the task too
     resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
@@ -83,12 +90,18 @@ def start_run(
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return drive(layout, llm, engineer, hardware)
+    return drive(layout, llm, engineer, hardware, executor=executor)
 
 
 def resume_run(
-    run_dir: Path, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+    run_dir: Path,
+    llm: Any = None,
+    engineer: Engineer | None = None,
+    hardware: Hardware | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> Outcome:
+    """Continue an interrupted run in `run_dir`; the arguments are those of `start_run`."""
     layout = RunLayout(run_dir)
     if not layout.config.exists() or not layout.journal.exists():
         raise RunFolderError(
@@ -97,7 +110,7 @@ def resume_run(
     journal = Journal(layout.root)
     if journal.has(RunFinished):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
-    return drive(layout, llm, engineer, hardware)
+    return drive(layout, llm, engineer, hardware, executor=executor)
 
 
 def _refuse_existing(root: Path) -> None:
@@ -213,10 +226,19 @@ def _plain_machine() -> Hardware:
 
 
 def drive(
-    layout: RunLayout, llm: Any = None, engineer: Engineer | None = None, hardware: Hardware | None = None
+    layout: RunLayout,
+    llm: Any = None,
+    engineer: Engineer | None = None,
+    hardware: Hardware | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> Outcome:
     """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any;
-    `hardware` what the CLI detected this session (None: this machine's cores, no GPU)."""
+    `hardware` what the CLI detected this session (None: this machine's cores, no GPU).
+
+    `executor` (None: the one the config names) is started in the background and closed when the
+    run ends, as the run's own would be: the run owns the executor it is given, so a caller passes
+    a fresh one to each run or resume."""
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
     hardware = hardware or _plain_machine()
@@ -232,7 +254,7 @@ def drive(
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
         _journal_sandbox(config, journal, progress)
-        executor = _executor(config)
+        executor = _started(executor) if executor is not None else _executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
             outcome = _search_and_finish(
@@ -356,14 +378,17 @@ def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) ->
         progress.note(choice.warning)
 
 
-def _executor(config: RunConfig):  # type: ignore[no-untyped-def]
+def _executor(config: RunConfig) -> Executor:
     from mlestar.execution.factory import make_executor
 
     level = resolve_sandbox(config.sandbox).level
     sandbox = Sandbox.for_level(
         level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
     )
-    executor = make_executor(config.executor, _PRELOAD, sandbox)
+    return _started(make_executor(config.executor, _PRELOAD, sandbox))
+
+
+def _started(executor: Executor) -> Executor:
     # Start importing now, while the engineer retrieves and plans.
     threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
     return executor

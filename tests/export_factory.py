@@ -24,10 +24,11 @@ from mlestar import contract
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import Journal
 from mlestar.run_layout import RunLayout
 from mlestar.task.files import read_table
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import TaskSpec
+from tests.builders import build_node, build_spec, write_task
 
 SEED = 42
 
@@ -92,25 +93,18 @@ if os.environ.get("MLESTAR_SAVE_MODEL") == "1":
 def make_task(root: Path) -> TaskSpec:
     """The task folder (only what the scripts read through ./input/files) and its spec."""
     rng = np.random.default_rng(0)
-    root.mkdir(parents=True)
-    (root / "extra").mkdir()
-    (root / "extra" / "scale.txt").write_text("2.0\n")
+    root.mkdir(parents=True)  # a fresh folder
     ids = rng.permutation(np.arange(100, 120))
-    pd.DataFrame({"id": ids, "label": 0.5}).to_csv(root / "sample_submission.csv", index=False)
-    return TaskSpec(
+    write_task(
+        root, {"extra/scale.txt": "2.0\n", "sample_submission.csv": pd.DataFrame({"id": ids, "label": 0.5})}
+    )
+    return build_spec(
+        root,
+        "binary",
+        targets=("label",),
+        sample=True,
         name="tiny-binary",
-        task_dir=root,
         description="Predict the label.",
-        train_path=root / "train.csv",
-        test_path=root / "test.csv",
-        sample_submission_path=root / "sample_submission.csv",
-        id_column="id",
-        target_columns=("label",),
-        train_target_columns=("label",),
-        problem_type=ProblemType.BINARY,
-        metric="roc_auc",
-        lower_is_better=False,
-        submission=SubmissionLayout(columns=("id", "label"), value_kind="probability", row_order="sample"),
         classes=("no", "yes"),
         extra_paths=("extra",),
     )
@@ -192,20 +186,8 @@ def _write_journal(layout: RunLayout, spec: TaskSpec) -> None:
     data = {p.name: _sha256(p) for p in layout.data.iterdir()}
     journal.event("inputs_hashed", files=files, data=data)
     for node_id, stage in (("draft-0", "draft"), ("final-draft-0", "final")):
-        journal.add(
-            Node(
-                id=node_id,
-                parent=None,
-                stage=Stage(stage),
-                role=stage,
-                plan="fit",
-                code_path=f"attempts/{node_id}/solution.py",
-                status=Status.OK,
-                score=0.9,
-                started=0.0,
-                ended=1.0,
-            )
-        )
+        code = f"attempts/{node_id}/solution.py"
+        journal.add(build_node(node_id, stage=stage, role=stage, plan="fit", code_path=code, score=0.9))
     journal.event("final", node="draft-0", solution_kind="script", score=0.9)
     journal.event(
         "run_finished",

@@ -21,7 +21,8 @@ from mlestar.engineers.base import (
     Usage,
     Variant,
 )
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import TaskSpec
+from tests.builders import build_spec
 
 FAKE_KEY = "sk-test-FAKE-KEY-0123456789abcdef"
 
@@ -127,21 +128,7 @@ def fenced(code: str, label: str = "python") -> str:
 
 
 def spec(tmp: Path, description: str = "Predict y from the numeric columns x1..x3.") -> TaskSpec:
-    return TaskSpec(
-        name="toy-regression",
-        task_dir=tmp,
-        description=description,
-        train_path=tmp / "train.csv",
-        test_path=tmp / "test.csv",
-        sample_submission_path=tmp / "sample_submission.csv",
-        id_column="id",
-        target_columns=("y",),
-        train_target_columns=("y",),
-        problem_type=ProblemType.REGRESSION,
-        metric="rmse",
-        lower_is_better=True,
-        submission=SubmissionLayout(("id", "y"), "number"),
-    )
+    return build_spec(tmp, "regression", sample=True, name="toy-regression", description=description)
 
 
 def context(tmp: Path, description: str = "Predict y from the numeric columns x1..x3.") -> TaskContext:

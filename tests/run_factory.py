@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from mlestar.journal import Journal, Node
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import SubmissionLayout, TaskSpec
+from tests.builders import build_node, build_spec
 
 FitPredictor = Callable[[pd.DataFrame, np.ndarray], Any]
 """(train features, encoded target) -> an object with .predict(frame) -> array (n, n_outputs)."""
@@ -80,25 +81,19 @@ def make_spec(run_dir: Path, problem: str = "binary", name: str = "toy-binary") 
     task_dir = run_dir.parent / f"{run_dir.name}-task"
     binary = problem == "binary"
     answer = "label" if binary else "y"
-    return TaskSpec(
+    layout = SubmissionLayout(
+        columns=("id", answer),
+        value_kind="label" if binary else "number",
+        row_order="test",
+        dtypes=("int64", "object" if binary else "float64"),
+    )
+    return build_spec(
+        task_dir,
+        "binary" if binary else "regression",
+        targets=(answer,),
         name=name,
-        task_dir=task_dir,
         description="A tiny fabricated task.",
-        train_path=task_dir / "train.csv",
-        test_path=task_dir / "test.csv",
-        sample_submission_path=None,
-        id_column="id",
-        target_columns=(answer,),
-        train_target_columns=(answer,),
-        problem_type=ProblemType.BINARY if binary else ProblemType.REGRESSION,
-        metric="roc_auc" if binary else "rmse",
-        lower_is_better=not binary,
-        submission=SubmissionLayout(
-            columns=("id", answer),
-            value_kind="label" if binary else "number",
-            row_order="test",
-            dtypes=("int64", "object" if binary else "float64"),
-        ),
+        submission=layout,
         classes=("no", "yes") if binary else None,
     )
 
@@ -346,8 +341,8 @@ def _node(run_dir: Path, item: dict[str, Any], started: float, secret: str | Non
             "traceback": stderr or None,
             "outputs": ["output/oof.npy"],
         }
-    return Node(
-        id=node_id,
+    return build_node(
+        node_id,
         parent=item["parent"],
         stage=item["stage"],
         role=item["role"],

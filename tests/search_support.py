@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from mlestar import app
 from mlestar.config import RunConfig, SearchSettings
+from mlestar.execution.base import Executor
+from mlestar.execution.local import LocalExecutor
+from tests.builders import write_task
+
+LIGHT = ("numpy", "pandas")
+"""What the scripted and test scripts import: a fork server that preloads only these starts fast."""
 
 
 def regression_task(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
     """A tiny regression task laid out as Kaggle hands it out (RMSE)."""
     rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
     x = rng.normal(size=(n_train + n_test, 3))
     y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, n_train + n_test)
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
     frame.insert(0, "id", np.arange(n_train + n_test))
     frame["y"] = y
-    frame.iloc[:n_train].to_csv(root / "train.csv", index=False)
-    frame.iloc[n_train:].drop(columns=["y"]).to_csv(root / "test.csv", index=False)
-    frame.iloc[n_train:][["id"]].assign(y=0.0).to_csv(root / "sample_submission.csv", index=False)
-    (root / "description.md").write_text(
-        "# Tiny regression\n\nPredict y. Submissions are scored on the root mean squared error (RMSE).\n"
-    )
-    return root
+    files = {
+        "train.csv": frame.iloc[:n_train],
+        "test.csv": frame.iloc[n_train:].drop(columns=["y"]),
+        "sample_submission.csv": frame.iloc[n_train:][["id"]].assign(y=0.0),
+        "description.md": "# Tiny regression\n\nPredict y. Submissions are scored on the root mean squared error (RMSE).\n",
+    }
+    return write_task(root, files)
 
 
 def config(task: Path, run: Path, **settings: object) -> RunConfig:
@@ -50,3 +58,15 @@ def config(task: Path, run: Path, **settings: object) -> RunConfig:
         memory_mb=2048,
         **settings,  # type: ignore[arg-type]
     )
+
+
+def light_executor() -> LocalExecutor:
+    """A fork server that imports only numpy and pandas; a run owns and closes it, so each run or
+    resume gets a new one."""
+    return LocalExecutor(preload=LIGHT)
+
+
+def cli_runs_on(mp: pytest.MonkeyPatch, executor: Executor) -> None:
+    """`mlestar run` called in this process (cli.main) hands `executor` to its run: the CLI's own
+    path, from its flags to the start-up model check, with the test's fork server."""
+    mp.setattr(app, "start_run", partial(app.start_run, executor=executor))

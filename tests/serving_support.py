@@ -8,7 +8,10 @@ store, so its model is registered.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ import pytest
 
 from mlestar.app import start_run
 from mlestar.config import RunConfig, SearchSettings
+from tests.builders import write_task
 
 WORDS = ("fast", "slow", "blue", "red", "happy", "late", "early", "big", "small", "new")
 N_TRAIN = 400
@@ -45,17 +49,16 @@ def shop_rows(n: int, seed: int, shift: float = 0.0, flip: bool = False, start_i
 def make_task(folder: Path, seed: int = 7) -> Path:
     """Seed 7's training rows are typical of their population (the true model's AUC on them is
     0.869, the population's 0.870), so the run's validation score is not optimistic by luck."""
-    folder.mkdir(parents=True)
-    train = shop_rows(N_TRAIN, seed)
+    folder.mkdir(parents=True)  # a fresh folder: never one a run already used
     test = shop_rows(N_TEST, seed + 1, start_id=10_000).drop(columns=["label"])
-    train.to_csv(folder / "train.csv", index=False)
-    test.to_csv(folder / "test.csv", index=False)
-    pd.DataFrame({"id": test["id"], "label": 0.5}).to_csv(folder / "sample_submission.csv", index=False)
-    (folder / "description.md").write_text(
-        "# Shop\n\nPredict whether a customer buys.\n\n## Evaluation\n\n"
-        "Submissions are evaluated on area under the ROC curve between the predicted probability and the label.\n"
-    )
-    return folder
+    files = {
+        "train.csv": shop_rows(N_TRAIN, seed),
+        "test.csv": test,
+        "sample_submission.csv": pd.DataFrame({"id": test["id"], "label": 0.5}),
+        "description.md": "# Shop\n\nPredict whether a customer buys.\n\n## Evaluation\n\n"
+        "Submissions are evaluated on area under the ROC curve between the predicted probability and the label.\n",
+    }
+    return write_task(folder, files)
 
 
 def run_config(task: Path, run: Path, **extra: object) -> RunConfig:
@@ -76,14 +79,30 @@ def run_config(task: Path, run: Path, **extra: object) -> RunConfig:
 
 
 def real_run(factory: pytest.TempPathFactory) -> Path:
-    """The shared run folder (built on first use in this session, then reused)."""
+    """This process's copy of the shared run (built once per session, then copied, so a test that
+    writes into its run folder never disturbs another process's)."""
     root = factory.getbasetemp() / "shared-real-run"
-    run = root / "run"
-    done = root / "done.json"
-    if done.is_file():
-        return run
-    task = make_task(root / "shop")
-    outcome = start_run(run_config(task, run))
-    assert outcome.status == "ok", outcome
-    done.write_text(json.dumps({"score": outcome.score}))
-    return run
+    if not root.is_dir():
+        part = root.with_name(f"{root.name}.part")
+        shutil.rmtree(part, ignore_errors=True)  # a copy cut short
+        shutil.copytree(_built_once(factory), part, symlinks=True)
+        part.rename(root)
+    return root / "run"
+
+
+def _built_once(factory: pytest.TempPathFactory) -> Path:
+    """The pristine run, built by the first pytest-xdist worker that needs it while the others wait
+    (a real run is the costliest fixture of the suite); no test uses it in place."""
+    session = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent  # what the workers of this session share
+    built = session / "real-run-build"
+    with (session / "real-run-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (built / "done.json").is_file():
+            shutil.rmtree(built, ignore_errors=True)
+            task = make_task(built / "shop")
+            outcome = start_run(run_config(task, built / "run"))
+            assert outcome.status == "ok", outcome
+            (built / "done.json").write_text(json.dumps({"score": outcome.score}))
+    return built

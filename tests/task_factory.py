@@ -14,8 +14,6 @@ Kinds (each a few dozen seeded rows):
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
+from tests.builders import write_task
 
 N_TRAIN = 40
 N_TEST = 12
@@ -203,41 +203,10 @@ def make_task(
 ) -> Path:
     """Write a task folder of the given kind under tmp_path and return it."""
     task_dir = tmp_path / (name or kind)
-    task_dir.mkdir(parents=True)
+    task_dir.mkdir(parents=True)  # a second task of one kind needs its own name
     files = KINDS[kind](np.random.default_rng(seed))
     if description is not None:
         files["description.md"] = description
     if task_yaml is not None:
         files["task.yaml"] = yaml.safe_dump(task_yaml)
-    for rel, content in files.items():
-        write_file(task_dir / rel, content)
-    return task_dir
-
-
-def write_file(path: Path, content: Any) -> None:
-    """DataFrames by suffix (csv, tsv, jsonl, json, parquet), (member, frame) pairs as zips, text as is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, tuple):
-        member, frame = content
-        buf = io.BytesIO()
-        write_file_to(buf, member, frame)
-        with zipfile.ZipFile(path, "w") as zf:
-            zf.writestr(member, buf.getvalue())
-    elif isinstance(content, pd.DataFrame):
-        with path.open("wb") as f:
-            write_file_to(f, path.name, content)
-    elif isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-
-
-def write_file_to(f: io.BufferedIOBase | Any, name: str, frame: pd.DataFrame) -> None:
-    if name.endswith(".parquet"):
-        frame.to_parquet(f, index=False)
-    elif name.endswith(".jsonl"):
-        f.write(frame.to_json(orient="records", lines=True).encode())
-    elif name.endswith(".json"):
-        f.write(frame.to_json(orient="records").encode())
-    else:
-        f.write(frame.to_csv(index=False, sep="\t" if name.endswith(".tsv") else ",").encode())
+    return write_task(task_dir, files)

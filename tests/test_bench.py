@@ -17,6 +17,7 @@ import pytest
 
 from mlestar.errors import ConfigError
 from mlestar.journal import Journal, Node
+from tests.builders import build_node, write_task
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "bench" / "baselines")]
@@ -31,8 +32,9 @@ import task_tables as tt  # noqa: E402
 def _node(id: str, started: float, ended: float, ran: bool = True, score: float | None = 0.5,
           status: str = "ok", stage: str = "draft") -> Node:  # fmt: skip
     result = {"exit_code": 0, "duration_s": ended - started} if ran else None
-    return Node(id=id, parent=None, stage=stage, role="draft", plan="p", code_path=None, status=status,
-                score=score, started=started, ended=ended, result=result)  # fmt: skip
+    return build_node(
+        id, stage=stage, status=status, score=score, started=started, ended=ended, result=result
+    )
 
 
 def _row(task: str = "t", system: str = "mlestar", seed: int = 1, score: float | None = 0.8, **kw) -> br.Row:
@@ -181,17 +183,16 @@ def test_write_results_round_trip(tmp_path):
 def _bench_dir(root: Path, answers_true: int = 3) -> Path:
     """A bench folder with one toy task (5 test rows), a stand-in grader and an ANCHORS.md."""
     task = root / "tasks" / "toy"
-    (task / "public").mkdir(parents=True)
-    (task / "private").mkdir()
     ids = [f"r{i}" for i in range(5)]
-    pd.DataFrame({"id": ids, "x": range(5), "y": [True, False] * 2 + [True]}).to_csv(
-        task / "public/train.csv", index=False
-    )
-    pd.DataFrame({"id": ids, "x": range(5)}).to_csv(task / "public/test.csv", index=False)
-    pd.DataFrame({"id": ids, "y": False}).to_csv(task / "public/sample_submission.csv", index=False)
-    (task / "public/description.md").write_text("# toy\n")
+    public = {
+        "train.csv": pd.DataFrame({"id": ids, "x": range(5), "y": [True, False] * 2 + [True]}),
+        "test.csv": pd.DataFrame({"id": ids, "x": range(5)}),
+        "sample_submission.csv": pd.DataFrame({"id": ids, "y": False}),
+        "description.md": "# toy\n",
+    }
+    write_task(task / "public", public)
     truth = [True] * answers_true + [False] * (5 - answers_true)
-    pd.DataFrame({"id": ids, "y": truth}).to_csv(task / "private/answers.csv", index=False)
+    write_task(task / "private", {"answers.csv": pd.DataFrame({"id": ids, "y": truth})})
     grading = {"competition": "toy", "metric": "accuracy", "id_column": "id", "target_columns": ["y"],
                "lower_is_better": False, "gold": 0.9, "silver": 0.8, "bronze": 0.7, "median": 0.5}  # fmt: skip
     (task / "grading.json").write_text(json.dumps(grading))
@@ -340,11 +341,8 @@ def test_git_commit_outside_a_repository(tmp_path):
 
 
 def _public(tmp_path: Path, train: dict, test: dict, sample: dict) -> Path:
-    public = tmp_path / "public"
-    public.mkdir()
-    for name, cols in (("train", train), ("test", test), ("sample_submission", sample)):
-        pd.DataFrame(cols).to_csv(public / f"{name}.csv", index=False)
-    return public
+    tables = {"train.csv": train, "test.csv": test, "sample_submission.csv": sample}
+    return write_task(tmp_path / "public", {name: pd.DataFrame(cols) for name, cols in tables.items()})
 
 
 def test_read_task_direct_targets(tmp_path):

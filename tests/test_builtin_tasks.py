@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cloudpickle
@@ -24,7 +24,8 @@ from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.metrics import get_metric
 from mlestar.task.profile import profile_task
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import ProblemType, TaskSpec
+from tests.builders import build_spec
 
 KINDS = ("binary", "multiclass", "regression", "multi_target")
 
@@ -364,20 +365,15 @@ def make_task(root: Path, kind: str, n: int = 240, n_test: int = 60, seed: int =
 def _spec(task_dir: Path, meta: dict, extra: tuple[str, ...]) -> TaskSpec:
     classes = meta["classes"]
     columns = tuple(classes) if meta["type"] == "multiclass" else tuple(meta["targets"])
-    return TaskSpec(
-        name=f"tiny-{meta['type']}",
-        task_dir=task_dir,
-        description="A tiny synthetic task.",
-        train_path=task_dir / "train.csv",
-        test_path=task_dir / "test.csv",
-        sample_submission_path=None,
-        id_column=meta["id"],
+    return build_spec(
+        task_dir,
+        meta["type"],
+        targets=tuple(meta["targets"]),
         target_columns=columns,
-        train_target_columns=tuple(meta["targets"]),
-        problem_type=ProblemType(meta["type"]),
+        id_column=meta["id"],
         metric=meta["metric"],
-        lower_is_better=get_metric(meta["metric"]).lower_is_better,
-        submission=SubmissionLayout(columns=(meta["id"], *columns), value_kind="number"),
+        value_kind="number",
+        description="A tiny synthetic task.",
         classes=tuple(classes) if classes else None,
         extra_paths=extra,
         id_is_feature=bool(meta.get("id_is_feature")),
@@ -607,18 +603,19 @@ def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
     settings frozen into the script (as the search does) it never searches again, gives the same
     predictions every time, and a later rewrite of the model block keeps them without tuning code."""
     task = make_task(tmp_path, "binary")
-    ctx = task.ctx
+    # A short study (a few trials, a time box of seconds): what is tested is when it runs, not what it finds.
+    ctx, budget_s = replace(task.ctx, script_budget_s=10.0), 10.0
     draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     tuned = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
     assert tuned.count("\nFROZEN = None\n") == 1
-    run_script(task, tuned, tmp_path / "handover", mode="handover")
+    run_script(task, tuned, tmp_path / "handover", budget_s=budget_s, mode="handover")
     assert not (tmp_path / "handover" / "output" / "frozen.json").exists()
-    run_script(task, tuned, tmp_path / "explore")
+    run_script(task, tuned, tmp_path / "explore", budget_s=budget_s)
     found = json.loads((tmp_path / "explore" / "output" / "frozen.json").read_text())
     assert list(found) == ["lightgbm"] and found["lightgbm"]
     frozen = tuned.replace("\nFROZEN = None\n", f"\nFROZEN = {found!r}\n")
-    first = run_script(task, frozen, tmp_path / "frozen-1")
-    second = run_script(task, frozen, tmp_path / "frozen-2", mode="handover")
+    first = run_script(task, frozen, tmp_path / "frozen-1", budget_s=budget_s)
+    second = run_script(task, frozen, tmp_path / "frozen-2", budget_s=budget_s, mode="handover")
     np.testing.assert_array_equal(first[0], second[0])
     assert not (tmp_path / "frozen-1" / "output" / "frozen.json").exists()
     bagged = replace_block(

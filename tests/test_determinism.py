@@ -20,14 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from mlestar import app
 from mlestar.app import start_run
 from mlestar.config import RunConfig, SearchSettings
 from mlestar.engineers.base import Candidate, TaskContext
-from mlestar.execution.local import LocalExecutor
 from mlestar.journal import Journal
 from tests.scripted_engineer import ScriptedEngineer, script
-from tests.search_support import config, regression_task
+from tests.search_support import config, light_executor, regression_task
 
 BENCH = Path(os.environ.get("MLESTAR_BENCH_DIR", "/work/shared/bench")) / "tasks"
 BENCH_TASKS = (
@@ -126,9 +124,7 @@ class _SlowOne(ScriptedEngineer):
 def _scripted_run(root: Path, engineer: ScriptedEngineer, **settings: object) -> Path:
     task = regression_task(root / "task")
     cfg = config(task, root / "run", **settings)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "_executor", lambda c: LocalExecutor(preload=("numpy", "pandas")))
-        start_run(cfg, engineer=engineer)
+    start_run(cfg, engineer=engineer, executor=light_executor())
     return cfg.run_dir
 
 

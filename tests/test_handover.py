@@ -17,34 +17,21 @@ import pytest
 
 from mlestar.app import start_run
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
-from mlestar.execution.local import LocalExecutor
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import Journal, Node, Stage
 from mlestar.search.budget import Budget, packed_s, refit_seconds
+from tests.builders import build_node
 from tests.scripted_engineer import ScriptedEngineer
-from tests.search_support import config, regression_task
-
-LIGHT = ("numpy", "pandas")
+from tests.search_support import config, light_executor, regression_task
 
 
 def _node(node_id: str, duration: float = 1.0, **meta: object) -> Node:
     code = None if meta else f"attempts/{node_id}/solution.py"
-    return Node(
-        id=node_id,
-        parent=None,
-        stage=Stage.ENSEMBLE if meta else Stage.REFINE,
-        role="x",
-        plan="",
-        code_path=code,
-        status=Status.OK,
-        score=0.5,
-        started=0.0,
-        ended=duration,
-        meta=meta,
-    )
+    stage = Stage.ENSEMBLE if meta else Stage.REFINE
+    return build_node(node_id, stage=stage, role="x", plan="", code_path=code, ended=duration, meta=meta)
 
 
 # -- what is handed over ----------------------------------------------------------------------------
@@ -74,18 +61,8 @@ def test_refits_go_most_weighted_first_and_a_member_without_time_is_refused_with
 
 
 def test_a_refit_takes_one_run_of_a_script_the_search_repeated_on_several_splits() -> None:
-    repeated = Node(
-        id="t0-k1",
-        parent=None,
-        stage=Stage.REFINE,
-        role="x",
-        plan="",
-        code_path="a.py",
-        status=Status.OK,
-        score=0.5,
-        started=0.0,
-        ended=90.0,
-        meta={"repeats": 3},
+    repeated = build_node(
+        "t0-k1", stage=Stage.REFINE, role="x", plan="", code_path="a.py", ended=90.0, meta={"repeats": 3}
     )
     assert refit_seconds(repeated) == 30.0 and refit_seconds(_node("b", 40.0)) == 40.0
     admitted, refused = schedule(["t0-k1"], {"t0-k1": 1.0}, {"t0-k1": repeated}, lanes=1, remaining_s=45.0)
@@ -263,11 +240,7 @@ def _layout_case(tmp_path, problem, classes, columns, layout, fields):  # type: 
 
 def _start(cfg, engineer):  # type: ignore[no-untyped-def]
     """A run whose scripts need only numpy and pandas: a fork server that imports only those."""
-    from mlestar import app
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-        return start_run(cfg, engineer=engineer)
+    return start_run(cfg, engineer=engineer, executor=light_executor())
 
 
 SCRIPTED_RNG = "rng = np.random.default_rng(SEED + salt)"

@@ -13,7 +13,7 @@ import pytest
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
 from mlestar.engineers.base import Candidate, TaskContext
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import Journal, Node, Stage
 from mlestar.run_layout import RunLayout
 from mlestar.search.freeze import (
     EXPLORED_SCRIPT,
@@ -24,6 +24,7 @@ from mlestar.search.freeze import (
     frozen_literal,
     unfrozen_span,
 )
+from tests.builders import build_node
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import config, regression_task
 
@@ -215,19 +216,10 @@ def _attempt(tmp_path: Path, script: str, found: object | None) -> tuple[RunLayo
     (work / "solution.py").write_text(script)
     if found is not None:
         (work / "output" / "frozen.json").write_text(json.dumps(found))
-    node = Node(
-        id="t0-k1",
-        parent=None,
-        stage=Stage.REFINE,
-        role="implement",
-        plan="tune",
-        code_path="attempts/t0-k1/solution.py",
-        status=Status.OK,
-        score=0.5,
-        started=0.0,
-        ended=1.0,
+    tuned = build_node(
+        "t0-k1", stage=Stage.REFINE, role="implement", plan="tune", code_path="attempts/t0-k1/solution.py"
     )
-    return layout, Journal(tmp_path), node
+    return layout, Journal(tmp_path), tuned
 
 
 def test_a_working_attempt_is_frozen_in_place_and_journaled(tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, Plan
 from mlestar.handover import rows
 from mlestar.handover.plan import schedule
 from mlestar.handover.standalone import SearchedRows, member_script
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
 from mlestar.versioning.finished_run import read_finished_run
 from mlestar.versioning.project_files import ProjectFacts, readme
+from tests.builders import build_node
 from tests.search_support import config, regression_task
 from tests.test_handover import _EnsemblingEngineer, _rebuild, _start
 
@@ -184,19 +185,7 @@ def test_a_stacker_reads_a_repeated_member_s_averaged_out_of_fold_predictions_so
 
 
 def _node(node_id: str, **meta: object) -> Node:
-    return Node(
-        id=node_id,
-        parent=None,
-        stage=Stage.DRAFT,
-        role="x",
-        plan="",
-        code_path=None,
-        status=Status.OK,
-        score=0.5,
-        started=0.0,
-        ended=1.0,
-        meta=meta,
-    )
+    return build_node(node_id, role="x", plan="", meta=meta)
 
 
 def test_a_member_needs_its_search_folds_only_when_they_leave_rows_out(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from mlestar.execution.base import Limits, RunResult
 from mlestar.hardware import Gpu, Hardware, detect_hardware, parse_smi, resolve_device, visible
 from mlestar.journal import Journal
 from tests.scripted_engineer import ScriptedEngineer
+from tests.search_support import LIGHT, regression_task
 from tests.search_support import config as search_config
-from tests.search_support import regression_task
 from tests.task_factory import make_task
 
 SMI = """\
@@ -179,14 +179,13 @@ class _Noting(ScriptedEngineer):
     ("hardware", "device"), [(Hardware(2, 4096), "cpu"), (Hardware(2, 4096, (A10,)), "cuda")]
 )
 def test_a_run_tells_its_scripts_and_its_engineer_the_device(
-    hardware: Hardware, device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hardware: Hardware, device: str, tmp_path: Path
 ) -> None:
-    from mlestar import app
+    from mlestar.app import start_run
 
     _Recording.envs, _Noting.seen = [], []
-    monkeypatch.setattr(app, "_executor", lambda config: _Recording(preload=("numpy", "pandas")))
     cfg = search_config(regression_task(tmp_path / "task"), tmp_path / "run", max_nodes=2)
-    app.start_run(cfg, engineer=_Noting(), hardware=hardware)
+    start_run(cfg, engineer=_Noting(), hardware=hardware, executor=_Recording(preload=LIGHT))
     assert _Recording.envs and all(env[ENV_DEVICE] == device for env in _Recording.envs)
     hidden = [env.get("CUDA_VISIBLE_DEVICES") for env in _Recording.envs]
     assert hidden == ([""] * len(hidden) if device == "cpu" else [None] * len(hidden))

@@ -19,6 +19,7 @@ from mlestar.journal.events import (
     Screened,
     StageStarted,
 )
+from tests.builders import build_node
 
 OLD_JOURNAL = [
     # Lines as a run wrote them before the vocabulary was typed (their JSON is unchanged).
@@ -31,18 +32,7 @@ OLD_JOURNAL = [
 
 
 def _node(node_id: str, score: float | None, status: Status = Status.OK) -> Node:
-    return Node(
-        id=node_id,
-        parent=None,
-        stage=Stage.DRAFT,
-        role="draft",
-        plan="p",
-        code_path=None,
-        status=status,
-        score=score,
-        started=0.0,
-        ended=1.0,
-    )
+    return build_node(node_id, score=score, status=status)
 
 
 def test_an_old_journal_loads_into_typed_nodes_and_events(tmp_path: Path) -> None:

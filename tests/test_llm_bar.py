@@ -22,7 +22,7 @@ from mlestar.llm.settings import ROLES
 from tests.conftest import guard_loopback, no_real_llm_providers
 from tests.llm_server import Canned, LLMServer, Seen, chat_reply, reasoning_model, thinking_gemini
 from tests.llm_support import FAKE_KEY, GoodModel, fenced, role_of, solution
-from tests.search_support import regression_task
+from tests.search_support import cli_runs_on, light_executor, regression_task
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -39,8 +39,6 @@ class Run:
 
 def _run(mp: pytest.MonkeyPatch, root: Path, llm: str, env: dict[str, str], *extra: str) -> Run:
     """`mlestar run` in this process, with the real engineers and a light fork server."""
-    from mlestar.execution.local import LocalExecutor
-
     no_real_llm_providers(mp)
     guard_loopback(mp)
     for key, value in env.items():
@@ -54,7 +52,7 @@ def _run(mp: pytest.MonkeyPatch, root: Path, llm: str, env: dict[str, str], *ext
         built.append(engineer)
         return engineer
 
-    mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=("numpy", "pandas")))
+    cli_runs_on(mp, light_executor())
     mp.setattr(app, "make_engineer", make_engineer)
     task = regression_task(root / "task")
     status = cli.main(["run", str(task), "--out", str(root / "run"), "--llm", llm, *ARGS, *extra])

@@ -28,7 +28,7 @@ from mlestar.status import summarize
 from tests.conftest import guard_loopback, no_real_llm_providers
 from tests.llm_server import Canned, LLMServer, Seen, chat_reply, rate_limited, slow
 from tests.llm_support import FAKE_KEY, RecordingFallback, fenced, role_of, solution
-from tests.search_support import regression_task
+from tests.search_support import cli_runs_on, light_executor, regression_task
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -128,8 +128,6 @@ class Run:
 
 def _mlestar_run(mp: pytest.MonkeyPatch, task: Path, run_dir: Path, llm: str) -> Run:
     """`mlestar run TASK --llm ...` in this process, with a light fork server and the test fallback."""
-    from mlestar.execution.local import LocalExecutor
-
     built: list[LLMEngineer] = []
     fallback = Fallback()
 
@@ -139,7 +137,7 @@ def _mlestar_run(mp: pytest.MonkeyPatch, task: Path, run_dir: Path, llm: str) ->
         built.append(engineer)
         return engineer
 
-    mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=("numpy", "pandas")))
+    cli_runs_on(mp, light_executor())
     mp.setattr(app, "make_engineer", make_engineer)
     status = cli.main(["run", str(task), "--out", str(run_dir), "--llm", llm, *ARGS])
     return Run(status, run_dir, built[0], fallback)

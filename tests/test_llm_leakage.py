@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from mlestar import app
 from mlestar.app import start_run
 from mlestar.engineers.base import LeakageReport, TaskContext
 from mlestar.journal import Journal
 from tests.scripted_engineer import ScriptedEngineer, noise_of, script
-from tests.search_support import config, regression_task
+from tests.search_support import config, light_executor, regression_task
 
 
 class _LeakyRefiner(ScriptedEngineer):
@@ -32,17 +29,10 @@ class _LeakyRefiner(ScriptedEngineer):
         return LeakageReport(())
 
 
-@pytest.fixture(autouse=True)
-def light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlestar.execution.local import LocalExecutor
-
-    monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=("numpy", "pandas")))
-
-
 def test_each_refinement_kept_is_checked_for_leakage_and_its_leak_fixed(tmp_path: Path) -> None:
     engineer = _LeakyRefiner()
     cfg = config(regression_task(tmp_path / "task"), tmp_path / "run", t_outer=2, k_inner=2, r_ensemble=1)
-    start_run(cfg, engineer=engineer)
+    start_run(cfg, engineer=engineer, executor=light_executor())
     journal = Journal(cfg.run_dir)
     kept = [e["node"] for e in journal.events if e.get("what") == "refinement_kept"]
     assert len(kept) >= 1

@@ -9,24 +9,20 @@ import pandas as pd
 import pytest
 
 from mlestar.task.profile import find_row_files, profile_column, profile_task
-from mlestar.task.spec import ProblemType, SubmissionLayout, TaskSpec
+from mlestar.task.spec import TaskSpec
+from tests.builders import build_spec
 
 
 def _spec(task_dir: Path, id_column: str | None = "pid", targets: tuple[str, ...] = ("label",)) -> TaskSpec:
-    return TaskSpec(
-        name="t",
-        task_dir=task_dir,
-        description="",
-        train_path=task_dir / "train.csv",
-        test_path=task_dir / "test.csv",
-        sample_submission_path=None,
+    return build_spec(
+        task_dir,
+        "binary",
+        targets=targets,
         id_column=id_column,
-        target_columns=targets,
-        train_target_columns=targets,
-        problem_type=ProblemType.BINARY,
         metric="accuracy",
-        lower_is_better=False,
-        submission=SubmissionLayout(columns=(id_column or "id", *targets), value_kind="label"),
+        value_kind="label",
+        name="t",
+        description="",
         classes=("no", "yes"),
     )
 

@@ -13,36 +13,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar import app
 from mlestar.app import resume_run, run_lock, start_run
 from mlestar.engineers.base import EngineerFailure
 from mlestar.errors import RunFolderError
+from mlestar.execution.base import Executor
+from mlestar.execution.local import LocalExecutor
 from mlestar.journal import Journal
 from mlestar.journal.events import RunFinished
 from mlestar.run_layout import RunLayout
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
-from tests.search_support import config, regression_task
-
-LIGHT = ("numpy", "pandas")
+from tests.search_support import LIGHT, config, light_executor, regression_task
 
 
-def _use_light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scripted scripts need only numpy and pandas: a fork server that imports only those."""
-    from mlestar.execution.local import LocalExecutor
-
-    monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-
-
-@pytest.fixture(autouse=True)
-def light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
-    _use_light_executor(monkeypatch)
-
-
-def _run(tmp_path: Path, engineer: ScriptedEngineer, name: str = "run", **settings: object):
+def _run(
+    tmp_path: Path,
+    engineer: ScriptedEngineer,
+    name: str = "run",
+    executor: Executor | None = None,
+    **settings: object,
+):
     task = regression_task(tmp_path / "task")
     cfg = config(task, tmp_path / name, **settings)
-    outcome = start_run(cfg, engineer=engineer)
+    outcome = start_run(cfg, engineer=engineer, executor=executor or light_executor())
     return cfg, outcome, Journal(cfg.run_dir)
 
 
@@ -147,7 +140,7 @@ def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(
     lines = (cfg.run_dir / "journal.jsonl").read_text().splitlines(keepends=True)
     last = max(i for i, line in enumerate(lines) if '"engineer_failed"' in line)
     (cfg.run_dir / "journal.jsonl").write_text("".join(lines[: last + 2]))
-    resume_run(cfg.run_dir, engineer=ScriptedEngineer())
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer(), executor=light_executor())
     assert sorted(Journal(cfg.run_dir).nodes) == sorted(journal.nodes)
 
 
@@ -282,9 +275,7 @@ class _Killed(BaseException):
     """Stands in for the process dying: nothing in the search catches it."""
 
 
-def _killing_executor(after: int):
-    from mlestar.execution.local import LocalExecutor
-
+def _killing_executor(after: int) -> LocalExecutor:
     class Killing(LocalExecutor):
         runs = 0
 
@@ -294,33 +285,27 @@ def _killing_executor(after: int):
                 raise _Killed()
             return super().run(script, workdir, limits)
 
-    return lambda config: Killing(preload=LIGHT)
+    return Killing(preload=LIGHT)
 
 
 @pytest.fixture(scope="module")
 def whole_run(tmp_path_factory: pytest.TempPathFactory):
     """One uninterrupted run that the resumed and repeated runs are compared with."""
-    from mlestar.execution.local import LocalExecutor
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-        return _run(tmp_path_factory.mktemp("whole"), ScriptedEngineer(), name="whole")
+    return _run(tmp_path_factory.mktemp("whole"), ScriptedEngineer(), name="whole")
 
 
 @pytest.mark.parametrize("after", [1, 4, 6, 9])
 def test_resume_after_a_kill_in_each_stage_ends_like_an_uninterrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int, whole_run
+    tmp_path: Path, after: int, whole_run
 ) -> None:
     whole = whole_run
     task = whole[0].task_dir
     cfg = config(task, tmp_path / "killed")
-    monkeypatch.setattr(app, "_executor", _killing_executor(after))
     with pytest.raises(_Killed):
-        start_run(cfg, engineer=ScriptedEngineer())
-    _use_light_executor(monkeypatch)
+        start_run(cfg, engineer=ScriptedEngineer(), executor=_killing_executor(after))
     interrupted = Journal(cfg.run_dir)
     assert not interrupted.has(RunFinished)
-    resume_run(cfg.run_dir, engineer=ScriptedEngineer())
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer(), executor=light_executor())
     resumed = Journal(cfg.run_dir)
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
@@ -345,8 +330,42 @@ def test_two_processes_never_drive_one_run(tmp_path: Path) -> None:
         resume_run(cfg.run_dir, engineer=eng)
 
 
-def test_run_folder_in_use_is_refused_with_a_pointer_to_resume(tmp_path: Path) -> None:
-    cfg, _, _ = _run(tmp_path, ScriptedEngineer(), max_nodes=1)
+class _Owned(LocalExecutor):
+    """Notes what the run asks of the executor it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__(preload=LIGHT)
+        self.calls: list[str] = []
+
+    def start(self) -> None:
+        self.calls.append("start")
+        super().start()
+
+    def run(self, script, workdir, limits):  # type: ignore[no-untyped-def]
+        self.calls.append("run")
+        return super().run(script, workdir, limits)
+
+    def close(self) -> None:
+        self.calls.append("close")
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def one_node_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A finished one-attempt run, and the executor it was handed (no test writes into it)."""
+    executor = _Owned()
+    cfg, _, _ = _run(tmp_path_factory.mktemp("one-node"), ScriptedEngineer(), max_nodes=1, executor=executor)
+    return cfg, executor
+
+
+def test_a_run_starts_uses_and_closes_the_executor_it_is_given(one_node_run) -> None:  # type: ignore[no-untyped-def]
+    _, executor = one_node_run
+    assert "start" in executor.calls and "run" in executor.calls
+    assert executor.calls[-1] == "close" and executor.calls.count("close") == 1
+
+
+def test_run_folder_in_use_is_refused_with_a_pointer_to_resume(one_node_run) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = one_node_run
     with pytest.raises(RunFolderError, match="mlestar resume"):
         start_run(cfg, engineer=ScriptedEngineer())
 
@@ -362,13 +381,11 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
     driver.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-        "from mlestar import app\n"
         "from mlestar.app import start_run\n"
-        "from mlestar.execution.local import LocalExecutor\n"
-        "app._executor = lambda config: LocalExecutor(preload=('numpy', 'pandas'))\n"
         "from tests.scripted_engineer import ScriptedEngineer\n"
-        "from tests.search_support import config\n"
-        f"start_run(config({str(task)!r}, {str(run_dir)!r}), engineer=ScriptedEngineer(sleep=1.5))\n"
+        "from tests.search_support import config, light_executor\n"
+        f"start_run(config({str(task)!r}, {str(run_dir)!r}), engineer=ScriptedEngineer(sleep=1.5),"
+        " executor=light_executor())\n"
     )
     proc = subprocess.Popen(
         [sys.executable, str(driver)],
@@ -386,7 +403,8 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not Journal(run_dir).has(RunFinished)
-    outcome = resume_run(run_dir, engineer=ScriptedEngineer(sleep=1.5))
+    # The resumed scripts need not sleep: what is tested is that the run picks up after the kill.
+    outcome = resume_run(run_dir, engineer=ScriptedEngineer(), executor=light_executor())
     assert outcome.status == "ok"
     _assert_valid_submission(run_dir, task)
     resumed = Journal(run_dir)
@@ -397,11 +415,7 @@ def test_kill_minus_nine_mid_script_then_resume(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def whole_leaky_run(tmp_path_factory: pytest.TempPathFactory):
     """An uninterrupted run whose leakage check finds something, so the check stage runs a script."""
-    from mlestar.execution.local import LocalExecutor
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-        return _run(tmp_path_factory.mktemp("leaky"), ScriptedEngineer(leak=True), name="whole")
+    return _run(tmp_path_factory.mktemp("leaky"), ScriptedEngineer(leak=True), name="whole")
 
 
 class _DyingEngineer(ScriptedEngineer):
@@ -432,12 +446,12 @@ def test_resume_after_a_kill_in_the_check_and_ensemble_stages(
     whole = whole_leaky_run
     cfg = config(whole[0].task_dir, tmp_path / "killed")
     with pytest.raises(_Killed):
-        start_run(cfg, engineer=_DyingEngineer(role, nth))
+        start_run(cfg, engineer=_DyingEngineer(role, nth), executor=light_executor())
     interrupted = Journal(cfg.run_dir)
     assert not interrupted.has(RunFinished)
     if stage == "ensemble":
         assert any(n.stage == "ensemble" for n in interrupted.nodes.values())
-    resume_run(cfg.run_dir, engineer=ScriptedEngineer(leak=True))
+    resume_run(cfg.run_dir, engineer=ScriptedEngineer(leak=True), executor=light_executor())
     resumed = Journal(cfg.run_dir)
     assert any(n.stage == "check" for n in resumed.nodes.values())
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)

@@ -8,25 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlestar import app
 from mlestar.app import resume_run, start_run
 from mlestar.journal import Journal
 from mlestar.journal.events import Screened
 from mlestar.search import screening
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
-from tests.search_support import config, regression_task
+from tests.search_support import LIGHT, config, light_executor, regression_task
 
-LIGHT = ("numpy", "pandas")
 FAST = {"t_outer": 1, "k_inner": 1, "r_ensemble": 1, "repeats": 1}
 """Settings that keep a run short: one refinement round, one ensemble, one split."""
-
-
-@pytest.fixture(autouse=True)
-def light_executor(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlestar.execution.local import LocalExecutor
-
-    monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
 
 
 def _run(tmp_path: Path, engineer: ScriptedEngineer, name: str = "run", **settings: object):
@@ -34,7 +25,7 @@ def _run(tmp_path: Path, engineer: ScriptedEngineer, name: str = "run", **settin
     if not task.exists():
         regression_task(task)
     cfg = config(task, tmp_path / name, **{**FAST, **settings})
-    outcome = start_run(cfg, engineer=engineer)
+    outcome = start_run(cfg, engineer=engineer, executor=light_executor())
     return cfg, outcome, Journal(cfg.run_dir)
 
 
@@ -183,9 +174,7 @@ class _Killed(BaseException):
     """Stands in for the process dying: nothing in the search catches it."""
 
 
-def test_resume_after_a_kill_during_screening_takes_the_same_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resume_after_a_kill_during_screening_takes_the_same_path(tmp_path: Path) -> None:
     from mlestar.execution.local import LocalExecutor
 
     whole = _run(tmp_path, _families(), name="whole", m_candidates=2, widen_seeds=1)
@@ -200,12 +189,10 @@ def test_resume_after_a_kill_during_screening_takes_the_same_path(
             return super().run(script, workdir, limits)
 
     cfg = config(whole[0].task_dir, tmp_path / "killed", **{**FAST, "m_candidates": 2, "widen_seeds": 1})
-    monkeypatch.setattr(app, "_executor", lambda config: Killing(preload=LIGHT))
     with pytest.raises(_Killed):
-        start_run(cfg, engineer=_families())
+        start_run(cfg, engineer=_families(), executor=Killing(preload=LIGHT))
     assert not Journal(cfg.run_dir).has(Screened)
-    monkeypatch.setattr(app, "_executor", lambda config: LocalExecutor(preload=LIGHT))
-    resume_run(cfg.run_dir, engineer=_families())
+    resume_run(cfg.run_dir, engineer=_families(), executor=light_executor())
     resumed = Journal(cfg.run_dir)
     assert sorted(resumed.nodes) == sorted(whole[2].nodes)
     assert _screening(resumed)["drafts"] == _screening(whole[2])["drafts"]

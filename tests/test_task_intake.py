@@ -14,7 +14,8 @@ from mlestar.task import ProblemType, load_task, load_task_tables, read_table
 from mlestar.task.infer import match_classes
 from mlestar.task.inspect_view import inspect_json, render_inspect
 from mlestar.task.metric_phrases import find_metric, fit_to_problem
-from tests.task_factory import make_task, write_file
+from tests.builders import write_file
+from tests.task_factory import make_task
 
 
 def _snapshot(folder: Path) -> dict[str, int]:

@@ -24,11 +24,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlestar.config import RunConfig
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
 from mlestar.tracking import MlflowTracker, TrackingReport, read_tree, sync_run
 from mlestar.tracking.backend import connect, load_mlflow
 from mlestar.tracking.sink import Backoff
+from tests.builders import build_node
 from tests.run_factory import FabricatedRun, fabricate_run
 
 FAKE_KEY = "sk-test-FAKEKEYFORTRACKING0123456789"
@@ -349,15 +350,4 @@ def test_a_model_that_cannot_be_logged_is_reported_and_the_rest_is_sent(
 
 
 def _node(node_id: str, score: float, started: float, ended: float) -> Node:
-    return Node(
-        id=node_id,
-        parent=None,
-        stage=Stage.DRAFT,
-        role="draft",
-        plan="plan",
-        code_path=None,
-        status=Status.OK,
-        score=score,
-        started=started,
-        ended=ended,
-    )
+    return build_node(node_id, plan="plan", score=score, started=started, ended=ended)

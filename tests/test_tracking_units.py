@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal
 from mlestar.tracking.backend import artifact_root, display_uri, is_transient, local_store_uri
 from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, normalize, run_key, safe_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.run_facts import RunFacts, engineer_model, parent_params
 from mlestar.tracking.scrub import MASK, Scrubber, looks_secret, secret_values
 from mlestar.tracking.sink import Backoff
+from tests.builders import build_node
 
 FAKE = "sk-test-FAKEKEY0123456789abcdef"
 
@@ -83,10 +84,9 @@ def _record(tmp_path: Path) -> dict:
     attempt.mkdir(parents=True)
     (attempt / "solution.py").write_text(f"KEY = '{FAKE}'\n")
     (attempt / "stdout.txt").write_text("x" * 20000 + "END")
-    node = Node(
-        id="draft-2",
+    node = build_node(
+        "draft-2",
         parent="draft-1",
-        stage="draft",
         role="debug",
         plan=f"use {FAKE}",
         code_path="attempts/draft-2/solution.py",
