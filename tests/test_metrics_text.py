@@ -146,3 +146,18 @@ def test_answer_f1_micro_credits_right_answers_and_right_blanks() -> None:
     assert get_metric("answer_f1_micro").score(valid, pred) == pytest.approx(want) == pytest.approx(3 / 5)
     with pytest.raises(ValueError, match="expected an answer 'start:end', YES, NO or blank, found 'maybe'"):
         get_metric("answer_f1_micro").score(np.array(["1:2"]), np.array(["maybe"]))
+
+
+def test_f1_micro_sets_scores_label_columns_as_it_scores_the_lists_they_write() -> None:
+    """The harness holds label lists as one 0/1 column per label and predicts a probability per
+    label; a label at 0.5 or more is written into the list. Both forms score alike."""
+    labels = ["a", "b", "c", "d"]  # "d": no answer holds it, so it counts for nothing in either form
+    truth = np.array([[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]])
+    proba = np.array([[0.9, 0.2, 0.6, 0.7], [0.1, 0.5, 0.8, 0.0], [0.4, 0.1, 0.3, 0.9]])
+
+    def as_lists(rows: np.ndarray) -> np.ndarray:
+        return np.array([" ".join(name for name, on in zip(labels, r, strict=True) if on) for r in rows])
+
+    metric = get_metric("f1_micro_sets")
+    assert metric.score(truth, proba) == pytest.approx(metric.score(as_lists(truth), as_lists(proba >= 0.5)))
+    assert metric.score(truth, proba) == pytest.approx(2 * 2 / (2 * 2 + 2 + 2))
