@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -129,13 +130,10 @@ def merge_imports(lines: set[str]) -> set[str]:
     return plain | {f"from {m} import {', '.join(sorted(n, key=str.lower))}" for m, n in names.items()}
 
 
-_STDLIB = {"copy", "re", "functools", "collections", "json", "math", "os", "time", "itertools", "typing"}
-
-
 def import_order(line: str) -> tuple[bool, bool, str]:
     """Standard library first, then third-party; plain imports before from-imports, by module."""
     module = line.split()[1]
-    return (module.split(".")[0] not in _STDLIB, line.startswith("from "), module)
+    return (module.split(".")[0] not in sys.stdlib_module_names, line.startswith("from "), module)
 
 
 def _settings(member: Member, card: Card) -> str:

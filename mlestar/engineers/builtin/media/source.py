@@ -6,36 +6,17 @@ from __future__ import annotations
 
 import ast
 import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables", "cnn")
+MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables")
 """Kit modules in the order their definitions appear in a script."""
 HEADER_NAMES = frozenset({"np", "pd", "Path", "Any", "os", "time", "copy"})
 """Names every built-in script's header imports: never imported again in a block."""
-_STDLIB = frozenset(
-    {
-        "functools",
-        "hashlib",
-        "io",
-        "json",
-        "tarfile",
-        "threading",
-        "zipfile",
-        "collections",
-        "concurrent",
-        "typing",
-        "pathlib",
-        "copy",
-        "os",
-        "time",
-        "math",
-        "re",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -89,7 +70,7 @@ def merged_imports(lines: list[str]) -> tuple[str, ...]:
 def import_order(line: str) -> tuple[bool, bool, str]:
     """Standard library first, then third-party; plain imports before from-imports, by module."""
     module = line.split()[1].split(".")[0]
-    return (module not in _STDLIB, line.startswith("from "), line.split()[1])
+    return (module not in sys.stdlib_module_names, line.startswith("from "), line.split()[1])
 
 
 @functools.cache
