@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
+from mlestar.engineers.builtin.media.options import MEDIA_KINDS
 from mlestar.errors import ConfigError
 
 BUILTIN_CARDS = Path(__file__).parent / "cards"
 INPUT_KINDS = ("tabular", "text", "any")
 VIEWS = ("trees", "native", "linear", "scaled", "words", "chars")
-MEDIA_KINDS = ("image", "audio", "signal", "volume")
 _REQUIRED = ("name", "title", "summary", "inputs", "view", "problem_types", "estimator", "imports")
 
 

@@ -32,6 +32,8 @@ class MediaOptions:
         return replace(self, **changes)
 
 
+MEDIA_KINDS = ("image", "audio", "signal", "volume")
+"""Kinds of per-row file the kit turns into feature columns (per-pixel pictures are marked apart)."""
 CONSTANTS = {f.name: f.name.upper() for f in fields(MediaOptions)}
 """Option -> the block constant that holds it."""
 KIND_OPTIONS = {

@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from mlestar import contract
-from mlestar.engineers.builtin.media.options import MediaOptions, constants, same_for
+from mlestar.engineers.builtin.media.options import MEDIA_KINDS, MediaOptions, constants, same_for
 from mlestar.engineers.builtin.media.source import import_order, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
-MEDIA_KINDS = ("image", "audio", "signal", "volume")
 KIND_ORDER = ("image", "audio", "signal", "volume", "pixels")
 TABLE_MAKERS = {
     "image": "image_table",
