@@ -267,12 +267,13 @@ def single_column_score(values: pd.Series, target: np.ndarray, folds: np.ndarray
     if keys is None:
         return None
     classification = np.issubdtype(target.dtype, np.integer) or len(np.unique(target)) <= 20
-    keys = np.unique(keys, return_inverse=True)[1].ravel()  # 0..K-1, for counting with bincount
+    values_seen, keys = np.unique(keys, return_inverse=True)  # keys 0..K-1, for counting with bincount
+    keys = keys.ravel()
     per_key = _majority_per_key if classification else _mean_per_key
     predicted = np.full(len(target), np.nan)
     for k in np.unique(folds[folds >= 0]):
         fit, valid = (folds >= 0) & (folds != k), folds == k
-        predicted[valid] = per_key(keys[fit], target[fit], int(keys.max()) + 1)[keys[valid]]
+        predicted[valid] = per_key(keys[fit], target[fit], len(values_seen))[keys[valid]]
     used = ~np.isnan(predicted)
     if used.sum() < 0.9 * (folds >= 0).sum():
         return None
