@@ -473,13 +473,13 @@ REFINED = {
     # The multi-class (text, log loss) draft already stacks with a boosted meta-model.
     "binary": [
         "[plan: train +stack]",
-        "[plan: model +early_stopping +target_encoding]",
+        "[plan: model +slower_learning +target_encoding]",
         "[plan: features +group_sizes +amount_totals]",
         "[plan: preprocess +rare_categories]",
     ],
     "multiclass": ["[plan: model +tuned]", "[plan: train +stack]"],
     "regression": [
-        "[plan: model +tuned +early_stopping +seed_bagging]",
+        "[plan: model +tuned +slower_learning +seed_bagging]",
         "[plan: features +codes_as_categories]",
     ],
 }

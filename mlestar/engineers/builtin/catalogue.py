@@ -117,8 +117,6 @@ def _option_entry(option: str, text: str, extra: Callable[[Recipe, Context], boo
 
 def _with_option(spec: mem.ModelSpec, option: str, c: Context) -> mem.ModelSpec:
     members = spec.members
-    if option == "early_stopping":
-        members = tuple(_more_trees(m, c.cards[m.card]) for m in members)
     trials = spec.tune_trials
     if option == "tuned":
         trials = tune_trials(spec, c)
@@ -127,16 +125,30 @@ def _with_option(spec: mem.ModelSpec, option: str, c: Context) -> mem.ModelSpec:
     return spec.with_(members=members, options=options, tune_trials=trials, time_column=time_column)
 
 
-def _more_trees(member: mem.Member, card: Card) -> mem.Member:
-    """Four times the trees at half the learning rate; early stopping decides how many are used."""
-    if not card.boosting:
-        return member
+def _slower_learning(r: Recipe, c: Context) -> Recipe:
+    members = tuple(_more_rounds(m, c.cards[m.card]) if _can_slow(m, r, c) else m for m in r.model.members)
+    return r.with_(model=r.model.with_(members=members))
+
+
+def _slower_applies(r: Recipe, c: Context) -> bool:
+    return any(_can_slow(m, r, c) for m in r.model.members)
+
+
+def _can_slow(member: mem.Member, r: Recipe, c: Context) -> bool:
+    """A boosted member still at its card's learning rate (tuning sets its own rate)."""
+    card = c.cards[member.card]
+    default = card.defaults(c.profile.problem_type, c.profile.n_train).get("learning_rate")
+    tuned = r.model.tunes(member, card, c.profile.problem_type)
+    return bool(card.boosting) and not tuned and member.settings.get("learning_rate") == default
+
+
+def _more_rounds(member: mem.Member, card: Card) -> mem.Member:
+    """Half the learning rate and four times the cap on rounds; early stopping decides how many are used."""
     settings = member.settings
     for count in ("n_estimators", "iterations"):
         if count in settings:
-            settings[count] = min(int(settings[count]) * 4, 5000)
-    if "learning_rate" in settings:
-        settings["learning_rate"] = round(float(settings["learning_rate"]) / 2, 6)
+            settings[count] = min(int(settings[count]) * 4, 10_000)
+    settings["learning_rate"] = round(float(settings["learning_rate"]) / 2, 6)
     return mem.Member(member.name, member.card, tuple(sorted(settings.items())))
 
 
@@ -294,10 +306,12 @@ def catalogue(c: Context) -> list[Entry]:
             _always,
             0.006,
         ),
-        _option_entry(
-            "early_stopping",
-            "use four times the trees at half the learning rate, stopped early on a holdout",
-            _always,
+        Entry(
+            "slower_learning",
+            "model",
+            "boost at half the learning rate with four times the cap on rounds (early stopping picks how many)",
+            _slower_applies,
+            _slower_learning,
             0.004,
         ),
         _option_entry("seed_bagging", "average the members over three seeds", _always, 0.0015),

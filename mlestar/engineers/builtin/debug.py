@@ -139,16 +139,17 @@ def _keep_members(recipe: Recipe, keep: object) -> Recipe | None:
 
 
 def _lighter(recipe: Recipe, c: Context) -> Recipe | None:
-    """Out of memory or time: drop tuning, seed bags and early stopping, then the costliest member."""
+    """Out of memory or time: drop tuning and seed bags and go back to the cards' settings (a slower
+    learning rate means more rounds), then drop the costliest member."""
     spec = recipe.model
-    heavy = {"tuned", "seed_bagging", "early_stopping"} & set(spec.options)
-    if heavy:
-        members = tuple(
-            mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name)
-            for m in spec.members
-        )
+    heavy = {"tuned", "seed_bagging"} & set(spec.options)
+    defaults = tuple(
+        mem.member_for(c.cards[m.card], c.profile.problem_type, c.profile.n_train, m.name)
+        for m in spec.members
+    )
+    if heavy or defaults != spec.members:
         options = tuple(o for o in spec.options if o not in heavy)
-        return recipe.with_(model=spec.with_(members=members, options=options, tune_trials=0, frozen=()))
+        return recipe.with_(model=spec.with_(members=defaults, options=options, tune_trials=0, frozen=()))
     if len(spec.members) > 1:
         costliest = max(spec.members, key=lambda m: c.cards[m.card].cost)
         return _keep_members(recipe, lambda m: m != costliest)

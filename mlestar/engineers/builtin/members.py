@@ -1,9 +1,10 @@
 """The model block: ensemble members built from model cards, with the model-level options.
 
 Members are written as settings constants (NAME = {...}, read back with ast) and one statement each
-in `make_models`, which returns name -> (input view, unfitted estimator). Options (each a helper in
-the block, present only when used): log_target, early_stopping, seed_bagging, target_encoding,
-tuned (Optuna on the harness folds within a time box).
+in `make_models`, which returns name -> (input view, unfitted estimator). Boosted members always
+stop early (model_helpers.EarlyStopped). Options (each a helper in the block, present only when
+used): log_target, seed_bagging, target_encoding, time_neighbours, tuned (Optuna on the harness
+folds within a time box).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mlestar.engineers.builtin import tuning
 from mlestar.engineers.builtin.cards import Card
 from mlestar.engineers.builtin.pysrc import WIDTH, literal
 
-OPTIONS = ("log_target", "early_stopping", "seed_bagging", "target_encoding", "time_neighbours", "tuned")
+OPTIONS = ("log_target", "seed_bagging", "target_encoding", "time_neighbours", "tuned")
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,12 @@ def _settings(member: Member, card: Card) -> str:
 
 
 COUNTS = ("n_estimators", "iterations", "max_iter")
-"""Settings early stopping decides; tuning leaves them alone when it is on."""
+"""Settings early stopping decides (a cap on the rounds): tuning leaves them alone for boosted members."""
 
 
 def _space(member: Member, card: Card, problem_type: str, spec: ModelSpec) -> str:
     space = {k: tuple(v) for k, v in sorted(card.space(problem_type).items())}
-    if spec.has("early_stopping") and card.boosting:
+    if card.boosting:
         space = {k: v for k, v in space.items() if k not in COUNTS}
     head = f"{member.constant}_SPACE = "
     return (

@@ -1,5 +1,7 @@
 """Model-level options of the model block, each a small helper written into the script when used.
 
+Boosted members are always wrapped in EarlyStopped: their number of rounds is chosen on a share of
+each fit's own rows, so a noisy table stops early and a clean one uses (about) the card's cap.
 Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> TimeNeighbours
 -> LogTarget.
 """
@@ -14,7 +16,6 @@ if TYPE_CHECKING:
 
 _DETECT = {
     "log_target": "class LogTarget(",
-    "early_stopping": "class EarlyStopped(",
     "seed_bagging": "class SeedBag(",
     "target_encoding": "def target_encoded(",
     "time_neighbours": "class TimeNeighbours(",
@@ -27,8 +28,6 @@ def detect(option: str, block: str) -> bool:
 
 def applies(option: str, card: Card, problem_type: str) -> bool:
     """Whether an option changes this member (others are left unwrapped)."""
-    if option == "early_stopping":
-        return bool(card.boosting)
     if option == "seed_bagging":
         return bool(card.seed_param)
     if option == "target_encoding":
@@ -45,7 +44,7 @@ def applies(option: str, card: Card, problem_type: str) -> bool:
 
 
 def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str:
-    if spec.has("early_stopping") and applies("early_stopping", card, problem_type):
+    if card.boosting:
         expression = f'EarlyStopped({expression}, "{card.boosting}")'
     if spec.has("seed_bagging") and applies("seed_bagging", card, problem_type):
         expression = f'SeedBag({expression}, "{card.seed_param}")'
@@ -62,13 +61,20 @@ def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -
     return [c for c in cards if spec.has(option) and applies(option, c, problem_type)]
 
 
+def _boosted(cards: list[Card]) -> list[Card]:
+    return [c for c in cards if c.boosting]
+
+
 def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     problem_type = "regression" if role == "regressor" else "binary"
     lines: set[str] = set()
-    wrappers = ("log_target", "early_stopping", "seed_bagging", "time_neighbours")
-    if any(_users(option, spec, cards, problem_type) for option in wrappers):
+    wrappers = ("log_target", "seed_bagging", "time_neighbours")
+    stoppers = _boosted(cards)
+    if stoppers or any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.add("from sklearn.base import BaseEstimator")
-    if any(c.boosting == "lightgbm" for c in _users("early_stopping", spec, cards, problem_type)):
+    if stoppers:
+        lines.add("from sklearn.base import is_classifier")
+    if any(c.boosting == "lightgbm" for c in stoppers):
         lines.add("from lightgbm import early_stopping")
     if _users("target_encoding", spec, cards, problem_type):
         lines.update(
@@ -85,7 +91,7 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
 
 def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -> list[str]:
     out = []
-    stoppers = sorted({c.boosting for c in _users("early_stopping", spec, cards, problem_type)})
+    stoppers = sorted({c.boosting for c in _boosted(cards)})
     if stoppers:
         out.append(_early_stopping(stoppers))
     if _users("seed_bagging", spec, cards, problem_type):
@@ -111,37 +117,43 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
 
 
 def _early_stopping(flavours: list[str]) -> str:
-    calls = {
-        "lightgbm": "            callbacks = [early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)]\n"
-        "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], callbacks=callbacks)\n",
-        "xgboost": "            self.model_.set_params(early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n"
-        "            self.model_.fit(x_fit, y_fit, eval_set=[held_out], verbose=False)\n",
-        "catboost": "            self.model_.fit(x_fit, y_fit, eval_set=held_out, early_stopping_rounds=EARLY_STOPPING_ROUNDS)\n",
+    fits = {
+        "lightgbm": "            stop = [early_stopping(PATIENCE, verbose=False)]\n"
+        "            self.model_.fit(x_fit, y_fit, eval_set=[watched], callbacks=stop)\n"
+        "            self.rounds_ = self.model_.best_iteration_\n",
+        "xgboost": "            self.model_.set_params(early_stopping_rounds=PATIENCE)\n"
+        "            self.model_.fit(x_fit, y_fit, eval_set=[watched], verbose=False)\n"
+        "            self.rounds_ = self.model_.best_iteration + 1\n",
+        "catboost": "            self.model_.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)\n"
+        "            self.rounds_ = self.model_.get_best_iteration() + 1\n",
     }
     branches = ""
     for i, flavour in enumerate(flavours):
-        keyword = "if" if i == 0 else "elif"
         if len(flavours) == 1:
-            branches = calls[flavour].replace("            ", "        ")
+            branches = fits[flavour].replace("            ", "        ")
             break
-        branches += f'        {keyword} self.flavour == "{flavour}":\n' + calls[flavour]
-    return f'''EARLY_STOPPING_ROUNDS = 100
-HOLDOUT_SHARE = 0.1
-"""Share of each fold's training rows held out to decide when boosting stops."""
+        branches += f'        {"if" if i == 0 else "elif"} self.flavour == "{flavour}":\n' + fits[flavour]
+    return _EARLY_STOPPED.replace("FIT_BRANCHES\n", branches)
+
+
+_EARLY_STOPPED = '''WATCH_EVERY, PATIENCE = 10, 100
+"""Boosting watches every WATCH_EVERY-th of its rows and stops PATIENCE rounds after their best."""
 
 
 class EarlyStopped(BaseEstimator):
-    """Boosting with many trees, stopped once a holdout of the training rows stops improving."""
+    """Boosting that chooses its number of rounds from the data: fitted on most of its rows while the
+    watched rest score each round, and kept at their best round (rounds_)."""
 
     def __init__(self, model: Any, flavour: str) -> None:
         self.model, self.flavour = model, flavour
 
     def fit(self, x: Any, y: np.ndarray) -> EarlyStopped:
-        order = np.random.default_rng(SEED).permutation(len(y))
-        cut = max(1, int(len(y) * HOLDOUT_SHARE))
-        x_fit, y_fit, held_out = take(x, order[cut:]), y[order[cut:]], (take(x, order[:cut]), y[order[:cut]])
+        watch = watched_rows(y, is_classifier(self.model))
+        fit_rows, watch_rows = np.flatnonzero(~watch), np.flatnonzero(watch)
+        x_fit, y_fit, watched = take(x, fit_rows), y[fit_rows], (take(x, watch_rows), y[watch_rows])
         self.model_ = copy.deepcopy(self.model)
-{branches}        self.classes_ = getattr(self.model_, "classes_", None)
+FIT_BRANCHES
+        self.classes_ = getattr(self.model_, "classes_", None)
         return self
 
     def predict(self, x: Any) -> np.ndarray:
@@ -149,6 +161,18 @@ class EarlyStopped(BaseEstimator):
 
     def predict_proba(self, x: Any) -> np.ndarray:
         return self.model_.predict_proba(x)
+
+
+def watched_rows(y: np.ndarray, by_class: bool) -> np.ndarray:
+    """Every WATCH_EVERY-th row in order of the answer (ties shuffled by SEED): the watched rows span
+    its values or its classes. A class of one row is never watched, so every class is fitted."""
+    order = np.random.default_rng(SEED).permutation(len(y))
+    watch = np.zeros(len(y), dtype=bool)
+    watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
+    if by_class:
+        values, counts = np.unique(y, return_counts=True)
+        watch &= np.isin(y, values[counts > 1])
+    return watch
 '''
 
 

@@ -97,7 +97,7 @@ def _guess(plan: str, c: Context) -> tuple[str, tuple[str, ...]] | None:
     text = plan.lower()
     words = {
         "tuned": ("optuna", "tune", "hyperparameter"),
-        "early_stopping": ("early stopping", "more trees"),
+        "slower_learning": ("early stopping", "more trees", "learning rate"),
         "log_target": ("log1p", "log-transform", "log transform"),
         "group_sizes": ("group size", "group_size"),
         "frequencies": ("frequency encod",),

@@ -1,0 +1,77 @@
+"""Boosted members choose their number of rounds from the data: each fit watches a share of its own
+rows and keeps its best round, so pure noise stops far below the cap and a clean signal uses about
+all of it; the same seed gives the same rounds and predictions."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlestar.engineers.builtin import members as mem
+from mlestar.engineers.builtin.cards import load_cards
+
+CARDS = load_cards()
+BOOSTED = sorted(name for name, card in CARDS.items() if card.boosting)
+CAP = 200
+"""Rounds the tests allow: small enough to fit in a second, large enough to tell stopping apart."""
+LEARNING_RATE = {"lightgbm": 0.1, "xgboost": 0.1, "catboost": 0.2}
+"""Fast enough that a clean signal keeps improving until the cap and noise is overfitted at once."""
+
+
+def build(card_name: str, problem_type: str, seed: int = 1) -> Any:
+    """The member make_models returns for this card, from the rendered model block itself."""
+    card = CARDS[card_name]
+    member = mem.member_for(card, problem_type, 1000)
+    count = "iterations" if "iterations" in member.settings else "n_estimators"
+    settings = {**member.settings, count: CAP, "learning_rate": LEARNING_RATE[card_name]}
+    spec = mem.ModelSpec((mem.Member(member.name, card_name, tuple(sorted(settings.items()))),))
+    block = mem.render_model(spec, CARDS, problem_type, "rmse" if "regression" in problem_type else "auc")
+    namespace: dict[str, Any] = {"np": np, "pd": pd, "copy": copy, "Any": Any, "SEED": seed, "THREADS": 1}
+    namespace["take"] = lambda x, rows: x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]
+    namespace["category_columns"] = lambda frame: []
+    exec(compile("from __future__ import annotations\n" + block, "model_block", "exec"), namespace)
+    inputs = {view: None for view in namespace["VIEWS"]}
+    (_view, model), *_ = namespace["make_models"](inputs, np.zeros(1), np.zeros(1)).values()
+    assert type(model).__name__ == "EarlyStopped", f"{card_name} is not wrapped in EarlyStopped"
+    return model
+
+
+def table(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"x{i}" for i in range(6)])
+
+
+@pytest.mark.parametrize("card_name", BOOSTED)
+def test_noise_stops_early_and_a_clean_signal_uses_the_cap(card_name: str) -> None:
+    x = table(1200)
+    clean = x["x0"] * 2 + np.sin(3 * x["x1"]) + x["x2"] * x["x3"]
+    noise = np.random.default_rng(5).normal(size=len(x))
+    on_noise = build(card_name, "regression").fit(x, noise)
+    on_signal = build(card_name, "regression").fit(x, clean.to_numpy())
+    assert on_noise.rounds_ < CAP / 2, f"{card_name} kept {on_noise.rounds_} rounds of {CAP} on noise"
+    assert on_signal.rounds_ >= 0.9 * CAP, f"{card_name} stopped at {on_signal.rounds_} of {CAP} on a signal"
+
+
+@pytest.mark.parametrize("card_name", BOOSTED)
+def test_classes_stop_early_on_noise_and_keep_every_class(card_name: str) -> None:
+    x = table(900, seed=1)
+    labels = np.random.default_rng(2).integers(0, 3, len(x))
+    labels[:3], labels[3] = 3, 4  # rare classes: the one of a single row must not be watched away
+    model = build(card_name, "multiclass").fit(x, labels)
+    assert model.rounds_ < CAP / 2
+    assert model.predict_proba(x).shape == (len(x), 5)
+
+
+@pytest.mark.parametrize("card_name", BOOSTED)
+def test_the_same_seed_gives_the_same_rounds_and_predictions(card_name: str) -> None:
+    x = table(600, seed=3)
+    y = (x["x0"] + np.random.default_rng(4).normal(size=len(x)) > 0).astype(int).to_numpy()
+    first, again = build(card_name, "binary").fit(x, y), build(card_name, "binary").fit(x, y)
+    other = build(card_name, "binary", seed=2).fit(x, y)
+    assert first.rounds_ == again.rounds_
+    np.testing.assert_array_equal(first.predict_proba(x), again.predict_proba(x))
+    assert not np.array_equal(first.model_.predict_proba(x), other.model_.predict_proba(x))
