@@ -591,9 +591,18 @@ def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEn
     assert "add_list_tokens" in script and "add_text_topics" in script  # the text's topics, as numbers
     script = engineer.merge(ctx, script, engineer.draft(ctx, by_name["linear"]), by_name["linear"])
     assert "TfidfVectorizer" in get_block(script, "preprocess")
-    oof, test = run_script(task, script, tmp_path / "attempt")
+    oof, test = run_script(task, script, tmp_path / "attempt", save_model=True)
     check_outputs(task, oof, test)
     assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75
+    # The topics are fitted once, in the script, and travel with the model: predicting refits nothing.
+    with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
+        predictor = cloudpickle.load(handle)
+    fitted = dict(predictor.features.fitted)
+    assert any(key.startswith("topics ") for key in fitted)
+    rows = pd.read_parquet(ctx.data_dir / "test.parquet").head(5)
+    first = predictor.predict(rows)
+    assert predictor.features.fitted == fitted  # the same fitted objects, none added or replaced
+    assert np.allclose(first, test[:5])
 
 
 def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
