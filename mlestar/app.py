@@ -159,11 +159,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
 
 
 def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
-    try:
-        from mlestar.task.profile import profile_task
-    except ImportError:  # TEMPORARY until the built-in engineer's profile lands
-        (layout.data / "profile.json").write_text("{}")
-        return
+    from mlestar.task.profile import profile_task
 
     profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
     (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
@@ -348,28 +344,6 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     return build_engineer(config, llm, FallbackEngineer(builtin), layout.llm, deadline=deadline)
 
 
-# What solution scripts usually import: the fork server imports it once, so each script starts in
-# a tenth of a second instead of several seconds.
-_PRELOAD = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "sklearn",
-    "sklearn.ensemble",
-    "sklearn.linear_model",
-    "sklearn.model_selection",
-    "sklearn.metrics",
-    "sklearn.preprocessing",
-    "sklearn.feature_extraction.text",
-    "sklearn.pipeline",
-    "sklearn.compose",
-    "lightgbm",
-    "xgboost",
-    "catboost",
-    "cloudpickle",
-)
-
-
 def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
     """Each session says how its scripts are confined (a resumed run may be on another machine)."""
     choice = resolve_sandbox(config.sandbox)
@@ -380,12 +354,13 @@ def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) ->
 
 def _executor(config: RunConfig) -> Executor:
     from mlestar.execution.factory import make_executor
+    from mlestar.execution.local import DEFAULT_PRELOAD
 
     level = resolve_sandbox(config.sandbox).level
     sandbox = Sandbox.for_level(
         level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
     )
-    return _started(make_executor(config.executor, _PRELOAD, sandbox))
+    return _started(make_executor(config.executor, DEFAULT_PRELOAD, sandbox))
 
 
 def _started(executor: Executor) -> Executor:
