@@ -5,14 +5,23 @@ all of it; the same seed gives the same rounds and predictions."""
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mlestar.blocks import get_block, replace_block
+from mlestar.engineers.base import EngineerFailure
+from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.cards import load_cards
+from mlestar.engineers.builtin.members import read_model
+
+sys.path.insert(0, str(Path(__file__).parent))  # the shared tiny tasks live beside this file
+from test_builtin_tasks import make_task  # noqa: E402
 
 CARDS = load_cards()
 BOOSTED = sorted(name for name, card in CARDS.items() if card.boosting)
@@ -75,3 +84,20 @@ def test_the_same_seed_gives_the_same_rounds_and_predictions(card_name: str) -> 
     assert first.rounds_ == again.rounds_
     np.testing.assert_array_equal(first.predict_proba(x), again.predict_proba(x))
     assert not np.array_equal(first.model_.predict_proba(x), other.model_.predict_proba(x))
+
+
+def test_slower_learning_halves_the_rate_once_and_raises_the_cap(tmp_path: Path) -> None:
+    """The refinement that replaced the early-stopping option: early stopping is always on, so what is
+    left to try is a slower rate with room for more rounds (and only once)."""
+    engineer = BuiltinEngineer()
+    ctx = make_task(tmp_path, "binary").ctx
+    script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
+    slower = engineer.implement(ctx, script, "model", "[plan: model +slower_learning]")
+    before, after = read_model(get_block(script, "model")), read_model(slower)
+    (old,), (new,) = [m.settings for m in before.members], [m.settings for m in after.members]
+    assert new["learning_rate"] == old["learning_rate"] / 2
+    assert new["n_estimators"] == 4 * old["n_estimators"]
+    with pytest.raises(EngineerFailure, match="changes nothing"):
+        engineer.implement(
+            ctx, replace_block(script, "model", slower), "model", "[plan: model +slower_learning]"
+        )
