@@ -1,5 +1,5 @@
 """Boosted members choose their number of rounds from the data: each fit watches a share of its own
-rows and keeps its best round, so pure noise stops far below the cap and a clean signal uses about
+rows to find its best round, so pure noise stops far below the cap and a clean signal uses about
 all of it; the same seed gives the same rounds and predictions."""
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ def test_noise_stops_early_and_a_clean_signal_uses_the_cap(card_name: str) -> No
     on_signal = build(card_name, "regression").fit(x, clean.to_numpy())
     assert on_noise.rounds_ < CAP / 2, f"{card_name} kept {on_noise.rounds_} rounds of {CAP} on noise"
     assert on_signal.rounds_ >= 0.9 * CAP, f"{card_name} stopped at {on_signal.rounds_} of {CAP} on a signal"
+    # The model kept is refitted on every row with the rounds found, a tenth more for a tenth more rows.
+    count = "iterations" if card_name == "catboost" else "n_estimators"
+    for fitted in (on_noise, on_signal):
+        assert fitted.model_.get_params()[count] == int(fitted.rounds_ * 1.1) + 1
 
 
 @pytest.mark.parametrize("card_name", BOOSTED)

@@ -119,13 +119,13 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
 def _early_stopping(flavours: list[str]) -> str:
     fits = {
         "lightgbm": "            stop = [early_stopping(PATIENCE, verbose=False)]\n"
-        "            self.model_.fit(x_fit, y_fit, eval_set=[watched], callbacks=stop)\n"
-        "            self.rounds_ = self.model_.best_iteration_\n",
-        "xgboost": "            self.model_.set_params(early_stopping_rounds=PATIENCE)\n"
-        "            self.model_.fit(x_fit, y_fit, eval_set=[watched], verbose=False)\n"
-        "            self.rounds_ = self.model_.best_iteration + 1\n",
-        "catboost": "            self.model_.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)\n"
-        "            self.rounds_ = self.model_.get_best_iteration() + 1\n",
+        "            probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=stop)\n"
+        "            self.rounds_ = probe.best_iteration_\n",
+        "xgboost": "            probe.set_params(early_stopping_rounds=PATIENCE)\n"
+        "            probe.fit(x_fit, y_fit, eval_set=[watched], verbose=False)\n"
+        "            self.rounds_ = probe.best_iteration + 1\n",
+        "catboost": "            probe.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)\n"
+        "            self.rounds_ = probe.get_best_iteration() + 1\n",
     }
     branches = ""
     for i, flavour in enumerate(flavours):
@@ -133,7 +133,14 @@ def _early_stopping(flavours: list[str]) -> str:
             branches = fits[flavour].replace("            ", "        ")
             break
         branches += f'        {"if" if i == 0 else "elif"} self.flavour == "{flavour}":\n' + fits[flavour]
-    return _EARLY_STOPPED.replace("FIT_BRANCHES\n", branches)
+    names = {"iterations" if f == "catboost" else "n_estimators" for f in flavours}
+    # The setting that counts rounds: CatBoost calls it iterations.
+    count = (
+        f'"{names.pop()}"'
+        if len(names) == 1
+        else '"iterations" if self.flavour == "catboost" else "n_estimators"'
+    )
+    return _EARLY_STOPPED.replace("FIT_BRANCHES\n", branches).replace("COUNT", count)
 
 
 _EARLY_STOPPED = '''WATCH_EVERY, PATIENCE = 10, 100
@@ -142,7 +149,8 @@ _EARLY_STOPPED = '''WATCH_EVERY, PATIENCE = 10, 100
 
 class EarlyStopped(BaseEstimator):
     """Boosting that chooses its number of rounds from the data: fitted on most of its rows while the
-    watched rest score each round, and kept at their best round (rounds_)."""
+    watched rest score each round; their best round (rounds_), a tenth more for a tenth more rows, is
+    then fitted on every row."""
 
     def __init__(self, model: Any, flavour: str) -> None:
         self.model, self.flavour = model, flavour
@@ -151,8 +159,10 @@ class EarlyStopped(BaseEstimator):
         watch = watched_rows(y, is_classifier(self.model))
         fit_rows, watch_rows = np.flatnonzero(~watch), np.flatnonzero(watch)
         x_fit, y_fit, watched = take(x, fit_rows), y[fit_rows], (take(x, watch_rows), y[watch_rows])
-        self.model_ = copy.deepcopy(self.model)
+        probe = copy.deepcopy(self.model)
 FIT_BRANCHES
+        count = COUNT
+        self.model_ = copy.deepcopy(self.model).set_params(**{count: int(self.rounds_ * 1.1) + 1}).fit(x, y)
         self.classes_ = getattr(self.model_, "classes_", None)
         return self
 
