@@ -32,8 +32,6 @@ CROSS_FIT = '''def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.n
     return oof, test_pred, fitted'''
 
 _AVERAGE = '''class Combiner:
-    """Averages the members' predictions with equal weights (nothing to fit)."""
-
     def fit(self, member_oof: dict[str, np.ndarray], target: np.ndarray, folds: np.ndarray, frame: Any) -> Combiner:
         self.oof_ = self.combine(member_oof, frame)
         return self
