@@ -188,13 +188,13 @@ def _plain_maker(profile: ProfileView, files: bool) -> str:
     """A FeatureMaker with no families: base columns (and file features), nothing to fit."""
     if profile.all_numeric and not files:
         listed = not profile.numbers_by_rule
-        return f'''class FeatureMaker:
+        return f"""class FeatureMaker:
     def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
 {"" if listed else _rule(profile)}        return self
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
         return frame[{"FEATURES" if listed else "self.columns"}].apply(pd.to_numeric, errors="coerce").astype(float)
-'''
+"""
     parts = [_base(profile)] + ([_AS_FLAG] if profile.boolean else [])
     made = "base_columns(frame).join(file_features(frame, split))" if files else "base_columns(frame)"
     parts.append(f'''class FeatureMaker:

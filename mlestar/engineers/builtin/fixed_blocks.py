@@ -37,10 +37,10 @@ def take(x: Any, rows: np.ndarray) -> Any:
 
 def _fit_model(problem: str) -> str:
     if problem in MULTI_OUTPUT:
-        return '''def fit_model(model: Any, x: Any, y: np.ndarray) -> list:
-    return [copy.deepcopy(model).fit(x, y[:, j]) for j in range(y.shape[1])]  # one fitted copy per answer'''
-    return '''def fit_model(model: Any, x: Any, y: np.ndarray) -> Any:
-    return copy.deepcopy(model).fit(x, y)  # a fitted copy: the model itself stays unfitted, for the next fold'''
+        return """def fit_model(model: Any, x: Any, y: np.ndarray) -> list:
+    return [copy.deepcopy(model).fit(x, y[:, j]) for j in range(y.shape[1])]  # one fitted copy per answer"""
+    return """def fit_model(model: Any, x: Any, y: np.ndarray) -> Any:
+    return copy.deepcopy(model).fit(x, y)  # a fitted copy: the model itself stays unfitted, for the next fold"""
 
 
 _PREDICT_OUTPUTS = {
@@ -63,8 +63,8 @@ def _predict_outputs(problem: str) -> str:
     probabilities[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(x)
     return probabilities'''
     argument, expression = _PREDICT_OUTPUTS.get(problem, _PREDICT_OUTPUTS["binary"])
-    return f'''def predict_outputs({argument}, x: Any) -> np.ndarray:
-    return {expression}'''
+    return f"""def predict_outputs({argument}, x: Any) -> np.ndarray:
+    return {expression}"""
 
 
 def render_predict() -> str:

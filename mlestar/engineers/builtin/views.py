@@ -142,13 +142,13 @@ def _rare(options: ViewOptions, keyword: str) -> str:
     return f", {keyword}=RARE_MIN_COUNT" if options.rare_min_count else ""
 
 
-_IDENTITY = '''# Views: trees (the numbers as they are: trees handle gaps and scales).
+_IDENTITY = """# Views: trees (the numbers as they are: trees handle gaps and scales).
 from sklearn.preprocessing import FunctionTransformer
 
 
 def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
     return {"trees": FunctionTransformer()}, {"trees": x_train}, {"trees": x_test}
-'''
+"""
 
 
 def _trees(options: ViewOptions, shape: _Shape) -> str:
