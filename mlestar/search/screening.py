@@ -47,20 +47,32 @@ class Screening:
 
 def choose(results: Sequence[ScreenResult], m: int, lower_is_better: bool) -> list[str]:
     """The M candidates to draft: the best of each family first (diversity is what merges and
-    ensembles gain from), then the next best of any family, then, if too few scripts worked, the
-    failed ones in the engineer's order (the draft stage debugs them)."""
+    ensembles gain from) among those not clearly worse than the leader, then the next best of any
+    family, then, if too few scripts worked, the failed ones in the engineer's order (the draft
+    stage debugs them). A family whose best is clearly worse (its score's interval does not reach
+    the leader's) brings no diversity worth a draft: a second script of a leading family does more."""
     ranked = ranked_results(results, lower_is_better)
     ok = [r for r in ranked if r.score is not None]
     chosen: list[str] = []
     families: set[str] = set()
     for r in ok:
-        if r.family not in families and len(chosen) < m:
+        if r.family not in families and len(chosen) < m and not clearly_worse(r, ok[0], lower_is_better):
             chosen.append(r.name)
             families.add(r.family)
     for r in [*ok, *sorted((r for r in results if r.score is None), key=lambda r: r.prior)]:
         if len(chosen) < m and r.name not in chosen:
             chosen.append(r.name)
     return chosen
+
+
+def clearly_worse(result: ScreenResult, leader: ScreenResult, lower_is_better: bool) -> bool:
+    """The two scores' intervals do not overlap, the leader's being the better (no interval: not
+    clearly worse)."""
+    if result.interval is None or leader.interval is None:
+        return False
+    if lower_is_better:
+        return result.interval[0] > leader.interval[1]
+    return result.interval[1] < leader.interval[0]
 
 
 def ranked_results(results: Sequence[ScreenResult], lower_is_better: bool) -> list[ScreenResult]:
@@ -77,7 +89,11 @@ def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     family = cand.family or cand.name
     if node is None:
         return ScreenResult(cand.name, family, None, 0.0, Status.SKIPPED, prior)
-    return ScreenResult(cand.name, family, node.score, round(node.duration_s, 2), node.status, prior)
+    low_high = node.meta.get("interval")
+    interval = (float(low_high[0]), float(low_high[1])) if low_high else None
+    return ScreenResult(
+        cand.name, family, node.score, round(node.duration_s, 2), node.status, prior, interval=interval
+    )
 
 
 def screening_order(candidates: Sequence[Candidate], gap: int) -> list[int]:

@@ -1,8 +1,9 @@
 """Feature families: generic feature engineering the built-in engineer can write into a script.
 
-Each family is one function `add_<name>(out, frame, reference) -> out` in the script's features
-block: `out` is the model-input frame being built, `frame` the raw rows, `reference` the raw input
-rows of train and test together (for unsupervised statistics such as counts; never answers).
+Each family is one function `add_<name>(out, frame, maker) -> out` in the script's features
+block: `out` is the model-input frame being built, `frame` the raw rows, `maker` the FeatureMaker:
+`maker.reference` holds the raw input rows of train and test together (for unsupervised statistics
+such as counts; never answers), and `maker.fit_once(key, fit)` fits a model on them once.
 Which families apply, and the column lists they name, come from the task profile alone.
 """
 
@@ -215,16 +216,24 @@ def _feature_maker(files: bool, profile: ProfileView) -> str:
     by_rule = profile.numbers_by_rule
     return f'''class FeatureMaker:
     """Raw rows to model inputs{split_doc}. fit() keeps the input columns of train and test (never
-    the answers: test has none) for unsupervised statistics such as counts."""
+    the answers: test has none) for unsupervised statistics such as counts; what a family fits on
+    them (a vocabulary, topics) is fitted once and kept, so predicting new rows refits nothing."""
 
     def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
 {_rule(profile) if by_rule else ""}        self.reference = pd.concat([train, test], ignore_index=True)[list(test.columns)]
+        self.fitted: dict[str, Any] = {{}}
         return self
+
+    def fit_once(self, key: str, fit: Any) -> Any:
+        """fit(reference), computed the first time key is asked for."""
+        if key not in self.fitted:
+            self.fitted[key] = fit(self.reference)
+        return self.fitted[key]
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
         out = base_columns({"frame[self.columns]" if by_rule else "frame"}){file_line}
         for step in STEPS:
-            out = step(out, frame, self.reference)
+            out = step(out, frame, self)
         return out
 '''
 
