@@ -20,14 +20,14 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mlestar.engineers.base import Candidate, ScreenResult, screening_table
+from mlestar.engineers.base import Candidate, ScreenResult
 from mlestar.journal import Node, Stage, Status
 from mlestar.journal.events import Screened, StageStarted
 from mlestar.metrics import Score, best_first
 from mlestar.search.harness import Attempt
 
 if TYPE_CHECKING:
-    from mlestar.search.loop import Search
+    from mlestar.search.stages import Search
 
 NODE_SHARE = 3
 """With --max-nodes, screening takes at most this fraction (1/3) of the scripts left."""
@@ -154,7 +154,6 @@ def retrieve(search: Search) -> None:
         note = split_note(search)
         rows = [asdict(r) for r in found.results]
         search.journal.record(Screened(split=note, results=rows, drafts=list(found.drafts)))
-        search.progress.screened(leaders(found.results), screening_table(found.results, note))
 
 
 def _began_unscreened(search: Search) -> bool:
@@ -190,7 +189,7 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
             split="screen",
             time_box=None if first_alone else box,
         )
-        futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
+        futures.append(search.attempts.pool.submit(_screen_one, search, att, cand, chosen_before))
         if first_alone:  # its features of the task's files fill the run's cache for all the others
             futures[-1].result()
             # Journaled: a resumed run lays the stages out as the interrupted one did.
@@ -213,7 +212,7 @@ def _screen_one(search: Search, att: Attempt, cand: Candidate, chosen_before: bo
         return done
     if not search.budget.may_start(Stage.SCREEN):
         return None
-    node = search.attempt(att, lambda: search.engineer.draft(search.ctx, cand), debug=False)
+    node = search.attempts.step(att, partial(search.engineer.draft, search.ctx, cand), debug=False)
     return None if node.status == Status.SKIPPED else node
 
 

@@ -118,8 +118,7 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
 
 def _early_stopping(flavours: list[str]) -> str:
     fits = {
-        "lightgbm": "            stop = [early_stopping(PATIENCE, verbose=False)]\n"
-        "            probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=stop)\n"
+        "lightgbm": "            probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=[early_stopping(PATIENCE, verbose=False)])\n"
         "            self.rounds_ = probe.best_iteration_\n",
         "xgboost": "            probe.set_params(early_stopping_rounds=PATIENCE)\n"
         "            probe.fit(x_fit, y_fit, eval_set=[watched], verbose=False)\n"
