@@ -4,7 +4,6 @@ averaged); either way model.pkl and solution.py give what the submission holds."
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -61,8 +60,9 @@ class _SavingEngineer(_EnsemblingEngineer):
 
 
 def _saving(code: str) -> str:
-    assert "def main():" in code and '    np.save("output/test.npy", test)\n' in code
-    code = code.replace("def main():", SAVES_MODEL).replace('    np.save("output/test.npy", test)\n', SAVE_CALL)
+    saves = '    np.save("output/test.npy", test)\n'
+    assert "def main():" in code and saves in code
+    code = code.replace("def main():", SAVES_MODEL).replace(saves, SAVE_CALL)
     code = code.replace("import time\n", "import json\nimport os\nimport time\n", 1)
     return code.replace("import numpy as np\n", "import cloudpickle\nimport numpy as np\n", 1)
 
@@ -179,6 +179,18 @@ def test_only_the_best_saved_models_are_kept(tmp_path: Path) -> None:
     assert [n.id for n in nodes if model_path(layout, n.id).exists()] == ["c", "d"]  # a was gone already
 
 
+def test_saved_models_are_kept_within_a_total_size_the_best_one_always(tmp_path: Path) -> None:
+    layout = RunLayout(tmp_path)
+    nodes = [_saved("a", 0.1), _saved("b", 0.2), _saved("c", 0.3)]
+    for node, size in zip(nodes, (700, 200, 200), strict=True):
+        model_path(layout, node.id).parent.mkdir(parents=True)
+        model_path(layout, node.id).write_bytes(b"m" * size)
+    keep_best(layout, nodes, lambda n: Score(n.score, True), keep=8, keep_bytes=1000)
+    assert [n.id for n in nodes if model_path(layout, n.id).exists()] == ["a", "b"]
+    keep_best(layout, nodes, lambda n: Score(n.score, True), keep=8, keep_bytes=500)
+    assert [n.id for n in nodes if model_path(layout, n.id).exists()] == ["a"]  # over the size, yet the best
+
+
 def test_a_final_member_of_an_older_journal_was_not_reused() -> None:
-    record = json.loads('{"member": "draft-0", "refit": true, "reason": null, "exact": true, "repeated": true}')
+    record = {"member": "draft-0", "refit": True, "reason": None, "exact": True, "repeated": True}
     assert FinalMember.from_record(record).reused is False

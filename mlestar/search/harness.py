@@ -25,7 +25,7 @@ from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
 from mlestar.search.freeze import frozen_by_first_run
-from mlestar.search.saved_models import KEEP_BEST, MODEL_SAVED, keep_best, link_model, model_path
+from mlestar.search.saved_models import MODEL_SAVED, keep_best, link_model, model_path
 from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
@@ -192,7 +192,7 @@ class Harness:
         node = self._scored(attempt, code_path, started, result, runs, splits[0].folds)
         if saved:
             with self._lock:  # bounded disk: only the best few saved models are kept
-                keep_best(self.layout, list(self.journal.nodes.values()), self.score_of, KEEP_BEST)
+                keep_best(self.layout, list(self.journal.nodes.values()), self.score_of)
         return node
 
     def on_handover_rows(self, splits: list[_Split]) -> bool:

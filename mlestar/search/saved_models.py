@@ -2,8 +2,9 @@
 
 An attempt that runs once on every row, in the final folds, computes what the hand-over's final
 fit would: the harness runs it with MLESTAR_SAVE_MODEL=1 and marks its node (meta MODEL_SAVED).
-Pickled models can be large (a text model's vocabulary and fold models: tens of MB), so only the
-best few saved models are kept while the search goes on; the hand-over deletes the rest.
+Pickled models can be large (five folds of fully grown extra trees on a table of 8,000 rows: 200 MB;
+a text model's vocabulary: tens of MB), so while the search goes on only the best few are kept,
+within a total size; the hand-over then deletes all but the handed-over members'.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from mlestar.run_layout import RunLayout
 
 MODEL_SAVED = "model_saved"
 """Node meta: the attempt ran once on every row and its output/model.pkl is the final model."""
-KEEP_BEST = 10
-"""Saved models kept during the search: more than an ensemble draws on (8), so the hand-over
-almost always finds its members' models."""
+KEEP_BEST = 8
+"""Saved models kept during the search: as many as an ensemble draws on (search/loop.py)."""
+KEEP_BYTES = 2 * 1024**3
+"""...and no more than this in total, the best model always kept: a member whose model was
+deleted is refit at the hand-over, as before."""
 
 
 def model_path(layout: RunLayout, node_id: str) -> Path:
@@ -49,11 +52,24 @@ def link_model(layout: RunLayout, source_id: str, dest_id: str) -> bool:
     return True
 
 
-def keep_best(layout: RunLayout, nodes: Iterable[Node], score: Callable[[Node], Score], keep: int) -> None:
-    """Delete the saved models of all but the `keep` best nodes that have one."""
+def keep_best(
+    layout: RunLayout,
+    nodes: Iterable[Node],
+    score: Callable[[Node], Score],
+    keep: int = KEEP_BEST,
+    keep_bytes: int = KEEP_BYTES,
+) -> None:
+    """Delete the saved models of all but the best nodes that have one: at most `keep` of them,
+    together at most `keep_bytes` (the best one whatever its size)."""
     saved = [n for n in nodes if n.ok and saved_model(layout, n) is not None]
-    for node in best_first(saved, score, lambda n: n.id)[keep:]:
-        model_path(layout, node.id).unlink(missing_ok=True)
+    kept, total = 0, 0
+    for node in best_first(saved, score, lambda n: n.id):
+        path = model_path(layout, node.id)
+        size = path.stat().st_size if path.exists() else 0
+        if kept == 0 or (kept < keep and total + size <= keep_bytes):
+            kept, total = kept + 1, total + size
+        else:
+            path.unlink(missing_ok=True)
 
 
 def delete_unused(layout: RunLayout, nodes: Iterable[Node], used: Iterable[str]) -> None:
