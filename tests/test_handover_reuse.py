@@ -194,3 +194,30 @@ def test_saved_models_are_kept_within_a_total_size_the_best_one_always(tmp_path:
 def test_a_final_member_of_an_older_journal_was_not_reused() -> None:
     record = {"member": "draft-0", "refit": True, "reason": None, "exact": True, "repeated": True}
     assert FinalMember.from_record(record).reused is False
+
+
+@pytest.mark.slow
+def test_the_builtin_engineer_s_models_are_reused_and_rebuilt_exactly(tmp_path: Path) -> None:
+    """Real models (trees, tuned settings frozen): what the search fitted is what solution.py fits."""
+    from mlestar.app import start_run
+    from mlestar.config import RunConfig, SearchSettings
+
+    example = Path(__file__).parent.parent / "examples" / "breast-cancer"
+    cfg = RunConfig(
+        task_dir=example.resolve(),
+        run_dir=tmp_path / "run",
+        budget_s=240.0,
+        max_nodes=6,
+        jobs=2,
+        seed=7,
+        search=SearchSettings(m_candidates=2, t_outer=1, k_inner=2, r_ensemble=3, repeats=1),
+        tracking=False,
+        live=False,
+    )
+    assert start_run(cfg).status == "ok"
+    journal = Journal(cfg.run_dir)
+    members = _events(journal, "final_member")
+    assert members and all(e["reused"] and e["exact"] for e in members)
+    assert not [n for n in journal.nodes.values() if n.stage == Stage.FINAL]
+    assert _events(journal, "run_finished")[0]["model"] == "model/model.pkl"
+    assert _rebuild(cfg.run_dir, tmp_path / "rebuild") == (cfg.run_dir / "submission.csv").read_bytes()
