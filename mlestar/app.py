@@ -45,8 +45,8 @@ from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Harness
-from mlestar.search.loop import Search
 from mlestar.search.progress import Progress
+from mlestar.search.stages import Search
 from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
 
@@ -262,6 +262,7 @@ def drive(
         journal.record(HardwareSeen(device=config.device, **hardware.to_json()))
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
+        progress.follow(journal, spec.lower_is_better)
         _journal_sandbox(config, journal, progress)
         executor = _started(executor) if executor is not None else _executor(config)
         try:
@@ -311,7 +312,7 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         config.device,
         save_models=not config.refit_all,
     )
-    search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
+    search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
     # The final fit runs each script with the search's threads, so refits and stored predictions agree.
     return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
