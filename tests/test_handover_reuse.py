@@ -135,7 +135,9 @@ def test_refitting_instead_computes_the_same_submission(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "settings", [{"repeats": 3}, {"subsample_rows": 60}], ids=["repeats averaged", "a subsample"]
+    "settings",
+    [{"repeats": 3}, pytest.param({"subsample_rows": 60}, marks=pytest.mark.slow)],
+    ids=["repeats averaged", "a subsample"],
 )
 def test_a_search_run_that_was_not_the_final_fit_is_refit(settings: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     run_dir, journal = _run(tmp_path, **settings)
