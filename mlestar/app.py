@@ -310,6 +310,7 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         config.memory_mb,
         ctx.script_budget_s,
         config.device,
+        save_models=not config.refit_all,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers

@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where scripts may train: auto (the GPU when one is visible, default), cpu, or cuda "
         "(refuse to run without a GPU); CUDA_VISIBLE_DEVICES chooses the GPUs",
     )
+    run.add_argument(
+        "--refit-all",
+        action="store_true",
+        help="refit every handed-over script at the end, even one whose search run already fitted "
+        "the final model (slower; checks that each script repeats)",
+    )
     run.add_argument("--no-live", action="store_true", help="plain log lines instead of the live panel")
     _task_flags(run)
 
@@ -377,6 +383,7 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> RunCo
         max_tokens=args.max_tokens,
         card_dirs=tuple(p.resolve() for p in args.cards),
         live=False if args.no_live else None,
+        refit_all=args.refit_all,
     )
 
 

@@ -79,6 +79,9 @@ class RunConfig:
     """Live panel on/off; None: on when stdout is a terminal."""
     warm_start: str | None = None
     """An earlier run folder whose best scripts the search tries first (`mlestar retrain`)."""
+    refit_all: bool = False
+    """--refit-all: the hand-over refits every script it hands over, also one whose search run
+    already fitted the final model on every row (slower; its refit checks that the script repeats)."""
 
     def with_run_dir(self, run_dir: Path) -> RunConfig:
         return replace(self, run_dir=run_dir)

@@ -1,10 +1,12 @@
 """The last stage: a checked submission first, then the final fit, the model and solution.py.
 
 The submission is written from the best stored predictions as soon as the search ends, so a run
-that hits its budget during the final fit still leaves a valid file. The final fit then reruns the
-handed-over scripts (their settings frozen, MLESTAR_MODE=handover) on every training row, with the
-threads the search gave each script, and the submission is written again from what they predicted,
-combined by the code solution.py ships: `python solution.py` computes the same file.
+that hits its budget during the final fit still leaves a valid file. A handed-over script whose
+search run already was its final fit (once, on every training row, its settings now frozen to what
+that run chose) is reused: its stored predictions and saved model are final (saved_models.py). The
+final fit reruns the others (settings frozen, MLESTAR_MODE=handover) on every training row, with
+the threads the search gave each script, and the submission is written again from what they
+predicted, combined by the code solution.py ships: `python solution.py` computes the same file.
 
 An ensemble hands over only its members with a weight; they are refitted in parallel, the most
 weighted first. A member with no time left (or whose refit fails) keeps its stored predictions, and
@@ -39,9 +41,10 @@ from mlestar.journal import Node, Stage
 from mlestar.journal.events import FinalChosen, FinalMember, RunFinished
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
-from mlestar.search.freeze import freeze_and_journal
+from mlestar.search.freeze import freeze_and_journal, unfrozen_span
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
+from mlestar.search.saved_models import delete_unused, model_path, saved_model
 from mlestar.task.files import read_table
 from mlestar.task.spec import ProblemType, TaskSpec
 
@@ -116,11 +119,13 @@ class Finisher:
 
     # -- final fit -------------------------------------------------------------------------------
     def _final_fits(self, plan: HandoverPlan) -> dict[str, MemberFit]:
-        """Refit the members that fit in the time left, in parallel; the others keep their stored
-        predictions, with the reason journaled."""
+        """Reuse the members whose search run fitted the final model; refit the others that fit
+        in the time left, in parallel; the rest keep their stored predictions, with the reason
+        journaled."""
         nodes = {m: self.h.journal.nodes[m] for m in plan.members}
         done = {m: self.h.journal.get(f"final-{m}") for m in plan.members}
-        todo = [m for m in plan.members if done[m] is None]
+        reused = {m for m in plan.members if done[m] is None and self._reusable(nodes[m])}
+        todo = [m for m in plan.members if done[m] is None and m not in reused]
         admitted, refused = schedule(todo, plan.weights_by_member, nodes, self.lanes, self.budget.remaining())
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="final") as pool:
             ran = dict(zip(admitted, pool.map(self._refit, [nodes[m] for m in admitted]), strict=True))
@@ -128,9 +133,23 @@ class Finisher:
         for member in plan.members:
             node = done[member] or ran.get(member)
             reason = refused.get(member) or (None if node is None or node.ok else _failed(node))
-            fits[member] = MemberFit(member, node if node is not None and node.ok else None, reason)
+            ok = node if node is not None and node.ok else None
+            fits[member] = MemberFit(member, ok, reason, reused=member in reused)
             self._journal_member(fits[member], plan.kind == "stacking")
+        delete_unused(self.layout, self.h.journal.nodes.values(), reused)
         return fits
+
+    def _reusable(self, node: Node) -> bool:
+        """Is the member's search run the computation its refit would be? It ran once (no repeats
+        averaged in), on every row in the final folds, saved its model, and its script now uses
+        what that run chose (its settings frozen, or it searched none): the frozen script in
+        handover mode fits the same model."""
+        return (
+            saved_model(self.layout, node) is not None
+            and _repeats(node) == 1
+            and rows.search_folds_for(self.layout, node) is None
+            and unfrozen_span(self._script(node.id)) is None
+        )
 
     def _refit(self, node: Node) -> Node:
         att = Attempt(
@@ -148,7 +167,7 @@ class Finisher:
         node = self.h.journal.nodes[fit.member]
         clock = [str(f) for f in clock_findings(self._script(fit.member))]
         repeated = self._repeated(fit)
-        folds = rows.search_folds_for(self.layout, node) if fit.refit is None else None
+        folds = rows.search_folds_for(self.layout, node) if fit.model_id is None else None
         if folds is not None:
             self.search_folds[fit.member] = folds
         # Stored predictions are what the script computes on the folds it was searched on, which
@@ -162,6 +181,7 @@ class Finisher:
             FinalMember(
                 member=fit.member,
                 refit=fit.refit is not None,
+                reused=fit.reused,
                 reason=fit.reason,
                 exact=exact,
                 repeated=repeated,
@@ -179,7 +199,7 @@ class Finisher:
                 f"{fit.member} predicted differently in its refit than in the search, on the same rows: "
                 "its script is not repeatable, so solution.py may not rebuild the submission exactly"
             )
-        if fit.refit is None:
+        if fit.model_id is None:
             self.progress.note(
                 f"{fit.member} uses its stored predictions ({fit.reason}); {_consequence(exact, folds)}"
             )
@@ -213,13 +233,13 @@ class Finisher:
         )
 
     def _model(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> str | None:
-        refits = [fits[m].refit for m in plan.members]
-        if any(r is None for r in refits):
+        sources = [fits[m].model_id for m in plan.members]
+        if any(s is None for s in sources):
             self.progress.note(
                 "not every member was refit: no saved model for this run (the submission is unaffected)"
             )
             return None
-        paths = [self.layout.attempt(r.id) / contract.OUTPUT_DIR / contract.MODEL_FILE for r in refits if r]
+        paths = [model_path(self.layout, s) for s in sources if s]
         if not all(p.exists() for p in paths):
             self.progress.note("the final script saved no model: serving is not available for this run")
             return None
@@ -302,7 +322,7 @@ class Finisher:
         return outcome
 
     def _finished(self, outcome: Outcome, fits: dict[str, MemberFit]) -> None:
-        stored = [f.member for f in fits.values() if f.refit is None]
+        stored = [f.member for f in fits.values() if f.model_id is None]
         event = RunFinished(
             status=outcome.status,
             best=outcome.best,

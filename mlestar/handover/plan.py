@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mlestar.journal import Node
-from mlestar.search.budget import refit_seconds
+from mlestar.search.budget import run_seconds
 
 MIN_REFIT_S = 10.0
 """The least a refit is assumed to take (starting a script, reading the data)."""
@@ -43,11 +43,21 @@ class MemberFit:
     """The final-<member> attempt, when it ran and worked."""
     reason: str | None = None
     """Why the member's stored predictions stand in for a refit."""
+    reused: bool = False
+    """Its search run fitted what a refit would (every row, one run, the frozen settings): its
+    predictions and saved model are the final ones, and nothing is refit."""
 
     @property
     def source_id(self) -> str:
         """The node whose predictions the submission uses."""
         return self.refit.id if self.refit is not None else self.member
+
+    @property
+    def model_id(self) -> str | None:
+        """The node whose saved model is the member's final model (None: it has none)."""
+        if self.refit is not None:
+            return self.refit.id
+        return self.member if self.reused else None
 
 
 def plan_of(best: Node) -> HandoverPlan:
@@ -77,7 +87,7 @@ def schedule(
     admitted: list[str] = []
     refused: dict[str, str] = {}
     for member in sorted(members, key=lambda m: (-weights.get(m, 0.0), m)):
-        need = max(MIN_REFIT_S, refit_seconds(nodes[member]))
+        need = max(MIN_REFIT_S, run_seconds(nodes[member]))
         lane = loads.index(min(loads))
         if loads[lane] + need > remaining_s:
             left = max(0.0, remaining_s - loads[lane])

@@ -292,6 +292,9 @@ class FinalMember(Event):
     refit: bool
     reason: str | None
     """Why its stored predictions stand in (no time left, the refit failed), or None."""
+    reused: bool = False
+    """Not refit because its search run fitted the final model (every row, one run, its settings
+    frozen): its stored predictions and saved model are the final ones. False in older journals."""
     exact: bool
     """Its predictions in the submission are what solution.py computes."""
     repeated: bool | None
@@ -317,7 +320,8 @@ class RunFinished(Event):
     threads: int | None = None
     """Each final script's threads: thread counts can change a model's results."""
     stored_members: list[str] = field(default_factory=list)
-    """Members not refit: the submission used their stored predictions."""
+    """Members neither refit nor reused: the submission used their stored predictions, and the run
+    has no final model of them."""
     exact: bool | None = None
     """Every member exact: solution.py rebuilds the submission (None in older journals)."""
     baseline: str | None = None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mlestar.journal import Node
+from mlestar.search.saved_models import MODEL_SAVED
 
 # Cumulative share of the search time (the budget less the final reserve) by which each stage
 # should be done. A stage that finishes early leaves its time to the next ones.
@@ -151,7 +152,12 @@ def packed_s(durations_s: Sequence[float], lanes: int) -> float:
 
 def refit_seconds(node: Node) -> float:
     """What refitting a script takes: its search run, less its repeats on other splits (the final
-    fit runs it once)."""
+    fit runs it once); nothing when its search run saved the final model (the hand-over reuses it)."""
+    return 0.0 if node.meta.get(MODEL_SAVED) else run_seconds(node)
+
+
+def run_seconds(node: Node) -> float:
+    """What running a script once on its rows takes: its search run, less its repeats."""
     return node.duration_s / max(1, int(node.meta.get("repeats", 1)))
 
 

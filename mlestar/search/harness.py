@@ -26,6 +26,7 @@ from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
 from mlestar.search.freeze import frozen_by_first_run
+from mlestar.search.saved_models import MODEL_SAVED, keep_best, link_model, model_path
 from mlestar.splits import fitted_rows, load_repeats
 from mlestar.task.spec import TaskSpec
 
@@ -80,9 +81,11 @@ class Harness:
         memory_mb: int | None,
         script_hint_s: float | None = None,
         device: str = contract.DEVICE_CPU,
+        save_models: bool = True,
     ) -> None:
         """`script_hint_s`: the time one script should aim for (tuning loops stop by it); `device`:
-        "cuda" lets scripts see the GPUs, "cpu" hides them."""
+        "cuda" lets scripts see the GPUs, "cpu" hides them; `save_models`: a search attempt that
+        runs once on every row saves its model, for the hand-over to reuse instead of refitting."""
         self.layout = layout
         self.spec = spec
         self.executor = executor
@@ -92,6 +95,7 @@ class Harness:
         self.memory_mb = memory_mb
         self.script_hint_s = script_hint_s
         self.device = device
+        self.save_models = save_models
         self.y = np.load(layout.data / contract.TARGET_FILE)
         self.folds = np.load(layout.folds)
         self.folds_full = np.load(layout.folds_full)
@@ -173,13 +177,14 @@ class Harness:
         except blocks.BlockError as e:
             return self._record(attempt, code_path, Status.REJECTED, None, started, error=str(e))
         splits = self.splits(attempt.split, final)
+        save = final or (self.save_models and self.on_handover_rows(splits))
         runs: list[Predictions] = []
         result: RunResult | None = None
         for r, split in enumerate(splits):
             workdir = script_path.parent if r == 0 else self.layout.repeat(attempt.id, r)
             path = script_path if r == 0 else self._repeat_script(script, script_path, workdir)
             left = timeout_s - (time.time() - started)
-            one = self._execute(path, workdir, split.path, left, threads, len(splits), final)
+            one = self._execute(path, workdir, split.path, left, threads, len(splits), final, save)
             result = result or one
             judged = self._judge(workdir, one, split.folds)
             if isinstance(judged, tuple):  # a failure on any split fails the attempt (scores must compare)
@@ -188,7 +193,19 @@ class Harness:
                 return self._record(attempt, code_path, status, None, started, one, where + error)
             runs.append(judged)
         assert result is not None
-        return self._scored(attempt, code_path, started, result, runs, splits[0].folds)
+        saved = save and not final and model_path(self.layout, attempt.id).exists()
+        if saved:
+            attempt = replace(attempt, meta={**(attempt.meta or {}), MODEL_SAVED: True})
+        node = self._scored(attempt, code_path, started, result, runs, splits[0].folds)
+        if saved:
+            with self._lock:  # bounded disk: only the best few saved models are kept
+                keep_best(self.layout, list(self.journal.nodes.values()), self.score_of)
+        return node
+
+    def on_handover_rows(self, splits: list[_Split]) -> bool:
+        """Does an attempt on these splits fit what the hand-over's final fit would: one run on
+        every row, in the final folds? Then the model it saves is the final model."""
+        return len(splits) == 1 and bool(np.array_equal(splits[0].folds, self.folds_full))
 
     def _execute(
         self,
@@ -199,6 +216,7 @@ class Harness:
         threads: int,
         n_splits: int,
         final: bool,
+        save_model: bool,
     ) -> RunResult:
         workdir.mkdir(parents=True, exist_ok=True)
         self._link_inputs(workdir, folds)
@@ -209,7 +227,7 @@ class Harness:
             env=(
                 (contract.ENV_TIME_BUDGET, str(int(self._time_hint(left_s, n_splits)))),
                 (contract.ENV_SEED, str(self.seed)),
-                (contract.ENV_SAVE_MODEL, "1" if final else "0"),
+                (contract.ENV_SAVE_MODEL, "1" if save_model else "0"),
                 (contract.ENV_MODE, contract.MODE_HANDOVER if final else contract.MODE_EXPLORE),
                 *device_environment(self.device),
             ),
@@ -295,6 +313,8 @@ class Harness:
             self._cache[attempt.id] = preds
         meta: dict[str, Any] = dict(attempt.meta or {})
         meta.update({k: twin.meta[k] for k in ("interval", "repeats", "repeat_scores") if k in twin.meta})
+        if twin.meta.get(MODEL_SAVED) and link_model(self.layout, twin.id, attempt.id):
+            meta[MODEL_SAVED] = True
         meta.update(same_as=twin.id, same_as_s=round(twin.duration_s, 3))
         return self._record(replace(attempt, meta=meta), code_path, Status.OK, twin.score, started)
 
