@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from mlestar.execution.local import LocalExecutor
+
 _PROVIDER_KEYS = (
     "OPENAI_API_KEY",
     "OPENAI_ADMIN_KEY",
@@ -101,3 +103,11 @@ def guard_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(scope="session")
+def script_executor() -> Iterator[LocalExecutor]:
+    """One fork server per test process with the harness's libraries imported, for tests that run
+    generated scripts: a script forked from it starts as in a run, without seconds of imports."""
+    with LocalExecutor() as executor:
+        yield executor
