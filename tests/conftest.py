@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mlestar.execution.local import LocalExecutor
+from tests.scheduling import group_and_order
 
 _PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -111,3 +112,8 @@ def script_executor() -> Iterator[LocalExecutor]:
     generated scripts: a script forked from it starts as in a run, without seconds of imports."""
     with LocalExecutor() as executor:
         yield executor
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    group_and_order(items)
