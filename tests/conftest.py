@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mlestar.execution.local import LocalExecutor
-from tests.scheduling import group_and_order
+from tests.scheduling import make_scheduler, order_long_first
 
 _PROVIDER_KEYS = (
     "OPENAI_API_KEY",
@@ -114,6 +114,13 @@ def script_executor() -> Iterator[LocalExecutor]:
         yield executor
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    group_and_order(items)
+    order_long_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`-n N` (pytest-xdist's `load`) shares the tests out as tests/scheduling.py says."""
+    if config.getvalue("dist") != "load":
+        return None  # another --dist was asked for: pytest-xdist's own
+    return make_scheduler(config, log)

@@ -1,19 +1,26 @@
-"""How the default suite is shared between pytest-xdist workers (`make test`: `--dist loadgroup`).
+"""How the default suite is shared between pytest-xdist workers (`make test`: `pytest -n 2`).
 
 Three things, none of them a test's own work, decide the suite's wall time on two workers:
 - a module-scoped fixture (a real run, an exported project, a Ray cluster) is built again on every
-  worker that runs one of its tests, so the tests sharing one are kept on one worker (one group);
+  worker that runs one of its tests, so such a module is one unit of work, run by one worker;
 - the session's shared real run (tests/serving_support.py) is built by one worker while any other
-  that needs it waits on its lock, so all its readers are one group as well;
+  that needs it waits on its lock, so all its readers are one unit as well;
 - a long module started last leaves the other worker idle, so the long ones are handed out first.
-Everything else is handed out test by test, which keeps both workers busy to the end.
+Every other test is a unit of its own, which keeps both workers busy to the end.
+
+The units are decided on the controller, which collects nothing: from the test ids and the test
+files' text. (pytest-xdist's own `xdist_group` mark cannot do this: with pytest 9 the worker's
+renamed test ids no longer reach the controller.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from functools import cache
+from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 SHARED_RUN_MODULES = frozenset(
     {
@@ -34,9 +41,9 @@ LONG_FIRST = (
     "test_export.py",
     "test_handover_rows.py",
     "test_search_screening.py",
-    "test_builtin_tasks.py",
     "test_llm_bar.py",
     "test_agent_folder.py",
+    "test_builtin_tasks.py",
     "test_ray_executor.py",
     "test_builtin_rendering.py",
     "test_replicas.py",
@@ -46,18 +53,43 @@ LONG_FIRST = (
     "test_pixel_masks.py",
     "test_executor_contract.py",
 )
-"""The modules that took longest (CPU seconds, `--durations` and a per-test CPU log), longest
-first; the shared-run group goes before all of them. A module missing here only starts later."""
+"""The modules that took longest (CPU seconds per module, measured with a per-test CPU log), longest
+first; the shared-run readers go before all of them. A module missing here only starts later."""
 
-SHARED_RUN_GROUP = "shared-real-run"
+SHARED_RUN_UNIT = "shared-real-run"
+_SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
 
 
-def group_and_order(items: list[pytest.Item]) -> None:
-    """Mark every test that shares a costly fixture with others with one xdist_group per set of
-    such tests, and put the long modules first (stable: each module's own order is kept)."""
-    for item, group in zip(items, _groups(items), strict=True):
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+class ModuleFixtureScheduling(LoadScopeScheduling):
+    """Units of work as the module docstring says, handed out in collection order."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        if Path(path).name in SHARED_RUN_MODULES:
+            return SHARED_RUN_UNIT
+        if _has_shared_fixture(str(self.config.rootpath / path)):
+            return path
+        return nodeid
+
+
+@cache
+def _has_shared_fixture(path: str) -> bool:
+    try:
+        return bool(_SHARED_FIXTURE.search(Path(path).read_text()))
+    except OSError:  # not a file of ours (a plugin's test): a unit per test
+        return False
+
+
+def make_scheduler(config: pytest.Config, log: object) -> ModuleFixtureScheduling:
+    # The units are already in the order they should start (see order_long_first); the stock
+    # reordering by the number of tests per unit would undo it.
+    config.option.loadscopereorder = False
+    return ModuleFixtureScheduling(config, log)  # type: ignore[arg-type]
+
+
+def order_long_first(items: list[pytest.Item]) -> None:
+    """The shared-run readers, then the long modules, then the rest (stable: a module keeps its
+    own order, so its module-scoped fixtures are still built once when run in one process)."""
     items.sort(key=_rank)
 
 
@@ -66,43 +98,3 @@ def _rank(item: pytest.Item) -> int:
     if name in SHARED_RUN_MODULES:
         return 0
     return 1 + LONG_FIRST.index(name) if name in LONG_FIRST else 1 + len(LONG_FIRST)
-
-
-def _groups(items: list[pytest.Item]) -> list[str | None]:
-    """Per item, its group name, or None when it shares no costly fixture with another test.
-    Tests of a module that use one module-scoped fixture (directly or through another) are joined,
-    transitively: a fixture built once per module is then built once per session."""
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    keys_per_item = [_shared_keys(item) for item in items]
-    for keys in keys_per_item:
-        for key in keys[1:]:
-            parent[find(key)] = find(keys[0])
-    sizes: dict[str, int] = {}
-    for keys in keys_per_item:
-        if keys:
-            sizes[find(keys[0])] = sizes.get(find(keys[0]), 0) + 1
-    return [find(keys[0]) if keys and sizes[find(keys[0])] > 1 else None for keys in keys_per_item]
-
-
-def _shared_keys(item: pytest.Item) -> list[str]:
-    """The costly things this test shares: its module's module-scoped fixtures, or the shared run."""
-    if item.path.name in SHARED_RUN_MODULES:
-        return [SHARED_RUN_GROUP]
-    return [f"{item.path.name}::{name}" for name in _module_scoped(item)]
-
-
-def _module_scoped(item: pytest.Item) -> Iterable[str]:
-    info = getattr(item, "_fixtureinfo", None)  # pytest's record of the fixtures the test closes over
-    if info is None:
-        return ()
-    return sorted(
-        name
-        for name, defs in info.name2fixturedefs.items()
-        if defs and defs[-1].scope in ("module", "class", "package")
-    )
