@@ -64,12 +64,17 @@ class ModuleFixtureScheduling(LoadScopeScheduling):
     """Units of work as the module docstring says, handed out in collection order."""
 
     def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.split("::", 1)[0]
-        if Path(path).name in SHARED_RUN_MODULES:
-            return SHARED_RUN_UNIT
-        if _has_shared_fixture(str(self.config.rootpath / path)):
-            return path
-        return nodeid
+        return unit_of(nodeid, self.config.rootpath)
+
+
+def unit_of(nodeid: str, root: Path) -> str:
+    """The unit of work a test belongs to (tests of one unit run on one worker, in order)."""
+    path = nodeid.split("::", 1)[0]
+    if Path(path).name in SHARED_RUN_MODULES:
+        return SHARED_RUN_UNIT
+    if _has_shared_fixture(str(root / path)):
+        return path
+    return nodeid
 
 
 @cache
