@@ -6,6 +6,7 @@ been read and its data prepared, so bad input never leaves a half-written run fo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -44,8 +45,8 @@ from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Harness
-from mlestar.search.loop import Search
 from mlestar.search.progress import Progress
+from mlestar.search.stages import Search
 from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
 
@@ -80,9 +81,22 @@ def start_run(
     began = time.time()  # the budget covers reading and preparing the task too
     resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
     resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
-    spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     layout = RunLayout(config.run_dir)
     _refuse_existing(layout.root)
+    # The fork server imports the scripts' libraries in its own process while this one reads the task.
+    executor = _started(executor) if executor is not None else _executor(config)
+    try:
+        _read_and_lay_out(config, layout, began)
+    except BaseException:
+        executor.close()
+        raise
+    return drive(layout, llm, engineer, hardware, executor=executor)
+
+
+def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> None:
+    """The task read and the run folder laid out whole, or no folder at all (a staging folder is
+    renamed into place only when complete)."""
+    spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -90,7 +104,6 @@ def start_run(
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return drive(layout, llm, engineer, hardware, executor=executor)
 
 
 def resume_run(
@@ -159,11 +172,7 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
 
 
 def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
-    try:
-        from mlestar.task.profile import profile_task
-    except ImportError:  # TEMPORARY until the built-in engineer's profile lands
-        (layout.data / "profile.json").write_text("{}")
-        return
+    from mlestar.task.profile import profile_task
 
     profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
     (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
@@ -236,9 +245,9 @@ def drive(
     """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any;
     `hardware` what the CLI detected this session (None: this machine's cores, no GPU).
 
-    `executor` (None: the one the config names) is started in the background and closed when the
-    run ends, as the run's own would be: the run owns the executor it is given, so a caller passes
-    a fresh one to each run or resume."""
+    `executor` (None: the one the config names) is started in the background (starting one twice
+    is harmless) and closed when the run ends, as the run's own would be: the run owns the executor
+    it is given, so a caller passes a fresh one to each run or resume."""
     config = config_from_json(json.loads(layout.config.read_text()))
     spec = TaskSpec.load(layout.task)
     hardware = hardware or _plain_machine()
@@ -253,6 +262,7 @@ def drive(
         journal.record(HardwareSeen(device=config.device, **hardware.to_json()))
         tracker = _start_tracking(config, layout, journal)
         progress = Progress(spec.name, config.budget_s, live=config.live)
+        progress.follow(journal, spec.lower_is_better)
         _journal_sandbox(config, journal, progress)
         executor = _started(executor) if executor is not None else _executor(config)
         try:
@@ -301,7 +311,7 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         ctx.script_budget_s,
         config.device,
     )
-    search = Search(ctx, engineer, harness, journal, budget, config.search, progress, jobs, _warm(config))
+    search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
     best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
     # The final fit runs each script with the search's threads, so refits and stored predictions agree.
     return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
@@ -348,28 +358,6 @@ def make_engineer(config: RunConfig, layout: RunLayout, llm: Any = None) -> Engi
     return build_engineer(config, llm, FallbackEngineer(builtin), layout.llm, deadline=deadline)
 
 
-# What solution scripts usually import: the fork server imports it once, so each script starts in
-# a tenth of a second instead of several seconds.
-_PRELOAD = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "sklearn",
-    "sklearn.ensemble",
-    "sklearn.linear_model",
-    "sklearn.model_selection",
-    "sklearn.metrics",
-    "sklearn.preprocessing",
-    "sklearn.feature_extraction.text",
-    "sklearn.pipeline",
-    "sklearn.compose",
-    "lightgbm",
-    "xgboost",
-    "catboost",
-    "cloudpickle",
-)
-
-
 def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) -> None:
     """Each session says how its scripts are confined (a resumed run may be on another machine)."""
     choice = resolve_sandbox(config.sandbox)
@@ -380,17 +368,25 @@ def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) ->
 
 def _executor(config: RunConfig) -> Executor:
     from mlestar.execution.factory import make_executor
+    from mlestar.execution.local import DEFAULT_PRELOAD
 
     level = resolve_sandbox(config.sandbox).level
     sandbox = Sandbox.for_level(
         level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
     )
-    return _started(make_executor(config.executor, _PRELOAD, sandbox))
+    return _started(make_executor(config.executor, DEFAULT_PRELOAD, sandbox))
 
 
 def _started(executor: Executor) -> Executor:
-    # Start importing now, while the engineer retrieves and plans.
-    threading.Thread(target=executor.start, name="forkserver-start", daemon=True).start()
+    """Start it in the background now (the fork server imports for seconds) while the task is read
+    and the engineer plans. Only a head start: a failure here (or the executor closed first, after
+    a user's mistake) is met again, and reported, by the first run that needs it."""
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            executor.start()
+
+    threading.Thread(target=start, name="executor-start", daemon=True).start()
     return executor
 
 

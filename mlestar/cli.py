@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -17,6 +17,17 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from mlestar.config import RunConfig, SearchSettings, parse_duration
 from mlestar.errors import ConfigError, MlestarError, UserError
 from mlestar.hardware import Hardware, detect_hardware, resolve_device
+
+
+def _default(name: str, of: type = RunConfig) -> Any:
+    """A setting's default as the config dataclass states it: defaults are stated there only."""
+    for f in fields(of):
+        if f.name == name:
+            return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc,operator]
+    raise KeyError(name)
+
+
+_BUDGET = f"{_default('budget_s') / 60:g}m"
 
 _TELEMETRY_OFF = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -75,16 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="run folder (default: a new folder under ./runs/)")
     run.add_argument(
-        "--budget", default="30m", help="wall-clock budget for the whole run, e.g. 300, 5m, 1h (default 30m)"
+        "--budget",
+        default=_BUDGET,
+        help=f"wall-clock budget for the whole run, e.g. 300, 5m, 1h (default {_BUDGET})",
     )
     run.add_argument("--max-nodes", type=int, help="stop after this many script runs")
-    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--seed", type=int, default=_default("seed"))
     run.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="attempts run in parallel (default: cores)"
+        "--jobs", type=int, default=_default("jobs"), help="attempts run in parallel (default: cores)"
     )
     run.add_argument(
         "--llm",
-        default="builtin",
+        default=_default("engineer"),
         metavar="PROVIDER:MODEL",
         help="engineer: builtin (offline, default), openai:MODEL, gemini:MODEL, anthropic:MODEL, replay:RUN_DIR",
     )
@@ -123,14 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cards", type=Path, action="append", default=[], help="a folder of your own model cards"
     )
-    run.add_argument("--folds", type=int, default=5, help="validation folds (default 5)")
+    folds, rows = _default("n_folds", SearchSettings), _default("subsample_rows", SearchSettings)
+    run.add_argument("--folds", type=int, default=folds, help=f"validation folds (default {folds})")
     run.add_argument(
-        "--subsample", type=int, default=30_000, help="rows the search uses on large tasks (default 30000)"
+        "--subsample", type=int, default=rows, help=f"rows the search uses on large tasks (default {rows})"
     )
-    run.add_argument("--memory-mb", type=int, default=8192, help="memory cap per script (default 8192)")
+    memory = _default("memory_mb")
+    run.add_argument(
+        "--memory-mb", type=int, default=memory, help=f"memory cap per script (default {memory})"
+    )
     run.add_argument(
         "--executor",
-        default="local",
+        default=_default("executor"),
         metavar="KIND",
         help="where scripts run: local (default), ray (a private local Ray cluster), "
         "auto or ray://HOST:PORT (an existing cluster with a shared filesystem)",
@@ -138,26 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--sandbox",
         choices=["auto", "strict", "off"],
-        default="auto",
+        default=_default("sandbox"),
         help="confine scripts: auto (strongest available, default), strict (refuse to run "
         "without user namespaces), off (unconfined)",
     )
     run.add_argument(
         "--disk-mb",
         type=int,
-        default=8192,
-        help="what one script's folder may hold, and its largest file, in MB (default 8192)",
+        default=_default("disk_mb"),
+        help=f"what one script's folder may hold, and its largest file, in MB (default {_default('disk_mb')})",
     )
     run.add_argument(
         "--max-processes",
         type=int,
-        default=256,
-        help="processes and threads one script may have at once (default 256)",
+        default=_default("max_processes"),
+        help=f"processes and threads one script may have at once (default {_default('max_processes')})",
     )
     run.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
-        default="auto",
+        default=_default("device"),
         help="where scripts may train: auto (the GPU when one is visible, default), cpu, or cuda "
         "(refuse to run without a GPU); CUDA_VISIBLE_DEVICES chooses the GPUs",
     )
@@ -301,11 +318,11 @@ def _serving_parsers(sub: Any) -> None:
     retrain.add_argument(
         "--alpha", type=float, default=0.05, help="significance of the paired bootstrap test (default 0.05)"
     )
-    retrain.add_argument("--budget", default="30m")
+    retrain.add_argument("--budget", default=_BUDGET)
     retrain.add_argument("--max-nodes", type=int)
-    retrain.add_argument("--seed", type=int, default=42)
-    retrain.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    retrain.add_argument("--llm", default="builtin", metavar="PROVIDER:MODEL")
+    retrain.add_argument("--seed", type=int, default=_default("seed"))
+    retrain.add_argument("--jobs", type=int, default=_default("jobs"))
+    retrain.add_argument("--llm", default=_default("engineer"), metavar="PROVIDER:MODEL")
     retrain.add_argument("--tracking-uri", help="default: the champion run's store")
     retrain.add_argument(
         "--no-tracking", action="store_true", help="compare and journal, but set no registry alias"

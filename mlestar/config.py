@@ -17,7 +17,8 @@ from mlestar.errors import ConfigError
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """MLE-STAR's knobs. Paper defaults; the scheduler shrinks them to fit the budget."""
+    """MLE-STAR's knobs, at the paper's defaults. The budget does not shrink them: a stage that runs
+    out of time stops early (search/budget.py)."""
 
     m_candidates: int = 4
     t_outer: int = 4

@@ -7,7 +7,9 @@ import ast
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,7 +190,8 @@ def test_the_harness_names_come_from_the_contract(engineer: BuiltinEngineer, tas
 def test_a_table_of_numbers_gets_no_category_or_scaling_code(
     engineer: BuiltinEngineer, tmp_path: Path
 ) -> None:
-    """Only what the recipe uses: one tree model on numbers has no views to encode or scale with."""
+    """Only what the recipe uses: one tree model on numbers has no views to encode or scale with, and
+    no list of the thirty input columns (see the next test). 168 lines before the scaffolding went."""
     ctx = make_task(tmp_path, "numbers").ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
     for absent in (
@@ -202,9 +205,32 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
         "NUMERIC",
         "STRINGS",
         "BOOLEAN",
+        "FEATURES",
     ):
         assert absent not in script, absent
-    assert len(script.splitlines()) <= 175
+    assert len(script.splitlines()) <= 145
+
+
+def definitions(script: str) -> dict[str, Any]:
+    """The script's top-level names, without running its main."""
+    namespace: dict[str, Any] = {"__name__": "a_draft"}
+    exec(compile(script, "a_draft.py", "exec"), namespace)
+    return namespace
+
+
+def test_a_table_of_numbers_names_its_inputs_by_rule(engineer: BuiltinEngineer, tmp_path: Path) -> None:
+    """The draft keeps train's columns that test also has, but the id: exactly the profile's features.
+    Where those differ (here: a profile without the first column, as a leak fix writes it) the header
+    lists them again and the features block reads the list."""
+    task = make_task(tmp_path, "numbers")
+    ctx, features = task.ctx, list(task.ctx.profile["features"])
+    lightgbm = next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm")
+    maker = definitions(engineer.draft(ctx, lightgbm))["FeatureMaker"]().fit(task.train, task.test)
+    assert list(maker.transform(task.test, "test").columns) == features
+    slim = engineer.draft(replace(ctx, profile={**ctx.profile, "features": features[1:]}), lightgbm)
+    assert "FEATURES = [" in slim
+    maker = definitions(slim)["FeatureMaker"]().fit(task.train, task.test)
+    assert list(maker.transform(task.test, "test").columns) == features[1:]
 
 
 def test_views_follow_the_members(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:

@@ -25,6 +25,7 @@ from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.execution.base import Executor, Limits
 from mlestar.metrics import get_metric
+from mlestar.search import feature_cache
 from mlestar.task.profile import profile_task
 from mlestar.task.spec import ProblemType, TaskSpec
 from tests.builders import build_spec
@@ -631,9 +632,37 @@ def test_text_numbers_and_lists_in_one_table(
     assert "add_list_tokens" in script and "add_text_topics" in script  # the text's topics, as numbers
     script = engineer.merge(ctx, script, engineer.draft(ctx, by_name["linear"]), by_name["linear"])
     assert "TfidfVectorizer" in get_block(script, "preprocess")
-    oof, test = run_script(task, script, tmp_path / "attempt", script_executor)
+    oof, test = run_script(task, script, tmp_path / "attempt", script_executor, save_model=True)
     check_outputs(task, oof, test)
     assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75
+    # The topics are fitted once, in the script, and travel with the model: predicting refits nothing.
+    with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
+        predictor = cloudpickle.load(handle)
+    fitted = dict(predictor.features.fitted)
+    assert any(key.startswith("topics ") for key in fitted)
+    rows = pd.read_parquet(ctx.data_dir / "test.parquet").head(5)
+    first = predictor.predict(rows)
+    assert predictor.features.fitted == fitted  # the same fitted objects, none added or replaced
+    assert np.allclose(first, test[:5])
+
+
+def test_text_views_are_fitted_once_per_run_and_read_back(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
+    """Under the harness (./input/cache exists) a text view is kept with what it made; the next
+    attempt on the same texts reads it back instead of fitting again, and predicts the same."""
+    task = make_task(tmp_path, "mixed")
+    by_name = {c.name: c for c in engineer.retrieve(task.ctx, 30)}
+    script = engineer.draft(task.ctx, by_name["svm_chars"])
+    shared = task.ctx.data_dir / "cache"
+    shared.mkdir()
+    first, _ = run_script(task, script, tmp_path / "first", script_executor)
+    assert feature_cache.share(tmp_path / "first" / "cache", shared) != []  # the fitted view, shared
+    stored = sorted(p.name for p in shared.glob("view-*.pkl"))
+    second, _ = run_script(task, script, tmp_path / "second", script_executor)
+    assert not (tmp_path / "second" / "cache").exists()  # read back: nothing fitted, nothing written
+    assert sorted(p.name for p in shared.glob("view-*.pkl")) == stored
+    assert np.array_equal(first, second)
 
 
 def test_tuning_searches_only_while_exploring_and_then_stays_frozen(

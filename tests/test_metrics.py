@@ -75,6 +75,22 @@ def test_binary_metrics_match_sklearn(rng: np.random.Generator) -> None:
     assert get_metric("f1").score(y, p) == pytest.approx(skm.f1_score(y, labels))
 
 
+def test_auc_by_ranks_matches_sklearn_with_ties_and_any_two_labels(rng: np.random.Generator) -> None:
+    """The rank-sum AUC equals scikit-learn's to rounding: tied scores, labels other than 0/1 (the
+    greater is the positive), tiny and lopsided columns."""
+    from mlestar.metrics.ranking import auc_1d
+
+    for _ in range(200):
+        n = int(rng.integers(2, 400))
+        y = np.where(rng.random(n) < rng.uniform(0.02, 0.98), 3, -1)
+        if len(np.unique(y)) < 2:
+            continue
+        score = np.round(rng.random(n), int(rng.integers(0, 4)))  # 0 decimals: nearly all tied
+        assert auc_1d(y, score) == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
+    with pytest.raises(ValueError):
+        auc_1d(np.array([0, 1, 0]), np.array([0.1, np.nan, 0.3]))  # no AUC of a missing score
+
+
 def test_multiclass_metrics_match_sklearn(rng: np.random.Generator) -> None:
     y, p = _multiclass(rng)
     labels = p.argmax(axis=1)

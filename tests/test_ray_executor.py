@@ -5,6 +5,7 @@ One private cluster serves the module; the last test closes it and checks that n
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import json
 import os
@@ -25,14 +26,14 @@ import pytest
 from mlestar.errors import ConfigError, ExecutionFault
 from mlestar.execution import Limits, LocalExecutor, RunResult
 from mlestar.execution.factory import make_executor
-from mlestar.execution.ray_cluster import (
+from mlestar.execution.ray_executor import RayExecutor
+from mlestar.execution.ray_keeper import (
     BOOTSTRAP_TEXT,
     cluster_environment,
     ensure_bootstrap_config,
     is_loopback_address,
 )
-from mlestar.execution.ray_executor import RayExecutor
-from mlestar.execution.supervise import is_alive
+from mlestar.execution.supervise import is_alive, kill_marked
 from tests.executor_support import alive, run
 
 FAKE_SECRET = "sk-ray-fake-0123456789"
@@ -138,6 +139,82 @@ def test_importing_the_package_and_the_factory_does_not_import_ray() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# ---- the modules: who imports ray and whom ------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "mlestar"
+RAY_MODULES = {"ray_executor", "ray_connection", "ray_keeper", "ray_worker"}
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """Every module `path` imports, with whether the import is at module level."""
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, id(node) in top) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, id(node) in top))
+    return found
+
+
+def test_only_the_worker_keeper_and_connection_import_ray_and_only_inside_functions() -> None:
+    importers = {}
+    for path in PACKAGE.rglob("*.py"):
+        ray_imports = [top for name, top in _imports(path) if name == "ray" or name.startswith("ray.")]
+        if ray_imports:
+            importers[path.relative_to(PACKAGE).as_posix()] = any(ray_imports)
+    assert importers == {
+        "execution/ray_worker.py": False,
+        "execution/ray_keeper.py": False,
+        "execution/ray_connection.py": False,
+    }
+
+
+def test_the_ray_modules_import_one_way_and_nothing_imports_the_driver_back() -> None:
+    edges = {
+        path.stem: {
+            name.rsplit(".", 1)[1] for name, _ in _imports(path) if name.rsplit(".", 1)[-1] in RAY_MODULES
+        }
+        for path in (PACKAGE / "execution").glob("ray_*.py")
+    }
+    assert edges == {
+        "ray_executor": {"ray_connection", "ray_keeper", "ray_worker"},
+        "ray_connection": {"ray_worker"},
+        "ray_keeper": set(),
+        "ray_worker": set(),
+    }
+    driver_users = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(name == "mlestar.execution.ray_executor" for name, _ in _imports(path))
+    }
+    assert driver_users == {"execution/__init__.py", "execution/factory.py"}
+
+
+def test_kill_marked_kills_the_processes_whose_mark_starts_with_the_prefix() -> None:
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    procs = {
+        mark: subprocess.Popen(sleep, env={**os.environ, "MLESTAR_TEST_MARK": mark})
+        for mark in ("exec1-runA", "exec1-runB", "exec2-runA")
+    }
+    try:
+        deadline = time.monotonic() + 10.0  # until each child's environment is readable
+        while time.monotonic() < deadline and not all(
+            psutil.Process(proc.pid).environ().get("MLESTAR_TEST_MARK") for proc in procs.values()
+        ):
+            time.sleep(0.02)
+        assert kill_marked("MLESTAR_TEST_MARK", "") == 0
+        assert kill_marked("MLESTAR_TEST_MARK", "exec1-") == 2
+        assert procs["exec1-runA"].wait(10) == -signal.SIGKILL
+        assert procs["exec1-runB"].wait(10) == -signal.SIGKILL
+        assert procs["exec2-runA"].poll() is None
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
 
 
 # ---- one private cluster -------------------------------------------------------------------------

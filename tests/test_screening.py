@@ -35,6 +35,38 @@ def test_the_best_of_each_family_is_drafted_first_then_the_next_best() -> None:
     assert screening.choose(results, 2, lower_is_better=False) == ["knn", "rf"]
 
 
+def test_a_family_clearly_worse_than_the_leader_gets_no_draft_for_diversity() -> None:
+    """Intervals from the screening split: a family whose best does not reach the leader's interval
+    is left for the next best of the leading families; overlapping ones still bring diversity."""
+
+    def r(name: str, family: str, score: float, low: float, high: float, prior: int) -> ScreenResult:
+        return ScreenResult(name, family, score, 1.0, "ok", prior, interval=(low, high))
+
+    results = [
+        r("nb_chars", "naive_bayes", 0.54, 0.52, 0.56, 0),
+        r("nb_words", "naive_bayes", 0.55, 0.53, 0.57, 1),
+        r("svm_chars", "linear_text", 0.555, 0.535, 0.575, 2),  # overlaps the leader: diverse and close
+        r("logreg", "linear", 0.74, 0.72, 0.76, 3),  # clearly worse
+        r("lda", "discriminant", 0.83, 0.81, 0.85, 4),  # clearly worse
+    ]
+    assert screening.choose(results, 3, lower_is_better=True) == ["nb_chars", "svm_chars", "nb_words"]
+    assert screening.choose(results, 4, lower_is_better=True)[3] == "logreg"  # filled by rank at last
+    # Higher is better: the same rule, mirrored.
+    up = [
+        r("a", "f1", 0.80, 0.79, 0.81, 0),
+        r("b", "f1", 0.79, 0.78, 0.80, 1),
+        r("c", "f2", 0.70, 0.69, 0.71, 2),
+    ]
+    assert screening.choose(up, 2, lower_is_better=False) == ["a", "b"]
+    # Without intervals nothing is clearly worse: one per family first, as before.
+    assert screening.choose(
+        [_r("a", "f1", 0.8, 0), _r("b", "f1", 0.79, 1), _r("c", "f2", 0.7, 2)], 2, False
+    ) == [
+        "a",
+        "c",
+    ]
+
+
 def test_ties_go_to_the_engineers_order_and_failures_fill_last() -> None:
     results = [
         _r("b", "f1", 0.4, 1),

@@ -40,6 +40,8 @@ class ScreenResult:
     """Position in the engineer's own order (0 first): it orders the screening and breaks ties."""
     chosen: bool = False
     """Drafted on the search's folds (the M best, one per family first)."""
+    interval: tuple[float, float] | None = None
+    """The score's 90% bootstrap interval over the screening's validation rows, when it has one."""
 
 
 def screening_table(results: tuple[ScreenResult, ...] | list[ScreenResult], note: str = "") -> str:

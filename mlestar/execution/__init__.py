@@ -14,7 +14,8 @@ __all__ = ["Executor", "Limits", "LocalExecutor", "RayExecutor", "RunResult"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `python -m mlestar.execution.ray_executor` (the cluster keeper) must not find it imported.
+    # Lazy: the executor imports ray_keeper, which `python -m mlestar.execution.ray_keeper` (the
+    # cluster's keeper process) must not find imported already.
     if name == "RayExecutor":
         from mlestar.execution.ray_executor import RayExecutor
 

@@ -6,19 +6,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlestar.config import RunConfig
+
 
 @dataclass(frozen=True)
 class Limits:
     """What one script may use."""
 
     timeout_s: float = 600.0
-    memory_mb: int | None = 8192
+    memory_mb: int | None = RunConfig.memory_mb  # the run's defaults, stated once in config.py
     threads: int = 1
-    max_processes: int = 256
+    max_processes: int = RunConfig.max_processes
     """Processes and threads the script may have at once (a fork bomb stops here)."""
     file_mb: int | None = 4096
     """The largest file it may write."""
-    disk_mb: int | None = 8192
+    disk_mb: int | None = RunConfig.disk_mb
     """What its attempt folder may hold in all."""
     env: tuple[tuple[str, str], ...] = ()
     """Extra environment variables for the script (after secrets are scrubbed)."""

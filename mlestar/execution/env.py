@@ -92,6 +92,9 @@ QUIET_SETTINGS = (
 
 RUN_MARK_VARIABLE = "MLESTAR_RUN_MARK"
 """Marks every process a run starts, so strays that left the session can still be found."""
+RAY_RUN_MARK_VARIABLE = "MLESTAR_RAY_RUN"
+"""Marks the processes of one Ray run ("executor-run"), so they can be killed even after their
+worker was, and all of one executor's by its prefix."""
 
 
 def is_secret(name: str, value: str) -> bool:

@@ -35,7 +35,26 @@ from mlestar.execution.sandbox import CONFINE_PROGRAM, Sandbox
 from mlestar.execution.supervise import ProcessWatch, folder_size_mb
 from mlestar.execution.traceback_trim import exception_name, trim_traceback
 
-DEFAULT_PRELOAD = ("numpy", "pandas", "sklearn", "lightgbm", "xgboost", "scipy")
+DEFAULT_PRELOAD = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "sklearn.feature_extraction.text",
+    "sklearn.pipeline",
+    "sklearn.compose",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "cloudpickle",
+)
+"""What solution scripts usually import: the fork server imports it once, so each script starts in
+a tenth of a second instead of several seconds."""
 STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 

@@ -83,6 +83,23 @@ def _kill(proc: psutil.Process) -> None:
         proc.kill()
 
 
+def kill_marked(variable: str, prefix: str) -> int:
+    """Kill every process on this machine (but this one) whose `variable` starts with `prefix`;
+    returns how many. Finds what outlived the parent that would have known its pid."""
+    if not prefix:  # "" would match every process
+        return 0
+    killed = 0
+    for proc in psutil.process_iter():
+        try:
+            mark = proc.environ().get(variable, "")
+            if mark.startswith(prefix) and proc.pid != os.getpid():
+                proc.kill()
+                killed += 1
+        except psutil.Error:
+            continue
+    return killed
+
+
 class ProcessWatch:
     """Everything one run started. Not thread-safe: one watch per run, used by the run's thread."""
 

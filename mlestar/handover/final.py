@@ -141,10 +141,7 @@ class Finisher:
             plan="refit on all training rows and save the model",
         )
         script = self._script(node.id)
-        self.progress.started(att.id)
-        done = self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
-        self.progress.finished(done, None)
-        return done
+        return self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
 
     def _journal_member(self, fit: MemberFit, stacking: bool) -> None:
         """The member's final_member event: is what the submission used what solution.py computes?"""

@@ -28,6 +28,9 @@ def _omitted() -> Any:
 @dataclass(frozen=True, kw_only=True)
 class Event:
     name: ClassVar[str] = ""
+    durable: ClassVar[bool] = True
+    """Fsynced as it is written. An event a killed run may lose without harm says False: the next
+    durable record's fsync carries it to disk anyway."""
     time: float = field(default=0.0, compare=False)
     """When it was journaled (set by the journal)."""
 
@@ -176,6 +179,27 @@ class StageFinished(Event):
     stage: Stage
     best: str | None
     """The best solution node so far, or None."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptStarted(Event):
+    """The harness starts an attempt's script (the progress panel lists what is running; the
+    attempt's node follows when it ends). Not fsynced: a start lost in a kill loses nothing."""
+
+    name = "attempt_started"
+    durable = False
+    node: str
+    """The attempt's id, the node it becomes."""
+    timeout_s: float
+    """The seconds it may take."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FallbackDrafts(Event):
+    """No draft worked: the engineer's fallback drafts the same candidates again."""
+
+    name = "fallback_drafts"
+    candidates: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,7 +58,8 @@ class Journal:
     def record(self, event: E) -> E:
         """Journal an event; it comes back with its time set."""
         stamped = replace(event, time=time.time())
-        self._append("event", {"name": stamped.name, "time": stamped.time, **stamped.facts()})
+        body = {"name": stamped.name, "time": stamped.time, **stamped.facts()}
+        self._append("event", body, sync=stamped.durable)
         return stamped
 
     def event(self, name: str, **facts: Any) -> None:
@@ -71,13 +72,14 @@ class Journal:
             )
         self._append("event", {"name": name, "time": time.time(), **facts})
 
-    def _append(self, kind: str, body: dict[str, Any], node: Node | None = None) -> None:
+    def _append(self, kind: str, body: dict[str, Any], node: Node | None = None, sync: bool = True) -> None:
         line = json.dumps({"kind": kind, **body}, default=str) + "\n"
         with self._lock:  # attempts of a batch finish on several threads
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line)
                 f.flush()
-                os.fsync(f.fileno())
+                if sync:
+                    os.fsync(f.fileno())
             if node is not None:
                 self.nodes[node.id] = node
             else:
@@ -122,11 +124,13 @@ class Journal:
         scored = [n for n in nodes if n.ok and (stages is None or n.stage in stages)]
         if not scored:
             return None
-        # Ties go to a script before an ensemble, then to the smaller id: never to whichever
-        # attempt of a parallel batch happened to finish first.
-        return min(
-            scored, key=lambda n: (Score(n.score, lower_is_better).key, n.stage == Stage.ENSEMBLE, n.id)
-        )
+        return min(scored, key=lambda n: best_key(n, lower_is_better))
+
+
+def best_key(node: Node, lower_is_better: bool) -> tuple[float, bool, str]:
+    """The order of Journal.best, smallest first. Ties go to a script before an ensemble, then to
+    the smaller id: never to whichever attempt of a parallel batch happened to finish first."""
+    return (Score(node.score, lower_is_better).key, node.stage == Stage.ENSEMBLE, node.id)
 
 
 def drop_torn_tail(path: Path) -> None:

@@ -13,7 +13,7 @@ from mlestar import syntax
 from mlestar.journal import SCRIPT_STAGES, Journal, Node
 from mlestar.journal.events import FinalChosen
 from mlestar.metrics import Score, best_first
-from mlestar.search.loop import WarmScript
+from mlestar.search.stages import WarmScript
 from mlestar.task.spec import TaskSpec
 
 MAX_WARM = 3

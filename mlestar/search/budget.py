@@ -153,3 +153,15 @@ def refit_seconds(node: Node) -> float:
     """What refitting a script takes: its search run, less its repeats on other splits (the final
     fit runs it once)."""
     return node.duration_s / max(1, int(node.meta.get("repeats", 1)))
+
+
+def refittable(members: Sequence[Node], lanes: int, remaining_s: float) -> list[Node]:
+    """The best members (best first), as many as the hand-over can refit in the time left, each
+    refit as long as its search run, packed on the run's lanes: an ensemble of members that cannot
+    all be refit leaves no servable model, and on a subsample no exact submission either."""
+    kept = list(members[:1])
+    for node in members[1:]:
+        refits = [refit_seconds(n) for n in (*kept, node)]
+        if 1.3 * packed_s(refits, lanes) + 3.0 <= remaining_s:
+            kept.append(node)
+    return kept

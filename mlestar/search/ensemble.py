@@ -8,14 +8,17 @@ The arithmetic itself lives in combine.py, which solution.py ships.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mlestar.folds import Predictions
+from mlestar.journal import Node
 from mlestar.metrics.score import Score
 from mlestar.search.combine import mean, normalise, stack, weighted
+from mlestar.search.harness import Attempt, Harness
 from mlestar.task.spec import ProblemType
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -100,3 +103,25 @@ def stacking(
     oof = _normalise(honest, problem)
     test = _normalise(test, problem)
     return EnsembleResult(Predictions(oof, test), metric(y[used], oof[used]), {"meta_model": "linear"})
+
+
+def computed(h: Harness, att: Attempt, kind: str, members: Sequence[Node]) -> Node:
+    """An ensemble of the members' stored predictions ("average", "greedy" or "stacking"),
+    journaled by the harness as the attempt's node; a method that fails is a failed node."""
+    started = time.time()
+    spec = h.spec
+    preds = [h.predictions(n.id) for n in members]
+    try:
+        if kind == "average":
+            p = average(preds, spec.problem_type)
+            result = EnsembleResult(p, h.score(p.oof), {"weights": [1 / len(preds)] * len(preds)})
+        elif kind == "greedy":
+            result = greedy(preds, h.y, h.folds, h.metric.score, spec.lower_is_better, spec.problem_type)
+        elif kind == "stacking":
+            result = stacking(preds, h.y, h.folds, h.metric.score, spec.problem_type)
+        else:
+            return h.record_failure(att, f"unknown ensemble kind {kind!r}", started)
+    except Exception as e:  # a numerical failure of one method must not end the run
+        return h.record_failure(att, f"{type(e).__name__}: {e}", started)
+    meta = {**dict(att.meta or {}), **result.detail}
+    return h.record_computed(replace(att, meta=meta), result.preds, result.score, started)

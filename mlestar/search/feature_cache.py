@@ -1,5 +1,5 @@
 """The run's shared feature cache: features one attempt computed from the task's files (decoded
-pictures, sound summaries) serve every later attempt.
+pictures, sound summaries) or text views it fitted serve every later attempt.
 
 Scripts may write only inside their own folder, so an attempt leaves what it computed in
 ./cache; after it ends, the harness moves each finished file (never a partial one) into the run's
@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SUFFIX = ".npy"
+SUFFIXES = (".npy", ".pkl")
+"""Arrays (features of files) and pickles (fitted text views with what they made)."""
 
 
 def share(own: Path, shared: Path) -> list[str]:
@@ -23,7 +24,7 @@ def share(own: Path, shared: Path) -> list[str]:
     shared.mkdir(parents=True, exist_ok=True)
     moved = []
     for path in sorted(own.iterdir()):
-        if not path.is_file() or path.suffix != SUFFIX:
+        if not path.is_file() or path.suffix not in SUFFIXES:
             continue  # a ".partial" file was cut short: never shared
         target = shared / path.name
         if target.exists():

@@ -21,6 +21,7 @@ from mlestar import blocks, contract
 from mlestar.execution.base import Executor, Limits, RunResult
 from mlestar.folds import PredictionError, Predictions, read_predictions, save_predictions
 from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal.events import AttemptStarted
 from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
@@ -137,6 +138,11 @@ class Harness:
         """A node's score with the metric's direction, for comparing it with others."""
         return Score(node.score, self.spec.lower_is_better)
 
+    def script_of(self, node: Node) -> str:
+        """An attempt's script as later steps read it: with what its search found frozen in."""
+        assert node.code_path is not None, f"{node.id} has no script"
+        return (self.layout.root / node.code_path).read_text()
+
     def predictions(self, node_id: str) -> Predictions:
         with self._lock:
             if node_id not in self._cache:
@@ -159,6 +165,7 @@ class Harness:
         `usage` is what the engineer spent writing this attempt (tokens, cost), kept on the node.
         """
         started = time.time()
+        self.journal.record(AttemptStarted(node=attempt.id, timeout_s=round(timeout_s, 1)))
         attempt = _with_usage(attempt, usage)
         script_path, code_path = self._write_script(attempt.id, script)
         try:

@@ -1,14 +1,33 @@
-"""Live progress: one rich panel on a terminal, plain log lines otherwise."""
+"""Live progress: one rich panel on a terminal, plain log lines otherwise.
+
+Progress follows the run's journal (Journal.subscribe): a stage starting, an attempt starting and
+ending, the screening table, a leak or an engineer failure are shown as they are journaled, so the
+search never calls it. The run's edges (the hand-over, the sandbox, the tracker) may still add a
+note or name the closing stage.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
-from mlestar.journal import Node
+from mlestar.engineers.base import ScreenResult, screening_table
+from mlestar.journal import SOLUTION_STAGES, Journal, Node
+from mlestar.journal.events import (
+    AttemptStarted,
+    EngineerFailed,
+    Event,
+    FallbackDrafts,
+    LeakageFound,
+    Screened,
+    StageStarted,
+    event_class,
+)
+from mlestar.journal.store import best_key
 from mlestar.search import validation
+from mlestar.search.screening import leaders
 
 
 class Progress:
@@ -25,6 +44,8 @@ class Progress:
         self.best: tuple[float, str] | None = None
         self.screening = ""
         """The screening's leaders, one line, for the live panel."""
+        self._best_node: Node | None = None
+        self._lower_is_better = False
         self._elapsed = lambda: 0.0
         self._lock = threading.Lock()
         self._panel = None
@@ -38,41 +59,80 @@ class Progress:
     def bind_clock(self, elapsed) -> None:  # type: ignore[no-untyped-def]
         self._elapsed = elapsed
 
+    def follow(self, journal: Journal, lower_is_better: bool) -> None:
+        """Show what the journal records from now on. A resumed run starts from the best solution
+        and the stage its journal already holds (stages done before are not announced again)."""
+        self._lower_is_better = lower_is_better
+        self._take_best(journal.best(lower_is_better, stages=SOLUTION_STAGES))
+        began = journal.last(StageStarted)
+        if began is not None:
+            self.set_stage(began.stage)
+        journal.subscribe(self.on_record)
+
+    def on_record(self, kind: str, record: dict[str, Any]) -> None:
+        """A journal listener: a node is an attempt finished; some events are worth a line."""
+        if kind == "node":
+            self._finished(Node.from_json(record))
+        elif kind == "event" and record.get("name") in _SHOWN:
+            self._show(event_class(record["name"]).from_record(record))
+
     def set_stage(self, stage: str) -> None:
         with self._lock:
             self.stage = stage
         self._say(f"stage {stage}")
 
-    def started(self, node_id: str) -> None:
-        with self._lock:
-            self.running.add(node_id)
-        self._refresh()
-
-    def finished(self, node: Node, best: Node | None) -> None:
-        with self._lock:
-            self.running.discard(node.id)
-            self.done += 1
-            if best is not None and best.score is not None:
-                self.best = (best.score, best.id)
-        score = validation.describe(node.score, node.meta)
-        plan = f"(same script as {node.meta['same_as']}) {node.plan}" if "same_as" in node.meta else node.plan
-        self._say(f"{node.id:<28} {node.status:<8} score {score:<30} {node.duration_s:6.1f}s  {plan[:60]}")
-
     def note(self, text: str) -> None:
         self._say(text)
-
-    def screened(self, leaders: str, table: str) -> None:
-        """The screening table: whole in the log, its leaders on the live panel."""
-        with self._lock:
-            self.screening = leaders
-        for line in table.splitlines():
-            self._say(line)
 
     def close(self) -> None:
         if self._panel is not None:
             self._panel.update(self._render())
             self._panel.stop()
             self._panel = None
+
+    # -- what the journal says -----------------------------------------------------------------
+    def _show(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self.set_stage(event.stage)
+        elif isinstance(event, AttemptStarted):
+            with self._lock:
+                self.running.add(event.node)
+            self._refresh()
+        elif isinstance(event, Screened):
+            self._screened([ScreenResult(**row) for row in event.results], event.split)
+        elif isinstance(event, LeakageFound):
+            self.note(f"leakage in {event.node}: {'; '.join(event.leaks)}")
+        elif isinstance(event, EngineerFailed):
+            self.note(f"{event.key}: {event.error}")
+        elif isinstance(event, FallbackDrafts):
+            self.note("no draft worked: the fallback engineer drafts the same candidates")
+
+    def _finished(self, node: Node) -> None:
+        with self._lock:
+            self.running.discard(node.id)
+            self.done += 1
+            if node.ok and node.stage in SOLUTION_STAGES:
+                self._take_best(node)
+        score = validation.describe(node.score, node.meta)
+        plan = f"(same script as {node.meta['same_as']}) {node.plan}" if "same_as" in node.meta else node.plan
+        self._say(f"{node.id:<28} {node.status:<8} score {score:<30} {node.duration_s:6.1f}s  {plan[:60]}")
+
+    def _take_best(self, node: Node | None) -> None:
+        """Keep the node if it is the best solution so far, in Journal.best's order."""
+        if node is None or node.score is None:
+            return
+        if self._best_node is None or best_key(node, self._lower_is_better) < best_key(
+            self._best_node, self._lower_is_better
+        ):
+            self._best_node = node
+            self.best = (node.score, node.id)
+
+    def _screened(self, results: list[ScreenResult], note: str) -> None:
+        """The screening table: whole in the log, its leaders on the live panel."""
+        with self._lock:
+            self.screening = leaders(results)
+        for line in screening_table(results, note).splitlines():
+            self._say(line)
 
     # -- output --------------------------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -102,3 +162,9 @@ class Progress:
         from rich.panel import Panel
 
         return Panel(table, title="mlestar", expand=False)
+
+
+_SHOWN = frozenset(
+    e.name for e in (StageStarted, AttemptStarted, Screened, LeakageFound, EngineerFailed, FallbackDrafts)
+)
+"""The events progress shows; the others are decisions and bookkeeping that the nodes make visible."""

@@ -20,14 +20,14 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mlestar.engineers.base import Candidate, ScreenResult, screening_table
+from mlestar.engineers.base import Candidate, ScreenResult
 from mlestar.journal import Node, Stage, Status
 from mlestar.journal.events import Screened, StageStarted
 from mlestar.metrics import Score, best_first
 from mlestar.search.harness import Attempt
 
 if TYPE_CHECKING:
-    from mlestar.search.loop import Search
+    from mlestar.search.stages import Search
 
 NODE_SHARE = 3
 """With --max-nodes, screening takes at most this fraction (1/3) of the scripts left."""
@@ -47,20 +47,32 @@ class Screening:
 
 def choose(results: Sequence[ScreenResult], m: int, lower_is_better: bool) -> list[str]:
     """The M candidates to draft: the best of each family first (diversity is what merges and
-    ensembles gain from), then the next best of any family, then, if too few scripts worked, the
-    failed ones in the engineer's order (the draft stage debugs them)."""
+    ensembles gain from) among those not clearly worse than the leader, then the next best of any
+    family, then, if too few scripts worked, the failed ones in the engineer's order (the draft
+    stage debugs them). A family whose best is clearly worse (its score's interval does not reach
+    the leader's) brings no diversity worth a draft: a second script of a leading family does more."""
     ranked = ranked_results(results, lower_is_better)
     ok = [r for r in ranked if r.score is not None]
     chosen: list[str] = []
     families: set[str] = set()
     for r in ok:
-        if r.family not in families and len(chosen) < m:
+        if r.family not in families and len(chosen) < m and not clearly_worse(r, ok[0], lower_is_better):
             chosen.append(r.name)
             families.add(r.family)
     for r in [*ok, *sorted((r for r in results if r.score is None), key=lambda r: r.prior)]:
         if len(chosen) < m and r.name not in chosen:
             chosen.append(r.name)
     return chosen
+
+
+def clearly_worse(result: ScreenResult, leader: ScreenResult, lower_is_better: bool) -> bool:
+    """The two scores' intervals do not overlap, the leader's being the better (no interval: not
+    clearly worse)."""
+    if result.interval is None or leader.interval is None:
+        return False
+    if lower_is_better:
+        return result.interval[0] > leader.interval[1]
+    return result.interval[1] < leader.interval[0]
 
 
 def ranked_results(results: Sequence[ScreenResult], lower_is_better: bool) -> list[ScreenResult]:
@@ -77,7 +89,11 @@ def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     family = cand.family or cand.name
     if node is None:
         return ScreenResult(cand.name, family, None, 0.0, Status.SKIPPED, prior)
-    return ScreenResult(cand.name, family, node.score, round(node.duration_s, 2), node.status, prior)
+    low_high = node.meta.get("interval")
+    interval = (float(low_high[0]), float(low_high[1])) if low_high else None
+    return ScreenResult(
+        cand.name, family, node.score, round(node.duration_s, 2), node.status, prior, interval=interval
+    )
 
 
 def screening_order(candidates: Sequence[Candidate], gap: int) -> list[int]:
@@ -138,7 +154,6 @@ def retrieve(search: Search) -> None:
         note = split_note(search)
         rows = [asdict(r) for r in found.results]
         search.journal.record(Screened(split=note, results=rows, drafts=list(found.drafts)))
-        search.progress.screened(leaders(found.results), screening_table(found.results, note))
 
 
 def _began_unscreened(search: Search) -> bool:
@@ -174,7 +189,7 @@ def run_screening(search: Search, candidates: list[Candidate]) -> Screening | No
             split="screen",
             time_box=None if first_alone else box,
         )
-        futures.append(search.pool.submit(_screen_one, search, att, cand, chosen_before))
+        futures.append(search.attempts.pool.submit(_screen_one, search, att, cand, chosen_before))
         if first_alone:  # its features of the task's files fill the run's cache for all the others
             futures[-1].result()
             # Journaled: a resumed run lays the stages out as the interrupted one did.
@@ -197,7 +212,7 @@ def _screen_one(search: Search, att: Attempt, cand: Candidate, chosen_before: bo
         return done
     if not search.budget.may_start(Stage.SCREEN):
         return None
-    node = search.attempt(att, lambda: search.engineer.draft(search.ctx, cand), debug=False)
+    node = search.attempts.step(att, partial(search.engineer.draft, search.ctx, cand), debug=False)
     return None if node.status == Status.SKIPPED else node
 
 

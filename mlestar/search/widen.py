@@ -11,19 +11,19 @@ the stage's deadline; attempt ids name what they are, so a resumed run takes the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 from mlestar.journal import SCRIPT_STAGES, Node, Stage, Status
+from mlestar.search.attempts import Job, ScriptMaker
 from mlestar.search.harness import Attempt
+from mlestar.search.ranking import ranked
 
 if TYPE_CHECKING:
-    from mlestar.search.loop import Search
+    from mlestar.search.stages import Search
 
-ScriptMaker = Callable[[], str]
-Job = tuple[Attempt, ScriptMaker]
 SEED_TARGETS = 2
 """How many of the best scripts get seed variants."""
 _SEED_LINE = re.compile(r"^SEED\s*=.*$", re.MULTILINE)
@@ -47,7 +47,7 @@ def widen(search: Search) -> None:
         expected = max(_expected_s(search, att) for att, _ in jobs)
         if not search.budget.may_start(Stage.WIDEN, expected):
             return
-        nodes = search.run_batch(jobs, stage=Stage.WIDEN)
+        nodes = search.attempts.run_batch(jobs, stage=Stage.WIDEN)
         if all(n.status == Status.SKIPPED for n in nodes):
             return
 
@@ -56,7 +56,8 @@ def next_jobs(search: Search) -> list[Job]:
     """The next batch: new drafts and seed variants taken in turn, as many as run at once, and no
     more than --max-nodes leaves (so which job gets the last script never depends on timing)."""
     left = search.budget.nodes_left()
-    size = search.jobs if left is None else min(search.jobs, left)
+    jobs = search.attempts.jobs
+    size = jobs if left is None else min(jobs, left)
     batch: list[Job] = []
     for pair in zip_longest(_more_drafts(search), _more_seeds(search)):
         batch.extend(job for job in pair if job is not None)
@@ -73,7 +74,7 @@ def _more_drafts(search: Search) -> Iterator[Job]:
         cand = search.state.candidates[name]
         screened = search.state.screened.get(name)
         make: ScriptMaker = (
-            partial(search.script_of, screened)
+            partial(search.harness.script_of, screened)
             if screened is not None and screened.code_path
             else partial(search.engineer.draft, search.ctx, cand)
         )
@@ -84,7 +85,7 @@ def _more_drafts(search: Search) -> Iterator[Job]:
 
 def _more_seeds(search: Search) -> Iterator[Job]:
     for base in _seed_targets(search):
-        script = search.script_of(base)
+        script = search.harness.script_of(base)
         for s in range(1, search.settings.widen_seeds + 1):
             att_id = f"wide-seed{s}-{base.id}"
             done = search.journal.get(att_id)
@@ -113,7 +114,7 @@ def _seed_targets(search: Search) -> list[Node]:
         and "seed_of" not in n.meta
         and "same_as" not in n.meta
     ]
-    return search._ranked(nodes)[:SEED_TARGETS]
+    return ranked(nodes, search.ctx.spec.lower_is_better)[:SEED_TARGETS]
 
 
 def _expected_s(search: Search, att: Attempt) -> float:

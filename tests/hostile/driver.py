@@ -15,6 +15,8 @@ from pathlib import Path
 
 from mlestar import app
 from mlestar.config import RunConfig, SearchSettings
+from mlestar.execution.local import LocalExecutor
+from mlestar.execution.sandbox import Sandbox, resolve
 from mlestar.llm.settings import LLMSettings
 
 
@@ -33,8 +35,12 @@ def main(settings: dict) -> int:
         tracking=False,
         live=False,
     )
-    app._PRELOAD = ("numpy", "pandas")  # light: these scripts import nothing else
-    outcome = app.start_run(config, LLMSettings.from_env(os.environ, config.engineer))
+    # As the run would build it, but a light fork server: these scripts import nothing else.
+    sandbox = Sandbox.for_level(
+        resolve(config.sandbox).level, disk_mb=config.disk_mb, max_processes=config.max_processes
+    )
+    executor = LocalExecutor(preload=("numpy", "pandas"), sandbox=sandbox)
+    outcome = app.start_run(config, LLMSettings.from_env(os.environ, config.engineer), executor=executor)
     print(json.dumps({"status": outcome.status, "best": outcome.best}))
     return 0
 

@@ -12,7 +12,6 @@ import re
 
 from mlestar.blocks import replace_block
 from mlestar.engineers.base import AblationResult, Variant
-from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.catalogue import Context, entries_for, log_loss_task, potential
 from mlestar.engineers.builtin.media import render as media
@@ -164,7 +163,3 @@ def undo_plan(block: str, recipe: Recipe, c: Context) -> str:
 def _base_score(summary: str) -> float:
     match = re.search(r"\(score ([-+\d.e]+),", summary)
     return float(match.group(1)) if match else 1.0
-
-
-def family_summary(recipe: Recipe) -> str:
-    return feats.describe(recipe.families)

@@ -31,15 +31,13 @@ CROSS_FIT = '''def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.n
         test_pred += predict_outputs(fitted[-1], x_test) / n_folds
     return oof, test_pred, fitted'''
 
-_AVERAGE = '''class Combiner:
-    """Averages the members' predictions with equal weights (nothing to fit)."""
-
+_AVERAGE = """class Combiner:
     def fit(self, member_oof: dict[str, np.ndarray], target: np.ndarray, folds: np.ndarray, frame: Any) -> Combiner:
         self.oof_ = self.combine(member_oof, frame)
         return self
 
     def combine(self, member_pred: dict[str, np.ndarray], frame: Any) -> np.ndarray:
-        return np.mean(list(member_pred.values()), axis=0)'''
+        return np.mean(list(member_pred.values()), axis=0)"""
 
 _STACK = '''class Combiner:
     """Stacks the members: a small linear model on their out-of-fold predictions decides how much

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from mlestar.blocks import replace_block
 from mlestar.checks.leakage import dynamic_leaks, static_leaks
 from mlestar.engineers.base import (
     AblationResult,
@@ -44,7 +43,7 @@ from mlestar.engineers.builtin.recipe import (
     render_block,
     render_script,
 )
-from mlestar.engineers.builtin.refinements import apply_plan, next_plan
+from mlestar.engineers.builtin.refinements import REFINABLE, apply_plan, next_plan
 from mlestar.engineers.builtin.views import TABLE_VIEWS
 from mlestar.task.spec import ProblemType
 
@@ -233,12 +232,4 @@ class BuiltinEngineer:
     # -- for other modules ---------------------------------------------------------------------
     def refinable_blocks(self, ctx: TaskContext, script: str) -> list[str]:
         recipe, c = self._recipe(script), self._context(ctx)
-        return [b for b in ("features", "files", "preprocess", "model", "train") if entries_for(b, recipe, c)]
-
-    def reset_block(self, ctx: TaskContext, script: str, block: str) -> str:
-        """The script with one block back at its baseline (used by debugging and tests)."""
-        recipe, c = self._recipe(script), self._context(ctx)
-        change = ablation.ablated(block, recipe, c)
-        if change is None:
-            raise EngineerFailure(f"the {block} block is already at its baseline")
-        return replace_block(script, block, render_block(block, change[0], c.profile, self.cards))
+        return [b for b in REFINABLE if entries_for(b, recipe, c)]

@@ -11,7 +11,7 @@ from mlestar.engineers.builtin.pysrc import literal
 
 
 def structured_parts(p: ProfileView) -> str:
-    return '''def add_structured_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    return '''def add_structured_parts(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Split strings such as "B/253/P" into parts: numbers stay numbers, small vocabularies become
     categories; the raw string is dropped (almost every value is unique)."""
     for column, (separator, kinds) in STRUCTURED.items():
@@ -27,11 +27,11 @@ def structured_parts(p: ProfileView) -> str:
 
 
 def date_parts(p: ProfileView) -> str:
-    return '''def add_date_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    return '''def add_date_parts(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Dates as numbers a model can split on: calendar parts and days since the earliest date."""
     for column in DATES:
         when = pd.to_datetime(frame[column], errors="coerce")
-        start = pd.to_datetime(reference[column], errors="coerce").min()
+        start = pd.to_datetime(maker.reference[column], errors="coerce").min()
         out[f"{column}_year"] = when.dt.year
         out[f"{column}_month"] = when.dt.month
         out[f"{column}_day"] = when.dt.day
@@ -48,7 +48,7 @@ def date_cycles(p: ProfileView) -> str:
 """Calendar positions and their period."""
 
 
-def add_date_cycles(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_date_cycles(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Calendar positions as points on a circle (sine and cosine): 23h sits next to 0h and December
     next to January, which models that add up effects (linear, neighbours, networks) cannot see."""
     for column in DATES:
@@ -75,12 +75,12 @@ def time_lags(p: ProfileView) -> str:
 """Numbers whose values just before and just after each row in time are features."""
 {groups_line}
 
-def add_time_lags(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_time_lags(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Each row's neighbours in time among the train and test rows{group_doc} (inputs only, never
     answers): days to the previous and the next row, and their LAG_COLUMNS values."""
     groups = {"TIME_GROUPS" if groups else "[]"}
     rows = series_in_time(frame, groups).assign(row=np.arange(len(frame)))
-    known = series_in_time(reference, groups).rename(columns=lambda c: c if c in groups else f"{{c}}_near")
+    known = series_in_time(maker.reference, groups).rename(columns=lambda c: c if c in groups else f"{{c}}_near")
     known["time"] = known["time_near"]
     for direction, name in (("backward", "previous"), ("forward", "next")):
         near = pd.merge_asof(rows.dropna(subset=["time"]).sort_values("time"), known.dropna(subset=["time"]).sort_values("time"),
@@ -105,12 +105,12 @@ def group_sizes(p: ProfileView) -> str:
 """Keys rows may share: (column, separator, part) with part None for the whole value."""
 
 
-def add_group_sizes(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_group_sizes(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """How many rows of train and test share each key (an id prefix, a name part, a code):
     group size is often informative where the key itself is not."""
     for column, separator, part in GROUP_KEYS:
         name = column if part is None else f"{{column}}_{{part}}"
-        counts = key_values(reference, column, separator, part).value_counts()
+        counts = key_values(maker.reference, column, separator, part).value_counts()
         out[f"{{name}}_count"] = key_values(frame, column, separator, part).map(counts).astype(float)
     return out
 
@@ -129,7 +129,7 @@ def id_parts(p: ProfileView) -> str:
 """The id column, its separator, its number of parts and which parts are numbers."""
 
 
-def add_id_parts(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_id_parts(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Numeric parts of ids like "0042_03" (a position within a group) as features."""
     column, separator, n_parts, numeric = ID_PARTS
     parts = split_parts(frame[column], separator, n_parts)
@@ -143,10 +143,10 @@ def frequencies(p: ProfileView) -> str:
     return f'''FREQUENCY_COLUMNS = {literal(p.frequency_columns())}
 
 
-def add_frequencies(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_frequencies(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """How common each category is over train and test (frequency encoding)."""
     for column in FREQUENCY_COLUMNS:
-        shares = reference[column].astype("object").value_counts(normalize=True)
+        shares = maker.reference[column].astype("object").value_counts(normalize=True)
         out[f"{{column}}_freq"] = frame[column].astype("object").map(shares).astype(float)
     return out
 '''
@@ -157,7 +157,7 @@ def amount_totals(p: ProfileView) -> str:
 """Non-negative, mostly-zero, skewed numbers that read like amounts of one kind."""
 
 
-def add_amount_totals(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_amount_totals(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Totals of related amounts: their sum, how many are non-zero, an all-zero flag, log1p of each."""
     amounts = out[AMOUNTS]
     out["amounts_sum"] = amounts.sum(axis=1, min_count=1)
@@ -174,14 +174,14 @@ def numeric_groups(p: ProfileView) -> str:
 """Numeric columns whose names differ in one word only (e.g. x_1, x_2, x_3): one quantity each."""
 
 
-def add_numeric_groups(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_numeric_groups(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Sums, spreads, products and ratios across each group of related numeric columns."""
     for name, columns in NUMERIC_GROUPS.items():
         values = out[columns]
         out[f"{{name}}_sum"] = values.sum(axis=1)
         out[f"{{name}}_std"] = values.std(axis=1)
         out[f"{{name}}_max_min_ratio"] = values.max(axis=1) / values.min(axis=1).where(values.min(axis=1) != 0)
-        if (reference[columns].min() > 0).all():
+        if (maker.reference[columns].min() > 0).all():
             out[f"{{name}}_log_product"] = np.log(values.clip(lower=1e-12)).sum(axis=1)
     return out
 '''
@@ -192,7 +192,7 @@ def codes_as_categories(p: ProfileView) -> str:
 """Integer columns with a handful of values: likely codes rather than quantities."""
 
 
-def add_codes_as_categories(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_codes_as_categories(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """A categorical copy of each code-like number, so linear models and CatBoost see its levels."""
     for column in CODE_COLUMNS:
         out[f"{{column}}_code"] = frame[column].map(lambda v: np.nan if pd.isna(v) else f"c{{v:g}}").astype("object")

@@ -17,22 +17,15 @@ def text_pairs(p: ProfileView) -> str:
 LSA_COMPONENTS = 64
 
 
-def add_text_pairs(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_text_pairs(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """How alike the two texts of each pair are: cosine of word and character TF-IDF and of their
     latent topics (LSA), shared words (count, Jaccard, share of the shorter), the edit-distance ratio
-    and the differences in length. Vocabularies are fitted on train and test texts (no answers)."""
+    and the differences in length. Vocabularies are fitted once on train and test texts (no answers)."""
     from difflib import SequenceMatcher
-
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     for a, b in TEXT_PAIRS:
         first, second = texts(frame[a]), texts(frame[b])
-        both = pd.concat([texts(reference[a]), texts(reference[b])], ignore_index=True)
-        words = TfidfVectorizer(sublinear_tf=True).fit(both)
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(both)
-        n_topics = max(1, min(LSA_COMPONENTS, len(words.vocabulary_) - 1))
-        topics = TruncatedSVD(n_topics, random_state=SEED).fit(words.transform(both))
+        words, chars, topics = maker.fit_once(f"pair {{a}} {{b}}", lambda rows, a=a, b=b: fit_pair_models(rows, a, b))
         word_a, word_b = words.transform(first), words.transform(second)
         tokens_a, tokens_b = first.str.findall(r"\\w+").map(set), second.str.findall(r"\\w+").map(set)
         size_a, size_b = tokens_a.map(len).to_numpy(dtype=float), tokens_b.map(len).to_numpy(dtype=float)
@@ -48,6 +41,18 @@ def add_text_pairs(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFra
         out[f"{{name}}_length_gap"] = np.abs(first.str.len().to_numpy(dtype=float) - second.str.len().to_numpy(dtype=float))
         out[f"{{name}}_words_gap"] = np.abs(size_a - size_b)
     return out
+
+
+def fit_pair_models(rows: pd.DataFrame, a: str, b: str) -> tuple[Any, Any, Any]:
+    """Word and character TF-IDF and LSA topics, fitted on both texts of every row."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    both = pd.concat([texts(rows[a]), texts(rows[b])], ignore_index=True)
+    words = TfidfVectorizer(sublinear_tf=True).fit(both)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(both)
+    n_topics = max(1, min(LSA_COMPONENTS, len(words.vocabulary_) - 1))
+    return words, chars, TruncatedSVD(n_topics, random_state=SEED).fit(words.transform(both))
 
 
 def texts(values: pd.Series) -> pd.Series:
@@ -69,21 +74,26 @@ def text_topics(p: ProfileView) -> str:
 """Latent topics (LSA components) kept per text column."""
 
 
-def add_text_topics(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_text_topics(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """What each text is about, as numbers a table model can split on: its TOPICS latent topics
-    (LSA of word TF-IDF, both fitted on train and test texts, no answers)."""
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
+    (LSA of word TF-IDF, both fitted once on train and test texts, no answers)."""
     for column in TEXT:
-        known = reference[column].fillna("").astype(str)
-        words = TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=50000).fit(known)
-        topics = TruncatedSVD(max(1, min(TOPICS, len(words.vocabulary_) - 1)), random_state=SEED)
-        topics.fit(words.transform(known))
+        words, topics = maker.fit_once(f"topics {column}", lambda rows, column=column: fit_topics(rows[column]))
         values = topics.transform(words.transform(frame[column].fillna("").astype(str)))
         for i in range(values.shape[1]):
             out[f"{column}_topic_{i}"] = values[:, i]
     return out
+
+
+def fit_topics(known: pd.Series) -> tuple[Any, Any]:
+    """Word TF-IDF and its TOPICS-component LSA, fitted on every row's text."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    known = known.fillna("").astype(str)
+    words = TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=50000).fit(known)
+    topics = TruncatedSVD(max(1, min(TOPICS, len(words.vocabulary_) - 1)), random_state=SEED)
+    return words, topics.fit(words.transform(known))
 '''
 
 
@@ -93,11 +103,11 @@ def list_tokens(p: ProfileView) -> str:
 TOP_TOKENS = 30
 
 
-def add_list_tokens(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_list_tokens(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Each list as its length, its distinct tokens and a 0/1 column for each of its TOP_TOKENS most
     common tokens over train and test; the raw list text is dropped."""
     for column in LISTS:
-        counts = tokens_of(reference[column]).explode().dropna().value_counts().sort_index()
+        counts = tokens_of(maker.reference[column]).explode().dropna().value_counts().sort_index()
         common = counts.sort_values(ascending=False, kind="stable").index[:TOP_TOKENS]
         tokens = tokens_of(frame[column])
         bag = {{f"{{column}}_length": tokens.map(len), f"{{column}}_distinct": tokens.map(lambda t: len(set(t)))}}
@@ -121,7 +131,7 @@ def text_stats(p: ProfileView) -> str:
 """Punctuation counted per character of text (patterns: "?" is escaped)."""
 
 
-def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def add_text_stats(out: pd.DataFrame, frame: pd.DataFrame, maker: FeatureMaker) -> pd.DataFrame:
     """Shape of each text: length, words, word length, punctuation, capitals, digits, vocabulary, and
     how hard it reads (words per sentence, long words, syllables per word as vowel groups)."""
     for column in TEXT:

@@ -1,13 +1,15 @@
 """Feature families: generic feature engineering the built-in engineer can write into a script.
 
-Each family is one function `add_<name>(out, frame, reference) -> out` in the script's features
-block: `out` is the model-input frame being built, `frame` the raw rows, `reference` the raw input
-rows of train and test together (for unsupervised statistics such as counts; never answers).
+Each family is one function `add_<name>(out, frame, maker) -> out` in the script's features
+block: `out` is the model-input frame being built, `frame` the raw rows, `maker` the FeatureMaker:
+`maker.reference` holds the raw input rows of train and test together (for unsupervised statistics
+such as counts; never answers), and `maker.fit_once(key, fit)` fits a model on them once.
 Which families apply, and the column lists they name, come from the task profile alone.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +109,7 @@ def render_features(profile: ProfileView, families: tuple[str, ...], files: bool
     parts += [FAMILIES[name].render(profile) for name in families]
     steps = ", ".join(f"add_{name}" for name in families)
     parts.append(f'STEPS = ({steps},)\n"""Feature families, applied in this order to the base columns."""\n')
-    parts.append(_feature_maker(files))
+    parts.append(_feature_maker(files, profile))
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
@@ -128,11 +130,11 @@ def _split_helpers(profile: ProfileView, with_structured: bool) -> str:
 
 
 def _base(profile: ProfileView) -> str:
-    """base_columns: every input column with one type per kind."""
+    """base_columns: every input column with one type per kind (by the rule: the columns it is given)."""
     if profile.all_numeric:
-        return '''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
+        return f'''def base_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The input columns as numbers."""
-    return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
+    return {_inputs(profile)}.apply(pd.to_numeric, errors="coerce").astype(float)
 '''
     branches = []
     if profile.boolean:
@@ -171,18 +173,29 @@ _AS_FLAG = """def as_flag(value: object) -> float:
 """
 
 
+def _inputs(profile: ProfileView) -> str:
+    """The input columns of `frame`: listed in the header, or (numbers_by_rule) passed in already picked."""
+    return "frame" if profile.numbers_by_rule else "frame[FEATURES]"
+
+
+def _rule(profile: ProfileView) -> str:
+    """FeatureMaker.fit's line keeping the inputs by the rule: train's columns test also has, but the id.
+    The id is spelled here, not in the header, so the block reads only names every header defines."""
+    but_id = f" and c != {json.dumps(profile.id_column)}" if profile.id_column else ""
+    return f"        self.columns = [c for c in train.columns if c in test.columns{but_id}]\n"
+
+
 def _plain_maker(profile: ProfileView, files: bool) -> str:
     """A FeatureMaker with no families: base columns (and file features), nothing to fit."""
     if profile.all_numeric and not files:
-        return '''class FeatureMaker:
-    """Raw rows to model inputs: the input columns as numbers."""
-
+        listed = not profile.numbers_by_rule
+        return f"""class FeatureMaker:
     def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
-        return self
+{"" if listed else _rule(profile)}        return self
 
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
-        return frame[FEATURES].apply(pd.to_numeric, errors="coerce").astype(float)
-'''
+        return frame[{"FEATURES" if listed else "self.columns"}].apply(pd.to_numeric, errors="coerce").astype(float)
+"""
     parts = [_base(profile)] + ([_AS_FLAG] if profile.boolean else [])
     made = "base_columns(frame).join(file_features(frame, split))" if files else "base_columns(frame)"
     parts.append(f'''class FeatureMaker:
@@ -197,21 +210,30 @@ def _plain_maker(profile: ProfileView, files: bool) -> str:
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
-def _feature_maker(files: bool) -> str:
+def _feature_maker(files: bool, profile: ProfileView) -> str:
     file_line = "\n        out = out.join(file_features(frame, split))" if files else ""
     split_doc = " (split, train or test, says where the rows' files live)" if files else ""
+    by_rule = profile.numbers_by_rule
     return f'''class FeatureMaker:
     """Raw rows to model inputs{split_doc}. fit() keeps the input columns of train and test (never
-    the answers: test has none) for unsupervised statistics such as counts."""
+    the answers: test has none) for unsupervised statistics such as counts; what a family fits on
+    them (a vocabulary, topics) is fitted once and kept, so predicting new rows refits nothing."""
 
     def fit(self, train: pd.DataFrame, test: pd.DataFrame) -> FeatureMaker:
-        self.reference = pd.concat([train, test], ignore_index=True)[list(test.columns)]
+{_rule(profile) if by_rule else ""}        self.reference = pd.concat([train, test], ignore_index=True)[list(test.columns)]
+        self.fitted: dict[str, Any] = {{}}
         return self
 
+    def fit_once(self, key: str, fit: Any) -> Any:
+        """fit(reference), computed the first time key is asked for."""
+        if key not in self.fitted:
+            self.fitted[key] = fit(self.reference)
+        return self.fitted[key]
+
     def transform(self, frame: pd.DataFrame, split: str) -> pd.DataFrame:
-        out = base_columns(frame){file_line}
+        out = base_columns({"frame[self.columns]" if by_rule else "frame"}){file_line}
         for step in STEPS:
-            out = step(out, frame, self.reference)
+            out = step(out, frame, self)
         return out
 '''
 

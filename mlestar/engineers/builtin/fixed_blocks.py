@@ -26,7 +26,6 @@ def render_load(problem: str) -> str:
 
 
 def take(x: Any, rows: np.ndarray) -> Any:
-    """These rows of a table or a matrix."""
     return x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]
 
 
@@ -38,36 +37,22 @@ def take(x: Any, rows: np.ndarray) -> Any:
 
 def _fit_model(problem: str) -> str:
     if problem in MULTI_OUTPUT:
-        return '''def fit_model(model: Any, x: Any, y: np.ndarray) -> list:
-    """One fitted copy of the model per answer column."""
-    return [copy.deepcopy(model).fit(x, y[:, j]) for j in range(y.shape[1])]'''
-    return '''def fit_model(model: Any, x: Any, y: np.ndarray) -> Any:
-    """A fitted copy of the model (the model itself stays unfitted, for the next fold)."""
-    return copy.deepcopy(model).fit(x, y)'''
+        return """def fit_model(model: Any, x: Any, y: np.ndarray) -> list:
+    return [copy.deepcopy(model).fit(x, y[:, j]) for j in range(y.shape[1])]  # one fitted copy per answer"""
+    return """def fit_model(model: Any, x: Any, y: np.ndarray) -> Any:
+    return copy.deepcopy(model).fit(x, y)  # a fitted copy: the model itself stays unfitted, for the next fold"""
 
 
 _PREDICT_OUTPUTS = {
-    "binary": (
-        "model: Any",
-        "The positive class's probability",
-        "model.predict_proba(x)[:, 1].reshape(-1, 1)",
-    ),
-    "regression": (
-        "model: Any",
-        "The predicted numbers",
-        "np.asarray(model.predict(x), dtype=float).reshape(-1, 1)",
-    ),
-    "multilabel": (
-        "models: list",
-        "Each label's probability",
-        "np.column_stack([m.predict_proba(x)[:, 1] for m in models])",
-    ),
+    "binary": ("model: Any", "model.predict_proba(x)[:, 1].reshape(-1, 1)"),
+    "regression": ("model: Any", "np.asarray(model.predict(x), dtype=float).reshape(-1, 1)"),
+    "multilabel": ("models: list", "np.column_stack([m.predict_proba(x)[:, 1] for m in models])"),
     "multi_target_regression": (
         "models: list",
-        "Each target's predicted numbers",
         "np.column_stack([np.asarray(m.predict(x), dtype=float) for m in models])",
     ),
 }
+"""Per kind of answer: predict_outputs' argument and what it returns, shaped (rows, N_OUTPUTS)."""
 
 
 def _predict_outputs(problem: str) -> str:
@@ -77,53 +62,45 @@ def _predict_outputs(problem: str) -> str:
     probabilities = np.zeros((x.shape[0], N_OUTPUTS))
     probabilities[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(x)
     return probabilities'''
-    argument, what, expression = _PREDICT_OUTPUTS.get(problem, _PREDICT_OUTPUTS["binary"])
-    return f'''def predict_outputs({argument}, x: Any) -> np.ndarray:
-    """{what}, shaped (rows, N_OUTPUTS) as the harness expects."""
-    return {expression}'''
+    argument, expression = _PREDICT_OUTPUTS.get(problem, _PREDICT_OUTPUTS["binary"])
+    return f"""def predict_outputs({argument}, x: Any) -> np.ndarray:
+    return {expression}"""
 
 
 def render_predict() -> str:
-    c = contract
     return f'''class Predictor:
-    """The fitted solution: features, views, each member's fold models, and their combiner."""
-
     def __init__(self, features: Any, views: dict, members: dict[str, tuple[str, list]], combiner: Any) -> None:
         self.features, self.views, self.members, self.combiner = features, views, members, combiner
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predictions for rows shaped like {c.TEST_FILE} (their files, if any, live where test's do)."""
+        """Predictions for rows shaped like {contract.TEST_FILE} (their files, if any, live where test's do)."""
         x, member_pred = self.features.transform(frame, "test"), {{}}
         for name, (view, fitted) in self.members.items():
             inputs = self.views[view].transform(x)
             member_pred[name] = np.mean([predict_outputs(m, inputs) for m in fitted], axis=0)
-        return self.combiner.combine(member_pred, x)
+        return self.combiner.combine(member_pred, x)'''
 
 
-def save_outputs(oof: np.ndarray, test_pred: np.ndarray, predictor: Predictor) -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    np.save(OUTPUT / "{c.OOF_FILE}", oof)
-    np.save(OUTPUT / "{c.TEST_PRED_FILE}", test_pred)
-    if SAVE_MODEL:
-        with open(OUTPUT / "{c.MODEL_FILE}", "wb") as handle:
-            cloudpickle.dump(predictor, handle)'''
-
-
-MAIN = """def main() -> None:
+def render_main() -> str:
+    c = contract
+    return f'''def main() -> None:
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(train, test)
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
     views, inputs, inputs_test = fit_views(x_train, x_test, VIEWS)
-    member_oof, member_test, members = {}, {}, {}
+    member_oof, member_test, members = {{}}, {{}}, {{}}
     for name, (view, model) in make_models(inputs, target, folds).items():
         start = time.time()
         member_oof[name], member_test[name], fitted = cross_fit(model, inputs[view], target, folds, inputs_test[view])
         members[name] = (view, fitted)
-        print(f"{name}: cross-fitted in {time.time() - start:.1f}s", flush=True)
+        print(f"{{name}}: cross-fitted in {{time.time() - start:.1f}}s", flush=True)
     combiner = Combiner().fit(member_oof, target, folds, x_train)
-    predictor = Predictor(features, views, members, combiner)
-    save_outputs(combiner.oof_, combiner.combine(member_test, x_test), predictor)
+    OUTPUT.mkdir(exist_ok=True)
+    np.save(OUTPUT / "{c.OOF_FILE}", combiner.oof_)
+    np.save(OUTPUT / "{c.TEST_PRED_FILE}", combiner.combine(member_test, x_test))
+    if SAVE_MODEL:
+        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views, members, combiner)))
 
 
 if __name__ == "__main__":
-    main()"""
+    main()'''

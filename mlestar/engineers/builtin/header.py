@@ -55,9 +55,8 @@ def render_header(title: str, profile: ProfileView, seed: int) -> str:
 
 def _docstring(title: str) -> str:
     note = (
-        "Written by mlestar's built-in engineer; each named block opens with what it does. Reads the "
-        f"harness's files in ./{contract.INPUT_DIR}, writes out-of-fold and test predictions to "
-        f"./{contract.OUTPUT_DIR} (and the fitted predictor when {contract.ENV_SAVE_MODEL}=1)."
+        f"By mlestar's built-in engineer: reads ./{contract.INPUT_DIR}, writes ./{contract.OUTPUT_DIR}; "
+        "each block opens with what it does."
     )
     return f'"""{title}\n\n' + "\n".join(textwrap.wrap(note, WIDTH - 10)) + '\n"""'
 
@@ -71,11 +70,14 @@ def _constants(profile: ProfileView, seed: int) -> str:
         f'SAVE_MODEL = os.environ.get("{contract.ENV_SAVE_MODEL}") == "1"',
         f"N_OUTPUTS = {profile.n_outputs}",
         f'"""Predicted per row: {output}."""',
-        f"FEATURES = {literal(profile.features, 0, len('FEATURES = '))}",
-        '"""The input columns, in the table\'s order'
-        + ("; all are numbers" if profile.all_numeric else "")
-        + '."""',
     ]
+    if not profile.numbers_by_rule:  # else the features block names them by the rule (see features.py)
+        lines += [
+            f"FEATURES = {literal(profile.features, 0, len('FEATURES = '))}",
+            '"""The input columns, in the table\'s order'
+            + ("; all are numbers" if profile.all_numeric else "")
+            + '."""',
+        ]
     for name, kind, doc in _LISTS:
         columns = getattr(profile, kind)
         if name == "STRINGS" and not (profile.boolean or profile.numeric):

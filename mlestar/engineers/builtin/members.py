@@ -78,9 +78,8 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
     views_used = tuple(dict.fromkeys(c.view for c in used))
     parts = [
         _opening(spec, used) + "\n" + _imports(used, role, spec) + "\n\n"
-        f"VIEWS = {literal(views_used)}\n"
-        '"""The input views the members read; the preprocess block fits them."""\n'
-        + "\n".join(_settings(m, c) for m, c in zip(spec.members, used, strict=True)),
+        f"VIEWS = {literal(views_used)}  # the input views the members read; the preprocess block fits them\n"
+        + "\n".join(_settings(m) for m in spec.members),
         *[c.helper_code(role) for c in _unique(used) if c.helper_code(role)],
     ]
     if spec.has("tuned"):
@@ -136,11 +135,9 @@ def import_order(line: str) -> tuple[bool, bool, str]:
     return (module.split(".")[0] not in sys.stdlib_module_names, line.startswith("from "), module)
 
 
-def _settings(member: Member, card: Card) -> str:
+def _settings(member: Member) -> str:
     head = f"{member.constant} = "
-    return (
-        f'{head}{literal(dict(sorted(member.settings.items())), 0, len(head))}\n"""{card.title}: settings."""'
-    )
+    return f"{head}{literal(dict(sorted(member.settings.items())), 0, len(head))}"
 
 
 COUNTS = ("n_estimators", "iterations", "max_iter")

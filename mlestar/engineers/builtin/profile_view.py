@@ -86,6 +86,14 @@ class ProfileView:
         return not (self.boolean or self.strings or self.text)
 
     @property
+    def numbers_by_rule(self) -> bool:
+        """The inputs are every column test shares with train but the id, all numbers, no row files:
+        a script names them by that rule instead of listing them."""
+        train_only = set(self.profile.get("train_only", []))
+        shared = [c for c in self.columns if c not in train_only and c != self.id_column]
+        return self.all_numeric and not self.files and self.features != [] and self.features == shared
+
+    @property
     def plain_numbers(self) -> bool:
         """Every feature table this task can get is numbers under plain names (no categories, no text,
         no codes turned into categories, no per-row files): tree models can read it as it is."""

@@ -76,7 +76,7 @@ def render_block(name: str, recipe: Recipe, profile: ProfileView, cards: dict[st
     if name == "predict":
         return fixed_blocks.render_predict()
     if name == "main":
-        return fixed_blocks.MAIN
+        return fixed_blocks.render_main()
     raise EngineerFailure(f"the built-in engineer has no block named {name!r}")
 
 

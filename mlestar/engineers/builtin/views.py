@@ -20,6 +20,9 @@ from mlestar.engineers.builtin.profile_view import ProfileView
 VIEW_ORDER = ("trees", "native", "linear", "scaled", "words", "chars")
 TABLE_VIEWS = ("trees", "native", "linear", "scaled")
 SCALED_VIEWS = ("linear", "scaled")
+TEXT_VIEWS = ("words", "chars")
+"""Views read from text alone: slow to fit and the same for every attempt on the same texts, so
+scripts keep them in the run's feature cache."""
 """Views with imputed, scaled numbers (the imputation and scaling options apply to them)."""
 IMPUTE_CHOICES = ("median", "mean", "most_frequent")
 SCALE_CHOICES = ("standard", "quantile", "robust")
@@ -142,14 +145,13 @@ def _rare(options: ViewOptions, keyword: str) -> str:
     return f", {keyword}=RARE_MIN_COUNT" if options.rare_min_count else ""
 
 
-_IDENTITY = '''# Views: trees (the numbers as they are).
+_IDENTITY = """# Views: trees (the numbers as they are: trees handle gaps and scales).
 from sklearn.preprocessing import FunctionTransformer
 
 
 def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
-    """Trees read the numbers as they are: they handle gaps and scales (and this task has no categories)."""
     return {"trees": FunctionTransformer()}, {"trees": x_train}, {"trees": x_test}
-'''
+"""
 
 
 def _trees(options: ViewOptions, shape: _Shape) -> str:
@@ -296,7 +298,9 @@ _RENDER = {
 
 def _fit_views(views: tuple[str, ...]) -> str:
     makers = ", ".join(f'"{v}": {v}_view' for v in views)
-    return f'''def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    text = [v for v in views if v in TEXT_VIEWS]
+    if not text:
+        return f'''def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
     """Fit each view once on train and test inputs together (never answers); split it back into the two."""
     makers = {{{makers}}}
     views, inputs, inputs_test = {{}}, {{}}, {{}}
@@ -307,11 +311,51 @@ def _fit_views(views: tuple[str, ...]) -> str:
         inputs[name], inputs_test[name] = take(both, rows[: len(x_train)]), take(both, rows[len(x_train) :])
     return views, inputs, inputs_test
 '''
+    return f'''def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """Fit each view once on train and test inputs together (never answers); split it back into the two.
+    Text views come from the run's cache when an earlier attempt fitted the same one on the same texts."""
+    makers = {{{makers}}}
+    views, inputs, inputs_test = {{}}, {{}}, {{}}
+    frame = pd.concat([x_train, x_test], ignore_index=True)
+    rows = np.arange(len(frame))
+    for name in names:
+        views[name], both = (cached_fit if name in {tuple(text)!r} else fresh_fit)(makers[name](), frame)
+        inputs[name], inputs_test[name] = take(both, rows[: len(x_train)]), take(both, rows[len(x_train) :])
+    return views, inputs, inputs_test
+
+
+def fresh_fit(view: Any, frame: pd.DataFrame) -> tuple[Any, Any]:
+    return view, view.fit_transform(frame)
+
+
+def cached_fit(view: Any, frame: pd.DataFrame, most_mb: int = 512) -> tuple[Any, Any]:
+    """fresh_fit, kept by name (the view's settings, the texts it reads): the harness shares ./cache
+    with later attempts as ./input/cache. Only under the harness, and only views under most_mb."""
+    import hashlib
+    import pickle
+
+    shared, own = INPUT / "cache", Path("cache")
+    settings = sorted((k, repr(v)) for k, v in view.get_params(deep=True).items() if not hasattr(v, "get_params"))
+    digest = hashlib.sha256(repr(settings).encode())
+    digest.update(pd.util.hash_pandas_object(frame[list(TEXT)], index=False).to_numpy().tobytes())
+    name = f"view-{{digest.hexdigest()[:24]}}.pkl"
+    for folder in (shared, own):
+        if (folder / name).is_file():
+            with open(folder / name, "rb") as handle:
+                return pickle.load(handle)
+    view, both = fresh_fit(view, frame)
+    if shared.is_dir() and getattr(both, "data", both).nbytes < most_mb * 2**20:
+        own.mkdir(exist_ok=True)
+        with open(own / (name + ".partial"), "wb") as handle:
+            pickle.dump((view, both), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        (own / (name + ".partial")).replace(own / name)
+    return view, both
+'''
 
 
 def read_views(block: str) -> tuple[str, ...]:
     """The views a preprocess block defines."""
-    if block.strip() == _IDENTITY.strip():
+    if '{"trees": FunctionTransformer()}' in block:  # the identity (also as older scripts spell it)
         return ("trees",)
     return tuple(v for v in VIEW_ORDER if f"def {v}_view(" in block)
 

@@ -1,14 +1,20 @@
-"""A private Ray cluster on this machine, and the settings that keep Ray on loopback and quiet.
+"""The keeper of a private Ray cluster on this machine, and the settings that keep Ray on loopback
+and quiet.
 
-No ray import here: the cluster runs in a keeper process (ray_executor.py run with -m) that gets a
-scrubbed environment, so no process of the cluster ever holds a secret. The keeper and the cluster's
-processes share a session of their own; closing the keeper's stdin (or this process dying) stops the
-cluster, and whatever is left in the session is killed.
+Two sides in one module. `LocalCluster` runs in the driver's process: it starts the keeper, reads
+the cluster's address from the keeper's first line and stops it. `main` runs in the keeper process
+(`python -m mlestar.execution.ray_keeper`): it starts Ray there (127.0.0.1 only, no dashboard, a
+small object store) and holds the cluster until its stdin closes, which also happens when the driver
+dies. The keeper gets a scrubbed environment, so no process of the cluster ever holds a secret; it
+and the cluster's processes share a session of their own, and whatever is left in it is killed.
+
+ray is imported inside `main` only: the driver imports this module before Ray is needed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import subprocess
@@ -21,11 +27,11 @@ from typing import IO
 import yaml
 
 from mlestar.errors import ConfigError, ExecutionFault
-from mlestar.execution.env import scrub
+from mlestar.execution.env import RAY_RUN_MARK_VARIABLE, scrub
 from mlestar.execution.local import read_tail
-from mlestar.execution.supervise import ProcessWatch
+from mlestar.execution.supervise import ProcessWatch, kill_marked
 
-KEEPER_MODULE = "mlestar.execution.ray_executor"
+KEEPER_MODULE = "mlestar.execution.ray_keeper"
 LOOPBACK = "127.0.0.1"
 BOOTSTRAP_FILE = "ray_bootstrap_config.yaml"
 BOOTSTRAP_TEXT = "provider: {type: local}\n"
@@ -39,6 +45,11 @@ CLUSTER_SETTINGS = (
 
 STARTUP_TIMEOUT_S = 180.0
 STOP_WAIT_S = 15.0
+_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+"""Tasks return small dicts; Ray's default would reserve 30% of the machine's memory."""
+
+
+# ---- in the driver's process ---------------------------------------------------------------------
 
 
 def ensure_bootstrap_config(home: Path) -> Path:
@@ -140,3 +151,30 @@ def _read_line(stream: IO[bytes], process: subprocess.Popen[bytes], timeout_s: f
         elif process.poll() is not None:
             break
     return data.decode(errors="replace")
+
+
+# ---- in the keeper process -----------------------------------------------------------------------
+
+
+def main(num_cpus: int, temp_dir: str, mark: str) -> int:
+    """Start the cluster, print its address, hold it until stdin closes, then stop it."""
+    import ray
+
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        _node_ip_address=LOOPBACK,
+        _temp_dir=temp_dir,
+        object_store_memory=_OBJECT_STORE_BYTES,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+    )
+    print(json.dumps({"address": ray.get_runtime_context().gcs_address}), flush=True)
+    sys.stdin.buffer.read()  # until the driver closes the pipe, or dies
+    ray.shutdown()
+    kill_marked(RAY_RUN_MARK_VARIABLE, mark)  # scripts run in sessions of their own: they outlive workers
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
