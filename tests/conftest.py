@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from mlestar.execution.local import LocalExecutor
+from tests.scheduling import make_scheduler, order_long_first
+
 _PROVIDER_KEYS = (
     "OPENAI_API_KEY",
     "OPENAI_ADMIN_KEY",
@@ -101,3 +104,23 @@ def guard_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(scope="session")
+def script_executor() -> Iterator[LocalExecutor]:
+    """One fork server per test process with the harness's libraries imported, for tests that run
+    generated scripts: a script forked from it starts as in a run, without seconds of imports."""
+    with LocalExecutor() as executor:
+        yield executor
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_long_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`-n N` (pytest-xdist's `load`) shares the tests out as tests/scheduling.py says."""
+    if config.getvalue("dist") != "load":
+        return None  # another --dist was asked for: pytest-xdist's own
+    return make_scheduler(config, log)

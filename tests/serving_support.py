@@ -99,10 +99,15 @@ def _built_once(factory: pytest.TempPathFactory) -> Path:
     built = session / "real-run-build"
     with (session / "real-run-build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        failed = session / "real-run-build.failed"
+        if failed.is_file():  # one failed build is enough: every reader would wait for another
+            pytest.fail(f"the shared real run failed once this session: {failed.read_text()}")
         if not (built / "done.json").is_file():
             shutil.rmtree(built, ignore_errors=True)
             task = make_task(built / "shop")
             outcome = start_run(run_config(task, built / "run"))
+            if outcome.status != "ok":
+                failed.write_text(repr(outcome))
             assert outcome.status == "ok", outcome
             (built / "done.json").write_text(json.dumps({"score": outcome.score}))
     return built

@@ -11,6 +11,7 @@ import pytest
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.cards import rank_cards
 from mlestar.engineers.builtin.recipe import read_recipe
+from mlestar.execution.base import Executor
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared tiny tasks live beside this file
 from test_builtin_tasks import check_outputs, make_task, run_script  # noqa: E402
@@ -31,7 +32,9 @@ def engineer() -> BuiltinEngineer:
         pytest.param("multilabel", marks=pytest.mark.slow),
     ],
 )
-def test_every_new_family_runs_as_a_member(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
+def test_every_new_family_runs_as_a_member(
+    tmp_path: Path, engineer: BuiltinEngineer, kind: str, script_executor: Executor
+) -> None:
     """The cards of these families that apply, merged into one script (one run covers them all):
     the contract holds and every member's predictions are finite (a NaN would spoil the average)."""
     task = make_task(tmp_path, kind)
@@ -45,7 +48,7 @@ def test_every_new_family_runs_as_a_member(tmp_path: Path, engineer: BuiltinEngi
         script = engineer.merge(task.ctx, script, engineer.draft(task.ctx, candidate), candidate)
     members = [m.card for m in read_recipe(script, engineer.cards).model.members]
     assert members == [c.name for c in candidates]
-    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=30)
+    oof, test = run_script(task, script, tmp_path / "attempt", script_executor, budget_s=30)
     check_outputs(task, oof, test)
 
 
@@ -71,13 +74,15 @@ def test_cards_say_where_they_apply(engineer: BuiltinEngineer, tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_tuned_regularisation_is_chosen_inside_the_fold(engineer: BuiltinEngineer, tmp_path: Path) -> None:
+def test_tuned_regularisation_is_chosen_inside_the_fold(
+    engineer: BuiltinEngineer, tmp_path: Path, script_executor: Executor
+) -> None:
     """linear_cv picks its penalty by cross-validation on each training fold: no time box, no search
     by the harness, so the same script gives the same predictions."""
     task = make_task(tmp_path, "binary")
     candidate = next(c for c in engineer.retrieve(task.ctx, 50) if c.name == "linear_cv")
     script = engineer.draft(task.ctx, candidate)
     assert "GridSearchCV(" in script and "timeout" not in script
-    first = run_script(task, script, tmp_path / "one")
-    second = run_script(task, script, tmp_path / "two")
+    first = run_script(task, script, tmp_path / "one", script_executor)
+    second = run_script(task, script, tmp_path / "two", script_executor)
     np.testing.assert_array_equal(first[0], second[0])

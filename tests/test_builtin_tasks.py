@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlestar import contract
 from mlestar.blocks import block_names, get_block, replace_block
 from mlestar.engineers.base import TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.recipe import read_recipe
+from mlestar.execution.base import Executor, Limits
 from mlestar.metrics import get_metric
 from mlestar.search import feature_cache
 from mlestar.task.profile import profile_task
@@ -399,26 +401,48 @@ def run_script(
     task: Task,
     script: str,
     workdir: Path,
+    executor: Executor,
     save_model: bool = False,
     budget_s: float = 60,
-    hash_seed: str = "0",
     mode: str = "explore",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run a script as the harness would and return its (oof, test) predictions."""
-    workdir.mkdir(parents=True)
-    (workdir / "input").symlink_to(task.ctx.data_dir)
-    (workdir / "solution.py").write_text(script)
-    env = {**os.environ, "MLESTAR_THREADS": "1", "MLESTAR_TIME_BUDGET": str(budget_s), "MLESTAR_SEED": "7"}
-    env.update(
-        dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
-    )  # as the harness caps
-    env["PYTHONHASHSEED"] = hash_seed
-    env["MLESTAR_SAVE_MODEL"] = "1" if save_model else "0"
-    env["MLESTAR_MODE"] = mode  # what the harness says: the search explores, the hand-over does not
+    """Run a script as the harness does (forked from a server that has the libraries imported, one
+    thread, the contract's variables) and return its (oof, test) predictions."""
+    _lay_out(task, script, workdir)
+    extra = {
+        contract.ENV_TIME_BUDGET: str(budget_s),
+        contract.ENV_SEED: "7",
+        contract.ENV_SAVE_MODEL: "1" if save_model else "0",
+        contract.ENV_MODE: mode,  # what the harness says: the search explores, the hand-over does not
+    }
+    done = executor.run(workdir / "solution.py", workdir, Limits(timeout_s=240, env=tuple(extra.items())))
+    assert done.ok, done.stderr_tail[-3000:]
+    return _predictions(workdir)
+
+
+def run_in_new_process(
+    task: Task, script: str, workdir: Path, hash_seed: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a script in a Python process of its own with this string-hash seed (a forked script
+    shares its server's), and return its (oof, test) predictions."""
+    _lay_out(task, script, workdir)
+    env = {**os.environ, "MLESTAR_THREADS": "1", "MLESTAR_TIME_BUDGET": "60", "MLESTAR_SEED": "7"}
+    env.update(dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1"))
+    env.update({"PYTHONHASHSEED": hash_seed, "MLESTAR_SAVE_MODEL": "0", "MLESTAR_MODE": "explore"})
     done = subprocess.run(
         [sys.executable, "solution.py"], cwd=workdir, env=env, capture_output=True, text=True, timeout=240
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return _predictions(workdir)
+
+
+def _lay_out(task: Task, script: str, workdir: Path) -> None:
+    workdir.mkdir(parents=True)
+    (workdir / "input").symlink_to(task.ctx.data_dir)
+    (workdir / "solution.py").write_text(script)
+
+
+def _predictions(workdir: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.load(workdir / "output" / "oof.npy"), np.load(workdir / "output" / "test.npy")
 
 
@@ -443,21 +467,25 @@ def test_scripts_give_the_same_predictions_in_every_process(
     task = make_task(tmp_path, "multi_target")
     script = engineer.check_data_usage(task.ctx, engineer.draft(task.ctx, engineer.retrieve(task.ctx, 1)[0]))
     assert script is not None
-    first = run_script(task, script, tmp_path / "one", hash_seed="1")
-    second = run_script(task, script, tmp_path / "two", hash_seed="2")
+    first = run_in_new_process(task, script, tmp_path / "one", hash_seed="1")
+    second = run_in_new_process(task, script, tmp_path / "two", hash_seed="2")
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_draft_runs_and_writes_contract_outputs(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
+def test_draft_runs_and_writes_contract_outputs(
+    tmp_path: Path, engineer: BuiltinEngineer, kind: str, script_executor: Executor
+) -> None:
     task = make_task(tmp_path, kind)
     candidate = engineer.retrieve(task.ctx, 1)[0]
     script = engineer.draft(task.ctx, candidate)
     if kind == "multi_target":
         script = engineer.check_data_usage(task.ctx, script) or script
         assert "file_features" in script
-    oof, test = run_script(task, script, tmp_path / "attempt", save_model=kind == "multi_target")
+    oof, test = run_script(
+        task, script, tmp_path / "attempt", script_executor, save_model=kind == "multi_target"
+    )
     check_outputs(task, oof, test)
     if kind == "multi_target":
         with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
@@ -491,7 +519,9 @@ REFINED = {
     # Regression's tuned, seed-bagged ensemble takes half a minute: with the long checks.
     [pytest.param(k, marks=pytest.mark.slow) if k == "regression" else k for k in sorted(REFINED)],
 )
-def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: str) -> None:
+def test_refined_ensemble_runs(
+    tmp_path: Path, engineer: BuiltinEngineer, kind: str, script_executor: Executor
+) -> None:
     """A merged and refined script (the heavier helpers: stacking, tuning, early stopping, seed bags,
     target encoding, more feature families) still honours the contract."""
     task = make_task(tmp_path, kind)
@@ -502,14 +532,16 @@ def test_refined_ensemble_runs(tmp_path: Path, engineer: BuiltinEngineer, kind: 
         block = plan.split()[1]
         script = replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
     assert block_names(script)[-1] == "main"
-    oof, test = run_script(task, script, tmp_path / "attempt", budget_s=10, save_model=True)
+    oof, test = run_script(task, script, tmp_path / "attempt", script_executor, budget_s=10, save_model=True)
     check_outputs(task, oof, test)
     # The saved predictor answers new rows as the run answered test (rare levels learned once).
     with open(tmp_path / "attempt" / "output" / "model.pkl", "rb") as handle:
         np.testing.assert_allclose(cloudpickle.load(handle).predict(task.test), test, rtol=1e-6)
 
 
-def test_spans_are_learned_from_the_training_spans(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+def test_spans_are_learned_from_the_training_spans(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
     """Answers that are pieces of the text: the learned word scorer beats copying the whole text on
     the task's own metric, and both write text answers the harness reads."""
     task = make_task(tmp_path, "spans")
@@ -518,7 +550,9 @@ def test_spans_are_learned_from_the_training_spans(tmp_path: Path, engineer: Bui
     metric, answers = get_metric("word_jaccard"), np.load(task.ctx.data_dir / "target.npy")
     scores = {}
     for candidate in (learned, copy):
-        oof, test = run_script(task, engineer.draft(task.ctx, candidate), tmp_path / candidate.name)
+        oof, test = run_script(
+            task, engineer.draft(task.ctx, candidate), tmp_path / candidate.name, script_executor
+        )
         assert (
             oof.dtype.kind == "U" and oof.shape == (len(task.train), 1) and test.shape == (len(task.test), 1)
         )
@@ -553,23 +587,27 @@ def test_time_neighbours_see_other_rows_answers_only() -> None:
 
 
 @pytest.mark.slow
-def test_hours_between_train_hours_use_their_neighbours(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+def test_hours_between_train_hours_use_their_neighbours(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
     """A date-time id is a feature: its parts, cycles and neighbours in time; where test hours sit
     between train hours, the answers of neighbouring hours (fitted rows only) beat the parts alone."""
     task = make_task(tmp_path, "hourly")
     ctx = task.ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 10) if c.name == "lightgbm"))
-    plain_oof, _ = run_script(task, script, tmp_path / "plain")
+    plain_oof, _ = run_script(task, script, tmp_path / "plain", script_executor)
     for plan in ("[plan: features +date_cycles +time_lags]", "[plan: model +time_neighbours]"):
         block = plan.split()[1]
         script = replace_block(script, block, engineer.implement(ctx, script, block, plan))
-    oof, test = run_script(task, script, tmp_path / "neighbours")
+    oof, test = run_script(task, script, tmp_path / "neighbours", script_executor)
     check_outputs(task, oof, test)
     target, metric = np.load(ctx.data_dir / "target.npy"), get_metric("rmsle")
     assert metric.score(target, oof) < 0.9 * metric.score(target, plain_oof)
 
 
-def test_text_pairs_are_compared_row_by_row(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+def test_text_pairs_are_compared_row_by_row(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
     """Two phrase columns sharing a vocabulary are detected from the data; the draft compares them
     (similarities, shared words, edit ratio) and a table model learns the answer from that."""
     task = make_task(tmp_path, "pairs")
@@ -577,12 +615,14 @@ def test_text_pairs_are_compared_row_by_row(tmp_path: Path, engineer: BuiltinEng
     assert engineer.cards[first.name].inputs == "tabular"
     script = engineer.draft(task.ctx, first)
     assert 'TEXT_PAIRS = [("anchor", "target")]' in script
-    oof, test = run_script(task, script, tmp_path / "attempt")
+    oof, test = run_script(task, script, tmp_path / "attempt", script_executor)
     check_outputs(task, oof, test)
     assert get_metric("pearson").score(np.load(task.ctx.data_dir / "target.npy"), oof) > 0.8
 
 
-def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+def test_text_numbers_and_lists_in_one_table(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
     """List cells become bags of tokens, text its latent topics, next to the numbers; a linear member
     reads sparse TF-IDF beside the scaled numbers. The model learns from all three."""
     task = make_task(tmp_path, "mixed")
@@ -592,7 +632,7 @@ def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEn
     assert "add_list_tokens" in script and "add_text_topics" in script  # the text's topics, as numbers
     script = engineer.merge(ctx, script, engineer.draft(ctx, by_name["linear"]), by_name["linear"])
     assert "TfidfVectorizer" in get_block(script, "preprocess")
-    oof, test = run_script(task, script, tmp_path / "attempt", save_model=True)
+    oof, test = run_script(task, script, tmp_path / "attempt", script_executor, save_model=True)
     check_outputs(task, oof, test)
     assert get_metric("roc_auc").score(np.load(ctx.data_dir / "target.npy"), oof) > 0.75
     # The topics are fitted once, in the script, and travel with the model: predicting refits nothing.
@@ -606,7 +646,9 @@ def test_text_numbers_and_lists_in_one_table(tmp_path: Path, engineer: BuiltinEn
     assert np.allclose(first, test[:5])
 
 
-def test_text_views_are_fitted_once_per_run_and_read_back(tmp_path: Path, engineer: BuiltinEngineer) -> None:
+def test_text_views_are_fitted_once_per_run_and_read_back(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
     """Under the harness (./input/cache exists) a text view is kept with what it made; the next
     attempt on the same texts reads it back instead of fitting again, and predicts the same."""
     task = make_task(tmp_path, "mixed")
@@ -614,17 +656,17 @@ def test_text_views_are_fitted_once_per_run_and_read_back(tmp_path: Path, engine
     script = engineer.draft(task.ctx, by_name["svm_chars"])
     shared = task.ctx.data_dir / "cache"
     shared.mkdir()
-    first, _ = run_script(task, script, tmp_path / "first")
+    first, _ = run_script(task, script, tmp_path / "first", script_executor)
     assert feature_cache.share(tmp_path / "first" / "cache", shared) != []  # the fitted view, shared
     stored = sorted(p.name for p in shared.glob("view-*.pkl"))
-    second, _ = run_script(task, script, tmp_path / "second")
+    second, _ = run_script(task, script, tmp_path / "second", script_executor)
     assert not (tmp_path / "second" / "cache").exists()  # read back: nothing fitted, nothing written
     assert sorted(p.name for p in shared.glob("view-*.pkl")) == stored
     assert np.array_equal(first, second)
 
 
 def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
-    tmp_path: Path, engineer: BuiltinEngineer
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
 ) -> None:
     """FROZEN = None: the study runs only in explore mode and writes what it found; with those
     settings frozen into the script (as the search does) it never searches again, gives the same
@@ -635,14 +677,16 @@ def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
     draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
     tuned = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
     assert tuned.count("\nFROZEN = None\n") == 1
-    run_script(task, tuned, tmp_path / "handover", budget_s=budget_s, mode="handover")
+    run_script(task, tuned, tmp_path / "handover", script_executor, budget_s=budget_s, mode="handover")
     assert not (tmp_path / "handover" / "output" / "frozen.json").exists()
-    run_script(task, tuned, tmp_path / "explore", budget_s=budget_s)
+    run_script(task, tuned, tmp_path / "explore", script_executor, budget_s=budget_s)
     found = json.loads((tmp_path / "explore" / "output" / "frozen.json").read_text())
     assert list(found) == ["lightgbm"] and found["lightgbm"]
     frozen = tuned.replace("\nFROZEN = None\n", f"\nFROZEN = {found!r}\n")
-    first = run_script(task, frozen, tmp_path / "frozen-1", budget_s=budget_s)
-    second = run_script(task, frozen, tmp_path / "frozen-2", budget_s=budget_s, mode="handover")
+    first = run_script(task, frozen, tmp_path / "frozen-1", script_executor, budget_s=budget_s)
+    second = run_script(
+        task, frozen, tmp_path / "frozen-2", script_executor, budget_s=budget_s, mode="handover"
+    )
     np.testing.assert_array_equal(first[0], second[0])
     assert not (tmp_path / "frozen-1" / "output" / "frozen.json").exists()
     bagged = replace_block(

@@ -25,6 +25,7 @@ from mlestar.engineers.builtin.media.options import read_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.engineers.builtin.refinements import apply_plan
+from mlestar.execution.base import Executor, Limits
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
@@ -126,12 +127,9 @@ def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
     compile(script, "solution.py", "exec")
 
 
-def run_first_draft(folder: Path, tmp_path: Path) -> tuple[Path, Path, Any]:
+def run_first_draft(folder: Path, tmp_path: Path, executor: Executor) -> tuple[Path, Path, Any]:
     """The engineer's first draft for the task, run as the harness runs it; (its folder, the run's
     data folder, the task's tables)."""
-    import subprocess
-    import sys
-
     from mlestar.prepare import prepare_run_data
     from mlestar.run_layout import RunLayout
 
@@ -147,17 +145,16 @@ def run_first_draft(folder: Path, tmp_path: Path) -> tuple[Path, Path, Any]:
     (work / "input" / "files").symlink_to(folder)
     engineer = BuiltinEngineer()
     (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0]))
-    env = {"PATH": "/usr/bin:/bin", "MLESTAR_THREADS": "1", "MLESTAR_SAVE_MODEL": "1"}
-    done = subprocess.run(
-        [sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
+    assert done.ok, done.stderr_tail[-2000:]
     return work, layout.data, tables
 
 
-def test_scans_the_kit_cannot_decode_are_learned_from_their_bytes(tmp_path: Path) -> None:
+def test_scans_the_kit_cannot_decode_are_learned_from_their_bytes(
+    tmp_path: Path, script_executor: Executor
+) -> None:
     # Before, such files gave no columns at all and every draft failed on an empty table.
-    work, data, _ = run_first_draft(scans_task(tmp_path / "task"), tmp_path)
+    work, data, _ = run_first_draft(scans_task(tmp_path / "task"), tmp_path, script_executor)
     script = (work / "solution.py").read_text()
     assert "def volume_table(" in script and "def image_table(" not in script
     oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(data / "target.npy")
@@ -165,8 +162,10 @@ def test_scans_the_kit_cannot_decode_are_learned_from_their_bytes(tmp_path: Path
     assert np.isfinite(np.load(work / "output" / "test.npy")).all()
 
 
-def test_the_pixel_script_cleans_pages_better_than_copying_them(tmp_path: Path) -> None:
-    work, data, tables = run_first_draft(pages_task(tmp_path / "task"), tmp_path)
+def test_the_pixel_script_cleans_pages_better_than_copying_them(
+    tmp_path: Path, script_executor: Executor
+) -> None:
+    work, data, tables = run_first_draft(pages_task(tmp_path / "task"), tmp_path, script_executor)
     oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(data / "target.npy")
     pixels = tables.train["pixel"].to_numpy()
     copy_rmse = float(np.sqrt(np.mean((pixels - answers) ** 2)))

@@ -3,8 +3,6 @@ generated task (bright blobs on a noisy ground) where the learned masks beat the
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import mask_script
 from mlestar.engineers.builtin.media.kit import masks
 from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.execution.base import Executor, Limits
 from mlestar.metrics import get_metric
 from mlestar.metrics.rle import rle_decode, rle_encode
 from mlestar.prepare import prepare_run_data
@@ -198,7 +197,7 @@ def test_mask_tasks_get_the_mask_script(blobs: TaskContext) -> None:
         engineer.plan_ensemble(blobs, [EnsembleMember("a", "", 0.5), EnsembleMember("b", "", 0.4)], [])
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, candidate: int = 0) -> tuple[Path, Path]:
+def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int = 0) -> tuple[Path, Path]:
     layout = RunLayout(tmp_path / "run")
     spec, tables = load_task_tables(ctx.spec.task_dir)
     prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
@@ -209,16 +208,15 @@ def _attempt(ctx: TaskContext, tmp_path: Path, candidate: int = 0) -> tuple[Path
     (work / "input" / "files").symlink_to(ctx.spec.task_dir)
     engineer = BuiltinEngineer()
     (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
-    env = {"PATH": "/usr/bin:/bin", "MLESTAR_THREADS": "1", "MLESTAR_SAVE_MODEL": "1"}
-    done = subprocess.run(
-        [sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
+    assert done.ok, done.stderr_tail[-2000:]
     return work, layout.data
 
 
-def test_learned_masks_beat_the_empty_answer(blobs: TaskContext, tmp_path: Path) -> None:
-    work, data = _attempt(blobs, tmp_path)
+def test_learned_masks_beat_the_empty_answer(
+    blobs: TaskContext, tmp_path: Path, script_executor: Executor
+) -> None:
+    work, data = _attempt(blobs, tmp_path, script_executor)
     score = get_metric("mask_iou_map").score
     answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
     oof = np.load(work / "output" / "oof.npy", allow_pickle=False)
