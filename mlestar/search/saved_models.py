@@ -22,7 +22,7 @@ from mlestar.run_layout import RunLayout
 MODEL_SAVED = "model_saved"
 """Node meta: the attempt ran once on every row and its output/model.pkl is the final model."""
 KEEP_BEST = 8
-"""Saved models kept during the search: as many as an ensemble draws on (search/loop.py)."""
+"""Saved models kept during the search: as many as an ensemble draws on (search/ranking.py)."""
 KEEP_BYTES = 2 * 1024**3
 """...and no more than this in total, the best model always kept: a member whose model was
 deleted is refit at the hand-over, as before."""
