@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from mlestar.engineers.builtin import BuiltinEngineer
+from mlestar.engineers.builtin import cards as cards_package
 from mlestar.engineers.builtin.cards import rank_cards
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.execution.base import Executor
@@ -86,3 +89,22 @@ def test_tuned_regularisation_is_chosen_inside_the_fold(
     first = run_script(task, script, tmp_path / "one", script_executor)
     second = run_script(task, script, tmp_path / "two", script_executor)
     np.testing.assert_array_equal(first[0], second[0])
+
+
+RANDOMISED = re.compile(
+    r"""solver\s*=\s*["'](liblinear|sag|saga)["']|SGD\w+\(|MLP\w+\(|RandomForest\w+\(|ExtraTrees\w+\("""
+)
+"""Estimators that draw random numbers as they fit: without random_state they differ run to run."""
+
+
+def test_every_randomised_estimator_in_a_card_is_seeded() -> None:
+    """A card whose estimator shuffles as it fits (liblinear's dual solver, SAG, SGD, forests, MLPs)
+    passes random_state: an unseeded one made a text solution differ from its own rerun."""
+    cards = sorted(Path(cards_package.__file__).with_suffix("").glob("*.yaml"))  # cards.py's folder
+    assert len(cards) > 20
+    for card in cards:
+        for line in card.read_text().splitlines():
+            if RANDOMISED.search(line) and "random_state" not in line and "import" not in line:
+                data = yaml.safe_load(card.read_text())
+                seed_param = data.get("seed_param") or ""
+                assert seed_param == "random_state", f"{card.name}: {line.strip()}"
