@@ -278,9 +278,7 @@ class Finisher:
         self.layout.solution.write_text(code)
 
     def _script(self, node_id: str) -> str:
-        code_path = self.h.journal.nodes[node_id].code_path
-        assert code_path is not None, f"{node_id} has no script"
-        return (self.layout.root / code_path).read_text()
+        return self.h.script_of(self.h.journal.nodes[node_id])
 
     def _fallback(self) -> Outcome:
         if self.spec.solver == "baseline" or not _numeric_prior_fits(self.spec):
