@@ -12,7 +12,7 @@ from pathlib import Path
 from mlestar import syntax
 from mlestar.journal import SCRIPT_STAGES, Journal, Node
 from mlestar.journal.events import FinalChosen
-from mlestar.metrics import Score, best_first
+from mlestar.search.ranking import ranked
 from mlestar.search.stages import WarmScript
 from mlestar.task.spec import TaskSpec
 
@@ -54,7 +54,7 @@ def _ranked(journal: Journal, lower_is_better: bool) -> list[Node]:
     nodes = [
         n for n in journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES and "same_as" not in n.meta
     ]
-    return best_first(nodes, lambda n: Score(n.score, lower_is_better), lambda n: n.id)
+    return ranked(nodes, lower_is_better)
 
 
 def final_ensemble(run_dir: Path) -> dict[str, object] | None:
