@@ -93,6 +93,14 @@ class Node:
         return self.status == Status.OK and self.score is not None
 
     @property
+    def interval(self) -> tuple[float, float] | None:
+        """The score's 90% bootstrap interval (meta "interval"), when it has one."""
+        low_high = self.meta.get("interval")
+        if isinstance(low_high, list | tuple) and len(low_high) == 2:
+            return float(low_high[0]), float(low_high[1])
+        return None
+
+    @property
     def duration_s(self) -> float:
         """How long the attempt's script takes: its own run, or for a repeat of an earlier
         identical script (meta "same_as"), that run's time, which is what running it again costs."""

@@ -259,10 +259,7 @@ def _members(journal: Journal, final: str | None) -> tuple[tuple[str, float], ..
 
 def _interval(journal: Journal, final: str | None) -> tuple[float, float] | None:
     node = journal.get(final) if final else None
-    low_high = (node.meta.get("interval") if node else None) or None
-    if isinstance(low_high, list | tuple) and len(low_high) == 2:
-        return float(low_high[0]), float(low_high[1])
-    return None
+    return node.interval if node else None
 
 
 def _stage_seconds(journal: Journal) -> dict[str, float]:

@@ -89,10 +89,8 @@ def result_of(cand: Candidate, prior: int, node: Node | None) -> ScreenResult:
     family = cand.family or cand.name
     if node is None:
         return ScreenResult(cand.name, family, None, 0.0, Status.SKIPPED, prior)
-    low_high = node.meta.get("interval")
-    interval = (float(low_high[0]), float(low_high[1])) if low_high else None
     return ScreenResult(
-        cand.name, family, node.score, round(node.duration_s, 2), node.status, prior, interval=interval
+        cand.name, family, node.score, round(node.duration_s, 2), node.status, prior, interval=node.interval
     )
 
 
