@@ -13,14 +13,16 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from mlestar import splits
+from mlestar.after_first_script import AfterFirstScript
 from mlestar.config import RunConfig, config_from_json, config_to_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
@@ -40,7 +42,7 @@ from mlestar.journal.events import (
     SessionStarted,
 )
 from mlestar.metrics import get_metric
-from mlestar.monitoring.schema import write_schema
+from mlestar.monitoring.schema import SCHEMA_FILE, load_schema, write_schema
 from mlestar.prepare import hash_task_files, prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
@@ -86,16 +88,17 @@ def start_run(
     # The fork server imports the scripts' libraries in its own process while this one reads the task.
     executor = _started(executor) if executor is not None else _executor(config)
     try:
-        _read_and_lay_out(config, layout, began)
+        schema = _read_and_lay_out(config, layout, began)
     except BaseException:
         executor.close()
         raise
-    return drive(layout, llm, engineer, hardware, executor=executor)
+    return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
 
 
-def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> None:
+def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> Callable[[], object]:
     """The task read and the run folder laid out whole, or no folder at all (a staging folder is
-    renamed into place only when complete)."""
+    renamed into place only when complete). Returns the writing of the monitoring schema, which
+    the first script does not need (serving and `mlestar monitor` read it after the run)."""
     spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
     staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -104,6 +107,7 @@ def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> Non
         os.replace(staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return partial(write_schema, spec, tables.train, tables.test, layout.root)
 
 
 def resume_run(
@@ -123,7 +127,9 @@ def resume_run(
     journal = Journal(layout.root)
     if journal.has(RunFinished):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
-    return drive(layout, llm, engineer, hardware, executor=executor)
+    # A run stopped before its first script has no schema yet: written from its data folder.
+    schema = None if (layout.root / SCHEMA_FILE).is_file() else partial(load_schema, layout.root)
+    return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
 
 
 def _refuse_existing(root: Path) -> None:
@@ -151,7 +157,6 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     )
     staging.config.write_text(json.dumps(config_to_json(config), indent=2))
     spec.save(staging.task)
-    write_schema(spec, tables.train, tables.test, staging.root)
     _write_profile(spec, tables, staging)
     files = hash_task_files(spec.task_dir)
     journal = Journal(staging.root)
@@ -241,9 +246,12 @@ def drive(
     hardware: Hardware | None = None,
     *,
     executor: Executor | None = None,
+    after_first_script: Callable[[], object] | None = None,
 ) -> Outcome:
     """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any;
-    `hardware` what the CLI detected this session (None: this machine's cores, no GPU).
+    `hardware` what the CLI detected this session (None: this machine's cores, no GPU);
+    `after_first_script` is work done beside the scripts once the first one started, before the
+    hand-over.
 
     `executor` (None: the one the config names) is started in the background (starting one twice
     is harmless) and closed when the run ends, as the run's own would be: the run owns the executor
@@ -257,6 +265,11 @@ def drive(
         drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
+        later = (
+            AfterFirstScript(journal, after_first_script, "after-first-script")
+            if after_first_script
+            else None
+        )
         journal.record(SessionStarted(pid=os.getpid()))
         # A resume may be on another machine.
         journal.record(HardwareSeen(device=config.device, **hardware.to_json()))
@@ -268,7 +281,7 @@ def drive(
         try:
             engineer = engineer or make_engineer(config, layout, llm)
             outcome = _search_and_finish(
-                config, spec, layout, journal, spent, progress, executor, engineer, hardware
+                config, spec, layout, journal, spent, progress, executor, engineer, hardware, later
             )
             _write_report(layout, journal, progress)
             return outcome
@@ -282,7 +295,7 @@ def drive(
 
 
 def _search_and_finish(  # type: ignore[no-untyped-def]
-    config, spec, layout, journal, spent, progress, executor, engineer, hardware
+    config, spec, layout, journal, spent, progress, executor, engineer, hardware, later
 ) -> Outcome:
     nodes_run = sum(1 for n in journal.nodes.values() if n.result is not None)
     budget = Budget.plan(config.budget_s, spent, config.max_nodes, nodes_run)
@@ -313,9 +326,24 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         save_models=not config.refit_all,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
-    best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
+    with _one_thread():
+        best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
+    if later is not None and (error := later.wait()) is not None:
+        progress.note(f"work beside the scripts failed: {type(error).__name__}: {error}")
     # The final fit runs each script with the search's threads, so refits and stored predictions agree.
     return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """This process's numerical libraries on one thread while the search runs. The cores belong to
+    the scripts; the harness's own arithmetic (judging, computed ensembles) is small, and a BLAS or
+    OpenMP pool spinning beside busy scripts slows both (a stacker's fit took three times longer).
+    The hand-over combines with the pools as they were, as `python solution.py` does."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _warm(config: RunConfig) -> tuple[Any, ...]:
