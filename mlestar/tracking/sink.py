@@ -27,6 +27,7 @@ from mlestar.journal import Journal
 from mlestar.journal.events import AttemptStarted
 from mlestar.run_layout import RunLayout
 from mlestar.tracking.backend import display_uri, is_transient, resolve_uri, short_error
+from mlestar.tracking.final_model import prepare_model_logging
 from mlestar.tracking.records import normalize, run_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.scrub import Scrubber, secret_values
@@ -213,6 +214,7 @@ class MlflowTracker:
             self._scrub,
             self.model_name,
         )
+        prepare_model_logging()
         return self._writer
 
     def _send(self, item: Item, action: Callable[[], Any]) -> None:
