@@ -1,7 +1,7 @@
 """Starting, resuming and driving a run: the glue between the CLI and the search.
 
-A new run folder is built under a temporary name and renamed into place only when the task has
-been read and its data prepared, so bad input never leaves a half-written run folder behind.
+A new run folder is laid out by lay_out.py (renamed into place only when complete); a run is driven
+from its folder, so a new run and a resumed one take the same path.
 """
 
 from __future__ import annotations
@@ -10,20 +10,17 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mlestar import splits
 from mlestar.after_first_script import AfterFirstScript
-from mlestar.config import RunConfig, config_from_json, config_to_json
+from mlestar.config import RunConfig, config_from_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
 from mlestar.execution.base import Executor
@@ -34,36 +31,21 @@ from mlestar.hardware import Hardware, resolve_device
 from mlestar.journal import Journal, drop_torn_tail
 from mlestar.journal.events import (
     HardwareSeen,
-    InputsHashed,
     ReportWritten,
     RunFinished,
     RunStarted,
     SandboxChosen,
     SessionStarted,
 )
+from mlestar.lay_out import read_and_lay_out
 from mlestar.metrics import get_metric
-from mlestar.monitoring.schema import SCHEMA_FILE, load_schema, write_schema
-from mlestar.prepare import hash_task_files, prepare_run_data
+from mlestar.monitoring.schema import SCHEMA_FILE, load_schema
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Harness
 from mlestar.search.progress import Progress
 from mlestar.search.stages import Search
-from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
-
-_VERSIONED = (
-    "mlestar",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost-cpu",
-    "catboost",
-    "optuna",
-    "scipy",
-    "pyarrow",
-)
 
 
 def start_run(
@@ -88,26 +70,11 @@ def start_run(
     # The fork server imports the scripts' libraries in its own process while this one reads the task.
     executor = _started(executor) if executor is not None else _executor(config)
     try:
-        schema = _read_and_lay_out(config, layout, began)
+        schema = read_and_lay_out(config, layout, began)
     except BaseException:
         executor.close()
         raise
     return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
-
-
-def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> Callable[[], object]:
-    """The task read and the run folder laid out whole, or no folder at all (a staging folder is
-    renamed into place only when complete). Returns the writing of the monitoring schema, which
-    the first script does not need (serving and `mlestar monitor` read it after the run)."""
-    spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
-    staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging), began)
-        os.replace(staging, layout.root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return partial(write_schema, spec, tables.train, tables.test, layout.root)
 
 
 def resume_run(
@@ -139,58 +106,6 @@ def _refuse_existing(root: Path) -> None:
                 f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
             )
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
-
-
-def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout, began: float) -> None:
-    staging.root.mkdir(parents=True)
-    search = config.search
-    rules = splits.rules_for(search, config.budget_s)
-    prepared = prepare_run_data(
-        spec,
-        tables,
-        staging,
-        search.n_folds,
-        config.seed,
-        search.subsample_rows,
-        config.group_column or spec.group_column,
-        rules,  # a flag, else task.yaml or what intake inferred
-    )
-    staging.config.write_text(json.dumps(config_to_json(config), indent=2))
-    spec.save(staging.task)
-    _write_profile(spec, tables, staging)
-    files = hash_task_files(spec.task_dir)
-    journal = Journal(staging.root)
-    journal.record(
-        RunStarted(
-            prepare_s=time.time() - began,
-            config=config_to_json(config),
-            task=spec.to_json(),
-            engineer=config.engineer,
-            versions=_versions(),
-            n_train=prepared.n_train,
-            n_test=prepared.n_test,
-            subsampled=prepared.subsampled,
-            validation=prepared.validation,
-        )
-    )
-    journal.record(InputsHashed(files=files, data=prepared.data_hashes))
-
-
-def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
-    from mlestar.task.profile import profile_task
-
-    profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
-    (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in _VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 @contextmanager
