@@ -17,7 +17,6 @@ import pytest
 
 from mlestar.app import start_run
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
-from mlestar.handover import shipped
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
 from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
@@ -36,13 +35,6 @@ def _node(node_id: str, duration: float = 1.0, **meta: object) -> Node:
 
 
 # -- what is handed over ----------------------------------------------------------------------------
-
-
-def test_shipped_code_segments_are_python_s_own() -> None:
-    source = 'X = {"é": 1}  # a comment\n\n\n@staticmethod\ndef f(a):\n    return "ü" + a  # tail\n\n\nY = (1,\n     2)\n'
-    lines = source.splitlines(keepends=True)
-    for statement in ast.parse(source).body:
-        assert shipped._segment(lines, statement) == ast.get_source_segment(source, statement)
 
 
 def test_a_script_hands_over_itself() -> None:

@@ -124,20 +124,8 @@ def mapping_code() -> tuple[str, set[str]]:
         for n in ast.walk(s)
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "spec"
     }
-    lines = source.splitlines(keepends=True)
-    return "\n\n\n".join(_segment(lines, s) for s in chosen), read
-
-
-def _segment(lines: list[str], node: ast.stmt) -> str:
-    """ast.get_source_segment of a top-level statement, from lines split once (it splits the
-    whole source again at every call, which made this a second of the hand-over on a busy machine)."""
-    assert node.end_lineno is not None and node.end_col_offset is not None
-    first, last = node.lineno - 1, node.end_lineno - 1
-    head = lines[first].encode()[node.col_offset :].decode()
-    if first == last:
-        return head.encode()[: node.end_col_offset - node.col_offset].decode()
-    tail = lines[last].encode()[: node.end_col_offset].decode()
-    return head + "".join(lines[first + 1 : last]) + tail
+    segments = [ast.get_source_segment(source, s) or "" for s in chosen]
+    return "\n\n\n".join(segments), read
 
 
 def _defined(statement: ast.stmt) -> list[str]:
