@@ -472,6 +472,10 @@ def _cmd_resume(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def _report(run_dir: Path, outcome: Any) -> int:
+    # The run is over and the process about to end: freezing what is left spares the interpreter's
+    # exit a last collection over every object of the run (seconds on a busy machine). Objects
+    # without cycles are still freed as before.
+    gc.freeze()
     if outcome.status == "fallback":
         print(
             "no solution script worked: submission.csv holds a trivial prediction (the training prior)",
