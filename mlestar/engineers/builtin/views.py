@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mlestar import syntax
 from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.pysrc import WIDTH
 
 VIEW_ORDER = ("trees", "native", "linear", "scaled", "words", "chars")
 TABLE_VIEWS = ("trees", "native", "linear", "scaled")
@@ -165,11 +166,11 @@ def _trees(options: ViewOptions, shape: _Shape) -> str:
     steps = '[("num", "passthrough", numeric_columns)]'
     codes = ""
     if shape.categories:
-        codes = (
-            "    codes = OrdinalEncoder(\n"
-            '        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1'
-            f"{_rare(options, 'min_frequency')}\n    )\n"
-        )
+        settings = 'handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1'
+        settings += _rare(options, "min_frequency")
+        codes = f"    codes = OrdinalEncoder({settings})\n"
+        if len(codes) > WIDTH + 1:
+            codes = f"    codes = OrdinalEncoder(\n        {settings}\n    )\n"
         steps = '[("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]'
     doc = "Numbers as they are (trees handle gaps)" + (
         "; categories as integer codes (-1: missing or unseen)." if shape.categories else "."
