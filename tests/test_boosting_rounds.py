@@ -103,7 +103,8 @@ def test_members_of_several_libraries_in_one_block_each_stop_with_their_own() ->
     """One EarlyStopped for the block: told each member's library, it stops each the way that library
     does, and on the same rows and seed finds the rounds a block of that library alone finds."""
     x = table(600, seed=6)
-    y = (x["x0"] + x["x1"] * x["x2"] + np.random.default_rng(7).normal(size=len(x)) > 0).astype(int).to_numpy()
+    noise = np.random.default_rng(7).normal(size=len(x))
+    y = (x["x0"] + x["x1"] * x["x2"] + noise > 0).astype(int).to_numpy()
     together = build_members(tuple(BOOSTED), "binary")
     for card_name, model in zip(BOOSTED, together, strict=True):
         assert model.flavour == card_name

@@ -217,7 +217,8 @@ def test_catboost_reads_a_table_of_numbers_as_it_is(engineer: BuiltinEngineer, t
     """Like trees, CatBoost's native view of plain numbers is the feature table itself (no columns to
     pass through a transformer); it still names the category columns CatBoost asks for (none)."""
     task = make_task(tmp_path, "numbers")
-    script = engineer.draft(task.ctx, next(c for c in engineer.retrieve(task.ctx, 20) if c.name == "catboost"))
+    catboost = next(c for c in engineer.retrieve(task.ctx, 20) if c.name == "catboost")
+    script = engineer.draft(task.ctx, catboost)
     preprocess = get_block(script, "preprocess")
     assert '{"native": FunctionTransformer()}' in preprocess and "def native_view(" not in preprocess
     assert read_recipe(script, engineer.cards).views == ("native",)
