@@ -3,6 +3,7 @@ are and how many channels they have, how long the clips are (engineers pick size
 
 from __future__ import annotations
 
+import functools
 import io
 import statistics
 import tarfile
@@ -12,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlestar.task import documents
 from mlestar.task.kinds import fill_template
 
 SAMPLE = 12
@@ -48,11 +50,18 @@ def describe(
 
 
 def read_file(task_dir: Path, relative: str) -> bytes | None:
-    """A file of the task, also a member of a zip or tar archive on the way ("train.zip/1.jpg")."""
+    """A file of the task, also a member of a zip or tar archive on the way ("train.zip/1.jpg"),
+    or a BSON document's first picture ("train.bson/<_id>.jpg")."""
     parts = relative.split("/")
     for i in range(1, len(parts)):
         archive = task_dir.joinpath(*parts[:i])
         member = "/".join(parts[i:])
+        if archive.is_file() and archive.name.lower().endswith(documents.BSON_SUFFIX):
+            offsets = _bson_offsets(archive)
+            if member not in offsets:
+                return None
+            with archive.open("rb") as stream:
+                return documents.first_picture(documents.read_document(stream, offsets[member]))
         if archive.is_file() and zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 return zf.read(member) if member in zf.namelist() else None
@@ -63,6 +72,12 @@ def read_file(task_dir: Path, relative: str) -> bytes | None:
                 return handle.read() if handle is not None else None
     path = task_dir / relative
     return path.read_bytes() if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=4)
+def _bson_offsets(path: Path) -> dict[str, int]:
+    """Where each document's picture is (one pass over the file for all the rows probed)."""
+    return documents.picture_members(path)
 
 
 def _pictures(datas: list[bytes]) -> dict[str, float]:
