@@ -80,6 +80,17 @@ def _bson_offsets(path: Path) -> dict[str, int]:
     return documents.picture_members(path)
 
 
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) of a picture file; None when Pillow cannot open it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size[1], image.size[0]
+    except (UnidentifiedImageError, OSError):
+        return None
+
+
 def _pictures(datas: list[bytes]) -> dict[str, float]:
     from PIL import Image, UnidentifiedImageError
 
@@ -89,6 +100,9 @@ def _pictures(datas: list[bytes]) -> dict[str, float]:
             with Image.open(io.BytesIO(data)) as image:
                 sizes.append((*image.size, len(image.getbands())))
         except (UnidentifiedImageError, OSError):
+            array = _array_shape(data)  # a picture kept as a numeric array (height, width, bands)
+            if array is not None:
+                sizes.append(array)
             continue  # a TIFF Pillow cannot open: the script reads it with tifffile
     if not sizes:
         return {}
@@ -96,6 +110,17 @@ def _pictures(datas: list[bytes]) -> dict[str, float]:
         key: float(statistics.median(s[i] for s in sizes))
         for i, key in enumerate(("width", "height", "channels"))
     }
+
+
+def _array_shape(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, bands) of a .npy array of two or three axes; None for other data."""
+    import numpy as np
+
+    try:
+        shape = np.load(io.BytesIO(data), allow_pickle=False).shape
+    except (ValueError, OSError):
+        return None
+    return (shape[1], shape[0], shape[2] if len(shape) == 3 else 1) if len(shape) in (2, 3) else None
 
 
 def _clips(datas: list[bytes]) -> dict[str, float]:
