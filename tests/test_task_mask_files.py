@@ -95,6 +95,7 @@ def test_a_band_array_is_read_as_a_grey_picture() -> None:
         masks.grey_picture(buf.getvalue(), "x.npy")
 
 
+@pytest.mark.slow  # a whole mask script, five folds of LightGBM: 15 to 35 s on the shared machine
 def test_masks_learned_from_mask_files_beat_the_empty_answer(
     tmp_path: Path, script_executor: Executor
 ) -> None:
