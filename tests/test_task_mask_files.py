@@ -78,6 +78,14 @@ def test_mask_files_become_the_answers_and_the_bands_the_pictures(tmp_path: Path
     assert any("human_pixel_masks.npy" in note for note in spec.built_from.values())
 
 
+def test_a_row_without_its_mask_file_is_dropped_not_answered_empty(tmp_path: Path) -> None:
+    task = records_task(tmp_path / "task")
+    (task / "train" / "3011" / "human_pixel_masks.npy").unlink()
+    spec, tables = load_task_tables(task)
+    assert len(tables.train) == 39 and "3011" not in set(tables.train["record_id"].astype(str))
+    assert any("1 rows without one dropped" in note for note in spec.built_from.values())
+
+
 def test_arrays_that_are_not_0_1_masks_are_no_answers(tmp_path: Path) -> None:
     spec, tables = load_task_tables(records_task(tmp_path / "task", mask_values=255))
     assert "encoded_pixels" not in tables.train.columns and spec.solver == "baseline"

@@ -41,18 +41,32 @@ def with_mask_answers(
     shape = _picture_shape(task_dir, inputs, t.train, id_column)
     if shape is None:
         return t, None
-    for template in kinds.templates_in(arrays, t.train, id_column):
+    for template in _templates(arrays, t.train, id_column):
         paths = [_path(template, row, id_column) for row in t.train.to_dict("records")]
-        if all(_mask(task_dir, p, shape) is not None for p in paths[:PROBE_ROWS]):
+        probed = [_mask(task_dir, p, shape) is not None for p in paths[:PROBE_ROWS]]
+        if sum(probed) >= 0.75 * len(probed):  # most rows: a missing file or two is a row to drop
             masks = [_mask(task_dir, p, shape) for p in paths]
-            texts = ["" if m is None else encode_runs(m) for m in masks]
-            train = t.train.assign(**{target: texts})
+            texts = [None if m is None else encode_runs(m) for m in masks]
+            kept = [text is not None for text in texts]  # a row without its mask file has no answer
+            train = t.train.assign(**{target: texts}).loc[kept].reset_index(drop=True)
             train.attrs.update(t.train.attrs)
-            built["train"] = "; ".join(
-                filter(None, (built.get("train"), f"{target}: the masks in {template}"))
+            how = f"{target}: the masks in {template}" + (
+                f" ({kept.count(False)} rows without one dropped)" if not all(kept) else ""
             )
+            built["train"] = "; ".join(filter(None, (built.get("train"), how)))
             return TaskTables(train, t.test, t.sample_submission), template
     return t, None
+
+
+def _templates(arrays: list[str], train: pd.DataFrame, id_column: str) -> list[str]:
+    """The templates the training rows' mask files follow: over all of them ("masks/{id}.npy"),
+    and one file name at a time ("{id}/pixel_masks.npy": a row missing one kind of mask file must
+    not hide that kind behind another)."""
+    by_name: dict[str, list[str]] = {}
+    for path in arrays:
+        by_name.setdefault(PurePosixPath(path).name, []).append(path)
+    groups = [arrays] + [paths for paths in by_name.values() if len(paths) > 1]  # names folders share
+    return sorted({template for group in groups for template in kinds.templates_in(group, train, id_column)})
 
 
 def _wanted_mask_column(t: TaskTables, id_column: str | None) -> str | None:
