@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from conformance import writers
+from conformance import band_replica, bson_replica, writers
 from conformance.columns import WORDS
 
 Builder = Callable[[dict[str, Any], Path, np.random.Generator], pd.DataFrame]
@@ -422,4 +422,5 @@ BUILDERS: dict[str, Builder] = {
     "patient_weeks": patient_weeks, "wide_to_long": wide_to_long, "grouped_rows": grouped_rows,
     "trips": trips, "positions": positions, "answer_pairs": answer_pairs, "tokens": tokens,
     "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus,
+    "products": bson_replica.products, "records": band_replica.records,
 }  # fmt: skip
