@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, infer, kinds, layout, reshape
+from mlestar.task import answers, box_rows, infer, kinds, layout, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -97,6 +97,8 @@ def _long_train(ov: Overrides, t: TaskTables, keys: layout.Keys, built: dict[str
         return t
     wanted = _wanted(ov, t, keys)
     melted = reshape.melt_wide_answers(t, wanted[0], keys.id_column) if len(wanted) == 1 else None
+    if melted is None and len(wanted) == 1:
+        melted = box_rows.group_boxes(t, wanted[0], keys.id_column)  # one row per box: one per picture
     if melted is None:
         return t
     built["train"] = "; ".join(filter(None, (built.get("train"), melted[1])))
@@ -186,8 +188,11 @@ def _require(train: pd.DataFrame, columns: tuple[str, ...]) -> None:
 
 
 def _drop_unanswered(t: TaskTables, targets: infer.Targets) -> tuple[TaskTables, int]:
-    # A blank run-length mask is the empty mask, an answer: those rows stay.
-    cols = [c for c in targets.train_target_columns if not answers.are_run_lengths(t.train[c])]
+    # A blank run-length mask is the empty mask, a blank box string no box: answers, those rows stay.
+    cols = [
+        c for c in targets.train_target_columns
+        if not answers.are_run_lengths(t.train[c]) and not box_rows.are_box_strings(t.train[c], allow_empty=True)
+    ]  # fmt: skip
     if not cols:
         return t, 0
     empty = answers.unanswered(t.train, cols)

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables")
+MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables", "boxes")
 """Kit modules in the order their definitions appear in a script."""
 HEADER_NAMES = frozenset({"np", "pd", "Path", "Any", "os", "time", "copy"})
 """Names every built-in script's header imports: never imported again in a block."""
