@@ -35,6 +35,7 @@ BOX_CELL_WORDS = ("bbox", "box", "boxes", "bounding")
 """Words naming a column whose cells hold one box as four numbers (x, y, width, height, as COCO does)."""
 CLASS_WORDS = ("class", "label", "category", "categ", "type")
 MAX_CLASSES = 100
+_LOOK = 200
 """A class column has at most this many distinct values."""
 _NUMBER = r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
 _CELL = re.compile(
@@ -76,13 +77,21 @@ def group_boxes(t: TaskTables, target: str, id_column: str | None) -> tuple[Task
 def are_box_strings(values: pd.Series, allow_empty: bool = False) -> bool:
     """Prediction strings: groups of a label and five numbers (confidence and a box) on every row,
     at least one box among them (blank cells count as no box only when allow_empty)."""
-    text = values.fillna("").astype(str).str.strip()
-    if pd.api.types.is_numeric_dtype(values) or text.empty:
+    if pd.api.types.is_numeric_dtype(values) or values.empty:
         return False
-    words = text.str.split()
-    ok = words.map(lambda w: len(w) % 6 == 0 and all(_is_number(v) for i, v in enumerate(w) if i % 6))
-    has_box = bool((words.str.len() > 0).any())
-    return bool(ok.all() and has_box and (allow_empty or (words.str.len() > 0).all()))
+    if len(values) > _LOOK and not _spelled_as_boxes(values.head(_LOOK)):
+        return False  # a look at the first rows rules most columns out without reading them all
+    counts = values.fillna("").astype(str).str.split().str.len()
+    return bool(_spelled_as_boxes(values) and (counts > 0).any() and (allow_empty or (counts > 0).all()))
+
+
+def _spelled_as_boxes(values: pd.Series) -> bool:
+    return bool(values.fillna("").astype(str).str.split().map(_is_box_list).all())
+
+
+def _is_box_list(words: list[str]) -> bool:
+    """Whether the words are boxes: a label, then five numbers, repeated."""
+    return len(words) % 6 == 0 and all(_is_number(v) for i, v in enumerate(words) if i % 6)
 
 
 def box_columns(train: pd.DataFrame) -> BoxColumns | None:

@@ -51,7 +51,7 @@ def is_box_task(profile: ProfileView) -> bool:
     ]
     return (
         profile.problem_type == "text"
-        and profile.metric.split("@")[0] in BOX_METRICS
+        and profile.metric.split(":")[0].strip() in BOX_METRICS  # "box_map_voc:iou=0.5"
         and profile.n_outputs == 1
         and bool(profile.id_column)
         and bool(pictures)
