@@ -36,8 +36,11 @@ NOTHING = 3
 NAMES = {0: "Disc", 1: "Bar", 2: "Slab", 3: "No finding"}
 
 
-def rectangles_task(folder: Path, n_train: int = 90, n_test: int = 30, seed: int = 0) -> Path:
-    """Pictures of varied sizes with zero to two bright rectangles, each at its class's place;
+def rectangles_task(
+    folder: Path, n_train: int = 90, n_test: int = 30, seed: int = 0, moves: float = 0.0
+) -> Path:
+    """Pictures of varied sizes with zero to two bright rectangles, each at its class's place
+    (moved by up to `moves` of the picture's side);
     train.csv has one row per box and reader (two readers draw some boxes twice), a picture with
     no rectangle one "No finding" row with blank coordinates per reader. The sample spells every
     answer "3 1 0 0 1 1"; the true test answers go to answers.csv beside the task."""
@@ -47,7 +50,7 @@ def rectangles_task(folder: Path, n_train: int = 90, n_test: int = 30, seed: int
     for split, at in (("train", range(n_train)), ("test", range(n_train, n_train + n_test))):
         (folder / split).mkdir(parents=True)
         for i in at:
-            grey, drawn = _picture(rng)
+            grey, drawn = _picture(rng, moves)
             Image.fromarray(grey).save(folder / split / f"{ids[i]}.png")
             answers.append(
                 " ".join(f"{c} 1 {x1} {y1} {x2} {y2}" for c, x1, y1, x2, y2 in drawn) or "3 1 0 0 1 1"
@@ -68,12 +71,15 @@ def rectangles_task(folder: Path, n_train: int = 90, n_test: int = 30, seed: int
     return folder
 
 
-def _picture(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]]]:
+def _picture(
+    rng: np.random.Generator, moves: float
+) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]]]:
     width, height = int(rng.choice([40, 56])), int(rng.choice([36, 48]))
     picture = rng.normal(0.25, 0.08, (height, width))
     drawn = []
     for c in sorted(rng.choice(3, int(rng.choice([0, 1, 1, 2])), replace=False).tolist()):
-        x1, y1, x2, y2 = (np.array(PLACES[c]) + rng.normal(0, 0.02, 4)) * [width, height, width, height]
+        shift = np.tile(rng.uniform(-moves, moves, 2), 2) + rng.normal(0, 0.02, 4)
+        x1, y1, x2, y2 = np.clip(np.array(PLACES[c]) + shift, 0, 1) * [width, height, width, height]
         box = (c, round(x1), round(y1), round(x2), round(y2))
         picture[box[2] : box[4], box[1] : box[3]] += 0.5
         drawn.append(box)
@@ -169,6 +175,23 @@ def test_typical_boxes_are_the_centres_of_a_class_and_scale_to_each_picture() ->
                             ("n", 1.0, 0.0, 0.0, 1.0, 1.0), 0.05)  # fmt: skip
     assert text == "a 0.8000 10.0 5.0 30.0 15.0 a 0.4000 60.0 30.0 90.0 45.0 n 0.2000 0 0 1 1"
     assert boxes.box_string(np.array([0.01]), ["a"], typical, np.ones(2), None, 0.05) == ""
+    placed = boxes.box_string(np.array([0.8]), ["a"], typical, np.array([100.0, 50.0]), None, 0.05,
+                              {"a": np.array([0.5, 0.5, 0.7, 0.9])})  # fmt: skip
+    assert placed == "a 0.8000 50.0 25.0 70.0 45.0 a 0.4000 10.0 5.0 30.0 15.0 a 0.2000 60.0 30.0 90.0 45.0"
+
+
+class _Backwards:
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.array([[0.6, 0.2, 0.4, 1.3]] * len(x))
+
+
+def test_placed_boxes_are_each_pictures_mean_box_inside_the_picture_in_order() -> None:
+    answers = [
+        boxes.read_boxes(t) for t in ["a 1 10 10 20 20 a 1 12 10 22 20 b 1 0 0 5 5", "b 1 1 1 2 2", ""]
+    ]
+    rows, shares = boxes.placed_boxes(answers, np.array([[100.0, 50.0]] * 3), "a")
+    assert rows.tolist() == [0] and shares == pytest.approx(np.array([[0.11, 0.2, 0.21, 0.4]]))
+    assert boxes.placed_where(_Backwards(), np.zeros((2, 3))).tolist() == [[0.4, 0.2, 0.6, 1.0]] * 2
 
 
 def test_picture_sizes_come_from_the_shape_columns_or_stay_as_given() -> None:
@@ -194,7 +217,9 @@ def test_box_tasks_get_the_box_script(rectangles: TaskContext) -> None:
         engineer.plan_ensemble(rectangles, [EnsembleMember("a", "", 0.5), EnsembleMember("b", "", 0.4)], [])
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int) -> tuple[Path, Path]:
+def _attempt(
+    ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int, place: bool = True
+) -> tuple[Path, Path]:
     layout = RunLayout(tmp_path / "run")
     spec, tables = load_task_tables(ctx.spec.task_dir)
     prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
@@ -204,7 +229,9 @@ def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: in
         (work / "input" / name).symlink_to(layout.data / name)
     (work / "input" / "files").symlink_to(ctx.spec.task_dir)
     engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
+    text = engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate])
+    assert "PLACE = True" in text
+    (work / "solution.py").write_text(text.replace("PLACE = True", f"PLACE = {place}"))
     done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
     assert done.ok, done.stderr_tail[-2000:]
     return work, layout.data
@@ -227,3 +254,16 @@ def test_learned_boxes_beat_the_samples_answer(
     assert test.shape == y.shape
     assert score(y, test) > score(y, np.full_like(y, "3 1 0 0 1 1")) + 0.3
     assert (work / "output" / "model.pkl").is_file()
+
+
+def test_boxes_placed_per_picture_beat_typical_boxes_where_they_move(
+    tmp_path: Path, script_executor: Executor
+) -> None:
+    ctx = _context(rectangles_task(tmp_path / "moving" / "task", n_train=120, n_test=10, moves=0.2))
+    score = get_metric(ctx.spec.metric).score
+    found = {}
+    for place in (True, False):
+        work, data = _attempt(ctx, tmp_path / str(place), script_executor, 0, place)
+        answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
+        found[place] = score(answers, np.load(work / "output" / "oof.npy", allow_pickle=False))
+    assert found[True] > found[False] + 0.1

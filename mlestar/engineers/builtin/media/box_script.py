@@ -40,7 +40,9 @@ BOX_METRICS = frozenset({"box_map_coco", "box_map_voc"})
 """Metrics over "label confidence x_min y_min x_max y_max" prediction strings, one per picture row."""
 PICTURE_KINDS = frozenset({"image", "volume"})
 """Per-row files a box is drawn on: pictures, or scans the kit reads as bytes."""
-HEADER_NAMES = frozenset({"INPUT", "OUTPUT", "SEED", "THREADS", "SAVE_MODEL", "BOXES_PER_CLASS", "LEAST"})
+HEADER_NAMES = frozenset(
+    {"INPUT", "OUTPUT", "SEED", "THREADS", "SAVE_MODEL", "BOXES_PER_CLASS", "LEAST", "PLACE", "PLACE_MIN"}
+)
 """Names the header defines (never copied from the kit)."""
 
 
@@ -85,8 +87,8 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
-_BOX_ROOTS = ("read_boxes", "nothing_box", "presence", "scaled_boxes", "typical_boxes", "picture_sizes",
-              "box_string")  # fmt: skip
+_BOX_ROOTS = ("read_boxes", "nothing_box", "presence", "scaled_boxes", "typical_boxes", "placed_boxes",
+              "fit_placer", "placed_where", "picture_sizes", "box_string")  # fmt: skip
 
 
 def _defined(code: str) -> frozenset[str]:
@@ -122,13 +124,16 @@ _TRAIN = '''class BoxModel:
         self.classes, self.nothing = classes, nothing
         present = presence(answers, classes)
         self.models = [fit_presence(x, present[:, j]) for j in range(len(classes))]
-        self.typical = {}
+        self.typical, self.placers = {}, {}
         for j, label in enumerate(classes):
             shares = np.concatenate([scaled_boxes(a, s, label) for a, s in zip(answers, sizes, strict=True)])
-            if len(shares):
-                self.typical[label] = typical_boxes(shares, BOXES_PER_CLASS)
-            else:
+            if not len(shares):
                 self.models[j] = 0.0  # no box of the class in these pictures: never predicted
+                continue
+            self.typical[label] = typical_boxes(shares, BOXES_PER_CLASS)
+            rows, places = placed_boxes(answers, sizes, label)
+            if PLACE and len(rows) >= PLACE_MIN:
+                self.placers[label] = fit_placer(x[rows], places)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(pictures, classes): how likely each picture holds each class."""
@@ -140,10 +145,12 @@ _TRAIN = '''class BoxModel:
 
     def strings(self, x: np.ndarray, sizes: np.ndarray) -> list:
         found = self.probabilities(x)
-        return [
-            box_string(p, self.classes, self.typical, size, self.nothing, LEAST)
-            for p, size in zip(found, sizes, strict=True)
-        ]
+        places = {label: placed_where(placer, x) for label, placer in self.placers.items()}
+        out = []
+        for i, (p, size) in enumerate(zip(found, sizes, strict=True)):
+            here = {label: where[i] for label, where in places.items()}
+            out.append(box_string(p, self.classes, self.typical, size, self.nothing, LEAST, here))
+        return out
 
 
 def fit_presence(x: np.ndarray, present: np.ndarray) -> Any:
@@ -242,4 +249,9 @@ BOXES_PER_CLASS = 3
 """Typical boxes written for a class found present (k-means centres of its training boxes)."""
 LEAST = 0.05
 """Classes less likely than this are left out of a picture's answer."""
+PLACE = True
+"""Also place each class's box per picture (a ridge regression from the picture's features to
+where the class's box lies), written before its typical boxes."""
+PLACE_MIN = 20
+"""Training pictures holding a class that a placement needs."""
 '''

@@ -9,6 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 SEED = 0
 """The script's header sets it; the value here serves the tests."""
@@ -76,6 +80,29 @@ def typical_boxes(shares: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray
     return found.cluster_centers_[order], weights[order]
 
 
+def placed_boxes(answers: list[list[Box]], sizes: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """(pictures, shares): the pictures holding the label, and the mean of its boxes in each, as
+    shares of the picture (readers drawing the same thing give one box)."""
+    rows, shares = [], []
+    for i, (boxes, size) in enumerate(zip(answers, sizes, strict=True)):
+        found = scaled_boxes(boxes, size, label)
+        if len(found):
+            rows.append(i)
+            shares.append(found.mean(axis=0))
+    return np.array(rows, dtype=int), np.array(shares, dtype=float).reshape(-1, 4)
+
+
+def fit_placer(x: np.ndarray, shares: np.ndarray) -> Any:
+    """A ridge regression from picture features to where the class's box lies (shares)."""
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), Ridge(alpha=10.0)).fit(x, shares)
+
+
+def placed_where(placer: Any, x: np.ndarray) -> np.ndarray:
+    """(n, 4) the placed boxes as shares, inside the picture and with their corners in order."""
+    found = np.clip(placer.predict(x), 0, 1)
+    return np.hstack([np.minimum(found[:, :2], found[:, 2:]), np.maximum(found[:, :2], found[:, 2:])])
+
+
 def picture_sizes(features: pd.DataFrame, known: np.ndarray | None = None) -> np.ndarray:
     """(n, 2) each picture's width and height from the files block's shape columns; a picture
     without them gets the median of `known` (the training pictures'); (1, 1) when no picture has
@@ -92,22 +119,27 @@ def picture_sizes(features: pd.DataFrame, known: np.ndarray | None = None) -> np
 
 def box_string(
     probabilities: np.ndarray, classes: list[str], typical: dict[str, Any], size: np.ndarray,
-    nothing: Box | None, least: float,
+    nothing: Box | None, least: float, placed: dict[str, np.ndarray] | None = None,
 ) -> str:  # fmt: skip
-    """One picture's prediction string: for each class at least `least` likely, its typical boxes
-    scaled to the picture, confidence its probability times the centre's weight relative to the
-    class's main centre; then nothing found, confidence 1 - the largest probability."""
+    """One picture's prediction string: for each class at least `least` likely, the box placed for
+    this picture (when `placed` has one: confidence the class's probability), then its typical
+    boxes (confidence its probability times the centre's weight relative to the class's main
+    centre, halved after a placed box); all scaled to the picture. Then nothing found, confidence
+    1 - the largest probability."""
     words = []
     for j in np.argsort(-probabilities, kind="stable"):
-        p = float(probabilities[j])
+        p, label = float(probabilities[j]), classes[j]
         if p < least:
             break
-        centres, weights = typical[classes[j]]
-        for centre, weight in zip(centres, weights, strict=True):
+        centres, weights = typical[label]
+        scores = p * weights / weights[0]
+        if placed and label in placed:
+            centres, scores = np.vstack([placed[label], centres]), np.concatenate([[p], scores / 2])
+        for centre, score in zip(centres, scores, strict=True):
             x1, y1, x2, y2 = centre * np.tile(size, 2)
-            words.append(f"{classes[j]} {p * weight / weights[0]:.4f} {x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}")
+            words.append(f"{label} {score:.4f} {x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}")
     if nothing is not None:
         top = float(probabilities.max()) if len(probabilities) else 0.0
-        label, _, *box = nothing
-        words.append(f"{label} {1 - top:.4f} " + " ".join(f"{v:g}" for v in box))
+        name, _, *box = nothing
+        words.append(f"{name} {1 - top:.4f} " + " ".join(f"{v:g}" for v in box))
     return " ".join(words)
