@@ -267,3 +267,14 @@ def test_boxes_placed_per_picture_beat_typical_boxes_where_they_move(
         answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
         found[place] = score(answers, np.load(work / "output" / "oof.npy", allow_pickle=False))
     assert found[True] > found[False] + 0.1
+
+
+def test_boxes_are_placed_only_where_the_features_tell_where_they_lie() -> None:
+    rng = np.random.default_rng(0)
+    corner = rng.uniform(0, 0.6, (60, 2))
+    shares = np.hstack([corner, corner + 0.3])
+    centre = np.array([0.3, 0.3, 0.6, 0.6])
+    assert boxes.placing_helps(np.hstack([corner, rng.normal(size=(60, 3))]), shares, centre)
+    assert not boxes.placing_helps(rng.normal(size=(60, 5)), shares, centre)
+    assert boxes.overlaps(shares[:2], shares[:2]) == pytest.approx([1.0, 1.0])
+    assert boxes.overlaps(np.array([[0, 0, 1, 1.0]]), np.array([[0.5, 0, 1.5, 1]])) == pytest.approx([1 / 3])

@@ -88,7 +88,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
 
 
 _BOX_ROOTS = ("read_boxes", "nothing_box", "presence", "scaled_boxes", "typical_boxes", "placed_boxes",
-              "fit_placer", "placed_where", "picture_sizes", "box_string")  # fmt: skip
+              "fit_placer", "placed_where", "placing_helps", "picture_sizes", "box_string")  # fmt: skip
 
 
 def _defined(code: str) -> frozenset[str]:
@@ -132,7 +132,8 @@ _TRAIN = '''class BoxModel:
                 continue
             self.typical[label] = typical_boxes(shares, BOXES_PER_CLASS)
             rows, places = placed_boxes(answers, sizes, label)
-            if PLACE and len(rows) >= PLACE_MIN:
+            main = self.typical[label][0][0]
+            if PLACE and len(rows) >= PLACE_MIN and placing_helps(x[rows], places, main):
                 self.placers[label] = fit_placer(x[rows], places)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -251,7 +252,8 @@ LEAST = 0.05
 """Classes less likely than this are left out of a picture's answer."""
 PLACE = True
 """Also place each class's box per picture (a ridge regression from the picture's features to
-where the class's box lies), written before its typical boxes."""
+where the class's box lies), written before its typical boxes, for classes whose placed boxes hit
+more often than their main typical box on these pictures."""
 PLACE_MIN = 20
 """Training pictures holding a class that a placement needs."""
 '''
