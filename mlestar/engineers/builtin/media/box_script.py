@@ -74,11 +74,13 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     code = snippet(_BOX_ROOTS, HEADER_NAMES | _defined(files))
     imported = {line for line in files.splitlines() if line.startswith(("import ", "from "))}
     new_imports = tuple(line for line in code.imports if line not in imported)
+    earlier = imported | set(new_imports)  # the model block imports only what the others have not
+    model_imports = "".join(line + "\n" for line in imports.splitlines() if line not in earlier) + "\n\n"
     blocks = {
         "load": _LOAD,
         "files": files,
         "boxes": "\n\n\n".join([render.import_lines(new_imports), code.code.strip("\n")]).strip() + "\n",
-        "model": imports + "\n\n\n" + _MAKE_MODEL.strip("\n").replace("EXPRESSION", expression) + "\n",
+        "model": model_imports + _MAKE_MODEL.strip("\n").replace("EXPRESSION", expression) + "\n",
         "train": _TRAIN,
         "predict": _PREDICT,
         "main": _MAIN,
@@ -219,9 +221,10 @@ if __name__ == "__main__":
 def _header(name: str, summary: str, seed: int) -> str:
     plan = (
         f"Plan: a first box solution ({name}). {summary} Each picture is a row of the media kit's "
-        "features. A class found likely present is answered with its typical boxes (k-means centres "
-        "of its training boxes, as shares of the picture's width and height), confidence its "
-        "probability; nothing found is written as the training answers spell it, confidence one "
+        "features. A class found likely present is answered with a box placed for the picture (a "
+        "ridge regression from the features, where that beats the typical box on the training "
+        "pictures), then its typical boxes (k-means centres of its training boxes, as shares of the "
+        "picture's width and height), confidence its probability; nothing found is written as the training answers spell it, confidence one "
         "minus the largest probability. Test pictures are answered by models fitted on every used "
         "training picture."
     )
