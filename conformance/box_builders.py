@@ -30,12 +30,8 @@ def box_rows(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> p
         found = sorted(rng.choice(len(CLASSES), int(rng.choice([0, 1, 1, 2])), replace=False).tolist())
         boxes = [(c, *(np.array(PLACES[c]) + rng.normal(0, 0.02, 4)) * side) for c in found]
         answers.append(" ".join(f"{c} 1 {x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}" for c, x1, y1, x2, y2 in boxes))
-        if i >= n_train:
-            continue
-        for reader in [f"R{r}" for r in rng.choice(np.arange(1, 9), 3, replace=False)]:
-            for c, x1, y1, x2, y2 in boxes or [(nothing_id, np.nan, np.nan, np.nan, np.nan)]:
-                name = CLASSES.get(int(c), nothing_name)
-                rows.append((picture, name, int(c), reader, *(round(v + rng.normal(0, 3), 1) for v in (x1, y1, x2, y2))))
+        if i < n_train:
+            rows += _reader_rows(picture, boxes or [(nothing_id, *[np.nan] * 4)], nothing_name, rng)
     columns = [key, "class_name", "class_id", "rad_id", "x_min", "y_min", "x_max", "y_max"]
     writers.write_table(pd.DataFrame(rows, columns=columns), public, {"file": "train.csv"})
     for split, part in (("train", ids[:n_train]), ("test", ids[n_train:])):
@@ -44,3 +40,15 @@ def box_rows(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> p
     truth = pd.DataFrame({key: ids[n_train:], "PredictionString": [a or nothing for a in answers[n_train:]]})
     writers.write_table(truth.assign(PredictionString=nothing), public, {"file": "sample_submission.csv"})
     return truth
+
+
+def _reader_rows(
+    picture: str, boxes: list[tuple[Any, ...]], nothing_name: str, rng: np.random.Generator
+) -> list[tuple[Any, ...]]:
+    """Three readers' rows for one picture, each drawing every box a few pixels apart."""
+    rows = []
+    for reader in [f"R{r}" for r in rng.choice(np.arange(1, 9), 3, replace=False)]:
+        for c, *corners in boxes:
+            drawn = (round(v + rng.normal(0, 3), 1) for v in corners)
+            rows.append((picture, CLASSES.get(int(c), nothing_name), int(c), reader, *drawn))
+    return rows
