@@ -256,7 +256,7 @@ LEAST = 0.05
 PLACE = True
 """Also place each class's box per picture (a ridge regression from the picture's features to
 where the class's box lies), written before its typical boxes, for classes whose placed boxes hit
-more often than their main typical box on these pictures."""
+at least as often as their main typical box on these pictures."""
 PLACE_MIN = 20
 """Training pictures holding a class that a placement needs."""
 '''
