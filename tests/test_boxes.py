@@ -118,6 +118,13 @@ def test_box_rows_are_grouped_into_one_answer_per_picture(rectangles: TaskContex
     assert len(tables.train.set_index("image_id").loc[drawn, "PredictionString"].split()) == 6 * len(once)
 
 
+def test_box_answers_are_scored_as_boxes_when_the_description_names_no_metric(tmp_path: Path) -> None:
+    folder = rectangles_task(tmp_path / "task", n_train=20, n_test=4)
+    (folder / "description.md").write_text("Find the rectangles.")
+    spec, _ = load_task_tables(folder)
+    assert spec.metric.startswith("box_map_coco") and spec.sources["metric"] == "default"  # numbered classes
+
+
 def _tables(train: pd.DataFrame, sample: str = "none 1 0 0 1 1") -> TaskTables:
     test = pd.DataFrame({"id": ["t1", "t2"]})
     return TaskTables(train, test, test.assign(PredictionString=sample))

@@ -284,6 +284,8 @@ def _metric(
     elif named is not None:
         named = _box_evaluator(named, sample, targets)
         metric, source = _fit(fit_to_problem(named, problem), problem, targets), INFERRED
+    elif problem is ProblemType.TEXT and _boxes_asked(sample, targets):
+        metric, source = _box_evaluator("box_map_voc", sample, targets), DEFAULT  # boxes are scored as boxes
     elif problem is ProblemType.TEXT:
         metric, source = "accuracy", DEFAULT
     else:
@@ -291,6 +293,11 @@ def _metric(
     sources["metric"] = source
     sources["lower_is_better"] = ov.source("lower_is_better", source)
     return metric, ov.get("lower_is_better", get_metric(metric).lower_is_better)
+
+
+def _boxes_asked(sample: pd.DataFrame | None, targets: infer.Targets) -> bool:
+    column = targets.target_columns[0]
+    return sample is not None and column in sample.columns and box_rows.are_box_strings(sample[column])
 
 
 def _box_evaluator(named: str, sample: pd.DataFrame | None, targets: infer.Targets) -> str:
