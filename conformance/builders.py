@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from conformance import writers
+from conformance import band_replica, bson_replica, writers
 from conformance.box_builders import box_rows
 from conformance.columns import WORDS
 
@@ -422,5 +422,6 @@ BUILDERS: dict[str, Builder] = {
     "pixels": pixels, "coco": coco, "arrays": arrays, "bird_pairs": bird_pairs,
     "patient_weeks": patient_weeks, "wide_to_long": wide_to_long, "grouped_rows": grouped_rows,
     "trips": trips, "positions": positions, "answer_pairs": answer_pairs, "tokens": tokens,
-    "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus, "box_rows": box_rows,
+    "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus,
+    "products": bson_replica.products, "records": band_replica.records, "box_rows": box_rows,
 }  # fmt: skip

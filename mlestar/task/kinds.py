@@ -61,6 +61,11 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     return ({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")},)
 
 
+def templates_in(listing: list[str], rows: pd.DataFrame, key_column: str) -> list[str]:
+    """The templates most of the first rows' files among `listing` fit, best first."""
+    return _templates(_PathIndex(listing), rows.head(_SAMPLE_KEYS), key_column)
+
+
 _PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
 """{column}, {column[i]} (its i-th character) or {column[:n]} (its first n characters)."""
 
@@ -112,7 +117,9 @@ def _templates(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> list[s
     need = max(1, int(0.8 * len(rows)))
     plain: Counter[str] = Counter()
     named: Counter[str] = Counter()
-    for _, row in rows.iterrows():
+    for _, row in rows.astype(
+        object
+    ).iterrows():  # as object: an int key beside a float column stays "7", not "7.0"
         key, values = str(row[key_column]), _values(row, key_column)
         keyed = {_with_key(path, key) for path in index.by_part.get(key, ())}
         plain.update(keyed)
