@@ -32,7 +32,7 @@ from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.media import mask_script, pixel_script
+from mlestar.engineers.builtin.media import box_script, mask_script, pixel_script
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
@@ -79,6 +79,8 @@ class BuiltinEngineer:
             return pixel_script.candidates()[: max(m, 1)]
         if mask_script.is_mask_task(profile):
             return mask_script.candidates()[: max(m, 1)]
+        if box_script.is_box_task(profile):
+            return box_script.candidates()[: max(m, 1)]
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -115,6 +117,10 @@ class BuiltinEngineer:
                     f"{candidate.name} is for run-length masks drawn on one picture per row"
                 )
             return mask_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in box_script.MODELS:
+            if not box_script.is_box_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for box prediction strings, one picture per row")
+            return box_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
