@@ -68,6 +68,9 @@ class BuiltinEngineer:
     def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
         return render_script(recipe, self._profile(ctx), self.cards, title_for(ctx), ctx.seed)
 
+    def _pixel_setting(self, ctx: TaskContext) -> pixel_plans.Setting:
+        return pixel_plans.setting_for(self._profile(ctx), ctx.data_dir)
+
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
 
@@ -206,7 +209,7 @@ class BuiltinEngineer:
     def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
         if is_pixel_script(script):
             lower = ctx.spec.lower_is_better
-            return BlockChoice(*pixel_plans.pick_block(script, self._profile(ctx), refined, lower))
+            return BlockChoice(*pixel_plans.pick_block(script, self._pixel_setting(ctx), refined, lower))
         recipe, c = self._recipe(script), self._context(ctx)
         block, undo = ablation.choose(recipe, summary, refined, c)
         if not block:
@@ -217,12 +220,12 @@ class BuiltinEngineer:
     def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
         if is_pixel_script(script):
             lower = ctx.spec.lower_is_better
-            return pixel_plans.plan_for(script, block, self._profile(ctx), history, lower)
+            return pixel_plans.plan_for(script, block, self._pixel_setting(ctx), history, lower)
         return next_plan(block, self._recipe(script), history, self._context(ctx))
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         if is_pixel_script(script):
-            return pixel_plans.implement(script, block, plan, self._profile(ctx))
+            return pixel_plans.implement(script, block, plan, self._pixel_setting(ctx), self._profile(ctx))
         recipe, c = self._recipe(script), self._context(ctx)
         planned_block, new_recipe = apply_plan(plan, recipe, c, undo=lambda r: ablation.ablated(block, r, c))
         if planned_block != block:
@@ -247,6 +250,6 @@ class BuiltinEngineer:
     # -- for other modules ---------------------------------------------------------------------
     def refinable_blocks(self, ctx: TaskContext, script: str) -> list[str]:
         if is_pixel_script(script):
-            return pixel_plans.refinable_blocks(script, self._profile(ctx))
+            return pixel_plans.refinable_blocks(script, self._pixel_setting(ctx))
         recipe, c = self._recipe(script), self._context(ctx)
         return [b for b in REFINABLE if entries_for(b, recipe, c)]

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+
+from mlestar import contract
 from mlestar.engineers.base import EngineerFailure, PlanOutcome
 from mlestar.engineers.builtin.media import pixel_script, render
 from mlestar.engineers.builtin.media.options import MediaOptions
@@ -22,7 +26,21 @@ from mlestar.engineers.builtin.media.refine import wider_windows
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.refinements import parse_plan
 
-Change = Callable[[PixelRecipe, MediaOptions], "PixelRecipe | None"]
+
+@dataclass(frozen=True)
+class Setting:
+    """What the plans read beside the recipe."""
+
+    media: MediaOptions
+    """The files block's options (the task's defaults for a recipe without its own)."""
+    fit_rows: int
+    """Training rows a fit of the search has (its folds' rows but one fold's)."""
+
+    def of(self, recipe: PixelRecipe) -> Setting:
+        return Setting(recipe.media or self.media, self.fit_rows)
+
+
+Change = Callable[[PixelRecipe, Setting], "PixelRecipe | None"]
 
 
 @dataclass(frozen=True)
@@ -31,14 +49,14 @@ class PixelRefinement:
     block: str
     text: str
     change: Change
-    """The changed recipe, given the files block's current options; None when it does not apply."""
+    """The changed recipe; None when it does not apply."""
     gain: float
     """A prior of the relative score gain it brings (orders blocks and plans)."""
 
 
 def _media(change: Callable[[MediaOptions], MediaOptions | None]) -> Change:
-    def apply(recipe: PixelRecipe, media: MediaOptions) -> PixelRecipe | None:
-        changed = change(media)
+    def apply(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
+        changed = change(setting.media)
         return None if changed is None else recipe.with_(media=changed)
 
     return apply
@@ -53,7 +71,7 @@ def _more_scales(media: MediaOptions) -> MediaOptions | None:
 
 
 def _lightgbm(**values: object) -> Change:
-    def apply(recipe: PixelRecipe, media: MediaOptions) -> PixelRecipe | None:
+    def apply(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
         if recipe.model != LIGHTGBM or all(getattr(recipe, k) == v for k, v in values.items()):
             return None
         return recipe.with_(**values)
@@ -61,15 +79,18 @@ def _lightgbm(**values: object) -> Change:
     return apply
 
 
-def _residual(recipe: PixelRecipe, media: MediaOptions) -> PixelRecipe | None:
+def _residual(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
     # The change is learned from the pixel itself: the first feature, present with "intensity".
-    if recipe.residual or "intensity" not in media.pixel_groups:
+    if recipe.residual or "intensity" not in setting.media.pixel_groups:
         return None
     return recipe.with_(residual=True)
 
 
-def _more_pixels(recipe: PixelRecipe, media: MediaOptions) -> PixelRecipe | None:
-    return None if recipe.train_pixels >= 800_000 else recipe.with_(train_pixels=2 * recipe.train_pixels)
+def _more_pixels(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
+    # Only where the search's fits are capped by the sample: elsewhere it would change nothing.
+    if recipe.train_pixels >= 800_000 or setting.fit_rows <= recipe.train_pixels:
+        return None
+    return recipe.with_(train_pixels=2 * recipe.train_pixels)
 
 
 CATALOGUE = (
@@ -85,21 +106,20 @@ BLOCK_ORDER = ("train", "model", "files")
 """Refinable blocks; ties go to the earlier one."""
 
 
-def entries(block: str, recipe: PixelRecipe, media: MediaOptions) -> list[PixelRefinement]:
-    """The block's refinements that change this recipe, best prior first (media: the task's
-    default files options, for a recipe that has none of its own)."""
-    return [e for e in CATALOGUE if e.block == block and e.change(recipe, recipe.media or media) is not None]
+def entries(block: str, recipe: PixelRecipe, setting: Setting) -> list[PixelRefinement]:
+    """The block's refinements that change this recipe, best prior first."""
+    return [e for e in CATALOGUE if e.block == block and e.change(recipe, setting.of(recipe)) is not None]
 
 
-def choose(recipe: PixelRecipe, media: MediaOptions, refined: list[str]) -> str:
+def choose(recipe: PixelRecipe, setting: Setting, refined: list[str]) -> str:
     """The block to refine: among those with a plan left, the one refined fewest times, then the
     one whose best plan has the largest prior gain. EngineerFailure when none has a plan left."""
-    options = [b for b in BLOCK_ORDER if entries(b, recipe, media)]
+    options = [b for b in BLOCK_ORDER if entries(b, recipe, setting)]
     if not options:
         raise EngineerFailure("every block of the per-pixel script has been refined as far as it goes")
 
     def rank(block: str) -> tuple[int, float, int]:
-        best = max(e.gain for e in entries(block, recipe, media))
+        best = max(e.gain for e in entries(block, recipe, setting))
         return refined.count(block), -best, BLOCK_ORDER.index(block)
 
     return min(options, key=rank)
@@ -112,12 +132,12 @@ def plan_text(block: str, keys: tuple[str, ...]) -> str:
 
 
 def next_plan(
-    block: str, recipe: PixelRecipe, media: MediaOptions, history: list[PlanOutcome], lower_is_better: bool
+    block: str, recipe: PixelRecipe, setting: Setting, history: list[PlanOutcome], lower_is_better: bool
 ) -> str:
     """The next plan for the block: the best earlier plan (when it helped) with one more untried
     entry, else the next untried entry alone."""
     tried = [parsed[1] for h in history if (parsed := parse_plan(h.plan)) and parsed[0] == block]
-    untried = [e.key for e in entries(block, recipe, media) if all(e.key not in keys for keys in tried)]
+    untried = [e.key for e in entries(block, recipe, setting) if all(e.key not in keys for keys in tried)]
     best = _best_previous(block, history, lower_is_better)
     candidates = [(*best, key) for key in untried] if best else []
     candidates += [(key,) for key in untried]
@@ -140,7 +160,7 @@ def _best_previous(block: str, history: list[PlanOutcome], lower_is_better: bool
     return best
 
 
-def apply_plan(plan: str, recipe: PixelRecipe, media: MediaOptions) -> tuple[str, PixelRecipe]:
+def apply_plan(plan: str, recipe: PixelRecipe, setting: Setting) -> tuple[str, PixelRecipe]:
     """The block a plan changes and the recipe after it (entries applied in the plan's order)."""
     parsed = parse_plan(plan)
     if parsed is None:
@@ -151,33 +171,37 @@ def apply_plan(plan: str, recipe: PixelRecipe, media: MediaOptions) -> tuple[str
         entry = by_key.get(key)
         if entry is None:
             raise EngineerFailure(f"unknown refinement {key!r} for the {block} block of a per-pixel script")
-        changed = entry.change(recipe, recipe.media or media)
+        changed = entry.change(recipe, setting.of(recipe))
         recipe = changed or recipe
     return block, recipe
 
 
 # -- the roles, on a script ---------------------------------------------------------------------
-def pick_block(
-    script: str, profile: ProfileView, refined: list[str], lower_is_better: bool
-) -> tuple[str, str]:
+def setting_for(profile: ProfileView, data_dir: Path) -> Setting:
+    """The task's default files options and the rows a fit of the search has (the run's folds)."""
+    folds = np.load(data_dir / contract.FOLDS_FILE, mmap_mode="r")
+    used = folds[folds >= 0]
+    biggest_fold = int(np.bincount(used).max()) if len(used) else 0
+    return Setting(render.default_options(profile), len(used) - biggest_fold)
+
+
+def pick_block(script: str, setting: Setting, refined: list[str], lower_is_better: bool) -> tuple[str, str]:
     """The block to refine in a per-pixel script and the first plan for it."""
-    recipe, media = read_pixel_recipe(script), render.default_options(profile)
-    block = choose(recipe, media, refined)
-    return block, next_plan(block, recipe, media, [], lower_is_better)
+    recipe = read_pixel_recipe(script)
+    block = choose(recipe, setting, refined)
+    return block, next_plan(block, recipe, setting, [], lower_is_better)
 
 
 def plan_for(
-    script: str, block: str, profile: ProfileView, history: list[PlanOutcome], lower_is_better: bool
+    script: str, block: str, setting: Setting, history: list[PlanOutcome], lower_is_better: bool
 ) -> str:
-    return next_plan(
-        block, read_pixel_recipe(script), render.default_options(profile), history, lower_is_better
-    )
+    return next_plan(block, read_pixel_recipe(script), setting, history, lower_is_better)
 
 
-def implement(script: str, block: str, plan: str, profile: ProfileView) -> str:
+def implement(script: str, block: str, plan: str, setting: Setting, profile: ProfileView) -> str:
     """The block's new body under the plan."""
     recipe = read_pixel_recipe(script)
-    planned, changed = apply_plan(plan, recipe, render.default_options(profile))
+    planned, changed = apply_plan(plan, recipe, setting)
     if planned != block:
         raise EngineerFailure(f"the plan is for the {planned} block, not {block}")
     if changed == recipe:
@@ -185,6 +209,6 @@ def implement(script: str, block: str, plan: str, profile: ProfileView) -> str:
     return pixel_script.render_block(block, changed, profile)
 
 
-def refinable_blocks(script: str, profile: ProfileView) -> list[str]:
-    recipe, media = read_pixel_recipe(script), render.default_options(profile)
-    return [b for b in BLOCK_ORDER if entries(b, recipe, media)]
+def refinable_blocks(script: str, setting: Setting) -> list[str]:
+    recipe = read_pixel_recipe(script)
+    return [b for b in BLOCK_ORDER if entries(b, recipe, setting)]
