@@ -77,33 +77,41 @@ def test_pixel_scripts_read_back_the_settings_they_were_written_with(run: Run) -
 def test_the_roles_refine_each_block_of_a_pixel_script_in_turn(run: Run) -> None:
     engineer, script = BuiltinEngineer(), _draft(run)
     assert engineer.ablate(run.ctx, script, []) == []
-    assert engineer.refinable_blocks(run.ctx, script) == ["train", "model", "files"]
+    assert engineer.refinable_blocks(run.ctx, script) == ["model", "files"]  # few pixels: no more_pixels
     seen = []
-    for refined in ([], ["train"], ["train", "model"]):
+    for refined in ([], ["model"]):
         choice = engineer.pick_block(run.ctx, script, "Ablation: nothing to ablate.", refined)
         body = engineer.implement(run.ctx, script, choice.block, choice.plan)
         seen.append((choice.block, read_pixel_recipe(replace_block(script, choice.block, body))))
-    (train, residual), (model, longer), (files, wider) = seen
-    assert (train, model, files) == ("train", "model", "files")
+    (model, residual), (files, wider) = seen
+    assert (model, files) == ("model", "files")
     assert residual.residual and not read_pixel_recipe(script).residual
-    assert (longer.trees, longer.learning_rate, longer.early_stopping) == (400, 0.05, True)
     assert wider.media is not None and wider.media.pixel_windows == (3, 7, 15, 31)
-    # The ridge regression has no boosting to refine.
-    assert "model" not in engineer.refinable_blocks(run.ctx, _draft(run, RIDGE))
+    first = engineer.pick_block(run.ctx, script, "", []).plan
+    second = engineer.plan_next(run.ctx, script, "model", [PlanOutcome(first, None, 0.1)])  # pending
+    longer = read_pixel_recipe(
+        replace_block(script, "model", engineer.implement(run.ctx, script, "model", second))
+    )
+    assert (longer.trees, longer.learning_rate, longer.early_stopping) == (400, 0.05, True)
+    # The ridge regression has no boosting to refine, but learns the change as well.
+    ridge = _draft(run, RIDGE)
+    choice = engineer.pick_block(run.ctx, ridge, "", [])
+    assert choice.plan.endswith("[plan: model +residual]")
+    with pytest.raises(EngineerFailure, match="no refinement left"):
+        engineer.plan_next(run.ctx, ridge, "model", [PlanOutcome(choice.plan, 0.2, 0.1)])
 
 
 def test_a_plan_that_helped_is_kept_and_the_next_entry_added(run: Run) -> None:
     engineer, script = BuiltinEngineer(), _draft(run)
-    first = engineer.pick_block(run.ctx, script, "", ["train"])
-    assert first.block == "model" and first.plan.endswith("[plan: model +longer]")
+    first = engineer.pick_block(run.ctx, script, "", [])
+    assert first.block == "model" and first.plan.endswith("[plan: model +residual]")
     helped = [PlanOutcome(first.plan, 0.05, 0.06)]  # an error: lower is better
-    assert engineer.plan_next(run.ctx, script, "model", helped).endswith("[plan: model +longer +more_leaves]")
+    assert engineer.plan_next(run.ctx, script, "model", helped).endswith("[plan: model +residual +longer]")
     hurt = [PlanOutcome(first.plan, 0.07, 0.06)]
-    assert engineer.plan_next(run.ctx, script, "model", hurt).endswith("[plan: model +more_leaves]")
+    assert engineer.plan_next(run.ctx, script, "model", hurt).endswith("[plan: model +longer]")
     # Four pages of 720 pixels: the fits are not capped by the sample, so more pixels change nothing.
-    tried = [PlanOutcome(engineer.pick_block(run.ctx, script, "", []).plan, 0.07, 0.06)]
     with pytest.raises(EngineerFailure, match="no refinement left"):
-        engineer.plan_next(run.ctx, script, "train", tried)
+        engineer.plan_next(run.ctx, script, "train", [])
 
 
 def test_more_pixels_is_planned_only_where_the_sample_caps_a_fit(run: Run) -> None:
@@ -141,13 +149,12 @@ def test_a_refined_pixel_script_runs_and_answers_otherwise(
     engineer, draft = BuiltinEngineer(), _draft(run)
     refined = draft
     for plan in (
-        "[plan: train +residual]",
-        "[plan: model +longer +more_leaves]",
+        "[plan: model +residual +longer +more_leaves]",
         "[plan: files +wider_windows +more_scales]",
     ):
         block = plan.split()[1]
         refined = replace_block(refined, block, engineer.implement(run.ctx, refined, block, plan))
-    assert "RESIDUAL = True" in get_block(refined, "train")
+    assert "RESIDUAL = True" in get_block(refined, "model")
     assert "PIXEL_WINDOWS = (3, 5, 7, 11, 15, 23, 31)" in get_block(refined, "files")
     oof_draft, _ = _run_script(draft, tmp_path / "draft", run, script_executor)
     oof, test = _run_script(refined, tmp_path / "refined", run, script_executor)

@@ -7,6 +7,10 @@ its files block it has no inputs at all), so there is no ablation: blocks are ta
 gain of the plans they have left, each block once before any block a second time. Plans carry the
 same "[plan: block +key ...]" tag as the general scripts' (refinements.py), so they survive the
 journal; a plan that helped is kept and the next untried entry is added to it.
+
+The model block comes first and holds the most plans (residual learning, longer boosting, larger
+trees): its first batch fills every lane, and the next one combines the best with the next entry,
+which is where a short run's one or two rounds gain most.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ def _more_pixels(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
 
 
 CATALOGUE = (
-    PixelRefinement("residual", "train", "learn each pixel's change from the input (answer minus pixel), not the answer", _residual, 0.03),
+    PixelRefinement("residual", "model", "learn each pixel's change from the input (answer minus pixel), not the answer", _residual, 0.03),
     PixelRefinement("longer", "model", "boost longer and slower (400 rounds at 0.05), stopped early on held-out pictures", _lightgbm(trees=400, learning_rate=0.05, early_stopping=True), 0.02),
     PixelRefinement("wider_windows", "files", "add a neighbourhood twice as wide (the page behind larger stains)", _media(wider_windows), 0.015),
     PixelRefinement("more_scales", "files", "add neighbourhoods between the sizes there are (finer steps of scale)", _media(_more_scales), 0.01),
@@ -102,7 +106,7 @@ CATALOGUE = (
     PixelRefinement("more_pixels", "train", "fit on twice as many sampled training pixels (where there are that many)", _more_pixels, 0.004),
 )  # fmt: skip
 """Every change, best prior first."""
-BLOCK_ORDER = ("train", "model", "files")
+BLOCK_ORDER = ("model", "files", "train")
 """Refinable blocks; ties go to the earlier one."""
 
 

@@ -46,11 +46,11 @@ class PixelRecipe:
 
 
 MODEL_CONSTANTS = {
-    LIGHTGBM: {"TREES": "trees", "LEARNING_RATE": "learning_rate", "LEAVES": "leaves", "EARLY_STOPPING": "early_stopping"},
-    RIDGE: {"ALPHA": "alpha"},
+    LIGHTGBM: {"TREES": "trees", "LEARNING_RATE": "learning_rate", "LEAVES": "leaves", "EARLY_STOPPING": "early_stopping", "RESIDUAL": "residual"},
+    RIDGE: {"ALPHA": "alpha", "RESIDUAL": "residual"},
 }  # fmt: skip
 """The model block's constants of each model -> the recipe field each holds."""
-TRAIN_CONSTANTS = {"TRAIN_PIXELS": "train_pixels", "RESIDUAL": "residual"}
+TRAIN_CONSTANTS = {"TRAIN_PIXELS": "train_pixels"}
 
 
 def is_pixel_script(script: str) -> bool:

@@ -84,6 +84,24 @@ def fit_model(x: np.ndarray, answer: np.ndarray, pictures: np.ndarray, seed: int
 '''
 """The model block of the ridge regression."""
 
+_RESIDUAL = '''
+
+RESIDUAL = {residual}
+"""Learn each pixel's change (answer minus the pixel itself, the first feature), not the answer:
+most pixels change little, and the model's effort goes to those that do."""
+
+
+def learned(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """What the model learns for each row."""
+    return target - x[:, 0] if RESIDUAL else target
+
+
+def answered(x: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """The answers from what the model predicts."""
+    return prediction + x[:, 0] if RESIDUAL else prediction
+'''
+"""Both model blocks end with what the model learns: the answer, or its change from the input."""
+
 
 def is_pixel_task(profile: ProfileView) -> bool:
     return any(f.get("per") == "pixel" for f in render.media_entries(profile))
@@ -108,19 +126,6 @@ _LOAD = f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, n
 
 _TRAIN = '''TRAIN_PIXELS = {train_pixels}
 """At most this many training pixels per fit (sampled from every picture): plenty for a few dozen features."""
-RESIDUAL = {residual}
-"""Learn each pixel's change (answer minus the pixel itself, the first feature), not the answer:
-most pixels change little, and the model spends its trees on those that do."""
-
-
-def learned(x: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """What the model learns for each row."""
-    return target - x[:, 0] if RESIDUAL else target
-
-
-def answered(x: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """The answers from what the model predicts."""
-    return prediction + x[:, 0] if RESIDUAL else prediction
 
 
 def sample(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -209,17 +214,17 @@ def render_block(name: str, recipe: PixelRecipe, profile: ProfileView | None) ->
             raise EngineerFailure("the files block of a per-pixel script needs the task's profile")
         return render.render_media_files(profile, recipe.media or render.default_options(profile))
     if name == "model":
-        template = _LIGHTGBM if recipe.model == LIGHTGBM else _RIDGE
+        template = (_LIGHTGBM if recipe.model == LIGHTGBM else _RIDGE).rstrip("\n") + _RESIDUAL
         return template.format(**{f: repr(getattr(recipe, f)) for f in _FIELDS})
     if name == "train":
-        return _TRAIN.format(train_pixels=f"{recipe.train_pixels:_}", residual=recipe.residual)
+        return _TRAIN.format(train_pixels=f"{recipe.train_pixels:_}")
     fixed = {"load": _LOAD, "predict": _PREDICT, "main": _MAIN}
     if name not in fixed:
         raise EngineerFailure(f"a per-pixel script has no block named {name!r}")
     return fixed[name]
 
 
-_FIELDS = ("trees", "learning_rate", "leaves", "early_stopping", "alpha")
+_FIELDS = ("trees", "learning_rate", "leaves", "early_stopping", "alpha", "residual")
 """The recipe's fields the model blocks hold as constants."""
 
 
