@@ -5,7 +5,8 @@ table views hold in memory; and every pixel's inputs are its picture's neighbour
 This script reads only the key, row and column of each pixel, computes the neighbourhood
 features picture by picture (the files block the media kit renders), fits gradient-boosted trees
 (or a ridge regression) on a sample of the training pixels, and predicts the test pictures one at
-a time. Answers are clipped to the range the training answers span.
+a time. Answers are clipped to the range the training answers span. Its settings are constants
+of the blocks they belong to (pixel_recipe.py), which the refinement plans change (pixel_plans.py).
 """
 
 from __future__ import annotations
