@@ -8,7 +8,7 @@ from pathlib import Path
 from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
 from mlestar.journal import SOLUTION_STAGES, Journal, Node
-from mlestar.journal.events import Decided, RunFinished, RunStarted, Screened
+from mlestar.journal.events import AttemptStarted, Decided, RunFinished, RunStarted, Screened
 from mlestar.search.validation import describe
 
 
@@ -46,6 +46,8 @@ def summarize(run_dir: Path) -> str:
     lines.append("scores: [90% interval over the validation rows]; xN splits: N splits' predictions averaged")
     lines.append(f"{'attempt':<26} {'stage':<9} {'status':<9} {'score':<32} {'time':>7}  plan")
     lines.extend(_row(n) for n in nodes)
+    if not finished:
+        lines.extend(_in_flight(journal))
     decisions = journal.find(Decided)
     if decisions:
         lines.append("")
@@ -66,6 +68,18 @@ def _row(n: Node) -> str:
     took = f"{n.duration_s:6.1f}s"
     plan = f"(same script as {n.meta['same_as']}: not run again) {n.plan}" if "same_as" in n.meta else n.plan
     return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:<32} {took:>7}  {plan[:70]}"
+
+
+def _in_flight(journal: Journal) -> list[str]:
+    """Attempts whose script started but whose node was never journaled: running now, or what a
+    killed run was doing when it stopped (resume runs them again)."""
+    last = max((e["time"] for e in journal.events), default=0.0)
+    return [
+        f"{e.node:<26} {'':<9} {'started':<9} {'(no result journaled)':<32} {'':>7}  "
+        f"limit {e.timeout_s:.0f}s, started {last - e.time:.0f}s before the journal's last record"
+        for e in journal.find(AttemptStarted)
+        if e.node not in journal.nodes
+    ]
 
 
 def _screening(journal: Journal) -> list[str]:

@@ -326,7 +326,7 @@ def test_tasks_wait_for_cores_and_queueing_does_not_count_as_time(cluster: Clust
     code = (
         "import time\nprint(time.time())\ntime.sleep(float(open('sleep.txt').read()))\nprint(time.time())\n"
     )
-    for name, sleep in [("first", "2.0"), ("second", "0.1")]:
+    for name, sleep in [("first", "6.0"), ("second", "0.1")]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "sleep.txt").write_text(sleep)
     results: list[RunResult] = []
@@ -336,14 +336,14 @@ def test_tasks_wait_for_cores_and_queueing_does_not_count_as_time(cluster: Clust
     first.start()
     _wait_for(tmp_path / "first" / "stdout.txt")
     submitted = time.monotonic()
-    second = run(cluster.executor, tmp_path / "second", code, threads=2, timeout_s=0.5)
+    second = run(cluster.executor, tmp_path / "second", code, threads=2, timeout_s=2.0)
     waited = time.monotonic() - submitted
     first.join(30)
     assert results and results[0].ok and second.ok, (results, second)
     first_end = float(results[0].stdout_tail.split()[1])
     second_start = float(second.stdout_tail.split()[0])
     assert second_start >= first_end  # two CPUs each: the second waited for the first's cores
-    assert waited > 0.5 + cluster.executor.hang_grace_s  # longer than its limit, yet not cut off
+    assert waited > 2.0 + cluster.executor.hang_grace_s  # longer than its limit, yet not cut off
 
 
 def test_more_threads_than_any_node_has_is_refused(cluster: Cluster, tmp_path: Path) -> None:
