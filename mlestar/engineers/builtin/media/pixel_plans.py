@@ -99,7 +99,7 @@ def _more_pixels(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
 
 CATALOGUE = (
     PixelRefinement("residual", "model", "learn each pixel's change from the input (answer minus pixel), not the answer", _residual, 0.03),
-    PixelRefinement("longer", "model", "boost longer and slower (400 rounds at 0.05), stopped early on held-out pictures", _lightgbm(trees=400, learning_rate=0.05, early_stopping=True), 0.02),
+    PixelRefinement("longer", "model", "boost longer and slower (at most 400 rounds at 0.05, as many as help held-out pictures)", _lightgbm(trees=400, learning_rate=0.05, early_stopping=True), 0.02),
     PixelRefinement("wider_windows", "files", "add a neighbourhood twice as wide (the page behind larger stains)", _media(wider_windows), 0.015),
     PixelRefinement("more_scales", "files", "add neighbourhoods between the sizes there are (finer steps of scale)", _media(_more_scales), 0.01),
     PixelRefinement("more_leaves", "model", "grow larger trees (63 leaves)", _lightgbm(leaves=63), 0.008),

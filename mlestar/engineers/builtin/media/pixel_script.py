@@ -33,12 +33,12 @@ MODELS = {
 _LIGHTGBM = '''from lightgbm import LGBMRegressor, early_stopping
 
 TREES = {trees}
-"""Boosting rounds (the most: with EARLY_STOPPING, pictures held out of the fit say when to stop)."""
+"""Boosting rounds (the most: with EARLY_STOPPING, pictures held out of a first fit say how many)."""
 LEARNING_RATE = {learning_rate}
 LEAVES = {leaves}
 """Leaves per tree."""
 EARLY_STOPPING = {early_stopping}
-"""Hold a tenth of the fit's pictures out and stop boosting when they stop improving."""
+"""Hold a tenth of the fit's pictures out to find when boosting stops helping, then fit on all."""
 
 
 def make_model() -> Any:
@@ -49,12 +49,14 @@ def make_model() -> Any:
 
 
 def fit_model(x: np.ndarray, answer: np.ndarray, pictures: np.ndarray, seed: int) -> Any:
-    """A model fitted on these rows; with EARLY_STOPPING, on all but the held-out pictures' rows."""
+    """A model fitted on these rows. With EARLY_STOPPING, pictures held out of a first fit say how
+    many rounds help; the model then learns from every row with that many."""
     if not EARLY_STOPPING:
         return make_model().fit(x, answer)
     held = held_out(pictures, seed)
     stop = early_stopping(25, verbose=False)
-    return make_model().fit(x[~held], answer[~held], eval_set=[(x[held], answer[held])], callbacks=[stop])
+    probe = make_model().fit(x[~held], answer[~held], eval_set=[(x[held], answer[held])], callbacks=[stop])
+    return make_model().set_params(n_estimators=probe.best_iteration_ or TREES).fit(x, answer)
 
 
 def held_out(pictures: np.ndarray, seed: int) -> np.ndarray:
