@@ -56,7 +56,7 @@ def test_pixel_scripts_read_back_the_settings_they_were_written_with(run: Run) -
     profile = ProfileView(run.ctx.profile)
     for name in (LIGHTGBM, RIDGE):
         recipe = read_pixel_recipe(_draft(run, name))
-        assert recipe.with_(media=None) == PixelRecipe(name)
+        assert recipe.with_(media=None) == pixel_script.draft_recipe(name)
         assert recipe.media is not None and same_for(
             ("pixels",), recipe.media, render.default_options(profile)
         )
@@ -76,6 +76,7 @@ def test_pixel_scripts_read_back_the_settings_they_were_written_with(run: Run) -
 
 def test_the_roles_refine_each_block_of_a_pixel_script_in_turn(run: Run) -> None:
     engineer, script = BuiltinEngineer(), _draft(run)
+    assert read_pixel_recipe(script).residual  # the draft learns each pixel's change
     assert engineer.ablate(run.ctx, script, []) == []
     assert engineer.refinable_blocks(run.ctx, script) == ["model", "files"]  # few pixels: no more_pixels
     seen = []
@@ -83,20 +84,16 @@ def test_the_roles_refine_each_block_of_a_pixel_script_in_turn(run: Run) -> None
         choice = engineer.pick_block(run.ctx, script, "Ablation: nothing to ablate.", refined)
         body = engineer.implement(run.ctx, script, choice.block, choice.plan)
         seen.append((choice.block, read_pixel_recipe(replace_block(script, choice.block, body))))
-    (model, residual), (files, wider) = seen
+    (model, longer), (files, wider) = seen
     assert (model, files) == ("model", "files")
-    assert residual.residual and not read_pixel_recipe(script).residual
-    assert wider.media is not None and wider.media.pixel_windows == (3, 7, 15, 31)
-    first = engineer.pick_block(run.ctx, script, "", []).plan
-    second = engineer.plan_next(run.ctx, script, "model", [PlanOutcome(first, None, 0.1)])  # pending
-    longer = read_pixel_recipe(
-        replace_block(script, "model", engineer.implement(run.ctx, script, "model", second))
-    )
     assert (longer.trees, longer.learning_rate, longer.early_stopping) == (400, 0.05, True)
-    # The ridge regression has no boosting to refine, but learns the change as well.
+    assert wider.media is not None and wider.media.pixel_windows == (3, 7, 15, 31)
+    # The ridge regression has no boosting to refine, but may learn the change as well.
     ridge = _draft(run, RIDGE)
     choice = engineer.pick_block(run.ctx, ridge, "", [])
     assert choice.plan.endswith("[plan: model +residual]")
+    body = engineer.implement(run.ctx, ridge, "model", choice.plan)
+    assert read_pixel_recipe(replace_block(ridge, "model", body)).residual
     with pytest.raises(EngineerFailure, match="no refinement left"):
         engineer.plan_next(run.ctx, ridge, "model", [PlanOutcome(choice.plan, 0.2, 0.1)])
 
@@ -104,11 +101,15 @@ def test_the_roles_refine_each_block_of_a_pixel_script_in_turn(run: Run) -> None
 def test_a_plan_that_helped_is_kept_and_the_next_entry_added(run: Run) -> None:
     engineer, script = BuiltinEngineer(), _draft(run)
     first = engineer.pick_block(run.ctx, script, "", [])
-    assert first.block == "model" and first.plan.endswith("[plan: model +residual]")
+    assert first.block == "model" and first.plan.endswith("[plan: model +longer]")
+    pending = [PlanOutcome(first.plan, None, 0.06)]  # its batch runs together: no score yet
+    assert engineer.plan_next(run.ctx, script, "model", pending).endswith("[plan: model +more_leaves]")
     helped = [PlanOutcome(first.plan, 0.05, 0.06)]  # an error: lower is better
-    assert engineer.plan_next(run.ctx, script, "model", helped).endswith("[plan: model +residual +longer]")
+    assert engineer.plan_next(run.ctx, script, "model", helped).endswith("[plan: model +longer +more_leaves]")
     hurt = [PlanOutcome(first.plan, 0.07, 0.06)]
-    assert engineer.plan_next(run.ctx, script, "model", hurt).endswith("[plan: model +longer]")
+    assert engineer.plan_next(run.ctx, script, "model", hurt).endswith("[plan: model +more_leaves]")
+    direct = engineer.implement(run.ctx, script, "model", "[plan: model +direct]")
+    assert not read_pixel_recipe(replace_block(script, "model", direct)).residual
     # Four pages of 720 pixels: the fits are not capped by the sample, so more pixels change nothing.
     with pytest.raises(EngineerFailure, match="no refinement left"):
         engineer.plan_next(run.ctx, script, "train", [])
@@ -149,7 +150,7 @@ def test_a_refined_pixel_script_runs_and_answers_otherwise(
     engineer, draft = BuiltinEngineer(), _draft(run)
     refined = draft
     for plan in (
-        "[plan: model +residual +longer +more_leaves]",
+        "[plan: model +longer +more_leaves]",
         "[plan: files +wider_windows +more_scales]",
     ):
         block = plan.split()[1]

@@ -90,6 +90,10 @@ def _residual(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
     return recipe.with_(residual=True)
 
 
+def _direct(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
+    return recipe.with_(residual=False) if recipe.residual else None
+
+
 def _more_pixels(recipe: PixelRecipe, setting: Setting) -> PixelRecipe | None:
     # Only where the search's fits are capped by the sample: elsewhere it would change nothing.
     if recipe.train_pixels >= 800_000 or setting.fit_rows <= recipe.train_pixels:
@@ -103,6 +107,7 @@ CATALOGUE = (
     PixelRefinement("wider_windows", "files", "add a neighbourhood twice as wide (the page behind larger stains)", _media(wider_windows), 0.015),
     PixelRefinement("more_scales", "files", "add neighbourhoods between the sizes there are (finer steps of scale)", _media(_more_scales), 0.01),
     PixelRefinement("more_leaves", "model", "grow larger trees (63 leaves)", _lightgbm(leaves=63), 0.008),
+    PixelRefinement("direct", "model", "learn the answer itself, not its change from the input", _direct, 0.002),
     PixelRefinement("more_pixels", "train", "fit on twice as many sampled training pixels (where there are that many)", _more_pixels, 0.004),
 )  # fmt: skip
 """Every change, best prior first."""

@@ -25,7 +25,7 @@ from mlestar.engineers.builtin.pysrc import literal
 MODELS = {
     LIGHTGBM: (
         "Gradient-boosted trees (LightGBM) on each pixel's neighbourhood: the pixel, its neighbours, "
-        "local statistics at several scales and the page behind it."
+        "local statistics at several scales and the page behind it; they learn the pixel's change."
     ),
     RIDGE: "Ridge regression on the same neighbourhood features, standardised: fast and smooth.",
 }
@@ -112,7 +112,7 @@ def is_pixel_task(profile: ProfileView) -> bool:
 
 def candidates() -> list[Candidate]:
     return [
-        Candidate(name, summary, render_block("model", PixelRecipe(name), None), "builtin")
+        Candidate(name, summary, render_block("model", draft_recipe(name), None), "builtin")
         for name, summary in MODELS.items()
     ]
 
@@ -196,9 +196,19 @@ if __name__ == "__main__":
 """The main block."""
 
 
+def draft_recipe(name: str, options: MediaOptions | None = None) -> PixelRecipe:
+    """A first script's settings. LightGBM learns each pixel's change from the input, in 80 rounds
+    of 0.2: on a cleaning task's 24,000 search pixels that scored 0.0212 against 0.0218 for the
+    answer itself in 120 rounds of 0.15, and predicting millions of test pixels, the bulk of an
+    attempt, costs a third less."""
+    if name == LIGHTGBM:
+        return PixelRecipe(name, trees=80, learning_rate=0.2, residual=True, media=options)
+    return PixelRecipe(name, media=options)
+
+
 def script(profile: ProfileView, name: str, seed: int, options: MediaOptions | None = None) -> str:
     """The whole per-pixel script for one of MODELS, with its first settings."""
-    return render_script(profile, PixelRecipe(name, media=options), seed)
+    return render_script(profile, draft_recipe(name, options), seed)
 
 
 def render_script(profile: ProfileView, recipe: PixelRecipe, seed: int) -> str:
