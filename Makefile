@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-slow test-determinism check bench conformance faults mlebench-agent clean
+.PHONY: setup demo test test-cpu test-slow test-determinism check bench conformance faults mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,14 @@ TEST_WORKERS ?= 2
 test: setup
 	@bash tools/ensure_chromium.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(TEST_WORKERS)
+
+## The default suite with each test's CPU seconds logged (its processes included), then the largest
+## (tests/cpu_log.py): where to look when the suite grows slow.
+CPU_LOG := .pytest_cache/cpu-log
+test-cpu: setup
+	rm -rf $(CPU_LOG)
+	-PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(TEST_WORKERS) -p tests.cpu_log --cpu-log $(CPU_LOG)
+	$(BIN)/python -m tests.cpu_log $(CPU_LOG) 15
 
 ## Long end-to-end checks.
 test-slow: setup

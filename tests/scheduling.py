@@ -2,7 +2,8 @@
 
 Three things, none of them a test's own work, decide the suite's wall time on two workers:
 - a module-scoped fixture (a real run, an exported project, a Ray cluster) is built again on every
-  worker that runs one of its tests, so such a module is one unit of work, run by one worker;
+  worker that runs one of its tests, so the tests that need it are one unit of work, run by one
+  worker (tests/shared_fixtures.py reads which those are; a module's other tests are free);
 - the session's shared real run (tests/serving_support.py) is built by one worker while any other
   that needs it waits on its lock, so all its readers are one unit as well;
 - a long module started last leaves the other worker idle, so the long ones are handed out first.
@@ -15,12 +16,12 @@ renamed test ids no longer reach the controller.)
 
 from __future__ import annotations
 
-import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
+
+from tests.shared_fixtures import module_needs
 
 SHARED_RUN_MODULES = frozenset(
     {
@@ -32,32 +33,40 @@ SHARED_RUN_MODULES = frozenset(
         "test_serving_mlflow.py",
     }
 )
-"""Modules that read the session's shared real run (serving_support.real_run)."""
+"""Modules that read the session's shared real run (serving_support.real_run) in their module-scoped
+fixtures; their tests that need none of those are free like any other."""
 
 LONG_FIRST = (
-    "test_search.py",
     "test_builtin_e2e.py",
-    "test_handover.py",
+    "test_search.py",
     "test_export.py",
-    "test_handover_rows.py",
-    "test_search_screening.py",
-    "test_llm_bar.py",
-    "test_agent_folder.py",
+    "test_handover.py",
     "test_builtin_tasks.py",
-    "test_ray_executor.py",
+    "test_handover_rows.py",
+    "test_llm_bar.py",
+    "test_search_screening.py",
     "test_builtin_rendering.py",
+    "test_handover_reuse.py",
     "test_replicas.py",
-    "test_determinism.py",
-    "test_tracking_store.py",
+    "test_ray_executor.py",
+    "test_llm_providers.py",
     "test_llm_e2e.py",
+    "test_determinism.py",
+    "test_agent_folder.py",
+    "test_tracking_store.py",
     "test_pixel_masks.py",
+    "test_runner.py",
     "test_executor_contract.py",
+    "test_media_engineer.py",
+    "test_sandbox_cli.py",
+    "test_sandbox.py",
 )
-"""The modules that took longest (CPU seconds per module, measured with a per-test CPU log), longest
-first; the shared-run readers go before all of them. A module missing here only starts later."""
+"""The modules that took longest (CPU seconds per module, measured with a per-test CPU log), the one
+with the largest unit that cannot be split (the bundled example's run) first; the shared-run readers
+go before all of them, so the two largest units start together, one on each worker. A module
+missing here only starts later."""
 
 SHARED_RUN_UNIT = "shared-real-run"
-_SHARED_FIXTURE = re.compile(r"""scope\s*=\s*["'](module|class|package)["']""")
 
 
 class ModuleFixtureScheduling(LoadScopeScheduling):
@@ -69,20 +78,13 @@ class ModuleFixtureScheduling(LoadScopeScheduling):
 
 def unit_of(nodeid: str, root: Path) -> str:
     """The unit of work a test belongs to (tests of one unit run on one worker, in order)."""
-    path = nodeid.split("::", 1)[0]
-    if Path(path).name in SHARED_RUN_MODULES:
-        return SHARED_RUN_UNIT
-    if _has_shared_fixture(str(root / path)):
-        return path
-    return nodeid
-
-
-@cache
-def _has_shared_fixture(path: str) -> bool:
-    try:
-        return bool(_SHARED_FIXTURE.search(Path(path).read_text()))
-    except OSError:  # not a file of ours (a plugin's test): a unit per test
-        return False
+    path, _, rest = nodeid.partition("::")
+    test_name = rest.split("::")[-1].split("[", 1)[0]
+    group = module_needs(str(root / path)).group_of(test_name)
+    if not group:
+        return nodeid
+    # A shared-run reader's module fixtures all stem from the shared run.
+    return SHARED_RUN_UNIT if Path(path).name in SHARED_RUN_MODULES else f"{path}::{group}"
 
 
 def make_scheduler(config: pytest.Config, log: object) -> ModuleFixtureScheduling:

@@ -69,7 +69,8 @@ def run_config(task: Path, run: Path, **extra: object) -> RunConfig:
         max_nodes=1,
         jobs=1,
         seed=3,
-        search=SearchSettings(m_candidates=1, t_outer=0, k_inner=1, r_ensemble=0, n_folds=3),
+        # One split (repeats=1): its readers need a served, registered model, not a steadier score.
+        search=SearchSettings(m_candidates=1, t_outer=0, k_inner=1, r_ensemble=0, n_folds=3, repeats=1),
         tracking=True,
         live=False,
     )

@@ -33,20 +33,29 @@ LEARNING_RATE = {"lightgbm": 0.1, "xgboost": 0.1, "catboost": 0.2}
 
 def build(card_name: str, problem_type: str, seed: int = 1) -> Any:
     """The member make_models returns for this card, from the rendered model block itself."""
-    card = CARDS[card_name]
-    member = mem.member_for(card, problem_type, 1000)
-    count = "iterations" if "iterations" in member.settings else "n_estimators"
-    settings = {**member.settings, count: CAP, "learning_rate": LEARNING_RATE[card_name]}
-    spec = mem.ModelSpec((mem.Member(member.name, card_name, tuple(sorted(settings.items()))),))
+    (model,) = build_members((card_name,), problem_type, seed)
+    return model
+
+
+def build_members(card_names: tuple[str, ...], problem_type: str, seed: int = 1) -> list[Any]:
+    """The members make_models returns for one model block holding these cards, in their order."""
+    members = []
+    for card_name in card_names:
+        member = mem.member_for(CARDS[card_name], problem_type, 1000)
+        count = "iterations" if "iterations" in member.settings else "n_estimators"
+        settings = {**member.settings, count: CAP, "learning_rate": LEARNING_RATE[card_name]}
+        members.append(mem.Member(member.name, card_name, tuple(sorted(settings.items()))))
+    spec = mem.ModelSpec(tuple(members))
     block = mem.render_model(spec, CARDS, problem_type, "rmse" if "regression" in problem_type else "auc")
     namespace: dict[str, Any] = {"np": np, "pd": pd, "copy": copy, "Any": Any, "SEED": seed, "THREADS": 1}
     namespace["take"] = lambda x, rows: x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]
     namespace["category_columns"] = lambda frame: []
     exec(compile("from __future__ import annotations\n" + block, "model_block", "exec"), namespace)
     inputs = {view: None for view in namespace["VIEWS"]}
-    (_view, model), *_ = namespace["make_models"](inputs, np.zeros(1), np.zeros(1)).values()
-    assert type(model).__name__ == "EarlyStopped", f"{card_name} is not wrapped in EarlyStopped"
-    return model
+    models = [model for _view, model in namespace["make_models"](inputs, np.zeros(1), np.zeros(1)).values()]
+    for card_name, model in zip(card_names, models, strict=True):
+        assert type(model).__name__ == "EarlyStopped", f"{card_name} is not wrapped in EarlyStopped"
+    return models
 
 
 def table(n: int, seed: int = 0) -> pd.DataFrame:
@@ -88,6 +97,20 @@ def test_the_same_seed_gives_the_same_rounds_and_predictions(card_name: str) -> 
     assert first.rounds_ == again.rounds_
     np.testing.assert_array_equal(first.predict_proba(x), again.predict_proba(x))
     assert not np.array_equal(first.model_.predict_proba(x), other.model_.predict_proba(x))
+
+
+def test_members_of_several_libraries_in_one_block_each_stop_with_their_own() -> None:
+    """One EarlyStopped for the block: told each member's library, it stops each the way that library
+    does, and on the same rows and seed finds the rounds a block of that library alone finds."""
+    x = table(600, seed=6)
+    noise = np.random.default_rng(7).normal(size=len(x))
+    y = (x["x0"] + x["x1"] * x["x2"] + noise > 0).astype(int).to_numpy()
+    together = build_members(tuple(BOOSTED), "binary")
+    for card_name, model in zip(BOOSTED, together, strict=True):
+        assert model.flavour == card_name
+        alone = build(card_name, "binary").fit(x, y)
+        assert model.fit(x, y).rounds_ == alone.rounds_ < CAP, card_name
+        np.testing.assert_array_equal(model.predict_proba(x), alone.predict_proba(x))
 
 
 def test_slower_learning_halves_the_rate_once_and_raises_the_cap(tmp_path: Path) -> None:

@@ -191,7 +191,8 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
     engineer: BuiltinEngineer, tmp_path: Path
 ) -> None:
     """Only what the recipe uses: one tree model on numbers has no views to encode or scale with, and
-    no list of the thirty input columns (see the next test). 168 lines before the scaffolding went."""
+    no list of the thirty input columns (see the next test). 185 lines before EarlyStopped was
+    written compactly (383 before the unused views went)."""
     ctx = make_task(tmp_path, "numbers").ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
     for absent in (
@@ -208,7 +209,22 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
         "FEATURES",
     ):
         assert absent not in script, absent
-    assert len(script.splitlines()) <= 188  # about 40 of them: the early stopping every boosted member uses
+    assert len(script.splitlines()) <= 174  # about 30 of them: the early stopping every boosted member uses
+    assert "flavour" not in script  # one boosting library: EarlyStopped needs no argument naming it
+
+
+def test_catboost_reads_a_table_of_numbers_as_it_is(engineer: BuiltinEngineer, tmp_path: Path) -> None:
+    """Like trees, CatBoost's native view of plain numbers is the feature table itself (no columns to
+    pass through a transformer); it still names the category columns CatBoost asks for (none)."""
+    task = make_task(tmp_path, "numbers")
+    catboost = next(c for c in engineer.retrieve(task.ctx, 20) if c.name == "catboost")
+    script = engineer.draft(task.ctx, catboost)
+    preprocess = get_block(script, "preprocess")
+    assert '{"native": FunctionTransformer()}' in preprocess and "def native_view(" not in preprocess
+    assert read_recipe(script, engineer.cards).views == ("native",)
+    names = definitions(script)
+    table = names["FeatureMaker"]().fit(task.train, task.test).transform(task.train, "train")
+    assert len(table.columns) > 1 and names["category_columns"](table) == []
 
 
 def definitions(script: str) -> dict[str, Any]:

@@ -192,6 +192,30 @@ def test_the_shipped_submission_code_writes_the_harness_s_bytes(tmp_path: Path, 
     assert (work / "submission.csv").read_bytes() == (tmp_path / "harness.csv").read_bytes()
 
 
+def test_an_empty_text_answer_is_written_as_the_sample_spells_it(tmp_path: Path) -> None:
+    """Masks as run-length text: a learned model's empty mask is "", the sample writes "-"; the
+    harness and solution.py's shipped code both write "-"."""
+    spec, test, sample, pred = _layout_case(tmp_path, *LAYOUTS["text answers"])
+    sample["answer"] = "-"
+    sample.to_csv(spec.sample_submission_path, index=False)
+    pred[::2, 0] = ""
+    frame = to_submission_frame(spec, pred, test, sample)
+    by_id = dict(zip(test["id"], pred[:, 0], strict=True))
+    expected = ["-" if by_id[i] == "" else by_id[i] for i in frame["id"]]
+    assert frame["answer"].tolist() == expected and "-" in expected
+    write_submission(frame, tmp_path / "harness.csv")
+    work = tmp_path / "standalone"
+    (work / "input").mkdir(parents=True)
+    (work / "output").mkdir()
+    (work / "input" / "files").symlink_to(spec.task_dir)
+    test.to_parquet(work / "input" / "test.parquet")
+    np.save(work / "output" / "test.npy", pred)
+    write_parts(work / "solution_parts", spec, {})
+    code = "from solution_parts.submission import write_submission\nwrite_submission()\n"
+    subprocess.run([sys.executable, "-c", code], cwd=work, check=True)
+    assert (work / "submission.csv").read_bytes() == (tmp_path / "harness.csv").read_bytes()
+
+
 def test_a_second_hand_over_ships_only_its_own_members(tmp_path: Path) -> None:
     """A resumed run hands over again: members of the earlier hand-over must not stay behind."""
     spec, *_ = _layout_case(tmp_path, *LAYOUTS[sorted(LAYOUTS)[0]])

@@ -88,6 +88,7 @@ def static_leaks(
     except SyntaxError:
         return []
     _link_parents(tree)
+    answer_names = _answer_names(tree)
     findings: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -98,7 +99,7 @@ def static_leaks(
                     f"line {node.lineno}: uses the train-only column {node.value!r} (answers are never features)"
                 )
         elif isinstance(node, ast.Assign):
-            findings += _answer_column_leaks(node, _answer_names(tree))
+            findings += _answer_column_leaks(node, answer_names)
     return sorted(set(findings), key=_line_number)
 
 

@@ -30,6 +30,8 @@ def to_submission_frame(
     """Map the prediction array (n_test, n_outputs) to the submission's columns and row order."""
     pred = _as_array(spec, pred, len(test))
     frame = pd.DataFrame(_prediction_columns(spec, pred), columns=list(spec.target_columns))
+    if spec.submission.value_kind == "text" and _empty_spelling(spec, sample) != "":
+        frame = frame.replace("", _empty_spelling(spec, sample))  # an empty answer as the sample writes it
     layout = spec.submission
     if layout.key == "position" or spec.id_column is None:
         return _by_position(spec, frame, sample)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, infer, kinds, layout, reshape
+from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -39,6 +39,9 @@ def infer_task(
     if keys.id_column and keys.key == "id" and not keys.aggregate:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
     t = _long_train(ov, t, keys, built)
+    mask_template = None
+    if "train_target_columns" not in ov:
+        t, mask_template = mask_files.with_mask_answers(task_dir, t, keys.id_column, built)
     targets, kind = _targets(ov, t, keys, sources)
     t, dropped = _drop_unanswered(t, targets)
     match = find_metric(description)
@@ -55,6 +58,8 @@ def infer_task(
     metric, lower = _metric(ov, sources, named, problem, targets, t.sample_submission)
     submission = _submission(ov, sources, problem, metric, targets, t, keys, kind)
     row_files = kinds.row_files(task_dir, t, keys.id_column)
+    if mask_template:  # the arrays the masks are drawn on are the rows' pictures
+        row_files = tuple({**entry, "kind": "image"} for entry in row_files)
     spec = TaskSpec(
         name=ov.get("name", _task_name(task_dir)), task_dir=task_dir, description=description,
         train_path=paths["train"] or task_dir, test_path=paths["test"] or task_dir,
@@ -97,6 +102,8 @@ def _long_train(ov: Overrides, t: TaskTables, keys: layout.Keys, built: dict[str
         return t
     wanted = _wanted(ov, t, keys)
     melted = reshape.melt_wide_answers(t, wanted[0], keys.id_column) if len(wanted) == 1 else None
+    if melted is None and len(wanted) == 1:
+        melted = box_rows.group_boxes(t, wanted[0], keys.id_column)  # one row per box: one per picture
     if melted is None:
         return t
     built["train"] = "; ".join(filter(None, (built.get("train"), melted[1])))
@@ -186,8 +193,11 @@ def _require(train: pd.DataFrame, columns: tuple[str, ...]) -> None:
 
 
 def _drop_unanswered(t: TaskTables, targets: infer.Targets) -> tuple[TaskTables, int]:
-    # A blank run-length mask is the empty mask, an answer: those rows stay.
-    cols = [c for c in targets.train_target_columns if not answers.are_run_lengths(t.train[c])]
+    # A blank run-length mask is the empty mask, a blank box string no box: answers, those rows stay.
+    cols = [
+        c for c in targets.train_target_columns
+        if not answers.are_run_lengths(t.train[c]) and not box_rows.are_box_strings(t.train[c], allow_empty=True)
+    ]  # fmt: skip
     if not cols:
         return t, 0
     empty = answers.unanswered(t.train, cols)
@@ -279,6 +289,8 @@ def _metric(
     elif named is not None:
         named = _box_evaluator(named, sample, targets)
         metric, source = _fit(fit_to_problem(named, problem), problem, targets), INFERRED
+    elif problem is ProblemType.TEXT and _boxes_asked(sample, targets):
+        metric, source = _box_evaluator("box_map_voc", sample, targets), DEFAULT  # boxes are scored as boxes
     elif problem is ProblemType.TEXT:
         metric, source = "accuracy", DEFAULT
     else:
@@ -286,6 +298,11 @@ def _metric(
     sources["metric"] = source
     sources["lower_is_better"] = ov.source("lower_is_better", source)
     return metric, ov.get("lower_is_better", get_metric(metric).lower_is_better)
+
+
+def _boxes_asked(sample: pd.DataFrame | None, targets: infer.Targets) -> bool:
+    column = targets.target_columns[0]
+    return sample is not None and column in sample.columns and box_rows.are_box_strings(sample[column])
 
 
 def _box_evaluator(named: str, sample: pd.DataFrame | None, targets: infer.Targets) -> str:

@@ -3,7 +3,8 @@
 A task folder holds a description, a training and a test table, a sample submission and perhaps
 other files and folders (per-row files, images, side tables). Tables may be CSV, TSV, JSON, JSON
 lines or parquet, each possibly zipped (train.csv.zip, or train.zip holding train.csv) or
-compressed (.gz, .bz2, .xz).
+compressed (.gz, .bz2, .xz), or BSON (one row per document: its text, numbers and bools; the
+pictures it holds are the row's files, listed as "train.bson/<_id>.jpg").
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from mlestar.errors import TaskError
-from mlestar.task import large
+from mlestar.task import documents, large
 
 DESCRIPTION_NAMES = ("description.md", "description.txt", "readme.md", "readme.txt")
-TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json", "txt")
+TABLE_FORMATS = ("parquet", "pq", "csv", "tsv", "jsonl", "ndjson", "json", "txt", "bson")
 """Preferred first when the same table comes in several formats."""
 COMPRESSIONS = ("zip", "gz", "bz2", "xz", "7z")
 ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".7z")
@@ -213,6 +214,8 @@ def read_table(
 def read_columns(path: Path) -> list[str] | None:
     """The column names of a table without reading its rows (None for JSON, which has no header)."""
     table = table_file(path)
+    if table is not None and table.fmt == "bson" and table.member is None:
+        return _bson_columns(path)
     if table is None or table.fmt not in ("csv", "tsv", "parquet"):
         return None
     try:
@@ -229,6 +232,25 @@ def read_columns(path: Path) -> list[str] | None:
         ]
     except Exception:  # the full read reports the problem properly
         return None
+
+
+def _bson_columns(path: Path) -> list[str] | None:
+    """The first document's text, number and bool fields."""
+    try:
+        with path.open("rb") as handle:
+            first = next((doc for _, doc in documents.iter_documents(handle)), None)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return list(documents.scalar_fields(first)) if first is not None else None
+
+
+def _read_bson(path: Path) -> pd.DataFrame:
+    """One row per document: its top-level text, numbers and bools (pictures stay in the file)."""
+    with path.open("rb") as handle:
+        rows = [documents.scalar_fields(doc) for _, doc in documents.iter_documents(handle)]
+    if not rows:
+        raise TaskError(f"expected documents in {path.name}, found an empty BSON file")
+    return pd.DataFrame.from_records(rows)
 
 
 def _member_bytes(table: TableFile) -> bytes:
@@ -267,6 +289,8 @@ class Limit:
 
 def _read(table: TableFile, id_column: str | None, limit: Limit = Limit()) -> tuple[pd.DataFrame, str]:
     # Plain and compressed files go to pandas by path (no copy in memory); a zip member is read out.
+    if table.fmt == "bson" and table.member is None:
+        return _read_bson(table.path), "utf-8"
     head = _head_bytes(table, _SNIFF_BYTES)
     if not head.strip():
         raise TaskError(f"expected a table with a header row in {table.path.name}, found an empty file")
@@ -397,12 +421,13 @@ def listing_of(task_dir: Path, limit: int = 200_000) -> list[str]:
         if not path.is_file() or path.name.startswith("."):
             continue
         rel = str(path.relative_to(task_dir))
-        out += [f"{rel}/{m}" for m in archive_members(path)] or [rel]
+        out += [f"{rel}/{m}" for m in archive_members(path, limit - len(out))] or [rel]
     return out
 
 
-def archive_members(path: Path) -> list[str]:
-    """The files inside a zip, tar or 7z archive (empty for other files and single tables)."""
+def archive_members(path: Path, limit: int = 200_000) -> list[str]:
+    """The files inside a zip, tar or 7z archive, and the pictures of a BSON file's documents
+    ("<_id>.jpg", up to limit); empty for other files and single tables."""
     name = path.name.lower()
     try:
         if name.endswith(".zip") and table_file(path) is None:
@@ -413,6 +438,8 @@ def archive_members(path: Path) -> list[str]:
 
             with tarfile.open(path) as tf:
                 return [m.name for m in tf.getmembers() if m.isfile()]
+        if name.endswith(documents.BSON_SUFFIX):
+            return list(documents.picture_members(path, limit))
         if name.endswith(".7z") and table_file(path) is None:
             import py7zr
 

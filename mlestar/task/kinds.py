@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.metrics import get_metric
-from mlestar.task import answers, files
+from mlestar.task import answers, box_rows, files
 from mlestar.task.rows import PIXEL_FILES
 from mlestar.task.spec import ProblemType, TaskSpec
 from mlestar.task.tables import TaskTables
@@ -59,6 +59,11 @@ def row_files(task_dir: Path, t: TaskTables, id_column: str | None) -> tuple[dic
     )
     suffix = PurePosixPath(example).suffix.lower()
     return ({"train": train_t, "test": test_t, "kind": KIND_OF_SUFFIX.get(suffix, "files")},)
+
+
+def templates_in(listing: list[str], rows: pd.DataFrame, key_column: str) -> list[str]:
+    """The templates most of the first rows' files among `listing` fit, best first."""
+    return _templates(_PathIndex(listing), rows.head(_SAMPLE_KEYS), key_column)
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}\[\]]+)(?:\[(\d+)\]|\[:(\d+)\])?\}")
@@ -112,7 +117,9 @@ def _templates(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> list[s
     need = max(1, int(0.8 * len(rows)))
     plain: Counter[str] = Counter()
     named: Counter[str] = Counter()
-    for _, row in rows.iterrows():
+    for _, row in rows.astype(
+        object
+    ).iterrows():  # as object: an int key beside a float column stays "7", not "7.0"
         key, values = str(row[key_column]), _values(row, key_column)
         keyed = {_with_key(path, key) for path in index.by_part.get(key, ())}
         plain.update(keyed)
@@ -252,6 +259,8 @@ def _text_baseline(spec: TaskSpec, t: TaskTables) -> str:
         # Nothing to learn from: the sample's own answers are in the grader's spelling; "empty" when
         # the sample itself spells answers as empty.
         return "empty" if placeholder.isin(["", "-", "nan"]).any() else "sample"
+    if placeholder is not None and "box" in spec.metric and box_rows.are_box_strings(placeholder):
+        return "sample"  # the sample's box is its "nothing found", an answer the grader scores
     numbers = placeholder is not None and placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5
     if numbers and any(w in spec.metric for w in _REGION_WORDS):
         return "empty"  # run-length masks or boxes: "nothing found" is a valid answer

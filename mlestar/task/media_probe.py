@@ -3,6 +3,7 @@ are and how many channels they have, how long the clips are (engineers pick size
 
 from __future__ import annotations
 
+import functools
 import io
 import statistics
 import tarfile
@@ -12,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlestar.task import documents
 from mlestar.task.kinds import fill_template
 
 SAMPLE = 12
@@ -48,11 +50,18 @@ def describe(
 
 
 def read_file(task_dir: Path, relative: str) -> bytes | None:
-    """A file of the task, also a member of a zip or tar archive on the way ("train.zip/1.jpg")."""
+    """A file of the task, also a member of a zip or tar archive on the way ("train.zip/1.jpg"),
+    or a BSON document's first picture ("train.bson/<_id>.jpg")."""
     parts = relative.split("/")
     for i in range(1, len(parts)):
         archive = task_dir.joinpath(*parts[:i])
         member = "/".join(parts[i:])
+        if archive.is_file() and archive.name.lower().endswith(documents.BSON_SUFFIX):
+            offsets = _bson_offsets(archive)
+            if member not in offsets:
+                return None
+            with archive.open("rb") as stream:
+                return documents.first_picture(documents.read_document(stream, offsets[member]))
         if archive.is_file() and zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 return zf.read(member) if member in zf.namelist() else None
@@ -65,6 +74,23 @@ def read_file(task_dir: Path, relative: str) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
+@functools.lru_cache(maxsize=4)
+def _bson_offsets(path: Path) -> dict[str, int]:
+    """Where each document's picture is (one pass over the file for all the rows probed)."""
+    return documents.picture_members(path)
+
+
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) of a picture file; None when Pillow cannot open it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size[1], image.size[0]
+    except (UnidentifiedImageError, OSError):
+        return None
+
+
 def _pictures(datas: list[bytes]) -> dict[str, float]:
     from PIL import Image, UnidentifiedImageError
 
@@ -74,6 +100,9 @@ def _pictures(datas: list[bytes]) -> dict[str, float]:
             with Image.open(io.BytesIO(data)) as image:
                 sizes.append((*image.size, len(image.getbands())))
         except (UnidentifiedImageError, OSError):
+            array = _array_shape(data)  # a picture kept as a numeric array (height, width, bands)
+            if array is not None:
+                sizes.append(array)
             continue  # a TIFF Pillow cannot open: the script reads it with tifffile
     if not sizes:
         return {}
@@ -81,6 +110,17 @@ def _pictures(datas: list[bytes]) -> dict[str, float]:
         key: float(statistics.median(s[i] for s in sizes))
         for i, key in enumerate(("width", "height", "channels"))
     }
+
+
+def _array_shape(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, bands) of a .npy array of two or three axes; None for other data."""
+    import numpy as np
+
+    try:
+        shape = np.load(io.BytesIO(data), allow_pickle=False).shape
+    except (ValueError, OSError):
+        return None
+    return (shape[1], shape[0], shape[2] if len(shape) == 3 else 1) if len(shape) in (2, 3) else None
 
 
 def _clips(datas: list[bytes]) -> dict[str, float]:

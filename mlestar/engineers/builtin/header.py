@@ -68,8 +68,7 @@ def _constants(profile: ProfileView, seed: int) -> str:
         f'SEED = int(os.environ.get("{contract.ENV_SEED}", "{seed}"))',
         f'THREADS = int(os.environ.get("{contract.ENV_THREADS}", "1"))',
         f'SAVE_MODEL = os.environ.get("{contract.ENV_SAVE_MODEL}") == "1"',
-        f"N_OUTPUTS = {profile.n_outputs}",
-        f'"""Predicted per row: {output}."""',
+        f"N_OUTPUTS = {profile.n_outputs}  # predicted per row: {output}",
     ]
     if not profile.numbers_by_rule:  # else the features block names them by the rule (see features.py)
         lines += [

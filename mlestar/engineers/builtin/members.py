@@ -183,7 +183,7 @@ def _wrap_call(expression: str, indent: int, head: int) -> str:
 
 
 def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: str) -> str:
-    lines = []
+    lines, mixed = [], helpers.mixed_boosting(cards)
     for member, card in zip(spec.members, cards, strict=True):
         settings = member.constant
         if spec.tunes(member, card, problem_type) and spec.frozen:
@@ -193,7 +193,7 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: st
             # Tuning fits one seed: the seed bag would triple every trial for little information.
             single = spec.with_(options=tuple(o for o in spec.options if o != "seed_bagging"))
             inputs = ", inputs" if "inputs" in _expression(card, role, "s") else ""
-            build = helpers.wrap(f"{member.name}_model(s{inputs})", single, card, problem_type)
+            build = helpers.wrap(f"{member.name}_model(s{inputs})", single, card, problem_type, mixed)
             lines.append(
                 f'    {member.name}_settings = tuned_settings(\n        "{member.name}", {settings}, {settings}_SPACE, '
                 f'lambda s: {build}, inputs["{card.view}"], target, folds,\n    )'
@@ -202,8 +202,12 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: st
         else:
             estimator = _expression(card, role, settings)
         head = f"    {member.name} = "
+        whole = helpers.wrap(estimator, spec, card, problem_type, mixed)
+        if len(head) + len(whole) <= WIDTH:  # the estimator in its wrappers, on one line
+            lines.append(head + whole)
+            continue
         lines.append(head + _wrap_call(estimator, 4, len(head) - 4))
-        wrapped = helpers.wrap(member.name, spec, card, problem_type)
+        wrapped = helpers.wrap(member.name, spec, card, problem_type, mixed)
         if wrapped != member.name:
             lines.append(f"    {member.name} = {wrapped}")
     entries = ", ".join(

@@ -43,9 +43,12 @@ def applies(option: str, card: Card, problem_type: str) -> bool:
     return False
 
 
-def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str) -> str:
+def wrap(expression: str, spec: ModelSpec, card: Card, problem_type: str, mixed: bool = False) -> str:
+    """The member's estimator in its option wrappers; `mixed`: the block boosts with several
+    libraries, so EarlyStopped is told which one this member's is."""
     if card.boosting:
-        expression = f'EarlyStopped({expression}, "{card.boosting}")'
+        flavour = f', "{card.boosting}"' if mixed else ""
+        expression = f"EarlyStopped({expression}{flavour})"
     if spec.has("seed_bagging") and applies("seed_bagging", card, problem_type):
         expression = f'SeedBag({expression}, "{card.seed_param}")'
     if spec.has("target_encoding") and applies("target_encoding", card, problem_type):
@@ -63,6 +66,11 @@ def _users(option: str, spec: ModelSpec, cards: list[Card], problem_type: str) -
 
 def _boosted(cards: list[Card]) -> list[Card]:
     return [c for c in cards if c.boosting]
+
+
+def mixed_boosting(cards: list[Card]) -> bool:
+    """Whether members boost with more than one library (EarlyStopped then takes a flavour)."""
+    return len({c.boosting for c in _boosted(cards)}) > 1
 
 
 def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
@@ -116,52 +124,71 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
     return out
 
 
+_PROBES = {
+    "lightgbm": (
+        "probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=[early_stopping(PATIENCE, verbose=False)])",
+        "probe.best_iteration_",
+    ),
+    "xgboost": (
+        "probe.set_params(early_stopping_rounds=PATIENCE).fit(x_fit, y_fit, eval_set=[watched], verbose=False)",
+        "probe.best_iteration + 1",
+    ),
+    "catboost": (
+        "probe.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)",
+        "probe.get_best_iteration() + 1",
+    ),
+}
+"""Per boosting library: the probe's fit on the unwatched rows, and the best round it found."""
+
+
 def _early_stopping(flavours: list[str]) -> str:
-    fits = {
-        "lightgbm": "            probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=[early_stopping(PATIENCE, verbose=False)])\n"
-        "            self.rounds_ = probe.best_iteration_\n",
-        "xgboost": "            probe.set_params(early_stopping_rounds=PATIENCE)\n"
-        "            probe.fit(x_fit, y_fit, eval_set=[watched], verbose=False)\n"
-        "            self.rounds_ = probe.best_iteration + 1\n",
-        "catboost": "            probe.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)\n"
-        "            self.rounds_ = probe.get_best_iteration() + 1\n",
-    }
-    branches = ""
-    for i, flavour in enumerate(flavours):
-        if len(flavours) == 1:
-            branches = fits[flavour].replace("            ", "        ")
-            break
-        branches += f'        {"if" if i == 0 else "elif"} self.flavour == "{flavour}":\n' + fits[flavour]
-    names = {"iterations" if f == "catboost" else "n_estimators" for f in flavours}
+    """EarlyStopped for these libraries: one needs no flavour argument, several branch on it."""
+    if len(flavours) == 1:
+        fit, rounds = _PROBES[flavours[0]]
+        probe = f"        {fit}\n        self.rounds_ = {rounds}\n"
+        init = "    def __init__(self, model: Any) -> None:\n        self.model = model\n"
+    else:
+        probe = "".join(
+            f'        {"if" if i == 0 else "elif"} self.flavour == "{f}":\n'
+            f"            {_PROBES[f][0]}\n            self.rounds_ = {_PROBES[f][1]}\n"
+            for i, f in enumerate(flavours)
+        )
+        init = (
+            "    def __init__(self, model: Any, flavour: str) -> None:\n"
+            "        self.model, self.flavour = model, flavour\n"
+        )
+    counts = {"iterations" if f == "catboost" else "n_estimators" for f in flavours}
     # The setting that counts rounds: CatBoost calls it iterations.
     count = (
-        f'"{names.pop()}"'
-        if len(names) == 1
+        f'"{counts.pop()}"'
+        if len(counts) == 1
         else '"iterations" if self.flavour == "catboost" else "n_estimators"'
     )
-    return _EARLY_STOPPED.replace("FIT_BRANCHES\n", branches).replace("COUNT", count)
+    return _EARLY_STOPPED.replace("INIT\n", init).replace("PROBE\n", probe).replace("COUNT", count)
 
 
-_EARLY_STOPPED = '''WATCH_EVERY, PATIENCE = 10, 100
-"""Boosting watches every WATCH_EVERY-th of its rows and stops PATIENCE rounds after their best."""
+_EARLY_STOPPED = '''PATIENCE, WATCH_EVERY = 100, 10  # rounds stop PATIENCE after the best on every WATCH_EVERY-th row
 
 
 class EarlyStopped(BaseEstimator):
-    """Boosting that chooses its number of rounds from the data: fitted on most of its rows while the
-    watched rest score each round; their best round (rounds_), a tenth more for a tenth more rows, is
-    then fitted on every row."""
+    """Boosting that picks its rounds (rounds_) on watched rows, every WATCH_EVERY-th in order of the
+    answer, then refits on every row with a tenth more rounds for a tenth more rows."""
 
-    def __init__(self, model: Any, flavour: str) -> None:
-        self.model, self.flavour = model, flavour
+INIT
 
     def fit(self, x: Any, y: np.ndarray) -> EarlyStopped:
-        watch = watched_rows(y, is_classifier(self.model))
+        order = np.random.default_rng(SEED).permutation(len(y))  # rows with the same answer: a seeded order
+        watch = np.zeros(len(y), dtype=bool)
+        watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
+        if is_classifier(self.model):  # a class's only row is never watched: every class is fitted
+            values, counts = np.unique(y, return_counts=True)
+            watch &= np.isin(y, values[counts > 1])
         fit_rows, watch_rows = np.flatnonzero(~watch), np.flatnonzero(watch)
         x_fit, y_fit, watched = take(x, fit_rows), y[fit_rows], (take(x, watch_rows), y[watch_rows])
         probe = copy.deepcopy(self.model)
-FIT_BRANCHES
-        count = COUNT
-        self.model_ = copy.deepcopy(self.model).set_params(**{count: int(self.rounds_ * 1.1) + 1}).fit(x, y)
+PROBE
+        rounds = {COUNT: int(self.rounds_ * 1.1) + 1}
+        self.model_ = copy.deepcopy(self.model).set_params(**rounds).fit(x, y)
         self.classes_ = getattr(self.model_, "classes_", None)
         return self
 
@@ -170,18 +197,6 @@ FIT_BRANCHES
 
     def predict_proba(self, x: Any) -> np.ndarray:
         return self.model_.predict_proba(x)
-
-
-def watched_rows(y: np.ndarray, by_class: bool) -> np.ndarray:
-    """Every WATCH_EVERY-th row in order of the answer (ties shuffled by SEED): the watched rows span
-    its values or its classes. A class of one row is never watched, so every class is fitted."""
-    order = np.random.default_rng(SEED).permutation(len(y))
-    watch = np.zeros(len(y), dtype=bool)
-    watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
-    if by_class:
-        values, counts = np.unique(y, return_counts=True)
-        watch &= np.isin(y, values[counts > 1])
-    return watch
 '''
 
 

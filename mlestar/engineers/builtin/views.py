@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mlestar import syntax
 from mlestar.engineers.builtin.profile_view import ProfileView
+from mlestar.engineers.builtin.pysrc import WIDTH
 
 VIEW_ORDER = ("trees", "native", "linear", "scaled", "words", "chars")
 TABLE_VIEWS = ("trees", "native", "linear", "scaled")
@@ -78,8 +79,8 @@ def render_preprocess(views: tuple[str, ...], options: ViewOptions, profile: Pro
     """The whole preprocess block for these views (in canonical order)."""
     views = tuple(v for v in VIEW_ORDER if v in views)
     shape = _Shape.of(profile)
-    if views == ("trees",) and shape.plain_numbers:
-        return _IDENTITY
+    if views in (("trees",), ("native",)) and shape.plain_numbers:
+        return _identity(views[0])
     opening = "# Views: " + "; ".join(_title(v, shape.categories) for v in views) + "."
     parts = [opening + "\n" + _imports(views, options, shape)]
     parts.append(_constants(views, options, shape))
@@ -145,12 +146,19 @@ def _rare(options: ViewOptions, keyword: str) -> str:
     return f", {keyword}=RARE_MIN_COUNT" if options.rare_min_count else ""
 
 
-_IDENTITY = """# Views: trees (the numbers as they are: trees handle gaps and scales).
+def _identity(view: str) -> str:
+    """One tree view of a table of plain numbers: the feature table as it is (CatBoost still asks
+    which columns are categories: none)."""
+    reader, categories = "trees handle", ""
+    if view == "native":
+        reader = "CatBoost handles"
+        categories = _columns(_Shape(False, False, True), native=True).split("\n\n\n")[1] + "\n\n"
+    return f"""# Views: {view} (the numbers as they are: {reader} gaps and scales).
 from sklearn.preprocessing import FunctionTransformer
 
 
-def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
-    return {"trees": FunctionTransformer()}, {"trees": x_train}, {"trees": x_test}
+{categories}def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    return {{"{view}": FunctionTransformer()}}, {{"{view}": x_train}}, {{"{view}": x_test}}
 """
 
 
@@ -158,11 +166,11 @@ def _trees(options: ViewOptions, shape: _Shape) -> str:
     steps = '[("num", "passthrough", numeric_columns)]'
     codes = ""
     if shape.categories:
-        codes = (
-            "    codes = OrdinalEncoder(\n"
-            '        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1'
-            f"{_rare(options, 'min_frequency')}\n    )\n"
-        )
+        settings = 'handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1'
+        settings += _rare(options, "min_frequency")
+        codes = f"    codes = OrdinalEncoder({settings})\n"
+        if len(codes) > WIDTH + 1:
+            codes = f"    codes = OrdinalEncoder(\n        {settings}\n    )\n"
         steps = '[("num", "passthrough", numeric_columns), ("cat", codes, category_columns)]'
     doc = "Numbers as they are (trees handle gaps)" + (
         "; categories as integer codes (-1: missing or unseen)." if shape.categories else "."
@@ -355,8 +363,9 @@ def cached_fit(view: Any, frame: pd.DataFrame, most_mb: int = 512) -> tuple[Any,
 
 def read_views(block: str) -> tuple[str, ...]:
     """The views a preprocess block defines."""
-    if '{"trees": FunctionTransformer()}' in block:  # the identity (also as older scripts spell it)
-        return ("trees",)
+    for view in ("trees", "native"):
+        if f'{{"{view}": FunctionTransformer()}}' in block:  # the identity (also as older scripts spell it)
+            return (view,)
     return tuple(v for v in VIEW_ORDER if f"def {v}_view(" in block)
 
 

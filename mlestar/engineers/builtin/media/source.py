@@ -13,8 +13,11 @@ from pathlib import Path
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables")
+MODULES = ("documents", "rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables", "boxes")
 """Kit modules in the order their definitions appear in a script."""
+SHARED = {"documents": "mlestar.task.documents"}
+"""Modules intake shares with the kit (standard library only, importing nothing from mlestar):
+copied from their own place, and a kit module's import of them is left out of the script."""
 HEADER_NAMES = frozenset({"np", "pd", "Path", "Any", "os", "time", "copy"})
 """Names every built-in script's header imports: never imported again in a block."""
 
@@ -78,10 +81,16 @@ def _kit() -> tuple[dict[str, Definition], dict[str, str]]:
     defined: dict[str, Definition] = {}
     imports: dict[str, str] = {}
     for module in MODULES:
-        path = KIT / f"{module}.py"
+        path = _module_path(module)
         if path.is_file():
             _read_module(module, path.read_text(), defined, imports)
     return defined, imports
+
+
+def _module_path(module: str) -> Path:
+    if module in SHARED:
+        return Path(__file__).parents[3].joinpath(*SHARED[module].split(".")[1:]).with_suffix(".py")
+    return KIT / f"{module}.py"
 
 
 def _read_module(module: str, source: str, defined: dict[str, Definition], imports: dict[str, str]) -> None:
@@ -123,7 +132,7 @@ def _bound(node: ast.stmt) -> list[str]:
 
 def _read_import(node: ast.Import | ast.ImportFrom, imports: dict[str, str]) -> None:
     if isinstance(node, ast.ImportFrom):
-        if node.level or node.module == "__future__":
+        if node.level or node.module == "__future__" or node.module in SHARED.values():
             return  # kit modules importing each other: one namespace in the script
         for alias in node.names:
             name = alias.asname or alias.name

@@ -4,6 +4,7 @@ threshold chosen for the task's metric. Copied into mask scripts like the rest o
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,23 @@ EMPTY_MARKS = ("", "-", "nan")
 def read_greys(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> list[np.ndarray | None]:
     """Each row's picture in grey floats, full size (None where the row has no picture)."""
     paths = row_paths(entry, frame, split, ID_COLUMN)
-    rows = decoded_rows(paths, lambda data, path: grey_image(data), lambda grey: {"grey": grey})
+    rows = decoded_rows(paths, grey_picture, lambda grey: {"grey": grey})
     return [None if row is None else row["grey"] for row in rows]
+
+
+def grey_picture(data: bytes, path: str) -> np.ndarray:
+    """A picture file in grey floats in [0, 1]; a numeric array (.npy: height x width, or with
+    bands or time steps on a third axis, averaged over them) scaled by its own 1st to 99th
+    percentile (such arrays hold physical values: temperatures, reflectances)."""
+    if not path.lower().endswith(".npy"):
+        return grey_image(data)
+    array = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
+    if array.ndim == 3:
+        array = array.mean(axis=2)
+    if array.ndim != 2:
+        raise ValueError(f"expected a picture of 2 or 3 axes in {path}, found the shape {array.shape}")
+    low, high = np.nanpercentile(array, (1, 99))
+    return np.nan_to_num(np.clip((array - low) / max(float(high - low), 1e-6), 0, 1)).astype(np.float32)
 
 
 def run_pairs(text: str) -> tuple[np.ndarray, np.ndarray]:

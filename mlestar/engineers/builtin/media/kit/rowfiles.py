@@ -1,5 +1,6 @@
-"""Reading each row's own files: paths from templates, members of zip and tar archives, a pool of
-threads within the script's allowance, and a cache of computed features shared by a run's attempts."""
+"""Reading each row's own files: paths from templates, members of zip, tar and 7z archives and of
+BSON files (a document's first picture), a pool of threads within the script's allowance, and a
+cache of computed features shared by a run's attempts."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z")
+from mlestar.task.documents import first_picture, picture_members, read_document
+
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".bson")
 SHARED_CACHE = Path("input") / "cache"
 """Features other attempts of this run computed (read-only; the harness fills it)."""
 OWN_CACHE = Path("cache")
@@ -64,6 +67,8 @@ class FileReader:
                 return handle.read(member) if member in members else None
             if isinstance(handle, Unpacked):
                 return (handle.root / member).read_bytes() if member in members else None
+            if archive.lower().endswith(".bson"):
+                return first_picture(read_document(handle, members[member])) if member in members else None
             found = members.get(member)
             extracted = handle.extractfile(found) if found is not None else None
             return extracted.read() if extracted is not None else None
@@ -72,11 +77,15 @@ class FileReader:
         with self.lock:
             if archive not in self.archives:
                 path = self.root / archive
+                members: dict[str, Any]
                 if archive.lower().endswith(".zip"):
                     handle: Any = zipfile.ZipFile(path)
                     members = dict.fromkeys(handle.namelist())
                 elif archive.lower().endswith(".7z"):
                     handle, members = unpacked_7z(path)
+                elif archive.lower().endswith(".bson"):
+                    members = dict(picture_members(path))  # "<_id>.jpg": the document's offset
+                    handle = open(path, "rb")  # noqa: SIM115 (kept open: documents are read on demand)
                 else:
                     handle = tarfile.open(path)  # noqa: SIM115 (kept open: members are read on demand)
                     members = {m.name.removeprefix("./"): m for m in handle.getmembers() if m.isfile()}
