@@ -11,7 +11,7 @@ the stage's deadline; attempt ids name what they are, so a resumed run takes the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING
@@ -41,29 +41,32 @@ def seed_variant(script: str, seed: int) -> str | None:
 
 def widen(search: Search) -> None:
     while True:
-        jobs = next_jobs(search)
+        jobs = next_jobs(search, fits=partial(_fits, search))
         if not jobs:
-            return
-        expected = max(_expected_s(search, att) for att, _ in jobs)
-        if not search.budget.may_start(Stage.WIDEN, expected):
             return
         nodes = search.attempts.run_batch(jobs, stage=Stage.WIDEN)
         if all(n.status == Status.SKIPPED for n in nodes):
             return
 
 
-def next_jobs(search: Search) -> list[Job]:
+def next_jobs(search: Search, fits: Callable[[Attempt], bool] = lambda att: True) -> list[Job]:
     """The next batch: new drafts and seed variants taken in turn, as many as run at once, and no
-    more than --max-nodes leaves (so which job gets the last script never depends on timing)."""
+    more than --max-nodes leaves (so which job gets the last script never depends on timing).
+    A job that does not `fit` the time left is passed over, not waited for: a slow draft must not
+    keep the cheaper ones behind it (a seed variant, a faster family) from the time."""
     left = search.budget.nodes_left()
     jobs = search.attempts.jobs
     size = jobs if left is None else min(jobs, left)
     batch: list[Job] = []
     for pair in zip_longest(_more_drafts(search), _more_seeds(search)):
-        batch.extend(job for job in pair if job is not None)
+        batch.extend(job for job in pair if job is not None and fits(job[0]))
         if len(batch) >= size:
             break
     return batch[:size]
+
+
+def _fits(search: Search, att: Attempt) -> bool:
+    return search.budget.may_start(Stage.WIDEN, _expected_s(search, att))
 
 
 def _more_drafts(search: Search) -> Iterator[Job]:
