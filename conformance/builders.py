@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from conformance import band_replica, bson_replica, writers
+from conformance.box_builders import box_rows
 from conformance.columns import WORDS
 
 Builder = Callable[[dict[str, Any], Path, np.random.Generator], pd.DataFrame]
@@ -422,5 +423,5 @@ BUILDERS: dict[str, Builder] = {
     "patient_weeks": patient_weeks, "wide_to_long": wide_to_long, "grouped_rows": grouped_rows,
     "trips": trips, "positions": positions, "answer_pairs": answer_pairs, "tokens": tokens,
     "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus,
-    "products": bson_replica.products, "records": band_replica.records,
+    "products": bson_replica.products, "records": band_replica.records, "box_rows": box_rows,
 }  # fmt: skip

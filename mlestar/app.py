@@ -1,7 +1,7 @@
 """Starting, resuming and driving a run: the glue between the CLI and the search.
 
-A new run folder is built under a temporary name and renamed into place only when the task has
-been read and its data prepared, so bad input never leaves a half-written run folder behind.
+A new run folder is laid out by lay_out.py (renamed into place only when complete); a run is driven
+from its folder, so a new run and a resumed one take the same path.
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from importlib import metadata
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mlestar import splits
-from mlestar.config import RunConfig, config_from_json, config_to_json
+from mlestar.after_first_script import AfterFirstScript
+from mlestar.config import RunConfig, config_from_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
 from mlestar.execution.base import Executor
@@ -32,36 +31,21 @@ from mlestar.hardware import Hardware, resolve_device
 from mlestar.journal import Journal, drop_torn_tail
 from mlestar.journal.events import (
     HardwareSeen,
-    InputsHashed,
     ReportWritten,
     RunFinished,
     RunStarted,
     SandboxChosen,
     SessionStarted,
 )
+from mlestar.lay_out import read_and_lay_out
 from mlestar.metrics import get_metric
-from mlestar.monitoring.schema import write_schema
-from mlestar.prepare import hash_task_files, prepare_run_data
+from mlestar.monitoring.schema import SCHEMA_FILE, load_schema
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
 from mlestar.search.harness import Harness
 from mlestar.search.progress import Progress
 from mlestar.search.stages import Search
-from mlestar.task.load import TaskTables, load_task_tables
 from mlestar.task.spec import TaskSpec
-
-_VERSIONED = (
-    "mlestar",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost-cpu",
-    "catboost",
-    "optuna",
-    "scipy",
-    "pyarrow",
-)
 
 
 def start_run(
@@ -86,24 +70,11 @@ def start_run(
     # The fork server imports the scripts' libraries in its own process while this one reads the task.
     executor = _started(executor) if executor is not None else _executor(config)
     try:
-        _read_and_lay_out(config, layout, began)
+        schema = read_and_lay_out(config, layout, began)
     except BaseException:
         executor.close()
         raise
-    return drive(layout, llm, engineer, hardware, executor=executor)
-
-
-def _read_and_lay_out(config: RunConfig, layout: RunLayout, began: float) -> None:
-    """The task read and the run folder laid out whole, or no folder at all (a staging folder is
-    renamed into place only when complete)."""
-    spec, tables = load_task_tables(config.task_dir, dict(config.overrides))
-    staging = layout.root.with_name(f".{layout.root.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        _lay_out(config.with_run_dir(layout.root), spec, tables, RunLayout(staging), began)
-        os.replace(staging, layout.root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
 
 
 def resume_run(
@@ -123,7 +94,9 @@ def resume_run(
     journal = Journal(layout.root)
     if journal.has(RunFinished):
         raise RunFolderError(f"the run in {run_dir} has already finished; expected an interrupted run")
-    return drive(layout, llm, engineer, hardware, executor=executor)
+    # A run stopped before its first script has no schema yet: written from its data folder.
+    schema = None if (layout.root / SCHEMA_FILE).is_file() else partial(load_schema, layout.root)
+    return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
 
 
 def _refuse_existing(root: Path) -> None:
@@ -133,59 +106,6 @@ def _refuse_existing(root: Path) -> None:
                 f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
             )
         raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
-
-
-def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: RunLayout, began: float) -> None:
-    staging.root.mkdir(parents=True)
-    search = config.search
-    rules = splits.rules_for(search, config.budget_s)
-    prepared = prepare_run_data(
-        spec,
-        tables,
-        staging,
-        search.n_folds,
-        config.seed,
-        search.subsample_rows,
-        config.group_column or spec.group_column,
-        rules,  # a flag, else task.yaml or what intake inferred
-    )
-    staging.config.write_text(json.dumps(config_to_json(config), indent=2))
-    spec.save(staging.task)
-    write_schema(spec, tables.train, tables.test, staging.root)
-    _write_profile(spec, tables, staging)
-    files = hash_task_files(spec.task_dir)
-    journal = Journal(staging.root)
-    journal.record(
-        RunStarted(
-            prepare_s=time.time() - began,
-            config=config_to_json(config),
-            task=spec.to_json(),
-            engineer=config.engineer,
-            versions=_versions(),
-            n_train=prepared.n_train,
-            n_test=prepared.n_test,
-            subsampled=prepared.subsampled,
-            validation=prepared.validation,
-        )
-    )
-    journal.record(InputsHashed(files=files, data=prepared.data_hashes))
-
-
-def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
-    from mlestar.task.profile import profile_task
-
-    profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
-    (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in _VERSIONED:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 @contextmanager
@@ -241,9 +161,12 @@ def drive(
     hardware: Hardware | None = None,
     *,
     executor: Executor | None = None,
+    after_first_script: Callable[[], object] | None = None,
 ) -> Outcome:
     """Drive a laid-out run to its end. `llm` is the LLMSettings built at the CLI edge, if any;
-    `hardware` what the CLI detected this session (None: this machine's cores, no GPU).
+    `hardware` what the CLI detected this session (None: this machine's cores, no GPU);
+    `after_first_script` is work done beside the scripts once the first one started, before the
+    hand-over.
 
     `executor` (None: the one the config names) is started in the background (starting one twice
     is harmless) and closed when the run ends, as the run's own would be: the run owns the executor
@@ -257,6 +180,11 @@ def drive(
         drop_torn_tail(layout.journal)
         journal = Journal(layout.root)
         spent = spent_seconds(journal)
+        later = (
+            AfterFirstScript(journal, after_first_script, "after-first-script")
+            if after_first_script
+            else None
+        )
         journal.record(SessionStarted(pid=os.getpid()))
         # A resume may be on another machine.
         journal.record(HardwareSeen(device=config.device, **hardware.to_json()))
@@ -268,7 +196,7 @@ def drive(
         try:
             engineer = engineer or make_engineer(config, layout, llm)
             outcome = _search_and_finish(
-                config, spec, layout, journal, spent, progress, executor, engineer, hardware
+                config, spec, layout, journal, spent, progress, executor, engineer, hardware, later
             )
             _write_report(layout, journal, progress)
             return outcome
@@ -282,7 +210,7 @@ def drive(
 
 
 def _search_and_finish(  # type: ignore[no-untyped-def]
-    config, spec, layout, journal, spent, progress, executor, engineer, hardware
+    config, spec, layout, journal, spent, progress, executor, engineer, hardware, later
 ) -> Outcome:
     nodes_run = sum(1 for n in journal.nodes.values() if n.result is not None)
     budget = Budget.plan(config.budget_s, spent, config.max_nodes, nodes_run)
@@ -313,9 +241,24 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         save_models=not config.refit_all,
     )
     search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
-    best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
+    with _one_thread():
+        best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
+    if later is not None and (error := later.wait()) is not None:
+        progress.note(f"work beside the scripts failed: {type(error).__name__}: {error}")
     # The final fit runs each script with the search's threads, so refits and stored predictions agree.
     return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """This process's numerical libraries on one thread while the search runs. The cores belong to
+    the scripts; the harness's own arithmetic (judging, computed ensembles) is small, and a BLAS or
+    OpenMP pool spinning beside busy scripts slows both (a stacker's fit took three times longer).
+    The hand-over combines with the pools as they were, as `python solution.py` does."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _warm(config: RunConfig) -> tuple[Any, ...]:

@@ -145,3 +145,14 @@ def test_the_answers_to_beat_are_the_mean_target_and_the_input(tmp_path):
     with pytest.raises(ValueError, match="expected ids <image>_<row>_<col>"):
         pd.DataFrame({"id": ["x"], "value": [0]}).to_csv(public / "sampleSubmission.csv", index=False)
         pa.answers(public, "mean")
+
+
+def test_autogluon_fits_a_row_sample_sized_to_its_budget():
+    assert tt.row_cap(100.0, per_second=250) == 25_000
+    assert tt.row_cap(1.0) == tt.MIN_CAPPED_ROWS  # never fewer rows than a fit needs
+    train = pd.DataFrame({"a": np.arange(1000), "value": np.arange(1000) % 7})
+    capped = tt.capped_rows(train, 300, seed=1)
+    assert len(capped) == 300 and capped["a"].is_unique and capped["a"].is_monotonic_increasing
+    assert capped.equals(tt.capped_rows(train, 300, seed=1))  # seeded
+    assert not capped.equals(tt.capped_rows(train, 300, seed=2))
+    assert tt.capped_rows(train, 5000, seed=1) is train  # under the cap: every row

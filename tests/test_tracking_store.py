@@ -351,3 +351,24 @@ def test_a_model_that_cannot_be_logged_is_reported_and_the_rest_is_sent(
 
 def _node(node_id: str, score: float, started: float, ended: float) -> Node:
     return build_node(node_id, plan="plan", score=score, started=started, ended=ended)
+
+
+def test_the_sender_maps_installed_packages_before_any_model_is_logged(
+    tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlflow's requirements check maps every installed distribution (seconds): the tracker has it
+    done when it starts sending, beside the scripts, not when the model is logged at the close."""
+    from mlflow.utils import requirements_utils
+
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(template_db, run_dir / "mlflow.db")
+    journal = Journal(run_dir)
+    tracker = MlflowTracker(None, run_dir, EXPERIMENT)
+    tracker.follow(journal)
+    journal.add(build_node("draft-0"))  # a script's node: sending starts
+    report = tracker.close(timeout_s=120)
+    assert report.logged == ("draft-0",) and report.model_uri is None
+    assert requirements_utils._MODULES_TO_PACKAGES is not None
+    assert "sklearn" in requirements_utils._MODULES_TO_PACKAGES

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mlestar.journal import Journal
+from mlestar.journal import Journal, Stage
+from mlestar.journal.events import AttemptStarted, SessionStarted, StageStarted
 from mlestar.tracking.backend import artifact_root, display_uri, is_transient, local_store_uri
 from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, normalize, run_key, safe_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.run_facts import RunFacts, engineer_model, parent_params
 from mlestar.tracking.scrub import MASK, Scrubber, looks_secret, secret_values
-from mlestar.tracking.sink import Backoff
+from mlestar.tracking.sink import Backoff, Item, MlflowTracker
 from tests.builders import build_node
 
 FAKE = "sk-test-FAKEKEY0123456789abcdef"
@@ -216,3 +217,43 @@ def test_old_final_events_whose_kind_was_overwritten_are_still_events() -> None:
     )
     assert normalize("node", {"kind": "node", "id": "a"}) == ("node", {"id": "a"})
     assert normalize("mystery", {"x": 1}) is None
+
+
+class _RecordingTracker(MlflowTracker):
+    """Sends nowhere: keeps what it would have sent, in order."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(None, run_dir, "toy", secrets=())
+        self.sent: list[str] = []
+
+    def _handle(self, item: Item) -> None:
+        kind, record = item
+        self.sent.append(record.get("name") or record.get("id") or kind)
+        if kind == "finish":
+            with self._cond:
+                self._stopped = True
+
+
+def test_sending_waits_for_the_first_script_then_sends_everything_in_order(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    tracker = _RecordingTracker(tmp_path)
+    tracker.follow(journal)
+    journal.record(SessionStarted(pid=1))
+    journal.record(StageStarted(stage=Stage.SCREEN))
+    assert not tracker.sending  # mlflow is not imported while the first script is being prepared
+    journal.record(AttemptStarted(node="screen-0", timeout_s=5.0))
+    assert tracker.sending
+    journal.add(build_node("screen-0", stage="screen"))
+    report = tracker.close(timeout_s=30.0)
+    assert tracker.sent == ["session_started", "stage_started", "attempt_started", "screen-0", "finish"]
+    assert report.not_logged == ()
+
+
+def test_a_run_with_no_script_is_still_sent_at_close(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    tracker = _RecordingTracker(tmp_path)
+    tracker.follow(journal)
+    journal.record(SessionStarted(pid=1))
+    assert not tracker.sending
+    tracker.close(timeout_s=30.0)
+    assert tracker.sent == ["session_started", "finish"]

@@ -40,6 +40,11 @@ PREDICT_S_PER_ROW = 1e-5
 pixel): AutoGluon's refitted trees predicted 5.8 million pixels in 7 s here, under load."""
 MAX_PREDICT_SHARE = 0.3
 LARGE_TEST_ROWS = 1_000_000
+ROWS_PER_FIT_SECOND = 250
+"""Training rows a bagged AutoML fit gets through per second of its fit budget on a row per pixel
+(11 columns, two cores, under load): at 200,000 rows and 156 s, AutoGluon's first family took 98 s
+for its eight folds, every fold stopped by the clock, and the run overran its 5-minute budget."""
+MIN_CAPPED_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,21 @@ def _pixel_tables(
     test = pf.prediction_rows(layout, pixels)
     test.insert(0, id_column, sample[id_column].to_numpy())
     return TaskTables(train, test, sample, id_column, pf.FEATURE_NAMES, targets, None, None)
+
+
+def row_cap(fit_seconds: float, per_second: float = ROWS_PER_FIT_SECOND) -> int:
+    """How many training rows a fit of this many seconds can use."""
+    return max(MIN_CAPPED_ROWS, int(fit_seconds * per_second))
+
+
+def capped_rows(train: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most cap rows: a seeded sample without replacement, in the table's order. The per-pixel
+    rows hold the same number of pixels from every picture, so a uniform sample keeps every
+    picture (every background) about equally."""
+    if len(train) <= cap:
+        return train
+    keep = np.sort(np.random.default_rng(seed).choice(len(train), cap, replace=False))
+    return train.iloc[keep]
 
 
 def prediction_kind(metric: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
@@ -222,15 +223,18 @@ class Finisher:
         if plan.kind == "script":
             return preds[0].test
         problem = self.spec.problem_type
-        return combine(
-            plan.kind,
-            [p.oof for p in preds],
-            [p.test for p in preds],
-            self.h.y,
-            list(plan.weights),
-            problem.is_classification,
-            problem is ProblemType.MULTICLASS,
-        )
+        # On the final fit's threads, as `python solution.py` runs it (a stacker's fit on more
+        # threads than that is no faster beside other work, and may differ in its last digits).
+        with threadpool_limits(limits=self.threads):
+            return combine(
+                plan.kind,
+                [p.oof for p in preds],
+                [p.test for p in preds],
+                self.h.y,
+                list(plan.weights),
+                problem.is_classification,
+                problem is ProblemType.MULTICLASS,
+            )
 
     def _model(self, plan: HandoverPlan, fits: dict[str, MemberFit]) -> str | None:
         sources = [fits[m].model_id for m in plan.members]

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mlestar import syntax
 from mlestar.contract import FILES_LINK, INPUT_DIR, OUTPUT_DIR, TEST_FILE, TEST_PRED_FILE
 from mlestar.handover import submission
 from mlestar.search import combine
@@ -106,7 +107,7 @@ def mapping_code() -> tuple[str, set[str]]:
     """(the source of to_submission_frame and every top-level name of submission.py it uses, in
     the module's order; the attributes of `spec` that code reads)."""
     source = inspect.getsource(submission)
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     named = {name: s for s in tree.body for name in _defined(s)}
     needed: set[str] = set()
     todo = [ENTRY, WRITER]

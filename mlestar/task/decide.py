@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, infer, kinds, layout, mask_files, reshape
+from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -102,6 +102,8 @@ def _long_train(ov: Overrides, t: TaskTables, keys: layout.Keys, built: dict[str
         return t
     wanted = _wanted(ov, t, keys)
     melted = reshape.melt_wide_answers(t, wanted[0], keys.id_column) if len(wanted) == 1 else None
+    if melted is None and len(wanted) == 1:
+        melted = box_rows.group_boxes(t, wanted[0], keys.id_column)  # one row per box: one per picture
     if melted is None:
         return t
     built["train"] = "; ".join(filter(None, (built.get("train"), melted[1])))
@@ -191,8 +193,11 @@ def _require(train: pd.DataFrame, columns: tuple[str, ...]) -> None:
 
 
 def _drop_unanswered(t: TaskTables, targets: infer.Targets) -> tuple[TaskTables, int]:
-    # A blank run-length mask is the empty mask, an answer: those rows stay.
-    cols = [c for c in targets.train_target_columns if not answers.are_run_lengths(t.train[c])]
+    # A blank run-length mask is the empty mask, a blank box string no box: answers, those rows stay.
+    cols = [
+        c for c in targets.train_target_columns
+        if not answers.are_run_lengths(t.train[c]) and not box_rows.are_box_strings(t.train[c], allow_empty=True)
+    ]  # fmt: skip
     if not cols:
         return t, 0
     empty = answers.unanswered(t.train, cols)
@@ -284,6 +289,8 @@ def _metric(
     elif named is not None:
         named = _box_evaluator(named, sample, targets)
         metric, source = _fit(fit_to_problem(named, problem), problem, targets), INFERRED
+    elif problem is ProblemType.TEXT and _boxes_asked(sample, targets):
+        metric, source = _box_evaluator("box_map_voc", sample, targets), DEFAULT  # boxes are scored as boxes
     elif problem is ProblemType.TEXT:
         metric, source = "accuracy", DEFAULT
     else:
@@ -291,6 +298,11 @@ def _metric(
     sources["metric"] = source
     sources["lower_is_better"] = ov.source("lower_is_better", source)
     return metric, ov.get("lower_is_better", get_metric(metric).lower_is_better)
+
+
+def _boxes_asked(sample: pd.DataFrame | None, targets: infer.Targets) -> bool:
+    column = targets.target_columns[0]
+    return sample is not None and column in sample.columns and box_rows.are_box_strings(sample[column])
 
 
 def _box_evaluator(named: str, sample: pd.DataFrame | None, targets: infer.Targets) -> str:

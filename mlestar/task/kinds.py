@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.metrics import get_metric
-from mlestar.task import answers, files
+from mlestar.task import answers, box_rows, files
 from mlestar.task.rows import PIXEL_FILES
 from mlestar.task.spec import ProblemType, TaskSpec
 from mlestar.task.tables import TaskTables
@@ -259,6 +259,8 @@ def _text_baseline(spec: TaskSpec, t: TaskTables) -> str:
         # Nothing to learn from: the sample's own answers are in the grader's spelling; "empty" when
         # the sample itself spells answers as empty.
         return "empty" if placeholder.isin(["", "-", "nan"]).any() else "sample"
+    if placeholder is not None and "box" in spec.metric and box_rows.are_box_strings(placeholder):
+        return "sample"  # the sample's box is its "nothing found", an answer the grader scores
     numbers = placeholder is not None and placeholder.str.fullmatch(r"\d+( \d+)+|-|nan").mean() > 0.5
     if numbers and any(w in spec.metric for w in _REGION_WORDS):
         return "empty"  # run-length masks or boxes: "nothing found" is a valid answer

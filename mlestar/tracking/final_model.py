@@ -56,6 +56,17 @@ def registered_name(task_name: str) -> str:
     return re.sub(r"[/:]", "-", task_name).strip() or "mlestar-model"
 
 
+def prepare_model_logging() -> None:
+    """Compute ahead what logging a model computes once per process. mlflow checks a model's
+    requirements against the installed packages through a map of every installed distribution's
+    files: seconds, which the sending thread spends early (beside the scripts) instead of at the
+    run's close. Only a head start: any failure is met again, and reported, when the model is logged."""
+    with contextlib.suppress(Exception):
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_modules_to_packages_map()
+
+
 def log_final_model(
     client: MlflowClient,
     *,

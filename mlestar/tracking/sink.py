@@ -4,6 +4,10 @@ The search must never wait for the store. The journal listener only appends the 
 in-memory queue; one sender thread imports mlflow, connects and sends, retrying with backoff while
 the store is down or failing (5xx), giving up on a record only when the store rejects it (4xx).
 close() flushes until a deadline and reports what was not logged; `mlestar track` can re-send it.
+
+Sending starts once the first script is in flight: importing mlflow and opening a store take
+seconds of this interpreter's time, which reading the task and writing the first scripts need
+more, and which a running script leaves to spare.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from typing import Any
 
 from mlestar.config import RunConfig
 from mlestar.journal import Journal
+from mlestar.journal.events import AttemptStarted
 from mlestar.run_layout import RunLayout
 from mlestar.tracking.backend import display_uri, is_transient, resolve_uri, short_error
+from mlestar.tracking.final_model import prepare_model_logging
 from mlestar.tracking.records import normalize, run_key
 from mlestar.tracking.report import TrackingReport, Unlogged
 from mlestar.tracking.scrub import Scrubber, secret_values
@@ -41,6 +47,10 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_s, self.first_s * self.factor ** max(0, attempt - 1)))
+
+
+def _script_began(kind: str, record: dict[str, Any]) -> bool:
+    return kind == "node" or (kind == "event" and record.get("name") == AttemptStarted.name)
 
 
 def label(kind: str, record: dict[str, Any]) -> str:
@@ -100,11 +110,11 @@ class MlflowTracker:
 
     # -- the search side: quick, never raises -------------------------------------------------
     def follow(self, journal: Journal) -> None:
-        """Send what the journal already holds (a resumed run), then follow it; start sending."""
+        """Queue what the journal already holds (a resumed run), then follow it. Sending starts
+        with the first script (or close())."""
         for record in journal.records():
             self.on_record(str(record.get("kind", "")), record)
         journal.subscribe(self.on_record)
-        self.start()
 
     def on_record(self, kind: str, record: dict[str, Any]) -> None:
         """The journal listener: queue the record and return."""
@@ -116,16 +126,26 @@ class MlflowTracker:
                 return
             self._pending.append(item)
             self._cond.notify()
+        if _script_began(kind, record):
+            self.start()
 
     @property
     def store_down(self) -> bool:
         """True while the store's latest answer was an error (for a status line)."""
         return self._failing
 
+    @property
+    def sending(self) -> bool:
+        """True once the sender thread has started."""
+        return self._thread is not None
+
     def start(self) -> None:
-        if self._thread is None:
+        """Start sending now (idempotent)."""
+        with self._cond:
+            if self._thread is not None:
+                return
             self._thread = threading.Thread(target=self._run, name="mlestar-mlflow", daemon=True)
-            self._thread.start()
+            self._thread.start()  # under the lock: close() never joins a thread not yet started
 
     def close(self, timeout_s: float = 60.0, timeout_when_down_s: float = 5.0) -> TrackingReport:
         """Send what is queued until the deadline, then say what was not logged.
@@ -194,6 +214,7 @@ class MlflowTracker:
             self._scrub,
             self.model_name,
         )
+        prepare_model_logging()
         return self._writer
 
     def _send(self, item: Item, action: Callable[[], Any]) -> None:

@@ -32,8 +32,9 @@ from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.media import mask_script, pixel_script
+from mlestar.engineers.builtin.media import box_script, mask_script, pixel_plans, pixel_script
 from mlestar.engineers.builtin.media import render as media
+from mlestar.engineers.builtin.media.pixel_recipe import is_pixel_script
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import (
     FILES_ON,
@@ -68,6 +69,9 @@ class BuiltinEngineer:
     def _render(self, ctx: TaskContext, recipe: Recipe) -> str:
         return render_script(recipe, self._profile(ctx), self.cards, title_for(ctx), ctx.seed)
 
+    def _pixel_setting(self, ctx: TaskContext) -> pixel_plans.Setting:
+        return pixel_plans.setting_for(self._profile(ctx), ctx.data_dir)
+
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
 
@@ -80,6 +84,8 @@ class BuiltinEngineer:
             return pixel_script.candidates()[: max(m, 1)]
         if mask_script.is_mask_task(profile):
             return mask_script.candidates()[: max(m, 1)]
+        if box_script.is_box_task(profile):
+            return box_script.candidates()[: max(m, 1)]
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -116,6 +122,10 @@ class BuiltinEngineer:
                     f"{candidate.name} is for run-length masks drawn on one picture per row"
                 )
             return mask_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in box_script.MODELS:
+            if not box_script.is_box_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for box prediction strings, one picture per row")
+            return box_script.script(profile, candidate.name, ctx.seed)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
@@ -144,6 +154,8 @@ class BuiltinEngineer:
         return ranked[0]
 
     def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
+        if is_pixel_script(base):
+            raise EngineerFailure("per-pixel scripts hold one model each: the ensemble stage combines them")
         recipe, incoming = self._recipe(base), self._recipe(other)
         present = {m.card for m in recipe.model.members}
         new = tuple(m for m in incoming.model.members if m.card not in present)
@@ -154,6 +166,8 @@ class BuiltinEngineer:
         return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
+        if is_pixel_script(script):
+            return None  # its inputs are the pictures, read in full by its files block
         recipe, profile = self._recipe(script), self._profile(ctx)
         revised = recipe
         if profile.files and recipe.files == NO_FILES:
@@ -192,12 +206,17 @@ class BuiltinEngineer:
         return self._render(slim, recipe)
 
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
+        if is_pixel_script(script):
+            return []  # a variant costs a run over millions of pixels: plans go by their priors
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
         return ablation.summarize(results)
 
     def pick_block(self, ctx: TaskContext, script: str, summary: str, refined: list[str]) -> BlockChoice:
+        if is_pixel_script(script):
+            lower = ctx.spec.lower_is_better
+            return BlockChoice(*pixel_plans.pick_block(script, self._pixel_setting(ctx), refined, lower))
         recipe, c = self._recipe(script), self._context(ctx)
         block, undo = ablation.choose(recipe, summary, refined, c)
         if not block:
@@ -206,9 +225,14 @@ class BuiltinEngineer:
         return BlockChoice(block, plan)
 
     def plan_next(self, ctx: TaskContext, script: str, block: str, history: list[PlanOutcome]) -> str:
+        if is_pixel_script(script):
+            lower = ctx.spec.lower_is_better
+            return pixel_plans.plan_for(script, block, self._pixel_setting(ctx), history, lower)
         return next_plan(block, self._recipe(script), history, self._context(ctx))
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
+        if is_pixel_script(script):
+            return pixel_plans.implement(script, block, plan, self._pixel_setting(ctx), self._profile(ctx))
         recipe, c = self._recipe(script), self._context(ctx)
         planned_block, new_recipe = apply_plan(plan, recipe, c, undo=lambda r: ablation.ablated(block, r, c))
         if planned_block != block:
@@ -241,5 +265,7 @@ class BuiltinEngineer:
 
     # -- for other modules ---------------------------------------------------------------------
     def refinable_blocks(self, ctx: TaskContext, script: str) -> list[str]:
+        if is_pixel_script(script):
+            return pixel_plans.refinable_blocks(script, self._pixel_setting(ctx))
         recipe, c = self._recipe(script), self._context(ctx)
         return [b for b in REFINABLE if entries_for(b, recipe, c)]

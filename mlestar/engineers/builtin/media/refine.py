@@ -39,7 +39,7 @@ def _without(group: str) -> Callable[[MediaOptions], MediaOptions | None]:
     return change
 
 
-def _wider_windows(options: MediaOptions) -> MediaOptions | None:
+def wider_windows(options: MediaOptions) -> MediaOptions | None:
     widest = max(options.pixel_windows)
     if widest >= 63:
         return None
@@ -56,5 +56,5 @@ REFINEMENTS = (
     MediaRefinement("no_lbp", "image", "leave out the local binary patterns (LBP)", _without("lbp"), 0.001),
     MediaRefinement("mels_64", "audio", "use 64 mel bands and 30 MFCCs (finer pitch)", _set(n_mels=64, n_mfcc=30), 0.003),
     MediaRefinement("clips_60", "audio", "read the first 60 seconds of each clip", _set(audio_seconds=60.0), 0.001),
-    MediaRefinement("wider_windows", "pixels", "add a neighbourhood twice as wide (background over larger stains)", _wider_windows, 0.004),
+    MediaRefinement("wider_windows", "pixels", "add a neighbourhood twice as wide (background over larger stains)", wider_windows, 0.004),
 )  # fmt: skip

@@ -1,0 +1,78 @@
+"""bench/overhead.py: the harness overhead of a run, split into where it went, on a fabricated journal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlestar.journal import Journal, Node
+from tests.builders import build_node
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "bench")]
+
+import overhead  # noqa: E402
+
+
+def _ran(id: str, started: float, ended: float) -> Node:
+    return build_node(id, started=started, ended=ended, result={"exit_code": 0})
+
+
+def _journal(root: Path) -> Journal:
+    """Process from t=90 to t=200: start_run at 96, run_started at 100 (4 s of preparing), scripts
+    100.5-130 and 120-150 (overlapping), a computed ensemble at 151-153 (no script), a script
+    155-180, hand-over events until 185."""
+    j = Journal(root)
+    j.event("run_started", time=100.0, prepare_s=4.0)
+    j.add(_ran("draft-0", 100.5, 130.0))
+    j.add(_ran("draft-1", 120.0, 150.0))
+    j.add(build_node("ens-0", stage="ensemble", started=151.0, ended=153.0))  # harness computed
+    j.add(_ran("t0-k0", 155.0, 180.0))
+    j.event("final", time=182.0, node="t0-k0")
+    j.event("run_finished", time=185.0, status="ok")
+    return j
+
+
+def test_breakdown_accounts_for_every_second_outside_scripts(tmp_path):
+    _journal(tmp_path)
+    b = overhead.breakdown(tmp_path, began=90.0, ended=200.0)
+    parts = dict(b.components)
+    assert parts == pytest.approx(
+        {
+            "before journal": 6.0,
+            "prepare": 4.0,
+            "to first script": 0.5,
+            "gaps": 5.0,  # 150 -> 155: the computed ensemble does not count as a script
+            "hand-over": 5.0,
+            "after journal": 15.0,
+        }
+    )
+    assert b.wall_s == pytest.approx(110.0)
+    assert b.script_s == pytest.approx(74.5)
+    assert sum(parts.values()) + b.script_s == pytest.approx(b.wall_s)
+    assert b.overhead == pytest.approx(35.5 / 110.0)
+    assert [(g.before, g.after, g.seconds) for g in b.gaps] == [("draft-1", "t0-k0", pytest.approx(5.0))]
+
+
+def test_wall_alone_lumps_the_time_outside_the_journal(tmp_path):
+    _journal(tmp_path)
+    parts = dict(overhead.breakdown(tmp_path, wall_s=110.0).components)
+    assert "before journal" not in parts and "after journal" not in parts
+    assert parts["outside journal"] == pytest.approx(21.0)  # 110 - (185 - 96)
+
+
+def test_gaps_name_the_longest_running_script_before_them():
+    nodes = [_ran("a", 0, 10), _ran("b", 2, 4), _ran("c", 12, 20), _ran("d", 21, 22)]
+    gaps = overhead.gaps_between(nodes)
+    assert [(g.before, g.after, g.seconds) for g in gaps] == [("a", "c", 2.0), ("c", "d", 1.0)]
+
+
+def test_table_prints_each_component_and_the_overhead(tmp_path, capsys):
+    _journal(tmp_path)
+    assert overhead.main([str(tmp_path), "--began", "90", "--ended", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "after journal" in out and "15.0" in out
+    assert "overhead 32.3%" in out
+    assert "after draft-1  before t0-k0" in out
