@@ -193,6 +193,9 @@ class RecordingFallback:
         self.calls.append("plan_next")
         return "fallback next plan"
 
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        return script
+
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         self.calls.append("implement")
         return FEATURES_V2

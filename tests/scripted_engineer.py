@@ -169,6 +169,9 @@ class ScriptedEngineer:
         self._call("plan_next")
         return f"plan {len(history)}"
 
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        return script
+
     def implement(self, ctx: TaskContext, code: str, block: str, plan: str) -> str:
         self._call("implement")
         k = int(plan.split()[-1])

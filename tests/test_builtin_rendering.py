@@ -127,7 +127,7 @@ def every_script(engineer: BuiltinEngineer, ctx: TaskContext) -> Iterator[tuple[
         if entry.applies(recipe, c):
             plan = f"[plan: {entry.block} +{entry.key}]"
             body = engineer.implement(ctx, merged, entry.block, plan)
-            yield plan, replace_block(merged, entry.block, body)
+            yield plan, engineer.settle(ctx, replace_block(merged, entry.block, body))  # as the search does
             if entry.key == "tuned":  # as the search freezes it, then as the engineer writes it back
                 member = read_recipe(merged, engineer.cards).model.members[0].name
                 found = FROZEN_EXAMPLE.replace("MEMBER", member)
@@ -191,8 +191,9 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
     engineer: BuiltinEngineer, tmp_path: Path
 ) -> None:
     """Only what the recipe uses: one tree model on numbers has no views to encode or scale with, and
-    no list of the thirty input columns (see the next test). 185 lines before EarlyStopped was
-    written compactly (383 before the unused views went)."""
+    no list of the thirty input columns (see the next test). 174 lines before one member took the
+    short form (no Combiner), 185 before EarlyStopped was written compactly, 383 before the unused
+    views went."""
     ctx = make_task(tmp_path, "numbers").ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
     for absent in (
@@ -209,7 +210,7 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
         "FEATURES",
     ):
         assert absent not in script, absent
-    assert len(script.splitlines()) <= 174  # about 30 of them: the early stopping every boosted member uses
+    assert len(script.splitlines()) <= 159  # about 30 of them: the early stopping every boosted member uses
     assert "flavour" not in script  # one boosting library: EarlyStopped needs no argument naming it
 
 
@@ -279,3 +280,34 @@ def test_span_scripts_are_lean_too(engineer: BuiltinEngineer, tmp_path: Path) ->
         found + unused_definitions(s) + used_before_defined(s)
         for s, found in zip(scripts, flakes, strict=True)
     ] == [[], []]
+
+
+def test_one_member_averaged_takes_the_short_form_and_settles_back(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
+    """A single-member draft has no Combiner and no member loop; once the search splices a second
+    member or a stacking train block in, settle gives train, predict and main their combining form,
+    exactly as a whole render of the new recipe would."""
+    ctx = tasks["binary"].ctx
+    by_name = {c.name: c for c in engineer.retrieve(ctx, 20)}
+    draft = engineer.draft(ctx, by_name["lightgbm"])
+    recipe = read_recipe(draft, engineer.cards)
+    assert recipe.single and recipe.combine == "average"
+    assert "class Combiner" not in draft and "for name, (view, model)" not in get_block(draft, "main")
+    assert engineer.settle(ctx, draft) == draft
+    profile = engineer._profile(ctx)
+    for block, plan, combine in (
+        ("model", "[plan: model +add:xgboost]", "average"),
+        ("train", "[plan: train +stack_boost]", "stack_boost"),
+    ):
+        spliced = replace_block(draft, block, engineer.implement(ctx, draft, block, plan))
+        settled = engineer.settle(ctx, spliced)
+        again = read_recipe(settled, engineer.cards)
+        assert not again.single and again.combine == combine, plan
+        assert "class Combiner" in settled and "for name, (view, model)" in get_block(settled, "main")
+        assert settled == render_script(again, profile, engineer.cards, title_for(ctx), ctx.seed), plan
+
+
+def test_settle_passes_other_scripts_as_they_are(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:
+    script = "# %% block: main\nprint('written by someone else')\n"
+    assert engineer.settle(tasks["binary"].ctx, script) == script

@@ -530,7 +530,9 @@ def test_refined_ensemble_runs(
     script = engineer.merge(task.ctx, script, engineer.draft(task.ctx, candidates[1]), candidates[1])
     for plan in REFINED[kind]:
         block = plan.split()[1]
-        script = replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
+        script = engineer.settle(
+            task.ctx, replace_block(script, block, engineer.implement(task.ctx, script, block, plan))
+        )
     assert block_names(script)[-1] == "main"
     oof, test = run_script(task, script, tmp_path / "attempt", script_executor, budget_s=10, save_model=True)
     check_outputs(task, oof, test)
@@ -695,3 +697,21 @@ def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
     assert "def tune(" not in bagged and "FROZEN = {" in get_block(bagged, "model")
     recipe = read_recipe(bagged, engineer.cards)
     assert recipe.model.has("tuned") and recipe.model.frozen_settings() == found
+
+
+def test_a_single_member_draft_and_its_settled_refinement_run(
+    tmp_path: Path, engineer: BuiltinEngineer, script_executor: Executor
+) -> None:
+    """The short single-member form writes the contract's outputs and a predictor that answers test
+    as the run did; a second member spliced in and settled (as the search does) runs too."""
+    task = make_task(tmp_path, "binary")
+    lightgbm = next(c for c in engineer.retrieve(task.ctx, 20) if c.name == "lightgbm")
+    draft = engineer.draft(task.ctx, lightgbm)
+    assert "class Combiner" not in draft
+    plan = "[plan: model +add:xgboost]"
+    spliced = replace_block(draft, "model", engineer.implement(task.ctx, draft, "model", plan))
+    for name, script in (("draft", draft), ("added", engineer.settle(task.ctx, spliced))):
+        oof, test = run_script(task, script, tmp_path / name, script_executor, budget_s=10, save_model=True)
+        check_outputs(task, oof, test)
+        with open(tmp_path / name / "output" / "model.pkl", "rb") as handle:
+            np.testing.assert_allclose(cloudpickle.load(handle).predict(task.test), test, rtol=1e-6)

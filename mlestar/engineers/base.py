@@ -214,6 +214,11 @@ class Engineer(Protocol):
         """The new code of `block` alone (marker line excluded)."""
         ...
 
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        """The script after implement's block was spliced in, with any other block brought in line
+        with it (e.g. a second member needs a combining main); most engineers return it unchanged."""
+        ...
+
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan: ...

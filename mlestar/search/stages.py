@@ -344,7 +344,8 @@ class Search:
 
     def _implemented(self, script: str, block: str, plan: str) -> str:
         """The script with one block rewritten by the engineer; BlockError if that breaks it."""
-        return blocks.replace_block(script, block, self.engineer.implement(self.ctx, script, block, plan))
+        spliced = blocks.replace_block(script, block, self.engineer.implement(self.ctx, script, block, plan))
+        return self.engineer.settle(self.ctx, spliced)
 
     # -- widening and ensembles ----------------------------------------------------------------
     def widen(self) -> None:

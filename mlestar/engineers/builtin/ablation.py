@@ -91,7 +91,9 @@ def variants(script: str, recipe: Recipe, c: Context, previous: list[str]) -> li
         if change is None:
             continue
         new_recipe, meaning = change
-        code = replace_block(script, block, render_block(block, new_recipe, c.profile, c.cards))
+        # In the script's own form (a member fewer still runs in the combining one): one block differs.
+        body = render_block(block, new_recipe, c.profile, c.cards, single=recipe.single)
+        code = replace_block(script, block, body)
         found.append(Variant(f"ablate-{block}", f"block {block}: {meaning} [script {tag}]", block, code))
     same_script = {b for s in previous if tag in _FINGERPRINT.findall(s) for b in _COVERED.findall(s)}
     found = [v for v in found if v.block not in same_script]

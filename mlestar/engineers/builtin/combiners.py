@@ -137,13 +137,18 @@ def text_shape(values: pd.Series) -> np.ndarray:
     columns = [text.str.len(), words, chars / words, text.str.count(r"[A-Z]") / chars, *marks]
     return np.column_stack([np.asarray(c, dtype=float) for c in columns])'''
 
+SINGLE_TITLE = "one member, its predictions as they are"
+
 
 def title(kind: str) -> str:
     return _TITLES.get(kind, kind)
 
 
-def render_train(kind: str, problem: str, has_text: bool) -> str:
-    """The whole train block: its opening comment, imports, cross_fit and the Combiner."""
+def render_train(kind: str, problem: str, has_text: bool, single: bool = False) -> str:
+    """The whole train block: its opening comment, imports, cross_fit and the Combiner (`single`:
+    one member averaged, so no Combiner: main keeps the member's predictions as they are)."""
+    if single and kind == "average":
+        return f"# Combination: {SINGLE_TITLE}.\n{CROSS_FIT}\n"
     imports, combiner = _combiner(kind, problem, has_text)
     opening = f"# Combination: {title(kind)}."
     parts = [opening + "\n" + imports, CROSS_FIT] if imports else [opening + "\n" + CROSS_FIT]

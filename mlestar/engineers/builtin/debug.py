@@ -15,7 +15,7 @@ from mlestar.engineers.builtin import features as feats
 from mlestar.engineers.builtin import members as mem
 from mlestar.engineers.builtin.ablation import ablated, draft_model
 from mlestar.engineers.builtin.catalogue import Context
-from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block
+from mlestar.engineers.builtin.recipe import FILES_OFF, FILES_ON, Recipe, render_block, settle
 from mlestar.engineers.builtin.views import ViewOptions
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
@@ -61,7 +61,7 @@ def rewrite(script: str, old: Recipe, new: Recipe, c: Context) -> str:
         body = render_block(block, new, c.profile, c.cards)
         if body.strip() != render_block(block, old, c.profile, c.cards).strip():
             script = replace_block(script, block, body)
-    return script
+    return settle(script, new, c.profile, c.cards)
 
 
 def failing_block(script: str, error: str) -> str | None:

@@ -43,6 +43,7 @@ from mlestar.engineers.builtin.recipe import (
     read_recipe,
     render_block,
     render_script,
+    settle,
 )
 from mlestar.engineers.builtin.refinements import REFINABLE, apply_plan, next_plan
 from mlestar.engineers.builtin.views import TABLE_VIEWS
@@ -239,6 +240,15 @@ class BuiltinEngineer:
         if new_recipe == recipe:
             raise EngineerFailure(f"the plan changes nothing in the {block} block")
         return render_block(block, new_recipe, c.profile, self.cards)
+
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        """After a block was spliced: train, predict and main in the form the recipe now calls for
+        (the short single-member form, or members combined). Other engineers' scripts pass as is."""
+        try:
+            recipe = self._recipe(script)
+        except EngineerFailure:
+            return script
+        return settle(script, recipe, self._profile(ctx), self.cards)
 
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]

@@ -2,7 +2,9 @@
 
 They depend on the task alone and talk to the refinable blocks through a few stable names:
 FeatureMaker (features), fit_views (preprocess), VIEWS and make_models (model), cross_fit and
-Combiner (train). So any refinable block can be rewritten alone and the script still runs.
+Combiner (train). Predict and main come in two forms: one member averaged (the short form: no
+Combiner, no member loop) or members combined; after a refinement splices a block, the engineer's
+settle re-renders them (and train) in the form the new recipe calls for.
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ def _predict_outputs(problem: str) -> str:
     return {expression}"""
 
 
-def render_predict() -> str:
+def render_predict(single: bool = False) -> str:
+    """The Predictor the hand-over pickles; `single`: one member on one view, no combination."""
+    if single:
+        return _SINGLE_PREDICT.replace("TEST_FILE", contract.TEST_FILE)
     return f'''class Predictor:
     def __init__(self, features: Any, views: dict, members: dict[str, tuple[str, list]], combiner: Any) -> None:
         self.features, self.views, self.members, self.combiner = features, views, members, combiner
@@ -81,8 +86,21 @@ def render_predict() -> str:
         return self.combiner.combine(member_pred, x)'''
 
 
-def render_main() -> str:
+_SINGLE_PREDICT = '''class Predictor:
+    def __init__(self, features: Any, view: Any, fitted: list) -> None:
+        self.features, self.view, self.fitted = features, view, fitted
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions for rows shaped like TEST_FILE (their files, if any, live where test's do)."""
+        inputs = self.view.transform(self.features.transform(frame, "test"))
+        return np.mean([predict_outputs(m, inputs) for m in self.fitted], axis=0)'''
+
+
+def render_main(single: bool = False) -> str:
+    """main: cross-fit every member and combine them; `single`: cross-fit the one member alone."""
     c = contract
+    if single:
+        return _single_main()
     return f'''def main() -> None:
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(train, test)
@@ -100,6 +118,28 @@ def render_main() -> str:
     np.save(OUTPUT / "{c.TEST_PRED_FILE}", combiner.combine(member_test, x_test))
     if SAVE_MODEL:
         (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views, members, combiner)))
+
+
+if __name__ == "__main__":
+    main()'''
+
+
+def _single_main() -> str:
+    c = contract
+    return f'''def main() -> None:
+    train, test, target, folds = load_inputs()
+    features = FeatureMaker().fit(train, test)
+    x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
+    views, inputs, inputs_test = fit_views(x_train, x_test, VIEWS)
+    [(name, (view, model))] = make_models(inputs, target, folds).items()
+    start = time.time()
+    oof, test_pred, fitted = cross_fit(model, inputs[view], target, folds, inputs_test[view])
+    print(f"{{name}}: cross-fitted in {{time.time() - start:.1f}}s", flush=True)
+    OUTPUT.mkdir(exist_ok=True)
+    np.save(OUTPUT / "{c.OOF_FILE}", oof)
+    np.save(OUTPUT / "{c.TEST_PRED_FILE}", test_pred)
+    if SAVE_MODEL:
+        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views[view], fitted)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from mlestar.blocks import BlockError, block_names, get_block
+from mlestar.blocks import BlockError, block_names, get_block, replace_block
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import EngineerFailure
 from mlestar.engineers.builtin import features as feats
@@ -53,12 +53,21 @@ class Recipe:
         return self.with_(views=self.views_needed(cards))
 
     @property
+    def single(self) -> bool:
+        """One member averaged: train, predict and main take their short form (no Combiner)."""
+        return len(self.model.members) == 1 and self.combine == "average"
+
+    @property
     def block_list(self) -> list[str]:
         return [b for b in BLOCK_ORDER if b != "files" or self.files != NO_FILES]
 
 
-def render_block(name: str, recipe: Recipe, profile: ProfileView, cards: dict[str, Card]) -> str:
-    """The body of one block (without its marker line)."""
+def render_block(
+    name: str, recipe: Recipe, profile: ProfileView, cards: dict[str, Card], single: bool | None = None
+) -> str:
+    """The body of one block (without its marker line). `single` overrides the recipe's form of
+    train, predict and main (e.g. to keep a script's combining form for a one-member variant)."""
+    single = recipe.single if single is None else single
     if name == "load":
         return fixed_blocks.render_load(profile.problem_type)
     if name == "files":
@@ -72,11 +81,11 @@ def render_block(name: str, recipe: Recipe, profile: ProfileView, cards: dict[st
     if name == "model":
         return mem.render_model(recipe.model, cards, profile.problem_type, profile.metric)
     if name == "train":
-        return render_train(recipe.combine, profile.problem_type, bool(profile.text))
+        return render_train(recipe.combine, profile.problem_type, bool(profile.text), single)
     if name == "predict":
-        return fixed_blocks.render_predict()
+        return fixed_blocks.render_predict(single)
     if name == "main":
-        return fixed_blocks.render_main()
+        return fixed_blocks.render_main(single)
     raise EngineerFailure(f"the built-in engineer has no block named {name!r}")
 
 
@@ -88,6 +97,19 @@ def render_script(recipe: Recipe, profile: ProfileView, cards: dict[str, Card], 
         body = render_block(name, recipe, profile, cards).strip("\n")
         parts.append(f"{BLOCK_MARKER}{name}\n{body}\n")
     return "\n\n".join(p.rstrip("\n") + "\n" for p in parts).replace("\n\n\n\n", "\n\n\n")
+
+
+SHAPED_BLOCKS = ("train", "predict", "main")
+"""The blocks whose form follows the recipe's shape (one member averaged, or members combined)."""
+
+
+def settle(script: str, recipe: Recipe, profile: ProfileView, cards: dict[str, Card]) -> str:
+    """The script with its shaped blocks re-rendered for `recipe`: after one block was spliced (a
+    member added, a stacking train block), the others take the form the whole recipe calls for.
+    The header and the other blocks stay as they are."""
+    for name in SHAPED_BLOCKS:
+        script = replace_block(script, name, render_block(name, recipe, profile, cards))
+    return script
 
 
 def read_recipe(script: str, cards: dict[str, Card]) -> Recipe:

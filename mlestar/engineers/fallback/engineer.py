@@ -113,6 +113,9 @@ class FallbackEngineer:
             raise EngineerFailure(f"the edit {move.name} changes nothing in block {block}")
         return found.body
 
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        return self.builtin.settle(ctx, script)  # the built-in engineer's scripts only; others as is
+
     def debug(self, ctx: TaskContext, script: str, error: str) -> str:
         try:
             return self.builtin.debug(ctx, script, error)

@@ -227,6 +227,11 @@ class LLMEngineer:
             lambda f: f.implement(ctx, script, block, plan),
         )
 
+    def settle(self, ctx: TaskContext, script: str) -> str:
+        """The fallback's settling: it reshapes only its own scripts (e.g. one the fallback refined
+        with a second member), and passes the model's as they are."""
+        return script if self.fallback is None else self.fallback.settle(ctx, script)
+
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
