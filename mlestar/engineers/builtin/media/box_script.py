@@ -18,6 +18,7 @@ from mlestar import contract, syntax
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import render
+from mlestar.engineers.builtin.media.outputs import saved_outputs
 from mlestar.engineers.builtin.media.source import snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 
@@ -189,7 +190,8 @@ _PREDICT = '''class Predictor:
         return np.asarray(texts, dtype=str).reshape(-1, 1)
 '''
 
-_MAIN = f'''def main() -> None:
+_SAVED_OUTPUTS = saved_outputs("np.asarray(oof, dtype=str).reshape(-1, 1)")
+_MAIN = f"""def main() -> None:
     start = time.time()
     train, test, answers, folds = load_inputs()
     used = np.flatnonzero(folds >= 0)
@@ -204,18 +206,7 @@ _MAIN = f'''def main() -> None:
     for i, text in zip(used, oof_used, strict=True):
         oof[i] = text
     predictor = Predictor(BoxModel(x, kept, sizes, classes, nothing), sizes)
-    OUTPUT.mkdir(exist_ok=True)
-    np.save(OUTPUT / "{contract.OOF_FILE}", np.asarray(oof, dtype=str).reshape(-1, 1))
-    np.save(OUTPUT / "{contract.TEST_PRED_FILE}", predictor.predict(test))
-    if SAVE_MODEL:
-        with open(OUTPUT / "{contract.MODEL_FILE}", "wb") as handle:
-            cloudpickle.dump(predictor, handle)
-    print(f"done in {{time.time() - start:.1f}}s", flush=True)
-
-
-if __name__ == "__main__":
-    main()
-'''
+{_SAVED_OUTPUTS}"""
 
 
 def _header(name: str, summary: str, seed: int) -> str:

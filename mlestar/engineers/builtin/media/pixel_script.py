@@ -18,6 +18,7 @@ from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate, EngineerFailure
 from mlestar.engineers.builtin.media import render
 from mlestar.engineers.builtin.media.options import MediaOptions
+from mlestar.engineers.builtin.media.outputs import saved_outputs
 from mlestar.engineers.builtin.media.pixel_recipe import BLOCKS, LIGHTGBM, RIDGE, PixelRecipe
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
@@ -170,7 +171,8 @@ _PREDICT = '''class Predictor:
 '''
 """The predict block: test pictures one at a time."""
 
-_MAIN = f'''def main() -> None:
+_SAVED_OUTPUTS = saved_outputs("np.clip(oof, low, high).reshape(-1, 1)")
+_MAIN = f"""def main() -> None:
     start = time.time()
     train, test, target, folds = load_inputs()
     used = np.flatnonzero(folds >= 0)
@@ -181,18 +183,7 @@ _MAIN = f'''def main() -> None:
     low, high = float(target[used].min()), float(target[used].max())
     oof, model = cross_fit(x, target, folds, pictures)
     predictor = Predictor(model, low, high)
-    OUTPUT.mkdir(exist_ok=True)
-    np.save(OUTPUT / "{contract.OOF_FILE}", np.clip(oof, low, high).reshape(-1, 1))
-    np.save(OUTPUT / "{contract.TEST_PRED_FILE}", predictor.predict(test))
-    if SAVE_MODEL:
-        with open(OUTPUT / "{contract.MODEL_FILE}", "wb") as handle:
-            cloudpickle.dump(predictor, handle)
-    print(f"done in {{time.time() - start:.1f}}s", flush=True)
-
-
-if __name__ == "__main__":
-    main()
-'''
+{_SAVED_OUTPUTS}"""
 """The main block."""
 
 
