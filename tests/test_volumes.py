@@ -237,3 +237,21 @@ def test_the_volume_kit_shadows_no_other_kit_definition() -> None:
 
     others = set().union(*(names(m) for m in source.MODULES if m != "volumes"))
     assert not names("volumes") & others
+
+
+def test_sixteen_bit_layers_keep_their_depth_and_are_scaled_inside_the_object(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    (tmp_path / "layers").mkdir()
+    for k in (2, 10, 1):  # numbered, not sorted as text: 1, 2, 10
+        Image.fromarray((rng.integers(0, 200, (12, 16)) + 60_000 * (k == 10)).astype(np.uint16)).save(
+            tmp_path / "layers" / f"{k}.tif"
+        )
+    inside = np.zeros((12, 16), dtype=np.uint8)
+    inside[2:10, 3:13] = 255
+    Image.fromarray(inside).save(tmp_path / "mask.png")
+    assert [p.name for p in kit.layer_paths(tmp_path, "layers")] == ["1.tif", "2.tif", "10.tif"]
+    stack, mask, factor = kit.read_volume(tmp_path, "layers", "mask.png", 16, 8)
+    assert factor == 2 and stack.shape == (3, 6, 8) and mask.shape == (12, 16) and mask.sum() == 80
+    assert stack[2].min() > 0.9 and stack[0].max() < 0.1  # the deep layer's 60,000s are not cut to 255
+    planes = kit.volume_planes(stack, (3, 7))
+    assert planes.shape == (6, 8, 3 + 3 + 6 + 4 + 1)
