@@ -147,6 +147,7 @@ def make_model() -> Any:
 """
 
 _TRAIN = '''def rectangles(rows: pd.DataFrame) -> list[tuple[int, int, int, int]]:
+    """(top, left, height, width) of each row's part of its folder's picture, at full size."""
     return [(int(r.top), int(r.left), int(r.height), int(r.width)) for r in rows.itertuples()]
 
 
@@ -162,12 +163,13 @@ class Volume:
         self.labels = np.zeros(self.inside.shape, dtype=bool)
         for (top, left, height, width), text in zip(self.rects, answers, strict=True):
             self.labels[top : top + height, left : left + width] = decode_runs(text, (height, width), VOLUMES["order"])
-        small = lambda picture: shrunk(picture, self.factor)[: shape[0], : shape[1]] >= 0.5  # noqa: E731
-        self.inside_small, self.labels_small = small(self.inside), small(self.labels)
+        self.inside_small = shrunk(self.inside, self.factor)[: shape[0], : shape[1]] >= 0.5
+        self.labels_small = shrunk(self.labels, self.factor)[: shape[0], : shape[1]] >= 0.5
 
 
 def read_volumes(train: pd.DataFrame, answers: np.ndarray, used: np.ndarray) -> list[Volume]:
-    rows = train.iloc[used]
+    """The folders of the used rows, each read once."""
+    rows = train.reset_index(drop=True).iloc[used]
     return [Volume(folder, part, answers[part.index.to_numpy()]) for folder, part in rows.groupby("folder", sort=True)]
 
 
@@ -244,8 +246,8 @@ _MAIN = f"""def main() -> None:
     used = np.flatnonzero(folds >= 0)
     volumes = read_volumes(train, answers, used)
     probabilities, model = cross_fit(volumes, folds)
-    parts = [(p, v.labels, v.inside & full_size(v.owner >= 0, v.factor, v.inside.shape))
-             for v, p in zip(volumes, probabilities, strict=True)]  # fmt: skip
+    scored = [v.inside & full_size(v.owner >= 0, v.factor, v.inside.shape) for v in volumes]
+    parts = list(zip(probabilities, [v.labels for v in volumes], scored, strict=True))
     cut, score = fbeta_cut(parts, BETA)
     print(f"cut-off {{cut}}: F{{BETA:g}} {{score:.4f}} over {{len(volumes)}} volumes out of fold", flush=True)
     predictor = Predictor(model, cut)
