@@ -17,6 +17,7 @@ from mlestar.engineers.base import EngineerFailure, PlanOutcome, TaskContext
 from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import nearest_plans, nearest_script
 from mlestar.engineers.builtin.media.kit import nearest
+from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.execution.base import Executor, Limits
 from mlestar.metrics import get_metric
 from mlestar.prepare import prepare_run_data
@@ -138,6 +139,12 @@ def test_boxes_are_written_as_their_centres() -> None:
     assert nearest.centres("") == ""
     with pytest.raises(ValueError, match="groups of 5"):
         nearest.centres("a 1 2 3")
+    assert (
+        nearest.confident("1 2 3 4 5 6 0.5 car 7 8 9 1 1 1 0 bus")
+        == "1 1 2 3 4 5 6 0.5 car 1 7 8 9 1 1 1 0 bus"
+    )
+    with pytest.raises(ValueError, match="ending with a name"):
+        nearest.confident("car 1 2")
 
 
 def test_table_columns_become_numbers_learned_on_training_rows() -> None:
@@ -162,6 +169,11 @@ def test_the_spelling_is_read_off_the_metric_and_the_training_answers(tmp_path: 
     assert nearest_script.spelling_for("point_in_box_f1", boxes) == "centres"
     words = _answers(tmp_path / "words", ["1 2 3", "4 5", "2 2"])
     assert nearest_script.spelling_for("levenshtein_rate", words) == "as_is"
+    cubes = _answers(
+        tmp_path / "cubes",
+        ["1 2 3 2 2 2 0 car", "5 5 5 1 1 1 0.3 bus 1 1 1 1 1 1 0 car", "9 9 9 2 2 2 0 car"],
+    )
+    assert nearest_script.spelling_for("box3d_map", cubes) == "confident"
     orders = _answers(tmp_path / "orders", ["a b c", "d e", "f g h"])
     assert nearest_script.spelling_for("kendall_tau", orders) is None  # another row's items: no answer
     assert nearest_script.spelling_for("mean_levenshtein", tmp_path / "none") == "as_is"
@@ -180,6 +192,10 @@ def test_text_answers_from_pictures_get_the_nearest_script(shapes: tuple[TaskCon
     assert "from mlestar" not in text
     compile(text, "solution.py", "exec")
     assert nearest_script.is_nearest_script(text)
+    view = ProfileView(ctx.profile)
+    assert nearest_script.is_nearest_task(view, "popular")
+    assert not nearest_script.is_nearest_task(view, "copy:sentence")  # a rewriting of the row's own text
+    assert not nearest_script.is_nearest_task(view, "empty")  # regions: nothing found is an answer
     assert engineer.ablate(ctx, text, []) == []
     with pytest.raises(EngineerFailure, match="one rule"):
         engineer.merge(ctx, text, text, found[0])
@@ -224,6 +240,52 @@ def test_without_files_the_tables_columns_are_compared(tmp_path: Path, script_ex
     popular = np.full_like(answers, pd.Series(answers[:, 0]).mode().iloc[0])
     metric = get_metric(ctx.spec.metric)
     assert metric.score(answers, oof) < metric.score(answers, popular) - 8
+
+
+def sequences_task(folder: Path, n_train: int = 80, n_test: int = 20, seed: int = 0) -> Path:
+    """Recordings nobody can read (no files at all): each answer is a gesture sequence, a variant
+    of one common sequence; one odd sequence appears six times, so it is the most frequent answer."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    (folder / "description.md").write_text(
+        "Write each recording's gestures. Submissions are scored on the Levenshtein distance per gesture."
+    )
+    (folder / "task.yaml").write_text("metric: levenshtein_rate\n")
+    core = [1, 5, 9, 12, 3, 7]
+    answers = []
+    for _ in range(n_train + n_test):
+        seq = [g if rng.random() > 0.5 else int(rng.integers(1, 21)) for g in core]
+        answers.append(" ".join(str(g) for g in seq[: int(rng.integers(4, 7))]))
+    answers[:6] = ["20 20"] * 6
+    ids = [f"{i:05d}" for i in range(n_train + n_test)]
+    pd.DataFrame({"Id": ids[:n_train], "Sequence": answers[:n_train]}).to_csv(
+        folder / "training.csv", index=False
+    )
+    pd.DataFrame({"Id": ids[n_train:]}).to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"Id": ids[n_train:], "Sequence": "1 2 3"}).to_csv(
+        folder / "randomPredictions.csv", index=False
+    )
+    return folder
+
+
+def test_rows_with_nothing_to_compare_get_the_medoid_of_all_answers(
+    tmp_path: Path, script_executor: Executor
+) -> None:
+    ctx, data = _prepared(sequences_task(tmp_path / "task"), tmp_path)
+    engineer = BuiltinEngineer()
+    found = engineer.retrieve(ctx, 5)
+    assert [c.name for c in found] == ["answer_medoid"]
+    script = engineer.draft(ctx, found[0])
+    with pytest.raises(EngineerFailure, match="every setting"):
+        engineer.pick_block(ctx, script, "", [])
+    oof, test = _run(ctx, data, script, tmp_path / "attempt", script_executor)
+    answers = np.load(data / contract.TARGET_FILE, allow_pickle=False).reshape(-1, 1)
+    folds = np.load(data / contract.FOLDS_FILE)
+    assert len(set(test[:, 0])) == 1 and test[0, 0] != "20 20"
+    popular = np.full_like(answers, pd.Series(answers[:, 0]).mode().iloc[0])
+    metric = get_metric(ctx.spec.metric)
+    used = folds >= 0
+    assert metric.score(answers[used], oof[used]) < metric.score(answers[used], popular[used]) - 0.2
 
 
 # ---------------------------------------------------------------- refinement

@@ -80,6 +80,9 @@ class BuiltinEngineer:
         return pixel_plans.setting_for(self._profile(ctx), ctx.data_dir)
 
     def _spelling(self, ctx: TaskContext) -> str | None:
+        """How a nearest row's answer is written for this task; None where it is no answer."""
+        if not nearest_script.is_nearest_task(self._profile(ctx), ctx.spec.baseline):
+            return None
         return nearest_script.spelling_for(ctx.spec.metric, ctx.data_dir)
 
     def _recipe(self, script: str) -> Recipe:
@@ -96,8 +99,8 @@ class BuiltinEngineer:
             return mask_script.candidates()[: max(m, 1)]
         if box_script.is_box_task(profile):
             return box_script.candidates()[: max(m, 1)]
-        if nearest_script.is_nearest_task(profile) and self._spelling(ctx) is not None:
-            return nearest_script.candidates()[: max(m, 1)]  # text answers no card writes
+        if self._spelling(ctx) is not None:
+            return nearest_script.candidates(profile)[: max(m, 1)]  # text answers no card writes
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -139,7 +142,7 @@ class BuiltinEngineer:
                 raise EngineerFailure(f"{candidate.name} is for box prediction strings, one picture per row")
             return box_script.script(profile, candidate.name, ctx.seed)
         if candidate.name in nearest_script.MODELS:
-            spelling = self._spelling(ctx) if nearest_script.is_nearest_task(profile) else None
+            spelling = self._spelling(ctx)
             if spelling is None:
                 raise EngineerFailure(
                     f"{candidate.name} is for text answers where another row's answer is valid"

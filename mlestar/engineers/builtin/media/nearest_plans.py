@@ -33,6 +33,8 @@ class NearestRefinement:
 
 def _set(**values: Any) -> Callable[[Settings], Settings | None]:
     def change(settings: Settings) -> Settings | None:
+        if settings["ANSWER"] == "overall":
+            return None  # one answer for all rows: neither neighbours nor distances count
         if values.get("K") and settings["ANSWER"] != "medoid":
             return None  # neighbours beyond the first count only for the medoid
         if all(settings[k] == v for k, v in values.items()):
@@ -43,7 +45,7 @@ def _set(**values: Any) -> Callable[[Settings], Settings | None]:
 
 
 def _medoid(settings: Settings) -> Settings | None:
-    if settings["ANSWER"] == "medoid":
+    if settings["ANSWER"] != "nearest":
         return None
     return {**settings, "ANSWER": "medoid", "K": max(int(settings["K"]), 5)}
 

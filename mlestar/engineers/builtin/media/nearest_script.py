@@ -45,6 +45,12 @@ MODELS = {
         5,
         "medoid",
     ),
+    "answer_medoid": (
+        "The medoid of all training answers, the same for every row: what the rows' features add is "
+        "measured against it.",
+        1,
+        "overall",
+    ),
 }
 BLOCKS = ("load", "files", "features", "model", "train", "predict", "main")
 BLOCKS_WITHOUT_FILES = tuple(b for b in BLOCKS if b != "files")
@@ -55,9 +61,14 @@ CHECKED_ANSWERS = 40
 """Training answers the engineer scores against each other to see how the metric reads them."""
 
 
-def is_nearest_task(profile: ProfileView) -> bool:
-    """A text answer per row (one column), scored as text, keyed by an id."""
+def is_nearest_task(profile: ProfileView, baseline: str) -> bool:
+    """A text answer per row (one column), scored as text, keyed by an id, whose documented
+    baseline is the most frequent training answer ("popular"): whole answers, not pieces or
+    rewritings of the row's own text (baseline "copy:<column>"), nor regions where nothing found
+    is the baseline ("empty", "sample")."""
     if profile.problem_type != "text" or profile.n_outputs != 1 or not profile.id_column:
+        return False
+    if baseline != "popular":
         return False
     try:
         metric = get_metric(profile.metric)
@@ -66,11 +77,23 @@ def is_nearest_task(profile: ProfileView) -> bool:
     return metric.needs == "text" or metric.text_fn is not None
 
 
-def candidates() -> list[Candidate]:
+def has_inputs(profile: ProfileView) -> bool:
+    """Whether rows have anything to be compared by: files of their own or table columns."""
+    return bool(render.media_entries(row_files_profile(profile)) or _columns(profile))
+
+
+def candidates(profile: ProfileView) -> list[Candidate]:
+    """Nearest rows (alone, then the medoid of five), then the one answer for all rows; only the
+    last where rows have nothing to be compared by."""
+    names = list(MODELS) if has_inputs(profile) else ["answer_medoid"]
     return [
-        Candidate(name, summary, f"K = {k}\nANSWER = {answer!r}", "builtin")
-        for name, (summary, k, answer) in MODELS.items()
+        Candidate(name, MODELS[name][0], f"K = {MODELS[name][1]}\nANSWER = {MODELS[name][2]!r}", "builtin")
+        for name in names
     ]
+
+
+def _columns(profile: ProfileView) -> list[str]:
+    return [c for c in profile.features if c != profile.id_column]
 
 
 # ---------------------------------------------------------------- how answers are read
@@ -94,7 +117,7 @@ def spelling_for(metric_name: str, data_dir: Path) -> str | None:
     truth = np.asarray(answers, dtype=str).reshape(-1, 1)
     others = np.roll(truth, 1, axis=0)  # each row answered with another row's answer
     found: dict[str, float] = {}
-    for spelling in ("as_is", "centres"):
+    for spelling in ("as_is", "centres", "confident"):
         try:
             self_score = metric.score(truth, _spelled(truth, spelling))
             metric.score(truth, _spelled(others, spelling))
@@ -147,7 +170,7 @@ def script(profile: ProfileView, name: str, seed: int, spelling: str = "as_is", 
     code = snippet(_ROOTS, HEADER_NAMES | defined)
     imported = {line for line in files.splitlines() if line.startswith(("import ", "from "))}
     new_imports = tuple(line for line in code.imports if line not in imported)
-    columns = [c for c in profile.features if c != profile.id_column]
+    columns = _columns(profile)
     blocks = {
         "load": _LOAD,
         **({"files": files} if has_files else {}),
@@ -198,7 +221,8 @@ K = {k}
 """Nearest training rows looked at for each row."""
 ANSWER = {answer!r}
 """"nearest": the nearest row's answer; "medoid": of the K nearest rows' answers, the one with the
-least edit distance to the others (ties to the nearer row)."""
+least edit distance to the others (ties to the nearer row); "overall": the medoid of all training
+answers for every row."""
 PCA_SIZE = {components}
 """Principal components of the standardised features the distances are measured in (0: all features)."""
 
@@ -249,11 +273,12 @@ _TRAIN = '''class NearestAnswers:
     def __init__(self, x: np.ndarray, answers: list) -> None:
         self.answers = list(answers)
         self.k = min(K if ANSWER == "medoid" else 1, len(answers))
-        self.fallback = overall_medoid(self.answers, UNIT)
-        self.space = self.index = None
-        if x.shape[1]:
+        self.space = self.index = self.fallback = None
+        if x.shape[1] and ANSWER != "overall":
             self.space = make_space(len(x), x.shape[1]).fit(x)
             self.index = NearestNeighbors(n_neighbors=self.k).fit(self.space.transform(x))
+        else:
+            self.fallback = overall_medoid(self.answers, UNIT)
 
     def answer(self, x: np.ndarray) -> list:
         """Each row's answer, spelled as the metric reads it."""
