@@ -188,7 +188,7 @@ def test_text_answers_from_pictures_get_the_nearest_script(shapes: tuple[TaskCon
     found = engineer.retrieve(ctx, 5)
     assert [c.name for c in found] == list(nearest_script.MODELS)
     text = engineer.draft(ctx, found[0])
-    assert "# %% block: files" in text and "def medoid(" in text and "UNIT = 'characters'" in text
+    assert "# %% block: files" in text and "def medoid(" in text and 'UNIT = "characters"' in text
     assert "from mlestar" not in text
     compile(text, "solution.py", "exec")
     assert nearest_script.is_nearest_script(text)

@@ -219,7 +219,7 @@ from sklearn.preprocessing import StandardScaler
 
 K = {k}
 """Nearest training rows looked at for each row."""
-ANSWER = {answer!r}
+ANSWER = {literal(answer)}
 """"nearest": the nearest row's answer; "medoid": of the K nearest rows' answers, the one with the
 least edit distance to the others (ties to the nearer row); "overall": the medoid of all training
 answers for every row."""
@@ -332,12 +332,17 @@ _MAIN = f"""def main() -> None:
 
 
 def _header(name: str, summary: str, seed: int, spelling: str, unit: str) -> str:
+    compared = (
+        "Each row is described by the media kit's features of its files and by the table's own "
+        "columns, standardised and reduced to principal components; rows are compared by distance "
+        "in that space. "
+    )
     plan = (
-        f"Plan: a first solution by nearest rows ({name}). {summary} Each row is described by the "
-        "media kit's features of its files and by the table's own columns, standardised and reduced "
-        "to principal components; rows are compared by distance in that space. A row with nothing "
-        "to compare gets the medoid of all training answers. Test rows are answered from every "
-        "used training row."
+        f"Plan: a first solution by nearest rows ({name}). {summary} "
+        + ("" if MODELS[name][2] == "overall" else compared)
+        + "A row with nothing to compare it by gets the medoid of all training answers (the one "
+        "with the least edit distance to the others). Test rows are answered from every used "
+        "training row."
     )
     doc = "\n".join(textwrap.wrap(plan, 100))
     return f'''"""A row in, the answer of the training rows most like it out.
@@ -360,9 +365,10 @@ INPUT, OUTPUT = Path("{contract.INPUT_DIR}"), Path("{contract.OUTPUT_DIR}")
 SEED = int(os.environ.get("{contract.ENV_SEED}", "{seed}"))
 THREADS = int(os.environ.get("{contract.ENV_THREADS}", "1"))
 SAVE_MODEL = os.environ.get("{contract.ENV_SAVE_MODEL}") == "1"
-UNIT = {unit!r}
+UNIT = {literal(unit)}
 """What one edit between two answers changes: "characters" or space-separated "tokens"."""
-SPELLING = {spelling!r}
-"""How a training answer is written as a prediction: "as_is", or "centres" ("label x y w h" boxes
-as "label cx cy" points)."""
+SPELLING = {literal(spelling)}
+"""How a training answer is written as a prediction: "as_is"; "centres" ("label x y w h" boxes as
+"label cx cy" points); "confident" (a confidence of 1 before each group of numbers ending with a
+class)."""
 '''
