@@ -116,6 +116,23 @@ def _boxes(n: int, rng: np.random.Generator, per_box: int) -> list[str]:
     return out
 
 
+def _boxes3d(n: int, rng: np.random.Generator) -> list[str]:
+    """3-D boxes as the layout writes them: centre x y z, width, length, height, yaw, then the class."""
+    out = []
+    for _ in range(n):
+        boxes = []
+        for _ in range(int(rng.integers(0, 3))):
+            centre = [f"{v:.1f}" for v in rng.uniform(0, 100, 3)]
+            size = [f"{v:.1f}" for v in rng.uniform(1, 5, 3)]
+            boxes.append(
+                " ".join(
+                    [*centre, *size, f"{rng.uniform(-3, 3):.2f}", str(rng.choice(["car", "pedestrian"]))]
+                )
+            )
+        out.append(" ".join(boxes))
+    return out
+
+
 def _order(n: int, rng: np.random.Generator) -> list[str]:
     return [" ".join(_hex(rng, int(rng.integers(3, 7)), 8)) for _ in range(n)]
 
@@ -178,6 +195,8 @@ def generate(spec: str, n: int, rng: np.random.Generator, frame: pd.DataFrame) -
         return _span(n, rng, frame, args)
     if kind == "boxes":
         return _boxes(n, rng, int(args[0]))
+    if kind == "boxes3d":
+        return _boxes3d(n, rng)
     if kind == "order":
         return _order(n, rng)
     raise ValueError(f"unknown column kind {spec!r}")

@@ -32,7 +32,15 @@ from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.media import box_script, mask_script, pixel_plans, pixel_script, volume_script
+from mlestar.engineers.builtin.media import (
+    box_script,
+    mask_script,
+    nearest_plans,
+    nearest_script,
+    pixel_plans,
+    pixel_script,
+    volume_script,
+)
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.media.pixel_recipe import is_pixel_script
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -72,6 +80,12 @@ class BuiltinEngineer:
     def _pixel_setting(self, ctx: TaskContext) -> pixel_plans.Setting:
         return pixel_plans.setting_for(self._profile(ctx), ctx.data_dir)
 
+    def _spelling(self, ctx: TaskContext) -> str | None:
+        """How a nearest row's answer is written for this task; None where it is no answer."""
+        if not nearest_script.is_nearest_task(self._profile(ctx), ctx.spec.baseline):
+            return None
+        return nearest_script.spelling_for(ctx.spec.metric, ctx.data_dir)
+
     def _recipe(self, script: str) -> Recipe:
         return read_recipe(script, self.cards)
 
@@ -88,6 +102,8 @@ class BuiltinEngineer:
             return mask_script.candidates()[: max(m, 1)]
         if box_script.is_box_task(profile):
             return box_script.candidates()[: max(m, 1)]
+        if self._spelling(ctx) is not None:
+            return nearest_script.candidates(profile)[: max(m, 1)]  # text answers no card writes
         ranked = rank_cards(self.cards, profile.profile, ctx.script_budget_s)
         if not ranked:
             raise EngineerFailure(
@@ -132,6 +148,14 @@ class BuiltinEngineer:
             if not box_script.is_box_task(profile):
                 raise EngineerFailure(f"{candidate.name} is for box prediction strings, one picture per row")
             return box_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in nearest_script.MODELS:
+            spelling = self._spelling(ctx)
+            if spelling is None:
+                raise EngineerFailure(
+                    f"{candidate.name} is for text answers where another row's answer is valid"
+                )
+            unit = nearest_script.unit_for(profile, ctx.data_dir)
+            return nearest_script.script(profile, candidate.name, ctx.seed, spelling, unit)
         card = self._card_for(candidate, ctx)
         c = self._context(ctx)
         member = mem.member_for(card, profile.problem_type, profile.n_train)
@@ -162,6 +186,8 @@ class BuiltinEngineer:
     def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
         if is_pixel_script(base):
             raise EngineerFailure("per-pixel scripts hold one model each: the ensemble stage combines them")
+        if nearest_script.is_nearest_script(base):
+            raise EngineerFailure("a nearest-answer script holds one rule: refinement changes it")
         recipe, incoming = self._recipe(base), self._recipe(other)
         present = {m.card for m in recipe.model.members}
         new = tuple(m for m in incoming.model.members if m.card not in present)
@@ -172,8 +198,8 @@ class BuiltinEngineer:
         return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        if is_pixel_script(script):
-            return None  # its inputs are the pictures, read in full by its files block
+        if is_pixel_script(script) or nearest_script.is_nearest_script(script):
+            return None  # its inputs are the rows' files, read in full by its files block
         recipe, profile = self._recipe(script), self._profile(ctx)
         revised = recipe
         if profile.files and recipe.files == NO_FILES:
@@ -214,6 +240,8 @@ class BuiltinEngineer:
     def ablate(self, ctx: TaskContext, script: str, previous: list[str]) -> list[Variant]:
         if is_pixel_script(script):
             return []  # a variant costs a run over millions of pixels: plans go by their priors
+        if nearest_script.is_nearest_script(script):
+            return []  # without its features a row has nothing to be compared by
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
@@ -223,6 +251,12 @@ class BuiltinEngineer:
         if is_pixel_script(script):
             lower = ctx.spec.lower_is_better
             return BlockChoice(*pixel_plans.pick_block(script, self._pixel_setting(ctx), refined, lower))
+        if nearest_script.is_nearest_script(script):
+            if not nearest_plans.refinable_blocks(script):
+                raise EngineerFailure("every setting of the nearest-answer script has been tried")
+            return BlockChoice(
+                nearest_plans.BLOCK, nearest_plans.next_plan(script, [], ctx.spec.lower_is_better)
+            )
         recipe, c = self._recipe(script), self._context(ctx)
         block, undo = ablation.choose(recipe, summary, refined, c)
         if not block:
@@ -234,11 +268,15 @@ class BuiltinEngineer:
         if is_pixel_script(script):
             lower = ctx.spec.lower_is_better
             return pixel_plans.plan_for(script, block, self._pixel_setting(ctx), history, lower)
+        if nearest_script.is_nearest_script(script):
+            return nearest_plans.next_plan(script, history, ctx.spec.lower_is_better)
         return next_plan(block, self._recipe(script), history, self._context(ctx))
 
     def implement(self, ctx: TaskContext, script: str, block: str, plan: str) -> str:
         if is_pixel_script(script):
             return pixel_plans.implement(script, block, plan, self._pixel_setting(ctx), self._profile(ctx))
+        if nearest_script.is_nearest_script(script):
+            return nearest_plans.implement(script, block, plan)
         recipe, c = self._recipe(script), self._context(ctx)
         planned_block, new_recipe = apply_plan(plan, recipe, c, undo=lambda r: ablation.ablated(block, r, c))
         if planned_block != block:
@@ -273,5 +311,7 @@ class BuiltinEngineer:
     def refinable_blocks(self, ctx: TaskContext, script: str) -> list[str]:
         if is_pixel_script(script):
             return pixel_plans.refinable_blocks(script, self._pixel_setting(ctx))
+        if nearest_script.is_nearest_script(script):
+            return nearest_plans.refinable_blocks(script)
         recipe, c = self._recipe(script), self._context(ctx)
         return [b for b in REFINABLE if entries_for(b, recipe, c)]

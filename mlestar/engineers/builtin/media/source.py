@@ -13,7 +13,19 @@ from pathlib import Path
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("documents", "rowfiles", "images", "audio", "pixels", "masks", "volumes", "arrays", "tables", "boxes")  # fmt: skip
+MODULES = (
+    "documents",
+    "rowfiles",
+    "images",
+    "audio",
+    "pixels",
+    "masks",
+    "volumes",
+    "arrays",
+    "tables",
+    "boxes",
+    "nearest",
+)
 """Kit modules in the order their definitions appear in a script."""
 SHARED = {"documents": "mlestar.task.documents"}
 """Modules intake shares with the kit (standard library only, importing nothing from mlestar):
