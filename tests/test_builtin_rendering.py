@@ -127,16 +127,18 @@ def every_script(engineer: BuiltinEngineer, ctx: TaskContext) -> Iterator[tuple[
         if entry.applies(recipe, c):
             plan = f"[plan: {entry.block} +{entry.key}]"
             body = engineer.implement(ctx, merged, entry.block, plan)
-            yield plan, engineer.settle(ctx, replace_block(merged, entry.block, body))  # as the search does
+            refined = engineer.settle(ctx, replace_block(merged, entry.block, body))  # as the search does
+            yield plan, refined
             if entry.key == "tuned":  # as the search freezes it, then as the engineer writes it back
                 member = read_recipe(merged, engineer.cards).model.members[0].name
                 found = FROZEN_EXAMPLE.replace("MEMBER", member)
-                frozen = replace_block(merged, "model", body).replace("\nFROZEN = None\n", found)
+                frozen = refined.replace("\nFROZEN = None\n", found)
                 yield "tuned, frozen by the search", frozen
+                yield "tuned, frozen, settled after another block", engineer.settle(ctx, frozen)
                 again = render_block(
                     "model", read_recipe(frozen, engineer.cards), engineer._profile(ctx), engineer.cards
                 )
-                yield "tuned, frozen, rewritten", replace_block(frozen, "model", again)
+                yield "tuned, frozen, rewritten", engineer.settle(ctx, replace_block(frozen, "model", again))
 
 
 @pytest.mark.parametrize("kind", RENDERED)
@@ -157,7 +159,7 @@ def test_every_script_is_lean_reads_back_and_leaks_nothing(
             found += static_leaks(script, train_only, answers)
         recipe = read_recipe(script, engineer.cards)
         again = render_script(recipe, profile, engineer.cards, title_for(ctx), ctx.seed)
-        if "by the search" in what:  # text the search changed: read back with the frozen settings
+        if "frozen by the search" in what or "settled after" in what:  # read back with the frozen settings
             if not recipe.model.frozen:
                 found.append("frozen settings not read back")
         elif recipe.views == recipe.views_needed(engineer.cards) and again != script:
@@ -191,9 +193,10 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
     engineer: BuiltinEngineer, tmp_path: Path
 ) -> None:
     """Only what the recipe uses: one tree model on numbers has no views to encode or scale with, and
-    no list of the thirty input columns (see the next test). 174 lines before one member took the
-    short form (no Combiner), 185 before EarlyStopped was written compactly, 383 before the unused
-    views went."""
+    no list of the thirty input columns (see the next test). 159 lines before the title became the
+    whole docstring, EarlyStopped kept only what a classifier runs and fit_model went where nothing
+    calls it; 174 before one member took the short form (no Combiner), 185 before EarlyStopped was
+    written compactly, 383 before the unused views went."""
     ctx = make_task(tmp_path, "numbers").ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
     for absent in (
@@ -210,7 +213,7 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
         "FEATURES",
     ):
         assert absent not in script, absent
-    assert len(script.splitlines()) <= 159  # about 30 of them: the early stopping every boosted member uses
+    assert len(script.splitlines()) <= 141  # 21 of them: the early stopping every boosted member uses
     assert "flavour" not in script  # one boosting library: EarlyStopped needs no argument naming it
 
 
@@ -306,6 +309,26 @@ def test_one_member_averaged_takes_the_short_form_and_settles_back(
         assert not again.single and again.combine == combine, plan
         assert "class Combiner" in settled and "for name, (view, model)" in get_block(settled, "main")
         assert settled == render_script(again, profile, engineer.cards, title_for(ctx), ctx.seed), plan
+
+
+def test_fit_model_is_defined_only_for_the_code_that_calls_it(
+    engineer: BuiltinEngineer, tasks: dict[str, Task], tmp_path: Path
+) -> None:
+    """One answer column: cross_fit fits a copy of the model itself, so a draft has no fit_model; tuning
+    calls it, so settle adds it with the tuning code and keeps it while a frozen script still holds
+    that code. One model per answer column always goes through it."""
+    ctx = tasks["numbers"].ctx
+    draft = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
+    assert "fit_model" not in draft and "copy.deepcopy(model).fit(" in get_block(draft, "train")
+    body = engineer.implement(ctx, draft, "model", "[plan: model +tuned]")
+    tuned = engineer.settle(ctx, replace_block(draft, "model", body))
+    assert "def fit_model(" in get_block(tuned, "load") and "fit_model(" in get_block(tuned, "model")
+    assert pyflakes_findings([tuned], tmp_path) == [[]] and unused_definitions(tuned) == []
+    frozen = tuned.replace("\nFROZEN = None\n", FROZEN_EXAMPLE.replace("MEMBER", "lightgbm"))
+    assert engineer.settle(ctx, frozen) == frozen
+    ctx = tasks["multi_target"].ctx
+    draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
+    assert "def fit_model(" in get_block(draft, "load") and "fit_model(" in get_block(draft, "train")
 
 
 def test_settle_passes_other_scripts_as_they_are(engineer: BuiltinEngineer, tasks: dict[str, Task]) -> None:

@@ -677,7 +677,8 @@ def test_tuning_searches_only_while_exploring_and_then_stays_frozen(
     # A short study (a few trials, a time box of seconds): what is tested is when it runs, not what it finds.
     ctx, budget_s = replace(task.ctx, script_budget_s=10.0), 10.0
     draft = engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])
-    tuned = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
+    spliced = replace_block(draft, "model", engineer.implement(ctx, draft, "model", "[plan: model +tuned]"))
+    tuned = engineer.settle(ctx, spliced)  # as the search does: load gains the fit_model tuning calls
     assert tuned.count("\nFROZEN = None\n") == 1
     run_script(task, tuned, tmp_path / "handover", script_executor, budget_s=budget_s, mode="handover")
     assert not (tmp_path / "handover" / "output" / "frozen.json").exists()

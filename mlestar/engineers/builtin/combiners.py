@@ -11,7 +11,7 @@ oof_ holds those predictions after fit(). Code is written for the task's kind of
 
 from __future__ import annotations
 
-from mlestar.engineers.builtin.fixed_blocks import MULTI_OUTPUT, is_regression
+from mlestar.engineers.builtin.fixed_blocks import MULTI_OUTPUT, fold_fit, is_regression
 
 KINDS = ("average", "stack", "stack_boost")
 _TITLES = {
@@ -26,7 +26,7 @@ CROSS_FIT = '''def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.n
     n_folds = int(folds.max()) + 1
     for k in range(n_folds):
         fit_rows, valid_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
-        fitted.append(fit_model(model, take(x, fit_rows), target[fit_rows]))
+        fitted.append(FOLD_FIT)
         oof[valid_rows] = predict_outputs(fitted[-1], take(x, valid_rows))
         test_pred += predict_outputs(fitted[-1], x_test) / n_folds
     return oof, test_pred, fitted'''
@@ -147,11 +147,12 @@ def title(kind: str) -> str:
 def render_train(kind: str, problem: str, has_text: bool, single: bool = False) -> str:
     """The whole train block: its opening comment, imports, cross_fit and the Combiner (`single`:
     one member averaged, so no Combiner: main keeps the member's predictions as they are)."""
+    cross_fit = CROSS_FIT.replace("FOLD_FIT", fold_fit(problem))
     if single and kind == "average":
-        return f"# Combination: {SINGLE_TITLE}.\n{CROSS_FIT}\n"
+        return f"# Combination: {SINGLE_TITLE}.\n{cross_fit}\n"
     imports, combiner = _combiner(kind, problem, has_text)
     opening = f"# Combination: {title(kind)}."
-    parts = [opening + "\n" + imports, CROSS_FIT] if imports else [opening + "\n" + CROSS_FIT]
+    parts = [opening + "\n" + imports, cross_fit] if imports else [opening + "\n" + cross_fit]
     return "\n\n\n".join([*parts, combiner]) + "\n"
 
 

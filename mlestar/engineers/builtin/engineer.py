@@ -286,8 +286,9 @@ class BuiltinEngineer:
         return render_block(block, new_recipe, c.profile, self.cards)
 
     def settle(self, ctx: TaskContext, script: str) -> str:
-        """After a block was spliced: train, predict and main in the form the recipe now calls for
-        (the short single-member form, or members combined). Other engineers' scripts pass as is."""
+        """After a block was spliced: load, train, predict and main in the form the recipe now calls
+        for (the short single-member form, or members combined; fit_model where something calls it).
+        Other engineers' scripts pass as is."""
         try:
             recipe = self._recipe(script)
         except EngineerFailure:

@@ -4,7 +4,8 @@ They depend on the task alone and talk to the refinable blocks through a few sta
 FeatureMaker (features), fit_views (preprocess), VIEWS and make_models (model), cross_fit and
 Combiner (train). Predict and main come in two forms: one member averaged (the short form: no
 Combiner, no member loop) or members combined; after a refinement splices a block, the engineer's
-settle re-renders them (and train) in the form the new recipe calls for.
+settle re-renders them (and train, and load: its fit_model is there only for the code that calls it)
+in the form the new recipe calls for.
 """
 
 from __future__ import annotations
@@ -19,22 +20,38 @@ def is_regression(problem: str) -> bool:
     return "regression" in problem
 
 
-def render_load(problem: str) -> str:
+def needs_fit_model(problem: str, tuned: bool, combine: str) -> bool:
+    """Whether the load block defines fit_model: for one model per answer column, for tuning and for
+    the boosted meta-model. Elsewhere cross_fit fits a copy of the model itself (see fold_fit)."""
+    return problem in MULTI_OUTPUT or tuned or combine == "stack_boost"
+
+
+def fold_fit(problem: str) -> str:
+    """cross_fit's fit of one fold: fit_model where the answers have several columns, else a copy."""
+    if problem in MULTI_OUTPUT:
+        return "fit_model(model, take(x, fit_rows), target[fit_rows])"
+    return "copy.deepcopy(model).fit(take(x, fit_rows), target[fit_rows])"
+
+
+def render_load(problem: str, fit_model: bool = True) -> str:
+    """load_inputs and the helpers the other blocks call (fit_model only when `fit_model`)."""
     c = contract
+    helpers = (
+        [_TAKE, _fit_model(problem), _predict_outputs(problem)]
+        if fit_model
+        else [_TAKE, _predict_outputs(problem)]
+    )
     return f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
     """The harness's tables, encoded answers and folds (-1: a row this run leaves out)."""
     train, test = pd.read_parquet(INPUT / "{c.TRAIN_FILE}"), pd.read_parquet(INPUT / "{c.TEST_FILE}")
     return train, test, np.load(INPUT / "{c.TARGET_FILE}"), np.load(INPUT / "{c.FOLDS_FILE}")
 
 
-def take(x: Any, rows: np.ndarray) -> Any:
-    return x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]
+''' + "\n\n\n".join(helpers)
 
 
-{_fit_model(problem)}
-
-
-{_predict_outputs(problem)}'''
+_TAKE = """def take(x: Any, rows: np.ndarray) -> Any:
+    return x.iloc[rows] if isinstance(x, pd.DataFrame) else x[rows]"""
 
 
 def _fit_model(problem: str) -> str:

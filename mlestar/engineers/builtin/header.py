@@ -54,11 +54,8 @@ def render_header(title: str, profile: ProfileView, seed: int) -> str:
 
 
 def _docstring(title: str) -> str:
-    note = (
-        f"By mlestar's built-in engineer: reads ./{contract.INPUT_DIR}, writes ./{contract.OUTPUT_DIR}; "
-        "each block opens with what it does."
-    )
-    return f'"""{title}\n\n' + "\n".join(textwrap.wrap(note, WIDTH - 10)) + '\n"""'
+    """The title alone: each block opens with what it does, and the constants say the rest."""
+    return f'"""{title}"""'
 
 
 def _constants(profile: ProfileView, seed: int) -> str:

@@ -80,7 +80,7 @@ def render_model(spec: ModelSpec, cards: dict[str, Card], problem_type: str, met
     parts = [
         _opening(spec, used) + "\n" + _imports(used, role, spec) + "\n\n"
         f"VIEWS = {literal(views_used)}  # the input views the members read; the preprocess block fits them\n"
-        + "\n".join(_settings(m) for m in spec.members),
+        + "\n".join([*(_settings(m) for m in spec.members), helpers.constants(used)]).rstrip("\n"),
         *[c.helper_code(role) for c in _unique(used) if c.helper_code(role)],
     ]
     if spec.has("tuned"):

@@ -80,8 +80,6 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     stoppers = _boosted(cards)
     if stoppers or any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.add("from sklearn.base import BaseEstimator")
-    if stoppers:
-        lines.add("from sklearn.base import is_classifier")
     if any(c.boosting == "lightgbm" for c in stoppers):
         lines.add("from lightgbm import early_stopping")
     if _users("target_encoding", spec, cards, problem_type):
@@ -97,11 +95,16 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     return lines
 
 
+def constants(cards: list[Card]) -> str:
+    """The early-stopping settings, beside the members' own (empty when no member boosts)."""
+    return _PATIENCE if _boosted(cards) else ""
+
+
 def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -> list[str]:
     out = []
     stoppers = sorted({c.boosting for c in _boosted(cards)})
     if stoppers:
-        out.append(_early_stopping(stoppers))
+        out.append(_early_stopping(stoppers, problem_type))
     if _users("seed_bagging", spec, cards, problem_type):
         out.append(
             _SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner")
@@ -141,12 +144,16 @@ _PROBES = {
 """Per boosting library: the probe's fit on the unwatched rows, and the best round it found."""
 
 
-def _early_stopping(flavours: list[str]) -> str:
-    """EarlyStopped for these libraries: one needs no flavour argument, several branch on it."""
+def _early_stopping(flavours: list[str], problem_type: str) -> str:
+    """EarlyStopped for these libraries and this kind of answer: one library needs no flavour
+    argument, several branch on it; a classifier keeps each class's only row unwatched and predicts
+    probabilities (class labels too for several classes), a regressor predicts numbers."""
     if len(flavours) == 1:
         fit, rounds = _PROBES[flavours[0]]
         probe = f"        {fit}\n        self.rounds_ = {rounds}\n"
         init = "    def __init__(self, model: Any) -> None:\n        self.model = model\n"
+        count = "iterations" if flavours[0] == "catboost" else "n_estimators"  # CatBoost's name for it
+        refit = f"        self.model_ = copy.deepcopy(self.model).set_params({count}=int(self.rounds_ * 1.1) + 1).fit(x, y)\n"
     else:
         probe = "".join(
             f'        {"if" if i == 0 else "elif"} self.flavour == "{f}":\n'
@@ -157,22 +164,30 @@ def _early_stopping(flavours: list[str]) -> str:
             "    def __init__(self, model: Any, flavour: str) -> None:\n"
             "        self.model, self.flavour = model, flavour\n"
         )
-    counts = {"iterations" if f == "catboost" else "n_estimators" for f in flavours}
-    # The setting that counts rounds: CatBoost calls it iterations.
-    count = (
-        f'"{counts.pop()}"'
-        if len(counts) == 1
-        else '"iterations" if self.flavour == "catboost" else "n_estimators"'
+        count = '"iterations" if self.flavour == "catboost" else "n_estimators"'
+        if "catboost" not in flavours:
+            count = '"n_estimators"'
+        refit = (
+            f"        rounds = {{{count}: int(self.rounds_ * 1.1) + 1}}\n"
+            "        self.model_ = copy.deepcopy(self.model).set_params(**rounds).fit(x, y)\n"
+        )
+    classifier = "regression" not in problem_type
+    return (
+        _EARLY_STOPPED.replace("INIT\n", init)
+        .replace("PROBE\n", probe)
+        .replace("REFIT\n", refit)
+        .replace("UNWATCHED\n", _ONLY_ROW if classifier else "")
+        .replace("CLASSES\n", _CLASSES if problem_type == "multiclass" else "")
+        .replace("PREDICT\n", _PREDICT_PROBA if classifier else _PREDICT)
     )
-    return _EARLY_STOPPED.replace("INIT\n", init).replace("PROBE\n", probe).replace("COUNT", count)
 
 
-_EARLY_STOPPED = '''PATIENCE, WATCH_EVERY = 100, 10  # rounds stop PATIENCE after the best on every WATCH_EVERY-th row
+_PATIENCE = (
+    "PATIENCE, WATCH_EVERY = 100, 10  # rounds stop PATIENCE after the best on every WATCH_EVERY-th row"
+)
 
-
-class EarlyStopped(BaseEstimator):
-    """Boosting that picks its rounds (rounds_) on watched rows, every WATCH_EVERY-th in order of the
-    answer, then refits on every row with a tenth more rounds for a tenth more rows."""
+_EARLY_STOPPED = '''class EarlyStopped(BaseEstimator):
+    """Picks its rounds (rounds_) on the watched rows, then refits on every row with a tenth more rounds."""
 
 INIT
 
@@ -180,24 +195,27 @@ INIT
         order = np.random.default_rng(SEED).permutation(len(y))  # rows with the same answer: a seeded order
         watch = np.zeros(len(y), dtype=bool)
         watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
-        if is_classifier(self.model):  # a class's only row is never watched: every class is fitted
-            values, counts = np.unique(y, return_counts=True)
-            watch &= np.isin(y, values[counts > 1])
-        fit_rows, watch_rows = np.flatnonzero(~watch), np.flatnonzero(watch)
-        x_fit, y_fit, watched = take(x, fit_rows), y[fit_rows], (take(x, watch_rows), y[watch_rows])
+UNWATCHED
+        x_fit, y_fit, watched = take(x, ~watch), y[~watch], (take(x, watch), y[watch])
         probe = copy.deepcopy(self.model)
 PROBE
-        rounds = {COUNT: int(self.rounds_ * 1.1) + 1}
-        self.model_ = copy.deepcopy(self.model).set_params(**rounds).fit(x, y)
-        self.classes_ = getattr(self.model_, "classes_", None)
+REFIT
+CLASSES
         return self
 
-    def predict(self, x: Any) -> np.ndarray:
-        return self.model_.predict(x)
-
-    def predict_proba(self, x: Any) -> np.ndarray:
-        return self.model_.predict_proba(x)
+PREDICT
 '''
+
+_ONLY_ROW = (
+    "        watch &= pd.Series(y).duplicated(keep=False).to_numpy()  # a class's only row is never watched\n"
+)
+_CLASSES = "        self.classes_ = self.model_.classes_\n"
+_PREDICT_PROBA = """    def predict_proba(self, x: Any) -> np.ndarray:
+        return self.model_.predict_proba(x)
+"""
+_PREDICT = """    def predict(self, x: Any) -> np.ndarray:
+        return self.model_.predict(x)
+"""
 
 
 _SEED_BAG = '''SEEDS = 3

@@ -69,7 +69,7 @@ def render_block(
     train, predict and main (e.g. to keep a script's combining form for a one-member variant)."""
     single = recipe.single if single is None else single
     if name == "load":
-        return fixed_blocks.render_load(profile.problem_type)
+        return _load(recipe, profile, tunes=recipe.model.has("tuned") and not recipe.model.frozen)
     if name == "files":
         return (
             files_block.render_files(profile, recipe.media) if recipe.files == FILES_ON else files_block.OFF
@@ -89,6 +89,12 @@ def render_block(
     raise EngineerFailure(f"the built-in engineer has no block named {name!r}")
 
 
+def _load(recipe: Recipe, profile: ProfileView, tunes: bool) -> str:
+    """The load block; `tunes`: the model block holds the code that tunes (it calls fit_model)."""
+    problem = profile.problem_type
+    return fixed_blocks.render_load(problem, fixed_blocks.needs_fit_model(problem, tunes, recipe.combine))
+
+
 def render_script(recipe: Recipe, profile: ProfileView, cards: dict[str, Card], title: str, seed: int) -> str:
     """The whole script; its preprocess block holds exactly the views the members read."""
     recipe = recipe.with_views_needed(cards)
@@ -99,16 +105,22 @@ def render_script(recipe: Recipe, profile: ProfileView, cards: dict[str, Card], 
     return "\n\n".join(p.rstrip("\n") + "\n" for p in parts).replace("\n\n\n\n", "\n\n\n")
 
 
-SHAPED_BLOCKS = ("train", "predict", "main")
-"""The blocks whose form follows the recipe's shape (one member averaged, or members combined)."""
+TUNES = "def tune("
+"""What a model block that tunes its settings defines (see tuning.py)."""
+SHAPED_BLOCKS = ("load", "train", "predict", "main")
+"""The blocks whose form follows the recipe's shape (one member averaged, or members combined; load
+defines fit_model only for the code that calls it)."""
 
 
 def settle(script: str, recipe: Recipe, profile: ProfileView, cards: dict[str, Card]) -> str:
     """The script with its shaped blocks re-rendered for `recipe`: after one block was spliced (a
-    member added, a stacking train block), the others take the form the whole recipe calls for.
-    The header and the other blocks stay as they are."""
+    member added, a stacking train block, tuning), the others take the form the whole recipe calls for.
+    The header and the other blocks stay as they are. A frozen script keeps the code that tuned it
+    (it no longer runs), so load keeps fit_model while the model block holds that code."""
+    tunes = TUNES in get_block(script, "model")
     for name in SHAPED_BLOCKS:
-        script = replace_block(script, name, render_block(name, recipe, profile, cards))
+        body = _load(recipe, profile, tunes) if name == "load" else render_block(name, recipe, profile, cards)
+        script = replace_block(script, name, body)
     return script
 
 
