@@ -128,6 +128,17 @@ def hash_task_files(task_dir: Path) -> dict[str, str]:
     }
 
 
+def group_codes(values: pd.Series) -> np.ndarray:
+    """Each row's group as an integer, numbered in the sorted order of the groups' label keys: the
+    folds a splitter makes of them are those it makes of the keys themselves, without spelling and
+    sorting millions of strings (a per-pixel task's rows are grouped by picture)."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "mixed-integer", "mixed-integer-float"):
+        values = values.map(label_key)  # True == 1 == 1.0 would be one value to factorize, not three keys
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    _, rank = np.unique(np.array([label_key(v) for v in uniques], dtype=object), return_inverse=True)
+    return rank.astype(np.int64)[codes]
+
+
 def prepare_run_data(
     spec: TaskSpec,
     tables: TaskTables,
@@ -150,7 +161,7 @@ def prepare_run_data(
             raise TaskError(
                 f"expected the group column {group_column!r} in train; found {list(train.columns)}"
             )
-        groups = train[group_column].map(label_key).to_numpy()
+        groups = group_codes(train[group_column])
     rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
     return _write_data(spec, tables, layout, y, splits.make_splits(y, spec.problem_type, seed, rules, groups))
 
