@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from mlestar.execution.base import Executor
 from mlestar.handover.submission import check_submission, to_submission_frame
+from mlestar.serving.answer import answer_from
 from mlestar.task import load_task_tables
 from mlestar.task.spec import ProblemType
 from tests.test_media_engineer import run_first_draft
@@ -97,6 +98,13 @@ def test_each_test_row_answers_its_pair_rows_in_the_samples_order(tmp_path: Path
     row = {rec: i for i, rec in enumerate(tables.test["rec_id"])}
     expected = [(4 * row[i // 100] + i % 100) / 100 for i in frame["Id"]]
     assert np.allclose(frame["Probability"], expected)
+
+
+def test_a_served_row_answers_a_probability_per_class(tmp_path: Path) -> None:
+    spec, tables = load_task_tables(recordings_task(tmp_path / "task"))
+    out = answer_from(spec, np.full((3, 4), 0.25), tables.test.head(3))  # one row per row served
+    assert list(out.columns) == ["Probability_0", "Probability_1", "Probability_2", "Probability_3"]
+    assert out.shape == (3, 4)
 
 
 def test_the_audio_model_hears_the_classes_out_of_fold(tmp_path: Path, script_executor: Executor) -> None:

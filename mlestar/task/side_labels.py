@@ -18,6 +18,7 @@ rows' files; the submission writer spreads each test row's class probabilities o
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -35,6 +36,7 @@ DECIDED = ("id_column", "target_columns", "label_column", "train_target_columns"
 """TaskSpec fields this layout decides (task.yaml cannot change them for it)."""
 _MAX_TEXT_BYTES = 50_000_000
 _MIN_TRAIN, _MIN_TEST = 4, 1
+_MAX_SIDE_FILES = 20
 _JOINS = ("_", "-", ":")
 _TIMES = (10, 100, 1000, 10_000)
 
@@ -74,6 +76,10 @@ def side_label_tables(
         return None
     listing = listing_of(task_dir)
     texts = [p for p in listing if PurePosixPath(p).suffix.lower() in (".txt", ".csv", ".tsv")]
+    per_folder = Counter(str(PurePosixPath(p).parent) for p in texts)
+    texts = [
+        p for p in texts if per_folder[str(PurePosixPath(p).parent)] <= _MAX_SIDE_FILES
+    ]  # not per-row files
     for rel in texts:
         path = task_dir / rel
         if not path.is_file() or path.stat().st_size > _MAX_TEXT_BYTES:
