@@ -77,9 +77,8 @@ def side_label_tables(
     listing = listing_of(task_dir)
     texts = [p for p in listing if PurePosixPath(p).suffix.lower() in (".txt", ".csv", ".tsv")]
     per_folder = Counter(str(PurePosixPath(p).parent) for p in texts)
-    texts = [
-        p for p in texts if per_folder[str(PurePosixPath(p).parent)] <= _MAX_SIDE_FILES
-    ]  # not per-row files
+    # Side files sit a few to a folder; a folder of many text files holds per-row files.
+    texts = [p for p in texts if per_folder[str(PurePosixPath(p).parent)] <= _MAX_SIDE_FILES]
     for rel in texts:
         path = task_dir / rel
         if not path.is_file() or path.stat().st_size > _MAX_TEXT_BYTES:
@@ -100,7 +99,7 @@ def side_label_tables(
             labelled,
             unknown,
             names,
-            Pairs(key, rule, classes, str(sample.columns[0]), rel, names and names[0]),
+            Pairs(key, rule, classes, str(sample.columns[0]), rel, names[0] if names else None),
         )
     return None
 
@@ -109,10 +108,12 @@ def _labels_file(path: Path) -> tuple[str, dict[str, list[str]], list[str]] | No
     """(key name, labels of each training key, test keys) of a `key,label,label...` file with `?`
     for unknown rows; None for anything else (a table whose rows all have the same width and no `?`)."""
     try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="strict").splitlines()]
+        text = path.read_text(encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, OSError):
         return None
-    lines = [line for line in lines if line]
+    if f",{UNKNOWN}" not in text:
+        return None  # no unknown row: not a labels file (and no line-by-line reading of a large table)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) < _MIN_TRAIN + _MIN_TEST + 1:
         return None
     header = [c.strip() for c in lines[0].split(",")]
