@@ -356,19 +356,56 @@ def slice_classes(entry: dict[str, Any], public: Path, rng: np.random.Generator)
 
 
 def fragments(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
-    """Fragments as folders of volume slices and masks; one test fragment named "a"."""
+    """Fragments as folders of layer pictures (surface_volume/00.tif ...), a mask.png of where the
+    fragment is and, for the two training fragments, inklabels.png (0/1) and inklabels_rle.csv;
+    one test fragment named "a". Ink is strokes inside the fragment that darken the middle
+    layers, so it can be learned from them; the answer is the test ink, numbered along the rows."""
+    from PIL import Image
+
+    answers = pd.DataFrame({"Id": ["a"], "Predicted": [""]})
     for frag in ("train/1", "train/2", "test/a"):
-        paths = [f"{frag}/surface_volume/{k:02d}.tif" for k in range(3)] + [f"{frag}/mask.png"]
+        layers, inside, ink = _fragment(rng)
+        folder = public / frag
+        (folder / "surface_volume").mkdir(parents=True)
+        for k, layer in enumerate(layers):
+            Image.fromarray(layer).save(folder / "surface_volume" / f"{k:02d}.tif")
+        Image.fromarray((inside * 255).astype(np.uint8), mode="L").save(folder / "mask.png")
+        text = _row_runs(ink)
         if frag.startswith("train"):
-            paths.append(f"{frag}/inklabels.png")
-            _csv(
-                pd.DataFrame({"Id": [frag[-1]], "Predicted": ["3 5 20 4"]}),
-                public / frag / "inklabels_rle.csv",
-            )
-        writers.write_files(public, paths, "image", rng, {})
-    answers = pd.DataFrame({"Id": ["a"], "Predicted": ["2 6 30 3"]})
+            Image.fromarray(ink.astype(np.uint8), mode="L").save(folder / "inklabels.png")
+            _csv(pd.DataFrame({"Id": [frag[-1]], "Predicted": [text]}), folder / "inklabels_rle.csv")
+        else:
+            answers["Predicted"] = [text]
     _csv(answers.assign(Predicted="1 1 5 1"), public / "sample_submission.csv")
     return answers
+
+
+def _fragment(rng: np.random.Generator, height: int = 40, width: int = 48, depth: int = 6) -> tuple:
+    """(layers as uint8 pictures, the fragment's mask, its ink): an ellipse of papyrus with a few
+    strokes of ink, which darkens layers 2 and 3 under noise."""
+    rows, cols = np.mgrid[:height, :width]
+    inside = ((rows - height / 2) / (height * 0.45)) ** 2 + ((cols - width / 2) / (width * 0.45)) ** 2 <= 1
+    ink = np.zeros((height, width), dtype=bool)
+    for _ in range(4):
+        r, c = int(rng.integers(6, height - 10)), int(rng.integers(6, width - 14))
+        if rng.random() < 0.5:
+            ink[r : r + 3, c : c + 10] = True
+        else:
+            ink[r : r + 8, c : c + 3] = True
+    ink &= inside
+    layers = []
+    for k in range(depth):
+        value = 120 + 40 * inside - (45 * ink if k in (2, 3) else 0) + rng.normal(0, 14, (height, width))
+        layers.append(np.clip(value, 0, 255).astype(np.uint8))
+    return layers, inside, ink
+
+
+def _row_runs(mask: np.ndarray) -> str:
+    """ "start length" pairs of a mask, pixels numbered along the rows from 1."""
+    flat = np.concatenate([[0], mask.ravel().astype(np.int8), [0]])
+    edges = np.diff(flat)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return " ".join(f"{s + 1} {e - s}" for s, e in zip(starts, ends, strict=True))
 
 
 def corpus(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape, side_labels
+from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape, side_labels, volumes
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -39,10 +39,13 @@ def infer_task(
         )
     if keys.id_column and keys.key == "id" and not keys.aggregate:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
-    mask_template = None
+    mask_template, volume_entry = None, None
     if pairs is None:
         t = _long_train(ov, t, keys, built)
         if "train_target_columns" not in ov:
+            t, volume_entry = volumes.with_volume_rows(
+                task_dir, t, keys.id_column, built
+            )  # folders of layers
             t, mask_template = mask_files.with_mask_answers(task_dir, t, keys.id_column, built)
         targets, kind = _targets(ov, t, keys, sources)
         t, dropped = _drop_unanswered(t, targets)
@@ -68,6 +71,8 @@ def infer_task(
     row_files = kinds.row_files(task_dir, t, keys.id_column)
     if mask_template:  # the arrays the masks are drawn on are the rows' pictures
         row_files = tuple({**entry, "kind": "image"} for entry in row_files)
+    if volume_entry:  # the rows' folders of layers, not the pictures beside them
+        row_files = (volume_entry,)
     spec = TaskSpec(
         name=ov.get("name", _task_name(task_dir)), task_dir=task_dir, description=description,
         train_path=paths["train"] or task_dir, test_path=paths["test"] or task_dir,

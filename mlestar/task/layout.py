@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mlestar.task.infer import id_text
+from mlestar.task.infer import id_text, same_ids
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,14 @@ def _with_copies(keys: Keys, repeated: tuple[str, ...]) -> Keys:
 
 
 def _keyed(test: pd.DataFrame, sample: pd.DataFrame, first: str, row_numbers: tuple[str, ...]) -> Keys:
+    in_order = same_ids(sample[first], test[first])
     sample_unique = bool(sample[first].is_unique)
-    test_unique = bool(test[first].is_unique)
+    test_unique = sample_unique if in_order else bool(test[first].is_unique)
     if sample_unique and test_unique:
         return Keys(first, "id", row_numbers)
-    same_ids = set(id_text(sample[first])) == set(id_text(test[first]))
-    if sample_unique and not test_unique and same_ids:
+    same_set = set(id_text(sample[first])) == set(id_text(test[first]))
+    if sample_unique and not test_unique and same_set:
         return Keys(first, "id", row_numbers, aggregate="mean")
-    in_order = len(sample) == len(test) and bool(
-        (id_text(sample[first]).to_numpy() == id_text(test[first]).to_numpy()).all()
-    )
     if in_order:
         shared = tuple(str(c) for c in sample.columns if c in test.columns)
         return Keys(None, "position", (*row_numbers, *shared))

@@ -32,7 +32,7 @@ from mlestar.engineers.builtin.catalogue import Context, entries_for
 from mlestar.engineers.builtin.data_facts import with_facts
 from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
-from mlestar.engineers.builtin.media import box_script, mask_script, pixel_plans, pixel_script
+from mlestar.engineers.builtin.media import box_script, mask_script, pixel_plans, pixel_script, volume_script
 from mlestar.engineers.builtin.media import render as media
 from mlestar.engineers.builtin.media.pixel_recipe import is_pixel_script
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -80,6 +80,8 @@ class BuiltinEngineer:
         profile = self._profile(ctx)
         if span.is_span_task(profile):
             return span.candidates()[: max(m, 1)]
+        if volume_script.is_volume_task(profile):
+            return volume_script.candidates()[: max(m, 1)]
         if pixel_script.is_pixel_task(profile):
             return pixel_script.candidates()[: max(m, 1)]
         if mask_script.is_mask_task(profile):
@@ -116,6 +118,10 @@ class BuiltinEngineer:
             return span.script(candidate.name, profile, title_for(ctx), ctx.seed)
         if candidate.name in pixel_script.MODELS:
             return pixel_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in volume_script.MODELS:
+            if not volume_script.is_volume_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for run-length masks of folders of layers")
+            return volume_script.script(profile, candidate.name, ctx.seed)
         if candidate.name in mask_script.MODELS:
             if not mask_script.is_mask_task(profile):
                 raise EngineerFailure(

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlestar import syntax
 
 KIT = Path(__file__).parent / "kit"
-MODULES = ("documents", "rowfiles", "images", "audio", "pixels", "masks", "arrays", "tables", "boxes")
+MODULES = ("documents", "rowfiles", "images", "audio", "pixels", "masks", "volumes", "arrays", "tables", "boxes")  # fmt: skip
 """Kit modules in the order their definitions appear in a script."""
 SHARED = {"documents": "mlestar.task.documents"}
 """Modules intake shares with the kit (standard library only, importing nothing from mlestar):
