@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from conformance import band_replica, bson_replica, writers
+from conformance.bird_replica import bird_pairs
 from conformance.box_builders import box_rows
 from conformance.columns import WORDS
 
@@ -107,34 +108,6 @@ def arrays(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.
     np.save(folder / "test_11.npy", rng.normal(size=(40, 6)).astype(np.float32))
     answers = pd.DataFrame({"Id": range(40), "ClassId": rng.integers(0, 4, 40)})
     _csv(answers.assign(ClassId=0), public / "sampleSubmission.csv")
-    return answers
-
-
-def bird_pairs(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
-    """Recordings listed in text files; the submission has one row per (recording, species)."""
-    ess = public / "essential_data"
-    n, species = 30, 4
-    folds = pd.DataFrame({"rec_id": range(n), "fold": [1 if i % 5 == 0 else 0 for i in range(n)]})
-    _csv(folds, ess / "CVfolds_2.txt")
-    _csv(
-        pd.DataFrame({"rec_id": range(n), "filename": [f"rec{i}" for i in range(n)]}),
-        ess / "rec_id2filename.txt",
-    )
-    truth = {i: sorted(set(rng.integers(0, species, 2).tolist())) for i in range(n)}
-    lines = ["rec_id,[labels]"] + [
-        f"{i},?" if f else f"{i},{','.join(map(str, truth[i]))}"
-        for i, f in zip(range(n), folds["fold"], strict=True)
-    ]
-    (ess / "rec_labels_test_hidden.txt").write_text("\n".join(lines) + "\n")
-    (ess / "species_list.txt").write_text(
-        "class_id,code,species\n" + "".join(f"{s},B{s},bird {s}\n" for s in range(species))
-    )
-    writers.write_files(public, [f"essential_data/src_wavs/rec{i}.wav" for i in range(n)], "audio", rng, {})
-    test = [i for i in range(n) if folds["fold"][i] == 1]
-    answers = pd.DataFrame(
-        [{"Id": r * 100 + s, "Probability": int(s in truth[r])} for r in test for s in range(species)]
-    )
-    _csv(answers.assign(Probability=0), public / "sample_submission.csv")
     return answers
 
 

@@ -57,7 +57,8 @@ def _target_columns(entry: dict[str, Any], answers: pd.DataFrame) -> list[str]:
 
 
 def _key_problems(entry: dict[str, Any], answers: pd.DataFrame, sub: pd.DataFrame) -> list[str]:
-    key = entry["expect"].get("id")
+    # "key": the submission's key where it is not the rows' id (pair rows made of a row and a class)
+    key = entry["expect"].get("key", entry["expect"].get("id"))
     if key:
         if set(sub[key]) != set(answers[key]):
             return [f"the {key} values differ from the test rows'"]

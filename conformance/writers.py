@@ -67,9 +67,10 @@ def description(entry: dict[str, Any], listing: list[str]) -> str:
     metric = entry["metric"]["name"]
     words = METRIC_WORDS.get(metric, metric.replace("_", " "))
     files = "\n".join(f"- {name}" for name in listing)
+    prose = f"{entry['prose'].strip()}\n\n" if entry.get("prose") else ""  # what only the prose says
     return (
         f"# {entry['name']} (synthetic replica)\n\n{entry['about'].capitalize()}.\n\n"
-        f"## Evaluation\n\nSubmissions are evaluated on {words}.\n\n## Data\n\n{files}\n"
+        f"## Evaluation\n\nSubmissions are evaluated on {words}.\n\n## Data\n\n{prose}{files}\n"
     )
 
 

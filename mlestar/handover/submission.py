@@ -30,6 +30,8 @@ def to_submission_frame(
 ) -> pd.DataFrame:
     """Map the prediction array (n_test, n_outputs) to the submission's columns and row order."""
     pred = _as_array(spec, pred, len(test))
+    if spec.submission.pairs:
+        return _pair_rows(spec, np.asarray(_prediction_columns(spec, pred), dtype=np.float64), test, sample)
     frame = pd.DataFrame(_prediction_columns(spec, pred), columns=list(spec.target_columns))
     if spec.submission.value_kind == "text" and _empty_spelling(spec, sample) != "":
         frame = frame.replace("", _empty_spelling(spec, sample))  # an empty answer as the sample writes it
@@ -48,6 +50,31 @@ def to_submission_frame(
             frame[col] = sample[col].to_numpy()
     columns = list(sample.columns) if sample is not None else [spec.id_column, *spec.target_columns]
     return frame[columns]
+
+
+def _pair_rows(
+    spec: TaskSpec, values: np.ndarray, test: pd.DataFrame, sample: pd.DataFrame | None
+) -> pd.DataFrame:
+    """One row per (test row, class): its key made by the layout's pair rule from the row's id and
+    the class, its value the row's prediction for that class; in the sample's order."""
+    key, value = spec.submission.columns[0], spec.target_columns[0]
+    rows = test[spec.id_column].astype(str).to_numpy()
+    classes = list(spec.classes or ())
+    keys = [_pair_key(spec.submission.pairs, row, label) for row in rows for label in classes]
+    frame = pd.DataFrame({key: keys, value: values.reshape(len(rows), -1).ravel()})
+    if sample is None:
+        return frame
+    frame = frame.set_index(key).loc[sample[key].astype(str)].reset_index(drop=True)
+    frame.insert(0, key, sample[key].to_numpy())
+    return frame[list(sample.columns)]
+
+
+def _pair_key(rule: str, row: str, label: str) -> str:
+    """The key of (row, class): "{id}*100+{class}" is a number, "{id}_{class}" a text join."""
+    if "*" in rule:
+        times = int(rule.split("*", 1)[1].split("+", 1)[0])
+        return str(int(row) * times + int(label))
+    return rule.replace("{id}", row).replace("{class}", label)
 
 
 def _test_keys(sample_ids: pd.Series, test_ids: pd.Series) -> pd.Series:
@@ -121,6 +148,7 @@ def check_submission(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame |
 
 def _problems(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame | None):  # type: ignore[no-untyped-def]
     keyed = spec.id_column is not None and spec.submission.key == "id"
+    id_column = spec.submission.columns[0] if spec.submission.pairs else spec.id_column
     as_sample = False
     """The sample's ids, row by row: nothing more to check of them (it is the grader's own list)."""
     if sample is not None:
@@ -131,14 +159,14 @@ def _problems(frame: pd.DataFrame, spec: TaskSpec, sample: pd.DataFrame | None):
             yield f"expected {len(sample)} rows, found {len(frame)}"
         elif keyed:
             # Row by row first: on millions of rows a set of the ids costs a minute, this milliseconds.
-            as_sample = same_ids(frame[spec.id_column], sample[spec.id_column])
+            as_sample = same_ids(frame[id_column], sample[id_column])
             if not as_sample:
-                ids, want = (t[spec.id_column].astype(str).to_numpy(dtype=object) for t in (frame, sample))
+                ids, want = (t[id_column].astype(str).to_numpy(dtype=object) for t in (frame, sample))
                 if set(ids) != set(want):
                     yield "the ids differ from the sample submission's"
                 elif spec.submission.row_order == "sample":
                     yield "the rows are not in the sample submission's order"
-    if keyed and not as_sample and frame[spec.id_column].duplicated().any():
+    if keyed and not as_sample and frame[id_column].duplicated().any():
         yield "duplicate ids"
     yield from _value_problems(frame[list(spec.target_columns)], spec)
 

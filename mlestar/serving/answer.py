@@ -31,6 +31,9 @@ def answer(spec: TaskSpec, predictor: Any, frame: pd.DataFrame) -> pd.DataFrame:
 def answer_from(spec: TaskSpec, pred: np.ndarray, frame: pd.DataFrame) -> pd.DataFrame:
     """Raw predictions on frame's rows, as the submission's prediction columns."""
     rows = frame.reset_index(drop=True)
+    if spec.submission.pairs:  # a row per (row, class) in the submission; served: a column per class
+        values = np.clip(np.asarray(pred, dtype=float).reshape(len(rows), -1), 0.0, 1.0)
+        return pd.DataFrame(values, columns=[f"{spec.target_columns[0]}_{c}" for c in spec.classes or ()])
     if spec.id_column and spec.id_column not in rows.columns:  # ids only label rows: not needed
         rows = rows.assign(**{spec.id_column: np.arange(len(rows))})
     submission = to_submission_frame(spec, pred, rows, None)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape, volumes
+from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape, side_labels, volumes
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -28,7 +28,8 @@ def infer_task(
     task_dir: Path, ov: Overrides, sources: dict[str, str], description: str,
     paths: dict[str, Path | None], t: TaskTables, built: dict[str, str],
 ) -> tuple[TaskSpec, TaskTables]:  # fmt: skip
-    keys = _keys(ov, t, sources)
+    pairs = side_labels.pairs_of(t.train)  # rows read from side label files, answered per (row, class)
+    keys = _keys(ov, t, sources) if pairs is None else layout.Keys(pairs.key, "id")
     t = _with_made_ids(t, keys)
     sample = t.sample_submission
     if keys.key == "id" and keys.id_column not in t.test.columns and sample is not None:
@@ -38,13 +39,19 @@ def infer_task(
         )
     if keys.id_column and keys.key == "id" and not keys.aggregate:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
-    t = _long_train(ov, t, keys, built)
     mask_template, volume_entry = None, None
-    if "train_target_columns" not in ov:
-        t, volume_entry = volumes.with_volume_rows(task_dir, t, keys.id_column, built)  # folders of layers
-        t, mask_template = mask_files.with_mask_answers(task_dir, t, keys.id_column, built)
-    targets, kind = _targets(ov, t, keys, sources)
-    t, dropped = _drop_unanswered(t, targets)
+    if pairs is None:
+        t = _long_train(ov, t, keys, built)
+        if "train_target_columns" not in ov:
+            t, volume_entry = volumes.with_volume_rows(
+                task_dir, t, keys.id_column, built
+            )  # folders of layers
+            t, mask_template = mask_files.with_mask_answers(task_dir, t, keys.id_column, built)
+        targets, kind = _targets(ov, t, keys, sources)
+        t, dropped = _drop_unanswered(t, targets)
+    else:  # a recording with no label is answered (no class present), not unanswered
+        targets, kind, dropped = pairs.targets(sample), "labelsets", 0
+        sources.update(dict.fromkeys(side_labels.DECIDED, INFERRED))
     match = find_metric(description)
     named = match.metric if match else None
     try:
@@ -56,8 +63,11 @@ def infer_task(
         problem = _problem(t, targets, kind, named)
     sources["problem_type"] = ov.source("problem_type")
     classes, separator = _classes(ov, t, targets, kind, problem, sources)
-    metric, lower = _metric(ov, sources, named, problem, targets, t.sample_submission)
+    scored = problem if pairs is None else ProblemType.BINARY  # the pair rows are scored, 0/1 each
+    metric, lower = _metric(ov, sources, named, scored, targets, t.sample_submission)
     submission = _submission(ov, sources, problem, metric, targets, t, keys, kind)
+    if pairs is not None:
+        submission = replace(submission, value_kind="probability", row_order="sample", pairs=pairs.rule)
     row_files = kinds.row_files(task_dir, t, keys.id_column)
     if mask_template:  # the arrays the masks are drawn on are the rows' pictures
         row_files = tuple({**entry, "kind": "image"} for entry in row_files)

@@ -130,6 +130,9 @@ def _templates(index: _PathIndex, rows: pd.DataFrame, key_column: str) -> list[s
                 *(p for p in index.by_part.get(value, ()) if p.endswith(value)),
             }
             named.update({path[: len(path) - len(value)] + f"{{{column}}}" for path in hits})
+    best = max(plain.values(), default=0)
+    if sum(n == best for n in plain.values()) > 1 and max(named.values(), default=0) >= max(best, need):
+        plain = Counter()  # the same name in several folders, and a column of the row names the folder
     for votes in (plain, named):
         best = max(votes.values(), default=0)
         if best >= need:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlestar.errors import TaskError
-from mlestar.task import decide, files, infer, locate
+from mlestar.task import class_folders, decide, files, infer, locate
 from mlestar.task.decide import DEFAULT, INFERRED
 from mlestar.task.metric_phrases import find_metric
 from mlestar.task.overrides import Overrides, load_overrides
@@ -37,6 +37,10 @@ def load_task_tables(
     description, description_path = _description(task_dir, ov, sources)
     found = locate.locate(task_dir, ov, sources)
     got = locate.read(task_dir, found, ov)
+    if got.sample is not None and got.built.get("train", "").startswith("none"):
+        by_folder = class_folders.class_folder_table(task_dir, got.sample, description)
+        if by_folder is not None:  # training files in one folder per class, the prose says which is 0
+            got.train, got.built["train"] = by_folder
     joined = locate.join_side_tables(task_dir, found, got)
     for role, frame in (("train", got.train), ("test", got.test)):
         if frame is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlestar.errors import TaskError
-from mlestar.task import files, large, rows
+from mlestar.task import files, large, rows, side_labels
 from mlestar.task.overrides import Overrides
 
 
@@ -188,7 +188,11 @@ def _build_missing(task_dir: Path, out: Read) -> None:
     target = str(sample.columns[-1]) if sample is not None else "label"
     built = None
     if out.train is None and sample is not None:
-        built = rows.pixel_tables(task_dir, sample, key, target) or rows.array_tables(task_dir, key, target)
+        built = (
+            rows.pixel_tables(task_dir, sample, key, target)
+            or rows.array_tables(task_dir, key, target)
+            or side_labels.side_label_tables(task_dir, sample)
+        )
     if built is None and out.train is None:
         coco = rows.coco_tables(task_dir)
         if coco is not None:

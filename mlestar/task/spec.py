@@ -50,6 +50,9 @@ class SubmissionLayout:
     copy_columns: tuple[str, ...] = ()
     top_k: int = 0
     aggregate: str = ""
+    pairs: str = ""
+    """One submission row per (test row, class), its key made by this rule ("{id}*100+{class}",
+    "{id}_{class}"; mlestar.task.side_labels): each row's class probabilities spread over them."""
 
 
 @dataclass(frozen=True)
