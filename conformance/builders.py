@@ -21,6 +21,7 @@ import pandas as pd
 from conformance import band_replica, bson_replica, writers
 from conformance.box_builders import box_rows
 from conformance.columns import WORDS
+from conformance.slice_builders import slice_classes
 
 Builder = Callable[[dict[str, Any], Path, np.random.Generator], pd.DataFrame]
 
@@ -355,31 +356,6 @@ def tokens(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.
         with zipfile.ZipFile(public / f"{name}.zip", "w") as zf:
             zf.writestr(name, table.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC))
     return answers.reset_index(drop=True)
-
-
-def slice_classes(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per (slice, organ class); the id repeats across classes, so rows match by order."""
-    rows = []
-    for case in range(1, 9):
-        for sl in range(1, 6):
-            for organ in ("large_bowel", "small_bowel", "stomach"):
-                rle = "" if rng.random() < 0.5 else f"{int(rng.integers(1, 30))} 4"
-                rows.append({"id": f"case{case}_day1_slice_{sl:04d}", "class": organ, "segmentation": rle})
-            split = "test" if case > 6 else "train"
-            writers.write_files(
-                public,
-                [f"{split}/case{case}/case{case}_day1/scans/slice_{sl:04d}_8_8_1.50_1.50.png"],
-                "image",
-                rng,
-                {},
-            )
-    frame = pd.DataFrame(rows)
-    is_test = frame["id"].str.startswith(("case7_", "case8_"))
-    _csv(frame[~is_test], public / "train.csv")
-    _csv(frame[is_test][["id", "class"]], public / "test.csv")
-    answers = frame[is_test].rename(columns={"segmentation": "predicted"}).reset_index(drop=True)
-    _csv(answers.assign(predicted="1 1 5 2"), public / "sample_submission.csv")
-    return answers
 
 
 def fragments(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape
+from mlestar.task import answers, box_rows, class_rows, infer, kinds, layout, mask_files, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -58,6 +58,8 @@ def infer_task(
     metric, lower = _metric(ov, sources, named, problem, targets, t.sample_submission)
     submission = _submission(ov, sources, problem, metric, targets, t, keys, kind)
     row_files = kinds.row_files(task_dir, t, keys.id_column)
+    if not row_files and keys.key == "position":  # one row per (picture, class): the pictures by key
+        t, row_files = class_rows.with_pictures(task_dir, t, keys.copy_columns, built)
     if mask_template:  # the arrays the masks are drawn on are the rows' pictures
         row_files = tuple({**entry, "kind": "image"} for entry in row_files)
     spec = TaskSpec(
@@ -383,10 +385,10 @@ def _sums_to_one(sample: pd.DataFrame, targets: infer.Targets) -> bool:
 def _group_column(ov: Overrides, train: pd.DataFrame, sources: dict[str, str]) -> str | None:
     sources["group_column"] = ov.source("group_column", DEFAULT)
     group = ov.get("group_column")
-    pixels = train.attrs.get(PIXEL_FILES)
+    pixels = train.attrs.get(PIXEL_FILES) or train.attrs.get(class_rows.CLASS_ROWS)
     if group is None and "group_column" not in ov and pixels and train[pixels["key"]].nunique() >= 10:
-        # Pixels of one picture are alike: folds split pictures, so validation sees unseen pages
-        # (given enough pictures for five folds of two each).
+        # Pixels of one picture are alike (so are a picture's rows per class): folds split pictures,
+        # so validation sees unseen pages (given enough pictures for five folds of two each).
         sources["group_column"] = INFERRED
         group = pixels["key"]
     if group is not None and group not in train.columns:
