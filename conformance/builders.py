@@ -21,6 +21,7 @@ import pandas as pd
 from conformance import band_replica, bson_replica, writers
 from conformance.box_builders import box_rows
 from conformance.columns import WORDS
+from conformance.level_builders import study_images
 from conformance.slice_builders import slice_classes
 
 Builder = Callable[[dict[str, Any], Path, np.random.Generator], pd.DataFrame]
@@ -400,4 +401,5 @@ BUILDERS: dict[str, Builder] = {
     "trips": trips, "positions": positions, "answer_pairs": answer_pairs, "tokens": tokens,
     "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus,
     "products": bson_replica.products, "records": band_replica.records, "box_rows": box_rows,
+    "study_images": study_images,
 }  # fmt: skip

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, box_rows, class_rows, infer, kinds, layout, mask_files, reshape
+from mlestar.task import answers, box_rows, class_rows, infer, kinds, layout, levels, mask_files, reshape
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -28,6 +28,10 @@ def infer_task(
     task_dir: Path, ov: Overrides, sources: dict[str, str], description: str,
     paths: dict[str, Path | None], t: TaskTables, built: dict[str, str],
 ) -> tuple[TaskSpec, TaskTables]:  # fmt: skip
+    if "target_columns" not in ov and t.sample_submission is not None and t.sample_submission.shape[1] == 2:
+        t = levels.with_levels(
+            task_dir, t, str(t.sample_submission.columns[1]), built
+        )  # "<x>_study", "<x>_image"
     keys = _keys(ov, t, sources)
     t = _with_made_ids(t, keys)
     sample = t.sample_submission
@@ -60,6 +64,7 @@ def infer_task(
     row_files = kinds.row_files(task_dir, t, keys.id_column)
     if not row_files and keys.key == "position":  # one row per (picture, class): the pictures by key
         t, row_files = class_rows.with_pictures(task_dir, t, keys.copy_columns, built)
+    row_files = levels.row_files(t.train) or row_files
     if mask_template:  # the arrays the masks are drawn on are the rows' pictures
         row_files = tuple({**entry, "kind": "image"} for entry in row_files)
     spec = TaskSpec(
@@ -385,7 +390,11 @@ def _sums_to_one(sample: pd.DataFrame, targets: infer.Targets) -> bool:
 def _group_column(ov: Overrides, train: pd.DataFrame, sources: dict[str, str]) -> str | None:
     sources["group_column"] = ov.source("group_column", DEFAULT)
     group = ov.get("group_column")
-    pixels = train.attrs.get(PIXEL_FILES) or train.attrs.get(class_rows.CLASS_ROWS)
+    pixels = (
+        train.attrs.get(PIXEL_FILES)
+        or train.attrs.get(class_rows.CLASS_ROWS)
+        or train.attrs.get(levels.LEVEL_ROWS)
+    )
     if group is None and "group_column" not in ov and pixels and train[pixels["key"]].nunique() >= 10:
         # Pixels of one picture are alike (so are a picture's rows per class): folds split pictures,
         # so validation sees unseen pages (given enough pictures for five folds of two each).
