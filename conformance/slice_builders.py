@@ -21,7 +21,7 @@ CASES, SLICES, TEST_CASES = 8, 5, 2
 
 def slice_classes(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
     """train.csv [id, class, segmentation], test.csv [id, class] (rows match by order); each slice a
-    grey PNG in {split}/case{c}/case{c}_day1/scans/slice_{s}_{side}_{side}_1.50_1.50.png showing
+    16-bit grey PNG in {split}/case{c}/case{c}_day1/scans/slice_{s}_{side}_{side}_1.50_1.50.png showing
     each of its organs as a bright square at the organ's place, its mask numbered down the columns
     from 1. The sample answers every row with one short run."""
     rows = []
@@ -61,4 +61,4 @@ def _png(path: Path, pixels: np.ndarray) -> None:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.astype(np.uint8), mode="L").save(path)
+    Image.fromarray((pixels * 60).astype(np.uint16)).save(path)  # 16-bit, as MRI slices are

@@ -3,6 +3,7 @@ nested folders found by the words of the key, one mask model per class (media/cl
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -34,7 +35,7 @@ PLACES = {"left": (8, 7), "middle": (16, 14), "right": (8, 21)}
 
 
 def organs_task(folder: Path, cases: int = 7, slices: int = 4, test_cases: int = 2, seed: int = 0) -> Path:
-    """One row per (slice, class); each slice a PNG at {split}/case{c}/case{c}_day2/scans/
+    """One row per (slice, class); each slice a 16-bit PNG at {split}/case{c}/case{c}_day2/scans/
     slice_{s}_28_28.png with each present class's square; the answers (numbered down the columns)
     in ../answers.csv in the submission's layout."""
     rng = np.random.default_rng(seed)
@@ -62,7 +63,9 @@ def organs_task(folder: Path, cases: int = 7, slices: int = 4, test_cases: int =
                 / f"slice_{sl:04d}_{SIDE}_{SIDE}.png"
             )
             path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(path)
+            Image.fromarray((np.clip(picture, 0, 255) * 60).astype(np.uint16)).save(
+                path
+            )  # 16-bit, as scans are
     frame = pd.DataFrame(rows)
     is_test = frame.pop("split").eq("test")
     (folder / "description.md").write_text(DESCRIPTION)
@@ -108,13 +111,22 @@ def test_keys_no_picture_spells_leave_the_rows_without_files(tmp_path: Path) -> 
     assert spec.row_files == () and spec.inputs == "tabular"
 
 
+def test_sixteen_bit_scans_are_scaled_by_their_own_range_not_cut_at_white() -> None:
+    values = np.arange(64, dtype=np.uint16).reshape(8, 8) * 300  # up to 18,900
+    buffer = io.BytesIO()
+    Image.fromarray(values).save(buffer, format="PNG")
+    grey = masks.grey_picture(buffer.getvalue(), "slice_0001.png")
+    assert grey.shape == (8, 8) and grey.min() == 0.0 and grey.max() == 1.0
+    assert (np.diff(grey.ravel()) >= 0).all() and len(np.unique(grey)) > 50  # the order of the values kept
+
+
 def test_the_mask_script_fits_a_model_per_class(organs: TaskContext) -> None:
     profile = ProfileView(organs.profile)
     assert mask_script.is_mask_task(profile)
     engineer = BuiltinEngineer()
     text = engineer.draft(organs, engineer.retrieve(organs, 2)[0])
     assert 'CLASS_COLUMN = "class"' in text and "def class_fits(" in text and "def shared_greys(" in text
-    assert "from mlestar" not in text
+    assert "from mlestar" not in text and "WIDE_MODES = (" in text
     compile(text, "solution.py", "exec")
 
 
