@@ -47,7 +47,7 @@ def test_each_level_is_read_from_its_own_table(studies: TaskContext) -> None:
     assert spec.id_column == "id" and spec.target_columns == ("PredictionString",)
     assert spec.metric == "box_map_voc" and spec.solver == "engineers"
     assert spec.row_files == (
-        {"train": "{picture}", "test": "{picture}", "kind": "volume", "level": "level"},
+        {"train": "{picture}", "test": "{picture}", "kind": "volume", "level": "level", "group": "group"},
     )
     assert spec.group_column == "group"
     _, tables = load_task_tables(spec.task_dir)
@@ -98,8 +98,14 @@ def test_the_box_script_answers_each_level_with_its_own_model(studies: TaskConte
     engineer = BuiltinEngineer()
     text = engineer.draft(studies, engineer.retrieve(studies, 2)[0])
     assert 'LEVEL_COLUMN = "level"' in text and "class LabelModel:" in text and "def level_fits(" in text
+    assert "GROUP_COLUMN = 'group'" in text and "def pooled(" in text
     assert "from mlestar" not in text
-    compile(text, "solution.py", "exec")
+    namespace: dict = {"__name__": "draft"}
+    exec(compile(text, "solution.py", "exec"), namespace)  # defines, runs nothing
+    frame = pd.DataFrame({"group": ["s1", "s1", "s2"], "level": ["study", "image", "image"]})
+    x = np.array([[1.0, np.nan], [3.0, 4.0], [5.0, 6.0]], dtype=np.float32)
+    pooled = namespace["pooled"](x, frame)  # a study is told by all its scans, missing values left out
+    assert pooled.tolist() == [[2.0, 4.0], [2.0, 4.0], [5.0, 6.0]]
 
 
 @pytest.mark.parametrize("candidate", [0, 1])

@@ -91,7 +91,7 @@ def with_levels(task_dir: Path, t: TaskTables, target: str, built: dict[str, str
         if new_train["picture"].str.lower().str.endswith((".dcm", ".dicom")).mean() > 0.5
         else "image"
     )
-    entry = {"train": "{picture}", "test": "{picture}", "kind": kind, "level": "level"}
+    entry = {"train": "{picture}", "test": "{picture}", "kind": kind, "level": "level", "group": "group"}
     new_train.attrs.update(train.attrs)
     new_train.attrs[LEVEL_ROWS] = {"key": "group", "entry": entry}
     counts = ", ".join(f"{n} {level}" for level, n in new_train["level"].value_counts().sort_index().items())

@@ -87,7 +87,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
         "predict": level_boxes.PREDICT if by_level else _PREDICT,
         "main": level_boxes.MAIN if by_level else _MAIN,
     }
-    header = _header(name, summary, seed) + (level_boxes.constants(by_level) if by_level else "")
+    header = _header(name, summary, seed) + (level_boxes.constants(profile) if by_level else "")
     parts = [header] + [f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()]
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 

@@ -4,8 +4,8 @@ mlestar/task/levels.py).
 
 Each level gets its own model, fitted on its rows only. A level whose every answer is one label
 over the same whole-picture box ("typical 1 0 0 1 1": a finding per study) is answered with every
-label at its probability (a classifier per label over the row's picture features, the
-probabilities summing to one), spelled as the training answers spell the box; any other level is a
+label at its probability (a classifier per label over the features of the pictures of the row's
+group, a study's scans, averaged; the probabilities summing to one), spelled as the training answers spell the box; any other level is a
 box level, answered by the box script's BoxModel (presence classifiers, placed and typical boxes,
 nothing found). The rows' answers are then written back in the submission's order.
 """
@@ -22,9 +22,18 @@ def level_column(profile: ProfileView) -> str | None:
     return str(found[0]) if len(found) == 1 else None
 
 
-def constants(column: str) -> str:
+def group_column(profile: ProfileView) -> str | None:
+    """The column naming the group (a study) whose pictures a whole-picture answer is told by."""
+    found = [f.get("group") for f in profile.files if f.get("level")]
+    return str(found[0]) if len(found) == 1 and found[0] else None
+
+
+def constants(profile: ProfileView) -> str:
     return (
-        f'LEVEL_COLUMN = "{column}"\n"""Each row\'s level: each level is answered by a model of its own."""\n'
+        f'LEVEL_COLUMN = "{level_column(profile)}"\n'
+        '"""Each row\'s level: each level is answered by a model of its own."""\n'
+        f"GROUP_COLUMN = {group_column(profile)!r}\n"
+        '"""Rows sharing it (a study and its images): a whole-picture answer is told by all their pictures."""\n'
     )
 
 
@@ -58,34 +67,48 @@ def whole_picture(answers: list) -> tuple | None:
     return places.pop()
 
 
-def level_model(answers: list, level: str) -> Any:
-    """How one level's rows are answered: a maker of its model from (features, answers, sizes)."""
+def level_model(answers: list, level: str) -> tuple[Any, bool]:
+    """How one level's rows are answered: a maker of its model from (features, answers, sizes),
+    and whether it reads the features pooled over each row's group."""
     whole = whole_picture(answers)
     labels = sorted({b[0] for boxes in answers for b in boxes})
     if whole is not None:
         print(f"level {level}: one of {len(labels)} labels per row, over the whole picture", flush=True)
-        return lambda x, kept, sizes: LabelModel(x, kept, labels, whole)
+        return (lambda x, kept, sizes: LabelModel(x, kept, labels, whole)), True
     nothing = nothing_box(answers)
     classes = [label for label in labels if not nothing or label != nothing[0]]
     print(f"level {level}: boxes of {len(classes)} classes, nothing found: {nothing}", flush=True)
-    return lambda x, kept, sizes: BoxModel(x, kept, sizes, classes, nothing)
+    return (lambda x, kept, sizes: BoxModel(x, kept, sizes, classes, nothing)), False
 
 
-def level_fits(x: np.ndarray, answers: list, sizes: np.ndarray, folds: np.ndarray, levels: np.ndarray) -> tuple[dict, list]:
+def pooled(x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's features averaged over the rows of its group (a study's scans, missing values
+    left out); the features as they are without a group column."""
+    if GROUP_COLUMN is None or GROUP_COLUMN not in frame.columns:
+        return x
+    groups = frame[GROUP_COLUMN].astype(str).to_numpy()
+    return pd.DataFrame(x).groupby(groups).transform("mean").to_numpy(dtype=np.float32)
+
+
+def level_fits(
+    x: np.ndarray, pooled_x: np.ndarray, answers: list, sizes: np.ndarray, folds: np.ndarray, levels: np.ndarray
+) -> tuple[dict, list]:
     """Each level's model fitted on all its rows, and the out-of-fold answers of every row (its
-    level's model fitted on the other folds' rows of that level)."""
+    level's model fitted on the other folds' rows of that level; a whole-picture level reads the
+    features pooled over each row's group)."""
     models, oof = {}, [""] * len(answers)
     for level in sorted(set(levels)):
         mine = np.flatnonzero(levels == level)
-        make = level_model([answers[i] for i in mine], level)
+        make, pooling = level_model([answers[i] for i in mine], level)
+        x_level = pooled_x if pooling else x
         for k in range(int(folds.max()) + 1):
             fit, valid = mine[folds[mine] != k], mine[folds[mine] == k]
             if not len(valid) or not len(fit):
                 continue
-            model = make(x[fit], [answers[i] for i in fit], sizes[fit])
-            for i, text in zip(valid, model.strings(x[valid], sizes[valid]), strict=True):
+            model = make(x_level[fit], [answers[i] for i in fit], sizes[fit])
+            for i, text in zip(valid, model.strings(x_level[valid], sizes[valid]), strict=True):
                 oof[i] = text
-        models[level] = make(x[mine], [answers[i] for i in mine], sizes[mine])
+        models[level] = (make(x_level[mine], [answers[i] for i in mine], sizes[mine]), pooling)
     return models, oof
 '''
 
@@ -99,11 +122,13 @@ PREDICT = '''class Predictor:
         features = file_features(frame, split)
         sizes = picture_sizes(features, self.known_sizes)
         x = features.to_numpy(dtype=np.float32)
+        pooled_x = pooled(x, frame)
         levels = frame[LEVEL_COLUMN].astype(str).to_numpy()
         out = [""] * len(frame)
-        for level, model in self.models.items():
+        for level, (model, pooling) in self.models.items():
             rows = np.flatnonzero(levels == level)
-            for i, text in zip(rows, model.strings(x[rows], sizes[rows]) if len(rows) else [], strict=True):
+            x_level = pooled_x if pooling else x
+            for i, text in zip(rows, model.strings(x_level[rows], sizes[rows]) if len(rows) else [], strict=True):
                 out[i] = text
         return np.asarray(out, dtype=str).reshape(-1, 1)
 '''
@@ -115,7 +140,8 @@ MAIN = """def main() -> None:
     features = file_features(train.iloc[used], "train")
     x, sizes = features.to_numpy(dtype=np.float32), picture_sizes(features)
     levels = train[LEVEL_COLUMN].astype(str).to_numpy()[used]
-    models, oof_used = level_fits(x, [answers[i] for i in used], sizes, folds[used], levels)
+    pooled_x = pooled(x, train.iloc[used])
+    models, oof_used = level_fits(x, pooled_x, [answers[i] for i in used], sizes, folds[used], levels)
     oof = [""] * len(train)
     for i, text in zip(used, oof_used, strict=True):
         oof[i] = text
