@@ -22,6 +22,8 @@ from conformance import band_replica, bson_replica, writers
 from conformance.bird_replica import bird_pairs
 from conformance.box_builders import box_rows
 from conformance.columns import WORDS
+from conformance.level_builders import study_images
+from conformance.slice_builders import slice_classes
 
 Builder = Callable[[dict[str, Any], Path, np.random.Generator], pd.DataFrame]
 
@@ -330,31 +332,6 @@ def tokens(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.
     return answers.reset_index(drop=True)
 
 
-def slice_classes(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per (slice, organ class); the id repeats across classes, so rows match by order."""
-    rows = []
-    for case in range(1, 9):
-        for sl in range(1, 6):
-            for organ in ("large_bowel", "small_bowel", "stomach"):
-                rle = "" if rng.random() < 0.5 else f"{int(rng.integers(1, 30))} 4"
-                rows.append({"id": f"case{case}_day1_slice_{sl:04d}", "class": organ, "segmentation": rle})
-            split = "test" if case > 6 else "train"
-            writers.write_files(
-                public,
-                [f"{split}/case{case}/case{case}_day1/scans/slice_{sl:04d}_8_8_1.50_1.50.png"],
-                "image",
-                rng,
-                {},
-            )
-    frame = pd.DataFrame(rows)
-    is_test = frame["id"].str.startswith(("case7_", "case8_"))
-    _csv(frame[~is_test], public / "train.csv")
-    _csv(frame[is_test][["id", "class"]], public / "test.csv")
-    answers = frame[is_test].rename(columns={"segmentation": "predicted"}).reset_index(drop=True)
-    _csv(answers.assign(predicted="1 1 5 2"), public / "sample_submission.csv")
-    return answers
-
-
 def fragments(entry: dict[str, Any], public: Path, rng: np.random.Generator) -> pd.DataFrame:
     """Fragments as folders of layer pictures (surface_volume/00.tif ...), a mask.png of where the
     fragment is and, for the two training fragments, inklabels.png (0/1) and inklabels_rle.csv;
@@ -434,4 +411,5 @@ BUILDERS: dict[str, Builder] = {
     "trips": trips, "positions": positions, "answer_pairs": answer_pairs, "tokens": tokens,
     "slice_classes": slice_classes, "fragments": fragments, "corpus": corpus,
     "products": bson_replica.products, "records": band_replica.records, "box_rows": box_rows,
+    "study_images": study_images,
 }  # fmt: skip

@@ -38,7 +38,7 @@ from mlestar.journal.events import (
     SessionStarted,
 )
 from mlestar.lay_out import read_and_lay_out
-from mlestar.metrics import get_metric
+from mlestar.metrics import get_metric, stand_in
 from mlestar.monitoring.schema import SCHEMA_FILE, load_schema
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget
@@ -233,7 +233,7 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         spec,
         executor,
         journal,
-        get_metric(spec.metric),
+        stand_in.for_search(get_metric(spec.metric)),  # per-row context the harness lacks
         config.seed,
         config.memory_mb,
         ctx.script_budget_s,

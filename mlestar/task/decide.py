@@ -13,7 +13,19 @@ import pandas as pd
 
 from mlestar.errors import TaskError
 from mlestar.metrics import get_metric
-from mlestar.task import answers, box_rows, infer, kinds, layout, mask_files, reshape, side_labels, volumes
+from mlestar.task import (
+    answers,
+    box_rows,
+    class_rows,
+    infer,
+    kinds,
+    layout,
+    levels,
+    mask_files,
+    reshape,
+    side_labels,
+    volumes,
+)
 from mlestar.task.metric_phrases import find_metric, fit_to_answers, fit_to_problem
 from mlestar.task.overrides import Overrides
 from mlestar.task.rows import PIXEL_FILES
@@ -28,6 +40,10 @@ def infer_task(
     task_dir: Path, ov: Overrides, sources: dict[str, str], description: str,
     paths: dict[str, Path | None], t: TaskTables, built: dict[str, str],
 ) -> tuple[TaskSpec, TaskTables]:  # fmt: skip
+    if "target_columns" not in ov and t.sample_submission is not None and t.sample_submission.shape[1] == 2:
+        t = levels.with_levels(
+            task_dir, t, str(t.sample_submission.columns[1]), built
+        )  # "<x>_study", "<x>_image"
     pairs = side_labels.pairs_of(t.train)  # rows read from side label files, answered per (row, class)
     keys = _keys(ov, t, sources) if pairs is None else layout.Keys(pairs.key, "id")
     t = _with_made_ids(t, keys)
@@ -69,6 +85,9 @@ def infer_task(
     if pairs is not None:
         submission = replace(submission, value_kind="probability", row_order="sample", pairs=pairs.rule)
     row_files = kinds.row_files(task_dir, t, keys.id_column)
+    if not row_files and keys.key == "position":  # one row per (picture, class): the pictures by key
+        t, row_files = class_rows.with_pictures(task_dir, t, keys.copy_columns, built)
+    row_files = levels.row_files(t.train) or row_files
     if mask_template:  # the arrays the masks are drawn on are the rows' pictures
         row_files = tuple({**entry, "kind": "image"} for entry in row_files)
     if volume_entry:  # the rows' folders of layers, not the pictures beside them
@@ -396,10 +415,14 @@ def _sums_to_one(sample: pd.DataFrame, targets: infer.Targets) -> bool:
 def _group_column(ov: Overrides, train: pd.DataFrame, sources: dict[str, str]) -> str | None:
     sources["group_column"] = ov.source("group_column", DEFAULT)
     group = ov.get("group_column")
-    pixels = train.attrs.get(PIXEL_FILES)
+    pixels = (
+        train.attrs.get(PIXEL_FILES)
+        or train.attrs.get(class_rows.CLASS_ROWS)
+        or train.attrs.get(levels.LEVEL_ROWS)
+    )
     if group is None and "group_column" not in ov and pixels and train[pixels["key"]].nunique() >= 10:
-        # Pixels of one picture are alike: folds split pictures, so validation sees unseen pages
-        # (given enough pictures for five folds of two each).
+        # Pixels of one picture are alike (so are a picture's rows per class): folds split pictures,
+        # so validation sees unseen pages (given enough pictures for five folds of two each).
         sources["group_column"] = INFERRED
         group = pixels["key"]
     if group is not None and group not in train.columns:

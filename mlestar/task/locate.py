@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlestar.errors import TaskError
-from mlestar.task import files, large, rows, side_labels
+from mlestar.task import files, large, levels, rows, side_labels
 from mlestar.task.overrides import Overrides
 
 
@@ -43,7 +43,7 @@ def locate(task_dir: Path, ov: Overrides, sources: dict[str, str]) -> Located:
     sample = given.get("sample_submission") or _pick(tables, "sample")
     header = (files.read_columns(sample) or []) if sample else []
     test = given.get("test") or _test(tables, header)
-    train = (given["train"],) if "train" in given else _train(tables, header, {sample, test})
+    train = (given["train"],) if "train" in given else _train(tables, header, {sample, test}, sample)
     if sample is None and test is not None:
         sample = _sample_by_content(tables, test, train)
     return Located(train, test, sample)
@@ -79,7 +79,10 @@ def _given_path(task_dir: Path, ov: Overrides, key: str) -> Path:
 
 
 def _train(
-    tables: list[files.TableFile], sample_header: list[str], taken: set[Path | None]
+    tables: list[files.TableFile],
+    sample_header: list[str],
+    taken: set[Path | None],
+    sample: Path | None = None,
 ) -> tuple[Path, ...]:
     """The training table(s): by name, then by holding the sample's key and answer columns."""
     try:
@@ -89,7 +92,10 @@ def _train(
         named = [t for t in tables if files._name_rank(t.stem, "train") is not None]
         best = min(files._name_rank(t.stem, "train") or 0 for t in named)
         candidates = [t for t in named if files._name_rank(t.stem, "train") == best]
-        return _resolve(candidates, sample_header) or _raise(ambiguous)
+        parts = _resolve(candidates, sample_header) or levels.level_parts(
+            [t.path for t in candidates], sample
+        )
+        return parts or _raise(ambiguous)  # several levels' tables (ids "<x>_study", "<x>_image"): one each
 
 
 def _raise(error: TaskError) -> tuple[Path, ...]:

@@ -17,7 +17,7 @@ import textwrap
 from mlestar import contract, syntax
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
-from mlestar.engineers.builtin.media import render
+from mlestar.engineers.builtin.media import level_boxes, render
 from mlestar.engineers.builtin.media.outputs import saved_outputs
 from mlestar.engineers.builtin.media.source import snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -71,6 +71,7 @@ def candidates() -> list[Candidate]:
 def script(profile: ProfileView, name: str, seed: int) -> str:
     """The whole box script for one of MODELS."""
     summary, imports, expression = MODELS[name]
+    by_level = level_boxes.level_column(profile)  # answers at several levels, a model each
     files = render.render_media_files(profile, render.default_options(profile)).strip() + "\n"
     code = snippet(_BOX_ROOTS, HEADER_NAMES | _defined(files))
     imported = {line for line in files.splitlines() if line.startswith(("import ", "from "))}
@@ -82,11 +83,12 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
         "files": files,
         "boxes": "\n\n\n".join([render.import_lines(new_imports), code.code.strip("\n")]).strip() + "\n",
         "model": model_imports + _MAKE_MODEL.strip("\n").replace("EXPRESSION", expression) + "\n",
-        "train": _TRAIN,
-        "predict": _PREDICT,
-        "main": _MAIN,
+        "train": _TRAIN + level_boxes.TRAIN if by_level else _TRAIN,
+        "predict": level_boxes.PREDICT if by_level else _PREDICT,
+        "main": level_boxes.MAIN if by_level else _MAIN,
     }
-    parts = [_header(name, summary, seed)] + [f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()]
+    header = _header(name, summary, seed) + (level_boxes.constants(profile) if by_level else "")
+    parts = [header] + [f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()]
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 

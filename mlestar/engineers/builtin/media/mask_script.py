@@ -19,7 +19,7 @@ import textwrap
 from mlestar import contract, syntax
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
-from mlestar.engineers.builtin.media import render
+from mlestar.engineers.builtin.media import class_masks, render
 from mlestar.engineers.builtin.media.outputs import saved_outputs
 from mlestar.engineers.builtin.media.source import Snippet, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -65,13 +65,14 @@ def picture_entry(profile: ProfileView) -> dict[str, object] | None:
 
 
 def is_mask_task(profile: ProfileView) -> bool:
-    """One run-length mask per row, scored per row, and a picture per row to draw it on."""
+    """One run-length mask per row, scored per row, and a picture per row to draw it on (several
+    rows may share a picture, each asking for the mask of its class: class_masks)."""
     return (
         profile.problem_type == "text"
         and profile.metric in MASK_METRICS
         and profile.n_outputs == 1
-        and bool(profile.id_column)
         and picture_entry(profile) is not None
+        and bool(profile.id_column or (picture_entry(profile) or {}).get("key"))
     )
 
 
@@ -95,6 +96,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     """The whole mask script for one of MODELS."""
     summary, imports, expression = MODELS[name]
     files, code = _files_block(profile)
+    by_class = class_masks.class_column(profile)
     masks = snippet(_MASK_ROOTS, FILES_NAMES | _defined(code.code))
     new_imports = tuple(line for line in masks.imports if line not in code.imports)
     blocks = {
@@ -103,8 +105,8 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
         "masks": "\n\n\n".join([render.import_lines(new_imports), masks.code.strip("\n")]).strip() + "\n",
         "model": imports + "\n\n\n" + _MAKE_MODEL.strip("\n").replace("EXPRESSION", expression) + "\n",
         "train": _TRAIN,
-        "predict": _PREDICT,
-        "main": _MAIN,
+        "predict": class_masks.PREDICT if by_class else _PREDICT,
+        "main": class_masks.MAIN if by_class else _MAIN,
     }
     parts = [_header(profile, name, summary, seed)] + [
         f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()
@@ -137,8 +139,12 @@ def _files_block(profile: ProfileView) -> tuple[str, Snippet]:
         '    """(height, width, features) of one picture."""\n'
         "    return mask_planes(grey, MASK_WINDOWS, MASK_GROUPS)\n"
     )
+    by_class = class_masks.class_column(profile)
+    if by_class:  # several rows per picture, one per class
+        constants += "\n" + class_masks.constants(by_class)
     text = "\n\n\n".join(
         [OPENING + "\n" + render.import_lines(code.imports), constants, code.code.strip("\n"), features]
+        + ([class_masks.SHARED] if by_class else [])
     )
     return text, code
 
@@ -261,6 +267,11 @@ def _header(profile: ProfileView, name: str, summary: str, seed: int) -> str:
         "outside; the cut-off and the smallest part kept are tuned on the out-of-fold pictures for "
         "the task's metric; test pictures are predicted by one model fitted on every sampled pixel."
     )
+    if class_masks.class_column(profile):
+        plan += (
+            f" Rows share pictures, each asking for the mask of its {class_masks.class_column(profile)}: "
+            "one model, cut-off and smallest part per class, fitted and tuned on that class's rows."
+        )
     doc = "\n".join(textwrap.wrap(plan, 100))
     return f'''"""A picture in, a run-length mask out: answered pixel by pixel.
 

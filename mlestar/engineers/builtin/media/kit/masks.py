@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from scipy import ndimage
 
 from .pixels import grey_image, pixel_grid
@@ -25,6 +26,8 @@ THRESHOLDS = (*np.round(np.arange(0.1, 0.91, 0.05), 2).tolist(), 1.01)
 MIN_SHARES = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
 """Smallest component kept, as a share of the picture's pixels (0: every component)."""
 EMPTY_MARKS = ("", "-", "nan")
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+"""Picture modes holding more than 8 bits a pixel (16-bit scans, floats): scaled by their own range."""
 
 
 def read_greys(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> list[np.ndarray | None]:
@@ -36,11 +39,16 @@ def read_greys(entry: dict[str, Any], frame: pd.DataFrame, split: str) -> list[n
 
 def grey_picture(data: bytes, path: str) -> np.ndarray:
     """A picture file in grey floats in [0, 1]; a numeric array (.npy: height x width, or with
-    bands or time steps on a third axis, averaged over them) scaled by its own 1st to 99th
-    percentile (such arrays hold physical values: temperatures, reflectances)."""
+    bands or time steps on a third axis, averaged over them) or a 16-bit or float picture (scans)
+    scaled by its own 1st to 99th percentile (such values are physical: temperatures,
+    reflectances, scanner counts), not cut at 255."""
     if not path.lower().endswith(".npy"):
-        return grey_image(data)
-    array = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
+        with Image.open(io.BytesIO(data)) as image:
+            if image.mode not in WIDE_MODES:
+                return grey_image(data)
+            array = np.asarray(image, dtype=np.float32)
+    else:
+        array = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
     if array.ndim == 3:
         array = array.mean(axis=2)
     if array.ndim != 2:
