@@ -126,9 +126,9 @@ def _run(
 
 
 def test_edit_distances_and_the_medoid_of_answers() -> None:
-    assert nearest.edit_distance("kitten", "sitting") == 3
-    assert nearest.edit_distance(["1", "2", "3"], ["2", "3"]) == 1
-    assert nearest.edit_distance([], ["a"]) == 1
+    assert nearest.levenshtein("kitten", "sitting") == 3
+    assert nearest.levenshtein(["1", "2", "3"], ["2", "3"]) == 1
+    assert nearest.levenshtein([], ["a"]) == 1
     assert nearest.medoid(["1 2 3", "1 2 4", "9 9 9 9", "1 2 3 4"], "tokens") == "1 2 3"
     assert nearest.medoid(["abc", "xyz"], "characters") == "abc"  # two answers: the nearer row's
     assert nearest.medoid(["ab", "ba", "ab"], "characters") == "ab"  # ties to the earlier

@@ -24,10 +24,11 @@ MODULES = (
     "arrays",
     "tables",
     "boxes",
+    "edit_distance",
     "nearest",
 )
 """Kit modules in the order their definitions appear in a script."""
-SHARED = {"documents": "mlestar.task.documents"}
+SHARED = {"documents": "mlestar.task.documents", "edit_distance": "mlestar.metrics.edit_distance"}
 """Modules intake shares with the kit (standard library only, importing nothing from mlestar):
 copied from their own place, and a kit module's import of them is left out of the script."""
 HEADER_NAMES = frozenset({"np", "pd", "Path", "Any", "os", "time", "copy"})

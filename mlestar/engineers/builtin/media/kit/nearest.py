@@ -6,10 +6,11 @@ answers are written in the spelling the metric reads (centres of boxes where it 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlestar.metrics.edit_distance import levenshtein
 
 UNIT = "tokens"
 """What an edit between two answers changes: one "characters" or one space-separated "tokens"."""
@@ -30,41 +31,13 @@ def answer_units(text: str, unit: str) -> list[str]:
     return list(text) if unit == "characters" else text.split()
 
 
-def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Insertions, deletions and substitutions turning a into b. Bit-parallel (Myers, as Hyyrö
-    writes it, the metrics' own algorithm): a column of the table is two bit vectors, so each item
-    of the longer sequence costs a few integer operations."""
-    if len(a) < len(b):
-        a, b = b, a
-    m = len(b)
-    if m == 0:
-        return len(a)
-    masks: dict[Any, int] = {}
-    for i, item in enumerate(b):
-        masks[item] = masks.get(item, 0) | (1 << i)
-    full, top = (1 << m) - 1, 1 << (m - 1)
-    pv, mv, dist = full, 0, m
-    for item in a:
-        eq = masks.get(item, 0)
-        xv = eq | mv
-        xh = (((eq & pv) + pv) ^ pv) | eq
-        ph = (mv | ~(xh | pv)) & full
-        mh = pv & xh
-        dist += 1 if ph & top else -1 if mh & top else 0
-        ph = ((ph << 1) | 1) & full
-        mh = (mh << 1) & full
-        pv = (mh | ~(xv | ph)) & full
-        mv = ph & xv
-    return dist
-
-
 def medoid(answers: Sequence[str], unit: str) -> str:
     """The answer with the least total edit distance to the others; ties go to the earliest (the
     nearest row's, when the answers come nearest first)."""
     if len(answers) <= 2:
         return answers[0]
     units = [answer_units(a, unit) for a in answers]
-    totals = [sum(edit_distance(u, v) for v in units) for u in units]
+    totals = [sum(levenshtein(u, v) for v in units) for u in units]
     return answers[int(np.argmin(totals))]
 
 
@@ -75,7 +48,7 @@ def overall_medoid(answers: Sequence[str], unit: str) -> str:
     rows = sorted(rng.choice(len(answers), min(MEDOID_ROWS, len(answers)), replace=False))
     units = [answer_units(answers[i], unit) for i in rows]
     choices = units[:MEDOID_CHOICES]
-    totals = [sum(edit_distance(u, v) for v in units) for u in choices]
+    totals = [sum(levenshtein(u, v) for v in units) for u in choices]
     return answers[rows[int(np.argmin(totals))]]
 
 
