@@ -11,15 +11,14 @@ fold, both the classifiers and the typical boxes are fitted on the other folds o
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
-from mlestar import contract, syntax
+from mlestar import contract
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import level_boxes, render
 from mlestar.engineers.builtin.media.outputs import saved_outputs
-from mlestar.engineers.builtin.media.source import snippet
+from mlestar.engineers.builtin.media.source import defined_names, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 
 MODELS = {
@@ -73,7 +72,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     summary, imports, expression = MODELS[name]
     by_level = level_boxes.level_column(profile)  # answers at several levels, a model each
     files = render.render_media_files(profile, render.default_options(profile)).strip() + "\n"
-    code = snippet(_BOX_ROOTS, HEADER_NAMES | _defined(files))
+    code = snippet(_BOX_ROOTS, HEADER_NAMES | defined_names(files))
     imported = {line for line in files.splitlines() if line.startswith(("import ", "from "))}
     new_imports = tuple(line for line in code.imports if line not in imported)
     earlier = imported | set(new_imports)  # the model block imports only what the others have not
@@ -94,19 +93,6 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
 
 _BOX_ROOTS = ("read_boxes", "nothing_box", "presence", "scaled_boxes", "typical_boxes", "placed_boxes",
               "fit_placer", "placed_where", "placing_helps", "picture_sizes", "box_string")  # fmt: skip
-
-
-def _defined(code: str) -> frozenset[str]:
-    """Top-level names a block defines (its kit code is not copied again)."""
-    names: set[str] = set()
-    for node in syntax.parse(code).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return frozenset(names)
 
 
 _LOAD = f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, list, np.ndarray]:

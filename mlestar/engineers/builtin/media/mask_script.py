@@ -12,16 +12,15 @@ pictures would cost too much).
 
 from __future__ import annotations
 
-import ast
 import math
 import textwrap
 
-from mlestar import contract, syntax
+from mlestar import contract
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import class_masks, render
 from mlestar.engineers.builtin.media.outputs import saved_outputs
-from mlestar.engineers.builtin.media.source import Snippet, snippet
+from mlestar.engineers.builtin.media.source import Snippet, defined_names, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -97,7 +96,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     summary, imports, expression = MODELS[name]
     files, code = _files_block(profile)
     by_class = class_masks.class_column(profile)
-    masks = snippet(_MASK_ROOTS, FILES_NAMES | _defined(code.code))
+    masks = snippet(_MASK_ROOTS, FILES_NAMES | defined_names(code.code))
     new_imports = tuple(line for line in masks.imports if line not in code.imports)
     blocks = {
         "load": _LOAD,
@@ -147,16 +146,6 @@ def _files_block(profile: ProfileView) -> tuple[str, Snippet]:
         + ([class_masks.SHARED] if by_class else [])
     )
     return text, code
-
-
-def _defined(code: str) -> frozenset[str]:
-    names: set[str] = set()
-    for node in syntax.parse(code).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return frozenset(names)
 
 
 _LOAD = f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:

@@ -28,11 +28,11 @@ from mlestar import contract, syntax
 from mlestar.blocks import BlockError, block_names, get_block
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
-from mlestar.engineers.builtin.media import box_script, render
+from mlestar.engineers.builtin.media import render
 from mlestar.engineers.builtin.media.kit import nearest
 from mlestar.engineers.builtin.media.options import MEDIA_KINDS
 from mlestar.engineers.builtin.media.outputs import saved_outputs
-from mlestar.engineers.builtin.media.source import snippet
+from mlestar.engineers.builtin.media.source import defined_names, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 from mlestar.metrics import get_metric
@@ -166,7 +166,7 @@ def script(profile: ProfileView, name: str, seed: int, spelling: str = "as_is", 
     files = (
         (render.render_media_files(seen, render.default_options(seen)).strip() + "\n") if has_files else ""
     )
-    defined = box_script._defined(files) if files else frozenset()
+    defined = defined_names(files) if files else frozenset()
     code = snippet(_ROOTS, HEADER_NAMES | defined)
     imported = {line for line in files.splitlines() if line.startswith(("import ", "from "))}
     new_imports = tuple(line for line in code.imports if line not in imported)

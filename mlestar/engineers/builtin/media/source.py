@@ -133,6 +133,11 @@ def _read_module(module: str, source: str, defined: dict[str, Definition], impor
             defined[name] = Definition(name, module, node.lineno, text, uses)
 
 
+def defined_names(code: str) -> frozenset[str]:
+    """The top-level names a block's code defines (kit code it already holds is not copied again)."""
+    return frozenset(name for node in syntax.parse(code).body for name in _bound(node))
+
+
 def _bound(node: ast.stmt) -> list[str]:
     if isinstance(node, ast.FunctionDef | ast.ClassDef):
         return [node.name]

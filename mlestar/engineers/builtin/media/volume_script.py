@@ -18,7 +18,7 @@ from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import render
 from mlestar.engineers.builtin.media.outputs import saved_outputs
-from mlestar.engineers.builtin.media.source import snippet
+from mlestar.engineers.builtin.media.source import defined_names, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.pysrc import literal
 
@@ -74,7 +74,7 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
     """The whole volume script for one of MODELS."""
     summary, imports, expression = MODELS[name]
     code = snippet(_FILE_ROOTS, FILES_NAMES)
-    masks = snippet(_MASK_ROOTS, FILES_NAMES | _defined_names(code.code))
+    masks = snippet(_MASK_ROOTS, FILES_NAMES | defined_names(code.code))
     new_imports = tuple(line for line in masks.imports if line not in code.imports)
     blocks = {
         "load": _LOAD,
@@ -89,20 +89,6 @@ def script(profile: ProfileView, name: str, seed: int) -> str:
         f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()
     ]
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
-
-
-def _defined_names(code: str) -> frozenset[str]:
-    import ast
-
-    from mlestar import syntax
-
-    names: set[str] = set()
-    for node in syntax.parse(code).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return frozenset(names)
 
 
 def _files_block(profile: ProfileView, imports: tuple[str, ...], code: str) -> str:
