@@ -8,7 +8,7 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: setup demo test test-cpu test-slow test-determinism check bench conformance faults mlebench-agent clean
+.PHONY: setup demo test test-cpu test-slow test-cnn test-determinism check bench conformance faults mlebench-agent clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ test-cpu: setup
 ## Long end-to-end checks.
 test-slow: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m slow
+
+## The small CNN card's tests: torch (the CPU build this machine's pip finds) into the venv first.
+test-cnn: setup
+	$(BIN)/python -m pip install -q torch==2.13.0
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m cnn
 
 ## Same seed and --max-nodes, same run: quiet and with every core busy (built-in engineer, the
 ## bundled example and the bench tasks when ../shared/bench is there; MLESTAR_BENCH_DIR moves it).

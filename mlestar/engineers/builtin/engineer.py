@@ -34,6 +34,7 @@ from mlestar.engineers.builtin.ensemble import next_ensemble
 from mlestar.engineers.builtin.header import title_for
 from mlestar.engineers.builtin.media import (
     box_script,
+    cnn_script,
     mask_script,
     nearest_plans,
     nearest_script,
@@ -110,7 +111,7 @@ class BuiltinEngineer:
                 f"no model card applies to a {profile.problem_type} task with these columns"
             )
         c = self._context(ctx)
-        return [
+        found = [
             Candidate(
                 r.card.name,
                 f"{r.card.title}. {r.card.summary}",
@@ -120,6 +121,9 @@ class BuiltinEngineer:
             )
             for r in ranked[: max(m, 1)]
         ]
+        if m > 1 and cnn_script.offered(profile, ctx.script_budget_s):  # small pictures, torch found
+            found.insert(min(1, len(found)), cnn_script.candidate())
+        return found[: max(m, 1)]
 
     def _example(self, card: Card, c: Context) -> str:
         member = mem.member_for(card, c.profile.problem_type, c.profile.n_train)
@@ -148,6 +152,10 @@ class BuiltinEngineer:
             if not box_script.is_box_task(profile):
                 raise EngineerFailure(f"{candidate.name} is for box prediction strings, one picture per row")
             return box_script.script(profile, candidate.name, ctx.seed)
+        if candidate.name in cnn_script.MODELS:
+            if not cnn_script.is_cnn_task(profile):
+                raise EngineerFailure(f"{candidate.name} is for one label per picture")
+            return cnn_script.script(profile, ctx.seed, ctx.script_budget_s)
         if candidate.name in nearest_script.MODELS:
             spelling = self._spelling(ctx)
             if spelling is None:
@@ -198,7 +206,11 @@ class BuiltinEngineer:
         return self._render(ctx, merged)
 
     def check_data_usage(self, ctx: TaskContext, script: str) -> str | None:
-        if is_pixel_script(script) or nearest_script.is_nearest_script(script):
+        if (
+            is_pixel_script(script)
+            or nearest_script.is_nearest_script(script)
+            or cnn_script.is_cnn_script(script)
+        ):
             return None  # its inputs are the rows' files, read in full by its files block
         recipe, profile = self._recipe(script), self._profile(ctx)
         revised = recipe
@@ -242,6 +254,8 @@ class BuiltinEngineer:
             return []  # a variant costs a run over millions of pixels: plans go by their priors
         if nearest_script.is_nearest_script(script):
             return []  # without its features a row has nothing to be compared by
+        if cnn_script.is_cnn_script(script):
+            return []  # one network on the pictures themselves: no blocks to leave out
         return ablation.variants(script, self._recipe(script), self._context(ctx), previous)
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:
