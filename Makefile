@@ -45,7 +45,7 @@ test-slow: setup
 
 ## The small CNN card's tests: torch (the CPU build this machine's pip finds) into the venv first.
 test-cnn: setup
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m cnn
 
 ## Same seed and --max-nodes, same run: quiet and with every core busy (built-in engineer, the

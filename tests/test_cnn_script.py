@@ -18,16 +18,15 @@ from PIL import Image
 from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 
 from mlestar.blocks import block_names
-from mlestar.engineers.base import TaskContext
+from mlestar.engineers.base import EngineerFailure, TaskContext
 from mlestar.engineers.builtin import BuiltinEngineer
 from mlestar.engineers.builtin.media import cnn_script
+from mlestar.engineers.builtin.media.pixel_recipe import is_pixel_script
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.execution.base import Executor, Limits
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
 from tests.media_tasks import stripes_task
-
-BLOCKS = ["load", "files", "model", "train", "predict", "main"]
 
 
 def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
@@ -67,12 +66,26 @@ def test_with_torch_small_pictures_get_the_cnn_as_one_more_candidate(
     assert names[1] == cnn_script.NAME and len(names) == 6  # the cards lead; screening decides
     assert candidates[1].family == "cnn"
     script = BuiltinEngineer().draft(stripes, candidates[1])
-    assert block_names(script) == BLOCKS
+    assert block_names(script) == list(cnn_script.BLOCKS) and not is_pixel_script(script)
     tree = ast.parse(script)
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
     assert {"make_network", "cross_fit", "pictures", "load_image", "FileReader", "Predictor"} <= defined
     assert "from mlestar" not in script and "torch.manual_seed(seed)" in script
     assert "torch.set_num_threads(THREADS)" in script and 'PROBLEM = "binary"' in script
+
+
+def test_the_cnn_script_is_not_ablated_merged_or_refined(
+    stripes: TaskContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_torch(monkeypatch, found=True)
+    engineer = BuiltinEngineer()
+    candidates = engineer.retrieve(stripes, 3)
+    cnn, card = engineer.draft(stripes, candidates[1]), engineer.draft(stripes, candidates[0])
+    assert engineer.ablate(stripes, cnn, []) == [] and engineer.check_data_usage(stripes, cnn) is None
+    with pytest.raises(EngineerFailure, match="one network"):
+        engineer.merge(stripes, card, cnn, candidates[1])
+    with pytest.raises(EngineerFailure, match="no refinement plans"):
+        engineer.pick_block(stripes, cnn, "", [])
 
 
 def test_large_pictures_or_short_budgets_get_no_cnn(

@@ -196,6 +196,10 @@ class BuiltinEngineer:
             raise EngineerFailure("per-pixel scripts hold one model each: the ensemble stage combines them")
         if nearest_script.is_nearest_script(base):
             raise EngineerFailure("a nearest-answer script holds one rule: refinement changes it")
+        if cnn_script.is_cnn_script(base) or cnn_script.is_cnn_script(other):
+            raise EngineerFailure(
+                "a CNN script holds one network: the ensemble stage combines it with others"
+            )
         recipe, incoming = self._recipe(base), self._recipe(other)
         present = {m.card for m in recipe.model.members}
         new = tuple(m for m in incoming.model.members if m.card not in present)
@@ -271,6 +275,8 @@ class BuiltinEngineer:
             return BlockChoice(
                 nearest_plans.BLOCK, nearest_plans.next_plan(script, [], ctx.spec.lower_is_better)
             )
+        if cnn_script.is_cnn_script(script):
+            raise EngineerFailure("the CNN script has no refinement plans: its epochs are set by the budget")
         recipe, c = self._recipe(script), self._context(ctx)
         block, undo = ablation.choose(recipe, summary, refined, c)
         if not block:

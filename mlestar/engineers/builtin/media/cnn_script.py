@@ -16,6 +16,7 @@ import importlib.util
 import textwrap
 
 from mlestar import contract
+from mlestar.blocks import BlockError, block_names
 from mlestar.contract import BLOCK_MARKER
 from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media import render
@@ -49,6 +50,9 @@ BUDGET_SHARE = 0.5
 HEADER_NAMES = frozenset({"INPUT", "OUTPUT", "SEED", "THREADS", "SAVE_MODEL", "ID_COLUMN", "FILES", "ENTRY",
                           "SIDE", "PROBLEM", "N_OUTPUTS", "EPOCHS", "BATCH", "LEARNING_RATE"})  # fmt: skip
 """Names the header defines (never copied from the kit)."""
+BLOCKS = ("load", "pictures", "network", "train", "predict", "main")
+"""The script's blocks: not the per-pixel script's load, files, model, ... (pixel_recipe reads a
+script by its block names)."""
 _KIT_ROOTS = ("FileReader", "row_paths", "load_image", "map_rows")
 
 
@@ -123,7 +127,7 @@ def script(profile: ProfileView, seed: int, budget_s: float) -> str:
     epochs = max(epochs_for(profile.n_train, budget_s), MIN_EPOCHS)
     files_block = "\n\n\n".join(
         [
-            "# Files: each row's picture, resized to SIDE x SIDE colour and scaled to [0, 1].\n"
+            "# Pictures: each row's picture, resized to SIDE x SIDE colour and scaled to [0, 1].\n"
             + render.import_lines(code.imports),
             code.code.strip("\n"),
             _PICTURES.strip("\n"),
@@ -131,19 +135,24 @@ def script(profile: ProfileView, seed: int, budget_s: float) -> str:
     )
     blocks = {
         "load": _LOAD,
-        "files": files_block + "\n",
-        "model": _MODEL,
+        "pictures": files_block + "\n",
+        "network": _MODEL,
         "train": _TRAIN,
         "predict": _PREDICT,
         "main": _MAIN,
     }
+    assert tuple(blocks) == BLOCKS
     header = _header(profile, entry, seed, problem, n_outputs, epochs)
     parts = [header] + [f"{BLOCK_MARKER}{b}\n{text}" for b, text in blocks.items()]
     return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
 def is_cnn_script(script: str) -> bool:
-    return "def make_network(" in script and "import torch" in script
+    """Whether the script has the blocks of a CNN script (names no other built-in script uses)."""
+    try:
+        return tuple(block_names(script)) == BLOCKS
+    except BlockError:
+        return False
 
 
 _LOAD = f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
