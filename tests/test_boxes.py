@@ -16,14 +16,13 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import box_script
 from mlestar.engineers.builtin.media.kit import boxes
 from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
-from mlestar.prepare import prepare_run_data
-from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables
 from mlestar.task.box_rows import are_box_strings, box_columns, group_boxes
 from mlestar.task.profile import profile_task
 from mlestar.task.tables import TaskTables
+from tests.media_attempts import run_draft
 
 DESCRIPTION = (
     "Find the bright rectangles and say which kind each is. Submissions are evaluated on the mean "
@@ -227,21 +226,11 @@ def test_box_tasks_get_the_box_script(rectangles: TaskContext) -> None:
 def _attempt(
     ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int, place: bool = True
 ) -> tuple[Path, Path]:
-    layout = RunLayout(tmp_path / "run")
-    spec, tables = load_task_tables(ctx.spec.task_dir)
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
-    engineer = BuiltinEngineer()
-    text = engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate])
-    assert "PLACE = True" in text
-    (work / "solution.py").write_text(text.replace("PLACE = True", f"PLACE = {place}"))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data
+    def placing(text: str) -> str:
+        assert "PLACE = True" in text
+        return text.replace("PLACE = True", f"PLACE = {place}")
+
+    return run_draft(ctx, tmp_path, executor, candidate, placing)
 
 
 @pytest.mark.parametrize("candidate", [0, 1])

@@ -17,13 +17,12 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import mask_script
 from mlestar.engineers.builtin.media.kit import masks
 from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.metrics.stand_in import for_search
-from mlestar.prepare import prepare_run_data
-from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 
 DESCRIPTION = (
     "Segment the organs on each slice. Scored on the mean Dice coefficient and the 3D Hausdorff "
@@ -130,27 +129,11 @@ def test_the_mask_script_fits_a_model_per_class(organs: TaskContext) -> None:
     compile(text, "solution.py", "exec")
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int) -> tuple[Path, Path]:
-    layout = RunLayout(tmp_path / "run")
-    spec, tables = load_task_tables(ctx.spec.task_dir)
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
-    engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data
-
-
 @pytest.mark.parametrize("candidate", [0, 1])
 def test_masks_per_class_beat_the_empty_answer(
     organs: TaskContext, tmp_path: Path, script_executor: Executor, candidate: int
 ) -> None:
-    work, data = _attempt(organs, tmp_path, script_executor, candidate)
+    work, data = run_draft(organs, tmp_path, script_executor, candidate)
     score = for_search(get_metric("dice_hausdorff")).score
     answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
     oof = np.load(work / "output" / "oof.npy", allow_pickle=False)

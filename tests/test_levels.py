@@ -15,13 +15,12 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import box_script
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.errors import TaskError
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
-from mlestar.prepare import prepare_run_data
-from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables
 from mlestar.task.levels import levels_of
 from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 
 DESCRIPTION = "Find the findings and the opacities. Scored on the mean average precision at IoU 0.5."
 
@@ -77,22 +76,6 @@ def test_ids_without_levels_are_no_levels(tmp_path: Path) -> None:
         load_task_tables(folder)
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int) -> tuple[Path, Path]:
-    layout = RunLayout(tmp_path / "run")
-    spec, tables = load_task_tables(ctx.spec.task_dir)
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
-    engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data
-
-
 def test_the_box_script_answers_each_level_with_its_own_model(studies: TaskContext) -> None:
     assert box_script.is_box_task(ProfileView(studies.profile))
     engineer = BuiltinEngineer()
@@ -112,7 +95,7 @@ def test_the_box_script_answers_each_level_with_its_own_model(studies: TaskConte
 def test_learned_levels_beat_the_sample_answer(
     studies: TaskContext, tmp_path: Path, script_executor: Executor, candidate: int
 ) -> None:
-    work, data = _attempt(studies, tmp_path, script_executor, candidate)
+    work, data = run_draft(studies, tmp_path, script_executor, candidate)
     score = get_metric("box_map_voc").score
     answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
     train = pd.read_parquet(data / "train.parquet")

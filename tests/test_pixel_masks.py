@@ -15,13 +15,12 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import mask_script
 from mlestar.engineers.builtin.media.kit import masks
 from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.metrics.rle import rle_decode, rle_encode
-from mlestar.prepare import prepare_run_data
-from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 
 DESCRIPTION = (
     "Mark the bright blobs. Submissions are evaluated on the mean average precision at different "
@@ -197,26 +196,10 @@ def test_mask_tasks_get_the_mask_script(blobs: TaskContext) -> None:
         engineer.plan_ensemble(blobs, [EnsembleMember("a", "", 0.5), EnsembleMember("b", "", 0.4)], [])
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int = 0) -> tuple[Path, Path]:
-    layout = RunLayout(tmp_path / "run")
-    spec, tables = load_task_tables(ctx.spec.task_dir)
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
-    engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data
-
-
 def test_learned_masks_beat_the_empty_answer(
     blobs: TaskContext, tmp_path: Path, script_executor: Executor
 ) -> None:
-    work, data = _attempt(blobs, tmp_path, script_executor)
+    work, data = run_draft(blobs, tmp_path, script_executor)
     score = get_metric("mask_iou_map").score
     answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
     oof = np.load(work / "output" / "oof.npy", allow_pickle=False)

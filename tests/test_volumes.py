@@ -16,12 +16,11 @@ from mlestar.engineers.builtin.engineer import BuiltinEngineer
 from mlestar.engineers.builtin.media import volume_script
 from mlestar.engineers.builtin.media.kit import volumes as kit
 from mlestar.engineers.builtin.profile_view import ProfileView
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
-from mlestar.prepare import prepare_run_data
-from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables, volumes
 from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 
 DESCRIPTION = "Find the ink in each fragment. Submissions are evaluated on the F0.5 score of the masks."
 
@@ -187,27 +186,11 @@ def test_volume_tasks_get_the_volume_script(fragments: TaskContext) -> None:
     compile(text, "solution.py", "exec")
 
 
-def _attempt(ctx: TaskContext, tmp_path: Path, executor: Executor, candidate: int) -> tuple[Path, Path]:
-    layout = RunLayout(tmp_path / "run")
-    spec, tables = load_task_tables(ctx.spec.task_dir)
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
-    engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate]))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data
-
-
 @pytest.mark.parametrize("candidate", [0, 1])
 def test_learned_ink_beats_the_empty_and_the_sample_answer(
     fragments: TaskContext, tmp_path: Path, script_executor: Executor, candidate: int
 ) -> None:
-    work, data = _attempt(fragments, tmp_path, script_executor, candidate)
+    work, data = run_draft(fragments, tmp_path, script_executor, candidate)
     score = get_metric("mask_fbeta").score
     answers = np.load(data / "target.npy", allow_pickle=False).reshape(-1, 1)
     oof = np.load(work / "output" / "oof.npy", allow_pickle=False)

@@ -1,0 +1,39 @@
+"""One built-in draft of a media task run as the harness runs an attempt: the task prepared into a
+run folder, the attempt's input/ linked to it (files: the task folder), the script run with its
+model saved. The learned-model tests of each media layout score what it wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mlestar.engineers.base import TaskContext
+from mlestar.engineers.builtin.engineer import BuiltinEngineer
+from mlestar.execution.base import Executor, Limits
+from mlestar.prepare import prepare_run_data
+from mlestar.run_layout import RunLayout
+from mlestar.task import load_task_tables
+
+
+def run_draft(
+    ctx: TaskContext,
+    tmp_path: Path,
+    executor: Executor,
+    candidate: int = 0,
+    edit: Callable[[str], str] = lambda text: text,
+) -> tuple[Path, Path]:
+    """(the attempt folder, the run's data folder) after the engineer's `candidate`-th draft, changed
+    by `edit`, ran to the end."""
+    layout = RunLayout(tmp_path / "run")
+    spec, tables = load_task_tables(ctx.spec.task_dir)
+    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
+    work = tmp_path / "attempt"
+    (work / "input").mkdir(parents=True)
+    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
+        (work / "input" / name).symlink_to(layout.data / name)
+    (work / "input" / "files").symlink_to(ctx.spec.task_dir)
+    engineer = BuiltinEngineer()
+    (work / "solution.py").write_text(edit(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate])))
+    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
+    assert done.ok, done.stderr_tail[-2000:]
+    return work, layout.data
