@@ -61,10 +61,7 @@ def is_box_task(profile: ProfileView) -> bool:
 
 
 def candidates() -> list[Candidate]:
-    return [
-        Candidate(name, summary, f"model = {expression}", "builtin")
-        for name, (summary, _, expression) in MODELS.items()
-    ]
+    return render.model_candidates(MODELS)
 
 
 def script(profile: ProfileView, name: str, seed: int) -> str:

@@ -76,10 +76,7 @@ def is_mask_task(profile: ProfileView) -> bool:
 
 
 def candidates() -> list[Candidate]:
-    return [
-        Candidate(name, summary, f"model = {expression}", "builtin")
-        for name, (summary, _, expression) in MODELS.items()
-    ]
+    return render.model_candidates(MODELS)
 
 
 def scales(profile: ProfileView) -> tuple[int, int]:

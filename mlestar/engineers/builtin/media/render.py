@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlestar import contract
+from mlestar.engineers.base import Candidate
 from mlestar.engineers.builtin.media.options import MEDIA_KINDS, MediaOptions, constants, same_for
 from mlestar.engineers.builtin.media.source import import_order, snippet
 from mlestar.engineers.builtin.profile_view import ProfileView
@@ -118,3 +119,11 @@ def is_default(profile: ProfileView, options: MediaOptions | None) -> bool:
 
 def is_media_block(block: str) -> bool:
     return block.lstrip().startswith(OPENING)
+
+
+def model_candidates(models: dict[str, tuple[str, str, str]]) -> list[Candidate]:
+    """A script kind's models ({name: (summary, imports, the model expression)}) as candidates."""
+    return [
+        Candidate(name, summary, f"model = {expression}", "builtin")
+        for name, (summary, _, expression) in models.items()
+    ]
