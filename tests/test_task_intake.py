@@ -6,6 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -147,6 +148,25 @@ def test_ids_with_leading_zeros_keep_their_spelling(tmp_path: Path) -> None:
     assert read_table(task / "test.csv", id_column="id")["id"].iloc[0] == "041"
     assert read_table(task / "test.csv")["id"].iloc[0] == 41  # without the hint, pandas' own typing
     assert spec.submission.row_order == "test"
+
+
+@pytest.mark.parametrize("member", [False, True], ids=["a file", "a zip member"])
+def test_numeric_looking_ids_are_read_as_spelled_and_the_other_columns_as_numbers(
+    tmp_path: Path, member: bool
+) -> None:
+    # Parsed as numbers first (fast), then that column alone read again as text; a latin-1 file
+    # (Arrow's reader refuses it) is read again by pandas' own parser.
+    text = "id,city,x\n007,K\xf6ln,1.5\n1.50,Z,2\n12,Y,3\n"
+    path = tmp_path / "test.csv"
+    path.write_bytes(text.encode("latin-1"))
+    if member:
+        with zipfile.ZipFile(tmp_path / "test.csv.zip", "w") as zf:
+            zf.write(path, "test.csv")
+        path.unlink()
+        path = tmp_path / "test.csv.zip"
+    frame = read_table(path, id_column="id")
+    assert frame["id"].tolist() == ["007", "1.50", "12"] and frame["city"].iloc[0] == "K\xf6ln"
+    assert frame["x"].dtype == np.float64
 
 
 def test_metric_defaults_when_the_description_names_none(tmp_path: Path) -> None:

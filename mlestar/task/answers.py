@@ -147,9 +147,11 @@ def problem_for_text(values: pd.Series, metric: str | None) -> ProblemType | Non
 def are_run_lengths(values: pd.Series) -> bool:
     """Run-length masks: every answered cell is pairs of integers. There a blank cell is an answer
     (the empty mask: nothing of the kind in the picture), not a missing one."""
+    if pd.api.types.is_numeric_dtype(values):  # before spelling millions of numbers as text
+        return False
     text = values.dropna().astype(str).str.strip()
     text = text[text != ""]
-    if text.empty or pd.api.types.is_numeric_dtype(values):
+    if text.empty:
         return False
     return bool(text.str.fullmatch(_RLE).all() and (text.str.split().str.len() % 2 == 0).all())
 

@@ -53,7 +53,7 @@ def infer_task(
         built["test"] = (
             f"the rows of {keys.id_column} in the sample submission (the test table has no such column)"
         )
-    if keys.id_column and keys.key == "id" and not keys.aggregate:
+    if keys.id_column and keys.key == "id" and not keys.aggregate and not keys.unique_in_test:
         infer.check_ids(t.test, keys.id_column, paths["test"].name if paths["test"] else "the test table")
     mask_template, volume_entry = None, None
     if pairs is None:

@@ -314,6 +314,34 @@ def _read(table: TableFile, id_column: str | None, limit: Limit = Limit()) -> tu
     raise AssertionError("latin-1 decodes every byte")
 
 
+def _ids_as_spelled(
+    frame: pd.DataFrame, buf: Path | io.BytesIO, id_column: str | None, options: dict[str, Any]
+) -> pd.DataFrame:
+    """The id column as the file spells it ("007" stays "007", "1.50" stays "1.50"). Parsed as text
+    already (most ids): kept. Parsed as numbers: that column alone read again as text, in Arrow
+    (pandas' own parser converting millions of cells to text one by one took seconds)."""
+    if id_column is None or id_column not in frame.columns:
+        return frame
+    if pd.api.types.is_string_dtype(frame[id_column]) or frame[id_column].dtype == object:
+        return frame
+    ids: pd.Series | None = None
+    text = {"usecols": [id_column], "dtype": {id_column: "str"}, "sep": options["sep"]}
+    for engine in ("pyarrow", "c"):
+        if isinstance(buf, io.BytesIO):
+            buf.seek(0)
+        extra = {"encoding": options["encoding"], "compression": options["compression"]}
+        try:
+            ids = pd.read_csv(buf, engine=engine, **text, **extra)[id_column]
+        except Exception:  # Arrow's reader refuses what pandas' reads (an encoding, a quirk of the file)
+            continue
+        if len(ids) == len(frame):
+            break
+    if ids is None or len(ids) != len(frame):
+        raise TaskError(f"expected to read the ids of column {id_column!r} again as text; could not")
+    frame[id_column] = ids.set_axis(frame.index)
+    return frame
+
+
 def _compression(table: TableFile) -> str | None:
     last = table.path.suffix.lstrip(".").lower()
     names = {"gz": "gzip", "bz2": "bz2", "xz": "xz"}
@@ -344,7 +372,8 @@ def _read_text_table(
             chunked = large.read_csv(buf, options, id_column, limit.memory_mb, limit.thin)
             if chunked is not None:
                 return chunked
-        return pd.read_csv(buf, low_memory=False, **options)
+        frame = pd.read_csv(buf, low_memory=False, **{**options, "dtype": None})
+        return _ids_as_spelled(frame, buf, id_column, options)
     # JSON carries its own types: keep them (dtype=False stops "007" turning into 7)
     if fmt == "json" and _json_lines(buf, encoding, compression):
         fmt = "jsonl"

@@ -8,11 +8,11 @@ repeats are copied from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from mlestar.task.infer import id_text, same_ids
+from mlestar.task.infer import all_unique, id_text, same_ids
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Keys:
     aggregate: str = ""
     made_from: tuple[str, ...] = ()
     """Test columns joined by "_" into the id when test has no id column of its own."""
+    unique_in_test: bool = False
+    """Already counted: test names each id once (no need to count millions of ids again)."""
 
 
 def is_row_number(name: str, values: pd.Series) -> bool:
@@ -56,15 +58,15 @@ def sample_keys(test: pd.DataFrame, sample: pd.DataFrame) -> Keys:
 
 
 def _with_copies(keys: Keys, repeated: tuple[str, ...]) -> Keys:
-    return Keys(keys.id_column, keys.key, (*keys.copy_columns, *repeated), keys.aggregate, keys.made_from)
+    return replace(keys, copy_columns=(*keys.copy_columns, *repeated))
 
 
 def _keyed(test: pd.DataFrame, sample: pd.DataFrame, first: str, row_numbers: tuple[str, ...]) -> Keys:
     in_order = same_ids(sample[first], test[first])
-    sample_unique = bool(sample[first].is_unique)
-    test_unique = sample_unique if in_order else bool(test[first].is_unique)
+    sample_unique = all_unique(sample[first])
+    test_unique = sample_unique if in_order else all_unique(test[first])
     if sample_unique and test_unique:
-        return Keys(first, "id", row_numbers)
+        return Keys(first, "id", row_numbers, unique_in_test=True)
     same_set = set(id_text(sample[first])) == set(id_text(test[first]))
     if sample_unique and not test_unique and same_set:
         return Keys(first, "id", row_numbers, aggregate="mean")
