@@ -1,7 +1,8 @@
 """The last stage: a checked submission first, then the final fit, the model and solution.py.
 
-The submission is written from the best stored predictions as soon as the search ends, so a run
-that hits its budget during the final fit still leaves a valid file. A handed-over script whose
+The submission is written from the best stored predictions as soon as the search ends, beside the
+final fit (a file of millions of rows takes seconds, and a refit on the search's threads leaves a
+core to it), so a run that hits its budget during the final fit still leaves a valid file. A handed-over script whose
 search run already was its final fit (once, on every training row, its settings now frozen to what
 that run chose) is reused: its stored predictions and saved model are final (saved_models.py). The
 final fit reruns the others (settings frozen, MLESTAR_MODE=handover) on every training row, with
@@ -21,6 +22,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +41,7 @@ from mlestar.handover.submission import (
     write_submission,
 )
 from mlestar.journal import Node, Stage
-from mlestar.journal.events import FinalChosen, FinalMember, RunFinished
+from mlestar.journal.events import FinalChosen, FinalMember, RunFinished, SubmissionWritten
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
 from mlestar.search.freeze import freeze_and_journal, unfrozen_span
@@ -78,9 +80,6 @@ class Finisher:
         self.progress = progress
         self.threads = threads
         self.lanes = max(1, lanes)
-        self.test = pd.read_parquet(self.layout.data / contract.TEST_FILE)
-        path = self.spec.sample_submission_path
-        self.sample = read_table(path, self.spec.id_column) if path is not None else None
         self.same_rows = bool(np.array_equal(harness.folds, harness.folds_full))
         """The search used every row: a member's stored predictions are what its refit computes."""
         self.inexact: list[str] = []
@@ -90,11 +89,19 @@ class Finisher:
         self.search_folds: dict[str, str] = {}
         """Members kept stored from a subsample: the ./input folds file solution.py runs each on."""
 
+    @cached_property
+    def test(self) -> pd.DataFrame:
+        return pd.read_parquet(self.layout.data / contract.TEST_FILE)
+
+    @cached_property
+    def sample(self) -> pd.DataFrame | None:
+        path = self.spec.sample_submission_path
+        return read_table(path, self.spec.id_column) if path is not None else None
+
     def finish(self, best: Node | None) -> Outcome:
         self.progress.set_stage("submit")
         if best is None:
             return self._fallback()
-        self.submit(self.h.predictions(best.id).test)
         plan = plan_of(best)
         self.h.journal.record(
             FinalChosen(
@@ -107,21 +114,28 @@ class Finisher:
         )
         for member in plan.members:  # idempotent: a run killed before freezing is frozen now
             freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
-        fits = self._final_fits(plan)
-        self.submit(self._combined(plan, fits))
+        with ThreadPoolExecutor(1, thread_name_prefix="submit") as writer:
+            searched = writer.submit(self.submit, self.h.predictions(best.id).test, "search")
+            fits = self._final_fits(plan)
+            searched.result()
+        self.submit(self._combined(plan, fits), "final")
         model = self._model(plan, fits)
         self._write_solution(plan, fits)
         outcome = Outcome("ok", best.id, best.score, model)
         self._finished(outcome, fits)
         return outcome
 
-    def submit(self, pred: np.ndarray) -> None:
+    def submit(self, pred: np.ndarray, answers: str) -> None:
         if self.submitted is not None and _same(self.submitted, pred):
             return  # the final fit reproduced the search's predictions: the file already holds them
+        began = time.time()
         frame = to_submission_frame(self.spec, pred, self.test, self.sample)
         check_submission(frame, self.spec, self.sample)
         write_submission(frame, self.layout.submission)
         self.submitted = pred
+        self.h.journal.record(
+            SubmissionWritten(answers=answers, rows=len(frame), seconds=time.time() - began)
+        )
 
     # -- final fit -------------------------------------------------------------------------------
     def _final_fits(self, plan: HandoverPlan) -> dict[str, MemberFit]:
@@ -307,7 +321,7 @@ class Finisher:
         pred = np.load(out) if node.result and node.result.get("exit_code") == 0 and out.exists() else None
         if pred is None:
             pred = trivial_predictions(self.spec, self.h.y, self.h.n_test)
-        self.submit(pred)
+        self.submit(pred, "prior")
         self.layout.solution.write_text(standalone.trivial_script(self.spec))
         shipped.write_parts(self.layout.solution_parts, self.spec, {})
         outcome = Outcome("fallback", None, None, None)
@@ -320,7 +334,7 @@ class Finisher:
         self.progress.note(
             f"no engineer answered: submitting the baseline '{base}', a valid but plain answer"
         )
-        self.submit(baseline_predictions(self.spec, self.h.y, self.test, self.sample))
+        self.submit(baseline_predictions(self.spec, self.h.y, self.test, self.sample), "baseline")
         self.layout.solution.write_text(
             f'"""No engineer answered this task: the baseline {base!r} was submitted."""\n'
         )

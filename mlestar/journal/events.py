@@ -283,6 +283,19 @@ class FinalChosen(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SubmissionWritten(Event):
+    """submission.csv written: from the search's predictions as soon as the search ends, again only
+    where the final fit predicted something else."""
+
+    name = "submission_written"
+    durable = False
+    answers: str
+    """"search", "final", "prior" or "baseline": whose predictions the file holds."""
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class FinalMember(Event):
     """One handed-over script in the final fit: refit, or its stored predictions stand in
     (a resumed run repeats the event; the last one counts)."""
