@@ -187,16 +187,19 @@ def test_the_harness_names_come_from_the_contract(engineer: BuiltinEngineer, tas
         contract.ENV_SAVE_MODEL,
     ):
         assert f'"{name}"' in script, name
+    assert "their files live where test's do" in get_block(script, "predict")  # rows with files
 
 
 def test_a_table_of_numbers_gets_no_category_or_scaling_code(
     engineer: BuiltinEngineer, tmp_path: Path
 ) -> None:
     """Only what the recipe uses: one tree model on numbers has no views to encode or scale with, and
-    no list of the thirty input columns (see the next test). 159 lines before the title became the
-    whole docstring, EarlyStopped kept only what a classifier runs and fit_model went where nothing
-    calls it; 174 before one member took the short form (no Combiner), 185 before EarlyStopped was
-    written compactly, 383 before the unused views went."""
+    no list of the thirty input columns (see the next test). 141 lines before the one-member main
+    stopped timing its member (the harness times the script), docstrings that repeated the code went
+    and the probe of early stopping took one statement to make and one to fit; 159 before the title
+    became the whole docstring, EarlyStopped kept only what a classifier runs and fit_model went where
+    nothing calls it; 174 before one member took the short form (no Combiner), 185 before EarlyStopped
+    was written compactly, 383 before the unused views went."""
     ctx = make_task(tmp_path, "numbers").ctx
     script = engineer.draft(ctx, next(c for c in engineer.retrieve(ctx, 20) if c.name == "lightgbm"))
     for absent in (
@@ -213,8 +216,9 @@ def test_a_table_of_numbers_gets_no_category_or_scaling_code(
         "FEATURES",
     ):
         assert absent not in script, absent
-    assert len(script.splitlines()) <= 141  # 21 of them: the early stopping every boosted member uses
+    assert len(script.splitlines()) <= 130  # 16 of them: the early stopping every boosted member uses
     assert "flavour" not in script  # one boosting library: EarlyStopped needs no argument naming it
+    assert "import time" not in script and '"""' not in get_block(script, "predict")  # a table: no files
 
 
 def test_catboost_reads_a_table_of_numbers_as_it_is(engineer: BuiltinEngineer, tmp_path: Path) -> None:
@@ -308,6 +312,7 @@ def test_one_member_averaged_takes_the_short_form_and_settles_back(
         again = read_recipe(settled, engineer.cards)
         assert not again.single and again.combine == combine, plan
         assert "class Combiner" in settled and "for name, (view, model)" in get_block(settled, "main")
+        assert "import time" in get_block(settled, "main")  # members compared: each one's time is printed
         assert settled == render_script(again, profile, engineer.cards, title_for(ctx), ctx.seed), plan
 
 

@@ -20,16 +20,15 @@ _TITLES = {
     "stack_boost": "the members stacked by a small boosted-tree model on their predictions and row statistics",
 }
 
-CROSS_FIT = '''def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.ndarray, x_test: Any) -> tuple:
-    """One fit per harness fold: out-of-fold predictions, the folds' mean prediction on test, the fits."""
-    oof, test_pred, fitted = np.full((len(target), N_OUTPUTS), np.nan), np.zeros((x_test.shape[0], N_OUTPUTS)), []
-    n_folds = int(folds.max()) + 1
+CROSS_FIT = """def cross_fit(model: Any, x: Any, target: np.ndarray, folds: np.ndarray, x_test: Any) -> tuple:
+    n_folds, fitted = int(folds.max()) + 1, []
+    oof, test_pred = np.full((len(target), N_OUTPUTS), np.nan), np.zeros((x_test.shape[0], N_OUTPUTS))
     for k in range(n_folds):
         fit_rows, valid_rows = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
         fitted.append(FOLD_FIT)
         oof[valid_rows] = predict_outputs(fitted[-1], take(x, valid_rows))
         test_pred += predict_outputs(fitted[-1], x_test) / n_folds
-    return oof, test_pred, fitted'''
+    return oof, test_pred, fitted"""
 
 _AVERAGE = """class Combiner:
     def fit(self, member_oof: dict[str, np.ndarray], target: np.ndarray, folds: np.ndarray, frame: Any) -> Combiner:

@@ -42,9 +42,8 @@ def render_load(problem: str, fit_model: bool = True) -> str:
         else [_TAKE, _predict_outputs(problem)]
     )
     return f'''def load_inputs() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
-    """The harness's tables, encoded answers and folds (-1: a row this run leaves out)."""
     train, test = pd.read_parquet(INPUT / "{c.TRAIN_FILE}"), pd.read_parquet(INPUT / "{c.TEST_FILE}")
-    return train, test, np.load(INPUT / "{c.TARGET_FILE}"), np.load(INPUT / "{c.FOLDS_FILE}")
+    return train, test, np.load(INPUT / "{c.TARGET_FILE}"), np.load(INPUT / "{c.FOLDS_FILE}")  # fold -1: a row left out
 
 
 ''' + "\n\n\n".join(helpers)
@@ -86,31 +85,33 @@ def _predict_outputs(problem: str) -> str:
     return {expression}"""
 
 
-def render_predict(single: bool = False) -> str:
-    """The Predictor the hand-over pickles; `single`: one member on one view, no combination."""
+def render_predict(single: bool = False, files: bool = False) -> str:
+    """The Predictor the hand-over pickles; `single`: one member on one view, no combination. Its
+    predict says where a row's files are looked for only where the rows have files (`files`)."""
+    doc = f'        """Predictions for rows shaped like {contract.TEST_FILE} (their files live where test\'s do)."""\n'
+    doc = doc if files else ""
     if single:
-        return _SINGLE_PREDICT.replace("TEST_FILE", contract.TEST_FILE)
-    return f'''class Predictor:
+        return _SINGLE_PREDICT.replace("DOC\n", doc)
+    return f"""class Predictor:
     def __init__(self, features: Any, views: dict, members: dict[str, tuple[str, list]], combiner: Any) -> None:
         self.features, self.views, self.members, self.combiner = features, views, members, combiner
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predictions for rows shaped like {contract.TEST_FILE} (their files, if any, live where test's do)."""
-        x, member_pred = self.features.transform(frame, "test"), {{}}
+{doc}        x, member_pred = self.features.transform(frame, "test"), {{}}
         for name, (view, fitted) in self.members.items():
             inputs = self.views[view].transform(x)
             member_pred[name] = np.mean([predict_outputs(m, inputs) for m in fitted], axis=0)
-        return self.combiner.combine(member_pred, x)'''
+        return self.combiner.combine(member_pred, x)"""
 
 
-_SINGLE_PREDICT = '''class Predictor:
+_SINGLE_PREDICT = """class Predictor:
     def __init__(self, features: Any, view: Any, fitted: list) -> None:
         self.features, self.view, self.fitted = features, view, fitted
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predictions for rows shaped like TEST_FILE (their files, if any, live where test's do)."""
+DOC
         inputs = self.view.transform(self.features.transform(frame, "test"))
-        return np.mean([predict_outputs(m, inputs) for m in self.fitted], axis=0)'''
+        return np.mean([predict_outputs(m, inputs) for m in self.fitted], axis=0)"""
 
 
 def render_main(single: bool = False) -> str:
@@ -118,7 +119,10 @@ def render_main(single: bool = False) -> str:
     c = contract
     if single:
         return _single_main()
-    return f'''def main() -> None:
+    return f'''import time
+
+
+def main() -> None:
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(train, test)
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
@@ -148,10 +152,8 @@ def _single_main() -> str:
     features = FeatureMaker().fit(train, test)
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
     views, inputs, inputs_test = fit_views(x_train, x_test, VIEWS)
-    [(name, (view, model))] = make_models(inputs, target, folds).items()
-    start = time.time()
+    [(view, model)] = make_models(inputs, target, folds).values()
     oof, test_pred, fitted = cross_fit(model, inputs[view], target, folds, inputs_test[view])
-    print(f"{{name}}: cross-fitted in {{time.time() - start:.1f}}s", flush=True)
     OUTPUT.mkdir(exist_ok=True)
     np.save(OUTPUT / "{c.OOF_FILE}", oof)
     np.save(OUTPUT / "{c.TEST_PRED_FILE}", test_pred)

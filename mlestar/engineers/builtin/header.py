@@ -18,7 +18,6 @@ IMPORTS = """from __future__ import annotations
 
 import copy
 import os
-import time
 from pathlib import Path
 from typing import Any
 

@@ -221,7 +221,6 @@ def _make_models(spec: ModelSpec, cards: list[Card], problem_type: str, role: st
         returned = "    return {\n" + "\n".join(rows) + "\n    }"
     return (
         "def make_models(inputs: dict[str, Any], target: np.ndarray, folds: np.ndarray) -> dict[str, tuple[str, Any]]:\n"
-        '    """The members: name -> (the view it reads, an unfitted estimator); their predictions are combined."""\n'
         + "\n".join(lines)
         + "\n"
         + returned

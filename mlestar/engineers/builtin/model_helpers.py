@@ -80,8 +80,6 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     stoppers = _boosted(cards)
     if stoppers or any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.add("from sklearn.base import BaseEstimator")
-    if any(c.boosting == "lightgbm" for c in stoppers):
-        lines.add("from lightgbm import early_stopping")
     if _users("target_encoding", spec, cards, problem_type):
         lines.update(
             {
@@ -127,37 +125,40 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
     return out
 
 
-_PROBES = {
-    "lightgbm": (
-        "probe.fit(x_fit, y_fit, eval_set=[watched], callbacks=[early_stopping(PATIENCE, verbose=False)])",
-        "probe.best_iteration_",
-    ),
-    "xgboost": (
-        "probe.set_params(early_stopping_rounds=PATIENCE).fit(x_fit, y_fit, eval_set=[watched], verbose=False)",
-        "probe.best_iteration + 1",
-    ),
-    "catboost": (
-        "probe.fit(x_fit, y_fit, eval_set=watched, early_stopping_rounds=PATIENCE)",
-        "probe.get_best_iteration() + 1",
-    ),
+_ROUNDS = {
+    "lightgbm": "probe.best_iteration_",
+    "xgboost": "probe.best_iteration + 1",
+    "catboost": "probe.get_best_iteration() + 1",
 }
-"""Per boosting library: the probe's fit on the unwatched rows, and the best round it found."""
+"""Per boosting library: the best round of the probe (each stops early by its early_stopping_rounds)."""
 
 
 def _early_stopping(flavours: list[str], problem_type: str) -> str:
     """EarlyStopped for these libraries and this kind of answer: one library needs no flavour
     argument, several branch on it; a classifier keeps each class's only row unwatched and predicts
-    probabilities (class labels too for several classes), a regressor predicts numbers."""
+    probabilities (class labels too for several classes), a regressor predicts numbers. XGBoost's fit
+    alone reports every round unless told not to (the others are quiet from their settings)."""
+    probe = "        probe = copy.deepcopy(self.model).set_params(early_stopping_rounds=PATIENCE)\n"
     if len(flavours) == 1:
-        fit, rounds = _PROBES[flavours[0]]
-        probe = f"        {fit}\n        self.rounds_ = {rounds}\n"
+        f = flavours[0]
+        quiet = ", verbose=False" if f == "xgboost" else ""
+        probe += (
+            f"        probe.fit(take(x, ~watch), y[~watch], eval_set=[(take(x, watch), y[watch])]{quiet})\n"
+            f"        self.rounds_ = {_ROUNDS[f]}\n"
+        )
         init = "    def __init__(self, model: Any) -> None:\n        self.model = model\n"
-        count = "iterations" if flavours[0] == "catboost" else "n_estimators"  # CatBoost's name for it
+        count = "iterations" if f == "catboost" else "n_estimators"  # CatBoost's name for it
         refit = f"        self.model_ = copy.deepcopy(self.model).set_params({count}=int(self.rounds_ * 1.1) + 1).fit(x, y)\n"
     else:
-        probe = "".join(
-            f'        {"if" if i == 0 else "elif"} self.flavour == "{f}":\n'
-            f"            {_PROBES[f][0]}\n            self.rounds_ = {_PROBES[f][1]}\n"
+        quiet = ""
+        if "xgboost" in flavours:
+            quiet = ", **quiet"
+            probe += '        quiet = {"verbose": False} if self.flavour == "xgboost" else {}\n'
+        probe += (
+            f"        probe.fit(take(x, ~watch), y[~watch], eval_set=[(take(x, watch), y[watch])]{quiet})\n"
+        )
+        probe += "".join(
+            f'        {"if" if i == 0 else "elif"} self.flavour == "{f}":\n            self.rounds_ = {_ROUNDS[f]}\n'
             for i, f in enumerate(flavours)
         )
         init = (
@@ -186,9 +187,7 @@ _PATIENCE = (
     "PATIENCE, WATCH_EVERY = 100, 10  # rounds stop PATIENCE after the best on every WATCH_EVERY-th row"
 )
 
-_EARLY_STOPPED = '''class EarlyStopped(BaseEstimator):
-    """Picks its rounds (rounds_) on the watched rows, then refits on every row with a tenth more rounds."""
-
+_EARLY_STOPPED = """class EarlyStopped(BaseEstimator):
 INIT
 
     def fit(self, x: Any, y: np.ndarray) -> EarlyStopped:
@@ -196,15 +195,13 @@ INIT
         watch = np.zeros(len(y), dtype=bool)
         watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
 UNWATCHED
-        x_fit, y_fit, watched = take(x, ~watch), y[~watch], (take(x, watch), y[watch])
-        probe = copy.deepcopy(self.model)
 PROBE
 REFIT
 CLASSES
         return self
 
 PREDICT
-'''
+"""
 
 _ONLY_ROW = (
     "        watch &= pd.Series(y).duplicated(keep=False).to_numpy()  # a class's only row is never watched\n"

@@ -83,7 +83,7 @@ def render_block(
     if name == "train":
         return render_train(recipe.combine, profile.problem_type, bool(profile.text), single)
     if name == "predict":
-        return fixed_blocks.render_predict(single)
+        return fixed_blocks.render_predict(single, files=recipe.files != NO_FILES)
     if name == "main":
         return fixed_blocks.render_main(single)
     raise EngineerFailure(f"the built-in engineer has no block named {name!r}")

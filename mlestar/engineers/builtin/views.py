@@ -154,10 +154,9 @@ def _identity(view: str) -> str:
         reader = "CatBoost handles"
         categories = _columns(_Shape(False, False, True), native=True).split("\n\n\n")[1] + "\n\n"
     return f"""# Views: {view} (the numbers as they are: {reader} gaps and scales).
-from sklearn.preprocessing import FunctionTransformer
-
-
 {categories}def fit_views(x_train: pd.DataFrame, x_test: pd.DataFrame, names: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    from sklearn.preprocessing import FunctionTransformer  # the identity: nothing to fit
+
     return {{"{view}": FunctionTransformer()}}, {{"{view}": x_train}}, {{"{view}": x_test}}
 """
 
