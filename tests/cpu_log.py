@@ -82,6 +82,7 @@ def _phase(item: pytest.Item, phase: str) -> Iterator[None]:
     if folder is None:
         yield
         return
+    folder = item.config.invocation_params.dir / folder  # a test that changes folder writes here too
     cpu, wall = tree_cpu(), time.perf_counter()
     yield
     record = {"id": item.nodeid, "phase": phase, "cpu": tree_cpu() - cpu, "wall": time.perf_counter() - wall}
