@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -11,7 +14,10 @@ import pytest
 
 from mlestar import app
 from mlestar.config import RunConfig, SearchSettings
+from mlestar.errors import ExecutionFault
 from mlestar.execution.base import Executor
+from mlestar.execution.env import server_environment
+from mlestar.execution.forkclient import ForkServer
 from mlestar.execution.local import LocalExecutor
 from tests.builders import write_task
 
@@ -61,9 +67,43 @@ def config(task: Path, run: Path, **settings: object) -> RunConfig:
 
 
 def light_executor() -> LocalExecutor:
-    """A fork server that imports only numpy and pandas; a run owns and closes it, so each run or
-    resume gets a new one."""
-    return LocalExecutor(preload=LIGHT)
+    """An executor whose fork server imports only numpy and pandas; a run owns and closes it, so each
+    run or resume gets a new one. The fork server itself is this test process's one (see
+    _LightExecutor): each run would otherwise pay half a second of imports again."""
+    return _LightExecutor(preload=LIGHT)
+
+
+class _LightExecutor(LocalExecutor):
+    """A LocalExecutor that borrows this process's light fork server instead of starting its own.
+    Closing it is what closing a LocalExecutor is to the run (its scripts killed, no run after it);
+    only the server, which holds no run's state (each script gets its request's environment and
+    folder), outlives it."""
+
+    def _fork_server(self) -> ForkServer | None:
+        with self._lock:
+            if self._closed:
+                raise ExecutionFault("expected an open executor, found it closed")
+        return _shared_light_server(self.python)
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED: dict[int, ForkServer] = {}
+"""The light fork server of each process (by pid: a forked copy starts its own)."""
+
+
+def _shared_light_server(python: str) -> ForkServer | None:
+    with _SHARED_LOCK:
+        server = _SHARED.get(os.getpid())
+        if server is not None and server.alive:
+            return server
+        server = ForkServer(python, LIGHT, server_environment(os.environ))
+        try:
+            server.start()
+        except ExecutionFault:
+            return None  # plain processes, as a LocalExecutor whose server failed
+        _SHARED[os.getpid()] = server
+        atexit.register(server.close)
+        return server
 
 
 def cli_runs_on(mp: pytest.MonkeyPatch, executor: Executor) -> None:

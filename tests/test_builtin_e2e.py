@@ -16,6 +16,12 @@ from mlestar.status import summarize
 EXAMPLE = Path(__file__).parent.parent / "examples" / "breast-cancer"
 
 
+MAX_NODES = 3
+"""One draft and one refinement round of two plans: draft, refine and hand-over, each once (a second
+draft would add a merge and a seed variant of the best, minutes of the suite that other tests cover:
+merges and seeds with the scripted engineer in test_search.py and test_search_screening.py)."""
+
+
 def _config(run: Path, max_nodes: int) -> RunConfig:
     # Bound by nodes more than by time, so that two runs take the same path.
     return RunConfig(
@@ -25,7 +31,7 @@ def _config(run: Path, max_nodes: int) -> RunConfig:
         max_nodes=max_nodes,
         jobs=2,
         seed=7,
-        search=SearchSettings(m_candidates=2, t_outer=1, k_inner=2, r_ensemble=3),
+        search=SearchSettings(m_candidates=1, t_outer=1, k_inner=2, r_ensemble=3),
         tracking=False,
         live=False,
     )
@@ -34,7 +40,7 @@ def _config(run: Path, max_nodes: int) -> RunConfig:
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("example") / "run"
-    outcome = start_run(_config(run, max_nodes=6))
+    outcome = start_run(_config(run, max_nodes=MAX_NODES))
     assert outcome.status == "ok"
     return run
 
@@ -71,7 +77,7 @@ def test_the_saved_model_predicts_like_the_submission(example_run: Path) -> None
 @pytest.mark.slow
 def test_same_seed_same_decisions_and_submission(example_run: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
-    start_run(_config(again, max_nodes=6))
+    start_run(_config(again, max_nodes=MAX_NODES))
     first, second = Journal(example_run), Journal(again)
     assert sorted(first.nodes) == sorted(second.nodes)
     assert [first.nodes[k].score for k in sorted(first.nodes)] == [

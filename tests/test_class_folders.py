@@ -16,6 +16,7 @@ from mlestar.execution.base import Executor
 from mlestar.task import load_task_tables
 from mlestar.task.class_folders import negative_folder
 from mlestar.task.spec import ProblemType
+from tests.media_attempts import capped_rounds
 from tests.test_media_engineer import run_first_draft
 
 PROSE = (
@@ -88,7 +89,9 @@ def test_without_a_single_negative_folder_in_the_prose_the_task_keeps_its_baseli
 def test_the_picture_model_tells_the_negative_folder_out_of_fold(
     tmp_path: Path, script_executor: Executor
 ) -> None:
-    work, data, tables = run_first_draft(folders_task(tmp_path / "task"), tmp_path, script_executor)
+    work, data, tables = run_first_draft(
+        folders_task(tmp_path / "task"), tmp_path, script_executor, capped_rounds
+    )
     oof, answers = np.load(work / "output" / "oof.npy")[:, 0], np.load(data / "target.npy")
     assert roc_auc_score(answers, oof) > 0.85  # the prior scores 0.5
     test_pred = np.load(work / "output" / "test.npy")[:, 0]

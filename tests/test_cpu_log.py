@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.cpu_log import table, tree_cpu
+import pytest
+
+from tests.cpu_log import _tree_cpu_by_scan, table, tree_cpu
 
 BUSY = "import time\nwhile time.process_time() < 0.4: pass\nprint('done', flush=True)\n"
+WAYS = pytest.mark.parametrize(
+    "tree", [tree_cpu, lambda: _tree_cpu_by_scan(os.getpid())], ids=["children-files", "scan"]
+)
+"""The tree walked from its root (Linux's per-task children lists), and every process's parent read."""
 
 
-def test_a_reaped_child_s_cpu_is_counted() -> None:
-    before = tree_cpu()
+@WAYS
+def test_a_reaped_child_s_cpu_is_counted(tree: Callable[[], float]) -> None:
+    before = tree()
     subprocess.run([sys.executable, "-c", BUSY], check=True, capture_output=True)
-    assert tree_cpu() - before >= 0.35
+    assert tree() - before >= 0.35
 
 
-def test_a_live_descendant_s_cpu_is_counted() -> None:
+@WAYS
+def test_a_live_descendant_s_cpu_is_counted(tree: Callable[[], float]) -> None:
     """A child that spun and still lives (as a fork server does) counts before it is reaped."""
-    before = tree_cpu()
+    before = tree()
     child = subprocess.Popen(
         [sys.executable, "-c", BUSY + "import time\ntime.sleep(60)\n"], stdout=subprocess.PIPE
     )
     try:
         assert child.stdout is not None and child.stdout.readline() == b"done\n"
-        assert tree_cpu() - before >= 0.35
+        assert tree() - before >= 0.35
     finally:
         child.kill()
         child.wait()

@@ -2,9 +2,10 @@
 submission, also while a competing process keeps every core busy: speed changes no result.
 
 The node budget, not the clock, ends these runs (their time budgets are generous), which is the
-condition under which a run promises to be repeatable. The fast tests use the scripted engineer;
-the slow ones (`make test-determinism`) the built-in engineer on the bundled example and on the
-bench tasks, when the bench folder is present.
+condition under which a run promises to be repeatable. The default suite's test uses the scripted
+engineer with one attempt made slow (test_search.py repeats a quiet run); the slow ones
+(`make test-determinism`) keep every core busy: the scripted engineer, and the built-in engineer on
+the bundled example and on the bench tasks, when the bench folder is present.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def test_the_order_of_a_batch_not_the_speed_of_its_attempts_decides_who_gets_the
     assert fingerprint(runs[0]).decisions == fingerprint(runs[1]).decisions
 
 
+@pytest.mark.slow  # two runs, one with every core kept busy (the other test process's too)
 def test_same_seed_and_max_nodes_same_run_under_load(tmp_path: Path) -> None:
     engineer = {"drafts": {"a": 0.5, "b": "fail", "c": 0.7}, "plan_gains": [0.9, 1.1, 0.8]}
     quiet = _scripted_run(tmp_path / "quiet", ScriptedEngineer(**engineer), max_nodes=9)  # type: ignore[arg-type]

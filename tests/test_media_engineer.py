@@ -4,6 +4,7 @@ of its own, and per-pixel tasks get their own script."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,11 @@ def test_per_pixel_tasks_get_their_own_script(pages: TaskContext) -> None:
     compile(script, "solution.py", "exec")
 
 
-def run_first_draft(folder: Path, tmp_path: Path, executor: Executor) -> tuple[Path, Path, Any]:
-    """The engineer's first draft for the task, run as the harness runs it; (its folder, the run's
-    data folder, the task's tables)."""
+def run_first_draft(
+    folder: Path, tmp_path: Path, executor: Executor, edit: Callable[[str], str] = lambda text: text
+) -> tuple[Path, Path, Any]:
+    """The engineer's first draft for the task, changed by `edit`, run as the harness runs it; (its
+    folder, the run's data folder, the task's tables)."""
     from mlestar.prepare import prepare_run_data
     from mlestar.run_layout import RunLayout
 
@@ -144,7 +147,7 @@ def run_first_draft(folder: Path, tmp_path: Path, executor: Executor) -> tuple[P
         (work / "input" / name).symlink_to(layout.data / name)
     (work / "input" / "files").symlink_to(folder)
     engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0]))
+    (work / "solution.py").write_text(edit(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])))
     done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
     assert done.ok, done.stderr_tail[-2000:]
     return work, layout.data, tables

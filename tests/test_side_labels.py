@@ -16,6 +16,7 @@ from mlestar.handover.submission import check_submission, to_submission_frame
 from mlestar.serving.answer import answer_from
 from mlestar.task import load_task_tables
 from mlestar.task.spec import ProblemType
+from tests.media_attempts import capped_rounds
 from tests.test_media_engineer import run_first_draft
 
 PITCH = (300.0, 900.0, 1700.0, 2900.0)
@@ -108,7 +109,9 @@ def test_a_served_row_answers_a_probability_per_class(tmp_path: Path) -> None:
 
 
 def test_the_audio_model_hears_the_classes_out_of_fold(tmp_path: Path, script_executor: Executor) -> None:
-    work, data, tables = run_first_draft(recordings_task(tmp_path / "task"), tmp_path, script_executor)
+    work, data, tables = run_first_draft(
+        recordings_task(tmp_path / "task"), tmp_path, script_executor, capped_rounds
+    )
     oof, answers = np.load(work / "output" / "oof.npy"), np.load(data / "target.npy")
     assert oof.shape == answers.shape == (48, 4)
     assert roc_auc_score(answers.ravel(), oof.ravel()) > 0.85  # the prior (class shares) scores 0.5 per class

@@ -267,7 +267,7 @@ def test_store_down_during_the_run_then_resent(tmp_path: Path, template_db: Path
         time.sleep(0.1)
     assert tracker.store_down
     started = time.monotonic()
-    report = tracker.close(timeout_s=120.0, timeout_when_down_s=3.0)  # a dead store: the short deadline
+    report = tracker.close(timeout_s=120.0, timeout_when_down_s=1.0)  # a dead store: the short deadline
     assert time.monotonic() - started < 8.0
     assert len(durations) >= len(fab.nodes) and max(durations) < 0.05
     assert not report.complete and report.logged == ()
