@@ -8,9 +8,13 @@ The arithmetic itself lives in combine.py, which solution.py ships.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +26,7 @@ from mlestar.search.harness import Attempt, Harness
 from mlestar.task.spec import ProblemType
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,17 @@ class EnsembleResult:
 
 def _normalise(p: np.ndarray, problem: ProblemType) -> np.ndarray:
     return normalise(p, problem is ProblemType.MULTICLASS)
+
+
+def each(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Independent fits (one per held-out fold, and the final one) side by side, their results in
+    order. The ensemble stage comes after the last script, so the cores are free; numpy's and
+    scikit-learn's loops release the GIL, and each keeps its one BLAS thread (app._one_thread)."""
+    workers = min(len(tasks), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(workers, thread_name_prefix="ensemble") as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 def average(members: Sequence[Predictions], problem: ProblemType) -> Predictions:
@@ -72,13 +88,17 @@ def greedy(
     problem: ProblemType,
 ) -> EnsembleResult:
     used = folds >= 0
+
+    def weights_on(fit: np.ndarray) -> np.ndarray:
+        return greedy_weights([m.oof[fit] for m in members], y[fit], metric, lower)
+
+    ks = [int(k) for k in np.unique(folds[used])]
+    *fold_weights, weights = each(
+        [partial(weights_on, fit) for fit in [*(used & (folds != k) for k in ks), used]]
+    )
     honest = np.full_like(members[0].oof, np.nan)
-    for k in np.unique(folds[used]):
-        fit = used & (folds != k)
-        w = greedy_weights([m.oof[fit] for m in members], y[fit], metric, lower)
-        rows = folds == k
-        honest[rows] = weighted([m.oof[rows] for m in members], w)
-    weights = greedy_weights([m.oof[used] for m in members], y[used], metric, lower)
+    for k, w in zip(ks, fold_weights, strict=True):
+        honest[folds == k] = weighted([m.oof[folds == k] for m in members], w)
     oof = _normalise(honest, problem)
     test = _normalise(weighted([m.test for m in members], weights), problem)
     score = metric(y[used], oof[used])
@@ -95,11 +115,12 @@ def stacking(
     used = folds >= 0
     oofs, tests = [m.oof for m in members], [m.test for m in members]
     flags = (problem.is_classification, problem is ProblemType.MULTICLASS)
+    ks = [int(k) for k in np.unique(folds[used])]
+    held_out = [partial(stack, oofs, tests, y, used & (folds != k), folds == k, *flags) for k in ks]
+    *fold_parts, (_, test) = each([*held_out, partial(stack, oofs, tests, y, used, used, *flags)])
     honest = np.full_like(members[0].oof, np.nan)
-    for k in np.unique(folds[used]):
-        rows = folds == k
-        honest[rows], _ = stack(oofs, tests, y, used & ~rows, rows, *flags)
-    _, test = stack(oofs, tests, y, used, used, *flags)
+    for k, (predicted, _) in zip(ks, fold_parts, strict=True):
+        honest[folds == k] = predicted
     oof = _normalise(honest, problem)
     test = _normalise(test, problem)
     return EnsembleResult(Predictions(oof, test), metric(y[used], oof[used]), {"meta_model": "linear"})
