@@ -2,12 +2,13 @@
 
 The submission is written from the best stored predictions as soon as the search ends, beside the
 final fit (a file of millions of rows takes seconds, and a refit on the search's threads leaves a
-core to it), so a run that hits its budget during the final fit still leaves a valid file. A handed-over script whose
-search run already was its final fit (once, on every training row, its settings now frozen to what
-that run chose) is reused: its stored predictions and saved model are final (saved_models.py). The
-final fit reruns the others (settings frozen, MLESTAR_MODE=handover) on every training row, with
-the threads the search gave each script, and the submission is written again from what they
-predicted, combined by the code solution.py ships: `python solution.py` computes the same file.
+core to it), so a run that hits its budget during the final fit still leaves a valid file. A
+handed-over script whose search run already was its final fit (once, on every training row, its
+settings now frozen to what that run chose) is reused: its stored predictions and saved model are
+final (saved_models.py). The final fit reruns the others (settings frozen, MLESTAR_MODE=handover)
+on every training row, with the threads the search gave each script, and the submission is written
+again from what they predicted, combined by the code solution.py ships: `python solution.py`
+computes the same file.
 
 An ensemble hands over only its members with a weight; they are refitted in parallel, the most
 weighted first. A member with no time left (or whose refit fails) keeps its stored predictions, and
