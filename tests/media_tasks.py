@@ -12,6 +12,18 @@ import pandas as pd
 import soundfile
 from PIL import Image
 
+from mlestar.engineers.base import TaskContext
+from mlestar.task import load_task_tables
+from mlestar.task.profile import profile_task
+
+
+def task_context(folder: Path, data_dir: Path | None = None) -> TaskContext:
+    """What the engineer is given for a task folder as intake reads it: seed 0, one thread, 60 s per
+    script, its data where `data_dir` says (the run's data folder), else the task folder itself."""
+    spec, tables = load_task_tables(folder)
+    profile = profile_task(spec, tables.train, tables.test, folder)
+    return TaskContext(spec, profile, 0, 1, 60.0, data_dir or folder)
+
 
 def stripes_task(folder: Path, n_train: int = 160, n_test: int = 40, size: int = 16, seed: int = 0) -> Path:
     """Binary: does the picture show vertical (1) or horizontal (0) stripes, under noise and a

@@ -20,9 +20,9 @@ from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
 from mlestar.task.box_rows import are_box_strings, box_columns, group_boxes
-from mlestar.task.profile import profile_task
 from mlestar.task.tables import TaskTables
 from tests.media_attempts import run_draft
+from tests.media_tasks import task_context
 
 DESCRIPTION = (
     "Find the bright rectangles and say which kind each is. Submissions are evaluated on the mean "
@@ -85,15 +85,9 @@ def _picture(
     return (np.clip(picture, 0, 1) * 255).astype(np.uint8), drawn
 
 
-def _context(folder: Path) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, 60.0, folder)
-
-
 @pytest.fixture(scope="module")
 def rectangles(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return _context(rectangles_task(tmp_path_factory.mktemp("rectangles") / "task"))
+    return task_context(rectangles_task(tmp_path_factory.mktemp("rectangles") / "task"))
 
 
 # ---------------------------------------------------------------- intake
@@ -255,7 +249,7 @@ def test_learned_boxes_beat_the_samples_answer(
 def test_boxes_placed_per_picture_beat_typical_boxes_where_they_move(
     tmp_path: Path, script_executor: Executor
 ) -> None:
-    ctx = _context(rectangles_task(tmp_path / "moving" / "task", n_train=120, n_test=10, moves=0.2))
+    ctx = task_context(rectangles_task(tmp_path / "moving" / "task", n_train=120, n_test=10, moves=0.2))
     score = get_metric(ctx.spec.metric).score
     found = {}
     for place in (True, False):

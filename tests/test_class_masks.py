@@ -21,8 +21,8 @@ from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.metrics.stand_in import for_search
 from mlestar.task import load_task_tables
-from mlestar.task.profile import profile_task
 from tests.media_attempts import run_draft
+from tests.media_tasks import task_context
 
 DESCRIPTION = (
     "Segment the organs on each slice. Scored on the mean Dice coefficient and the 3D Hausdorff "
@@ -76,15 +76,9 @@ def organs_task(folder: Path, cases: int = 7, slices: int = 4, test_cases: int =
     return folder
 
 
-def _context(folder: Path) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, 60.0, folder)
-
-
 @pytest.fixture(scope="module")
 def organs(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return _context(organs_task(tmp_path_factory.mktemp("organs") / "task"))
+    return task_context(organs_task(tmp_path_factory.mktemp("organs") / "task"))
 
 
 def test_intake_finds_each_slice_picture_by_the_words_of_its_key(organs: TaskContext) -> None:

@@ -26,18 +26,12 @@ from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.execution.base import Executor, Limits
 from mlestar.task import load_task_tables
 from mlestar.task.profile import profile_task
-from tests.media_tasks import stripes_task
-
-
-def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, budget_s, folder)
+from tests.media_tasks import stripes_task, task_context
 
 
 @pytest.fixture(scope="module")
 def stripes(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
+    return task_context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
 
 
 def with_torch(monkeypatch: pytest.MonkeyPatch, found: bool) -> None:

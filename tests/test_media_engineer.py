@@ -37,23 +37,18 @@ from tests.media_tasks import (
     sounds_task,
     stripes_task,
     tagged_pictures_task,
+    task_context,
 )
-
-
-def context(folder: Path, budget_s: float = 60.0) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, budget_s, folder)
 
 
 @pytest.fixture(scope="module")
 def stripes(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
+    return task_context(stripes_task(tmp_path_factory.mktemp("stripes") / "task", n_train=40, n_test=10))
 
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return context(pages_task(tmp_path_factory.mktemp("pages") / "task"))
+    return task_context(pages_task(tmp_path_factory.mktemp("pages") / "task"))
 
 
 def test_hue_saturation_value_matches_scikit_image() -> None:
@@ -69,7 +64,7 @@ def test_the_profile_carries_intakes_row_files_and_a_look_at_them(stripes: TaskC
 
 
 def test_sound_files_are_listed_once(tmp_path: Path) -> None:
-    ctx = context(sounds_task(tmp_path / "task", n_train=12, n_test=4))
+    ctx = task_context(sounds_task(tmp_path / "task", n_train=12, n_test=4))
     assert [f["kind"] for f in ctx.profile["files"]] == ["audio"]
     assert ctx.profile["media"]["audio"]["rate"] == 8000.0
 
@@ -179,7 +174,7 @@ def test_the_pixel_script_cleans_pages_better_than_copying_them(
 
 
 def test_label_lists_per_picture_have_one_output_per_label(tmp_path: Path) -> None:
-    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
+    ctx = task_context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
     assert ctx.spec.problem_type == "multilabel" and ctx.spec.label_separator == " "
     assert ctx.spec.n_outputs == len(ctx.spec.classes or ()) == 4 == ctx.profile["n_outputs"]
 
@@ -251,7 +246,7 @@ def _picture_folder(folder: Path, train_path: str, with_path_column: bool) -> Pa
 def test_training_pictures_found_through_another_column_of_their_row(
     tmp_path: Path, train_path: str, with_path_column: bool, template: str
 ) -> None:
-    ctx = context(_picture_folder(tmp_path / "task", train_path, with_path_column))
+    ctx = task_context(_picture_folder(tmp_path / "task", train_path, with_path_column))
     assert ctx.spec.row_files == ({"train": template, "test": "test/{id}.jpg", "kind": "image"},)
     assert ctx.profile["media"]["image"]["width"] == 8.0  # the pictures were read through the template
 
@@ -259,7 +254,7 @@ def test_training_pictures_found_through_another_column_of_their_row(
 def test_label_lists_scored_by_micro_f1_are_scored_on_the_label_columns(tmp_path: Path) -> None:
     # The harness holds one 0/1 column per label and a probability per label; the grader reads the
     # lists the submission writes from them (labels at 0.5 or more). Both must score alike.
-    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6, lists_f1=True))
+    ctx = task_context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6, lists_f1=True))
     assert ctx.spec.metric == "f1_micro_sets" and ctx.spec.problem_type == "multilabel"
     classes = list(ctx.spec.classes or ())
     _, tables = load_task_tables(tmp_path / "task")
@@ -277,7 +272,7 @@ def test_label_lists_scored_by_micro_f1_are_scored_on_the_label_columns(tmp_path
 def test_many_labels_of_picture_files_put_a_model_that_fits_first(tmp_path: Path) -> None:
     # The first script on per-row files runs alone and without a time box: with a label each and a
     # short budget the boosted trees (a model per label) would take it all.
-    ctx = context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
+    ctx = task_context(tagged_pictures_task(tmp_path / "task", n_train=24, n_test=6))
     cards, profile = load_cards(), {**ctx.profile, "n_train": 200}  # rows enough for every card
     one = {**profile, "n_outputs": 1}
     assert estimated_seconds(cards["lightgbm"], profile) == pytest.approx(

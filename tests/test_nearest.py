@@ -23,7 +23,7 @@ from mlestar.metrics import get_metric
 from mlestar.prepare import prepare_run_data
 from mlestar.run_layout import RunLayout
 from mlestar.task import load_task_tables
-from mlestar.task.profile import profile_task
+from tests.media_tasks import task_context
 
 IDENTIFIERS = {
     "square": "InChI=1S/C4H8/c1-2-4-3-1/h1-4H2",
@@ -86,18 +86,12 @@ def _picture(shape: str, rng: np.random.Generator, size: int = 24) -> np.ndarray
     return (np.clip(grey, 0, 1) * 255).astype(np.uint8)
 
 
-def _context(folder: Path, data_dir: Path | None = None) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, 60.0, data_dir or folder)
-
-
 def _prepared(folder: Path, root: Path) -> tuple[TaskContext, Path]:
     """The task's context over its prepared run data (the training answers the engineer reads)."""
     layout = RunLayout(root / "run")
     spec, tables = load_task_tables(folder)
     prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    return _context(folder, layout.data), layout.data
+    return task_context(folder, data_dir=layout.data), layout.data
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +201,7 @@ def test_span_and_mask_tasks_keep_their_own_scripts(tmp_path: Path) -> None:
 
     engineer = BuiltinEngineer()
     spans = engineer.retrieve(make_task(tmp_path / "spans", "spans").ctx, 5)
-    masks = engineer.retrieve(_context(blobs_task(tmp_path / "blobs" / "task")), 5)
+    masks = engineer.retrieve(task_context(blobs_task(tmp_path / "blobs" / "task")), 5)
     assert not {c.name for c in [*spans, *masks]} & set(nearest_script.MODELS)
 
 

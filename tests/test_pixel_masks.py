@@ -19,8 +19,8 @@ from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.metrics.rle import rle_decode, rle_encode
 from mlestar.task import load_task_tables
-from mlestar.task.profile import profile_task
 from tests.media_attempts import run_draft
+from tests.media_tasks import task_context
 
 DESCRIPTION = (
     "Mark the bright blobs. Submissions are evaluated on the mean average precision at different "
@@ -68,15 +68,9 @@ def _blobs(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
     return (np.clip(picture, 0, 1) * 255).astype(np.uint8), mask
 
 
-def _context(folder: Path) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, 60.0, folder)
-
-
 @pytest.fixture(scope="module")
 def blobs(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return _context(blobs_task(tmp_path_factory.mktemp("blobs") / "task"))
+    return task_context(blobs_task(tmp_path_factory.mktemp("blobs") / "task"))
 
 
 # ---------------------------------------------------------------- the kit

@@ -19,8 +19,8 @@ from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables, volumes
-from mlestar.task.profile import profile_task
 from tests.media_attempts import run_draft
+from tests.media_tasks import task_context
 
 DESCRIPTION = "Find the ink in each fragment. Submissions are evaluated on the F0.5 score of the masks."
 
@@ -78,15 +78,9 @@ def _fragment(rng: np.random.Generator, height: int = 48, width: int = 56) -> tu
     return layers, inside, ink
 
 
-def _context(folder: Path) -> TaskContext:
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    return TaskContext(spec, profile, 0, 1, 60.0, folder)
-
-
 @pytest.fixture(scope="module")
 def fragments(tmp_path_factory: pytest.TempPathFactory) -> TaskContext:
-    return _context(fragments_task(tmp_path_factory.mktemp("fragments") / "task"))
+    return task_context(fragments_task(tmp_path_factory.mktemp("fragments") / "task"))
 
 
 # ---------------------------------------------------------------- intake
