@@ -86,7 +86,7 @@ def detect_hardware(
     """This machine's cores, memory and the GPUs CUDA_VISIBLE_DEVICES leaves visible."""
     gpus = _smi_gpus(run) or _proc_gpus(proc / "driver" / "nvidia" / "gpus")
     return Hardware(
-        _cores(cgroup), _memory_mb(proc, cgroup), visible(gpus, environ.get("CUDA_VISIBLE_DEVICES"))
+        usable_cores(cgroup), _memory_mb(proc, cgroup), visible(gpus, environ.get("CUDA_VISIBLE_DEVICES"))
     )
 
 
@@ -143,7 +143,7 @@ def _field(line: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def _cores(cgroup: Path) -> int:
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     """The CPUs this process may run on, fewer when a cgroup quota allows less (a container's --cpus)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     quota = _read(cgroup / "cpu.max").split()  # cgroup v2: "max 100000" or "200000 100000"

@@ -29,7 +29,7 @@ def _members(
 
 
 def _cores(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    monkeypatch.setattr(ensemble.os, "sched_getaffinity", lambda pid: set(range(n)))
+    monkeypatch.setattr(ensemble, "usable_cores", lambda: n)
 
 
 @pytest.mark.parametrize("kind", ["greedy", "stacking"])

@@ -8,7 +8,6 @@ The arithmetic itself lives in combine.py, which solution.py ships.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from typing import TypeVar
 import numpy as np
 
 from mlestar.folds import Predictions
+from mlestar.hardware import usable_cores
 from mlestar.journal import Node
 from mlestar.metrics.score import Score
 from mlestar.search.combine import mean, normalise, stack, weighted
@@ -46,7 +46,7 @@ def each(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Independent fits (one per held-out fold, and the final one) side by side, their results in
     order. The ensemble stage comes after the last script, so the cores are free; numpy's and
     scikit-learn's loops release the GIL, and each keeps its one BLAS thread (app._one_thread)."""
-    workers = min(len(tasks), len(os.sched_getaffinity(0)))
+    workers = min(len(tasks), usable_cores())
     if workers <= 1:
         return [task() for task in tasks]
     with ThreadPoolExecutor(workers, thread_name_prefix="ensemble") as pool:
