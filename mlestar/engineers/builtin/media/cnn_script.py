@@ -58,8 +58,9 @@ _KIT_ROOTS = ("FileReader", "row_paths", "load_image", "map_rows")
 
 def picture_entry(profile: ProfileView) -> dict[str, object] | None:
     """The task's one picture per row (not per pixel), when intake found exactly one such entry."""
-    entries = [e for e in render.media_entries(profile) if e.get("kind") == "image" and not e.get("per")]
-    return entries[0] if len(entries) == 1 and len(render.media_entries(profile)) == 1 else None
+    entries = render.media_entries(profile)
+    pictures = [e for e in entries if e.get("kind") == "image" and not e.get("per")]
+    return pictures[0] if len(pictures) == 1 and len(entries) == 1 else None
 
 
 def is_cnn_task(profile: ProfileView) -> bool:
