@@ -325,13 +325,12 @@ def _ids_as_spelled(
     if pd.api.types.is_string_dtype(frame[id_column]) or frame[id_column].dtype == object:
         return frame
     ids: pd.Series | None = None
-    text = {"usecols": [id_column], "dtype": {id_column: "str"}, "sep": options["sep"]}
+    only_ids = {**options, "usecols": [id_column], "dtype": {id_column: "str"}}
     for engine in ("pyarrow", "c"):
         if isinstance(buf, io.BytesIO):
             buf.seek(0)
-        extra = {"encoding": options["encoding"], "compression": options["compression"]}
         try:
-            ids = pd.read_csv(buf, engine=engine, **text, **extra)[id_column]
+            ids = pd.read_csv(buf, engine=engine, **only_ids)[id_column]
         except Exception:  # Arrow's reader refuses what pandas' reads (an encoding, a quirk of the file)
             continue
         if len(ids) == len(frame):
