@@ -19,11 +19,11 @@ def run_draft(
     ctx: TaskContext,
     tmp_path: Path,
     executor: Executor,
-    candidate: int = 0,
+    candidate: int | str = 0,
     edit: Callable[[str], str] = lambda text: text,
 ) -> tuple[Path, Path]:
-    """(the attempt folder, the run's data folder) after the engineer's `candidate`-th draft, changed
-    by `edit`, ran to the end."""
+    """(the attempt folder, the run's data folder) after the engineer's draft of its `candidate`-th
+    candidate (or the candidate of that name), changed by `edit`, ran to the end."""
     layout = RunLayout(tmp_path / "run")
     spec, tables = load_task_tables(ctx.spec.task_dir)
     prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
@@ -33,7 +33,13 @@ def run_draft(
         (work / "input" / name).symlink_to(layout.data / name)
     (work / "input" / "files").symlink_to(ctx.spec.task_dir)
     engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(edit(engineer.draft(ctx, engineer.retrieve(ctx, 2)[candidate])))
+    if isinstance(candidate, str):
+        named = [c for c in engineer.retrieve(ctx, 6) if c.name == candidate]
+        assert named, f"the engineer offers no {candidate} for this task"
+        chosen = named[0]
+    else:
+        chosen = engineer.retrieve(ctx, 2)[candidate]
+    (work / "solution.py").write_text(edit(engineer.draft(ctx, chosen)))
     done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
     assert done.ok, done.stderr_tail[-2000:]
     return work, layout.data

@@ -25,7 +25,7 @@ from mlestar.engineers.builtin.media.pixel_recipe import is_pixel_script
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.execution.base import Executor, Limits
 from mlestar.task import load_task_tables
-from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 from tests.media_tasks import stripes_task, task_context
 
 
@@ -129,26 +129,10 @@ def colours_task(folder: Path, n_train: int = 300, n_test: int = 60, seed: int =
 
 
 def run_cnn(folder: Path, tmp_path: Path, executor: Executor) -> tuple[Path, Path, Any]:
-    """The engineer's CNN script for the task, run as the harness runs it."""
-    from mlestar.prepare import prepare_run_data
-    from mlestar.run_layout import RunLayout
-
-    spec, tables = load_task_tables(folder)
-    ctx = TaskContext(spec, profile_task(spec, tables.train, tables.test, folder), 0, 1, 60.0, folder)
-    layout = RunLayout(tmp_path / "run")
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(folder)
-    engineer = BuiltinEngineer()
-    found = [c for c in engineer.retrieve(ctx, 6) if c.name == cnn_script.NAME]
-    assert found, "torch is installed and the pictures are small: the CNN is offered"
-    (work / "solution.py").write_text(engineer.draft(ctx, found[0]))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data, tables
+    """The engineer's CNN script for the task, run as the harness runs it (torch is installed and
+    the pictures are small: the CNN is offered)."""
+    work, data = run_draft(task_context(folder), tmp_path, executor, candidate=cnn_script.NAME)
+    return work, data, load_task_tables(folder)[1]
 
 
 @pytest.mark.cnn

@@ -26,10 +26,10 @@ from mlestar.engineers.builtin.media.options import read_options
 from mlestar.engineers.builtin.profile_view import ProfileView
 from mlestar.engineers.builtin.recipe import read_recipe
 from mlestar.engineers.builtin.refinements import apply_plan
-from mlestar.execution.base import Executor, Limits
+from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
-from mlestar.task.profile import profile_task
+from tests.media_attempts import run_draft
 from tests.media_tasks import (
     jpg_bytes,
     pages_task,
@@ -128,24 +128,8 @@ def run_first_draft(
 ) -> tuple[Path, Path, Any]:
     """The engineer's first draft for the task, changed by `edit`, run as the harness runs it; (its
     folder, the run's data folder, the task's tables)."""
-    from mlestar.prepare import prepare_run_data
-    from mlestar.run_layout import RunLayout
-
-    spec, tables = load_task_tables(folder)
-    profile = profile_task(spec, tables.train, tables.test, folder)
-    ctx = TaskContext(spec, profile, 0, 1, 60.0, folder)
-    layout = RunLayout(tmp_path / "run")
-    prepare_run_data(spec, tables, layout, n_folds=5, seed=0, subsample_rows=30_000)
-    work = tmp_path / "attempt"
-    (work / "input").mkdir(parents=True)
-    for name in ("train.parquet", "test.parquet", "target.npy", "folds.npy", "task.json"):
-        (work / "input" / name).symlink_to(layout.data / name)
-    (work / "input" / "files").symlink_to(folder)
-    engineer = BuiltinEngineer()
-    (work / "solution.py").write_text(edit(engineer.draft(ctx, engineer.retrieve(ctx, 1)[0])))
-    done = executor.run(work / "solution.py", work, Limits(timeout_s=300, env=(("MLESTAR_SAVE_MODEL", "1"),)))
-    assert done.ok, done.stderr_tail[-2000:]
-    return work, layout.data, tables
+    work, data = run_draft(task_context(folder), tmp_path, executor, edit=edit)
+    return work, data, load_task_tables(folder)[1]
 
 
 def test_scans_the_kit_cannot_decode_are_learned_from_their_bytes(

@@ -16,7 +16,7 @@ from mlestar.execution.base import Executor
 from mlestar.metrics import get_metric
 from mlestar.task import load_task_tables
 from tests.media_attempts import run_draft
-from tests.test_pixel_masks import _context
+from tests.media_tasks import task_context
 
 SIDE = 16
 
@@ -108,7 +108,7 @@ def test_a_band_array_is_read_as_a_grey_picture() -> None:
 def test_masks_learned_from_mask_files_beat_the_empty_answer(
     tmp_path: Path, script_executor: Executor
 ) -> None:
-    ctx = _context(records_task(tmp_path / "task"))
+    ctx = task_context(records_task(tmp_path / "task"))
     work, _ = run_draft(ctx, tmp_path, script_executor)
     score = get_metric("global_dice").score
     truth = pd.read_csv(tmp_path / "answers.csv", keep_default_na=False)
