@@ -9,10 +9,13 @@ It imports nothing from mlestar for that reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression, Ridge
 
 EPS = 1e-6
 KINDS = ("average", "greedy", "stacking")
@@ -44,6 +47,8 @@ def _meta_features(arrays: Sequence[np.ndarray], classification: bool, column: i
 
 
 def _meta_model(x: np.ndarray, y: np.ndarray, classification: bool) -> LogisticRegression | Ridge:
+    from sklearn.linear_model import LogisticRegression, Ridge  # here: a run starts without scikit-learn
+
     # One BLAS thread: the products are tiny, and BLAS threads woken for each of them spin against
     # the machine's other work (a 12-class stack of 7 members on 160 rows: 33 s with two, 0.8 s with one).
     with threadpool_limits(limits=1):
@@ -53,7 +58,7 @@ def _meta_model(x: np.ndarray, y: np.ndarray, classification: bool) -> LogisticR
 
 
 def _meta_predict(model: LogisticRegression | Ridge, x: np.ndarray, multiclass: bool) -> np.ndarray:
-    if isinstance(model, LogisticRegression):
+    if hasattr(model, "predict_proba"):  # a classifier
         proba = model.predict_proba(x)
         return proba if multiclass else proba[:, [1]]
     return model.predict(x).reshape(-1, 1)
