@@ -6,12 +6,10 @@ from its folder, so a new run and a resumed one take the same path.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import importlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ from mlestar.config import RunConfig, config_from_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
 from mlestar.execution.base import Executor
-from mlestar.execution.sandbox import Sandbox, device_paths
+from mlestar.execution.factory import start_executor, started
 from mlestar.execution.sandbox import resolve as resolve_sandbox
 from mlestar.handover.final import Finisher, Outcome
 from mlestar.hardware import Hardware, resolve_device
@@ -64,16 +62,19 @@ def start_run(
     scripts instead of the one the config names, and the run owns it (see `drive`).
     """
     began = time.time()  # the budget covers reading and preparing the task too
-    resolve_sandbox(config.sandbox)  # `--sandbox strict` on a machine that cannot: refuse before any folder
-    resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
-    layout = RunLayout(config.run_dir)
-    _refuse_existing(layout.root)
-    # The fork server imports the scripts' libraries in its own process while this one reads the task.
-    executor = _started(executor) if executor is not None else _executor(config)
     try:
+        resolve_sandbox(
+            config.sandbox
+        )  # `--sandbox strict` on a machine that cannot: refuse before any folder
+        resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
+        layout = RunLayout(config.run_dir)
+        layout.refuse_existing()
+        # The fork server imports the scripts' libraries in its own process while this one reads the task.
+        executor = started(executor) if executor is not None else start_executor(config)
         schema = read_and_lay_out(config, layout, began)
     except BaseException:
-        executor.close()
+        if executor is not None:  # one given, or started here: the run owns it
+            executor.close()
         raise
     return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
 
@@ -98,15 +99,6 @@ def resume_run(
     # A run stopped before its first script has no schema yet: written from its data folder.
     schema = None if (layout.root / SCHEMA_FILE).is_file() else partial(load_schema, layout.root)
     return drive(layout, llm, engineer, hardware, executor=executor, after_first_script=schema)
-
-
-def _refuse_existing(root: Path) -> None:
-    if root.exists() and any(root.iterdir()):
-        if (root / "journal.jsonl").exists():
-            raise RunFolderError(
-                f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
-            )
-        raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
 
 @contextmanager
@@ -194,7 +186,7 @@ def drive(
         progress = Progress(spec.name, config.budget_s, live=config.live)
         progress.follow(journal, spec.lower_is_better)
         _journal_sandbox(config, journal, progress)
-        executor = _started(executor) if executor is not None else _executor(config)
+        executor = started(executor) if executor is not None else start_executor(config)
         try:
             engineer = engineer or make_engineer(config, layout, llm)
             outcome = _search_and_finish(
@@ -321,30 +313,6 @@ def _journal_sandbox(config: RunConfig, journal: Journal, progress: Progress) ->
     journal.record(SandboxChosen(**choice.to_json()))
     if choice.warning:
         progress.note(choice.warning)
-
-
-def _executor(config: RunConfig) -> Executor:
-    from mlestar.execution.factory import make_executor
-    from mlestar.execution.local import DEFAULT_PRELOAD
-
-    level = resolve_sandbox(config.sandbox).level
-    sandbox = Sandbox.for_level(
-        level, disk_mb=config.disk_mb, max_processes=config.max_processes, devices=device_paths(config.device)
-    )
-    return _started(make_executor(config.executor, DEFAULT_PRELOAD, sandbox))
-
-
-def _started(executor: Executor) -> Executor:
-    """Start it in the background now (the fork server imports for seconds) while the task is read
-    and the engineer plans. Only a head start: a failure here (or the executor closed first, after
-    a user's mistake) is met again, and reported, by the first run that needs it."""
-
-    def start() -> None:
-        with contextlib.suppress(Exception):
-            executor.start()
-
-    threading.Thread(target=start, name="executor-start", daemon=True).start()
-    return executor
 
 
 def _start_tracking(config: RunConfig, layout: RunLayout, journal: Journal):  # type: ignore[no-untyped-def]

@@ -444,7 +444,6 @@ def _import_app() -> Any:
 
 
 def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    start_run = _import_app().start_run
     config = config_from_args(args, environ)
     if args.llm_check:
         if config.engineer == "builtin":
@@ -454,7 +453,19 @@ def _cmd_run(args: argparse.Namespace, environ: dict[str, str]) -> int:
     hardware = _hardware(config.device, environ)
     llm = _llm_settings(config, environ)
     print(f"run folder: {config.run_dir}", file=sys.stderr)
-    outcome = start_run(config, llm, hardware=hardware)
+    from mlestar.execution.factory import start_executor
+    from mlestar.run_layout import RunLayout
+
+    RunLayout(config.run_dir).refuse_existing()  # a user's mistake: refused before any process starts
+    # The scripts' fork server imports their libraries for seconds: begun before mlestar's own
+    # imports, not after them. The run owns it from here (start_run closes it on any refusal).
+    executor = start_executor(config)
+    try:
+        start_run = _import_app().start_run
+    except BaseException:
+        executor.close()
+        raise
+    outcome = start_run(config, llm, hardware=hardware, executor=executor)
     return _report(config.run_dir, outcome)
 
 

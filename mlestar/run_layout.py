@@ -32,10 +32,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlestar.errors import RunFolderError
+
 
 @dataclass(frozen=True)
 class RunLayout:
     root: Path
+
+    def refuse_existing(self) -> None:
+        """A new run goes into a new or empty folder: a user's earlier run is never overwritten."""
+        root = self.root
+        if root.exists() and any(root.iterdir()):
+            if self.journal.exists():
+                raise RunFolderError(
+                    f"expected a new or empty run folder; {root} holds a run: continue it with `mlestar resume {root}`"
+                )
+            raise RunFolderError(f"expected a new or empty run folder; {root} exists and is not empty")
 
     @property
     def config(self) -> Path:
