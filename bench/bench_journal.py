@@ -1,8 +1,8 @@
 """What the benchmark reads from an mlestar run's journal: attempts, validation score, script time.
 
-Time inside scripts is the union of the [started, ended] intervals of the nodes that ran a script
-(their `result` is set): parallel attempts overlap, and counting them twice would hide harness
-overhead. The harness overhead share is what is left of the wall time measured around the run.
+Time inside scripts is the union of the spans the scripts themselves ran (Node.script_spans: the
+harness's writing, judging and scoring around each run is overhead, not script time): parallel
+attempts overlap, and counting them twice would hide harness overhead. The harness overhead share is what is left of the wall time measured around the run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ class JournalStats:
     scripts: int
     """Nodes that ran a script."""
     script_s: float
+    attempt_s: float
+    """The union of the attempts' whole spans (their scripts and the harness's work around each):
+    the measure before script spans were journaled, kept for comparison with earlier results."""
     validation_score: float | None
     """The agent's own validation score of the solution it handed over."""
     status: str | None
@@ -69,7 +72,8 @@ def journal_stats(run_dir: Path, lower_is_better: bool) -> JournalStats | None:
     return JournalStats(
         attempts=len(journal.nodes),
         scripts=len(ran),
-        script_s=union_seconds((n.started, n.ended) for n in ran),
+        script_s=union_seconds(span for n in ran for span in n.script_spans),
+        attempt_s=union_seconds((n.started, n.ended) for n in ran),
         validation_score=_validation_score(journal, lower_is_better),
         status=finished[-1].get("status") if finished else None,
         zero_weight_refits=_zero_weight_refits(journal),

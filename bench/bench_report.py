@@ -30,6 +30,9 @@ class Row:
     script_s: float | None = None
     overhead: float | None = None
     """Share of wall time outside solution scripts (0..1); mlestar only."""
+    attempt_overhead: float | None = None
+    """Share of wall time outside attempts (a script and the harness's judging of it); the measure
+    of results before script spans were journaled."""
     anchor: float | None = None
     """The ANCHORS.md figure for this task and system, as a cross-check."""
     repro: str | None = None
@@ -149,6 +152,7 @@ ROW_COLUMNS: tuple[tuple[str, Callable[[Row], str]], ...] = (
     ("attempts", lambda r: "" if r.attempts is None else str(r.attempts)),
     ("script s", lambda r: _num(r.script_s, 1)),
     ("overhead %", lambda r: _pct(r.overhead)),
+    ("outside attempts %", lambda r: _pct(r.attempt_overhead)),
     ("repro", lambda r: r.repro or "-"),
     ("0-weight refits", lambda r: "" if r.zero_weight_refits is None else str(r.zero_weight_refits)),
     ("anchor", lambda r: _num(r.anchor)),

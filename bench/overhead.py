@@ -2,13 +2,15 @@
 
     python bench/overhead.py RUN_DIR [--wall S | --began T --ended T]
 
-Time inside scripts is the union of the [started, ended] intervals of the nodes that ran a script
-(as bench_journal counts it); every other second of the wall time belongs to one of these parts:
+Time inside scripts is the union of the spans the scripts themselves ran (as bench_journal counts
+it: the harness's writing, judging and scoring around each run is not script time); every other
+second of the wall time belongs to one of these parts:
 
   before journal    process start -> the moment start_run began (interpreter, imports, CLI)
   prepare           reading the task, making folds, the profile (run_started's prepare_s)
   to first script   run_started -> the first script starts (session, tracking, engineer, screening)
-  gaps              no script in flight between the first script's start and the last one's end
+  gaps              no script running between the first script's start and the last one's end
+                    (the harness judging a result, the engineer writing the next scripts)
   hand-over         the last script's end -> the last journal event (solution.py, checks, report)
   after journal     the last journal event -> process exit (tracker close, executor shutdown)
 
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_journal import union_seconds  # noqa: E402
 
-from mlestar.journal import Journal, Node  # noqa: E402
+from mlestar.journal import Journal  # noqa: E402
 
 TOP_GAPS = 6
 
@@ -65,22 +67,30 @@ class Breakdown:
         return max(0.0, 1.0 - self.script_s / self.wall_s)
 
 
-def script_nodes(journal: Journal) -> list[Node]:
-    """Nodes that ran a script, by start time."""
-    return sorted((n for n in journal.nodes.values() if n.result is not None), key=lambda n: n.started)
+@dataclass(frozen=True)
+class Span:
+    node: str
+    start: float
+    end: float
 
 
-def gaps_between(nodes: Sequence[Node]) -> list[Gap]:
-    """Stretches after the first script started and before the last ended with no script in flight."""
+def script_spans(journal: Journal) -> list[Span]:
+    """Every run of a script (one per split of each attempt), by start time."""
+    spans = [Span(n.id, a, b) for n in journal.nodes.values() for a, b in n.script_spans]
+    return sorted(spans, key=lambda s: s.start)
+
+
+def gaps_between(spans: Sequence[Span]) -> list[Gap]:
+    """Stretches after the first script started and before the last ended with no script running."""
     out: list[Gap] = []
-    if not nodes:
+    if not spans:
         return out
-    reach, last = nodes[0].ended, nodes[0].id
-    for n in nodes[1:]:
-        if n.started > reach:
-            out.append(Gap(reach, n.started, last, n.id))
-        if n.ended > reach:
-            reach, last = n.ended, n.id
+    reach, last = spans[0].end, spans[0].node
+    for s in spans[1:]:
+        if s.start > reach:
+            out.append(Gap(reach, s.start, last, s.node))
+        if s.end > reach:
+            reach, last = s.end, s.node
     return sorted(out, key=lambda g: g.seconds, reverse=True)
 
 
@@ -95,10 +105,10 @@ def breakdown(
     t_begin = t_run - float(started.get("prepare_s") or 0.0)
     if began is not None and ended is not None:
         wall_s = ended - began
-    nodes = script_nodes(journal)
-    gaps = gaps_between(nodes)
-    first = nodes[0].started if nodes else t_last
-    reach = max((n.ended for n in nodes), default=t_last)
+    spans = script_spans(journal)
+    gaps = gaps_between(spans)
+    first = spans[0].start if spans else t_last
+    reach = max((s.end for s in spans), default=t_last)
     parts: list[tuple[str, float | None]] = []
     if began is not None and ended is not None:
         parts.append(("before journal", t_begin - began))
@@ -112,7 +122,7 @@ def breakdown(
         parts.append(("after journal", ended - t_last))
     elif wall_s is not None:
         parts.append(("outside journal", wall_s - (t_last - t_begin)))
-    script_s = union_seconds((n.started, n.ended) for n in nodes)
+    script_s = union_seconds((s.start, s.end) for s in spans)
     return Breakdown(wall_s, script_s, tuple(parts), tuple(gaps))
 
 

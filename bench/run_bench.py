@@ -156,6 +156,7 @@ def run_mlestar(plan: Plan, task: Task, seed: int, copy: Path, raw: Path, anchor
                 validation_score=stats.validation_score if stats else None,
                 attempts=stats.attempts if stats else None, script_s=script_s,
                 overhead=overhead_share(script_s, launched.wall_s), repro=repro,
+                attempt_overhead=overhead_share(stats.attempt_s, launched.wall_s) if stats else None,
                 zero_weight_refits=stats.zero_weight_refits if stats else None)  # fmt: skip
 
 

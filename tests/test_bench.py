@@ -30,10 +30,11 @@ import task_tables as tt  # noqa: E402
 
 
 def _node(id: str, started: float, ended: float, ran: bool = True, score: float | None = 0.5,
-          status: str = "ok", stage: str = "draft") -> Node:  # fmt: skip
+          status: str = "ok", stage: str = "draft", spans: list | None = None) -> Node:  # fmt: skip
     result = {"exit_code": 0, "duration_s": ended - started} if ran else None
+    meta = {"ran": spans} if spans else {}
     return build_node(
-        id, stage=stage, status=status, score=score, started=started, ended=ended, result=result
+        id, stage=stage, status=status, score=score, started=started, ended=ended, result=result, meta=meta
     )
 
 
@@ -76,13 +77,20 @@ def test_journal_stats_counts_script_intervals_once(tmp_path):
     j.add(_node("draft-1", 120.0, 150.0, score=0.75))  # ran beside draft-0
     j.add(_node("draft-2", 150.0, 150.5, ran=False, score=None, status="rejected"))
     j.add(_node("ens-0", 160.0, 161.0, ran=False, score=0.9, stage="ensemble"))  # harness computed
-    j.add(_node("refine-0", 170.0, 200.0, score=0.78, stage="refine"))
+    # Its script ran 171-195 and 196-199 (two splits); the rest of its span is the harness's work.
+    j.add(_node("refine-0", 170.0, 200.0, score=0.78, stage="refine", spans=[[171.0, 195.0], [196.0, 199.0]]))
     j.add(_node("final-draft-1", 210.0, 220.0, score=0.75, stage="final"))  # refit of a zero-weight member
     j.event("final", node="refine-0", solution_kind="script", score=0.78, dropped=["draft-1", "draft-2"])
     j.event("run_finished", status="ok", best="ens-0", score=0.78, submission="submission.csv")
     stats = bj.journal_stats(tmp_path, lower_is_better=False)
     assert stats == bj.JournalStats(
-        attempts=6, scripts=4, script_s=90.0, validation_score=0.78, status="ok", zero_weight_refits=1
+        attempts=6,
+        scripts=4,
+        script_s=87.0,
+        attempt_s=90.0,
+        validation_score=0.78,
+        status="ok",
+        zero_weight_refits=1,
     )
 
 
@@ -157,11 +165,24 @@ def test_parse_anchors_and_prefix_lookup():
 
 def test_markdown_one_line_per_run_and_summary_only_over_seeds():
     meta = {"started": "2026-11-29T10:00:00", "commit": "abc1234", "budget_s": 300.0}
-    rows = [_row(seed=1, score=0.81234, overhead=0.0312, attempts=7, script_s=290.4, validation_score=0.8)]
+    rows = [
+        _row(
+            seed=1,
+            score=0.81234,
+            overhead=0.0312,
+            attempt_overhead=0.025,
+            attempts=7,
+            script_s=290.4,
+            validation_score=0.8,
+        )
+    ]
     md = br.render_markdown(meta, rows)
     assert md.startswith("# Benchmark 2026-11-29T10:00:00 (abc1234)")
     assert "| task | system | seed | score | valid | medal | above median | validation | wall s |" in md
-    assert "| t | mlestar | 1 | 0.81234 | yes | - | no | 0.80000 | 100.0 | 7 | 290.4 | 3.1 | - |  |  |" in md
+    assert (
+        "| t | mlestar | 1 | 0.81234 | yes | - | no | 0.80000 | 100.0 | 7 | 290.4 | 3.1 | 2.5 | - |  |  |"
+        in md
+    )
     assert "Over seeds" not in md
     md2 = br.render_markdown(meta, [*rows, _row(seed=2, score=None, error="killed after 500 s")])
     assert "## Over seeds" in md2 and "| t | mlestar | 1/2 | 0.81234 |" in md2

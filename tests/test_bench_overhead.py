@@ -64,8 +64,13 @@ def test_wall_alone_lumps_the_time_outside_the_journal(tmp_path):
 
 
 def test_gaps_name_the_longest_running_script_before_them():
-    nodes = [_ran("a", 0, 10), _ran("b", 2, 4), _ran("c", 12, 20), _ran("d", 21, 22)]
-    gaps = overhead.gaps_between(nodes)
+    spans = [
+        overhead.Span("a", 0, 10),
+        overhead.Span("b", 2, 4),
+        overhead.Span("c", 12, 20),
+        overhead.Span("d", 21, 22),
+    ]
+    gaps = overhead.gaps_between(spans)
     assert [(g.before, g.after, g.seconds) for g in gaps] == [("a", "c", 2.0), ("c", "d", 1.0)]
 
 
@@ -76,3 +81,29 @@ def test_table_prints_each_component_and_the_overhead(tmp_path, capsys):
     assert "after journal" in out and "15.0" in out
     assert "overhead 32.3%" in out
     assert "after draft-1  before t0-k0" in out
+
+
+def test_the_harness_work_around_a_script_is_overhead_not_script_time(tmp_path):
+    """A node's span holds the harness writing, judging and scoring its script; only the spans the
+    script itself ran (meta "ran", one per split) count as script time."""
+    j = Journal(tmp_path)
+    j.event("run_started", time=100.0, prepare_s=0.0)
+    j.add(
+        build_node(
+            "a",
+            started=100.0,
+            ended=112.0,
+            result={"exit_code": 0},
+            meta={"ran": [[100.5, 106.0], [106.5, 111.0]]},
+        )
+    )
+    j.add(
+        build_node("b", started=112.5, ended=120.0, result={"exit_code": 0}, meta={"ran": [[113.0, 119.0]]})
+    )
+    j.event("run_finished", time=121.0, status="ok")
+    b = overhead.breakdown(tmp_path, wall_s=21.0)
+    assert b.script_s == pytest.approx(5.5 + 4.5 + 6.0)
+    parts = dict(b.components)
+    assert parts["to first script"] == pytest.approx(0.5)
+    assert parts["gaps"] == pytest.approx(0.5 + 2.0)  # between the splits; a's judging and b's writing
+    assert parts["hand-over"] == pytest.approx(2.0)  # b's judging, then the hand-over

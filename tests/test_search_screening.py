@@ -230,3 +230,16 @@ def test_work_done_once_for_every_script_moves_the_whole_schedule() -> None:
     assert budget.stage_deadline("ensemble") == pytest.approx(search_s)
     budget.start_schedule_after(30.0)  # never moved back
     assert budget.stage_deadline("draft") == pytest.approx(60.0 + 0.35 * (search_s - 60.0))
+
+
+def test_each_split_a_script_ran_on_is_journaled_inside_its_node(tmp_path: Path) -> None:
+    """meta "ran": when the script itself ran on each split, within the node's span and as long as
+    the executor measured; the harness's judging around it is not in those spans."""
+    eng = ScriptedEngineer(drafts={"a": 0.5, "b": 0.7}, draft_sleeps={"a": 0.5})
+    _, _, journal = _run(tmp_path, eng, m_candidates=2, repeats=3, t_outer=0, widen_seeds=0)
+    node = journal.nodes["draft-0"]
+    spans = node.script_spans
+    assert len(spans) == node.meta["repeats"] == 3
+    assert node.started <= spans[0][0] < spans[0][1] <= spans[1][0] < spans[2][1] <= node.ended
+    assert spans[0][1] - spans[0][0] == pytest.approx(node.result["duration_s"], abs=2e-3)
+    assert all(end - start >= 0.5 for start, end in spans)  # the script's own sleep is inside

@@ -82,7 +82,8 @@ class Node:
     attempt whose script repeats an earlier one exactly, that attempt ("same_as"). Scored attempts
     carry "interval" ([low, high], a 90% bootstrap interval of the score over the validation rows);
     on small data "repeats" (splits run, their out-of-fold predictions averaged) and
-    "repeat_scores" (each split's own score); screening attempts carry "split": "screen"."""
+    "repeat_scores" (each split's own score); screening attempts carry "split": "screen". Attempts
+    that ran a script carry "ran" (see RAN)."""
 
     @classmethod
     def from_json(cls, record: dict[str, Any]) -> Node:
@@ -101,7 +102,24 @@ class Node:
         return None
 
     @property
+    def script_spans(self) -> list[tuple[float, float]]:
+        """When the attempt's script itself ran, one (start, end) per split: the node's span less
+        the harness's own work around it (writing, judging, scoring). A node journaled before the
+        spans were kept: its whole span. No script ran: none."""
+        if self.result is None:
+            return []
+        spans = self.meta.get(RAN)
+        if not spans:
+            return [(self.started, self.ended)]
+        return [(float(start), float(end)) for start, end in spans]
+
+    @property
     def duration_s(self) -> float:
         """How long the attempt's script takes: its own run, or for a repeat of an earlier
         identical script (meta "same_as"), that run's time, which is what running it again costs."""
         return float(self.meta.get("same_as_s", self.ended - self.started))
+
+
+RAN = "ran"
+"""Node meta key: [[start, end], ...], the epoch seconds each run of the attempt's script began
+and ended (the executor's own duration, ending when the harness got the result back)."""

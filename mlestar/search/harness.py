@@ -22,6 +22,7 @@ from mlestar.execution.base import Executor, Limits, RunResult
 from mlestar.folds import PredictionError, Predictions, read_predictions, save_predictions
 from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.journal.events import AttemptStarted
+from mlestar.journal.nodes import RAN
 from mlestar.metrics import Metric, Score
 from mlestar.run_layout import RunLayout
 from mlestar.search import feature_cache, validation
@@ -180,11 +181,15 @@ class Harness:
         save = final or (self.save_models and self.on_handover_rows(splits))
         runs: list[Predictions] = []
         result: RunResult | None = None
+        ran: list[list[float]] = []
         for r, split in enumerate(splits):
             workdir = script_path.parent if r == 0 else self.layout.repeat(attempt.id, r)
             path = script_path if r == 0 else self._repeat_script(script, script_path, workdir)
             left = timeout_s - (time.time() - started)
             one = self._execute(path, workdir, split.path, left, threads, len(splits), final, save)
+            ended = time.time()
+            ran.append([round(ended - min(one.duration_s, ended - started), 3), round(ended, 3)])
+            attempt = replace(attempt, meta={**(attempt.meta or {}), RAN: ran})
             result = result or one
             judged = self._judge(workdir, one, split.folds)
             if isinstance(judged, tuple):  # a failure on any split fails the attempt (scores must compare)
