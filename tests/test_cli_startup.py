@@ -31,3 +31,20 @@ def test_importing_the_app_keeps_the_collector_state_and_freezes_the_imports(
     assert callable(app.start_run) and callable(app.resume_run)
     assert gc.isenabled() is enabled
     assert gc.get_freeze_count() > 0
+
+
+def test_a_run_into_a_used_folder_is_refused_before_any_process_starts(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlestar.execution import factory
+
+    started: list[object] = []
+    monkeypatch.setattr(factory, "start_executor", lambda config: started.append(config))
+    task, out = tmp_path / "task", tmp_path / "run"
+    task.mkdir()
+    (task / "description.md").write_text("A task.")
+    out.mkdir()
+    (out / "journal.jsonl").write_text("")
+    assert cli.main(["run", str(task), "--out", str(out)]) != 0
+    assert "holds a run: continue it with `mlestar resume" in capsys.readouterr().err
+    assert started == []
