@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -14,6 +14,9 @@ Context = Mapping[str, np.ndarray]
 
 ScoreFn = Callable[[np.ndarray, np.ndarray, Context], float]
 PlainFn = Callable[[np.ndarray, np.ndarray], float]
+ResampledFn = Callable[[np.ndarray, np.ndarray, Iterable[np.ndarray]], "list[float] | None"]
+"""(answers, 2-D predictions, the rows of each resample) -> the score of each resample, or None
+when these inputs have no faster form than scoring each resample on its own."""
 
 NEEDS = ("probability", "label", "value", "text")
 MASK = "mask"
@@ -36,6 +39,8 @@ class Metric:
     title: str = ""
     text_fn: ScoreFn | None = field(default=None, repr=False)
     uses: tuple[str, ...] = ()
+    resampled: ResampledFn | None = field(default=None, repr=False)
+    """The scores of many resamples of the rows at once (the AUCs: one sort for all of them)."""
 
     def score(
         self,
@@ -63,6 +68,16 @@ class Metric:
         if self.fn is None:
             raise ValueError(f"expected text answers for the metric {self.name}, found numbers")
         return float(self.fn(y, as_2d(np.asarray(p, dtype=float)), ctx))
+
+    def resample_scores(
+        self, y_true: np.ndarray, pred: np.ndarray, draws: Iterable[np.ndarray]
+    ) -> list[float] | None:
+        """The score of each resample (the rows of each draw, with replacement) where the metric
+        scores them in one pass; None, before any draw is read, where it does not."""
+        y, p = np.asarray(y_true), np.asarray(pred)
+        if self.resampled is None or self.uses or len(y) != len(p) or is_text(y) or is_text(p):
+            return None
+        return self.resampled(y, as_2d(np.asarray(p, dtype=float)), draws)
 
     @property
     def worst(self) -> float:

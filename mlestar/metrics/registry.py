@@ -15,7 +15,7 @@ from mlestar.errors import ConfigError
 from mlestar.metrics import boxes, boxes3d, masks, ranking, text
 from mlestar.metrics import classification as cls
 from mlestar.metrics import regression as reg
-from mlestar.metrics.base import Metric, PlainFn, ScoreFn, plain
+from mlestar.metrics.base import Metric, PlainFn, ResampledFn, ScoreFn, plain
 
 MAP_DEFAULT_K = 3
 Params = dict[str, tuple[float, ...]]
@@ -30,10 +30,11 @@ def _m(
     text_fn: ScoreFn | None = None,
     uses: tuple[str, ...] = (),
     scored: ScoreFn | None = None,
+    resampled: ResampledFn | None = None,
 ) -> Metric:
     """A registry entry: `fn` reads (answers, predictions); `scored` also reads the context."""
     numeric = scored if scored is not None else plain(fn) if fn is not None else None
-    return Metric(name, lower, needs, numeric, title, text_fn, uses)
+    return Metric(name, lower, needs, numeric, title, text_fn, uses, resampled)
 
 
 def _map(k: int) -> Metric:
@@ -53,8 +54,10 @@ _ENTRIES = (
     _m("mcc", False, "label", cls.mcc, "Matthews correlation coefficient"),
     _m("qwk", False, "label", cls.qwk, "quadratic weighted kappa"),
     _m("probabilistic_f1", False, "probability", cls.probabilistic_f1, "probabilistic F1"),
-    _m("roc_auc", False, "probability", ranking.roc_auc, "area under the ROC curve"),
-    _m("mean_columnwise_roc_auc", False, "probability", ranking.mean_columnwise_roc_auc, "mean column-wise ROC AUC"),
+    _m("roc_auc", False, "probability", ranking.roc_auc, "area under the ROC curve",
+       resampled=ranking.roc_auc_resampled),
+    _m("mean_columnwise_roc_auc", False, "probability", ranking.mean_columnwise_roc_auc, "mean column-wise ROC AUC",
+       resampled=ranking.mean_columnwise_roc_auc_resampled),
     _m("lwlrap", False, "probability", ranking.lwlrap, "label-weighted label-ranking average precision"),
     _map(MAP_DEFAULT_K),
     _m("log_loss", True, "probability", cls.log_loss, "binary log loss"),

@@ -114,7 +114,9 @@ class Harness:
 
     def interval(self, oof: np.ndarray, folds: np.ndarray | None = None) -> list[float] | None:
         used = (self.folds if folds is None else folds) >= 0
-        bounds = validation.interval(self.metric.score, self.y[used], oof[used], self.seed)
+        bounds = validation.interval(
+            self.metric.score, self.y[used], oof[used], self.seed, resampled=self.metric.resample_scores
+        )
         return None if bounds is None else [round(b, 6) for b in bounds]
 
     def splits(self, split: str, final: bool = False) -> list[_Split]:

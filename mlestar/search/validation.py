@@ -9,13 +9,14 @@ Every score also gets a bootstrap interval over the validation rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from mlestar.folds import Predictions
 
 Scorer = Callable[[np.ndarray, np.ndarray], float]
+Resampled = Callable[[np.ndarray, np.ndarray, Iterable[np.ndarray]], "list[float] | None"]
 LEVEL = 0.9
 """The interval's coverage: the 5th to the 95th percentile of the bootstrap scores."""
 
@@ -39,30 +40,40 @@ RESAMPLES = 30
 
 
 def interval(
-    score: Scorer, y: np.ndarray, pred: np.ndarray, seed: int, level: float = LEVEL
+    score: Scorer,
+    y: np.ndarray,
+    pred: np.ndarray,
+    seed: int,
+    level: float = LEVEL,
+    resampled: Resampled | None = None,
 ) -> tuple[float, float] | None:
     """A bootstrap interval of the score over the rows given: the rows resampled with replacement
     (seeded, so the same predictions always get the same interval), and the score's spread over the
     resamples around the score itself (a normal interval: steadier than percentiles of a few
-    resamples). None when too few resamples can be scored (one class only, for a ranking metric)."""
+    resamples). None when too few resamples can be scored (one class only, for a ranking metric).
+    `resampled` scores all the resamples in one pass where the metric can (Metric.resample_scores):
+    the same draws, the same scores."""
     n = len(y)
     if n < 2:
         return None
     rng = np.random.default_rng(seed)
-    scores = []
-    for _ in range(RESAMPLES):
-        rows = rng.integers(0, n, n)
-        try:
-            value = float(score(y[rows], pred[rows]))
-        except Exception:  # an interval is a courtesy: a resample the metric refuses is skipped
-            continue
-        if np.isfinite(value):
-            scores.append(value)
+    draws = (rng.integers(0, n, n) for _ in range(RESAMPLES))
+    values: Sequence[float | None] | None = resampled(y, pred, draws) if resampled is not None else None
+    if values is None:
+        values = [_scored(score, y[rows], pred[rows]) for rows in draws]
+    scores = [v for v in values if v is not None and np.isfinite(v)]
     if len(scores) < RESAMPLES // 2:
         return None
     centre = float(score(y, pred))
     half = float(_Z[level] * np.std(scores, ddof=1))
     return centre - half, centre + half
+
+
+def _scored(score: Scorer, y: np.ndarray, pred: np.ndarray) -> float | None:
+    try:
+        return float(score(y, pred))
+    except Exception:  # an interval is a courtesy: a resample the metric refuses is skipped
+        return None
 
 
 _Z = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96}
