@@ -1,5 +1,6 @@
 """A bootstrap interval scores about thirty resamples of the validation rows. The AUCs score them
-all from one sort: the same scores, and so the same interval, as scoring each resample on its own."""
+all from one sort, and metrics that are means over rows from one pass over per-row values: the same
+scores, and so the same interval, as scoring each resample on its own."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def test_inputs_without_a_one_sort_form_fall_back_before_any_draw_is_read() -> N
     untouched = iter(draws(50))
     assert get_metric("roc_auc").resample_scores(y, p, untouched) is None
     assert len(list(untouched)) == 30
-    assert get_metric("accuracy").resample_scores(y, (p > 0.5).astype(int), iter(draws(50))) is None
+    assert get_metric("balanced_accuracy").resample_scores(y, (p > 0.5).astype(int), iter(draws(50))) is None
 
 
 def test_the_interval_is_the_same_with_and_without_the_one_sort_path() -> None:
@@ -80,3 +81,43 @@ def test_the_interval_is_the_same_with_and_without_the_one_sort_path() -> None:
     plain = validation.interval(metric.score, y, p, seed=11)
     fast = validation.interval(metric.score, y, p, seed=11, resampled=metric.resample_scores)
     assert plain is not None and fast == pytest.approx(plain, abs=1e-12)
+
+
+def _cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(21)
+    n = 300
+    yb = rng.integers(0, 2, n)
+    pb = np.clip(0.35 * yb + 0.65 * rng.random(n), 0, 1)
+    yc = rng.integers(0, 3, n)
+    pc = rng.dirichlet(np.ones(3), n)
+    ym = rng.integers(0, 2, (n, 4))
+    yr, yr2 = rng.gamma(2.0, 3.0, n), rng.normal(size=(n, 3))
+    return [
+        ("accuracy", yb, pb),
+        ("accuracy", yc, pc),
+        ("accuracy", ym, rng.random((n, 4))),  # several labels per row: a row is right when all are
+        ("log_loss", yb, pb),
+        ("multiclass_logloss", yc, pc),
+        ("multiclass_logloss", yb, pb),
+        ("rmse", yr, yr + rng.normal(size=n)),
+        ("rmse", yr2, yr2 + rng.normal(size=(n, 3))),  # the mean of the columns' RMSEs
+        ("mse", yr2, yr2 + rng.normal(size=(n, 3))),
+        ("mae", yr, yr + rng.normal(size=n)),
+        ("rmsle", yr, np.abs(yr + rng.normal(size=n))),
+        ("rmsle", np.abs(yr2), np.abs(yr2 + rng.normal(size=(n, 3)))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_means_over_rows_score_each_resample_as_scoring_it_alone(case: int) -> None:
+    name, y, p = _cases()[case]
+    rows = draws(len(y), seed=case)
+    got = get_metric(name).resample_scores(y, p, iter(rows))
+    assert got == pytest.approx(one_by_one(name, y, p, rows), rel=1e-12, abs=1e-12)
+
+
+def test_rows_that_change_the_labels_or_refuse_the_metric_fall_back() -> None:
+    y = np.array([1, 3, 5, 2, 4] * 10)  # labels rounded into the answers' range: the resample's own
+    assert get_metric("accuracy").resample_scores(y, y + 0.2, iter(draws(50))) is None
+    negative = np.array([-1.0, 2.0, 3.0] * 10)
+    assert get_metric("rmsle").resample_scores(negative, np.abs(negative), iter(draws(30))) is None

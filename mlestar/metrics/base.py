@@ -85,6 +85,15 @@ class Metric:
         return math.inf if self.lower_is_better else -math.inf
 
 
+def resample_means(
+    per_row: np.ndarray, draws: Iterable[np.ndarray], finish: Callable[[np.ndarray], float] | None = None
+) -> list[float]:
+    """The scores of resamples of a metric that is a mean over rows: each resample's mean of the
+    rows' values it drew (per column, for a 2-D array), through `finish` (e.g. a square root)."""
+    done = finish or (lambda means: float(np.mean(means)))
+    return [done(per_row[rows].mean(axis=0)) for rows in draws]
+
+
 def plain(fn: PlainFn) -> ScoreFn:
     """A score function that reads no context."""
 

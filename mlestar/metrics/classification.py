@@ -8,11 +8,11 @@ reference code does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from mlestar.metrics.base import PlainFn, labels, one_hot, positive_proba, skm
+from mlestar.metrics.base import PlainFn, labels, one_hot, positive_proba, resample_means, skm
 
 MACHINE_EPS = float(np.finfo(np.float64).eps)
 EPS = 1e-15
@@ -20,6 +20,15 @@ EPS = 1e-15
 
 def accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm().accuracy_score(y.astype(int), labels(y, p)))
+
+
+def accuracy_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float] | None:
+    """accuracy of each resample: the share of right rows among those drawn. None where the hard
+    labels depend on the rows (one column of numbers rounded into the answers' own range)."""
+    if y.ndim == 1 and p.shape[1] == 1 and not np.isin(np.unique(y), (0, 1)).all():
+        return None
+    right = y.astype(int) == labels(y, p)
+    return resample_means((right if right.ndim == 1 else right.all(axis=1)).astype(float), draws)
 
 
 def top1_error(y: np.ndarray, p: np.ndarray) -> float:
@@ -72,20 +81,36 @@ def probabilistic_f1(y: np.ndarray, p: np.ndarray, beta: float = 1.0) -> float:
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     """Binary log loss of the probability of class 1."""
+    return float(np.mean(_log_losses(y, p)))
+
+
+def _log_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     q = np.clip(positive_proba(p), MACHINE_EPS, 1 - MACHINE_EPS)
     t = y.astype(float).ravel()
-    return float(-np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+    return -(t * np.log(q) + (1 - t) * np.log(1 - q))
+
+
+def log_loss_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float]:
+    return resample_means(_log_losses(y, p), draws)
 
 
 def multiclass_logloss(y: np.ndarray, p: np.ndarray) -> float:
     """Mean of -log(p of the true class). Rows are rescaled to sum to one first (a valid submission
     already does; Kaggle rescales), then clipped to [eps, 1 - eps] as scikit-learn does."""
+    return float(np.mean(_multiclass_log_losses(y, p)))
+
+
+def _multiclass_log_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     if p.shape[1] == 1:  # one column: the probability of class 1
         p = np.column_stack([1 - p[:, 0], p[:, 0]])
     q = rows_summing_to_one(p)
     q = np.clip(q, MACHINE_EPS, 1 - MACHINE_EPS)
     truth = one_hot(y, q.shape[1]).astype(float)
-    return float(-np.mean((truth * np.log(q)).sum(axis=1)))
+    return -(truth * np.log(q)).sum(axis=1)
+
+
+def multiclass_logloss_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float]:
+    return resample_means(_multiclass_log_losses(y, p), draws)
 
 
 def rows_summing_to_one(p: np.ndarray) -> np.ndarray:

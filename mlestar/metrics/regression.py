@@ -8,10 +8,11 @@ k columns is the MCRMSE).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
-from mlestar.metrics.base import Context, PlainFn, columns, skm, values
+from mlestar.metrics.base import Context, PlainFn, columns, resample_means, skm, values
 
 GROUP = "group"
 LOG_MAE_FLOOR = 1e-9
@@ -32,6 +33,24 @@ def mae(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean([np.mean(np.abs(a - b)) for a, b in columns(y, p)]))
 
 
+def _squared_errors(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    a, b = values(y, p)
+    return (a - b) ** 2
+
+
+def rmse_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float]:
+    return resample_means(_squared_errors(y, p), draws, lambda m: float(np.mean(np.sqrt(m))))
+
+
+def mse_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float]:
+    return resample_means(_squared_errors(y, p), draws)
+
+
+def mae_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float]:
+    a, b = values(y, p)
+    return resample_means(np.abs(a - b), draws)
+
+
 def _rmsle_1d(y: np.ndarray, p: np.ndarray) -> float:
     if (y < 0).any():
         raise ValueError(f"expected non-negative true values for RMSLE, found minimum {y.min():g}")
@@ -41,6 +60,15 @@ def _rmsle_1d(y: np.ndarray, p: np.ndarray) -> float:
 def rmsle(y: np.ndarray, p: np.ndarray) -> float:
     a, b = values(y, p)
     return _rmsle_1d(a.ravel(), b.ravel())
+
+
+def rmsle_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray]) -> list[float] | None:
+    a, b = values(y, p)
+    if (a < 0).any():
+        return None  # no RMSLE: each resample refuses it as the metric does
+    cells = (np.log1p(np.clip(b, 0, None)) - np.log1p(a)) ** 2
+    per_row = cells if cells.ndim == 1 else cells.mean(axis=1)  # rows hold the same number of cells
+    return resample_means(per_row, draws, lambda m: math.sqrt(float(m)))
 
 
 def mean_rmsle(y: np.ndarray, p: np.ndarray) -> float:
