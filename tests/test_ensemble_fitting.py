@@ -1,18 +1,22 @@
 """The ensembles' fits on stored predictions: the stacker's meta-model converges on members that
-agree closely, its inputs standardised on the rows it fits on, nothing else."""
+agree closely (its inputs standardised on the rows it fits on, nothing else), and greedy selection,
+which skips the trial it has already scored, picks what scoring every trial picks."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from mlestar.folds import Predictions
+from mlestar.metrics.score import Score
 from mlestar.search import combine, ensemble
+from mlestar.search.combine import weighted
 from mlestar.task.spec import ProblemType
 
 
@@ -79,3 +83,59 @@ def test_a_member_that_never_varies_leaves_the_stacker_finite() -> None:
     oof, test = combine.stack(oofs, tests, y, used, used, classification=False, multiclass=False)
     assert np.isfinite(oof).all() and np.isfinite(test).all()
     assert np.corrcoef(oof[:, 0], y)[0, 1] > 0.8
+
+
+def _every_trial_scored(
+    oofs: list[np.ndarray], y: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], lower: bool
+) -> np.ndarray:
+    """Greedy selection as it was: every trial blended and scored."""
+    counts = np.zeros(len(oofs))
+    best: float | None = None
+    for _ in range(25):
+        scores = []
+        for i in range(len(oofs)):
+            trial = counts.copy()
+            trial[i] += 1
+            scores.append(metric(y, weighted(oofs, trial)))
+        i = int(np.argmin(scores) if lower else np.argmax(scores))
+        if best is not None and not Score(scores[i], lower).beats(best):
+            break
+        counts[i] += 1
+        best = scores[i]
+    return counts
+
+
+def _auc(t: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(t, p[:, 0]))
+
+
+def _loss(t: np.ndarray, p: np.ndarray) -> float:
+    return float(log_loss(t, p[:, 0]))
+
+
+def _accuracy(t: np.ndarray, p: np.ndarray) -> float:  # ties between trials are common
+    return float(accuracy_score(t, p[:, 0] > 0.5))
+
+
+@pytest.mark.parametrize(("metric", "lower"), [(_auc, False), (_loss, True), (_accuracy, False)])
+@pytest.mark.parametrize("seed", range(4))
+def test_greedy_picks_what_scoring_every_trial_picks(
+    metric: Callable[[np.ndarray, np.ndarray], float], lower: bool, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    oofs = []
+    for m in range(6):  # one strong member first or later: the skipped trial is the lone member's
+        noise = rng.normal(0, 0.4 + ((m + seed) % 6) * 0.3, (300, 1))
+        oofs.append(1 / (1 + np.exp(-(2 * y[:, None] - 1 + noise))))
+    calls = 0
+
+    def counted(t: np.ndarray, p: np.ndarray) -> float:
+        nonlocal calls
+        calls += 1
+        return metric(t, p)
+
+    counts = ensemble.greedy_weights(oofs, y, counted, lower)
+    assert np.array_equal(counts, _every_trial_scored(oofs, y, metric, lower))
+    rounds = int(counts.sum()) + 1 if counts.sum() < 25 else 25
+    assert calls == rounds * len(oofs) - 1  # the second round does not score the lone member again

@@ -34,8 +34,14 @@ def mean(arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def weighted(arrays: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    return blend(np.stack(arrays), weights)
+
+
+def blend(stacked: np.ndarray, weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The weighted mean of arrays stacked along a first axis, one per member: what weighted()
+    computes, for callers that blend the same arrays many times and stack them once."""
     w = np.asarray(weights, dtype=np.float64)
-    return np.tensordot(w / w.sum(), np.stack(arrays), axes=1)
+    return np.tensordot(w / w.sum(), stacked, axes=1)
 
 
 def _meta_features(arrays: Sequence[np.ndarray], classification: bool, column: int | None) -> np.ndarray:
