@@ -21,7 +21,7 @@ from mlestar.folds import Predictions
 from mlestar.hardware import usable_cores
 from mlestar.journal import Node
 from mlestar.metrics.score import Score
-from mlestar.search.combine import mean, normalise, stack, weighted
+from mlestar.search.combine import blend, mean, normalise, stack, weighted
 from mlestar.search.harness import Attempt, Harness
 from mlestar.task.spec import ProblemType
 
@@ -62,15 +62,23 @@ def average(members: Sequence[Predictions], problem: ProblemType) -> Predictions
 def greedy_weights(
     oofs: Sequence[np.ndarray], y: np.ndarray, metric: MetricFn, lower: bool, rounds: int = 25
 ) -> np.ndarray:
-    """Caruana's forward selection with replacement: counts per member, starting from the best one."""
+    """Caruana's forward selection with replacement: counts per member, starting from the best one.
+
+    The members are stacked once for every trial blend (the same arithmetic as weighted()), and a
+    trial whose blend is the current one (one more of the only member chosen so far) is not scored
+    again: the picks are those of scoring every trial."""
+    stacked = np.stack(oofs)
     counts = np.zeros(len(oofs))
     best_score: float | None = None
     for _ in range(rounds):
         trial_scores = []
         for i in range(len(oofs)):
+            if best_score is not None and counts[i] == counts.sum():
+                trial_scores.append(best_score)  # k+1 of member i alone blends as k of it did
+                continue
             trial = counts.copy()
             trial[i] += 1
-            trial_scores.append(metric(y, weighted(oofs, trial)))
+            trial_scores.append(metric(y, blend(stacked, trial)))
         i = int(np.argmin(trial_scores) if lower else np.argmax(trial_scores))
         if best_score is not None and not Score(trial_scores[i], lower).beats(best_score):
             break
