@@ -340,3 +340,18 @@ def test_every_metric_has_a_title_and_a_way_to_score() -> None:
         # Text metrics score text; label lists also have the harness's numeric form (0/1 columns).
         assert (metric.needs == "text") == (metric.fn is None or name in NUMERIC_FORM_OF_TEXT), name
     assert set(FAMILIES) <= set(names())
+
+
+def test_accuracy_is_scikit_learns_accuracy_score_of_the_hard_labels() -> None:
+    from sklearn.metrics import accuracy_score
+
+    from mlestar.metrics.base import labels
+
+    rng = np.random.default_rng(0)
+    cases = [
+        (rng.integers(0, 2, 500), rng.random((500, 1))),
+        (rng.integers(0, 5, 500), rng.random((500, 5))),
+        (rng.integers(0, 2, (500, 3)), rng.random((500, 3))),  # several labels: the whole row must be right
+    ]
+    for y, p in cases:
+        assert get_metric("accuracy").score(y, p) == accuracy_score(y, labels(y, p))
