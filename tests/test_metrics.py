@@ -355,3 +355,22 @@ def test_accuracy_is_scikit_learns_accuracy_score_of_the_hard_labels() -> None:
     ]
     for y, p in cases:
         assert get_metric("accuracy").score(y, p) == accuracy_score(y, labels(y, p))
+
+
+def test_auc_labels_found_without_a_sort_are_the_sorted_ones() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(2)
+    score = np.round(rng.random(400), 2)
+    for y in (
+        rng.integers(0, 2, 400),
+        rng.integers(0, 2, 400) * 3 + 2,
+        rng.integers(0, 2, 400).astype(float),
+    ):
+        assert get_metric("roc_auc").score(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert get_metric("roc_auc").score(np.ones(9, dtype=int), score[:9]) == 0.5
+    truth = rng.integers(0, 2, (400, 3))
+    truth[:, 1] = 1  # one class only: left out of the mean
+    want = np.mean([roc_auc_score(truth[:, j], score) for j in (0, 2)])
+    got = get_metric("mean_columnwise_roc_auc").score(truth, np.column_stack([score] * 3))
+    assert got == pytest.approx(want, abs=1e-12)

@@ -20,16 +20,33 @@ def auc_1d(y: np.ndarray, score: np.ndarray) -> float:
     from scipy.stats import rankdata
 
     y, score = np.asarray(y).ravel(), np.asarray(score, dtype=float).ravel()
-    labels = np.unique(y)
-    if len(labels) < 2:
+    labels = _two_labels(y)
+    if labels is not None and labels[0] == labels[1]:
         return 0.5
-    if len(labels) > 2 or not np.isfinite(score).all():
+    if labels is None or not np.isfinite(score).all():
         return float(skm().roc_auc_score(y, score))  # scikit-learn's own message for what is no AUC
     positive = y == labels[1]
     n_pos = int(positive.sum())
     n_neg = len(y) - n_pos
     rank_sum = float(rankdata(score)[positive].sum())
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def _two_labels(y: np.ndarray) -> tuple[object, object] | None:
+    """The lower and the greater label (the same one twice: a single class); None for more than two.
+    Integer answers without a sort (greedy weights score thousands of blends of the same answers)."""
+    if y.dtype.kind in "biu" and len(y):
+        low, high = y.min(), y.max()
+        return (low, high) if ((y == low) | (y == high)).all() else None
+    labels = np.unique(y)
+    if len(labels) > 2:
+        return None
+    return (labels[0], labels[-1]) if len(labels) else (0, 0)
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    labels = _two_labels(y)
+    return labels is not None and labels[0] != labels[1]
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -48,7 +65,7 @@ def mean_columnwise_roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     truth = one_hot(y, p.shape[1])
     keep = (truth >= 0).all(axis=1)
     truth, p = truth[keep], p[keep]
-    scores = [auc_1d(truth[:, j], p[:, j]) for j in range(p.shape[1]) if len(np.unique(truth[:, j])) == 2]
+    scores = [auc_1d(truth[:, j], p[:, j]) for j in range(p.shape[1]) if _two_classes(truth[:, j])]
     return float(np.mean(scores)) if scores else 0.5
 
 
