@@ -121,3 +121,19 @@ def test_rows_that_change_the_labels_or_refuse_the_metric_fall_back() -> None:
     assert get_metric("accuracy").resample_scores(y, y + 0.2, iter(draws(50))) is None
     negative = np.array([-1.0, 2.0, 3.0] * 10)
     assert get_metric("rmsle").resample_scores(negative, np.abs(negative), iter(draws(30))) is None
+
+
+def test_on_millions_of_rows_a_resample_draws_fewer_and_the_spread_is_scaled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An m-out-of-n bootstrap: the interval is about as wide as drawing every row thirty times."""
+    rng = np.random.default_rng(12)
+    y = rng.normal(size=600_000)
+    p = y + rng.normal(size=600_000)
+    metric = get_metric("rmse")
+    capped = validation.interval(metric.score, y, p, seed=1, resampled=metric.resample_scores)
+    monkeypatch.setattr(validation, "MAX_DRAWN", 10**9)
+    full = validation.interval(metric.score, y, p, seed=1, resampled=metric.resample_scores)
+    assert capped is not None and full is not None
+    assert capped[0] < metric.score(y, p) < capped[1]
+    assert 0.6 < (capped[1] - capped[0]) / (full[1] - full[0]) < 1.6
