@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.task.files import listing_of
+from mlestar.task.infer import mark_distinct
 
 Built = tuple[pd.DataFrame, str]
 _WORD = re.compile(r"[._\-]")
@@ -174,6 +175,8 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     train = _pixels(inputs, kept, "pixel", per_picture)
     train[target] = _pixels(answers, kept, target, per_picture)[target].to_numpy()
     train.insert(0, key, _pixel_ids(train))
+    for table in (train, test):  # a picture's name and a pixel's place name one row
+        mark_distinct(table, key)
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
     suffix = next(inputs.glob(f"{kept[0]}.*")).suffix
     # Each pixel row names its picture (column "image"): the input pictures are its per-row files.
