@@ -254,10 +254,13 @@ def _pixels_per_picture(folder: Path, stems: list[str], limit: int) -> int | Non
     return None if total <= limit else max(1, limit // len(stems))
 
 
+_PICTURES = (".png", ".jpg", ".jpeg", ".tif")
+
+
 def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
     found: dict[Path, list[str]] = {}
     for folder in [task_dir, *sorted(p for p in task_dir.rglob("*") if p.is_dir())]:
-        stems = [p.stem for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif")]
+        stems = [p.stem for p in folder.iterdir() if p.suffix.lower() in _PICTURES]
         if stems:
             found[folder] = stems
     return found
@@ -269,18 +272,23 @@ def _pixels(folder: Path, stems: Iterable[str], column: str, per_picture: int | 
     from PIL import Image
 
     names, rows, cols, values = [], [], [], []
+    pictures = sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
+    paths = {p.stem: p for p in pictures}  # one listing, not a glob per picture; the first by name
     for stem in stems:
-        path = next(folder.glob(f"{stem}.*"))
-        pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
-        at = np.arange(pixels.size)
+        pixels = np.asarray(Image.open(paths[stem]).convert("L"), dtype=np.float32) / 255.0
+        height, width = pixels.shape
         if per_picture is not None and per_picture < pixels.size:
             rng = np.random.default_rng(zlib.crc32(stem.encode()))
             at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
-        row, col = np.divmod(at, pixels.shape[1])
+            row, col = np.divmod(at, width)
+            rows.append(row + 1)
+            cols.append(col + 1)
+            values.append(pixels.ravel()[at].round(6))
+        else:  # every pixel, row by row: the places without dividing millions of positions
+            rows.append(np.repeat(np.arange(1, height + 1, dtype=np.int64), width))
+            cols.append(np.tile(np.arange(1, width + 1, dtype=np.int64), height))
+            values.append(pixels.ravel().round(6))
         names.append(stem)
-        rows.append(row + 1)
-        cols.append(col + 1)
-        values.append(pixels.ravel()[at].round(6))
     picture = np.repeat(np.arange(len(names)), [len(r) for r in rows])
     # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
     return pd.DataFrame({"image": _names_at(names, picture), "row": np.concatenate(rows),
