@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlestar.handover.submission import write_csv
 
@@ -82,6 +83,16 @@ def test_write_csv_writes_the_csv_modules_bytes_across_blocks(tmp_path: Path, mo
             "maybe": pd.array([i if i % 4 else None for i in range(n)], dtype="Int64"),
         }
     )
+    import pyarrow as pa
+
+    half = n // 2  # columns in chunks, as read from parquet
+    texts = pa.chunked_array([[f"c{i}" for i in range(half)], [f"d,{i}" for i in range(half, n)]])
+    frame["chunks"] = pd.Series(pd.arrays.ArrowStringArray(texts))
+    frame["arrow_chunks"] = pd.Series(pd.arrays.ArrowExtensionArray(texts))
+    frame["counts"] = pd.Series(
+        pd.arrays.ArrowExtensionArray(pa.chunked_array([range(half), range(half, n)]))
+    )
+    monkeypatch.setattr(submission, "_csv_values", lambda frame: pytest.fail("a row at a time"))
     submission.write_csv(frame, tmp_path / "ours.csv")
     assert (tmp_path / "ours.csv").read_bytes() == _csv_module_bytes(frame, tmp_path / "theirs.csv")
 

@@ -40,13 +40,13 @@ def to_submission_frame(
     layout = spec.submission
     if layout.key == "position" or spec.id_column is None:
         return _by_position(spec, frame, sample)
-    frame.insert(0, spec.id_column, test[spec.id_column].to_numpy())
+    frame.insert(0, spec.id_column, test[spec.id_column].array)
     if layout.aggregate:
         frame = _aggregate(frame, spec)
     if sample is not None and (layout.row_order == "sample" or layout.aggregate):
         key = frame[spec.id_column].astype(str)
         frame = frame.set_index(key).loc[_test_keys(sample[spec.id_column], key)].reset_index(drop=True)
-        frame[spec.id_column] = sample[spec.id_column].to_numpy()
+        frame[spec.id_column] = sample[spec.id_column].array
     for col in layout.copy_columns:
         if sample is not None and col in sample.columns:
             frame[col] = sample[col].to_numpy()
@@ -341,18 +341,23 @@ def _csv_cells(column: pd.Series) -> Any:
         floats = column.to_numpy()
         return lambda start, stop: _float_text(floats[start:stop])
     if dtype.kind in "iub":
-        values = pa.array(column, from_pandas=True)
+        values = _one_chunk(pa.array(column, from_pandas=True))
         if dtype.kind == "b":
             return lambda start, stop: pc.fill_null(
                 pc.if_else(values[start:stop], _large("True"), _large("False")), ""
             )
         return lambda start, stop: pc.fill_null(pc.cast(values[start:stop], text), "")
     if isinstance(dtype, pd.StringDtype) or (
-        dtype.kind == "O" and pd.api.types.infer_dtype(column) == "string"
+        dtype.kind in "OU" and pd.api.types.infer_dtype(column) == "string"
     ):
-        strings = pa.array(column, type=text, from_pandas=True)
+        strings = _one_chunk(pa.array(column, type=text, from_pandas=True))
         return lambda start, stop: pc.fill_null(_quoted(strings[start:stop]), "")
     return None
+
+
+def _one_chunk(values: Any) -> Any:
+    """An Arrow array (a column read from parquet comes as chunks)."""
+    return values.combine_chunks() if hasattr(values, "combine_chunks") else values
 
 
 def _float_text(values: np.ndarray) -> Any:
