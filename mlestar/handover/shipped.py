@@ -37,8 +37,10 @@ task's layout as the run inferred it. Written by mlestar.
 from __future__ import annotations
 
 import csv
+import io
 from enum import StrEnum
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -108,6 +108,21 @@ def same_ids(a: pd.Series, b: pd.Series) -> bool:
     return pc.all(pc.equal(x, y)).as_py() is True
 
 
+DISTINCT_IDS = "distinct_ids"
+"""DataFrame.attrs key of a table built with one row per id: {"column": its id column, "rows": its
+row count}. What is known by construction need not be counted again (millions of pixel ids)."""
+
+
+def mark_distinct(frame: pd.DataFrame, column: str) -> None:
+    frame.attrs[DISTINCT_IDS] = {"column": column, "rows": len(frame)}
+
+
+def known_distinct(frame: pd.DataFrame, column: str) -> bool:
+    """The table was built naming each row once in `column` (and has kept its rows since)."""
+    mark = frame.attrs.get(DISTINCT_IDS)
+    return isinstance(mark, dict) and mark.get("column") == column and mark.get("rows") == len(frame)
+
+
 def all_unique(ids: pd.Series) -> bool:
     """No id twice (a missing id counts as one id), counted in Arrow: pandas' is_unique on millions
     of text ids took seconds."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from mlestar.task.infer import all_unique, id_text, same_ids
+from mlestar.task.infer import all_unique, id_text, known_distinct, same_ids
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,11 @@ def _with_copies(keys: Keys, repeated: tuple[str, ...]) -> Keys:
 
 def _keyed(test: pd.DataFrame, sample: pd.DataFrame, first: str, row_numbers: tuple[str, ...]) -> Keys:
     in_order = same_ids(sample[first], test[first])
-    sample_unique = all_unique(sample[first])
-    test_unique = sample_unique if in_order else all_unique(test[first])
+    if in_order and known_distinct(test, first):  # a built test table: one row per id, not counted
+        sample_unique = test_unique = True
+    else:
+        sample_unique = all_unique(sample[first])
+        test_unique = sample_unique if in_order else all_unique(test[first])
     if sample_unique and test_unique:
         return Keys(first, "id", row_numbers, unique_in_test=True)
     same_set = set(id_text(sample[first])) == set(id_text(test[first]))

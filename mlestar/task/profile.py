@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.task import media_probe
+from mlestar.task.infer import known_distinct
 from mlestar.task.spec import TaskSpec
 
 KINDS = ("numeric", "categorical", "text", "date", "id", "structured", "boolean", "constant", "list", "dict")
@@ -42,7 +43,10 @@ _SAMPLE = 2000
 def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_dir: Path) -> dict[str, Any]:
     """Profile the task's tables and extra files (deterministic; samples at most a few thousand rows)."""
     answers = set(spec.train_target_columns) | ({spec.label_column} if spec.label_column else set())
-    columns = {name: profile_column(train[name], name == spec.id_column) for name in train.columns}
+    columns = {
+        name: profile_column(train[name], name == spec.id_column, known_distinct(train, str(name)))
+        for name in train.columns
+    }
     if spec.id_is_feature and spec.id_column in columns:
         columns[spec.id_column].update(kind="date", datetime=True, id=True)
     media = media_probe.media_entries(spec.row_files)
@@ -74,15 +78,15 @@ def profile_task(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, task_d
     }
 
 
-def profile_column(values: pd.Series, is_id: bool = False) -> dict[str, Any]:
-    """The kind and a few statistics of one column."""
+def profile_column(values: pd.Series, is_id: bool = False, distinct: bool = False) -> dict[str, Any]:
+    """The kind and a few statistics of one column (`distinct`: known to name each row once)."""
     nested = nested_kind(values)
     if nested is not None:
         return _nested_profile(values, nested)
     non_null = values.dropna()
     info: dict[str, Any] = {
         "dtype": str(values.dtype),
-        "n_unique": int(non_null.nunique()),
+        "n_unique": len(non_null) if distinct else int(non_null.nunique()),
         "missing": round(float(values.isna().mean()), 4) if len(values) else 0.0,
     }
     kind = _kind(values, non_null, is_id)

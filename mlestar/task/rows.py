@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.task.files import listing_of
+from mlestar.task.infer import mark_distinct
 
 Built = tuple[pd.DataFrame, str]
 _WORD = re.compile(r"[._\-]")
@@ -174,6 +175,8 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     train = _pixels(inputs, kept, "pixel", per_picture)
     train[target] = _pixels(answers, kept, target, per_picture)[target].to_numpy()
     train.insert(0, key, _pixel_ids(train))
+    for table in (train, test):  # a picture's name and a pixel's place name one row
+        mark_distinct(table, key)
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
     suffix = next(inputs.glob(f"{kept[0]}.*")).suffix
     # Each pixel row names its picture (column "image"): the input pictures are its per-row files.
@@ -192,12 +195,22 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
 
 def _picture_names(ids: pd.Series) -> set[str]:
     """The "<image>" parts of "<image>_<row>_<col>" ids. In Arrow's compute kernels: a page task has
-    millions of pixel ids, and a regular expression per id in Python took minutes."""
+    millions of pixel ids, and a regular expression per id in Python took minutes. Trimming digits
+    and one "_" from the right, twice, costs half a regular expression per id; if some id is not
+    "<image>_<row>_<col>", the regular expression strips the ids that are."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.array(ids.astype(str), type=pa.string())
-    return set(pc.unique(pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")).to_pylist())
+    stem = text
+    for _ in range(2):
+        trimmed = pc.utf8_rtrim(stem, characters="0123456789")
+        digits = pc.less(pc.binary_length(trimmed), pc.binary_length(stem))
+        if not pc.all(pc.and_(digits, pc.ends_with(trimmed, "_"))).as_py():
+            stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
+            return set(pc.unique(stripped).to_pylist())
+        stem = pc.utf8_slice_codeunits(trimmed, 0, -1)
+    return set(pc.unique(stem).to_pylist())
 
 
 def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
@@ -206,9 +219,21 @@ def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
     import pyarrow.compute as pc
 
     parts = [pa.array(pixels["image"], type=pa.string())]
-    parts += [pc.cast(pa.array(pixels[c].to_numpy()), pa.string()) for c in ("row", "col")]
+    parts += [_numbers_text(pixels[c].to_numpy()) for c in ("row", "col")]
     joined = pc.binary_join_element_wise(*parts, "_")
     return pd.Series(pd.arrays.ArrowStringArray(joined), index=pixels.index)
+
+
+def _numbers_text(numbers: np.ndarray):  # type: ignore[no-untyped-def]
+    """Whole numbers as Arrow text: a pixel's row or column (a few thousand at most) taken from a
+    table of their spellings, a quarter of the cost of casting millions of them one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(numbers) and numbers.min() >= 0 and numbers.max() < 1_000_000:
+        spelled = pa.array([str(n) for n in range(int(numbers.max()) + 1)], type=pa.string())
+        return pc.take(spelled, pa.array(numbers))
+    return pc.cast(pa.array(numbers), pa.string())
 
 
 PIXEL_FILES = "pixel_files"
@@ -229,10 +254,13 @@ def _pixels_per_picture(folder: Path, stems: list[str], limit: int) -> int | Non
     return None if total <= limit else max(1, limit // len(stems))
 
 
+_PICTURES = (".png", ".jpg", ".jpeg", ".tif")
+
+
 def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
     found: dict[Path, list[str]] = {}
     for folder in [task_dir, *sorted(p for p in task_dir.rglob("*") if p.is_dir())]:
-        stems = [p.stem for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif")]
+        stems = [p.stem for p in folder.iterdir() if p.suffix.lower() in _PICTURES]
         if stems:
             found[folder] = stems
     return found
@@ -244,21 +272,27 @@ def _pixels(folder: Path, stems: Iterable[str], column: str, per_picture: int | 
     from PIL import Image
 
     names, rows, cols, values = [], [], [], []
+    pictures = sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
+    paths = {p.stem: p for p in pictures}  # one listing, not a glob per picture; the first by name
     for stem in stems:
-        path = next(folder.glob(f"{stem}.*"))
-        pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
-        at = np.arange(pixels.size)
+        pixels = np.asarray(Image.open(paths[stem]).convert("L"), dtype=np.float32) / 255.0
+        height, width = pixels.shape
         if per_picture is not None and per_picture < pixels.size:
             rng = np.random.default_rng(zlib.crc32(stem.encode()))
             at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
-        row, col = np.divmod(at, pixels.shape[1])
+            row, col = np.divmod(at, width)
+            rows.append(row + 1)
+            cols.append(col + 1)
+            values.append(pixels.ravel()[at].round(6))
+        else:  # every pixel, row by row: the places without dividing millions of positions
+            rows.append(np.repeat(np.arange(1, height + 1, dtype=np.int64), width))
+            cols.append(np.tile(np.arange(1, width + 1, dtype=np.int64), height))
+            values.append(pixels.ravel().round(6))
         names.append(stem)
-        rows.append(row + 1)
-        cols.append(col + 1)
-        values.append(pixels.ravel()[at].round(6))
     picture = np.repeat(np.arange(len(names)), [len(r) for r in rows])
+    # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
     return pd.DataFrame({"image": _names_at(names, picture), "row": np.concatenate(rows),
-                         "col": np.concatenate(cols), column: np.concatenate(values)})  # fmt: skip
+                         "col": np.concatenate(cols), column: np.concatenate(values)}, copy=False)  # fmt: skip
 
 
 def _names_at(names: list[str], picture: np.ndarray) -> pd.Series:

@@ -1,0 +1,74 @@
+"""Intake on tables of many rows: what is known by construction is not counted again, and the
+cheaper spellings of per-pixel rows give the answers the slower ones gave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlestar.task import infer, layout, load_task_tables
+from mlestar.task.profile import profile_task
+from mlestar.task.rows import _numbers_text, _picture_names
+from tests.media_tasks import pages_task
+
+
+def _regex_names(ids: list[str]) -> set[str]:
+    """What the regular expression (Arrow's: \\d is an ASCII digit) strips: the names before."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return set(pc.replace_substring_regex(pa.array(ids), pattern=r"_\d+_\d+$", replacement="").to_pylist())
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["a_1_1_3", "a_1_2_1", "b_10_258", "7_1_1", "x__4_5", "_1_2", "9_09_0"],
+        ["a_1_1_3", "a_b", "c_1_2"],  # one id is not <image>_<row>_<col>: the regex's answer
+        ["a_1_x", "b_2_3"],
+        ["a__2", "b_2_3"],
+        ["a_1_2_", "b_2_3"],
+        ["p_١_2", "q_3_4"],  # a digit that is not ASCII: \d does not take it
+    ],
+)
+def test_picture_names_are_what_the_regular_expression_strips(ids: list[str]) -> None:
+    assert _picture_names(pd.Series(ids)) == _regex_names(ids)
+
+
+def test_numbers_are_spelled_as_their_text() -> None:
+    numbers = np.array([0, 1, 9, 10, 540, 7, 1])
+    assert _numbers_text(numbers).to_pylist() == [str(n) for n in numbers]
+    big = np.array([3, 5_000_000, -2])
+    assert _numbers_text(big).to_pylist() == ["3", "5000000", "-2"]
+
+
+def test_a_table_marked_distinct_keeps_its_mark_only_while_it_keeps_its_rows() -> None:
+    table = pd.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3]})
+    infer.mark_distinct(table, "id")
+    assert infer.known_distinct(table, "id") and not infer.known_distinct(table, "x")
+    longer = pd.concat([table, table.head(1)], ignore_index=True)
+    longer.attrs.update(table.attrs)  # as a reshaping step copies attrs
+    assert not infer.known_distinct(longer, "id")
+
+
+def test_sample_ids_in_a_distinct_test_tables_order_are_not_counted(monkeypatch) -> None:
+    test = pd.DataFrame({"id": ["a_1_1", "a_1_2", "b_1_1"], "pixel": [0.1, 0.2, 0.3]})
+    sample = pd.DataFrame({"id": test["id"].tolist(), "value": [1, 1, 1]})
+    counted = layout.sample_keys(test, sample)
+    infer.mark_distinct(test, "id")
+    monkeypatch.setattr(layout, "all_unique", lambda ids: pytest.fail("counted again"))
+    assert layout.sample_keys(test, sample) == counted
+    assert counted.key == "id" and counted.unique_in_test
+
+
+def test_per_pixel_tables_are_marked_and_profiled_as_counted(tmp_path: Path) -> None:
+    task = pages_task(tmp_path / "pages", n_train=3, n_test=2, shape=(8, 12))
+    spec, tables = load_task_tables(task)
+    assert infer.known_distinct(tables.train, "id") and infer.known_distinct(tables.test, "id")
+    assert spec.submission.key == "id"
+    profile = profile_task(spec, tables.train, tables.test, task)
+    assert profile["columns"]["id"]["n_unique"] == tables.train["id"].nunique() == len(tables.train)
+    assert profile["columns"]["image"]["n_unique"] == 3
