@@ -50,4 +50,5 @@ def save_ensemble_model(member_paths: list[Path], weights: list[float], spec: Ta
     # Pickle the class by value so the model loads wherever cloudpickle does, mlestar or not.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(cloudpickle.dumps(model))
+    with dest.open("wb") as out:  # streamed: the members' hundreds of MB are not copied once more first
+        cloudpickle.dump(model, out)

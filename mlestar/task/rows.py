@@ -224,7 +224,7 @@ def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(joined), index=pixels.index)
 
 
-def _numbers_text(numbers: np.ndarray):  # type: ignore[no-untyped-def]
+def _numbers_text(numbers: np.ndarray) -> Any:
     """Whole numbers as Arrow text: a pixel's row or column (a few thousand at most) taken from a
     table of their spellings, a quarter of the cost of casting millions of them one by one."""
     import pyarrow as pa
