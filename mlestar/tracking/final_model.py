@@ -11,7 +11,6 @@ import contextlib
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,18 +158,12 @@ def save_pyfunc(
                 artifacts=_artifacts(run_dir, layout),
                 signature=infer_signature(example, output),
                 input_example=example,
-                pip_requirements=requirements(predictor_bytes, _scripts(layout)),
+                pip_requirements=requirements(predictor_bytes),
                 mlflow_model=mlflow_model,
             )
         finally:
             for module in by_value:
                 cloudpickle.unregister_pickle_by_value(module)
-
-
-def _scripts(layout: RunLayout) -> list[str]:
-    """The code that made the model: solution.py and what it ships (none: a run without them)."""
-    paths = [layout.solution, *sorted(layout.solution_parts.glob("*.py"))]
-    return [p.read_text(encoding="utf-8") for p in paths if p.is_file()]
 
 
 def _artifacts(run_dir: Path, layout: RunLayout) -> dict[str, str]:
@@ -198,22 +191,12 @@ def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:
     return pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-def requirements(predictor_bytes: bytes, scripts: Sequence[str] = ()) -> list[str]:
-    """Pinned pip requirements: the base stack plus the ML libraries of the model. Those the scripts
-    that made it import (scipy too with scikit-learn, which stands on it), else those its pickle
-    names (a scan of every byte: a second on a model of hundreds of megabytes)."""
+def requirements(predictor_bytes: bytes) -> list[str]:
+    """Pinned pip requirements: the base stack plus the ML libraries the pickle refers to."""
     import importlib.metadata as metadata
 
     names = list(_BASE_REQUIREMENTS)
-    if scripts:
-        from mlestar.versioning.requirements import script_imports
-
-        imported = script_imports(scripts)
-        if "sklearn" in imported:
-            imported.add("scipy")
-        names += [dist for module, dist in _MODEL_LIBRARIES.items() if module in imported]
-    else:
-        names += [dist for module, dist in _MODEL_LIBRARIES.items() if module.encode() in predictor_bytes]
+    names += [dist for module, dist in _MODEL_LIBRARIES.items() if module.encode() in predictor_bytes]
     pinned = []
     for dist in dict.fromkeys(names):
         try:
