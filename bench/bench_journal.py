@@ -2,7 +2,8 @@
 
 Time inside scripts is the union of the spans the scripts themselves ran (Node.script_spans: the
 harness's writing, judging and scoring around each run is overhead, not script time): parallel
-attempts overlap, and counting them twice would hide harness overhead. The harness overhead share is what is left of the wall time measured around the run.
+attempts overlap, and counting them twice would hide harness overhead. The harness overhead share
+is what is left of the wall time measured around the run.
 """
 
 from __future__ import annotations

@@ -63,10 +63,9 @@ def start_run(
     """
     began = time.time()  # the budget covers reading and preparing the task too
     try:
-        resolve_sandbox(
-            config.sandbox
-        )  # `--sandbox strict` on a machine that cannot: refuse before any folder
-        resolve_device(config.device, hardware or _plain_machine())  # `--device cuda` without a GPU: likewise
+        # `--sandbox strict` on a machine that cannot, `--device cuda` without a GPU: refused before any folder.
+        resolve_sandbox(config.sandbox)
+        resolve_device(config.device, hardware or _plain_machine())
         layout = RunLayout(config.run_dir)
         layout.refuse_existing()
         # The fork server imports the scripts' libraries in its own process while this one reads the task.

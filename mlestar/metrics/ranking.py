@@ -106,8 +106,8 @@ def roc_auc_resampled(y: np.ndarray, p: np.ndarray, draws: Iterable[np.ndarray])
     if p.shape[1] > 2:
         return mean_columnwise_roc_auc_resampled(y, p, draws)
     y, score = y.astype(int).ravel(), positive_proba(p)
-    labels = np.unique(y)
-    if len(labels) != 2 or not np.isfinite(score).all():
+    labels = _two_labels(y)
+    if labels is None or labels[0] == labels[1] or not np.isfinite(score).all():
         return None
     column = _SortedColumn(y == labels[1], score)
     return [0.5 if (v := column.auc(rows)) is None else v for rows in draws]
