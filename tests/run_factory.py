@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mlestar.journal import Journal, Node
+from mlestar.journal.events import EXAMPLE_ROWS
 from mlestar.task.spec import SubmissionLayout, TaskSpec
 from tests.builders import build_node, build_spec
 
@@ -124,7 +125,8 @@ def fabricate_run(
     journal = Journal(run_dir)
     if on_journal is not None:
         on_journal(journal)
-    nodes = _write_journal(journal, run_dir, spec, config, sha, secret, has_model=predictor is not None)
+    example = None if test_pred is None else test_pred[:EXAMPLE_ROWS].tolist()  # as the hand-over journals it
+    nodes = _write_journal(journal, run_dir, spec, config, sha, secret, example)
     return FabricatedRun(run_dir, spec, nodes, train, test, target, submission, test_pred, sha)
 
 
@@ -280,8 +282,9 @@ def _write_journal(
     config: dict,
     sha: dict,
     secret: str | None,
-    has_model: bool,
+    example: list[list[float]] | None,
 ) -> tuple[Node, ...]:
+    """example: the model's predictions of the first test rows, None when the run has no model."""
     versions = {"mlestar": "0.1.0", "numpy": np.__version__, "pandas": pd.__version__}
     journal.event("run_started", config=config, task=spec.to_json(), engineer="builtin", versions=versions)
     journal.event("inputs_hashed", files={"train.csv": "0" * 64}, data=sha)
@@ -304,8 +307,9 @@ def _write_journal(
         score=0.86,
         submission="submission.csv",
         solution="solution.py",
-        model="model/model.pkl" if has_model else None,
+        model="model/model.pkl" if example is not None else None,
         threads=1,
+        example_predictions=example,
     )
     return tuple(nodes)
 

@@ -14,7 +14,7 @@ import pytest
 
 from mlestar.engineers.base import Candidate, TaskContext
 from mlestar.journal import Journal, Node, Stage
-from mlestar.journal.events import FinalMember
+from mlestar.journal.events import EXAMPLE_ROWS, FinalMember
 from mlestar.metrics import Score
 from mlestar.run_layout import RunLayout
 from mlestar.search.budget import Budget, refit_seconds, run_seconds
@@ -111,6 +111,17 @@ def test_the_reused_models_predict_the_submission_and_solution_py_rebuilds_it(re
     assert np.allclose(_model_predictions(run_dir), submission["y"].to_numpy(), rtol=0, atol=1e-9)
     # solution.py refits the frozen scripts in handover mode: the explore runs computed the same.
     assert _rebuild(run_dir, tmp_path / "rebuild") == (run_dir / "submission.csv").read_bytes()
+
+
+def test_the_run_journals_what_its_model_answers_the_first_test_rows(reused) -> None:  # type: ignore[no-untyped-def]
+    # The model's logging shows them as its output example instead of loading the model.
+    run_dir, journal = reused
+    (finished,) = _events(journal, "run_finished")
+    model = cloudpickle.loads((run_dir / "model" / "model.pkl").read_bytes())
+    head = pd.read_parquet(run_dir / "data" / "test.parquet").head(EXAMPLE_ROWS)
+    expected = np.asarray(model.predict(head), dtype=float).reshape(len(head), -1)
+    example = np.asarray(finished["example_predictions"])
+    assert len(head) == EXAMPLE_ROWS and np.allclose(example, expected, rtol=0, atol=1e-9)
 
 
 def test_a_final_fit_that_reproduces_the_search_does_not_write_the_submission_again(reused) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from mlestar.config import RunConfig
 from mlestar.journal import Journal, Node
 from mlestar.run_layout import RunLayout
-from mlestar.tracking import MlflowTracker, TrackingReport, read_tree, sync_run
+from mlestar.tracking import MlflowTracker, TrackingReport, final_model, read_tree, sync_run
 from mlestar.tracking.backend import connect, load_mlflow
 from mlestar.tracking.sink import Backoff
 from tests.builders import build_node
@@ -224,6 +224,47 @@ def test_logged_model_loads_without_mlestar(live: dict[str, Any], monkeypatch: p
     wrapper = cloudpickle.loads(blob)
     wrapper.predictor = cloudpickle.loads(next(folder.glob("artifacts/*.pkl")).read_bytes())
     assert wrapper.predict(None, fab.test)["label"].tolist() == fab.submission["label"].tolist()
+
+
+def test_the_logged_model_links_the_run_s_model_file(live: dict[str, Any]) -> None:
+    # The store is the run folder's own: a model of hundreds of MB is linked there, not copied twice.
+    fab: FabricatedRun = live["fab"]
+    folder = next((fab.run_dir / "mlartifacts" / "models").glob("m-*/artifacts"))
+    assert (folder / "artifacts" / "model.pkl").samefile(fab.run_dir / "model" / "model.pkl")
+    mlmodel = load_mlflow().models.Model.load(str(folder / "MLmodel"))
+    assert mlmodel.model_size_bytes > (fab.run_dir / "model" / "model.pkl").stat().st_size
+
+
+def test_the_model_is_logged_from_its_journaled_answers_without_loading_it(
+    tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hand-over journals what the model answers the first test rows; only a run whose journal
+    lacks them (an older one) has its model loaded, and both get the same signature."""
+    fab = fabricate_run(tmp_path / "run", fit_predictor=TinyPredictor)
+    shutil.copy(template_db, fab.run_dir / "mlflow.db")
+    loaded: list[Path] = []
+    load = final_model._load_predictor
+    monkeypatch.setattr(final_model, "_load_predictor", lambda path: loaded.append(path) or load(path))
+    assert sync_run(fab.run_dir).model_uri is not None and loaded == []
+    client = connect(f"sqlite:///{fab.run_dir / 'mlflow.db'}")
+    experiment = client.create_experiment("older", artifact_location=str(tmp_path / "older"))
+    older = final_model.log_final_model(
+        client,
+        experiment_id=experiment,
+        parent_run_id=client.create_run(experiment).info.run_id,
+        run_dir=fab.run_dir,
+        name="older",
+        run_key="older",
+    )
+    assert loaded == [fab.run_dir / "model" / "model.pkl"]
+    journaled, from_model = (
+        load_mlflow().models.Model.load(folder).signature.to_dict()
+        for folder in (
+            str(next((fab.run_dir / "mlartifacts" / "models").glob("m-*/artifacts"))),
+            client.get_logged_model(older.model_id).artifact_location,
+        )
+    )
+    assert journaled == from_model and '"label"' in journaled["outputs"]
 
 
 def test_no_secret_reaches_the_store(live: dict[str, Any]) -> None:

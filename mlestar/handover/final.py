@@ -42,7 +42,7 @@ from mlestar.handover.submission import (
     write_submission,
 )
 from mlestar.journal import Node, Stage
-from mlestar.journal.events import FinalChosen, FinalMember, RunFinished, SubmissionWritten
+from mlestar.journal.events import EXAMPLE_ROWS, FinalChosen, FinalMember, RunFinished, SubmissionWritten
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
 from mlestar.search.freeze import freeze_and_journal, unfrozen_span
@@ -279,7 +279,9 @@ class Finisher:
 
     def _copy_model(self, source: Path) -> str:
         self.layout.model.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, self.layout.model)
+        partial = self.layout.model.with_name(self.layout.model.name + ".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(self.layout.model)  # a new file, never rewritten in place: see save_ensemble_model
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------
@@ -343,6 +345,13 @@ class Finisher:
         self._finished(outcome, {})
         return outcome
 
+    def _example_predictions(self) -> list[list[float]] | None:
+        """The submission's raw predictions of the first test rows: the final model's answers."""
+        if self.submitted is None:
+            return None
+        head = np.asarray(self.submitted[:EXAMPLE_ROWS], dtype=float)
+        return head.reshape(len(head), -1).tolist()
+
     def _finished(self, outcome: Outcome, fits: dict[str, MemberFit]) -> None:
         stored = [f.member for f in fits.values() if f.model_id is None]
         event = RunFinished(
@@ -357,6 +366,7 @@ class Finisher:
             exact=not self.inexact,
             baseline=self.spec.baseline if outcome.status == "fallback" else None,
             finished=time.time(),
+            example_predictions=self._example_predictions() if outcome.model else None,
         )
         self.h.journal.record(event)
 

@@ -50,5 +50,10 @@ def save_ensemble_model(member_paths: list[Path], weights: list[float], spec: Ta
     # Pickle the class by value so the model loads wherever cloudpickle does, mlestar or not.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("wb") as out:  # streamed: the members' hundreds of MB are not copied once more first
+    # Written beside and moved into place: a killed hand-over leaves no half model.pkl, and a model
+    # already logged to MLflow (linked there, not copied, where the store is on the same disk) keeps
+    # its bytes when a later hand-over writes a new one.
+    partial = dest.with_name(dest.name + ".partial")
+    with partial.open("wb") as out:  # streamed: the members' hundreds of MB are not copied once more first
         cloudpickle.dump(model, out)
+    partial.replace(dest)

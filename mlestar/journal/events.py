@@ -14,6 +14,8 @@ from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from mlestar.journal.nodes import Stage
 
+EXAMPLE_ROWS = 5
+"""Rows of test.parquet a logged model shows as its input example."""
 E = TypeVar("E", bound="Event")
 REGISTRY: dict[str, type[Event]] = {}
 """Event name -> its class: every event a journal may hold."""
@@ -340,6 +342,10 @@ class RunFinished(Event):
     baseline: str | None = None
     """The documented baseline submitted, if any."""
     finished: float | None = None
+    example_predictions: list[list[float]] | None = None
+    """The final predictions of test.parquet's first EXAMPLE_ROWS rows, as scripts write test.npy,
+    when there is a model: what the model answers them, so its logging shows an output example
+    without loading a model of hundreds of MB (None in older journals)."""
 
 
 @dataclass(frozen=True, kw_only=True)

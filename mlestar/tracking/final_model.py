@@ -8,13 +8,18 @@ explicitly (pinned to what is installed) so logging does not spend seconds infer
 from __future__ import annotations
 
 import contextlib
+import functools
+import mmap
+import os
 import re
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlestar.journal.events import EXAMPLE_ROWS
 from mlestar.run_layout import RunLayout
 from mlestar.tracking.records import TAG_MODEL_ID, TAG_MODEL_VERSION, TAG_RUN_ID
 
@@ -24,7 +29,6 @@ if TYPE_CHECKING:
 
     from mlestar.task.spec import TaskSpec
 
-EXAMPLE_ROWS = 5
 _BASE_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "pyarrow")
 _MODEL_LIBRARIES = {
     "sklearn": "scikit-learn",
@@ -76,9 +80,12 @@ def log_final_model(
     name: str,
     run_key: str,
     spec: TaskSpec | None = None,
+    example_predictions: list[list[float]] | None = None,
 ) -> FinalModel:
     """Log RUN_DIR/model/model.pkl as a pyfunc on the parent run and register it as `name`.
 
+    example_predictions: the model's raw predictions of test.parquet's first rows, as the hand-over
+    journals them (RunFinished); without them the model is loaded to make them.
     Idempotent: a parent run that already carries a registered version is left as it is.
     """
     tags = client.get_run(parent_run_id).data.tags
@@ -89,7 +96,7 @@ def log_final_model(
 
         spec = TaskSpec.load(run_dir / "task.json")
     model_id = tags.get(TAG_MODEL_ID) or _log_model(
-        client, experiment_id, parent_run_id, run_dir, spec, run_key
+        client, experiment_id, parent_run_id, run_dir, spec, run_key, example_predictions
     )
     version = _register(client, name, model_id, parent_run_id, run_key)
     client.set_tag(parent_run_id, TAG_MODEL_VERSION, version)
@@ -97,28 +104,50 @@ def log_final_model(
 
 
 def _log_model(
-    client: MlflowClient, experiment_id: str, parent_run_id: str, run_dir: Path, spec: TaskSpec, run_key: str
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    run_dir: Path,
+    spec: TaskSpec,
+    run_key: str,
+    example_predictions: list[list[float]] | None,
 ) -> str:
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
     logged = client.create_logged_model(
         experiment_id, name="model", source_run_id=parent_run_id, tags={TAG_RUN_ID: run_key}
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "model"
-        save_pyfunc(
-            folder,
-            run_dir,
-            spec,
-            model_id=logged.model_id,
-            parent_run_id=parent_run_id,
-            artifact_location=logged.artifact_location,
-        )
-        client.log_model_artifacts(logged.model_id, str(folder))
+    save = functools.partial(
+        save_pyfunc,
+        run_dir=run_dir,
+        spec=spec,
+        model_id=logged.model_id,
+        parent_run_id=parent_run_id,
+        artifact_location=logged.artifact_location,
+        example_predictions=example_predictions,
+    )
+    local = _local_folder(logged.artifact_location)
+    if local is not None and not (local.exists() and any(local.iterdir())):
+        save(local)  # the store is a folder here: the model is made in place, not made and copied
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            save(Path(tmp) / "model")
+            client.log_model_artifacts(logged.model_id, str(Path(tmp) / "model"))
     client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
     client.log_outputs(parent_run_id, [LoggedModelOutput(logged.model_id, step=0)])
     client.set_tag(parent_run_id, TAG_MODEL_ID, logged.model_id)
     return str(logged.model_id)
+
+
+def _local_folder(artifact_location: str) -> Path | None:
+    """The folder an artifact location names on this machine; None for a server's or a bucket's."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+    from mlflow.utils.uri import is_local_uri
+
+    with contextlib.suppress(Exception):  # not a URI mlflow reads as local: upload through the client
+        if is_local_uri(artifact_location, is_tracking_or_registry_uri=False):
+            return Path(local_file_uri_to_path(artifact_location))
+    return None
 
 
 def save_pyfunc(
@@ -129,10 +158,12 @@ def save_pyfunc(
     model_id: str | None = None,
     parent_run_id: str | None = None,
     artifact_location: str | None = None,
+    example_predictions: list[list[float]] | None = None,
 ) -> None:
     """Write the pyfunc model folder (MLmodel, signature, input example, predictor) to folder."""
     import cloudpickle
     import mlflow.pyfunc
+    import numpy as np
     from mlflow.models import Model, infer_signature
 
     from mlestar.handover import submission as submission_module
@@ -141,9 +172,12 @@ def save_pyfunc(
     from mlestar.task import spec as spec_module
 
     layout = RunLayout(run_dir)
-    predictor_bytes = layout.model.read_bytes()
+    _check_pickle(layout.model)
     example = example_rows(layout.data / "test.parquet")
-    output = answer_module.answer(spec, cloudpickle.loads(predictor_bytes), example)
+    if example_predictions is not None:
+        output = answer_module.answer_from(spec, np.asarray(example_predictions, dtype=float), example)
+    else:
+        output = answer_module.answer(spec, _load_predictor(layout.model), example)
     mlflow_model = Model(
         artifact_path=artifact_location, model_uuid=model_id, run_id=parent_run_id, model_id=model_id
     )
@@ -155,29 +189,71 @@ def save_pyfunc(
             mlflow.pyfunc.save_model(
                 path=str(folder),
                 python_model=pyfunc_model.SubmissionModel(spec),
-                artifacts=_artifacts(run_dir, layout),
+                artifacts=_schema_artifact(run_dir),
                 signature=infer_signature(example, output),
                 input_example=example,
-                pip_requirements=requirements(predictor_bytes),
+                pip_requirements=requirements(layout.model),
                 mlflow_model=mlflow_model,
             )
         finally:
             for module in by_value:
                 cloudpickle.unregister_pickle_by_value(module)
+    _add_predictor(folder, layout.model)
 
 
-def _artifacts(run_dir: Path, layout: RunLayout) -> dict[str, str]:
-    """The predictor, and the run's data schema when it has one (serving validates with it)."""
+def _add_predictor(folder: Path, predictor: Path) -> None:
+    """The predictor into the model's artifacts, as mlflow records an artifact, linked rather than
+    copied where the disk allows: an ensemble of forests is hundreds of MB, and model.pkl is only
+    ever replaced by a new file, never rewritten, so the link keeps the logged bytes."""
+    from mlflow.models import Model
+    from mlflow.pyfunc import FLAVOR_NAME
+    from mlflow.pyfunc.model import (
+        CONFIG_KEY_ARTIFACT_RELATIVE_PATH,
+        CONFIG_KEY_ARTIFACT_URI,
+        CONFIG_KEY_ARTIFACTS,
+    )
+
+    from mlestar.serving.pyfunc_model import PREDICTOR_ARTIFACT
+
+    target = folder / "artifacts" / predictor.name
+    target.parent.mkdir(exist_ok=True)
+    try:
+        os.link(predictor, target)
+    except OSError:  # another disk, or links refused
+        shutil.copyfile(predictor, target)
+    model = Model.load(str(folder / "MLmodel"))
+    model.model_size_bytes = (model.model_size_bytes or 0) + target.stat().st_size
+    model.flavors[FLAVOR_NAME].setdefault(CONFIG_KEY_ARTIFACTS, {})[PREDICTOR_ARTIFACT] = {
+        CONFIG_KEY_ARTIFACT_RELATIVE_PATH: f"artifacts/{predictor.name}",
+        CONFIG_KEY_ARTIFACT_URI: str(predictor),
+    }
+    model.save(str(folder / "MLmodel"))
+
+
+def _check_pickle(path: Path) -> None:
+    """Scripts pickle with protocol 2 or later, whose first opcode is PROTO (0x80): a file that does
+    not start so is not logged as a model (it is not loaded to find out)."""
+    with path.open("rb") as f:
+        if f.read(1) != b"\x80":
+            raise ValueError(f"expected a pickled predictor in {path}, found a file that is not a pickle")
+
+
+def _load_predictor(path: Path) -> Any:
+    import cloudpickle
+
+    with path.open("rb") as f:
+        return cloudpickle.load(f)
+
+
+def _schema_artifact(run_dir: Path) -> dict[str, str]:
+    """The run's data schema when it has one (serving validates with it)."""
     from mlestar.monitoring.schema import SCHEMA_FILE, load_schema
     from mlestar.serving import pyfunc_model
 
     schema = run_dir / SCHEMA_FILE
     with contextlib.suppress(Exception):  # the model is still worth logging without a schema
         load_schema(run_dir)  # a run made before schemas gets one from its data folder
-    artifacts = {pyfunc_model.PREDICTOR_ARTIFACT: str(layout.model)}
-    if schema.is_file():
-        artifacts[pyfunc_model.SCHEMA_ARTIFACT] = str(schema)
-    return artifacts
+    return {pyfunc_model.SCHEMA_ARTIFACT: str(schema)} if schema.is_file() else {}
 
 
 def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:
@@ -191,12 +267,14 @@ def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:
     return pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-def requirements(predictor_bytes: bytes) -> list[str]:
+def requirements(predictor: Path) -> list[str]:
     """Pinned pip requirements: the base stack plus the ML libraries the pickle refers to."""
     import importlib.metadata as metadata
 
     names = list(_BASE_REQUIREMENTS)
-    names += [dist for module, dist in _MODEL_LIBRARIES.items() if module.encode() in predictor_bytes]
+    # Mapped, not read: the pickle may be hundreds of MB.
+    with predictor.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        names += [dist for module, dist in _MODEL_LIBRARIES.items() if data.find(module.encode()) >= 0]
     pinned = []
     for dist in dict.fromkeys(names):
         try:

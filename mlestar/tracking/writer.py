@@ -204,12 +204,12 @@ class StoreWriter:
         self._log_batch(parent, {}, tags, {}, None)
         self._log_outputs_of_run(parent)
         if record.get("model") and (self.run_dir / str(record["model"])).is_file():
-            self._log_model(parent)
+            self._log_model(parent, record.get("example_predictions"))
         self._log_texts(parent, {"events.jsonl": events_jsonl(self.facts, self.scrub)})
         self.client.set_terminated(parent, status="FINISHED", end_time=millis(record.get("time")))
         self.finished = True
 
-    def _log_model(self, parent: str) -> None:
+    def _log_model(self, parent: str, example_predictions: list[list[float]] | None) -> None:
         """A model that cannot be logged (it does not unpickle here, say) is reported, and the
         rest of the run's end is still sent; a store failure is raised to be retried."""
         try:
@@ -220,6 +220,7 @@ class StoreWriter:
                 run_dir=self.run_dir,
                 name=self.model_name,
                 run_key=self.key,
+                example_predictions=example_predictions,
             )
         except Exception as exc:
             if is_transient(exc):
