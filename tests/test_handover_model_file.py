@@ -1,0 +1,40 @@
+"""model/model.pkl is replaced by a new file, never rewritten in place: a version of it already logged
+to MLflow (hard-linked into a store on the same disk) keeps its bytes, and a killed write leaves the
+previous model whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+
+from mlestar.handover.predictor import save_ensemble_model
+from tests.builders import build_spec
+
+
+class Constant:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full((len(frame), 1), self.value)
+
+
+def _answer(path: Path) -> float:
+    return float(cloudpickle.loads(path.read_bytes()).predict(pd.DataFrame({"x": [0.0]}))[0, 0])
+
+
+def test_a_new_ensemble_model_leaves_a_link_to_the_old_one_untouched(tmp_path: Path) -> None:
+    spec = build_spec(tmp_path / "task")
+    member, model = tmp_path / "member.pkl", tmp_path / "model" / "model.pkl"
+    member.write_bytes(cloudpickle.dumps(Constant(1.0)))
+    save_ensemble_model([member], [1.0], spec, model)
+    logged = tmp_path / "logged.pkl"
+    os.link(model, logged)  # what logging to the run's own store does
+    member.write_bytes(cloudpickle.dumps(Constant(2.0)))
+    save_ensemble_model([member], [1.0], spec, model)
+    assert (_answer(logged), _answer(model)) == (1.0, 2.0)
+    assert sorted(p.name for p in model.parent.iterdir()) == ["model.pkl"]  # nothing half-written left
