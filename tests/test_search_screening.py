@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from mlestar.app import resume_run, start_run
-from mlestar.journal import Journal
+from mlestar.journal import SCRIPT_STAGES, Journal
 from mlestar.journal.events import Screened
 from mlestar.search import screening
+from mlestar.search.ranking import ranked
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import LIGHT, config, light_executor, regression_task
@@ -152,11 +153,15 @@ def test_a_script_that_fails_on_another_split_fails_and_goes_to_debugging(tmp_pa
 def test_widening_spends_time_left_on_seeds_and_stops_when_nothing_is_left(tmp_path: Path) -> None:
     eng = ScriptedEngineer()
     cfg, outcome, journal = _run(tmp_path, eng, widen_seeds=2, r_ensemble=3)
-    seeds = sorted(n.id for n in journal.nodes.values() if n.meta.get("seed_of"))
-    bases = sorted({journal.nodes[s].meta["seed_of"] for s in seeds})
-    assert len(bases) == 2 and len(seeds) == 4
+    seeds = [n.id for n in journal.nodes.values() if n.meta.get("seed_of")]  # in the order they ran
+    scripts = [n for n in journal.nodes.values() if n.ok and n.code_path and n.stage in SCRIPT_STAGES]
+    before = ranked([n for n in scripts if n.stage != "widen"], lower_is_better=True)
+    targets = {n.id for n in scripts if "seed_of" not in n.meta and "same_as" not in n.meta}
+    # Time was left once the best two had their seeds: every script got its two, the best one first.
+    assert journal.nodes[seeds[0]].meta["seed_of"] == before[0].id
+    assert sorted(seeds) == sorted(f"wide-seed{k}-{t}" for t in targets for k in (1, 2))
     assert all(journal.nodes[s].stage == "widen" for s in seeds)
-    base = journal.nodes[bases[0]]
+    base = before[0]
     seeded = (cfg.run_dir / journal.nodes[f"wide-seed1-{base.id}"].code_path).read_text()
     assert "SEED = 43" in seeded
     members = {m for n in journal.nodes.values() if n.stage == "ensemble" for m in n.meta["members"]}

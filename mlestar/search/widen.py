@@ -2,8 +2,10 @@
 
 A run that stops early wastes its budget. Before the ensemble stage, the search widens instead:
   - more drafts: candidates that screened well but were not among the M drafted, best first;
-  - more seeds: the two best scripts again with other seeds (the contract's SEED constant), whose
-    average is a cheap, reliable gain for models with randomness in them;
+  - more seeds: the best scripts again with other seeds (the contract's SEED constant), whose
+    average is a cheap, reliable gain for models with randomness in them; a batch takes each
+    script's next seed in rank order, so the best ones are seeded first and the others only with
+    time left after them (a run that ran out of ideas early seeds every script it has);
 so the ensemble stage has more, and more varied, members. Each round runs one batch and stops at
 the stage's deadline; attempt ids name what they are, so a resumed run takes the same path.
 """
@@ -24,8 +26,6 @@ from mlestar.search.ranking import ranked
 if TYPE_CHECKING:
     from mlestar.search.stages import Search
 
-SEED_TARGETS = 2
-"""How many of the best scripts get seed variants."""
 _SEED_LINE = re.compile(r"^SEED\s*=.*$", re.MULTILINE)
 
 
@@ -108,6 +108,7 @@ def _more_seeds(search: Search) -> Iterator[Job]:
 
 
 def _seed_targets(search: Search) -> list[Node]:
+    """Every working script that is not itself a variant, best first."""
     nodes = [
         n
         for n in search.journal.nodes.values()
@@ -117,7 +118,7 @@ def _seed_targets(search: Search) -> list[Node]:
         and "seed_of" not in n.meta
         and "same_as" not in n.meta
     ]
-    return ranked(nodes, search.ctx.spec.lower_is_better)[:SEED_TARGETS]
+    return ranked(nodes, search.ctx.spec.lower_is_better)
 
 
 def _expected_s(search: Search, att: Attempt) -> float:
