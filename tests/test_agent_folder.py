@@ -60,7 +60,7 @@ def test_a_dry_run_leaves_a_valid_submission_with_the_journal_and_solution(tmp_p
     assert list(submission.columns) == list(sample.columns) and len(submission) == len(sample)
     assert (places.logs / "journal.jsonl").stat().st_size > 0
     assert "best" in (places.logs / "status.txt").read_text().lower()
-    assert (places.code / "solution.py").read_text().count("def main") >= 1
+    assert (places.code / "solution.py").read_text().count('if __name__ == "__main__":') == 1
     assert list((places.code / "attempts").glob("*.py"))
     # The data folder was read-only, as the runner mounts it, and the run still worked.
     assert not (places.data / "train.csv").stat().st_mode & 0o222

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from mlestar.app import start_run
+from mlestar.blocks import get_block
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
 from mlestar.handover.shipped import write_parts
@@ -121,6 +122,21 @@ def test_the_script_s_entry_point_also_writes_the_submission() -> None:
     assert code.index("import write_submission") < code.index('if __name__ == "__main__":')
     no_guard = standalone_script('print("fit")\n')
     assert _main_guards(no_guard) == 1 and no_guard.rstrip().endswith("write_submission()")
+
+
+def test_a_main_block_that_is_its_entry_point_stays_whole_after_the_submission_block() -> None:
+    """The built-in scripts do their work under the guard itself: the submission block goes before
+    the main block (imports and all), not between its marker and its guard."""
+    script = (
+        "# %% block: predict\ndef predict():\n    return 1\n\n\n"
+        '# %% block: main\nimport time\n\nif __name__ == "__main__":\n    print(predict(), time.time())\n'
+    )
+    code = standalone_script(script)
+    assert _main_guards(code) == 1 and code.rstrip().endswith("time.time())\n    write_submission()")
+    assert code.index("# %% block: submission") < code.index("# %% block: main")
+    assert get_block(code, "main").startswith("import time\n\nif __name__")
+    assert get_block(code, "submission").strip().startswith("from solution_parts.submission import")
+    assert "__main__" not in get_block(code, "submission")
 
 
 LAYOUTS = {

@@ -44,8 +44,21 @@ def standalone_script(script: str) -> str:
         return f"{script.rstrip()}\n\n\n{block}\n\n{_MAIN_GUARD}\n    write_submission()\n"
     first, last, indent = span
     lines = script.splitlines(keepends=True)
+    first = _block_opening(lines, first)
     head, guard = "".join(lines[:first]).rstrip(), "".join(lines[first : last + 1]).rstrip()
     return f"{head}\n\n\n{block}\n\n{guard}\n{indent}write_submission()\n"
+
+
+def _block_opening(lines: list[str], guard: int) -> int:
+    """Where the submission block goes: before the marker of the block the entry point opens (its
+    work under the guard itself, at most imports before it), so that block stays whole; else just
+    before the guard (a main function above it stays in its block, the guard joins the submission)."""
+    for i in range(guard - 1, -1, -1):
+        if lines[i].startswith(BLOCK_MARKER):
+            return i
+        if lines[i][:1].strip() and not lines[i].startswith(("import ", "from ", "#")):
+            return guard
+    return guard
 
 
 def _last_main_guard(script: str) -> tuple[int, int, str] | None:

@@ -115,14 +115,15 @@ DOC
 
 
 def render_main(single: bool = False) -> str:
-    """main: cross-fit every member and combine them; `single`: cross-fit the one member alone."""
+    """The entry point: cross-fit every member and combine them; `single`: cross-fit the one member
+    alone. Its work sits under `if __name__ == "__main__":` itself (no main function to call), as in
+    a one-file training script; importing the script runs nothing."""
     c = contract
     if single:
         return _single_main()
     return f'''import time
 
-
-def main() -> None:
+if __name__ == "__main__":
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(train, test)
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
@@ -138,16 +139,12 @@ def main() -> None:
     np.save(OUTPUT / "{c.OOF_FILE}", combiner.oof_)
     np.save(OUTPUT / "{c.TEST_PRED_FILE}", combiner.combine(member_test, x_test))
     if SAVE_MODEL:
-        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views, members, combiner)))
-
-
-if __name__ == "__main__":
-    main()'''
+        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views, members, combiner)))'''
 
 
 def _single_main() -> str:
     c = contract
-    return f'''def main() -> None:
+    return f'''if __name__ == "__main__":
     train, test, target, folds = load_inputs()
     features = FeatureMaker().fit(train, test)
     x_train, x_test = features.transform(train, "train"), features.transform(test, "test")
@@ -158,8 +155,4 @@ def _single_main() -> str:
     np.save(OUTPUT / "{c.OOF_FILE}", oof)
     np.save(OUTPUT / "{c.TEST_PRED_FILE}", test_pred)
     if SAVE_MODEL:
-        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views[view], fitted)))
-
-
-if __name__ == "__main__":
-    main()'''
+        (OUTPUT / "{c.MODEL_FILE}").write_bytes(cloudpickle.dumps(Predictor(features, views[view], fitted)))'''

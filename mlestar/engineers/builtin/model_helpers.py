@@ -1,7 +1,11 @@
 """Model-level options of the model block, each a small helper written into the script when used.
 
 Boosted members are always wrapped in EarlyStopped: their number of rounds is chosen on a share of
-each fit's own rows, so a noisy table stops early and a clean one uses (about) the card's cap.
+each fit's own rows, so a noisy table stops early and a clean one uses (about) the card's cap. Its fit
+returns the model refitted with those rounds (what cross_fit and the other wrappers keep and
+predict with), so it needs no predict of its own nor scikit-learn's BaseEstimator; only as the last
+step of target encoding's Pipeline, which keeps the step itself, is it a whole estimator (fit returns
+it, it predicts through the refitted model).
 Wrapping order, inside out: estimator -> EarlyStopped -> SeedBag -> target_encoded -> TimeNeighbours
 -> LogTarget.
 """
@@ -77,8 +81,8 @@ def imports(spec: ModelSpec, cards: list[Card], role: str) -> set[str]:
     problem_type = "regression" if role == "regressor" else "binary"
     lines: set[str] = set()
     wrappers = ("log_target", "seed_bagging", "time_neighbours")
-    stoppers = _boosted(cards)
-    if stoppers or any(_users(option, spec, cards, problem_type) for option in wrappers):
+    pipelined = _boosted(cards) and _users("target_encoding", spec, cards, problem_type)
+    if pipelined or any(_users(option, spec, cards, problem_type) for option in wrappers):
         lines.add("from sklearn.base import BaseEstimator")
     if _users("target_encoding", spec, cards, problem_type):
         lines.update(
@@ -102,7 +106,8 @@ def render(spec: ModelSpec, cards: list[Card], problem_type: str, metric: str) -
     out = []
     stoppers = sorted({c.boosting for c in _boosted(cards)})
     if stoppers:
-        out.append(_early_stopping(stoppers, problem_type))
+        pipelined = bool(_users("target_encoding", spec, cards, problem_type))
+        out.append(_early_stopping(stoppers, problem_type, pipelined, _refitted(cards, problem_type)))
     if _users("seed_bagging", spec, cards, problem_type):
         out.append(
             _SEED_BAG.replace("INNER", "inner.model if isinstance(inner, EarlyStopped) else inner")
@@ -133,11 +138,21 @@ _ROUNDS = {
 """Per boosting library: the best round of the probe (each stops early by its early_stopping_rounds)."""
 
 
-def _early_stopping(flavours: list[str], problem_type: str) -> str:
+def _refitted(cards: list[Card], problem_type: str) -> str:
+    """What EarlyStopped's fit returns: the boosted members' class where they share one, else Any."""
+    names = {c.estimator[c.role(problem_type)].split("(")[0].strip() for c in _boosted(cards)}
+    name = names.pop() if len(names) == 1 else ""
+    return name if name.isidentifier() and name[0].isupper() else "Any"  # a class, not a factory
+
+
+def _early_stopping(
+    flavours: list[str], problem_type: str, pipelined: bool = False, refitted: str = "Any"
+) -> str:
     """EarlyStopped for these libraries and this kind of answer: one library needs no flavour
-    argument, several branch on it; a classifier keeps each class's only row unwatched and predicts
-    probabilities (class labels too for several classes), a regressor predicts numbers. XGBoost's fit
-    alone reports every round unless told not to (the others are quiet from their settings)."""
+    argument, several branch on it; a classifier keeps each class's only row unwatched. Its fit
+    returns the refitted model, except in a Pipeline (`pipelined`), where it is an estimator that
+    predicts probabilities (class labels too for several classes) or numbers. XGBoost's fit alone
+    reports every round unless told not to (the others are quiet from their settings)."""
     probe = "        probe = copy.deepcopy(self.model).set_params(early_stopping_rounds=PATIENCE)\n"
     if len(flavours) == 1:
         f = flavours[0]
@@ -148,7 +163,7 @@ def _early_stopping(flavours: list[str], problem_type: str) -> str:
         )
         init = "    def __init__(self, model: Any) -> None:\n        self.model = model\n"
         count = "iterations" if f == "catboost" else "n_estimators"  # CatBoost's name for it
-        refit = f"        self.model_ = copy.deepcopy(self.model).set_params({count}=int(self.rounds_ * 1.1) + 1).fit(x, y)\n"
+        refit = f"copy.deepcopy(self.model).set_params({count}=int(self.rounds_ * 1.1) + 1).fit(x, y)\n"
     else:
         quiet = ""
         if "xgboost" in flavours:
@@ -168,18 +183,18 @@ def _early_stopping(flavours: list[str], problem_type: str) -> str:
         count = '"iterations" if self.flavour == "catboost" else "n_estimators"'
         if "catboost" not in flavours:
             count = '"n_estimators"'
-        refit = (
-            f"        rounds = {{{count}: int(self.rounds_ * 1.1) + 1}}\n"
-            "        self.model_ = copy.deepcopy(self.model).set_params(**rounds).fit(x, y)\n"
-        )
+        probe += f"        rounds = {{{count}: int(self.rounds_ * 1.1) + 1}}\n"
+        refit = "copy.deepcopy(self.model).set_params(**rounds).fit(x, y)\n"
     classifier = "regression" not in problem_type
+    head = _EARLY_STOPPED.replace("INIT\n", init).replace("PROBE\n", probe)
+    head = head.replace("UNWATCHED\n", _ONLY_ROW if classifier else "")
+    if not pipelined:
+        return head.replace("(BaseEstimator)", "").replace("RETURNS", refitted) + "        return " + refit
+    classes = _CLASSES if problem_type == "multiclass" else ""
     return (
-        _EARLY_STOPPED.replace("INIT\n", init)
-        .replace("PROBE\n", probe)
-        .replace("REFIT\n", refit)
-        .replace("UNWATCHED\n", _ONLY_ROW if classifier else "")
-        .replace("CLASSES\n", _CLASSES if problem_type == "multiclass" else "")
-        .replace("PREDICT\n", _PREDICT_PROBA if classifier else _PREDICT)
+        head.replace("RETURNS", "EarlyStopped")
+        + f"        self.model_ = {refit}{classes}        return self\n\n"
+        + (_PREDICT_PROBA if classifier else _PREDICT)
     )
 
 
@@ -190,17 +205,11 @@ _PATIENCE = (
 _EARLY_STOPPED = """class EarlyStopped(BaseEstimator):
 INIT
 
-    def fit(self, x: Any, y: np.ndarray) -> EarlyStopped:
+    def fit(self, x: Any, y: np.ndarray) -> RETURNS:
         order = np.random.default_rng(SEED).permutation(len(y))  # rows with the same answer: a seeded order
-        watch = np.zeros(len(y), dtype=bool)
-        watch[order[np.argsort(y[order], kind="stable")][WATCH_EVERY - 1 :: WATCH_EVERY]] = True
+        watch = np.argsort(order[np.argsort(y[order], kind="stable")]) % WATCH_EVERY == WATCH_EVERY - 1
 UNWATCHED
 PROBE
-REFIT
-CLASSES
-        return self
-
-PREDICT
 """
 
 _ONLY_ROW = (
