@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar.task import infer, layout, load_task_tables
+from mlestar.errors import TaskError
+from mlestar.task import infer, layout, load_task_tables, rows
 from mlestar.task.profile import profile_task
 from mlestar.task.rows import _numbers_text, _picture_names
 from tests.media_tasks import pages_task
@@ -72,3 +73,28 @@ def test_per_pixel_tables_are_marked_and_profiled_as_counted(tmp_path: Path) -> 
     profile = profile_task(spec, tables.train, tables.test, task)
     assert profile["columns"]["id"]["n_unique"] == tables.train["id"].nunique() == len(tables.train)
     assert profile["columns"]["image"]["n_unique"] == 3
+
+
+def test_pixel_tables_are_the_same_read_on_one_thread_or_several(tmp_path: Path, monkeypatch) -> None:
+    task = pages_task(tmp_path / "pages", n_train=5, n_test=3, shape=(9, 13))
+    monkeypatch.setattr(rows, "MAX_TRAIN_PIXELS", 5 * 40)  # training pixels sampled: 40 of each page
+    tables = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(rows, "_DECODERS", threads)
+        tables[threads] = load_task_tables(task)[1]
+    for role in ("train", "test"):
+        one, several = getattr(tables[1], role), getattr(tables[3], role)
+        pd.testing.assert_frame_equal(one, several)
+        assert one["image"].tolist() == sorted(one["image"].tolist())  # pages in name order
+    train = tables[3].train
+    assert len(train) == 5 * 40 and train.groupby("image").size().tolist() == [40] * 5
+    assert tables[3].test["id"].tolist() == pd.read_csv(task / "sampleSubmission.csv")["id"].tolist()
+
+
+@pytest.mark.parametrize("folder", ["test", "train"])
+def test_a_picture_that_cannot_be_read_is_named(tmp_path: Path, folder: str) -> None:
+    task = pages_task(tmp_path / "pages", n_train=3, n_test=2, shape=(8, 12))
+    name = "5.png" if folder == "test" else "2.png"
+    (task / folder / name).write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    with pytest.raises(TaskError, match=f"expected a readable picture at {folder}/{name}"):
+        load_task_tables(task)

@@ -13,17 +13,20 @@ phrase saying how it was built, or None when its layout is not there:
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlestar.errors import TaskError
 from mlestar.task.files import listing_of
 from mlestar.task.infer import mark_distinct
 
@@ -168,13 +171,15 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     if not pairs:
         return None
     inputs, answers = pairs[0]
-    test = _pixels(test_dir, sorted(stems), "pixel")
     kept = sorted(folders[inputs])
     per_picture = _pixels_per_picture(inputs, kept, MAX_TRAIN_PIXELS)
-    test.insert(0, key, _pixel_ids(test))
-    train = _pixels(inputs, kept, "pixel", per_picture)
-    train[target] = _pixels(answers, kept, target, per_picture)[target].to_numpy()
-    train.insert(0, key, _pixel_ids(train))
+    with ThreadPoolExecutor(_DECODERS) as pool:  # pictures decode, and ids join, outside the GIL
+        try:
+            shown, answered = (test_dir, sorted(stems)), (inputs, answers, kept)
+            test, train = _pixel_rows(pool, shown, answered, per_picture, (key, target))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a picture that cannot be read: the rest are not needed
+            raise
     for table in (train, test):  # a picture's name and a pixel's place name one row
         mark_distinct(table, key)
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
@@ -193,34 +198,72 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     )
 
 
+def _pixel_rows(
+    pool: ThreadPoolExecutor,
+    shown: tuple[Path, list[str]],
+    answered: tuple[Path, Path, list[str]],
+    per_picture: int | None,
+    columns: tuple[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test rows (every pixel of the pictures named), training rows (per_picture pixels of each input
+    picture, the same pixels of its answer picture), keyed by pixel ids (`columns`: the key and the
+    answer). Every picture is handed to the pool first, so decoding never waits for the tables being
+    put together, and one table's ids are joined on the pool while the other is gathered."""
+    (test_dir, test_stems), (inputs, answers, stems), (key, target) = shown, answered, columns
+    test_read = _read_pictures(pool, test_dir, test_stems)
+    inputs_read = _read_pictures(pool, inputs, stems, per_picture)
+    answers_read = _read_pictures(pool, answers, stems, per_picture)
+    test = _pixel_table(test_stems, test_read, "pixel")
+    test_ids = pool.submit(_pixel_ids, test)
+    train = _pixel_table(stems, inputs_read, "pixel")
+    train[target] = np.concatenate([job.result().values for job in answers_read])
+    train_ids = pool.submit(_pixel_ids, train)
+    test.insert(0, key, test_ids.result())
+    train.insert(0, key, train_ids.result())
+    return test, train
+
+
 def _picture_names(ids: pd.Series) -> set[str]:
     """The "<image>" parts of "<image>_<row>_<col>" ids. In Arrow's compute kernels: a page task has
-    millions of pixel ids, and a regular expression per id in Python took minutes. Trimming digits
-    and one "_" from the right, twice, costs half a regular expression per id; if some id is not
+    millions of pixel ids, and a regular expression per id in Python took minutes. The column's
+    digits are trimmed from every id once; what is left ("<image>_<row>_") repeats for every pixel
+    of a row, so the rest is done on its few thousand distinct values. If some id is not
     "<image>_<row>_<col>", the regular expression strips the ids that are."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.array(ids.astype(str), type=pa.string())
-    stem = text
-    for _ in range(2):
-        trimmed = pc.utf8_rtrim(stem, characters="0123456789")
-        digits = pc.less(pc.binary_length(trimmed), pc.binary_length(stem))
-        if not pc.all(pc.and_(digits, pc.ends_with(trimmed, "_"))).as_py():
-            stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
-            return set(pc.unique(stripped).to_pylist())
-        stem = pc.utf8_slice_codeunits(trimmed, 0, -1)
-    return set(pc.unique(stem).to_pylist())
+    text = pa.array(ids.astype(str))  # Arrow's own large strings, not cast to small ones
+    trimmed = pc.utf8_rtrim(text, characters="0123456789")
+    if pc.all(pc.less(pc.binary_length(trimmed), pc.binary_length(text))).as_py():  # all end in digits
+        rows = pc.unique(trimmed)  # "<image>_<row>_": one per row of a picture
+        if pc.all(pc.ends_with(rows, "_")).as_py():
+            stems = _strip_number(pc.utf8_slice_codeunits(rows, 0, -1))
+            if stems is not None:
+                return set(pc.unique(stems).to_pylist())
+    stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
+    return set(pc.unique(stripped).to_pylist())
+
+
+def _strip_number(text: Any) -> Any:
+    """ "<x>_<digits>" -> "<x>" for every value of an Arrow string array, or None if some value is not."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_rtrim(text, characters="0123456789")
+    shorter = pc.less(pc.binary_length(trimmed), pc.binary_length(text))
+    if not pc.all(pc.and_(shorter, pc.ends_with(trimmed, "_"))).as_py():
+        return None
+    return pc.utf8_slice_codeunits(trimmed, 0, -1)
 
 
 def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
-    """The ids "<image>_<row>_<col>" of pixel rows, joined in Arrow (millions of rows)."""
+    """The ids "<image>_<row>_<col>" of pixel rows, joined in Arrow (millions of rows), in Arrow's
+    large strings throughout, as pandas holds them (no cast of millions of strings either way)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = [pa.array(pixels["image"], type=pa.string())]
+    parts = [pa.array(pixels["image"], type=pa.large_string())]
     parts += [_numbers_text(pixels[c].to_numpy()) for c in ("row", "col")]
-    joined = pc.binary_join_element_wise(*parts, "_")
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("_", pa.large_string()))
     return pd.Series(pd.arrays.ArrowStringArray(joined), index=pixels.index)
 
 
@@ -231,9 +274,9 @@ def _numbers_text(numbers: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     if len(numbers) and numbers.min() >= 0 and numbers.max() < 1_000_000:
-        spelled = pa.array([str(n) for n in range(int(numbers.max()) + 1)], type=pa.string())
+        spelled = pa.array([str(n) for n in range(int(numbers.max()) + 1)], type=pa.large_string())
         return pc.take(spelled, pa.array(numbers))
-    return pc.cast(pa.array(numbers), pa.string())
+    return pc.cast(pa.array(numbers), pa.large_string())
 
 
 PIXEL_FILES = "pixel_files"
@@ -249,8 +292,12 @@ def _pixels_per_picture(folder: Path, stems: list[str], limit: int) -> int | Non
 
     total = 0
     for stem in stems:
-        with Image.open(next(folder.glob(f"{stem}.*"))) as im:
-            total += im.size[0] * im.size[1]
+        path = next(folder.glob(f"{stem}.*"))
+        try:
+            with Image.open(path) as im:
+                total += im.size[0] * im.size[1]
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise _unreadable(path, exc) from None
     return None if total <= limit else max(1, limit // len(stems))
 
 
@@ -266,33 +313,61 @@ def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
     return found
 
 
-def _pixels(folder: Path, stems: Iterable[str], column: str, per_picture: int | None = None) -> pd.DataFrame:
-    """One row per pixel (1-based row and column); with per_picture, that many pixels of each
-    picture, drawn by a seed made of the picture's name (the same pixels of its answer picture)."""
-    from PIL import Image
+_DECODERS = max(1, min(4, os.cpu_count() or 1))
+"""Threads decoding pictures: PIL and numpy release the GIL while they work."""
 
-    names, rows, cols, values = [], [], [], []
+
+@dataclass(frozen=True)
+class _Picture:
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+
+
+def _read_pictures(
+    pool: ThreadPoolExecutor, folder: Path, stems: list[str], per_picture: int | None = None
+) -> list[Future[_Picture]]:
+    """Each picture of `folder` named in `stems` read on the pool, in the order of `stems`."""
     pictures = sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
     paths = {p.stem: p for p in pictures}  # one listing, not a glob per picture; the first by name
-    for stem in stems:
-        pixels = np.asarray(Image.open(paths[stem]).convert("L"), dtype=np.float32) / 255.0
-        height, width = pixels.shape
-        if per_picture is not None and per_picture < pixels.size:
-            rng = np.random.default_rng(zlib.crc32(stem.encode()))
-            at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
-            row, col = np.divmod(at, width)
-            rows.append(row + 1)
-            cols.append(col + 1)
-            values.append(pixels.ravel()[at].round(6))
-        else:  # every pixel, row by row: the places without dividing millions of positions
-            rows.append(np.repeat(np.arange(1, height + 1, dtype=np.int64), width))
-            cols.append(np.tile(np.arange(1, width + 1, dtype=np.int64), height))
-            values.append(pixels.ravel().round(6))
-        names.append(stem)
-    picture = np.repeat(np.arange(len(names)), [len(r) for r in rows])
+    return [pool.submit(_read_picture, paths[stem], stem, per_picture) for stem in stems]
+
+
+def _read_picture(path: Path, stem: str, per_picture: int | None) -> _Picture:
+    """A picture's pixels (1-based row and column); with per_picture, that many of them, drawn by a
+    seed made of the picture's name (the same pixels of its answer picture)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _unreadable(path, exc) from None
+    height, width = pixels.shape
+    if per_picture is not None and per_picture < pixels.size:
+        rng = np.random.default_rng(zlib.crc32(stem.encode()))
+        at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
+        row, col = np.divmod(at, width)
+        return _Picture(row + 1, col + 1, pixels.ravel()[at].round(6))
+    # every pixel, row by row: the places without dividing millions of positions
+    rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
+    cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
+    return _Picture(rows, cols, pixels.ravel().round(6))
+
+
+def _unreadable(path: Path, exc: Exception) -> TaskError:
+    """PIL's ways of saying it cannot decode a picture (OSError, ValueError, SyntaxError) as intake's."""
+    return TaskError(f"expected a readable picture at {path.parent.name}/{path.name}, found: {exc}")
+
+
+def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str) -> pd.DataFrame:
+    """One row per pixel read, pictures in the order of `stems`."""
+    pictures = [job.result() for job in read]
+    picture = np.repeat(np.arange(len(stems)), [len(p.rows) for p in pictures])
     # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
-    return pd.DataFrame({"image": _names_at(names, picture), "row": np.concatenate(rows),
-                         "col": np.concatenate(cols), column: np.concatenate(values)}, copy=False)  # fmt: skip
+    return pd.DataFrame({"image": _names_at(stems, picture), "row": np.concatenate([p.rows for p in pictures]),
+                         "col": np.concatenate([p.cols for p in pictures]),
+                         column: np.concatenate([p.values for p in pictures])}, copy=False)  # fmt: skip
 
 
 def _names_at(names: list[str], picture: np.ndarray) -> pd.Series:
@@ -301,9 +376,9 @@ def _names_at(names: list[str], picture: np.ndarray) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    taken = pc.take(pa.array(names, type=pa.string()), pa.array(picture))
+    taken = pc.take(pa.array(names, type=pa.large_string()), pa.array(picture))
     return pd.Series(
-        taken.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+        taken.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
     )
 
 
