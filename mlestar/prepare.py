@@ -102,8 +102,9 @@ def _cell_text(value: object) -> str | None:
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Mixed-type and nested object columns cannot go to parquet; store them as text (JSON for
-    lists and mappings)."""
-    out = frame.copy()
+    lists and mappings). A shallow copy: the columns kept as they are are not copied (millions of
+    rows), and copy-on-write keeps the caller's frame as it was."""
+    out = frame.copy(deep=False)
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].map(_cell_text)
