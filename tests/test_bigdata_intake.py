@@ -98,3 +98,13 @@ def test_a_picture_that_cannot_be_read_is_named(tmp_path: Path, folder: str) -> 
     (task / folder / name).write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
     with pytest.raises(TaskError, match=f"expected a readable picture at {folder}/{name}"):
         load_task_tables(task)
+
+
+def test_numbers_spelled_in_a_long_text_column_convert_as_each_cell_does() -> None:
+    from mlestar.task.profile import _as_numbers, profile_column
+
+    spellings = ["101", "2.5", "1e3", " 7", "-0", "0.1000000000000000055511151231257827", "3"]
+    text = pd.Series(np.array(spellings)[np.arange(140_000) % 7], dtype="str", index=np.arange(140_000) + 5)
+    pd.testing.assert_series_equal(_as_numbers(text), text.astype(float))
+    column = profile_column(text)
+    assert column["kind"] == "numeric" and column["n_unique"] == 7 and column["min"] == -0.0
