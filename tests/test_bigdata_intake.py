@@ -108,3 +108,16 @@ def test_numbers_spelled_in_a_long_text_column_convert_as_each_cell_does() -> No
     pd.testing.assert_series_equal(_as_numbers(text), text.astype(float))
     column = profile_column(text)
     assert column["kind"] == "numeric" and column["n_unique"] == 7 and column["min"] == -0.0
+
+
+def test_a_lay_out_failing_while_its_tables_are_written_leaves_no_folder(tmp_path: Path) -> None:
+    from mlestar.config import RunConfig
+    from mlestar.lay_out import read_and_lay_out
+    from mlestar.run_layout import RunLayout
+
+    task = pages_task(tmp_path / "pages", n_train=3, n_test=1, shape=(8, 12))
+    run = tmp_path / "run"
+    config = RunConfig(task_dir=task, run_dir=run, tracking=False, live=False, group_column="page")
+    with pytest.raises(TaskError, match="expected the group column 'page' in train"):
+        read_and_lay_out(config, RunLayout(run), 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages"]  # no run folder, no staging folder
