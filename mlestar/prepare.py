@@ -154,17 +154,17 @@ def prepare_run_data(
     """`rules` (see mlestar.splits) replaces n_folds and subsample_rows and adds the screening and
     repeated splits; without it the search's folds are also the screening split, nothing repeats.
     The tables are written on threads of their own (Arrow writes and hashes outside the GIL) while
-    the answers are encoded and the folds made."""
+    the answers are encoded and the folds made; the arrays are written on them too."""
     train = tables.train
     layout.data.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(2) as writers:
+    with ThreadPoolExecutor(3) as writers:  # the two tables, then the arrays
         written = {
             f"{role}.parquet": writers.submit(_write_table, frame, layout.data / f"{role}.parquet")
             for role, frame in (("train", train), ("test", tables.test))
         }
         y = encode_target(spec, train)
         if y.ndim == 2 and y.shape[1] == 0 or len(train) < n_folds:  # no answers to learn: no folds either
-            return _write_data(spec, tables, layout, y, splits.unused(len(train)), written)
+            return _write_data(spec, tables, layout, y, splits.unused(len(train)), writers, written)
         groups = None
         if group_column:
             if group_column not in train.columns:
@@ -174,12 +174,17 @@ def prepare_run_data(
             groups = group_codes(train[group_column])
         rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
         made = splits.make_splits(y, spec.problem_type, seed, rules, groups)
-        return _write_data(spec, tables, layout, y, made, written)
+        return _write_data(spec, tables, layout, y, made, writers, written)
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> str:
     """One table as parquet; its content hash."""
     _parquet_safe(frame).to_parquet(path, index=False)
+    return sha256_file(path)
+
+
+def _write_array(values: np.ndarray, path: Path) -> str:
+    np.save(path, values)
     return sha256_file(path)
 
 
@@ -189,11 +194,13 @@ def _write_data(
     layout: RunLayout,
     y: np.ndarray,
     made: splits.Splits,
+    writers: ThreadPoolExecutor,
     written: dict[str, Future[str]],
 ) -> PreparedData:
-    np.save(layout.data / "target.npy", y)
-    splits.save_splits(made, layout)
+    written = {**written, "target.npy": writers.submit(_write_array, y, layout.data / "target.npy")}
+    saved = writers.submit(splits.save_splits, made, layout)  # numpy writes files outside the GIL too
     spec.save(layout.data / "task.json")
+    saved.result()
     hashed = {name: job.result() for name, job in written.items()}
     hashes = {
         p.name: hashed.get(p.name) or sha256_file(p) for p in sorted(layout.data.iterdir()) if p.is_file()
