@@ -207,19 +207,14 @@ def _pixel_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test rows (every pixel of the pictures named), training rows (per_picture pixels of each input
     picture, the same pixels of its answer picture), keyed by pixel ids (`columns`: the key and the
-    answer). Every picture is handed to the pool first, so decoding never waits for the tables being
-    put together, and one table's ids are joined on the pool while the other is gathered."""
+    answer). Every picture is handed to the pool first (its ids joined there too), so decoding never
+    waits for the tables being put together."""
     (test_dir, test_stems), (inputs, answers, stems), (key, target) = shown, answered, columns
     test_read = _read_pictures(pool, test_dir, test_stems)
-    inputs_read = _read_pictures(pool, inputs, stems, per_picture)
-    answers_read = _read_pictures(pool, answers, stems, per_picture)
-    test = _pixel_table(test_stems, test_read, "pixel")
-    test_ids = pool.submit(_pixel_ids, test)
-    train = _pixel_table(stems, inputs_read, "pixel")
-    train[target] = np.concatenate([job.result().values for job in answers_read])
-    train_ids = pool.submit(_pixel_ids, train)
-    test.insert(0, key, test_ids.result())
-    train.insert(0, key, train_ids.result())
+    inputs_read = _read_pictures(pool, inputs, stems, per_picture, answers)
+    test = _pixel_table(test_stems, test_read, "pixel", key)
+    train = _pixel_table(stems, inputs_read, "pixel", key)
+    train[target] = np.concatenate([job.result().answers for job in inputs_read])
     return test, train
 
 
@@ -255,16 +250,15 @@ def _strip_number(text: Any) -> Any:
     return pc.utf8_slice_codeunits(trimmed, 0, -1)
 
 
-def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
-    """The ids "<image>_<row>_<col>" of pixel rows, joined in Arrow (millions of rows), in Arrow's
-    large strings throughout, as pandas holds them (no cast of millions of strings either way)."""
+def _joined_ids(stem: str, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """The ids "<stem>_<row>_<col>" of one picture's pixels, as Arrow text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = [pa.array(pixels["image"], type=pa.large_string())]
-    parts += [_numbers_text(pixels[c].to_numpy()) for c in ("row", "col")]
-    joined = pc.binary_join_element_wise(*parts, pa.scalar("_", pa.large_string()))
-    return pd.Series(pd.arrays.ArrowStringArray(joined), index=pixels.index)
+    text = pa.large_string()
+    return pc.binary_join_element_wise(
+        pa.scalar(stem, text), _numbers_text(rows), _numbers_text(cols), pa.scalar("_", text)
+    )
 
 
 def _numbers_text(numbers: np.ndarray) -> Any:
@@ -322,37 +316,73 @@ class _Picture:
     rows: np.ndarray
     cols: np.ndarray
     values: np.ndarray
+    ids: Any
+    """The pixels' ids "<image>_<row>_<col>" (Arrow text)."""
+    answers: np.ndarray | None = None
 
 
 def _read_pictures(
-    pool: ThreadPoolExecutor, folder: Path, stems: list[str], per_picture: int | None = None
+    pool: ThreadPoolExecutor,
+    folder: Path,
+    stems: list[str],
+    per_picture: int | None = None,
+    answers: Path | None = None,
 ) -> list[Future[_Picture]]:
-    """Each picture of `folder` named in `stems` read on the pool, in the order of `stems`."""
-    pictures = sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
-    paths = {p.stem: p for p in pictures}  # one listing, not a glob per picture; the first by name
-    return [pool.submit(_read_picture, paths[stem], stem, per_picture) for stem in stems]
+    """Each picture of `folder` named in `stems` (with its answer picture of the same name in
+    `answers`) read on the pool, in the order of `stems`."""
+    paths, answer_paths = _pictures_in(folder), _pictures_in(answers) if answers is not None else {}
+    return [
+        pool.submit(_read_picture, paths[stem], stem, per_picture, answer_paths.get(stem)) for stem in stems
+    ]
 
 
-def _read_picture(path: Path, stem: str, per_picture: int | None) -> _Picture:
-    """A picture's pixels (1-based row and column); with per_picture, that many of them, drawn by a
-    seed made of the picture's name (the same pixels of its answer picture)."""
+def _pictures_in(folder: Path) -> dict[str, Path]:
+    """The pictures of a folder by name: one listing, not a glob per picture; the first by name."""
+    return {
+        p.stem: p
+        for p in sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
+    }
+
+
+def _read_picture(path: Path, stem: str, per_picture: int | None, answer: Path | None = None) -> _Picture:
+    """A picture's pixels (1-based row and column) and their ids; with per_picture, that many of
+    them, drawn by a seed made of the picture's name; with an answer picture, its pixels at the same
+    places. The ids are joined here, on the pool, not over millions of rows once gathered."""
+    pixels = _grey(path)
+    height, width = pixels.shape
+    at = _drawn(pixels.size, stem, per_picture)
+    if at is not None:
+        row, col = np.divmod(at, width)
+        rows, cols, values = row + 1, col + 1, pixels.ravel()[at].round(6)
+    else:  # every pixel, row by row: the places without dividing millions of positions
+        rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
+        cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
+        values = pixels.ravel().round(6)
+    answers = None
+    if answer is not None:
+        truth = _grey(answer)
+        same = at if truth.size == pixels.size else _drawn(truth.size, stem, per_picture)  # drawn once
+        answers = (truth.ravel() if same is None else truth.ravel()[same]).round(6)
+    return _Picture(rows, cols, values, _joined_ids(stem, rows, cols), answers)
+
+
+def _grey(path: Path) -> np.ndarray:
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     except (OSError, ValueError, SyntaxError) as exc:
         raise _unreadable(path, exc) from None
-    height, width = pixels.shape
-    if per_picture is not None and per_picture < pixels.size:
-        rng = np.random.default_rng(zlib.crc32(stem.encode()))
-        at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
-        row, col = np.divmod(at, width)
-        return _Picture(row + 1, col + 1, pixels.ravel()[at].round(6))
-    # every pixel, row by row: the places without dividing millions of positions
-    rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
-    cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
-    return _Picture(rows, cols, pixels.ravel().round(6))
+
+
+def _drawn(size: int, stem: str, per_picture: int | None) -> np.ndarray | None:
+    """The places (flat, sorted) of per_picture pixels of a picture, by a seed made of its name; None
+    for all of them."""
+    if per_picture is None or per_picture >= size:
+        return None
+    rng = np.random.default_rng(zlib.crc32(stem.encode()))
+    return np.sort(rng.choice(size, per_picture, replace=False))
 
 
 def _unreadable(path: Path, exc: Exception) -> TaskError:
@@ -360,12 +390,16 @@ def _unreadable(path: Path, exc: Exception) -> TaskError:
     return TaskError(f"expected a readable picture at {path.parent.name}/{path.name}, found: {exc}")
 
 
-def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str) -> pd.DataFrame:
-    """One row per pixel read, pictures in the order of `stems`."""
+def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str, key: str) -> pd.DataFrame:
+    """One row per pixel read, pictures in the order of `stems`, keyed by their ids."""
+    import pyarrow as pa
+
     pictures = [job.result() for job in read]
     counts = [len(p.rows) for p in pictures]
+    ids = pa.chunked_array([p.ids for p in pictures], type=pa.large_string()).combine_chunks()
     # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
-    return pd.DataFrame({"image": _names_at(stems, counts), "row": np.concatenate([p.rows for p in pictures]),
+    return pd.DataFrame({key: pd.arrays.ArrowStringArray(ids), "image": _names_at(stems, counts),
+                         "row": np.concatenate([p.rows for p in pictures]),
                          "col": np.concatenate([p.cols for p in pictures]),
                          column: np.concatenate([p.values for p in pictures])}, copy=False)  # fmt: skip
 
