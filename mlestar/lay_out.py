@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from importlib import metadata
 
@@ -54,20 +55,23 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     staging.root.mkdir(parents=True)
     search = config.search
     rules = splits.rules_for(search, config.budget_s)
-    prepared = prepare_run_data(
-        spec,
-        tables,
-        staging,
-        search.n_folds,
-        config.seed,
-        search.subsample_rows,
-        config.group_column or spec.group_column,
-        rules,  # a flag, else task.yaml or what intake inferred
-    )
-    staging.config.write_text(json.dumps(config_to_json(config), indent=2))
-    spec.save(staging.task)
-    _write_profile(spec, tables, staging)
-    files = hash_task_files(spec.task_dir)
+    with ThreadPoolExecutor(1) as side:  # read-only work beside the writing of the data
+        profiled = side.submit(_profile, spec, tables)
+        hashed = side.submit(hash_task_files, spec.task_dir)
+        prepared = prepare_run_data(
+            spec,
+            tables,
+            staging,
+            search.n_folds,
+            config.seed,
+            search.subsample_rows,
+            config.group_column or spec.group_column,
+            rules,  # a flag, else task.yaml or what intake inferred
+        )
+        staging.config.write_text(json.dumps(config_to_json(config), indent=2))
+        spec.save(staging.task)
+        (staging.data / "profile.json").write_text(profiled.result())
+        files = hashed.result()
     journal = Journal(staging.root)
     journal.record(
         RunStarted(
@@ -85,11 +89,11 @@ def _lay_out(config: RunConfig, spec: TaskSpec, tables: TaskTables, staging: Run
     journal.record(InputsHashed(files=files, data=prepared.data_hashes))
 
 
-def _write_profile(spec: TaskSpec, tables: TaskTables, layout: RunLayout) -> None:
+def _profile(spec: TaskSpec, tables: TaskTables) -> str:
     from mlestar.task.profile import profile_task
 
     profile = profile_task(spec, tables.train, tables.test, spec.task_dir)
-    (layout.data / "profile.json").write_text(json.dumps(profile, indent=2, default=str))
+    return json.dumps(profile, indent=2, default=str)
 
 
 def _versions() -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,8 +103,9 @@ def _cell_text(value: object) -> str | None:
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Mixed-type and nested object columns cannot go to parquet; store them as text (JSON for
-    lists and mappings)."""
-    out = frame.copy()
+    lists and mappings). A shallow copy: the columns kept as they are are not copied (millions of
+    rows), and copy-on-write keeps the caller's frame as it was."""
+    out = frame.copy(deep=False)
     for col in out.columns:
         if out[col].dtype == object:
             out[col] = out[col].map(_cell_text)
@@ -150,20 +152,40 @@ def prepare_run_data(
     rules: splits.SplitRules | None = None,
 ) -> PreparedData:
     """`rules` (see mlestar.splits) replaces n_folds and subsample_rows and adds the screening and
-    repeated splits; without it the search's folds are also the screening split, nothing repeats."""
+    repeated splits; without it the search's folds are also the screening split, nothing repeats.
+    The tables are written on threads of their own (Arrow writes and hashes outside the GIL) while
+    the answers are encoded and the folds made; the arrays are written on them too."""
     train = tables.train
-    y = encode_target(spec, train)
-    if y.ndim == 2 and y.shape[1] == 0 or len(train) < n_folds:  # no answers to learn: no folds either
-        return _write_data(spec, tables, layout, y, splits.unused(len(train)))
-    groups = None
-    if group_column:
-        if group_column not in train.columns:
-            raise TaskError(
-                f"expected the group column {group_column!r} in train; found {list(train.columns)}"
-            )
-        groups = group_codes(train[group_column])
-    rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
-    return _write_data(spec, tables, layout, y, splits.make_splits(y, spec.problem_type, seed, rules, groups))
+    layout.data.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(3) as writers:  # the two tables, then the arrays
+        written = {
+            f"{role}.parquet": writers.submit(_write_table, frame, layout.data / f"{role}.parquet")
+            for role, frame in (("train", train), ("test", tables.test))
+        }
+        y = encode_target(spec, train)
+        if y.ndim == 2 and y.shape[1] == 0 or len(train) < n_folds:  # no answers to learn: no folds either
+            return _write_data(spec, tables, layout, y, splits.unused(len(train)), writers, written)
+        groups = None
+        if group_column:
+            if group_column not in train.columns:
+                raise TaskError(
+                    f"expected the group column {group_column!r} in train; found {list(train.columns)}"
+                )
+            groups = group_codes(train[group_column])
+        rules = rules or splits.SplitRules(n_folds, subsample_rows, screen_rows=subsample_rows, repeats=1)
+        made = splits.make_splits(y, spec.problem_type, seed, rules, groups)
+        return _write_data(spec, tables, layout, y, made, writers, written)
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> str:
+    """One table as parquet; its content hash."""
+    _parquet_safe(frame).to_parquet(path, index=False)
+    return sha256_file(path)
+
+
+def _write_array(values: np.ndarray, path: Path) -> str:
+    np.save(path, values)
+    return sha256_file(path)
 
 
 def _write_data(
@@ -172,13 +194,15 @@ def _write_data(
     layout: RunLayout,
     y: np.ndarray,
     made: splits.Splits,
+    writers: ThreadPoolExecutor,
+    written: dict[str, Future[str]],
 ) -> PreparedData:
-    train, test = tables.train, tables.test
-    layout.data.mkdir(parents=True, exist_ok=True)
-    _parquet_safe(train).to_parquet(layout.data / "train.parquet", index=False)
-    _parquet_safe(test).to_parquet(layout.data / "test.parquet", index=False)
-    np.save(layout.data / "target.npy", y)
-    splits.save_splits(made, layout)
+    written = {**written, "target.npy": writers.submit(_write_array, y, layout.data / "target.npy")}
+    saved = writers.submit(splits.save_splits, made, layout)  # numpy writes files outside the GIL too
     spec.save(layout.data / "task.json")
-    hashes = {p.name: sha256_file(p) for p in sorted(layout.data.iterdir()) if p.is_file()}
-    return PreparedData(len(train), len(test), made.subsampled, hashes, made.reason)
+    saved.result()
+    hashed = {name: job.result() for name, job in written.items()}
+    hashes = {
+        p.name: hashed.get(p.name) or sha256_file(p) for p in sorted(layout.data.iterdir()) if p.is_file()
+    }
+    return PreparedData(len(tables.train), len(tables.test), made.subsampled, hashes, made.reason)

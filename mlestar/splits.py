@@ -175,14 +175,24 @@ def _stratified_folds(y: np.ndarray, n_folds: int, rng: np.random.RandomState) -
 
 def _grouped_folds(groups: np.ndarray, n_folds: int, rng: np.random.RandomState) -> np.ndarray:
     """The distinct groups shuffled and cut into n_folds runs: each group in one fold."""
-    distinct = np.unique(groups)
+    distinct, at = _distinct(groups)
     if len(distinct) < n_folds:
         raise TaskError(f"expected at least {n_folds} groups to make {n_folds} folds; found {len(distinct)}")
-    shuffled = rng.permutation(distinct)
-    folds = np.full(len(groups), UNUSED, dtype=np.int64)
-    for k, ids in enumerate(np.array_split(shuffled, n_folds)):
-        folds[np.isin(groups, ids)] = k
-    return folds
+    shuffled = rng.permutation(np.arange(len(distinct)))  # the permutation of `distinct` itself
+    fold_of = np.empty(len(distinct), dtype=np.int64)
+    for k, taken in enumerate(np.array_split(shuffled, n_folds)):
+        fold_of[taken] = k
+    return fold_of[at]
+
+
+def _distinct(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct groups and each row's place among them. Group codes numbered from 0 (a
+    picture per group of millions of pixel rows) are counted rather than sorted."""
+    if groups.dtype.kind in "iu" and len(groups) and groups.min() >= 0 and groups.max() < 4 * len(groups):
+        present = np.bincount(groups) > 0
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[groups]
+    distinct, at = np.unique(groups, return_inverse=True)
+    return distinct, at.ravel()
 
 
 def _can_stratify(y: np.ndarray, n_folds: int) -> bool:
@@ -198,7 +208,7 @@ def subsample_folds(folds: np.ndarray, y: np.ndarray, max_rows: int, seed: int) 
     keep = np.zeros(len(folds), dtype=bool)
     # Take the same share of every fold so the subsample stays balanced across folds.
     share = max_rows / int((folds >= 0).sum())
-    for k in np.unique(folds[folds >= 0]):
+    for k in np.flatnonzero(np.bincount(folds[folds >= 0])):  # the folds used, counted (not sorted)
         rows = np.flatnonzero(folds == k)
         keep[rng.choice(rows, size=max(1, int(round(len(rows) * share))), replace=False)] = True
     return np.where(keep, folds, UNUSED)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar.task import infer, layout, load_task_tables
+from mlestar.errors import TaskError
+from mlestar.task import infer, layout, load_task_tables, rows
 from mlestar.task.profile import profile_task
 from mlestar.task.rows import _numbers_text, _picture_names
 from tests.media_tasks import pages_task
@@ -72,3 +73,51 @@ def test_per_pixel_tables_are_marked_and_profiled_as_counted(tmp_path: Path) -> 
     profile = profile_task(spec, tables.train, tables.test, task)
     assert profile["columns"]["id"]["n_unique"] == tables.train["id"].nunique() == len(tables.train)
     assert profile["columns"]["image"]["n_unique"] == 3
+
+
+def test_pixel_tables_are_the_same_read_on_one_thread_or_several(tmp_path: Path, monkeypatch) -> None:
+    task = pages_task(tmp_path / "pages", n_train=5, n_test=3, shape=(9, 13))
+    monkeypatch.setattr(rows, "MAX_TRAIN_PIXELS", 5 * 40)  # training pixels sampled: 40 of each page
+    tables = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(rows, "_DECODERS", threads)
+        tables[threads] = load_task_tables(task)[1]
+    for role in ("train", "test"):
+        one, several = getattr(tables[1], role), getattr(tables[3], role)
+        pd.testing.assert_frame_equal(one, several)
+        assert one["image"].tolist() == sorted(one["image"].tolist())  # pages in name order
+    train = tables[3].train
+    assert len(train) == 5 * 40 and train.groupby("image").size().tolist() == [40] * 5
+    assert tables[3].test["id"].tolist() == pd.read_csv(task / "sampleSubmission.csv")["id"].tolist()
+
+
+@pytest.mark.parametrize("folder", ["test", "train"])
+def test_a_picture_that_cannot_be_read_is_named(tmp_path: Path, folder: str) -> None:
+    task = pages_task(tmp_path / "pages", n_train=3, n_test=2, shape=(8, 12))
+    name = "5.png" if folder == "test" else "2.png"
+    (task / folder / name).write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    with pytest.raises(TaskError, match=f"expected a readable picture at {folder}/{name}"):
+        load_task_tables(task)
+
+
+def test_numbers_spelled_in_a_long_text_column_convert_as_each_cell_does() -> None:
+    from mlestar.task.profile import _as_numbers, profile_column
+
+    spellings = ["101", "2.5", "1e3", " 7", "-0", "0.1000000000000000055511151231257827", "3"]
+    text = pd.Series(np.array(spellings)[np.arange(140_000) % 7], dtype="str", index=np.arange(140_000) + 5)
+    pd.testing.assert_series_equal(_as_numbers(text), text.astype(float))
+    column = profile_column(text)
+    assert column["kind"] == "numeric" and column["n_unique"] == 7 and column["min"] == -0.0
+
+
+def test_a_lay_out_failing_while_its_tables_are_written_leaves_no_folder(tmp_path: Path) -> None:
+    from mlestar.config import RunConfig
+    from mlestar.lay_out import read_and_lay_out
+    from mlestar.run_layout import RunLayout
+
+    task = pages_task(tmp_path / "pages", n_train=3, n_test=1, shape=(8, 12))
+    run = tmp_path / "run"
+    config = RunConfig(task_dir=task, run_dir=run, tracking=False, live=False, group_column="page")
+    with pytest.raises(TaskError, match="expected the group column 'page' in train"):
+        read_and_lay_out(config, RunLayout(run), 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages"]  # no run folder, no staging folder

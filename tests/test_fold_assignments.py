@@ -52,7 +52,16 @@ def test_a_class_with_fewer_rows_than_folds_is_not_stratified() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 11])
-@pytest.mark.parametrize("groups", [np.arange(40) % 9, np.array(list("abcdefgh"))[np.arange(57) % 8]])
+@pytest.mark.parametrize(
+    "groups",
+    [
+        np.arange(40) % 9,  # codes from 0: counted, not sorted
+        np.arange(40) % 9 * 3 + 1,  # with gaps: counted too
+        np.arange(40) % 9 - 4,  # below 0: sorted
+        np.arange(40) % 9 * 1_000,  # far apart: sorted
+        np.array(list("abcdefgh"))[np.arange(57) % 8],
+    ],
+)
 def test_grouped_folds_match_group_kfold(seed: int, groups: np.ndarray) -> None:
     rng = np.random.default_rng(seed)
     groups = rng.permutation(groups)

@@ -545,9 +545,12 @@ def test_the_id_note_counts_distinct_ids_missing_on_each_side() -> None:
 
 
 def test_picture_names_and_pixel_ids_round_trip() -> None:
-    from mlestar.task.rows import _picture_names, _pixel_ids
+    import pyarrow as pa
 
-    pixels = pd.DataFrame({"image": ["a_1", "a_1", "b"], "row": [1, 2, 10], "col": [3, 1, 258]})
-    ids = _pixel_ids(pixels)
+    from mlestar.task.rows import _joined_ids, _picture_names
+
+    a_1 = _joined_ids("a_1", np.array([1, 2]), np.array([3, 1]))
+    b = _joined_ids("b", np.array([10]), np.array([258]))
+    ids = pd.Series(pd.arrays.ArrowStringArray(pa.concat_arrays([a_1, b])))
     assert ids.tolist() == ["a_1_1_3", "a_1_2_1", "b_10_258"]
     assert _picture_names(ids) == {"a_1", "b"}

@@ -483,6 +483,8 @@ def normalise_ids(ids: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(ids) or ids.isna().any():
         return ids
     text = ids.astype("str")
+    if not text.head(1000).str.fullmatch(_CLEAN_INT).all():
+        return text  # settled by the first ids, without matching millions of them
     if text.str.fullmatch(_CLEAN_INT).all():
         return text.astype("int64")
     return text

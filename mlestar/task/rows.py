@@ -13,17 +13,20 @@ phrase saying how it was built, or None when its layout is not there:
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlestar.errors import TaskError
 from mlestar.task.files import listing_of
 from mlestar.task.infer import mark_distinct
 
@@ -168,13 +171,15 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     if not pairs:
         return None
     inputs, answers = pairs[0]
-    test = _pixels(test_dir, sorted(stems), "pixel")
     kept = sorted(folders[inputs])
     per_picture = _pixels_per_picture(inputs, kept, MAX_TRAIN_PIXELS)
-    test.insert(0, key, _pixel_ids(test))
-    train = _pixels(inputs, kept, "pixel", per_picture)
-    train[target] = _pixels(answers, kept, target, per_picture)[target].to_numpy()
-    train.insert(0, key, _pixel_ids(train))
+    with ThreadPoolExecutor(_DECODERS) as pool:  # pictures decode, and ids join, outside the GIL
+        try:
+            shown, answered = (test_dir, sorted(stems)), (inputs, answers, kept)
+            test, train = _pixel_rows(pool, shown, answered, per_picture, (key, target))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a picture that cannot be read: the rest are not needed
+            raise
     for table in (train, test):  # a picture's name and a pixel's place name one row
         mark_distinct(table, key)
     rel = lambda p: str(p.relative_to(task_dir))  # noqa: E731
@@ -193,35 +198,67 @@ def pixel_tables(task_dir: Path, sample: pd.DataFrame, key: str, target: str) ->
     )
 
 
+def _pixel_rows(
+    pool: ThreadPoolExecutor,
+    shown: tuple[Path, list[str]],
+    answered: tuple[Path, Path, list[str]],
+    per_picture: int | None,
+    columns: tuple[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test rows (every pixel of the pictures named), training rows (per_picture pixels of each input
+    picture, the same pixels of its answer picture), keyed by pixel ids (`columns`: the key and the
+    answer). Every picture is handed to the pool first (its ids joined there too), so decoding never
+    waits for the tables being put together."""
+    (test_dir, test_stems), (inputs, answers, stems), (key, target) = shown, answered, columns
+    test_read = _read_pictures(pool, test_dir, test_stems)
+    inputs_read = _read_pictures(pool, inputs, stems, per_picture, answers)
+    test = _pixel_table(test_stems, test_read, "pixel", key)
+    train = _pixel_table(stems, inputs_read, "pixel", key)
+    train[target] = np.concatenate([job.result().answers for job in inputs_read])
+    return test, train
+
+
 def _picture_names(ids: pd.Series) -> set[str]:
     """The "<image>" parts of "<image>_<row>_<col>" ids. In Arrow's compute kernels: a page task has
-    millions of pixel ids, and a regular expression per id in Python took minutes. Trimming digits
-    and one "_" from the right, twice, costs half a regular expression per id; if some id is not
+    millions of pixel ids, and a regular expression per id in Python took minutes. The column's
+    digits are trimmed from every id once; what is left ("<image>_<row>_") repeats for every pixel
+    of a row, so the rest is done on its few thousand distinct values. If some id is not
     "<image>_<row>_<col>", the regular expression strips the ids that are."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.array(ids.astype(str), type=pa.string())
-    stem = text
-    for _ in range(2):
-        trimmed = pc.utf8_rtrim(stem, characters="0123456789")
-        digits = pc.less(pc.binary_length(trimmed), pc.binary_length(stem))
-        if not pc.all(pc.and_(digits, pc.ends_with(trimmed, "_"))).as_py():
-            stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
-            return set(pc.unique(stripped).to_pylist())
-        stem = pc.utf8_slice_codeunits(trimmed, 0, -1)
-    return set(pc.unique(stem).to_pylist())
+    text = pa.array(ids.astype(str))  # Arrow's own large strings, not cast to small ones
+    trimmed = pc.utf8_rtrim(text, characters="0123456789")
+    if pc.all(pc.less(pc.binary_length(trimmed), pc.binary_length(text))).as_py():  # all end in digits
+        rows = pc.unique(trimmed)  # "<image>_<row>_": one per row of a picture
+        if pc.all(pc.ends_with(rows, "_")).as_py():
+            stems = _strip_number(pc.utf8_slice_codeunits(rows, 0, -1))
+            if stems is not None:
+                return set(pc.unique(stems).to_pylist())
+    stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
+    return set(pc.unique(stripped).to_pylist())
 
 
-def _pixel_ids(pixels: pd.DataFrame) -> pd.Series:
-    """The ids "<image>_<row>_<col>" of pixel rows, joined in Arrow (millions of rows)."""
+def _strip_number(text: Any) -> Any:
+    """ "<x>_<digits>" -> "<x>" for every value of an Arrow string array, or None if some value is not."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_rtrim(text, characters="0123456789")
+    shorter = pc.less(pc.binary_length(trimmed), pc.binary_length(text))
+    if not pc.all(pc.and_(shorter, pc.ends_with(trimmed, "_"))).as_py():
+        return None
+    return pc.utf8_slice_codeunits(trimmed, 0, -1)
+
+
+def _joined_ids(stem: str, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """The ids "<stem>_<row>_<col>" of one picture's pixels, as Arrow text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = [pa.array(pixels["image"], type=pa.string())]
-    parts += [_numbers_text(pixels[c].to_numpy()) for c in ("row", "col")]
-    joined = pc.binary_join_element_wise(*parts, "_")
-    return pd.Series(pd.arrays.ArrowStringArray(joined), index=pixels.index)
+    text = pa.large_string()
+    return pc.binary_join_element_wise(
+        pa.scalar(stem, text), _numbers_text(rows), _numbers_text(cols), pa.scalar("_", text)
+    )
 
 
 def _numbers_text(numbers: np.ndarray) -> Any:
@@ -231,9 +268,9 @@ def _numbers_text(numbers: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     if len(numbers) and numbers.min() >= 0 and numbers.max() < 1_000_000:
-        spelled = pa.array([str(n) for n in range(int(numbers.max()) + 1)], type=pa.string())
+        spelled = pa.array([str(n) for n in range(int(numbers.max()) + 1)], type=pa.large_string())
         return pc.take(spelled, pa.array(numbers))
-    return pc.cast(pa.array(numbers), pa.string())
+    return pc.cast(pa.array(numbers), pa.large_string())
 
 
 PIXEL_FILES = "pixel_files"
@@ -249,8 +286,12 @@ def _pixels_per_picture(folder: Path, stems: list[str], limit: int) -> int | Non
 
     total = 0
     for stem in stems:
-        with Image.open(next(folder.glob(f"{stem}.*"))) as im:
-            total += im.size[0] * im.size[1]
+        path = next(folder.glob(f"{stem}.*"))
+        try:
+            with Image.open(path) as im:
+                total += im.size[0] * im.size[1]
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise _unreadable(path, exc) from None
     return None if total <= limit else max(1, limit // len(stems))
 
 
@@ -266,44 +307,117 @@ def _image_folders(task_dir: Path) -> dict[Path, list[str]]:
     return found
 
 
-def _pixels(folder: Path, stems: Iterable[str], column: str, per_picture: int | None = None) -> pd.DataFrame:
-    """One row per pixel (1-based row and column); with per_picture, that many pixels of each
-    picture, drawn by a seed made of the picture's name (the same pixels of its answer picture)."""
+_DECODERS = max(1, min(4, os.cpu_count() or 1))
+"""Threads decoding pictures: PIL and numpy release the GIL while they work."""
+
+
+@dataclass(frozen=True)
+class _Picture:
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    ids: Any
+    """The pixels' ids "<image>_<row>_<col>" (Arrow text)."""
+    answers: np.ndarray | None = None
+
+
+def _read_pictures(
+    pool: ThreadPoolExecutor,
+    folder: Path,
+    stems: list[str],
+    per_picture: int | None = None,
+    answers: Path | None = None,
+) -> list[Future[_Picture]]:
+    """Each picture of `folder` named in `stems` (with its answer picture of the same name in
+    `answers`) read on the pool, in the order of `stems`."""
+    paths, answer_paths = _pictures_in(folder), _pictures_in(answers) if answers is not None else {}
+    return [
+        pool.submit(_read_picture, paths[stem], stem, per_picture, answer_paths.get(stem)) for stem in stems
+    ]
+
+
+def _pictures_in(folder: Path) -> dict[str, Path]:
+    """The pictures of a folder by name: one listing, not a glob per picture; the first by name."""
+    return {
+        p.stem: p
+        for p in sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
+    }
+
+
+def _read_picture(path: Path, stem: str, per_picture: int | None, answer: Path | None = None) -> _Picture:
+    """A picture's pixels (1-based row and column) and their ids; with per_picture, that many of
+    them, drawn by a seed made of the picture's name; with an answer picture, its pixels at the same
+    places. The ids are joined here, on the pool, not over millions of rows once gathered."""
+    pixels = _grey(path)
+    height, width = pixels.shape
+    at = _drawn(pixels.size, stem, per_picture)
+    if at is not None:
+        row, col = np.divmod(at, width)
+        rows, cols, values = row + 1, col + 1, pixels.ravel()[at].round(6)
+    else:  # every pixel, row by row: the places without dividing millions of positions
+        rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
+        cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
+        values = pixels.ravel().round(6)
+    answers = None
+    if answer is not None:
+        truth = _grey(answer)
+        same = at if truth.size == pixels.size else _drawn(truth.size, stem, per_picture)  # drawn once
+        answers = (truth.ravel() if same is None else truth.ravel()[same]).round(6)
+    return _Picture(rows, cols, values, _joined_ids(stem, rows, cols), answers)
+
+
+def _grey(path: Path) -> np.ndarray:
     from PIL import Image
 
-    names, rows, cols, values = [], [], [], []
-    pictures = sorted((p for p in folder.iterdir() if p.suffix.lower() in _PICTURES), reverse=True)
-    paths = {p.stem: p for p in pictures}  # one listing, not a glob per picture; the first by name
-    for stem in stems:
-        pixels = np.asarray(Image.open(paths[stem]).convert("L"), dtype=np.float32) / 255.0
-        height, width = pixels.shape
-        if per_picture is not None and per_picture < pixels.size:
-            rng = np.random.default_rng(zlib.crc32(stem.encode()))
-            at = np.sort(rng.choice(pixels.size, per_picture, replace=False))
-            row, col = np.divmod(at, width)
-            rows.append(row + 1)
-            cols.append(col + 1)
-            values.append(pixels.ravel()[at].round(6))
-        else:  # every pixel, row by row: the places without dividing millions of positions
-            rows.append(np.repeat(np.arange(1, height + 1, dtype=np.int64), width))
-            cols.append(np.tile(np.arange(1, width + 1, dtype=np.int64), height))
-            values.append(pixels.ravel().round(6))
-        names.append(stem)
-    picture = np.repeat(np.arange(len(names)), [len(r) for r in rows])
-    # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
-    return pd.DataFrame({"image": _names_at(names, picture), "row": np.concatenate(rows),
-                         "col": np.concatenate(cols), column: np.concatenate(values)}, copy=False)  # fmt: skip
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _unreadable(path, exc) from None
 
 
-def _names_at(names: list[str], picture: np.ndarray) -> pd.Series:
-    """The picture's name on each of its pixel rows, repeated in Arrow: a name per row built in
-    pandas cost seconds on millions of rows."""
+def _drawn(size: int, stem: str, per_picture: int | None) -> np.ndarray | None:
+    """The places (flat, sorted) of per_picture pixels of a picture, by a seed made of its name; None
+    for all of them."""
+    if per_picture is None or per_picture >= size:
+        return None
+    rng = np.random.default_rng(zlib.crc32(stem.encode()))
+    return np.sort(rng.choice(size, per_picture, replace=False))
+
+
+def _unreadable(path: Path, exc: Exception) -> TaskError:
+    """PIL's ways of saying it cannot decode a picture (OSError, ValueError, SyntaxError) as intake's."""
+    return TaskError(f"expected a readable picture at {path.parent.name}/{path.name}, found: {exc}")
+
+
+def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str, key: str) -> pd.DataFrame:
+    """One row per pixel read, pictures in the order of `stems`, keyed by their ids."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    taken = pc.take(pa.array(names, type=pa.string()), pa.array(picture))
+    pictures = [job.result() for job in read]
+    counts = [len(p.rows) for p in pictures]
+    ids = pa.chunked_array([p.ids for p in pictures], type=pa.large_string()).combine_chunks()
+    # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
+    return pd.DataFrame({key: pd.arrays.ArrowStringArray(ids), "image": _names_at(stems, counts),
+                         "row": np.concatenate([p.rows for p in pictures]),
+                         "col": np.concatenate([p.cols for p in pictures]),
+                         column: np.concatenate([p.values for p in pictures])}, copy=False)  # fmt: skip
+
+
+def _names_at(names: list[str], counts: list[int]) -> pd.Series:
+    """Each name repeated `counts` times (a picture's name on each of its pixel rows), laid out as
+    Arrow's string buffers directly: a name per row built in pandas cost seconds on millions of
+    rows, and Arrow's take most of one."""
+    import pyarrow as pa
+
+    spelled = [name.encode() for name in names]
+    lengths = np.repeat(np.array([len(b) for b in spelled], dtype=np.int64), counts)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = b"".join(b * n for b, n in zip(spelled, counts, strict=True))
+    text = pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
     return pd.Series(
-        taken.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+        text.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
     )
 
 
