@@ -44,3 +44,13 @@ def test_a_job_that_does_not_fit_is_passed_over_for_the_next_ones() -> None:
 def test_nothing_fits_nothing_is_taken() -> None:
     search = _search(["slow"], [_scored("draft-0", 0.3)])
     assert widen.next_jobs(search, fits=lambda att: False) == []
+
+
+def test_seeds_go_to_the_best_scripts_first_and_to_the_others_once_theirs_are_done() -> None:
+    scripts = [_scored("draft-0", 0.3), _scored("draft-1", 0.4), _scored("draft-2", 0.5)]
+    search = _search([], scripts)
+    assert [att.id for att, _ in widen.next_jobs(search)] == ["wide-seed1-draft-0", "wide-seed1-draft-1"]
+    for node_id, score in (("wide-seed1-draft-0", 0.31), ("wide-seed2-draft-0", 0.29)):
+        search.journal.nodes[node_id] = build_node(node_id, score=score, stage=Stage.WIDEN)
+    # The best one has its two seeds (widen_seeds=2): the third script's first seed joins the batch.
+    assert [att.id for att, _ in widen.next_jobs(search)] == ["wide-seed1-draft-1", "wide-seed1-draft-2"]
