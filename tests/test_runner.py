@@ -157,6 +157,28 @@ def test_hard_crash_is_a_result_and_the_server_survives(
     assert run(executor, tmp_path / "after", "print('fine')\n").stdout_tail == "fine\n"
 
 
+def test_modules_after_when_idle_are_imported_once_the_server_is_ready(tmp_path: Path) -> None:
+    import sys
+
+    from mlestar.execution.env import server_environment
+    from mlestar.execution.forkclient import ForkServer
+    from mlestar.execution.forkserver import WHEN_IDLE
+
+    server = ForkServer(sys.executable, ["numpy", WHEN_IDLE, "colorsys"], server_environment(os.environ))
+    server.start()
+    try:
+        assert server.loaded == ("numpy",)  # it said it was ready before the idle import
+    finally:
+        server.close()
+    assert not alive(server.pid)
+    with LocalExecutor(preload=("numpy", WHEN_IDLE, "colorsys"), use_forkserver=True) as ex:
+        code = "import sys\nprint('colorsys' in sys.modules)\n"
+        deadline = time.monotonic() + 20.0
+        while (seen := run(ex, tmp_path / "probe", code).stdout_tail) != "True\n":  # forked after it
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+
+
 # ---- limits ------------------------------------------------------------------------------------
 
 

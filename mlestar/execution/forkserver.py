@@ -2,16 +2,20 @@
 
 A fresh interpreter that imports pandas, scikit-learn, LightGBM and XGBoost spends seconds before its
 first useful line; a fork of one that already has them costs milliseconds. This file is a program,
-started by forkclient.py as `python forkserver.py MODULE...`, and uses the standard library only.
+started by forkclient.py as `python forkserver.py MODULE... [--when-idle MODULE...]`, and uses the
+standard library only. Modules after --when-idle are imported once the server is ready, one at a
+time while no request waits: the first scripts need not wait for them (a script forked before one is
+imported imports it itself).
 
 Protocol, one JSON object per line; requests on stdin, replies on stdout:
-    <- {"ready": true, "loaded": [...], "failed": {...}}   once, after the imports
+    <- {"ready": true, "loaded": [...], "failed": {...}}   once, after the imports (not the idle ones)
     -> {"id": 7, "script": "/abs/solution.py", "workdir": "/abs", "env": {...}, "threads": 1,
         "stdout": "/abs/stdout.txt", "stderr": "/abs/stderr.txt", "confine": {...} or null}
     <- {"id": 7, "pid": 1234}                               the child exists
     <- {"id": 7, "error": "..."}                            it could not be forked
     <- {"id": 7, "status": 0, "maxrss_kb": 51234}         it ended (raw wait status)
-End of stdin (the client closed or died): the server kills its children's sessions and exits.
+End of stdin (the client closed or died): the server kills its children's sessions and exits
+(without tearing down its modules, as a child exits).
 
 The child becomes what `python script.py` would be: its own session, the script's folder as sys.path[0],
 the request's environment wholesale, stdout and stderr on the files (unbuffered, as PYTHONUNBUFFERED
@@ -59,10 +63,19 @@ class Server:
         while data:
             data = data[os.write(self.proto_out, data) :]
 
-    def loop(self) -> dict[str, Any] | None:
-        """Serve until stdin closes (returns None); in a forked child, return its request."""
+    def loop(self, when_idle: list[str] | None = None) -> dict[str, Any] | None:
+        """Serve until stdin closes (returns None); in a forked child, return its request. Between
+        requests, import the `when_idle` modules one by one."""
+        idle = list(when_idle or ())
         while True:
-            for key, _ in self.selector.select(timeout=1.0):
+            events = self.selector.select(timeout=0.0 if idle else 1.0)
+            if not events and idle:
+                _preload([idle.pop(0)])
+                if not idle:
+                    gc.collect()
+                    gc.freeze()
+                continue
+            for key, _ in events:
                 if key.fd == self.wake_r:
                     _drain(self.wake_r)
                     continue
@@ -298,7 +311,13 @@ def _finish(status: int) -> None:
         os._exit(status)
 
 
-def main(modules: list[str]) -> None:
+WHEN_IDLE = "--when-idle"
+"""Separates the modules imported before the server is ready from those imported while it is idle."""
+
+
+def main(args: list[str]) -> None:
+    cut = args.index(WHEN_IDLE) if WHEN_IDLE in args else len(args)
+    modules, when_idle = args[:cut], args[cut + 1 :]
     here = os.path.dirname(os.path.abspath(__file__))
     _load_confine()
     if sys.path and os.path.abspath(sys.path[0] or ".") == here:
@@ -309,14 +328,15 @@ def main(modules: list[str]) -> None:
     gc.collect()
     gc.freeze()  # keep the imported objects out of the children's collections: fewer copied pages
     server.send({"ready": True, "loaded": loaded, "failed": failed})
-    request = server.loop()
-    if request is not None:
-        try:
-            run_child(request)  # exits by itself once the script has run
-        except BaseException:
-            traceback.print_exc()  # the set-up failed (e.g. an unwritable folder): never serve again
-        finally:
-            os._exit(1)
+    request = server.loop(when_idle)
+    if request is None:
+        os._exit(0)  # the client is gone: tearing down every preloaded module would only delay its close
+    try:
+        run_child(request)  # exits by itself once the script has run
+    except BaseException:
+        traceback.print_exc()  # the set-up failed (e.g. an unwritable folder): never serve again
+    finally:
+        os._exit(1)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from mlestar.execution.base import Limits, RunResult
 from mlestar.execution.cgroup import PidsCgroup
 from mlestar.execution.env import script_environment, scrub, server_environment
 from mlestar.execution.forkclient import ForkServer
+from mlestar.execution.forkserver import WHEN_IDLE
 from mlestar.execution.sandbox import CONFINE_PROGRAM, Sandbox
 from mlestar.execution.supervise import ProcessWatch, folder_size_mb
 from mlestar.execution.traceback_trim import exception_name, trim_traceback
@@ -49,9 +50,10 @@ DEFAULT_PRELOAD = (
     "sklearn.pipeline",
     "sklearn.compose",
     "lightgbm",
+    "cloudpickle",
+    WHEN_IDLE,  # the server is ready before these: the first scripts start sooner
     "xgboost",
     "catboost",
-    "cloudpickle",
 )
 """What solution scripts usually import: the fork server imports it once, so each script starts in
 a tenth of a second instead of several seconds."""
