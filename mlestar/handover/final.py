@@ -19,12 +19,10 @@ search's folds (rows.py), so the hand-over stays exact.
 
 from __future__ import annotations
 
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,21 +265,15 @@ class Finisher:
         if not all(p.exists() for p in paths):
             self.progress.note("the final script saved no model: serving is not available for this run")
             return None
+        from mlestar.handover.predictor import copy_model, save_ensemble_model
+
         if plan.kind == "script":
-            return self._copy_model(paths[0])
+            copy_model(paths[0], self.layout.model)
+            return str(self.layout.model.relative_to(self.layout.root))
         if plan.kind not in ("average", "greedy"):
             self.progress.note("no servable model for this ensemble kind: the submission is unaffected")
             return None
-        from mlestar.handover.predictor import save_ensemble_model
-
         save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
-        return str(self.layout.model.relative_to(self.layout.root))
-
-    def _copy_model(self, source: Path) -> str:
-        self.layout.model.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.layout.model.with_name(self.layout.model.name + ".partial")
-        shutil.copyfile(source, partial)
-        partial.replace(self.layout.model)  # a new file, never rewritten in place: see save_ensemble_model
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------

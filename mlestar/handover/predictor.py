@@ -7,7 +7,9 @@ own process never loads what a script pickled.
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,25 @@ def save_ensemble_model(member_paths: list[Path], weights: list[float], spec: Ta
     model = WeightedEnsemble(member_pickles, weights, spec.problem_type is ProblemType.MULTICLASS)
     # Pickle the class by value so the model loads wherever cloudpickle does, mlestar or not.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    def dump(partial: Path) -> None:
+        # Streamed: the members' hundreds of MB are not copied once more first.
+        with partial.open("wb") as out:
+            cloudpickle.dump(model, out)
+
+    replace_model(dest, dump)
+
+
+def copy_model(source: Path, dest: Path) -> None:
+    """A script's saved model as the run's model."""
+    replace_model(dest, lambda partial: shutil.copyfile(source, partial))
+
+
+def replace_model(dest: Path, write: Callable[[Path], object]) -> None:
+    """`write` the model beside `dest`, then move it into place. model.pkl is only ever replaced,
+    never rewritten: a killed hand-over leaves no half file, and a model already logged to MLflow
+    (linked there, not copied, where the store is on the same disk) keeps its bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and moved into place: a killed hand-over leaves no half model.pkl, and a model
-    # already logged to MLflow (linked there, not copied, where the store is on the same disk) keeps
-    # its bytes when a later hand-over writes a new one.
     partial = dest.with_name(dest.name + ".partial")
-    with partial.open("wb") as out:  # streamed: the members' hundreds of MB are not copied once more first
-        cloudpickle.dump(model, out)
+    write(partial)
     partial.replace(dest)

@@ -210,7 +210,7 @@ class StoreWriter:
         self.finished = True
 
     def _log_model(self, parent: str, example_predictions: list[list[float]] | None) -> None:
-        """A model that cannot be logged (it does not unpickle here, say) is reported, and the
+        """A model that cannot be logged (its file is not a pickle, say) is reported, and the
         rest of the run's end is still sent; a store failure is raised to be retried."""
         try:
             self.final_model = log_final_model(
