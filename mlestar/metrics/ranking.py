@@ -17,8 +17,6 @@ def auc_1d(y: np.ndarray, score: np.ndarray) -> float:
     """The AUC of one column of two classes (the greater label is the positive one), as the
     Mann-Whitney statistic on average ranks: the same value as scikit-learn's trapezoids, ties
     included, without its input checks (the ensemble search scores thousands of blends)."""
-    from scipy.stats import rankdata
-
     y, score = np.asarray(y).ravel(), np.asarray(score, dtype=float).ravel()
     labels = _two_labels(y)
     if labels is not None and labels[0] == labels[1]:
@@ -28,8 +26,20 @@ def auc_1d(y: np.ndarray, score: np.ndarray) -> float:
     positive = y == labels[1]
     n_pos = int(positive.sum())
     n_neg = len(y) - n_pos
-    rank_sum = float(rankdata(score)[positive].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return (positive_rank_sum(score, positive) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def positive_rank_sum(score: np.ndarray, positive: np.ndarray) -> float:
+    """The sum of the positive rows' ranks of `score` (1 for the lowest; tied scores share the mean
+    of their ranks). One unstable sort and O(n) passes over runs of ties: ties are averaged, so the
+    sort's order among them does not matter. Ranks are halves and their sums exact in floats: the
+    value is scipy's rankdata(score)[positive].sum() to the bit."""
+    order = np.argsort(score)
+    ordered = score[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(ordered))
+    positives_in_run = np.add.reduceat(positive[order].astype(np.int64), starts)
+    return float((positives_in_run * ((starts + ends + 1) / 2)).sum())  # ranks start+1..end: mean
 
 
 def _two_labels(y: np.ndarray) -> tuple[object, object] | None:
@@ -64,7 +74,8 @@ def mean_columnwise_roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     unscored rows with -1); columns holding one class only are left out of the mean."""
     truth = one_hot(y, p.shape[1])
     keep = (truth >= 0).all(axis=1)
-    truth, p = truth[keep], p[keep]
+    if not keep.all():  # no copy of every row in the common case (greedy weights score many blends)
+        truth, p = truth[keep], p[keep]
     scores = [auc_1d(truth[:, j], p[:, j]) for j in range(p.shape[1]) if _two_classes(truth[:, j])]
     return float(np.mean(scores)) if scores else 0.5
 
