@@ -49,7 +49,10 @@ _EDGE_FLOATS = [0.5, 1.0, 1e-05, 0.30000000000000004, -0.0, 0.0, 1e-4, 9.9999999
 
 
 def test_floats_are_spelled_as_python_repr_spells_them() -> None:
-    from mlestar.handover.submission import _float_text
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from mlestar.handover.submission import _float_pieces
 
     rng = np.random.default_rng(0)
     drawn = [
@@ -57,12 +60,14 @@ def test_floats_are_spelled_as_python_repr_spells_them() -> None:
         rng.normal(0, 1, 20_000) * 10.0 ** rng.integers(-8, 20, 20_000),
         np.round(rng.normal(0, 1e6, 5_000)),  # whole numbers
         rng.integers(-(2**62), 2**62, 5_000).astype(np.float64),
+        np.round(10.0 ** rng.uniform(0, 16.5, 5_000)) * rng.choice([-1, 1], 5_000),  # every magnitude
         rng.random(5_000).astype(np.float32).astype(np.float64),  # 17-digit values
         np.array(_EDGE_FLOATS),
     ]
     values = np.concatenate(drawn)
     want = ["" if np.isnan(v) else repr(v) for v in values.tolist()]
-    assert _float_text(values).to_pylist() == want
+    spelled = pc.binary_join_element_wise(*_float_pieces(values), pa.scalar("", pa.large_string()))
+    assert spelled.to_pylist() == want
 
 
 def test_write_csv_writes_the_csv_modules_bytes_across_blocks(tmp_path: Path, monkeypatch) -> None:

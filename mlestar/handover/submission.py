@@ -303,9 +303,12 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     import pyarrow.compute as pc
 
     def block(start: int) -> Any:
-        texts = [spell(start, start + _CSV_BLOCK) for spell in cells]  # type: ignore[misc]
-        comma, empty, end = (_large(t) for t in (",", "", "\n"))
-        return pc.binary_join_element_wise(pc.binary_join_element_wise(*texts, comma), empty, end)
+        comma, end = _large(","), _large("\n")
+        pieces = []
+        for i, spell in enumerate(cells):
+            pieces += [comma] if i else []
+            pieces += spell(start, start + _CSV_BLOCK)  # type: ignore[misc]
+        return pc.binary_join_element_wise(*pieces, end, _large(""))  # one pass: each row's line
 
     with ThreadPoolExecutor(2) as pool, open(path, "wb") as out:
         out.write(head.getvalue().encode("utf-8"))
@@ -332,26 +335,27 @@ def _csv_values(frame: pd.DataFrame) -> list[np.ndarray]:
 
 def _csv_cells(column: pd.Series) -> Any:
     """A function of (start, stop) giving the column's cells in those rows as the csv module spells
-    them (an Arrow array of text, missing values empty); None for a column of other objects."""
+    them, as Arrow arrays of text whose pieces joined make each cell (missing values empty); None for
+    a column of other objects."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     dtype, text = column.dtype, pa.large_string()
     if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize == 8:
         floats = column.to_numpy()
-        return lambda start, stop: _float_text(floats[start:stop])
+        return lambda start, stop: _float_pieces(floats[start:stop])
     if dtype.kind in "iub":
         values = _one_chunk(pa.array(column, from_pandas=True))
         if dtype.kind == "b":
-            return lambda start, stop: pc.fill_null(
-                pc.if_else(values[start:stop], _large("True"), _large("False")), ""
-            )
-        return lambda start, stop: pc.fill_null(pc.cast(values[start:stop], text), "")
+            return lambda start, stop: [
+                pc.fill_null(pc.if_else(values[start:stop], _large("True"), _large("False")), "")
+            ]
+        return lambda start, stop: [pc.fill_null(pc.cast(values[start:stop], text), "")]
     if isinstance(dtype, pd.StringDtype) or (
         dtype.kind in "OU" and pd.api.types.infer_dtype(column) == "string"
     ):
         strings = _one_chunk(pa.array(column, type=text, from_pandas=True))
-        return lambda start, stop: pc.fill_null(_quoted(strings[start:stop]), "")
+        return lambda start, stop: [pc.fill_null(_quoted(strings[start:stop]), "")]
     return None
 
 
@@ -360,31 +364,29 @@ def _one_chunk(values: Any) -> Any:
     return values.combine_chunks() if hasattr(values, "combine_chunks") else values
 
 
-def _float_text(values: np.ndarray) -> Any:
-    """Floats as Python's repr spells them (the csv module writes repr), nan empty. Between 1e-4
-    and 1e16 repr writes the shortest digits that read back as the value, positionally, with ".0"
-    on a whole number: Arrow's cast writes the same digits where it chose no exponent, and a whole
-    number's digits are its integer's. The rest (zeros, tiny, huge, infinite) are repr'd one by
-    one, a few values in a column of predictions."""
+def _float_pieces(values: np.ndarray) -> list[Any]:
+    """Floats as Python's repr spells them (the csv module writes repr), nan empty: the digits, and
+    ".0" beside each whole number. Between 1e-4 and 1e16 repr writes the shortest digits that read
+    back as the value, positionally, with ".0" on a whole number (zero too): Arrow's cast writes the
+    same digits where it chose no exponent, and a whole number's without a point. The rest (tiny,
+    huge, infinite) are repr'd one by one, a few values in a column of predictions."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     size = np.abs(values)
-    usual = (size >= 1e-4) & (size < 1e16)
-    text = pc.cast(pa.array(values), pa.large_string())
+    usual = ((size >= 1e-4) & (size < 1e16)) | (values == 0)
+    # 32-bit offsets: half the time of a cast to large_string, and a block's digits fit them
+    text = pc.cast(pc.cast(pa.array(values), pa.string()), pa.large_string())
     usual &= ~pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
-    whole = usual & (values == np.trunc(values))
-    if whole.any():
-        digits = pc.cast(pa.array(values[whole].astype(np.int64)), pa.large_string())
-        text = pc.replace_with_mask(
-            text, pa.array(whole), pc.binary_join_element_wise(digits, _large(".0"), _large(""))
-        )
     missing = np.isnan(values)
     odd = ~usual & ~missing
     if odd.any():
         spelled = pa.array([repr(v) for v in values[odd].tolist()], type=pa.large_string())
         text = pc.replace_with_mask(text, pa.array(odd), spelled)
-    return pc.if_else(pa.array(missing), _large(""), text) if missing.any() else text
+    if missing.any():
+        text = pc.if_else(pa.array(missing), _large(""), text)
+    whole = usual & (values == np.trunc(values))
+    return [text, pc.if_else(pa.array(whole), _large(".0"), _large(""))] if whole.any() else [text]
 
 
 def _quoted(text: Any) -> Any:
@@ -392,9 +394,9 @@ def _quoted(text: Any) -> Any:
     "\n" (quotes doubled inside; a lone "\r" is written as it is)."""
     import pyarrow.compute as pc
 
-    marks = np.frombuffer(b',"\n', dtype=np.uint8)
-    if not np.isin(np.frombuffer(_text_bytes(text), dtype=np.uint8), marks).any():
-        return text  # the common case, seen in one pass over the bytes
+    data = bytes(_text_bytes(text))
+    if not any(mark in data for mark in (b",", b'"', b"\n")):
+        return text  # the common case, seen by a byte search (memchr) for each mark
     quote = _large('"')
     doubled = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, _large(""))
     return pc.if_else(pc.match_substring_regex(text, '[,"\n]'), doubled, text)
