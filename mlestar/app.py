@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlestar.after_first_script import AfterFirstScript
+from mlestar.checks.leakage import column_leaks
 from mlestar.config import RunConfig, config_from_json
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.errors import ConfigError, RunFolderError
@@ -244,6 +245,9 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
         config.device,
         save_models=not config.refit_all,
     )
+    # Columns that alone give the answer away are judged from the data, not from a script: beside
+    # the first scripts, so the check stage finds them judged.
+    AfterFirstScript(journal, partial(column_leaks, layout.data, profile), "column-leaks")
     search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
     with _one_thread():
         best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers

@@ -92,6 +92,34 @@ def test_dynamic_check_is_quiet_on_honest_columns(tmp_path: Path) -> None:
     assert dynamic_leaks(data_dir, profile) == []
 
 
+def test_columns_are_judged_once_even_by_callers_at_the_same_time(tmp_path: Path, monkeypatch) -> None:
+    """A run judges the columns beside its first scripts; the check stage, coming while that is
+    under way or after it, waits for that answer instead of judging again."""
+    import threading
+    import time
+
+    from mlestar.checks import leakage
+
+    data_dir, profile = _data_dir(tmp_path, leak=True)
+    calls = []
+
+    def slow_judging(data_dir: Path, profile: dict) -> list[str]:
+        calls.append(data_dir)
+        time.sleep(0.2)  # long enough that the second caller comes while the first is judging
+        return dynamic_leaks(data_dir, profile)
+
+    monkeypatch.setattr(leakage, "dynamic_leaks", slow_judging)
+    answers: list[list[str]] = []
+    first = threading.Thread(target=lambda: answers.append(leakage.column_leaks(data_dir, profile)))
+    first.start()
+    time.sleep(0.05)
+    answers.append(leakage.column_leaks(data_dir, profile))
+    first.join()
+    answers.append(leakage.column_leaks(data_dir, dict(profile)))  # an equal profile: judged already
+    assert len(calls) == 1
+    assert answers[0] == answers[1] == answers[2] and "'status'" in answers[0][0]
+
+
 def test_single_column_score_for_regression() -> None:
     rng = np.random.default_rng(1)
     x = pd.Series(rng.normal(size=500))

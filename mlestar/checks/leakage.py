@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -66,13 +67,23 @@ def leakage_hints(
     train_only = [str(c) for c in profile.get("train_only", ())]
     found = static_leaks(script, train_only, list(answers))
     if data_dir is not None:
-        found += list(_dynamic_once(str(data_dir), json.dumps(dict(profile), sort_keys=True, default=str)))
+        found += column_leaks(data_dir, profile)
     return found
+
+
+def column_leaks(data_dir: Path, profile: Mapping[str, Any]) -> list[str]:
+    """dynamic_leaks, judged once per run folder and profile: the data does not change during a
+    run. A caller that comes while another is judging them waits for its answer (a run starts the
+    judging beside its first scripts, so the check stage finds it done)."""
+    with _judging:
+        return list(_dynamic_once(str(data_dir), json.dumps(dict(profile), sort_keys=True, default=str)))
+
+
+_judging = threading.Lock()
 
 
 @lru_cache(maxsize=8)
 def _dynamic_once(data_dir: str, profile_json: str) -> tuple[str, ...]:
-    """The data does not change during a run: its columns are judged once per run and profile."""
     return tuple(dynamic_leaks(Path(data_dir), json.loads(profile_json)))
 
 

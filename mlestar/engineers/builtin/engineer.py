@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from mlestar.checks.leakage import dynamic_leaks, static_leaks
+from mlestar.checks.leakage import column_leaks, static_leaks
 from mlestar.engineers.base import (
     AblationResult,
     BlockChoice,
@@ -241,7 +241,7 @@ class BuiltinEngineer:
             c for c in ProfileView(ctx.profile).features if any(f"column {c!r}" in leak for leak in found)
         ]
         fixed = self._without_columns(ctx, script, suspects) if suspects else None
-        return LeakageReport(tuple(found + dynamic_leaks(ctx.data_dir, ctx.profile)), fixed)
+        return LeakageReport(tuple(found + column_leaks(ctx.data_dir, ctx.profile)), fixed)
 
     def _without_columns(self, ctx: TaskContext, script: str, columns: list[str]) -> str | None:
         try:
