@@ -181,7 +181,7 @@ class Harness:
             return self._record(attempt, code_path, Status.REJECTED, None, started, error=str(e))
         splits = self.splits(attempt.split, final)
         save = final or (self.save_models and self.on_handover_rows(splits))
-        runs: list[Predictions] = []
+        runs: list[tuple[Predictions, float]] = []
         result: RunResult | None = None
         ran: list[list[float]] = []
         for r, split in enumerate(splits):
@@ -194,8 +194,8 @@ class Harness:
             attempt = replace(attempt, meta={**(attempt.meta or {}), RAN: ran})
             result = result or one
             judged = self._judge(workdir, one, split.folds)
-            if isinstance(judged, tuple):  # a failure on any split fails the attempt (scores must compare)
-                status, error = judged
+            if isinstance(judged[0], Status):  # a failure on any split fails the attempt
+                status, error = judged  # (scores of different splits must compare)
                 where = f"on split {r + 1} of {len(splits)}: " if r else ""
                 return self._record(attempt, code_path, status, None, started, one, where + error)
             runs.append(judged)
@@ -267,8 +267,10 @@ class Harness:
         hint = 0.8 * max(timeout_s, 5.0)
         return min(hint, self.script_hint_s / n_splits) if self.script_hint_s else hint
 
-    def _judge(self, workdir: Path, result: RunResult, folds: np.ndarray) -> Predictions | tuple[Status, str]:
-        """A run's predictions, or its failure as (status, error)."""
+    def _judge(
+        self, workdir: Path, result: RunResult, folds: np.ndarray
+    ) -> tuple[Predictions, float] | tuple[Status, str]:
+        """A run's predictions and score, or its failure as (status, error)."""
         if not result.ok:
             return (Status.TIMEOUT if result.timed_out else Status.FAILED), describe_failure(result)
         try:
@@ -278,7 +280,7 @@ class Harness:
             return Status.INVALID, str(e)
         if not np.isfinite(score):
             return Status.INVALID, "the score is not finite"
-        return preds
+        return preds, score
 
     def _scored(
         self,
@@ -286,16 +288,17 @@ class Harness:
         code_path: str,
         started: float,
         result: RunResult,
-        runs: list[Predictions],
+        runs: list[tuple[Predictions, float]],
         folds: np.ndarray,
     ) -> Node:
-        """Journal a working attempt: its runs combined, scored, with an interval."""
-        preds = validation.combine(runs)
-        score = self.score(preds.oof, folds)
+        """Journal a working attempt: its runs combined, scored, with an interval. A single run's
+        score is the one its judging computed (a metric over millions of rows takes a while)."""
+        preds = validation.combine([p for p, _ in runs])
+        score = runs[0][1] if len(runs) == 1 else self.score(preds.oof, folds)
         meta = {**(attempt.meta or {}), "interval": self.interval(preds.oof, folds)}
         if len(runs) > 1:
             meta["repeats"] = len(runs)
-            meta["repeat_scores"] = [round(self.score(r.oof, folds), 6) for r in runs]
+            meta["repeat_scores"] = [round(self.score(p.oof, folds), 6) for p, _ in runs]
             save_predictions(self.layout.attempt(attempt.id) / contract.OUTPUT_DIR, preds)
         with self._lock:
             self._cache[attempt.id] = preds
