@@ -77,3 +77,18 @@ def test_help_lists_every_command() -> None:
     text = build_parser().format_help()
     for command in ("run", "resume", "inspect", "status", "track", "export"):
         assert command in text
+
+
+def test_runs_use_plain_pages_unless_the_user_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's huge-page hint and Arrow's own allocator are off for the run and its scripts (they
+    inherit this environment); a user's own setting of either stands."""
+    import os
+
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "unset")  # recorded, so the test leaves none behind
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE")
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    main(["resume", str(tmp_path / "no-such-run")])
+    assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "0"
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
