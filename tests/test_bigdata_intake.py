@@ -57,6 +57,17 @@ def test_a_whole_pictures_ids_are_those_the_join_spells(stem: str, height: int, 
         assert ids[0].as_py() == f"{stem}_1_1" and ids[len(ids) - 1].as_py() == f"{stem}_{height}_{width}"
 
 
+def test_the_first_rows_of_distinct_keys_are_those_drop_duplicates_gives() -> None:
+    from mlestar.task.media_probe import first_distinct
+
+    runs = pd.DataFrame({"image": np.repeat([f"p{i}" for i in range(30)], 700), "x": np.arange(21_000)})
+    scattered = runs.sample(frac=1.0, random_state=0)
+    few = runs[runs["image"].isin(["p3", "p7"])]
+    for table in (runs, scattered, few, runs.head(0), runs.head(5000)):
+        for count in (1, 12, 40):
+            assert first_distinct(table, "image", count).equals(table.drop_duplicates("image").head(count))
+
+
 def test_numbers_are_spelled_as_their_text() -> None:
     numbers = np.array([0, 1, 9, 10, 540, 7, 1])
     assert _numbers_text(numbers).to_pylist() == [str(n) for n in numbers]
