@@ -380,8 +380,10 @@ _DECODERS = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass(frozen=True)
 class _Picture:
-    rows: np.ndarray
-    cols: np.ndarray
+    shape: tuple[int, int]
+    rows: np.ndarray | None
+    """The pixels' 1-based rows and columns; None: every pixel of the picture, row by row."""
+    cols: np.ndarray | None
     values: np.ndarray
     ids: Any
     """The pixels' ids "<image>_<row>_<col>" (Arrow text)."""
@@ -421,17 +423,16 @@ def _read_picture(path: Path, stem: str, per_picture: int | None, answer: Path |
     if at is not None:
         row, col = np.divmod(at, width)
         rows, cols, values = row + 1, col + 1, pixels.ravel()[at].round(6)
-    else:  # every pixel, row by row: the places without dividing millions of positions
-        rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
-        cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
-        values = pixels.ravel().round(6)
-    ids = _joined_ids(stem, rows, cols) if at is not None else _grid_ids(stem, height, width)
+        ids = _joined_ids(stem, rows, cols)
+    else:  # every pixel, row by row: the places are written into the table's columns directly
+        rows, cols, values = None, None, pixels.ravel().round(6)
+        ids = _grid_ids(stem, height, width)
     answers = None
     if answer is not None:
         truth = _grey(answer)
         same = at if truth.size == pixels.size else _drawn(truth.size, stem, per_picture)  # drawn once
         answers = (truth.ravel() if same is None else truth.ravel()[same]).round(6)
-    return _Picture(rows, cols, values, ids, answers)
+    return _Picture((height, width), rows, cols, values, ids, answers)
 
 
 def _grey(path: Path) -> np.ndarray:
@@ -463,13 +464,32 @@ def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str, ke
     import pyarrow as pa
 
     pictures = [job.result() for job in read]
-    counts = [len(p.rows) for p in pictures]
+    counts = [len(p.values) for p in pictures]
+    rows, cols = _places(pictures)
     ids = pa.chunked_array([p.ids for p in pictures], type=pa.large_string()).combine_chunks()
     # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
     return pd.DataFrame({key: pd.arrays.ArrowStringArray(ids), "image": _names_at(stems, counts),
-                         "row": np.concatenate([p.rows for p in pictures]),
-                         "col": np.concatenate([p.cols for p in pictures]),
+                         "row": rows, "col": cols,
                          column: np.concatenate([p.values for p in pictures])}, copy=False)  # fmt: skip
+
+
+def _places(pictures: list[_Picture]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel row's picture row and column, written into the two columns as they are made: a
+    whole picture's by broadcasting its row and column numbers (not arrays of its places made on
+    the pool and stacked again: two copies of millions of numbers, in memory fresh to the process)."""
+    total = sum(len(p.values) for p in pictures)
+    rows, cols = np.empty(total, np.int64), np.empty(total, np.int64)
+    start = 0
+    for picture in pictures:
+        end = start + len(picture.values)
+        if picture.rows is None or picture.cols is None:
+            height, width = picture.shape
+            rows[start:end].reshape(height, width)[:] = np.arange(1, height + 1)[:, None]
+            cols[start:end].reshape(height, width)[:] = np.arange(1, width + 1)[None, :]
+        else:
+            rows[start:end], cols[start:end] = picture.rows, picture.cols
+        start = end
+    return rows, cols
 
 
 def _names_at(names: list[str], counts: list[int]) -> pd.Series:
