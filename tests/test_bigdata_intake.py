@@ -33,10 +33,39 @@ def _regex_names(ids: list[str]) -> set[str]:
         ["a__2", "b_2_3"],
         ["a_1_2_", "b_2_3"],
         ["p_١_2", "q_3_4"],  # a digit that is not ASCII: \d does not take it
+        ["a_1_1", "a_1_2", "b_1_1", "a_1_3", "a_2_1", "b_1_1"],  # names in runs, a run coming back
+        ["é_1_2", "é_1_3", "ü_x_10_1"],  # names not ASCII
+        ["a_1_1"],
     ],
 )
 def test_picture_names_are_what_the_regular_expression_strips(ids: list[str]) -> None:
     assert _picture_names(pd.Series(ids)) == _regex_names(ids)
+
+
+@pytest.mark.parametrize(
+    ("stem", "height", "width"),
+    [("a", 1, 1), ("a_b", 1, 1234), ("1_2", 1234, 1), ("é_7", 11, 101), ("p", 9, 10), ("q", 100, 999),
+     ("z", 3, 1000), ("y", 0, 4)],
+)  # fmt: skip
+def test_a_whole_pictures_ids_are_those_the_join_spells(stem: str, height: int, width: int) -> None:
+    rows_at = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
+    cols_at = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
+    ids = rows._grid_ids(stem, height, width)
+    ids.validate(full=True)
+    assert ids.equals(rows._joined_ids(stem, rows_at, cols_at))
+    if height and width:
+        assert ids[0].as_py() == f"{stem}_1_1" and ids[len(ids) - 1].as_py() == f"{stem}_{height}_{width}"
+
+
+def test_the_first_rows_of_distinct_keys_are_those_drop_duplicates_gives() -> None:
+    from mlestar.task.media_probe import first_distinct
+
+    runs = pd.DataFrame({"image": np.repeat([f"p{i}" for i in range(30)], 700), "x": np.arange(21_000)})
+    scattered = runs.sample(frac=1.0, random_state=0)
+    few = runs[runs["image"].isin(["p3", "p7"])]
+    for table in (runs, scattered, few, runs.head(0), runs.head(5000)):
+        for count in (1, 12, 40):
+            assert first_distinct(table, "image", count).equals(table.drop_duplicates("image").head(count))
 
 
 def test_numbers_are_spelled_as_their_text() -> None:

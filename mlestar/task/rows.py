@@ -228,15 +228,36 @@ def _picture_names(ids: pd.Series) -> set[str]:
     import pyarrow.compute as pc
 
     text = pa.array(ids.astype(str))  # Arrow's own large strings, not cast to small ones
-    trimmed = pc.utf8_rtrim(text, characters="0123456789")
-    if pc.all(pc.less(pc.binary_length(trimmed), pc.binary_length(text))).as_py():  # all end in digits
-        rows = pc.unique(trimmed)  # "<image>_<row>_": one per row of a picture
+    trimmed = pc.ascii_rtrim(text, characters="0123456789")  # digits are single bytes in UTF-8
+    if bool(np.all(_lengths(trimmed) < _lengths(text))):  # all end in digits
+        rows = _distinct(trimmed)  # "<image>_<row>_": one per row of a picture
         if pc.all(pc.ends_with(rows, "_")).as_py():
             stems = _strip_number(pc.utf8_slice_codeunits(rows, 0, -1))
             if stems is not None:
                 return set(pc.unique(stems).to_pylist())
     stripped = pc.replace_substring_regex(text, pattern=r"_\d+_\d+$", replacement="")
     return set(pc.unique(stripped).to_pylist())
+
+
+def _lengths(text: Any) -> np.ndarray:
+    """The byte length of each value of Arrow text."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.binary_length(text))
+
+
+def _distinct(text: Any) -> Any:
+    """The distinct values of Arrow text whose equal values mostly come in runs (a picture's pixel
+    ids row by row): each run's first value kept by comparing neighbours, then those made distinct
+    (a hash of every one of millions of values cost several times more)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(text) < 2:
+        return pc.unique(text)
+    starts = pc.filter(text[1:], pc.not_equal(text[1:], text[:-1]))
+    return pc.unique(pa.concat_arrays([text[:1], starts]) if isinstance(text, pa.Array) else
+                     pa.chunked_array([text[:1], starts]))  # fmt: skip
 
 
 def _strip_number(text: Any) -> Any:
@@ -259,6 +280,52 @@ def _joined_ids(stem: str, rows: np.ndarray, cols: np.ndarray) -> Any:
     return pc.binary_join_element_wise(
         pa.scalar(stem, text), _numbers_text(rows), _numbers_text(cols), pa.scalar("_", text)
     )
+
+
+def _grid_ids(stem: str, height: int, width: int) -> Any:
+    """The ids "<stem>_<row>_<col>" of every pixel of a height x width picture, row by row, as Arrow
+    text: the same array as _joined_ids gives, its bytes laid out in numpy (half the cost of Arrow's
+    join on a page of a few hundred thousand pixels). The rows spelled with as many digits (1-9,
+    10-99, ...) make ids of one length for the columns spelled with as many digits: a block of
+    fixed-width ids, filled by broadcasting "<stem>_<row>_" down the columns and "<col>" down the
+    rows; a row's blocks lie side by side in its part of the buffer."""
+    import pyarrow as pa
+
+    lead = stem.encode()
+    col_runs = _digit_runs(width)
+    col_bytes = [np.frombuffer("".join(map(str, range(a, b + 1))).encode(), np.uint8) for a, b in col_runs]
+    col_width = sum(len(c) for c in col_bytes)  # every column's digits once
+    parts, lengths = [], []
+    for first, last in _digit_runs(height):
+        n, size = last - first + 1, len(lead) + len(str(first)) + 2  # size: "<stem>_<row>_"
+        heads = np.frombuffer(b"".join(b"%s_%d_" % (lead, r) for r in range(first, last + 1)), np.uint8)
+        heads = heads.reshape(n, size)
+        block = np.empty((n, width * size + col_width), np.uint8)  # the rows' bytes, one row each
+        at, row_lengths = 0, []
+        for (a, b), digits in zip(col_runs, col_bytes, strict=True):
+            count, length = b - a + 1, size + len(str(a))
+            ids = block[:, at : at + count * length].reshape(n, count, length)
+            ids[:, :, :size] = heads[:, None, :]
+            ids[:, :, size:] = digits.reshape(1, count, length - size)
+            row_lengths.append(np.full(count, length, np.int64))
+            at += count * length
+        parts.append(block.reshape(-1))
+        lengths.append(np.tile(np.concatenate(row_lengths or [np.zeros(0, np.int64)]), n))
+    offsets = np.zeros(height * width + 1, np.int64)
+    if height * width:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    data = np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+    return pa.LargeStringArray.from_buffers(height * width, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _digit_runs(count: int) -> list[tuple[int, int]]:
+    """1..count cut where the spelling gains a digit: [(1, 9), (10, 99), (100, count)] for 540."""
+    runs, first = [], 1
+    while first <= count:
+        last = min(count, 10 * first - 1)
+        runs.append((first, last))
+        first = last + 1
+    return runs
 
 
 def _numbers_text(numbers: np.ndarray) -> Any:
@@ -313,8 +380,10 @@ _DECODERS = max(1, min(4, os.cpu_count() or 1))
 
 @dataclass(frozen=True)
 class _Picture:
-    rows: np.ndarray
-    cols: np.ndarray
+    shape: tuple[int, int]
+    rows: np.ndarray | None
+    """The pixels' 1-based rows and columns; None: every pixel of the picture, row by row."""
+    cols: np.ndarray | None
     values: np.ndarray
     ids: Any
     """The pixels' ids "<image>_<row>_<col>" (Arrow text)."""
@@ -354,16 +423,16 @@ def _read_picture(path: Path, stem: str, per_picture: int | None, answer: Path |
     if at is not None:
         row, col = np.divmod(at, width)
         rows, cols, values = row + 1, col + 1, pixels.ravel()[at].round(6)
-    else:  # every pixel, row by row: the places without dividing millions of positions
-        rows = np.repeat(np.arange(1, height + 1, dtype=np.int64), width)
-        cols = np.tile(np.arange(1, width + 1, dtype=np.int64), height)
-        values = pixels.ravel().round(6)
+        ids = _joined_ids(stem, rows, cols)
+    else:  # every pixel, row by row: the places are written into the table's columns directly
+        rows, cols, values = None, None, pixels.ravel().round(6)
+        ids = _grid_ids(stem, height, width)
     answers = None
     if answer is not None:
         truth = _grey(answer)
         same = at if truth.size == pixels.size else _drawn(truth.size, stem, per_picture)  # drawn once
         answers = (truth.ravel() if same is None else truth.ravel()[same]).round(6)
-    return _Picture(rows, cols, values, _joined_ids(stem, rows, cols), answers)
+    return _Picture((height, width), rows, cols, values, ids, answers)
 
 
 def _grey(path: Path) -> np.ndarray:
@@ -395,13 +464,32 @@ def _pixel_table(stems: list[str], read: list[Future[_Picture]], column: str, ke
     import pyarrow as pa
 
     pictures = [job.result() for job in read]
-    counts = [len(p.rows) for p in pictures]
+    counts = [len(p.values) for p in pictures]
+    rows, cols = _places(pictures)
     ids = pa.chunked_array([p.ids for p in pictures], type=pa.large_string()).combine_chunks()
     # copy=False: the new arrays as they are (not copied and stacked into one block of numbers).
     return pd.DataFrame({key: pd.arrays.ArrowStringArray(ids), "image": _names_at(stems, counts),
-                         "row": np.concatenate([p.rows for p in pictures]),
-                         "col": np.concatenate([p.cols for p in pictures]),
+                         "row": rows, "col": cols,
                          column: np.concatenate([p.values for p in pictures])}, copy=False)  # fmt: skip
+
+
+def _places(pictures: list[_Picture]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel row's picture row and column, written into the two columns as they are made: a
+    whole picture's by broadcasting its row and column numbers (not arrays of its places made on
+    the pool and stacked again: two copies of millions of numbers, in memory fresh to the process)."""
+    total = sum(len(p.values) for p in pictures)
+    rows, cols = np.empty(total, np.int64), np.empty(total, np.int64)
+    start = 0
+    for picture in pictures:
+        end = start + len(picture.values)
+        if picture.rows is None or picture.cols is None:
+            height, width = picture.shape
+            rows[start:end].reshape(height, width)[:] = np.arange(1, height + 1)[:, None]
+            cols[start:end].reshape(height, width)[:] = np.arange(1, width + 1)[None, :]
+        else:
+            rows[start:end], cols[start:end] = picture.rows, picture.cols
+        start = end
+    return rows, cols
 
 
 def _names_at(names: list[str], counts: list[int]) -> pd.Series:
