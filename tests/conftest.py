@@ -10,6 +10,7 @@ not loopback, in this process.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -104,6 +105,17 @@ def guard_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _journal_lines_not_forced_to_disk() -> Iterator[None]:
+    """os.fsync does nothing in the test processes. The journal fsyncs each durable record (a few
+    milliseconds each on this machine's disk, thousands per suite), which only an operating-system crash
+    could tell from a flush: no test can observe it, and what is journaled is read back all the same.
+    test_progress.py still checks which records the journal syncs (with its own os.fsync)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda fd: None)
+        yield
 
 
 @pytest.fixture(scope="session")

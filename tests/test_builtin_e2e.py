@@ -27,7 +27,7 @@ def _config(run: Path, max_nodes: int) -> RunConfig:
     return RunConfig(
         task_dir=EXAMPLE.resolve(),
         run_dir=run,
-        budget_s=150.0,
+        budget_s=90.0,
         max_nodes=max_nodes,
         jobs=2,
         seed=7,

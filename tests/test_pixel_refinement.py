@@ -33,7 +33,8 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """A prepared run of a task with six small pages to clean (four to train on)."""
+    """A prepared run of a task with six small pages to clean (four to train on, in two folds: each
+    script fits twice, not four times)."""
     from mlestar.prepare import prepare_run_data
     from mlestar.run_layout import RunLayout
 
@@ -41,7 +42,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     task = pages_task(root / "task", n_train=4, n_test=2)
     spec, tables = load_task_tables(task)
     layout = RunLayout(root / "run")
-    prepare_run_data(spec, tables, layout, n_folds=4, seed=0, subsample_rows=30_000)
+    prepare_run_data(spec, tables, layout, n_folds=2, seed=0, subsample_rows=30_000)
     profile = profile_task(spec, tables.train, tables.test, task)
     return Run(TaskContext(spec, profile, 0, 1, 60.0, layout.data), task, tables.train)
 

@@ -33,7 +33,8 @@ def test_inspect_reads_representative_replicas(name: str, tmp_path: Path) -> Non
 
 def test_every_replica_is_read_without_a_crash(tmp_path: Path) -> None:
     crashes = []
-    for entry in replicas.catalogue():
+    # The representative replicas are read (and must be read right, so without a crash) by the test above.
+    for entry in (e for e in replicas.catalogue() if e["name"] not in REPRESENTATIVE):
         outcome = runner.check_inspect(replicas.build(entry, tmp_path))
         if outcome.error and outcome.error.startswith("crash"):
             crashes.append(f"{entry['name']}: {outcome.error}")
