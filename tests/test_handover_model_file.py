@@ -38,3 +38,21 @@ def test_a_new_ensemble_model_leaves_a_link_to_the_old_one_untouched(tmp_path: P
     save_ensemble_model([member], [1.0], spec, model)
     assert (_answer(logged), _answer(model)) == (1.0, 2.0)
     assert sorted(p.name for p in model.parent.iterdir()) == ["model.pkl"]  # nothing half-written left
+
+
+def test_an_ensemble_model_holds_its_members_files_as_they_are(tmp_path: Path) -> None:
+    """The members are streamed from their files into the model, byte for byte what pickling the
+    members' bytes writes; loaded, the model holds bytes and predicts their weighted mean."""
+    from mlestar.handover.predictor import WeightedEnsemble
+
+    spec = build_spec(tmp_path / "task")
+    paths = [tmp_path / "a.pkl", tmp_path / "b.pkl"]
+    for path, value in zip(paths, (1.0, 4.0), strict=True):
+        path.write_bytes(cloudpickle.dumps(Constant(value)) + b"\0" * 300_000)  # a large-ish file
+    model = tmp_path / "model" / "model.pkl"
+    save_ensemble_model(paths, [2.0, 1.0], spec, model)
+    loaded = cloudpickle.loads(model.read_bytes())
+    assert all(isinstance(m, bytes) for m in loaded.member_pickles)
+    assert _answer(model) == 2.0
+    members = [p.read_bytes() for p in paths]
+    assert model.read_bytes() == cloudpickle.dumps(WeightedEnsemble(members, [2.0, 1.0], False), protocol=5)
