@@ -124,6 +124,16 @@ def test_the_run_journals_what_its_model_answers_the_first_test_rows(reused) -> 
     assert len(head) == EXAMPLE_ROWS and np.allclose(example, expected, rtol=0, atol=1e-9)
 
 
+def test_the_run_journals_the_libraries_its_model_names(reused) -> None:  # type: ignore[no-untyped-def]
+    # Found in the members' files while the model was written: its logging need not search it.
+    from mlestar.handover.libraries import libraries_in
+
+    run_dir, journal = reused
+    (finished,) = _events(journal, "run_finished")
+    assert finished["model_libraries"] == libraries_in([run_dir / "model" / "model.pkl"])
+    assert "scikit-learn" in finished["model_libraries"]
+
+
 def test_a_final_fit_that_reproduces_the_search_does_not_write_the_submission_again(reused) -> None:  # type: ignore[no-untyped-def]
     # Written once, beside the final fits: on a task of millions of rows each write costs seconds.
     run_dir, journal = reused

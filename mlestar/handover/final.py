@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
 from mlestar.handover import rows, shipped, standalone
+from mlestar.handover.libraries import libraries_in
 from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
     baseline_predictions,
@@ -85,6 +86,8 @@ class Finisher:
         """Members whose predictions in the submission are not what solution.py computes."""
         self.submitted: np.ndarray | None = None
         """The predictions submission.csv holds now."""
+        self.model_libraries: list[str] | None = None
+        """The ML libraries the final model's pickle names, found while it was written."""
         self.search_folds: dict[str, str] = {}
         """Members kept stored from a subsample: the ./input folds file solution.py runs each on."""
 
@@ -267,13 +270,18 @@ class Finisher:
             return None
         from mlestar.handover.predictor import copy_model, save_ensemble_model
 
-        if plan.kind == "script":
-            copy_model(paths[0], self.layout.model)
-            return str(self.layout.model.relative_to(self.layout.root))
-        if plan.kind not in ("average", "greedy"):
+        if plan.kind not in ("script", "average", "greedy"):
             self.progress.note("no servable model for this ensemble kind: the submission is unaffected")
             return None
-        save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
+        # The libraries the members' pickles name (the model's pip requirements) are searched for
+        # while the model is written, which the disk does more than the interpreter.
+        with ThreadPoolExecutor(1, thread_name_prefix="libraries") as search:
+            libraries = search.submit(libraries_in, paths)
+            if plan.kind == "script":
+                copy_model(paths[0], self.layout.model)
+            else:
+                save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
+            self.model_libraries = libraries.result()
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------
@@ -359,6 +367,7 @@ class Finisher:
             baseline=self.spec.baseline if outcome.status == "fallback" else None,
             finished=time.time(),
             example_predictions=self._example_predictions() if outcome.model else None,
+            model_libraries=self.model_libraries if outcome.model else None,
         )
         self.h.journal.record(event)
 

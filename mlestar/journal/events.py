@@ -346,6 +346,9 @@ class RunFinished(Event):
     """The final predictions of test.parquet's first EXAMPLE_ROWS rows, as scripts write test.npy,
     when there is a model: what the model answers them, so its logging shows an output example
     without loading a model of hundreds of MB (None in older journals)."""
+    model_libraries: list[str] | None = None
+    """The ML libraries the model's pickle names (handover/libraries.py), found while it was
+    written: its pip requirements without searching it again (None in older journals)."""
 
 
 @dataclass(frozen=True, kw_only=True)

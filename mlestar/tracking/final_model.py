@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import mmap
 import os
 import re
 import shutil
@@ -30,16 +29,6 @@ if TYPE_CHECKING:
     from mlestar.task.spec import TaskSpec
 
 _BASE_REQUIREMENTS = ("mlflow", "cloudpickle", "numpy", "pandas", "pyarrow")
-_MODEL_LIBRARIES = {
-    "sklearn": "scikit-learn",
-    "lightgbm": "lightgbm",
-    "xgboost": "xgboost",
-    "catboost": "catboost",
-    "scipy": "scipy",
-    "optuna": "optuna",
-}
-"""Module -> the distribution that installs it, for the libraries a pickled predictor may refer to
-(a fixed table: asking importlib for every installed distribution takes seconds)."""
 _PICKLE_LOCK = threading.Lock()
 
 
@@ -81,11 +70,13 @@ def log_final_model(
     run_key: str,
     spec: TaskSpec | None = None,
     example_predictions: list[list[float]] | None = None,
+    libraries: list[str] | None = None,
 ) -> FinalModel:
     """Log RUN_DIR/model/model.pkl as a pyfunc on the parent run and register it as `name`.
 
     example_predictions: the model's raw predictions of test.parquet's first rows, as the hand-over
-    journals them (RunFinished); without them the model is loaded to make them.
+    journals them (RunFinished); without them the model is loaded to make them. libraries: the ML
+    libraries the model refers to, as the hand-over journals them; without them its bytes are searched.
     Idempotent: a parent run that already carries a registered version is left as it is.
     """
     tags = client.get_run(parent_run_id).data.tags
@@ -96,7 +87,7 @@ def log_final_model(
 
         spec = TaskSpec.load(run_dir / "task.json")
     model_id = tags.get(TAG_MODEL_ID) or _log_model(
-        client, experiment_id, parent_run_id, run_dir, spec, run_key, example_predictions
+        client, experiment_id, parent_run_id, run_dir, spec, run_key, example_predictions, libraries
     )
     version = _register(client, name, model_id, parent_run_id, run_key)
     client.set_tag(parent_run_id, TAG_MODEL_VERSION, version)
@@ -111,6 +102,7 @@ def _log_model(
     spec: TaskSpec,
     run_key: str,
     example_predictions: list[list[float]] | None,
+    libraries: list[str] | None,
 ) -> str:
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
@@ -125,6 +117,7 @@ def _log_model(
         parent_run_id=parent_run_id,
         artifact_location=logged.artifact_location,
         example_predictions=example_predictions,
+        libraries=libraries,
     )
     local = _local_folder(logged.artifact_location)
     if local is not None and not (local.exists() and any(local.iterdir())):
@@ -159,6 +152,7 @@ def save_pyfunc(
     parent_run_id: str | None = None,
     artifact_location: str | None = None,
     example_predictions: list[list[float]] | None = None,
+    libraries: list[str] | None = None,
 ) -> None:
     """Write the pyfunc model folder (MLmodel, signature, input example, predictor) to folder."""
     import cloudpickle
@@ -192,7 +186,7 @@ def save_pyfunc(
                 artifacts=_schema_artifact(run_dir),
                 signature=infer_signature(example, output),
                 input_example=example,
-                pip_requirements=requirements(layout.model),
+                pip_requirements=requirements(layout.model, libraries),
                 mlflow_model=mlflow_model,
             )
         finally:
@@ -267,14 +261,14 @@ def example_rows(test_path: Path, n: int = EXAMPLE_ROWS) -> pd.DataFrame:
     return pa.Table.from_batches([batch]).to_pandas().reset_index(drop=True)
 
 
-def requirements(predictor: Path) -> list[str]:
-    """Pinned pip requirements: the base stack plus the ML libraries the pickle refers to."""
+def requirements(predictor: Path, libraries: list[str] | None = None) -> list[str]:
+    """Pinned pip requirements: the base stack plus the ML libraries the pickle refers to, as the
+    hand-over journaled them (found while it wrote the model) or, without them, found in it now."""
     import importlib.metadata as metadata
 
-    names = list(_BASE_REQUIREMENTS)
-    # Mapped, not read: the pickle may be hundreds of MB.
-    with predictor.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        names += [dist for module, dist in _MODEL_LIBRARIES.items() if data.find(module.encode()) >= 0]
+    from mlestar.handover.libraries import libraries_in
+
+    names = [*_BASE_REQUIREMENTS, *(libraries_in([predictor]) if libraries is None else libraries)]
     pinned = []
     for dist in dict.fromkeys(names):
         try:

@@ -204,12 +204,14 @@ class StoreWriter:
         self._log_batch(parent, {}, tags, {}, None)
         self._log_outputs_of_run(parent)
         if record.get("model") and (self.run_dir / str(record["model"])).is_file():
-            self._log_model(parent, record.get("example_predictions"))
+            self._log_model(parent, record.get("example_predictions"), record.get("model_libraries"))
         self._log_texts(parent, {"events.jsonl": events_jsonl(self.facts, self.scrub)})
         self.client.set_terminated(parent, status="FINISHED", end_time=millis(record.get("time")))
         self.finished = True
 
-    def _log_model(self, parent: str, example_predictions: list[list[float]] | None) -> None:
+    def _log_model(
+        self, parent: str, example_predictions: list[list[float]] | None, libraries: list[str] | None
+    ) -> None:
         """A model that cannot be logged (its file is not a pickle, say) is reported, and the
         rest of the run's end is still sent; a store failure is raised to be retried."""
         try:
@@ -221,6 +223,7 @@ class StoreWriter:
                 name=self.model_name,
                 run_key=self.key,
                 example_predictions=example_predictions,
+                libraries=libraries,
             )
         except Exception as exc:
             if is_transient(exc):
