@@ -294,7 +294,10 @@ class Finisher:
                 copy_model(paths[0], self.layout.model)
             else:
                 save_ensemble_model(paths, list(plan.weights), self.spec, self.layout.model)
-            self.model_libraries = libraries.result()
+            try:
+                self.model_libraries = libraries.result()
+            except OSError:  # unreadable now: the model's logging searches the model itself
+                self.model_libraries = None
         return str(self.layout.model.relative_to(self.layout.root))
 
     # -- solution.py -------------------------------------------------------------------------------
