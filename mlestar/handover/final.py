@@ -132,10 +132,10 @@ class Finisher:
         with ThreadPoolExecutor(1, thread_name_prefix="submit") as writer:
             searched = writer.submit(self.submit, self.h.predictions(best.id).test, "search")
             fits = self._final_fits(plan)
+            model = self._model(plan, fits)  # beside the file too, when nothing was refit
+            self._write_solution(plan, fits)
             searched.result()
         self.submit(self._combined(plan, fits), "final")
-        model = self._model(plan, fits)
-        self._write_solution(plan, fits)
         outcome = Outcome("ok", best.id, best.score, model)
         self._finished(outcome, fits)
         return outcome
