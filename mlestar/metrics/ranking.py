@@ -34,12 +34,18 @@ def positive_rank_sum(score: np.ndarray, positive: np.ndarray) -> float:
     of their ranks). One unstable sort and O(n) passes over runs of ties: ties are averaged, so the
     sort's order among them does not matter. Ranks are halves and their sums exact in floats: the
     value is scipy's rankdata(score)[positive].sum() to the bit."""
-    order = np.argsort(score)
-    ordered = score[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(ordered))
+    order, starts = _runs_of_ties(score)
+    ends = np.append(starts[1:], len(order))
     positives_in_run = np.add.reduceat(positive[order].astype(np.int64), starts)
     return float((positives_in_run * ((starts + ends + 1) / 2)).sum())  # ranks start+1..end: mean
+
+
+def _runs_of_ties(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in score order, and where in that order each run of tied scores starts. One unstable
+    sort: what is computed from it sums over whole runs, so the order among ties does not matter."""
+    order = np.argsort(score)
+    ordered = score[order]
+    return order, np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
 
 
 def _two_labels(y: np.ndarray) -> tuple[object, object] | None:
@@ -90,9 +96,7 @@ class _SortedColumn:
     """One column's rows in score order, cut into runs of tied scores."""
 
     def __init__(self, positive: np.ndarray, score: np.ndarray) -> None:
-        order = np.argsort(score, kind="stable")
-        ordered = score[order]
-        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        order, self.starts = _runs_of_ties(score)  # counts of drawn rows summed by run: exact in floats
         self.position = np.empty(len(order), dtype=np.int64)
         self.position[order] = np.arange(len(order))
         self.positive = positive[order]
