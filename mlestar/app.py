@@ -249,12 +249,14 @@ def _search_and_finish(  # type: ignore[no-untyped-def]
     # the first scripts, so the check stage finds them judged.
     AfterFirstScript(journal, partial(column_leaks, layout.data, profile), "column-leaks")
     search = Search(ctx, engineer, harness, journal, budget, config.search, jobs, _warm(config))
+    # The final fit runs each script with the search's threads, so refits and stored predictions agree.
+    finisher = Finisher(harness, budget, progress, threads, lanes=jobs)
+    finisher.follow_search()
     with _one_thread():
         best = search.run() if spec.solver == "engineers" else None  # else a documented baseline answers
     if later is not None and (error := later.wait()) is not None:
         progress.note(f"work beside the scripts failed: {type(error).__name__}: {error}")
-    # The final fit runs each script with the search's threads, so refits and stored predictions agree.
-    return Finisher(harness, budget, progress, threads, lanes=jobs).finish(best)
+    return finisher.finish(best)
 
 
 @contextmanager

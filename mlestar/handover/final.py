@@ -1,7 +1,8 @@
 """The last stage: a checked submission first, then the final fit, the model and solution.py.
 
-The submission is written from the best stored predictions as soon as the search ends, beside the
-final fit (a file of millions of rows takes seconds, and a refit on the search's threads leaves a
+While the search runs, submission.csv follows its best so far (best_so_far.py). The submission is
+written from the best stored predictions as soon as the search ends, unless it already holds them,
+beside the final fit (a file of millions of rows takes seconds, and a refit on the search's threads leaves a
 core to it), so a run that hits its budget during the final fit still leaves a valid file. A
 handed-over script whose search run already was its final fit (once, on every training row, its
 settings now frozen to what that run chose) is reused: its stored predictions and saved model are
@@ -31,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from mlestar import contract
 from mlestar.checks.frozen import clock_findings
 from mlestar.handover import rows, shipped, standalone
+from mlestar.handover.best_so_far import BestSoFar
 from mlestar.handover.libraries import libraries_in
 from mlestar.handover.plan import HandoverPlan, MemberFit, plan_of, schedule
 from mlestar.handover.submission import (
@@ -90,6 +92,14 @@ class Finisher:
         """The ML libraries the final model's pickle names, found while it was written."""
         self.search_folds: dict[str, str] = {}
         """Members kept stored from a subsample: the ./input folds file solution.py runs each on."""
+        self._best_so_far: BestSoFar | None = None
+
+    def follow_search(self) -> None:
+        """Keep submission.csv at the search's best so far while it runs (before finish)."""
+        self._best_so_far = BestSoFar(self.h.journal, self.spec.lower_is_better, self._submit_searched)
+
+    def _submit_searched(self, node: Node) -> None:
+        self.submit(self.h.predictions(node.id).test, "search", node.id)
 
     @cached_property
     def test(self) -> pd.DataFrame:
@@ -115,6 +125,8 @@ class Finisher:
 
     def finish(self, best: Node | None) -> Outcome:
         self.progress.set_stage("submit")
+        if self._best_so_far is not None:
+            self._best_so_far.close()  # the file of the best so far written first, then never again
         if best is None:
             return self._fallback()
         plan = plan_of(best)
@@ -130,7 +142,7 @@ class Finisher:
         for member in plan.members:  # idempotent: a run killed before freezing is frozen now
             freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
         with ThreadPoolExecutor(1, thread_name_prefix="submit") as writer:
-            searched = writer.submit(self.submit, self.h.predictions(best.id).test, "search")
+            searched = writer.submit(self._submit_searched, best)
             fits = self._final_fits(plan)
             model = self._model(plan, fits)  # beside the file too, when nothing was refit
             self._write_solution(plan, fits)
@@ -140,7 +152,7 @@ class Finisher:
         self._finished(outcome, fits)
         return outcome
 
-    def submit(self, pred: np.ndarray, answers: str) -> None:
+    def submit(self, pred: np.ndarray, answers: str, node: str | None = None) -> None:
         if self.submitted is not None and _same(self.submitted, pred):
             return  # the final fit reproduced the search's predictions: the file already holds them
         began = time.time()
@@ -149,7 +161,7 @@ class Finisher:
         write_submission(frame, self.layout.submission)
         self.submitted = pred
         self.h.journal.record(
-            SubmissionWritten(answers=answers, rows=len(frame), seconds=time.time() - began)
+            SubmissionWritten(answers=answers, rows=len(frame), seconds=time.time() - began, node=node)
         )
 
     # -- final fit -------------------------------------------------------------------------------

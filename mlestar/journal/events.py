@@ -286,8 +286,9 @@ class FinalChosen(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SubmissionWritten(Event):
-    """submission.csv written: from the search's predictions as soon as the search ends, again only
-    where the final fit predicted something else."""
+    """submission.csv written: from the search's best so far while it runs, from its final best as
+    soon as it ends (unless already written), again only where the final fit predicted something
+    else."""
 
     name = "submission_written"
     durable = False
@@ -295,6 +296,8 @@ class SubmissionWritten(Event):
     """"search", "final", "prior" or "baseline": whose predictions the file holds."""
     rows: int
     seconds: float
+    node: str | None = None
+    """The attempt whose stored predictions the file holds (the search's answers)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,76 @@
+"""submission.csv kept at the search's best so far, written beside the scripts while the search runs.
+
+Each time an attempt becomes the run's best, its stored test predictions are written as the
+submission on a thread of this writer's own once the next script has started (the harness's judging
+and the engineer's next script between two scripts are not slowed by it). A run stopped during the
+search (killed, out of memory, the machine gone) still leaves a valid file of its best answer, and
+the hand-over finds the file written when the best did not change since (on a test set of millions
+of rows a write takes seconds that would otherwise come after the last script). A best that comes
+while a write is under way is written next; bests in between are skipped, only the newest counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from mlestar.journal import Journal, Node
+from mlestar.journal.events import AttemptStarted
+from mlestar.journal.nodes import SOLUTION_STAGES
+
+
+class BestSoFar:
+    def __init__(self, journal: Journal, lower_is_better: bool, write: Callable[[Node], None]) -> None:
+        """`write(node)` writes the node's stored predictions as the submission; it runs on this
+        writer's thread, one write at a time."""
+        self._journal = journal
+        self._lower_is_better = lower_is_better
+        self._write = write
+        self._wanted: Node | None = None
+        """The best waiting to be written."""
+        self._chosen: str | None = None
+        """The last best given to the writer (waiting, being written or written)."""
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        journal.subscribe(self._on_record)
+
+    def close(self) -> None:
+        """No more writes: the one under way, and the newest best if one waits, are written first."""
+        with self._lock:
+            self._closed = True
+            thread = self._start()
+        if thread is not None:
+            thread.join()
+
+    def _on_record(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "event" and record.get("name") == AttemptStarted.name:
+            with self._lock:
+                self._start()
+        if kind != "node" or record.get("status") != "ok" or record.get("stage") not in SOLUTION_STAGES:
+            return
+        best = self._journal.best(self._lower_is_better, stages=SOLUTION_STAGES)
+        with self._lock:
+            if self._closed or best is None or best.id == self._chosen:
+                return
+            self._wanted, self._chosen = best, best.id
+
+    def _start(self) -> threading.Thread | None:
+        """The writing thread, started if a best waits and none runs (under the lock)."""
+        if self._thread is None and self._wanted is not None:
+            self._thread = threading.Thread(target=self._run, name="best-so-far", daemon=True)
+            self._thread.start()
+        return self._thread
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                node, self._wanted = self._wanted, None
+                if node is None:
+                    self._thread = None
+                    return
+            # A write that fails is left to the hand-over, which writes the file again and says why.
+            with contextlib.suppress(Exception):
+                self._write(node)
