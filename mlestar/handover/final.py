@@ -1,9 +1,9 @@
 """The last stage: a checked submission first, then the final fit, the model and solution.py.
 
 While the search runs, submission.csv follows its best so far (best_so_far.py). The submission is
-written from the best stored predictions as soon as the search ends, unless it already holds them,
-beside the final fit (a file of millions of rows takes seconds, and a refit on the search's threads leaves a
-core to it), so a run that hits its budget during the final fit still leaves a valid file. A
+written from the best stored predictions as soon as the search ends, unless it holds them already,
+beside the final fit (a file of millions of rows takes seconds, and a refit on the search's threads
+leaves a core to it), so a run that hits its budget during the final fit still leaves a valid file. A
 handed-over script whose search run already was its final fit (once, on every training row, its
 settings now frozen to what that run chose) is reused: its stored predictions and saved model are
 final (saved_models.py). The final fit reruns the others (settings frozen, MLESTAR_MODE=handover)
@@ -154,7 +154,7 @@ class Finisher:
 
     def submit(self, pred: np.ndarray, answers: str, node: str | None = None) -> None:
         if self.submitted is not None and _same(self.submitted, pred):
-            return  # the final fit reproduced the search's predictions: the file already holds them
+            return  # the file holds them already (the best so far, or a final fit that reproduced it)
         began = time.time()
         frame = to_submission_frame(self.spec, pred, self.test_ids, self.sample)
         check_submission(frame, self.spec, self.sample)
