@@ -8,7 +8,14 @@ from pathlib import Path
 from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
 from mlestar.journal import SOLUTION_STAGES, Journal, Node
-from mlestar.journal.events import AttemptStarted, Decided, RunFinished, RunStarted, Screened
+from mlestar.journal.events import (
+    AttemptStarted,
+    Decided,
+    RunFinished,
+    RunStarted,
+    Screened,
+    SubmissionWritten,
+)
 from mlestar.search.validation import describe
 
 
@@ -41,6 +48,10 @@ def summarize(run_dir: Path) -> str:
         )
     if finished:
         lines.append(f"final    {finished.best}  submission {finished.submission}  model {finished.model}")
+    elif (written := journal.last(SubmissionWritten)) is not None:
+        lines.append(
+            f"submit   submission.csv holds {written.node or 'the search'}'s answers, the best so far"
+        )
     lines.extend(_screening(journal))
     lines.append("")
     lines.append("scores: [90% interval over the validation rows]; xN splits: N splits' predictions averaged")
