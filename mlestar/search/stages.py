@@ -251,14 +251,11 @@ class Search:
 
     # -- targeted refinement (Algorithm 2) -----------------------------------------------------
     def refine(self) -> None:
-        """T outer steps on the current solution; two in a row without a gain end the stage. A step
-        starts only when its ablation and a first plan are likely to fit in the stage (about two
-        runs of the current script): an ablation with no time left for a plan spends the time the
-        widening and the ensembles would use, for a summary no plan reads."""
+        """T outer steps on the current solution; two in a row without a gain end the stage."""
         stalled = 0
         for t in range(self.settings.t_outer):
             cur = self.state.current
-            if stalled >= 2 or cur is None or not self.budget.may_start(Stage.REFINE, 2 * cur.duration_s):
+            if stalled >= 2 or cur is None or not self.budget.may_start(Stage.REFINE, cur.duration_s):
                 break
             stalled = 0 if self.refine_step(t) else stalled + 1
 
