@@ -49,9 +49,10 @@ def summarize(run_dir: Path) -> str:
     if finished:
         lines.append(f"final    {finished.best}  submission {finished.submission}  model {finished.model}")
     elif (written := journal.last(SubmissionWritten)) is not None:
-        lines.append(
-            f"submit   submission.csv holds {written.node or 'the search'}'s answers, the best so far"
+        whose = (
+            f"{written.node}'s answers, the best so far" if written.node else f"the {written.answers} answers"
         )
+        lines.append(f"submit   submission.csv holds {whose}")
     lines.extend(_screening(journal))
     lines.append("")
     lines.append("scores: [90% interval over the validation rows]; xN splits: N splits' predictions averaged")

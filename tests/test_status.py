@@ -30,6 +30,10 @@ def test_a_killed_run_says_whose_answers_its_submission_holds(tmp_path: Path) ->
     journal.add(build_node("draft-1", score=0.4))
     (line,) = [line for line in summarize(tmp_path).splitlines() if line.startswith("submit")]
     assert "draft-0's answers, the best so far" in line
+    # Killed in the hand-over after the final fit's file: those answers, not the search's.
+    journal.record(SubmissionWritten(answers="final", rows=10, seconds=0.1))
+    (line,) = [line for line in summarize(tmp_path).splitlines() if line.startswith("submit")]
+    assert line.endswith("holds the final answers")
 
 
 def test_a_finished_run_lists_nothing_in_flight(tmp_path: Path) -> None:
