@@ -165,6 +165,19 @@ def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
     assert not {"t0-k0", "t0-k2"} <= set(members)  # twins are one ensemble member, not two
 
 
+def test_a_plan_that_repeats_a_script_gives_its_lane_to_the_next_plan(tmp_path: Path) -> None:
+    # Plan 2 writes plan 0's script again, so it is back at once beside plan 3 (a script of a
+    # second); plan 4 takes its lane instead of waiting for plan 3 and a batch of its own.
+    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.85, 0.7], sleep=1.0)
+    cfg, outcome, journal = _run(tmp_path, eng, k_inner=5, t_outer=1)
+    assert outcome.status == "ok" and journal.nodes["t0-k2"].meta["same_as"] == "t0-k0"
+    k3, k4 = journal.nodes["t0-k3"], journal.nodes["t0-k4"]
+    assert k4.plan == "plan 4" and k4.started < k3.ended  # ran beside plan 3
+    assert k4.score < k3.score  # its script is its own: plan 4's gain
+    kept = _decisions(journal, "refinement_kept")
+    assert kept and kept[0]["node"] == "t0-k4"  # and it counts in the round like any plan
+
+
 def test_scripts_that_differ_only_in_comments_and_docstrings_behave_the_same() -> None:
     from mlestar.syntax import behaviour_digest
 

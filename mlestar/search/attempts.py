@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from mlestar import syntax
 from mlestar.config import SearchSettings
@@ -107,13 +107,22 @@ class Attempts:
         return node
 
     def run_batch(
-        self, jobs: Sequence[Job], stage: Stage, debug: bool = True, always_first: bool = False
+        self,
+        jobs: Sequence[Job],
+        stage: Stage,
+        debug: bool = True,
+        always_first: bool = False,
+        more: Iterator[Job] | None = None,
     ) -> list[Node]:
         """Run independent attempts in parallel; results come back in the order given.
 
         What the batch's attempts may start (--max-nodes shares) and learn from each other (the
         scripts that already worked) is settled by their order, never by which finishes first.
-        `always_first`: the first `jobs` attempts start even past the stage's deadline."""
+        `always_first`: the first `jobs` attempts start even past the stage's deadline.
+        `more`: attempts that take the lane of one that repeated a script already run (its twin's
+        result is back at once, and the lane would stand idle until the batch ends), in the order
+        given, after the batch's own results (not under --max-nodes, whose shares are settled
+        before a batch starts)."""
         starts = [
             self.journal.get(att.id) is not None
             or (always_first and i < self.jobs)
@@ -126,13 +135,31 @@ class Attempts:
             self.pool.submit(self._batched, att, make, debug, next(shares)) if start else None
             for (att, make), start in zip(jobs, starts, strict=True)
         ]
+        refills = self._refill([f for f in futures if f is not None], more, debug) if more is not None else []
         nodes = [
             fut.result() if fut is not None else skipped_node(att)
             for (att, _), fut in zip(jobs, futures, strict=True)
-        ]
+        ] + [fut.result() for fut in refills]
         for node in nodes:
             self.learn(node)
         return nodes
+
+    def _refill(self, running: list[Future[Node]], more: Iterator[Job], debug: bool) -> list[Future[Node]]:
+        """Until the batch is done: each attempt that comes back a repeat gives its lane to the next
+        of `more`. The attempts started so, in the order taken."""
+        if self.budget.nodes_left() is not None:
+            return []
+        started: list[Future[Node]] = []
+        waiting = set(running)
+        while waiting:
+            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for fut in done:
+                if fut.exception() is None and "same_as" in fut.result().meta:
+                    job = next(more, None)
+                    if job is not None:
+                        started.append(self.pool.submit(self._batched, *job, debug, NodeShare(None)))
+                        waiting.add(started[-1])
+        return started
 
     def learn(self, node: Node) -> None:
         """Remember a working script's digest, so a later attempt running the same code repeats it."""

@@ -308,16 +308,21 @@ class Search:
 
     def inner_plans(self, t: int, cur: Node, script: str, choice: BlockChoice) -> Node:
         """Up to K plans for the chosen block, a batch at a time, each next plan written seeing the
-        scores of those before; the best attempt that beats `cur`, else `cur`."""
+        scores of the batches before; the best attempt that beats `cur`, else `cur`."""
         assert cur.score is not None
         history: list[PlanOutcome] = []
         best = cur
         while len(history) < self.settings.k_inner and self.budget.may_start(Stage.REFINE, cur.duration_s):
             wanted = min(self.attempts.jobs, self.settings.k_inner - len(history))
-            batch = list(islice(self._plans(t, cur, script, choice, history), wanted))
-            nodes = self.attempts.run_batch(batch, stage=Stage.REFINE) if batch else []
-            for (att, _), node in zip(batch, nodes, strict=True):
-                history.append(PlanOutcome(att.plan, node.score, cur.score))
+            plans = self._plans(t, cur, script, choice, history)
+            batch = list(islice(plans, wanted))
+            # A plan whose script already ran (an ablation's variant, say) is back at once: the
+            # next plan takes its lane rather than leave it idle until the batch is done.
+            fits = partial(self.budget.may_start, Stage.REFINE, cur.duration_s)
+            more = _while(fits, islice(plans, self.settings.k_inner - len(history) - len(batch)))
+            nodes = self.attempts.run_batch(batch, stage=Stage.REFINE, more=more) if batch else []
+            for node in nodes:
+                history.append(PlanOutcome(node.plan, node.score, cur.score))
                 if node.ok and self.harness.score_of(node).beats(best.score):
                     best = node
             if len(batch) < wanted:
@@ -410,3 +415,9 @@ class Search:
             self.journal.record(
                 Decided(what=what, node=node.id, base=base.id, score=node.score, base_score=base.score)
             )
+
+
+def _while(fits: Callable[[], bool], jobs: Iterator[Job]) -> Iterator[Job]:
+    """The jobs, each taken (its plan asked for) only while `fits()` says one more may start."""
+    while fits() and (job := next(jobs, None)) is not None:
+        yield job
