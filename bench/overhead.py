@@ -14,6 +14,10 @@ second of the wall time belongs to one of these parts:
   hand-over         the last script's end -> the last journal event (solution.py, checks, report)
   after journal     the last journal event -> process exit (tracker close, executor shutdown)
 
+Not overhead, but time the machine was not used: "lanes idle" adds up, while at least one script
+ran, the lanes (--jobs) that ran none, by the stage of the scripts that ran (a merge chain runs one
+script at a time; a batch waits for its slowest).
+
 `--began/--ended` are the epoch seconds measured around the `mlestar run` process; with `--wall`
 alone, "before journal" and "after journal" are one part, "outside journal". With neither, only
 the journal's own span is accounted for.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +63,10 @@ class Breakdown:
     """(name, seconds) in run order; None: not measurable without the process's own times."""
     gaps: tuple[Gap, ...]
     """Every moment between scripts when none ran, largest first."""
+    lanes: int | None = None
+    """Scripts the run ran at once (--jobs), when its journal says."""
+    idle: tuple[tuple[str, float], ...] = ()
+    """(stage, lane-seconds) no script ran in while another did, most first."""
 
     @property
     def overhead(self) -> float | None:
@@ -94,6 +102,27 @@ def gaps_between(spans: Sequence[Span]) -> list[Gap]:
     return sorted(out, key=lambda g: g.seconds, reverse=True)
 
 
+def idle_lanes(spans: Sequence[Span], lanes: int, stage_of: Callable[[str], str]) -> dict[str, float]:
+    """Lane-seconds with no script while at least one ran, by the stage of the one that started
+    first among those running."""
+    edges = sorted(
+        [(s.start, 1, i) for i, s in enumerate(spans)] + [(s.end, -1, i) for i, s in enumerate(spans)]
+    )
+    running: dict[int, None] = {}  # in the order they started
+    idle: dict[str, float] = {}
+    last = None
+    for t, step, i in edges:
+        if last is not None and 0 < len(running) < lanes:
+            stage = stage_of(spans[next(iter(running))].node)
+            idle[stage] = idle.get(stage, 0.0) + (lanes - len(running)) * (t - last)
+        if step > 0:
+            running[i] = None
+        else:
+            running.pop(i, None)
+        last = t
+    return idle
+
+
 def breakdown(
     run_dir: Path, wall_s: float | None = None, began: float | None = None, ended: float | None = None
 ) -> Breakdown:
@@ -123,7 +152,10 @@ def breakdown(
     elif wall_s is not None:
         parts.append(("outside journal", wall_s - (t_last - t_begin)))
     script_s = union_seconds((s.start, s.end) for s in spans)
-    return Breakdown(wall_s, script_s, tuple(parts), tuple(gaps))
+    lanes = (started.get("config") or {}).get("jobs")
+    idle = idle_lanes(spans, int(lanes), lambda n: str(journal.nodes[n].stage)) if lanes else {}
+    ranked = tuple(sorted(idle.items(), key=lambda kv: kv[1], reverse=True))
+    return Breakdown(wall_s, script_s, tuple(parts), tuple(gaps), int(lanes) if lanes else None, ranked)
 
 
 def table(b: Breakdown) -> str:
@@ -143,6 +175,10 @@ def table(b: Breakdown) -> str:
         lines.append(f"{'wall':<18} {wall:8.1f}   overhead {100 * (b.overhead or 0.0):.1f}%")
     for g in b.gaps[:TOP_GAPS]:
         lines.append(f"  gap {g.seconds:6.1f} s  after {g.before}  before {g.after}")
+    if b.lanes and b.idle:
+        total = sum(s for _, s in b.idle)
+        stages = ", ".join(f"{name} {s:.1f}" for name, s in b.idle)
+        lines.append(f"lanes idle         {total:8.1f} lane-s of {b.lanes} x {b.script_s:.1f} ({stages})")
     return "\n".join(lines)
 
 

@@ -107,3 +107,28 @@ def test_the_harness_work_around_a_script_is_overhead_not_script_time(tmp_path):
     assert parts["to first script"] == pytest.approx(0.5)
     assert parts["gaps"] == pytest.approx(0.5 + 2.0)  # between the splits; a's judging and b's writing
     assert parts["hand-over"] == pytest.approx(2.0)  # b's judging, then the hand-over
+
+
+def test_lanes_that_ran_no_script_while_another_ran_are_counted_by_stage(tmp_path, capsys):
+    """Two lanes: drafts 0-10 and 0-4 (a lane idle 4-10), a merge alone 11-20, a refinement batch
+    of 21-25 and 21-30 (a lane idle 25-30); nothing ran 10-11 and 20-21 (gaps, not idle lanes)."""
+    j = Journal(tmp_path)
+    j.event("run_started", time=0.0, prepare_s=0.0, config={"jobs": 2})
+    for id, stage, a, b in [
+        ("draft-0", "draft", 0, 10),
+        ("draft-1", "draft", 0, 4),
+        ("merge-1", "merge", 11, 20),
+        ("t0-k0", "refine", 21, 25),
+        ("t0-k1", "refine", 21, 30),
+    ]:
+        j.add(build_node(id, stage=stage, started=a, ended=b, result={"exit_code": 0}))
+    j.event("run_finished", time=31.0, status="ok")
+    b = overhead.breakdown(tmp_path, wall_s=31.0)
+    assert b.lanes == 2
+    assert dict(b.idle) == pytest.approx({"draft": 6.0, "merge": 9.0, "refine": 5.0})
+    assert [name for name, _ in b.idle] == ["merge", "draft", "refine"]  # most first
+    assert overhead.main([str(tmp_path), "--wall", "31"]) == 0
+    assert (
+        "lanes idle             20.0 lane-s of 2 x 28.0 (merge 9.0, draft 6.0, refine 5.0)"
+        in capsys.readouterr().out
+    )
