@@ -167,8 +167,10 @@ def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
 
 def test_a_plan_that_repeats_a_script_gives_its_lane_to_the_next_plan(tmp_path: Path) -> None:
     # Plan 2 writes plan 0's script again, so it is back at once beside plan 3 (a script of a
-    # second); plan 4 takes its lane instead of waiting for plan 3 and a batch of its own.
-    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.85, 0.7], sleep=1.0)
+    # half second); plan 4 takes its lane instead of waiting for plan 3 and a batch of its own.
+    eng = ScriptedEngineer(
+        plan_gains=[0.95, 0.8, 0.95, 0.85, 0.7], sleep=0.5, draft_sleeps=dict.fromkeys("abc", 0.0)
+    )
     cfg, outcome, journal = _run(tmp_path, eng, k_inner=5, t_outer=1)
     assert outcome.status == "ok" and journal.nodes["t0-k2"].meta["same_as"] == "t0-k0"
     k3, k4 = journal.nodes["t0-k3"], journal.nodes["t0-k4"]
