@@ -152,10 +152,11 @@ def breakdown(
     elif wall_s is not None:
         parts.append(("outside journal", wall_s - (t_last - t_begin)))
     script_s = union_seconds((s.start, s.end) for s in spans)
-    lanes = (started.get("config") or {}).get("jobs")
-    idle = idle_lanes(spans, int(lanes), lambda n: str(journal.nodes[n].stage)) if lanes else {}
+    jobs = (started.get("config") or {}).get("jobs")
+    lanes = int(jobs) if jobs else None
+    idle = idle_lanes(spans, lanes, lambda n: str(journal.nodes[n].stage)) if lanes else {}
     ranked = tuple(sorted(idle.items(), key=lambda kv: kv[1], reverse=True))
-    return Breakdown(wall_s, script_s, tuple(parts), tuple(gaps), int(lanes) if lanes else None, ranked)
+    return Breakdown(wall_s, script_s, tuple(parts), tuple(gaps), lanes, ranked)
 
 
 def table(b: Breakdown) -> str:
