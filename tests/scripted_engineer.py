@@ -114,7 +114,11 @@ class ScriptedEngineer:
     """Candidate name -> seconds its scripts sleep (overrides `sleep`): to reorder finishing."""
     fold_noise: bool = False
     """Scripts draw other noise on other splits (as real models do), so repeats differ."""
+    plan_sleeps: list[float] = field(default_factory=list)
+    """Seconds the k-th plan's script sleeps (overrides `sleep`; unset past the list's end)."""
     calls: list[str] = field(default_factory=list)
+    plans_seen: list[list[PlanOutcome]] = field(default_factory=list)
+    """The history each plan_next call was given."""
     screening_seen: list[int] = field(default_factory=list)
     """Rows of ctx.screening each merge call saw."""
 
@@ -167,6 +171,7 @@ class ScriptedEngineer:
 
     def plan_next(self, ctx: TaskContext, code: str, block: str, history: list[PlanOutcome]) -> str:
         self._call("plan_next")
+        self.plans_seen.append(list(history))
         return f"plan {len(history)}"
 
     def settle(self, ctx: TaskContext, script: str) -> str:
@@ -176,7 +181,8 @@ class ScriptedEngineer:
         self._call("implement")
         k = int(plan.split()[-1])
         gain = self.plan_gains[k % len(self.plan_gains)]
-        return f"NOISE = {noise_of(code) * gain:.6f}\nFAIL = False\nSLEEP = {self.sleep}\n"
+        sleep = self.plan_sleeps[k] if k < len(self.plan_sleeps) else self.sleep
+        return f"NOISE = {noise_of(code) * gain:.6f}\nFAIL = False\nSLEEP = {sleep}\n"
 
     def plan_ensemble(
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]

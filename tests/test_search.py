@@ -180,6 +180,28 @@ def test_a_plan_that_repeats_a_script_gives_its_lane_to_the_next_plan(tmp_path: 
     assert kept and kept[0]["node"] == "t0-k4"  # and it counts in the round like any plan
 
 
+def test_a_plan_back_early_gives_its_lane_to_the_next_plan_which_sees_its_score(tmp_path: Path) -> None:
+    # Plan 0's script takes 3 s, the others a fraction: plans 2 and 3 run in plan 1's lane while
+    # plan 0 still runs, each written seeing the scores back so far and plan 0 pending.
+    eng = ScriptedEngineer(
+        plan_gains=[0.95, 0.8, 0.9, 0.85],
+        plan_sleeps=[3.0, 0.3, 0.3, 0.3],
+        draft_sleeps=dict.fromkeys("abc", 0.0),
+    )
+    cfg, outcome, journal = _run(tmp_path, eng, k_inner=4, t_outer=1)
+    k = [journal.nodes[f"t0-k{i}"] for i in range(4)]
+    assert outcome.status == "ok" and all(n.ok for n in k)
+    assert k[2].started >= k[1].ended and k[3].started >= k[2].ended  # one lane, one after another
+    assert k[3].ended < k[0].ended  # all while plan 0 ran: no batch waited for it
+    seen = {len(h): h for h in eng.plans_seen}  # plan k was asked with k outcomes before it
+    assert [o.score is None for o in seen[1]] == [True]  # plan 1 starts beside plan 0
+    assert [o.score is None for o in seen[2]] == [True, False]  # plan 1 back, plan 0 pending
+    assert [o.score is None for o in seen[3]] == [True, False, False]
+    assert seen[3][1].score == k[1].score and seen[3][2].plan == "plan 2"
+    kept = _decisions(journal, "refinement_kept")
+    assert kept and kept[0]["node"] == "t0-k1"  # the best of the four, by the plans' gains
+
+
 def test_scripts_that_differ_only_in_comments_and_docstrings_behave_the_same() -> None:
     from mlestar.syntax import behaviour_digest
 

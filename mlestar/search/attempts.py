@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from mlestar import syntax
@@ -25,6 +25,8 @@ from mlestar.search.ranking import ensemble_members
 ScriptMaker = Callable[[], str]
 """Writes an attempt's script when it is due (the engineer's role, or a script already known)."""
 Job = tuple[Attempt, ScriptMaker]
+Refill = Callable[[Attempt, Node], "Job | None"]
+"""Given an attempt of a batch and the node it came back as, the attempt to start in its lane."""
 HANDOVER_GUESS = 3
 """Scripts the final-fit reserve covers: ensembles of stored predictions mostly weigh the best few."""
 
@@ -112,17 +114,17 @@ class Attempts:
         stage: Stage,
         debug: bool = True,
         always_first: bool = False,
-        more: Iterator[Job] | None = None,
+        more: Refill | None = None,
     ) -> list[Node]:
         """Run independent attempts in parallel; results come back in the order given.
 
         What the batch's attempts may start (--max-nodes shares) and learn from each other (the
         scripts that already worked) is settled by their order, never by which finishes first.
         `always_first`: the first `jobs` attempts start even past the stage's deadline.
-        `more`: attempts that take the lane of one that repeated a script already run (its twin's
-        result is back at once, and the lane would stand idle until the batch ends), in the order
-        given, after the batch's own results (not under --max-nodes, whose shares are settled
-        before a batch starts)."""
+        `more`: told of each attempt as it comes back, gives the attempt that takes its lane (None:
+        the lane rests), so no lane stands idle until the batch's slowest is done; those come back
+        after the batch's own results, in the order started (not under --max-nodes, whose shares
+        are settled before a batch starts)."""
         starts = [
             self.journal.get(att.id) is not None
             or (always_first and i < self.jobs)
@@ -135,7 +137,8 @@ class Attempts:
             self.pool.submit(self._batched, att, make, debug, next(shares)) if start else None
             for (att, make), start in zip(jobs, starts, strict=True)
         ]
-        refills = self._refill([f for f in futures if f is not None], more, debug) if more is not None else []
+        running = {fut: att for (att, _), fut in zip(jobs, futures, strict=True) if fut is not None}
+        refills = self._refill(running, more, debug) if more is not None else []
         nodes = [
             fut.result() if fut is not None else skipped_node(att)
             for (att, _), fut in zip(jobs, futures, strict=True)
@@ -144,21 +147,26 @@ class Attempts:
             self.learn(node)
         return nodes
 
-    def _refill(self, running: list[Future[Node]], more: Iterator[Job], debug: bool) -> list[Future[Node]]:
-        """Until the batch is done: each attempt that comes back a repeat gives its lane to the next
-        of `more`. The attempts started so, in the order taken."""
+    def _refill(self, running: dict[Future[Node], Attempt], more: Refill, debug: bool) -> list[Future[Node]]:
+        """Until the batch is done: each attempt back gives its lane to the one `more` makes of it
+        (attempts back together are told in the order they started), which may repeat it. Those
+        started, in order."""
         if self.budget.nodes_left() is not None:
             return []
+        order = {fut: i for i, fut in enumerate(running)}
         started: list[Future[Node]] = []
         waiting = set(running)
         while waiting:
             done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for fut in done:
-                if fut.exception() is None and "same_as" in fut.result().meta:
-                    job = next(more, None)
-                    if job is not None:
-                        started.append(self.pool.submit(self._batched, *job, debug, NodeShare(None)))
-                        waiting.add(started[-1])
+            for fut in sorted(done, key=order.__getitem__):
+                if fut.exception() is not None:
+                    continue  # raised again, in order, when the batch's results are read
+                self.learn(fut.result())  # an attempt started from now on may repeat it
+                job = more(running[fut], fut.result())
+                if job is not None:
+                    started.append(self.pool.submit(self._batched, *job, debug, NodeShare(None)))
+                    running[started[-1]], order[started[-1]] = job[0], len(order)
+                    waiting.add(started[-1])
         return started
 
     def learn(self, node: Node) -> None:

@@ -17,10 +17,9 @@ The engineer writes scripts and takes decisions; every attempt goes through the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import count, islice
 from typing import TypeVar
 
 from mlestar import blocks
@@ -307,45 +306,19 @@ class Search:
         return choice
 
     def inner_plans(self, t: int, cur: Node, script: str, choice: BlockChoice) -> Node:
-        """Up to K plans for the chosen block, a batch at a time, each next plan written seeing the
-        scores of the batches before; the best attempt that beats `cur`, else `cur`."""
-        assert cur.score is not None
-        history: list[PlanOutcome] = []
+        """Up to K plans for the chosen block, one per lane: as an attempt comes back, its lane takes
+        the next plan, written seeing the scores of the plans back so far (the others pending).
+        The best attempt that beats `cur`, else `cur`."""
+        plans = _Plans(self, t, cur, script, choice)
         best = cur
-        while len(history) < self.settings.k_inner and self.budget.may_start(Stage.REFINE, cur.duration_s):
-            wanted = min(self.attempts.jobs, self.settings.k_inner - len(history))
-            plans = self._plans(t, cur, script, choice, history)
-            batch = list(islice(plans, wanted))
-            # A plan whose script already ran (an ablation's variant, say) is back at once: the
-            # next plan takes its lane rather than leave it idle until the batch is done.
-            fits = partial(self.budget.may_start, Stage.REFINE, cur.duration_s)
-            more = _while(fits, islice(plans, self.settings.k_inner - len(history) - len(batch)))
-            nodes = self.attempts.run_batch(batch, stage=Stage.REFINE, more=more) if batch else []
+        while batch := plans.take(self.attempts.jobs):
+            nodes = self.attempts.run_batch(batch, stage=Stage.REFINE, more=plans.back)
+            for (att, _), node in zip(batch, nodes, strict=False):  # seen already, unless --max-nodes
+                plans.seen(att, node)
             for node in nodes:
-                history.append(PlanOutcome(node.plan, node.score, cur.score))
                 if node.ok and self.harness.score_of(node).beats(best.score):
                     best = node
-            if len(batch) < wanted:
-                break  # the engineer has no further plan for this block
         return best
-
-    def _plans(
-        self, t: int, cur: Node, script: str, choice: BlockChoice, history: list[PlanOutcome]
-    ) -> Iterator[Job]:
-        """The next plans for the block, asked for as they are taken, until the engineer has none.
-        Plans of one batch run together: each sees the batch's earlier ones as pending (no score)."""
-        assert cur.score is not None
-        pending = list(history)
-        for k in count(len(history)):
-            ask = partial(self.engineer.plan_next, self.ctx, script, choice.block, list(pending))
-            plan = choice.plan if k == 0 else self.ask(f"t{t}-plan{k}", ask, None)
-            if plan is None:
-                return
-            pending.append(PlanOutcome(plan, None, cur.score))
-            yield (
-                keys.inner_plan(t, k, cur, choice, plan),
-                partial(self._implemented, script, choice.block, plan),
-            )
 
     def _implemented(self, script: str, block: str, plan: str) -> str:
         """The script with one block rewritten by the engineer; BlockError if that breaks it."""
@@ -417,7 +390,57 @@ class Search:
             )
 
 
-def _while(fits: Callable[[], bool], jobs: Iterator[Job]) -> Iterator[Job]:
-    """The jobs, each taken (its plan asked for) only while `fits()` says one more may start."""
-    while fits() and (job := next(jobs, None)) is not None:
-        yield job
+@dataclass
+class _Plans:
+    """The plans of one outer step for its block, asked for one at a time as lanes come free."""
+
+    search: Search
+    t: int
+    cur: Node
+    script: str
+    choice: BlockChoice
+    outcomes: list[PlanOutcome] = field(default_factory=list)
+    """Plan k's at k: pending (no score) until its attempt is back."""
+    places: dict[str, int] = field(default_factory=dict)
+    """Attempt id -> k."""
+    exhausted: bool = False
+    """The engineer has no further plan for the block."""
+
+    @property
+    def base(self) -> float:
+        """The score the plans are measured against: the current solution's."""
+        assert self.cur.score is not None
+        return self.cur.score
+
+    def take(self, n: int) -> list[Job]:
+        """Up to n plans to start together (fewer when the plans or the time run out)."""
+        jobs: list[Job] = []
+        while len(jobs) < n and (job := self.next()) is not None:
+            jobs.append(job)
+        return jobs
+
+    def back(self, att: Attempt, node: Node) -> Job | None:
+        """A plan's attempt is back: its score is seen, and the next plan takes its lane."""
+        self.seen(att, node)
+        return self.next()
+
+    def seen(self, att: Attempt, node: Node) -> None:
+        self.outcomes[self.places[att.id]] = PlanOutcome(att.plan, node.score, self.base)
+
+    def next(self) -> Job | None:
+        s, k, block = self.search, len(self.outcomes), self.choice.block
+        if (
+            self.exhausted
+            or k >= s.settings.k_inner
+            or not s.budget.may_start(Stage.REFINE, self.cur.duration_s)
+        ):
+            return None
+        ask = partial(s.engineer.plan_next, s.ctx, self.script, block, list(self.outcomes))
+        plan = self.choice.plan if k == 0 else s.ask(f"t{self.t}-plan{k}", ask, None)
+        if plan is None:
+            self.exhausted = True
+            return None
+        self.outcomes.append(PlanOutcome(plan, None, self.base))
+        att = keys.inner_plan(self.t, k, self.cur, self.choice, plan)
+        self.places[att.id] = k
+        return att, partial(s._implemented, self.script, block, plan)
