@@ -18,8 +18,10 @@ import datetime
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,6 +230,24 @@ def ensure_baselines(plan: Plan) -> None:
         )
 
 
+MIN_FREE_BYTES = 10 * 2**30
+"""Free disk a run needs beside it: a task of millions of rows leaves gigabytes of run folder,
+export and scratch copy, and a full disk fails a run's export check in the middle of the table."""
+
+
+def check_free_space(plan: Plan, free: Callable[[Path], int] | None = None) -> None:
+    """Refuse to start a run on a disk with less than MIN_FREE_BYTES free where its folders go."""
+    free = free or (lambda path: shutil.disk_usage(path).free)
+    for folder in (plan.results, plan.scratch):
+        place = next(p for p in (folder, *folder.parents) if p.exists())
+        left = free(place)
+        if left < MIN_FREE_BYTES:
+            raise ConfigError(
+                f"expected at least {MIN_FREE_BYTES / 2**30:.0f} GB free for the runs under {folder}, found "
+                f"{left / 2**30:.1f} GB: remove old run folders under {plan.results / 'raw'}"
+            )
+
+
 def run(plan: Plan) -> list[Row]:
     ensure_baselines(plan)
     started = datetime.datetime.now()
@@ -240,6 +260,7 @@ def run(plan: Plan) -> list[Row]:
     for seed in plan.seeds:
         for task in plan.tasks:
             for system in plan.systems:
+                check_free_space(plan)
                 print(f"[bench] {task.name} / {system} / seed {seed} ...", flush=True)
                 rows.append(run_one(plan, task, system, seed, raw, anchors))
                 print(markdown_table(rows[-1:], ROW_COLUMNS).splitlines()[-1], flush=True)

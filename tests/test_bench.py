@@ -315,6 +315,17 @@ def test_build_plan_rejects_misuse(tmp_path):
         run_bench.build_plan(run_bench.parse_args(["--bench-dir", str(tmp_path / "nowhere")]), {})
 
 
+def test_a_run_is_refused_on_a_nearly_full_disk(tmp_path):
+    bench = _bench_dir(tmp_path / "bench")
+    argv = ["--bench-dir", str(bench), "--systems", "mlestar", "--results", str(tmp_path / "out" / "new")]
+    plan = run_bench.build_plan(run_bench.parse_args(argv), {})  # a results folder not made yet
+    run_bench.check_free_space(plan, free=lambda path: run_bench.MIN_FREE_BYTES)  # enough: no error
+    with pytest.raises(
+        ConfigError, match=r"expected at least 10 GB free .* found 2.5 GB: remove old run folders"
+    ):
+        run_bench.check_free_space(plan, free=lambda path: int(2.5 * 2**30))
+
+
 def test_copy_public_is_alone_and_writable(tmp_path):
     bench = _bench_dir(tmp_path / "bench")
     (bench / "tasks/toy/public/train.csv").chmod(0o444)
