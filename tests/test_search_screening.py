@@ -251,3 +251,18 @@ def test_each_split_a_script_ran_on_is_journaled_inside_its_node(tmp_path: Path)
     assert node.started <= spans[0][0] < spans[0][1] <= spans[1][0] < spans[2][1] <= node.ended
     assert spans[0][1] - spans[0][0] == pytest.approx(node.result["duration_s"], abs=2e-3)
     assert all(end - start >= 0.5 for start, end in spans)  # the script's own sleep is inside
+
+
+def test_a_late_stage_may_run_its_first_step_into_the_next_stages_share() -> None:
+    from mlestar.search.budget import Budget
+
+    search_s = Budget.plan(300.0, 0.0, None, 0).total_s - Budget.plan(300.0, 0.0, None, 0).reserve_s
+    # Drafts ended between the merge stage's deadline (45% of the search) and the check stage's (50%).
+    late = Budget.plan(300.0, 0.47 * search_s, None, 0)
+    assert not late.may_start("merge", 10.0)
+    assert late.may_start("merge", 10.0, into_next=True)
+    assert not late.may_start("merge", 0.1 * search_s, into_next=True)  # it would overrun that too
+    later = Budget.plan(300.0, 0.51 * search_s, None, 0)
+    assert not later.may_start("merge", 0.0, into_next=True)
+    end = Budget.plan(300.0, 0.99 * search_s, None, 0)
+    assert end.may_start("ensemble", 0.0, into_next=True) == end.may_start("ensemble", 0.0)

@@ -78,12 +78,14 @@ class Budget:
         files) moves the whole schedule rather than eating the first stage's share."""
         self._schedule_start_s = max(self._schedule_start_s, seconds)
 
-    def may_start(self, stage: str, expected_s: float = 0.0) -> bool:
-        """May a new attempt start? Not past the stage's deadline, nor when it would likely overrun it."""
+    def may_start(self, stage: str, expected_s: float = 0.0, *, into_next: bool = False) -> bool:
+        """May a new attempt start? Not past the stage's deadline, nor when it would likely overrun it.
+        `into_next`: the deadline is the next stage's (a late stage's first step, see Search.merge)."""
         if self.max_nodes is not None and self.nodes_run >= self.max_nodes:
             return False
+        deadline = self.stage_deadline(_next_stage(stage) if into_next else stage)
         finish = self.elapsed() + 0.5 * expected_s
-        return finish < self.stage_deadline(stage) and self.search_remaining() > 5.0 + 0.5 * expected_s
+        return finish < deadline and self.search_remaining() > 5.0 + 0.5 * expected_s
 
     def take_node(self, share: NodeShare | None = None) -> bool:
         """Count one more script run, unless --max-nodes is reached (or the attempt's share of it,
@@ -139,6 +141,11 @@ class NodeShare:
             return False
         self.used += 1
         return True
+
+
+def _next_stage(stage: str) -> str:
+    order = list(STAGE_ENDS)
+    return order[min(order.index(stage) + 1, len(order) - 1)]
 
 
 def packed_s(durations_s: Sequence[float], lanes: int) -> float:

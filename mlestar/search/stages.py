@@ -195,11 +195,14 @@ class Search:
     # -- merging and checks --------------------------------------------------------------------
     def merge(self) -> None:
         """Algorithm 1: merge each next draft into the best one; a merge is kept when it scores at
-        least as well, and the first one that does not ends the stage."""
+        least as well, and the first one that does not ends the stage. Drafts that end late take
+        the stage's share, not its first merge (often the search's largest single gain): that one
+        may run into the check stage's share."""
         base = self.state.current
         assert base is not None
         for i, other in enumerate(self.state.drafts[1:], start=1):
-            if not self.budget.may_start(Stage.MERGE, max(base.duration_s, other.duration_s)):
+            expected = max(base.duration_s, other.duration_s)
+            if not self.budget.may_start(Stage.MERGE, expected, into_next=i == 1):
                 break
             cand = self.state.candidates[other.meta["candidate"]]
             scripts = self.harness.script_of(base), self.harness.script_of(other)
