@@ -118,8 +118,9 @@ class Attempts:
     ) -> list[Node]:
         """Run independent attempts in parallel; results come back in the order given.
 
-        What the batch's attempts may start (--max-nodes shares) and learn from each other (the
-        scripts that already worked) is settled by their order, never by which finishes first.
+        What the batch's own attempts may start (--max-nodes shares) and learn from each other (the
+        scripts that already worked) is settled by their order, never by which finishes first; an
+        attempt started by `more` may repeat any attempt already back.
         `always_first`: the first `jobs` attempts start even past the stage's deadline.
         `more`: told of each attempt as it comes back, gives the attempt that takes its lane (None:
         the lane rests), so no lane stands idle until the batch's slowest is done; those come back
