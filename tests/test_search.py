@@ -152,8 +152,9 @@ def test_an_engineer_with_no_candidates_still_submits_a_prior(tmp_path: Path) ->
 
 
 def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
-    # Plans 0 and 2 of a round write the same script (same gain on the same base), in two batches.
-    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.8])
+    # Plans 0 and 2 of a round write the same script (same gain on the same base); plan 1 runs
+    # longer, so plan 0 is back first and plan 2 takes its lane after it.
+    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.8], plan_sleeps=[0.0, 1.0])
     cfg, outcome, journal = _run(tmp_path, eng, k_inner=4, t_outer=1)
     assert outcome.status == "ok"
     first, again = journal.nodes["t0-k0"], journal.nodes["t0-k2"]
@@ -166,10 +167,13 @@ def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
 
 
 def test_a_plan_that_repeats_a_script_gives_its_lane_to_the_next_plan(tmp_path: Path) -> None:
-    # Plan 2 writes plan 0's script again, so it is back at once beside plan 3 (a script of a
-    # half second); plan 4 takes its lane instead of waiting for plan 3 and a batch of its own.
+    # Plan 2 writes plan 0's script again (plan 0 is back before plan 1), so it is back at once
+    # and plan 3 (a second and a half) takes its lane; plan 4 takes plan 1's lane while plan 3 runs.
     eng = ScriptedEngineer(
-        plan_gains=[0.95, 0.8, 0.95, 0.85, 0.7], sleep=0.5, draft_sleeps=dict.fromkeys("abc", 0.0)
+        plan_gains=[0.95, 0.8, 0.95, 0.85, 0.7],
+        sleep=0.5,
+        draft_sleeps=dict.fromkeys("abc", 0.0),
+        plan_sleeps=[0.3, 1.0, 0.3, 1.5],
     )
     cfg, outcome, journal = _run(tmp_path, eng, k_inner=5, t_outer=1)
     assert outcome.status == "ok" and journal.nodes["t0-k2"].meta["same_as"] == "t0-k0"
