@@ -154,19 +154,18 @@ class Attempts:
         started, in order."""
         if self.budget.nodes_left() is not None:
             return []
-        order = {fut: i for i, fut in enumerate(running)}
         started: list[Future[Node]] = []
         waiting = set(running)
         while waiting:
             done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=order.__getitem__):
+            for fut in sorted(done, key=list(running).index):  # `running` is in start order
                 if fut.exception() is not None:
                     continue  # raised again, in order, when the batch's results are read
                 self.learn(fut.result())  # an attempt started from now on may repeat it
                 job = more(running[fut], fut.result())
                 if job is not None:
                     started.append(self.pool.submit(self._batched, *job, debug, NodeShare(None)))
-                    running[started[-1]], order[started[-1]] = job[0], len(order)
+                    running[started[-1]] = job[0]
                     waiting.add(started[-1])
         return started
 
