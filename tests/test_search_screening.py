@@ -256,7 +256,8 @@ def test_each_split_a_script_ran_on_is_journaled_inside_its_node(tmp_path: Path)
 def test_a_late_stage_may_run_its_first_step_into_the_next_stages_share() -> None:
     from mlestar.search.budget import Budget
 
-    search_s = Budget.plan(300.0, 0.0, None, 0).total_s - Budget.plan(300.0, 0.0, None, 0).reserve_s
+    fresh = Budget.plan(300.0, 0.0, None, 0)
+    search_s = fresh.total_s - fresh.reserve_s
     # Drafts ended between the merge stage's deadline (45% of the search) and the check stage's (50%).
     late = Budget.plan(300.0, 0.47 * search_s, None, 0)
     assert not late.may_start("merge", 10.0)
