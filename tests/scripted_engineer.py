@@ -34,6 +34,7 @@ import pandas as pd
 
 SEED = {seed}
 FOLD_NOISE = {fold_noise}
+ROWS_ANSWER = {rows_answer}
 
 
 # %% block: load
@@ -65,6 +66,8 @@ def train(y, folds, n_test):
     oof = y + rng.normal(0.0, NOISE, y.shape)
     oof[folds < 0] = np.nan
     test = np.full((n_test, y.shape[1]), float(np.nanmean(y)))
+    if ROWS_ANSWER:  # the script's own answer, from the rows it is given
+        test = np.full((n_test, y.shape[1]), float(np.nanmean(y[folds >= 0]) + NOISE))
     return oof, test
 
 
@@ -83,9 +86,16 @@ if __name__ == "__main__":
 
 
 def script(
-    noise: float, fail: bool = False, seed: int = 0, sleep: float = 0.0, fold_noise: bool = False
+    noise: float,
+    fail: bool = False,
+    seed: int = 0,
+    sleep: float = 0.0,
+    fold_noise: bool = False,
+    rows_answer: bool = False,
 ) -> str:
-    return TEMPLATE.format(noise=noise, fail=fail, seed=seed, sleep=sleep, fold_noise=fold_noise)
+    return TEMPLATE.format(
+        noise=noise, fail=fail, seed=seed, sleep=sleep, fold_noise=fold_noise, rows_answer=rows_answer
+    )
 
 
 def noise_of(code: str) -> float:
@@ -114,6 +124,10 @@ class ScriptedEngineer:
     """Candidate name -> seconds its scripts sleep (overrides `sleep`): to reorder finishing."""
     fold_noise: bool = False
     """Scripts draw other noise on other splits (as real models do), so repeats differ."""
+    rows_answer: bool = False
+    """Test answers depend on the script and the rows it is given (the mean of the rows in its
+    folds, plus its noise): each script answers otherwise, and a final fit on every row otherwise
+    than its search on a subsample."""
     plan_sleeps: list[float] = field(default_factory=list)
     """Seconds the k-th plan's script sleeps (overrides `sleep`; unset past the list's end)."""
     calls: list[str] = field(default_factory=list)
@@ -136,14 +150,22 @@ class ScriptedEngineer:
         if spec == "raise":
             raise EngineerFailure("scripted: no draft")
         if spec == "fail":
-            return script(0.5, fail=True, sleep=sleep, fold_noise=self.fold_noise)
-        return script(float(spec), sleep=sleep, fold_noise=self.fold_noise)
+            return script(
+                0.5, fail=True, sleep=sleep, fold_noise=self.fold_noise, rows_answer=self.rows_answer
+            )
+        return script(float(spec), sleep=sleep, fold_noise=self.fold_noise, rows_answer=self.rows_answer)
 
     def merge(self, ctx: TaskContext, base: str, other: str, other_candidate: Candidate) -> str:
         self._call("merge")
         self.screening_seen.append(len(ctx.screening))
         gain = noise_of(base) * self.merge_gain
-        return script(gain, fail=self.merge_fails, sleep=self.sleep, fold_noise=self.fold_noise)
+        return script(
+            gain,
+            fail=self.merge_fails,
+            sleep=self.sleep,
+            fold_noise=self.fold_noise,
+            rows_answer=self.rows_answer,
+        )
 
     def check_data_usage(self, ctx: TaskContext, code: str) -> str | None:
         self._call("check_data_usage")
@@ -152,13 +174,18 @@ class ScriptedEngineer:
     def check_leakage(self, ctx: TaskContext, code: str) -> LeakageReport:
         self._call("check_leakage")
         if self.leak:
-            fixed = script(noise_of(code) * 1.1, fold_noise=self.fold_noise)
+            fixed = script(noise_of(code) * 1.1, fold_noise=self.fold_noise, rows_answer=self.rows_answer)
             return LeakageReport(("scripted leak",), fixed_code=fixed)
         return LeakageReport(())
 
     def ablate(self, ctx: TaskContext, code: str, previous: list[str]) -> list[Variant]:
         self._call("ablate")
-        variant = script(noise_of(code) * self.ablation_gain, sleep=self.sleep, fold_noise=self.fold_noise)
+        variant = script(
+            noise_of(code) * self.ablation_gain,
+            sleep=self.sleep,
+            fold_noise=self.fold_noise,
+            rows_answer=self.rows_answer,
+        )
         return [Variant("noisier", "double the noise", "model", variant)]
 
     def summarize_ablation(self, ctx: TaskContext, results: list[AblationResult]) -> str:

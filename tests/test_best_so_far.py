@@ -90,3 +90,19 @@ def test_a_failed_write_leaves_the_next_best_to_be_written(tmp_path: Path) -> No
     journal.record(AttemptStarted(node="t0-k0", timeout_s=60.0))
     best.close()
     assert written == ["draft-1"]  # closed: the hand-over writes from now on
+
+
+def test_the_best_s_final_fit_done_ahead_is_written_at_once(tmp_path: Path) -> None:
+    """Its answers are what the hand-over submits for the best: written as soon as it is back, so the
+    file of millions of rows is not left to the hand-over; another script's final fit is not."""
+    journal, best, writes = _follow(tmp_path)
+    journal.add(build_node("draft-0", score=0.5))
+    journal.record(AttemptStarted(node="draft-1", timeout_s=60.0))
+    assert writes.begun.wait(10)
+    writes.begun.clear()
+    journal.add(build_node("final-draft-1", parent="draft-1", score=0.1, stage="final"))
+    assert not writes.begun.wait(0.2)  # not the best's
+    journal.add(build_node("final-draft-0", parent="draft-0", score=0.4, stage="final"))
+    assert writes.begun.wait(10)  # no next script needed
+    best.close()
+    assert writes.nodes == ["draft-0", "draft-0"]

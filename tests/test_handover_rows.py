@@ -56,6 +56,19 @@ def _refusing(*members: str):  # type: ignore[no-untyped-def]
     return refuse
 
 
+def _not_ahead(*members: str):  # type: ignore[no-untyped-def]
+    """Search.final_fit_ahead, except that `members` are not fitted ahead either."""
+    from mlestar.search.stages import Search
+
+    ahead = Search.final_fit_ahead
+
+    def fit_ahead(search: Search):  # type: ignore[no-untyped-def]
+        best = search.best()
+        return None if best is not None and best.id in members else ahead(search)
+
+    return fit_ahead
+
+
 DRAFTS = {"a": 0.5, "b": 0.52, "c": 4.0}
 """Two good drafts and a bad one (greedy weights leave it out)."""
 
@@ -74,8 +87,11 @@ def _run(
     cfg = config(task, root / "run", subsample_rows=SUBSAMPLE, **settings)
     engineer = _RowsEngineer(drafts=dict(drafts), merge_gain=3.0, fold_noise=fold_noise)
     engineer.kind = kind
+    from mlestar.search.stages import Search
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(final, "schedule", _refusing(*refused))
+        mp.setattr(Search, "final_fit_ahead", _not_ahead(*refused))
         _start(cfg, engineer)
     return cfg.run_dir
 

@@ -2,7 +2,8 @@
 
 Each time an attempt becomes the run's best, its stored test predictions are written as the
 submission on a thread of this writer's own once the next script has started (the harness's judging
-and the engineer's next script between two scripts are not slowed by it). A run stopped during the
+and the engineer's next script between two scripts are not slowed by it); when the best's final fit
+is done ahead of the hand-over, on a lane the search left idle, its answers are written at once. A run stopped during the
 search (killed, out of memory, the machine gone) still leaves a valid file of its best answer, and
 the hand-over finds the file written when the best did not change since (on a test set of millions
 of rows a write takes seconds that would otherwise come after the last script). A best that comes
@@ -16,15 +17,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mlestar.journal import Journal, Node
+from mlestar.journal import Journal, Node, Stage
 from mlestar.journal.events import AttemptStarted
 from mlestar.journal.nodes import SOLUTION_STAGES
 
 
 class BestSoFar:
     def __init__(self, journal: Journal, lower_is_better: bool, write: Callable[[Node], None]) -> None:
-        """`write(node)` writes the node's stored predictions as the submission; it runs on this
-        writer's thread, one write at a time."""
+        """`write(node)` writes the node's answers as the submission (its final fit's once done);
+        it runs on this writer's thread, one write at a time."""
         self._journal = journal
         self._lower_is_better = lower_is_better
         self._write = write
@@ -49,7 +50,15 @@ class BestSoFar:
         if kind == "event" and record.get("name") == AttemptStarted.name:
             with self._lock:
                 self._start()
-        if kind != "node" or record.get("status") != "ok" or record.get("stage") not in SOLUTION_STAGES:
+        if kind != "node" or record.get("status") != "ok":
+            return
+        if record.get("stage") == Stage.FINAL:  # the best's final fit, done ahead: written at once
+            with self._lock:
+                if not self._closed and self._chosen is not None and record.get("parent") == self._chosen:
+                    self._wanted = self._journal.nodes[self._chosen]
+                    self._start()
+            return
+        if record.get("stage") not in SOLUTION_STAGES:
             return
         best = self._journal.best(self._lower_is_better, stages=SOLUTION_STAGES)
         with self._lock:

@@ -9,7 +9,9 @@ settings now frozen to what that run chose) is reused: its stored predictions an
 final (saved_models.py). The final fit reruns the others (settings frozen, MLESTAR_MODE=handover)
 on every training row, with the threads the search gave each script, and the submission is written
 again from what they predicted, combined by the code solution.py ships: `python solution.py`
-computes the same file.
+computes the same file. A script's final fit the search ran ahead, on a lane it left idle
+(Search.final_fit_ahead), is found under its id and not run again; the best so far's file then holds
+its answers already.
 
 An ensemble hands over only its members with a weight; they are refitted in parallel, the most
 weighted first. A member with no time left (or whose refit fails) keeps its stored predictions, and
@@ -44,6 +46,7 @@ from mlestar.handover.submission import (
 )
 from mlestar.journal import Node, Stage
 from mlestar.journal.events import EXAMPLE_ROWS, FinalChosen, FinalMember, RunFinished, SubmissionWritten
+from mlestar.search import keys
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
 from mlestar.search.freeze import freeze_and_journal, unfrozen_span
@@ -96,10 +99,16 @@ class Finisher:
 
     def follow_search(self) -> None:
         """Keep submission.csv at the search's best so far while it runs (before finish)."""
-        self._best_so_far = BestSoFar(self.h.journal, self.spec.lower_is_better, self._submit_searched)
+        self._best_so_far = BestSoFar(self.h.journal, self.spec.lower_is_better, self._submit_best)
 
-    def _submit_searched(self, node: Node) -> None:
-        self.submit(self.h.predictions(node.id).test, "search", node.id)
+    def _submit_best(self, node: Node) -> None:
+        """The node's answers: its final fit's once that is done (a script fitted ahead: what the
+        hand-over submits for it), else what its search run predicted."""
+        fit = self.h.journal.get(keys.final_fit_id(node.id)) if node.code_path is not None else None
+        if fit is not None and fit.ok:
+            self.submit(self.h.predictions(fit.id).test, "final", fit.id)
+        else:
+            self.submit(self.h.predictions(node.id).test, "search", node.id)
 
     @cached_property
     def test(self) -> pd.DataFrame:
@@ -142,7 +151,7 @@ class Finisher:
         for member in plan.members:  # idempotent: a run killed before freezing is frozen now
             freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
         with ThreadPoolExecutor(1, thread_name_prefix="submit") as writer:
-            searched = writer.submit(self._submit_searched, best)
+            searched = writer.submit(self._submit_best, best)
             fits = self._final_fits(plan)
             model = self._model(plan, fits)  # beside the file too, when nothing was refit
             self._write_solution(plan, fits)
@@ -170,7 +179,7 @@ class Finisher:
         in the time left, in parallel; the rest keep their stored predictions, with the reason
         journaled."""
         nodes = {m: self.h.journal.nodes[m] for m in plan.members}
-        done = {m: self.h.journal.get(f"final-{m}") for m in plan.members}
+        done = {m: self.h.journal.get(keys.final_fit_id(m)) for m in plan.members}  # some fit ahead
         reused = {m for m in plan.members if done[m] is None and self._reusable(nodes[m])}
         todo = [m for m in plan.members if done[m] is None and m not in reused]
         admitted, refused = schedule(todo, plan.weights_by_member, nodes, self.lanes, self.budget.remaining())
@@ -183,7 +192,8 @@ class Finisher:
             ok = node if node is not None and node.ok else None
             fits[member] = MemberFit(member, ok, reason, reused=member in reused)
             self._journal_member(fits[member], plan.kind == "stacking")
-        delete_unused(self.layout, self.h.journal.nodes.values(), reused)
+        used = {f.model_id for f in fits.values() if f.model_id is not None}
+        delete_unused(self.layout, self.h.journal.nodes.values(), used)
         return fits
 
     def _reusable(self, node: Node) -> bool:
@@ -199,13 +209,7 @@ class Finisher:
         )
 
     def _refit(self, node: Node) -> Node:
-        att = Attempt(
-            id=f"final-{node.id}",
-            parent=node.id,
-            stage=Stage.FINAL,
-            role="final_fit",
-            plan="refit on all training rows and save the model",
-        )
+        att = keys.final_fit(node)
         script = self._script(node.id)
         return self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
 

@@ -227,10 +227,11 @@ def _stages(journal: Journal, t0: float) -> tuple[StageSpan, ...]:
     end = max((n.ended for n in journal.nodes.values()), default=t0) - t0
     spans.extend(StageSpan(name, start, max(start, end)) for name, start in open_at.items())
     final = [n for n in journal.nodes.values() if n.stage == Stage.FINAL]
+    chosen = journal.last(FinalChosen)  # a final fit done ahead ran during the search
     if final:
-        spans.append(
-            StageSpan("submit", min(n.started for n in final) - t0, max(n.ended for n in final) - t0)
-        )
+        start = chosen.time if chosen is not None else min(n.started for n in final)
+        end = max(start, *(n.ended for n in final))
+        spans.append(StageSpan("submit", start - t0, end - t0))
     return tuple(sorted(spans, key=lambda s: s.start_s))
 
 

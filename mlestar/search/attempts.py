@@ -17,6 +17,7 @@ from mlestar import syntax
 from mlestar.config import SearchSettings
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.search import keys
 from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
 from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
@@ -27,6 +28,8 @@ ScriptMaker = Callable[[], str]
 Job = tuple[Attempt, ScriptMaker]
 Refill = Callable[[Attempt, Node], "Job | None"]
 """Given an attempt of a batch and the node it came back as, the attempt to start in its lane."""
+Spare = Callable[[], "Callable[[], Node] | None"]
+"""Asked when a lane would stand idle: a run no decision of the search waits for, or None."""
 HANDOVER_GUESS = 3
 """Scripts the final-fit reserve covers: ensembles of stored predictions mostly weigh the best few."""
 
@@ -59,8 +62,19 @@ class Attempts:
         self._digest_lock = threading.Lock()
         self._seeded = False
         self._split_keys: dict[str, str] = {}
+        self.spare: Spare | None = None
+        """Work for lanes the search leaves idle (the stages set it once it is worth doing)."""
+        self._spare_run: Future[Node] | None = None
+        self._spare_lock = threading.Lock()
 
-    def step(
+    def step(self, att: Attempt, make_script: ScriptMaker, *, debug: bool = True) -> Node:
+        """One attempt on its own (a merge, a check): the engineer writes the script, the harness
+        runs and judges it, a failure is debugged a bounded number of times. The lanes it leaves
+        idle may take spare work."""
+        self._fill_idle(busy=1)
+        return self._step(att, make_script, debug=debug)
+
+    def _step(
         self,
         att: Attempt,
         make_script: ScriptMaker,
@@ -69,8 +83,7 @@ class Attempts:
         share: NodeShare | None = None,
         learn: bool = True,
     ) -> Node:
-        """One attempt: the engineer writes the script, the harness runs and judges it, a failure
-        is debugged a bounded number of times. `share`: the script runs it may start; `learn`:
+        """step(), as an attempt of a batch too. `share`: the script runs it may start; `learn`:
         remember a script that worked now (a batch does that once all its attempts are back)."""
         node = self.journal.get(att.id)  # a resumed run reads a finished attempt back
         if node is None:
@@ -123,9 +136,9 @@ class Attempts:
         attempt started by `more` may repeat any attempt already back.
         `always_first`: the first `jobs` attempts start even past the stage's deadline.
         `more`: told of each attempt as it comes back, gives the attempt that takes its lane (None:
-        the lane rests), so no lane stands idle until the batch's slowest is done; those come back
-        after the batch's own results, in the order started (not under --max-nodes, whose shares
-        are settled before a batch starts)."""
+        the lane rests, or takes spare work), so no lane stands idle until the batch's slowest is
+        done; those come back after the batch's own results, in the order started (not under
+        --max-nodes, whose shares are settled before a batch starts)."""
         starts = [
             self.journal.get(att.id) is not None
             or (always_first and i < self.jobs)
@@ -139,7 +152,8 @@ class Attempts:
             for (att, make), start in zip(jobs, starts, strict=True)
         ]
         running = {fut: att for (att, _), fut in zip(jobs, futures, strict=True) if fut is not None}
-        refills = self._refill(running, more, debug) if more is not None else []
+        self._fill_idle(busy=len(running))
+        refills = self._refill(running, more, debug)
         nodes = [
             fut.result() if fut is not None else skipped_node(att)
             for (att, _), fut in zip(jobs, futures, strict=True)
@@ -148,11 +162,13 @@ class Attempts:
             self.learn(node)
         return nodes
 
-    def _refill(self, running: dict[Future[Node], Attempt], more: Refill, debug: bool) -> list[Future[Node]]:
+    def _refill(
+        self, running: dict[Future[Node], Attempt], more: Refill | None, debug: bool
+    ) -> list[Future[Node]]:
         """Until the batch is done: each attempt back gives its lane to the one `more` makes of it
-        (attempts back together are told in the order they started), which may repeat it. Those
-        started, in order."""
-        if self.budget.nodes_left() is not None:
+        (attempts back together are told in the order they started), which may repeat it, else
+        to spare work. Those `more` started, in order."""
+        if self.budget.nodes_left() is not None or (more is None and self.spare is None):
             return []
         started: list[Future[Node]] = []
         waiting = set(running)
@@ -162,12 +178,25 @@ class Attempts:
                 if fut.exception() is not None:
                     continue  # raised again, in order, when the batch's results are read
                 self.learn(fut.result())  # an attempt started from now on may repeat it
-                job = more(running[fut], fut.result())
+                job = more(running[fut], fut.result()) if more is not None else None
                 if job is not None:
                     started.append(self.pool.submit(self._batched, *job, debug, NodeShare(None)))
                     running[started[-1]] = job[0]
                     waiting.add(started[-1])
+            self._fill_idle(busy=len(waiting))
         return started
+
+    def _fill_idle(self, busy: int) -> None:
+        """A lane the search leaves idle (`busy` of them run its attempts) takes spare work, one
+        piece at a time; not under --max-nodes, whose runs take a path set by counts alone."""
+        if self.spare is None or busy >= self.jobs or self.budget.nodes_left() is not None:
+            return
+        with self._spare_lock:
+            if self._spare_run is not None and not self._spare_run.done():
+                return
+            work = self.spare()
+            if work is not None:
+                self._spare_run = self.pool.submit(work)
 
     def learn(self, node: Node) -> None:
         """Remember a working script's digest, so a later attempt running the same code repeats it."""
@@ -181,7 +210,7 @@ class Attempts:
 
     # -- the steps' parts ------------------------------------------------------------------------
     def _batched(self, att: Attempt, make: ScriptMaker, debug: bool, share: NodeShare) -> Node:
-        return self.step(att, make, debug=debug, share=share, learn=False)
+        return self._step(att, make, debug=debug, share=share, learn=False)
 
     def _written(self, att: Attempt, make_script: ScriptMaker) -> str | Node:
         """The attempt's script, or its journaled failure when the engineer could not write it."""
@@ -213,9 +242,18 @@ class Attempts:
         self._ran[node.id] = digest
         if split == "search":  # a screening run's search was boxed on a subsample: not kept
             freeze_and_journal(self.harness.layout, self.journal, node)
-        # The hand-over may be this script or an ensemble of the best few: keep time to refit them.
+        self.keep_reserve()
+
+    def keep_reserve(self) -> None:
+        """The hand-over may be the best script or an ensemble of the best few: keep the time to
+        refit them (the final reserve)."""
         likely = ensemble_members(self.journal, self.harness.spec.lower_is_better)[:HANDOVER_GUESS]
-        self.budget.reserve_for_final_fit(*(refit_seconds(n) for n in likely), lanes=self.jobs)
+        self.budget.reserve_for_final_fit(*(self.refit_need(n) for n in likely), lanes=self.jobs)
+
+    def refit_need(self, node: Node) -> float:
+        """What the hand-over's refit of a script will take: nothing once its final fit is done."""
+        done = self.journal.get(keys.final_fit_id(node.id))
+        return 0.0 if done is not None and done.ok else refit_seconds(node)
 
     def _twin(self, digest: str) -> Node | None:
         """An earlier working attempt whose script has this behaviour digest (ablation variants and

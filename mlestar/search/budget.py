@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mlestar.journal import Node
@@ -168,13 +168,17 @@ def run_seconds(node: Node) -> float:
     return node.duration_s / max(1, int(node.meta.get("repeats", 1)))
 
 
-def refittable(members: Sequence[Node], lanes: int, remaining_s: float) -> list[Node]:
+def refittable(
+    members: Sequence[Node], lanes: int, remaining_s: float, need: Callable[[Node], float] | None = None
+) -> list[Node]:
     """The best members (best first), as many as the hand-over can refit in the time left, each
-    refit as long as its search run, packed on the run's lanes: an ensemble of members that cannot
-    all be refit leaves no servable model, and on a subsample no exact submission either."""
+    refit as long as its search run (`need`, by default refit_seconds), packed on the run's lanes:
+    an ensemble of members that cannot all be refit leaves no servable model, and on a subsample no
+    exact submission either."""
+    need = need or refit_seconds
     kept = list(members[:1])
     for node in members[1:]:
-        refits = [refit_seconds(n) for n in (*kept, node)]
+        refits = [need(n) for n in (*kept, node)]
         if 1.3 * packed_s(refits, lanes) + 3.0 <= remaining_s:
             kept.append(node)
     return kept

@@ -86,3 +86,16 @@ def ensemble(r: int, best: Node, members: list[Node], plan: EnsemblePlan) -> Att
         plan=plan.plan,
         meta={"kind": plan.kind, "members": [n.id for n in members]},
     )
+
+
+def final_fit(node: Node, ahead: bool = False) -> Attempt:
+    """The script's final fit (every training row, its model saved). `ahead`: started during the
+    search on a lane it left idle; the hand-over finds it under the same id and does not refit."""
+    plan = "refit on all training rows and save the model"
+    if ahead:
+        plan += " (ahead of the hand-over, on a lane the search left idle)"
+    return Attempt(id=final_fit_id(node.id), parent=node.id, stage=Stage.FINAL, role="final_fit", plan=plan)
+
+
+def final_fit_id(node_id: str) -> str:
+    return f"final-{node_id}"

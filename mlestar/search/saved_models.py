@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mlestar import contract
-from mlestar.journal import Node
+from mlestar.journal import Node, Stage
 from mlestar.metrics import Score, best_first
 from mlestar.run_layout import RunLayout
 
@@ -73,8 +73,9 @@ def keep_best(
 
 
 def delete_unused(layout: RunLayout, nodes: Iterable[Node], used: Iterable[str]) -> None:
-    """At the hand-over: delete every saved model of the search but those handed over."""
+    """At the hand-over: delete every saved model but those handed over (the search's, and final
+    fits done ahead of a script that was then beaten)."""
     kept = set(used)
     for node in nodes:
-        if node.meta.get(MODEL_SAVED) and node.id not in kept:
+        if (node.meta.get(MODEL_SAVED) or node.stage == Stage.FINAL) and node.id not in kept:
             model_path(layout, node.id).unlink(missing_ok=True)

@@ -49,7 +49,8 @@ from mlestar.search import ensemble as ens
 from mlestar.search import keys, screening
 from mlestar.search import widen as widening
 from mlestar.search.attempts import Attempts, Job, engineer_error, skipped_node
-from mlestar.search.budget import Budget, refittable
+from mlestar.search.budget import Budget, refit_seconds, refittable
+from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
 from mlestar.search.ranking import ensemble_members, ranked
@@ -131,6 +132,8 @@ class Search:
         )
         try:
             for name, stage in stages:
+                if name == Stage.REFINE:  # the current solution is settled enough to fit it ahead
+                    self.attempts.spare = self.final_fit_ahead
                 if not self.journal.has(StageStarted, stage=name):
                     self.journal.record(StageStarted(stage=name))
                 stage()
@@ -145,6 +148,30 @@ class Search:
 
     def best(self) -> Node | None:
         return self.journal.best(self.ctx.spec.lower_is_better, stages=SOLUTION_STAGES)
+
+    def final_fit_ahead(self) -> Callable[[], Node] | None:
+        """Spare work for a lane the search leaves idle, from refinement on: the final fit of the
+        script that would be handed over now, when the hand-over would refit it (its search run
+        was on a subsample, or repeated) and the fit should end before the search does. Done, the
+        hand-over does not refit it and keeps no time for it, unless a better script comes."""
+        best = self.best()
+        if best is None or best.code_path is None or self.attempts.refit_need(best) == 0.0:
+            return None
+        att = keys.final_fit(best, ahead=True)
+        if self.journal.get(att.id) is not None:
+            return None
+        if 1.3 * refit_seconds(best) + 3.0 > self.budget.search_remaining():
+            return None
+        return partial(self._fit_ahead, att, best)
+
+    def _fit_ahead(self, att: Attempt, best: Node) -> Node:
+        """The hand-over's own refit (final.py), its settings frozen as there."""
+        freeze_and_journal(self.harness.layout, self.journal, best)
+        script = self.harness.script_of(self.journal.nodes[best.id])
+        timeout = max(10.0, self.budget.remaining() - 3.0)
+        node = self.harness.run(att, script, timeout, self.ctx.threads, final=True)
+        self.attempts.keep_reserve()
+        return node
 
     # -- retrieval and initial solutions -------------------------------------------------------
     def screen(self) -> None:
@@ -337,7 +364,7 @@ class Search:
         """Algorithm 3: R ensemble plans over the best distinct scripts (as many as the hand-over
         can refit), each plan seeing the scores of those before it."""
         best = ensemble_members(self.journal, self.ctx.spec.lower_is_better)
-        members = refittable(best, self.attempts.jobs, self.budget.remaining())
+        members = refittable(best, self.attempts.jobs, self.budget.remaining(), self.attempts.refit_need)
         if len(members) < 2:
             return
         history: list[PlanOutcome] = []
