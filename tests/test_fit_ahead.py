@@ -109,3 +109,21 @@ def test_the_hand_over_deletes_the_models_of_final_fits_it_does_not_use(tmp_path
         path.write_bytes(b"model")
     delete_unused(layout, nodes, {"final-t0-k0"})
     assert not model_path(layout, "final-draft-0").exists() and model_path(layout, "final-t0-k0").exists()
+
+
+def test_a_fit_ahead_that_raises_is_said_and_left_to_the_hand_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mlestar.search.stages import Search
+
+    def broken(search: Search, att: object, best: Node) -> Node:
+        raise OSError("the disk is gone")
+
+    monkeypatch.setattr(Search, "_fit_ahead", broken)
+    with caplog.at_level("WARNING", logger="mlestar.search.attempts"):
+        journal = _run(tmp_path, ScriptedEngineer(plan_gains=WORSE), t_outer=1, k_inner=1, r_ensemble=0)
+    assert "spare work failed (left to the hand-over): OSError: the disk is gone" in caplog.text
+    chosen = journal.last(FinalChosen)
+    assert chosen is not None
+    fit = journal.nodes[f"final-{chosen.node}"]
+    assert fit.ok and "ahead" not in fit.plan and _started(journal, fit.id)[0] > chosen.time

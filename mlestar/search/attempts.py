@@ -7,6 +7,7 @@ script; progress and tracking follow the journal, so nothing here reports anythi
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -30,6 +31,7 @@ Refill = Callable[[Attempt, Node], "Job | None"]
 """Given an attempt of a batch and the node it came back as, the attempt to start in its lane."""
 Spare = Callable[[], "Callable[[], Node] | None"]
 """Asked when a lane would stand idle: a run no decision of the search waits for, or None."""
+log = logging.getLogger(__name__)
 HANDOVER_GUESS = 3
 """Scripts the final-fit reserve covers: ensembles of stored predictions mostly weigh the best few."""
 
@@ -197,6 +199,7 @@ class Attempts:
             work = self.spare()
             if work is not None:
                 self._spare_run = self.pool.submit(work)
+                self._spare_run.add_done_callback(_said_if_failed)
 
     def learn(self, node: Node) -> None:
         """Remember a working script's digest, so a later attempt running the same code repeats it."""
@@ -273,6 +276,14 @@ class Attempts:
         if split not in self._split_keys:
             self._split_keys[split] = self.harness.split_key(split)
         return self._split_keys[split]
+
+
+def _said_if_failed(work: Future[Node]) -> None:
+    """Spare work that raised costs the search nothing (the hand-over does what it would have
+    done), but a failure of the harness is a bug to hear of."""
+    error = work.exception()
+    if error is not None:
+        log.warning("spare work failed (left to the hand-over): %s: %s", type(error).__name__, error)
 
 
 def debug_attempt(att: Attempt, failed: Node, round_: int) -> Attempt:
