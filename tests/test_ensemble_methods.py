@@ -66,3 +66,19 @@ def test_each_held_out_fold_is_combined_by_weights_found_on_the_other_folds(
     final = ensemble.greedy_weights([m.oof[folds >= 0] for m in members], y[folds >= 0], roc_auc_score, False)
     assert result.detail["weights"] == (final / final.sum()).tolist()
     assert final[0] == final.max()  # the least noisy member weighs most
+
+
+@pytest.mark.parametrize("problem", [ProblemType.BINARY, ProblemType.REGRESSION])
+def test_a_held_out_fold_s_stacking_predicts_no_test_set_and_the_same_rows(problem: ProblemType) -> None:
+    """stack_rows is stack() without the test set's predictions (millions of rows on a large task):
+    its rows' predictions are the same numbers."""
+    from mlestar.search.combine import stack, stack_rows
+
+    members, y, folds = _members()
+    oofs, tests = [m.oof for m in members], [m.test for m in members]
+    fit, rows = (folds >= 0) & (folds != 2), folds == 2
+    flags = (problem.is_classification, False)
+    target = y if problem is ProblemType.BINARY else y + 0.5
+    held, test = stack(oofs, tests, target, fit, rows, *flags)
+    assert test.shape == (50, 1)
+    assert np.array_equal(stack_rows(oofs, target, fit, rows, *flags), held)

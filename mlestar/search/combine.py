@@ -98,19 +98,47 @@ def stack(
     """A linear meta-model on the members' out-of-fold predictions (logits for classification),
     standardised and fitted on fit_rows: its predictions for `rows` and for the test set. One model
     per output column, except multi-class."""
+    held, test = _stack(oofs, tests, y, fit_rows, rows, classification, multiclass)
+    assert test is not None
+    return held, test
+
+
+def stack_rows(
+    oofs: Sequence[np.ndarray],
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    rows: np.ndarray,
+    classification: bool,
+    multiclass: bool,
+) -> np.ndarray:
+    """stack()'s predictions for `rows` alone: a held-out fold's, with no test set to predict (on a
+    test set of millions of rows, that is most of the work)."""
+    return _stack(oofs, None, y, fit_rows, rows, classification, multiclass)[0]
+
+
+def _stack(
+    oofs: Sequence[np.ndarray],
+    tests: Sequence[np.ndarray] | None,
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    rows: np.ndarray,
+    classification: bool,
+    multiclass: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     columns: list[int | None] = [None]
     if not multiclass and oofs[0].shape[1] > 1:
         columns = list(range(oofs[0].shape[1]))
     oof_parts, test_parts = [], []
     for col in columns:
         x_oof = _meta_features(oofs, classification, col)
-        x_test = _meta_features(tests, classification, col)
         target = y if col is None or y.ndim == 1 else y[:, col]
         centre, spread = _scaling(x_oof[fit_rows])
         model = _meta_model((x_oof[fit_rows] - centre) / spread, target[fit_rows], classification)
         oof_parts.append(_meta_predict(model, (x_oof[rows] - centre) / spread, multiclass))
-        test_parts.append(_meta_predict(model, (x_test - centre) / spread, multiclass))
-    return np.hstack(oof_parts), np.hstack(test_parts)
+        if tests is not None:
+            x_test = _meta_features(tests, classification, col)
+            test_parts.append(_meta_predict(model, (x_test - centre) / spread, multiclass))
+    return np.hstack(oof_parts), np.hstack(test_parts) if tests is not None else None
 
 
 def combine(

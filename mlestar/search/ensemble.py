@@ -21,7 +21,7 @@ from mlestar.folds import Predictions
 from mlestar.hardware import usable_cores
 from mlestar.journal import Node
 from mlestar.metrics.score import Score
-from mlestar.search.combine import blend, mean, normalise, stack, weighted
+from mlestar.search.combine import blend, mean, normalise, stack, stack_rows, weighted
 from mlestar.search.harness import Attempt, Harness
 from mlestar.task.spec import ProblemType
 
@@ -124,10 +124,15 @@ def stacking(
     oofs, tests = [m.oof for m in members], [m.test for m in members]
     flags = (problem.is_classification, problem is ProblemType.MULTICLASS)
     ks = [int(k) for k in np.unique(folds[used])]
-    held_out = [partial(stack, oofs, tests, y, used & (folds != k), folds == k, *flags) for k in ks]
-    *fold_parts, (_, test) = each([*held_out, partial(stack, oofs, tests, y, used, used, *flags)])
+    held_out = [partial(stack_rows, oofs, y, used & (folds != k), folds == k, *flags) for k in ks]
+
+    def final_test() -> np.ndarray:  # the meta-model fitted on every fold, for the test set
+        return stack(oofs, tests, y, used, used, *flags)[1]
+
+    tasks: list[Callable[[], np.ndarray]] = [*held_out, final_test]
+    *fold_parts, test = each(tasks)
     honest = np.full_like(members[0].oof, np.nan)
-    for k, (predicted, _) in zip(ks, fold_parts, strict=True):
+    for k, predicted in zip(ks, fold_parts, strict=True):
         honest[folds == k] = predicted
     oof = _normalise(honest, problem)
     test = _normalise(test, problem)
