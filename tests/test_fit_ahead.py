@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlestar.app import start_run
+from mlestar.engineers.base import TaskContext, Variant
 from mlestar.journal import Journal, Node, Stage
 from mlestar.journal.events import AttemptStarted, FinalChosen, FinalMember, SubmissionWritten
 from mlestar.run_layout import RunLayout
@@ -54,17 +55,19 @@ def test_the_solution_s_final_fit_runs_ahead_and_the_hand_over_uses_it(tmp_path:
 
 
 def test_a_fit_ahead_of_a_script_later_beaten_is_not_used(tmp_path: Path) -> None:
-    # The checked solution is fitted ahead beside the ablation; the plan then beats it, and is
-    # fitted in the lane its round leaves idle once it is back.
+    # The checked solution is fitted ahead beside the ablation; the plan then beats it, and, the
+    # last attempt of the search, is refit by the hand-over.
     journal = _run(tmp_path, ScriptedEngineer(plan_gains=[0.8]), t_outer=1, k_inner=1, r_ensemble=0)
     chosen = journal.last(FinalChosen)
     assert chosen is not None and chosen.node == "t0-k0"  # the plan beat the checked solution
     stale = [n for n in journal.nodes.values() if n.stage == Stage.FINAL and n.parent != chosen.node]
-    assert stale and all(n.ok and "ahead" in n.plan for n in stale)
+    assert stale and all(n.ok and "ahead" in n.plan and n.ended < chosen.time for n in stale)
     (member,) = list(journal.find_any(FinalMember))
     assert member.member == "t0-k0" and member.refit
-    last = list(journal.find_any(SubmissionWritten))[-1]  # the submission holds the new best's fit
-    assert last.node == "final-t0-k0" and last.answers == "final"
+    refit = journal.nodes["final-t0-k0"]
+    assert "ahead" not in refit.plan and _started(journal, refit.id)[0] > chosen.time
+    last = list(journal.find_any(SubmissionWritten))[-1]  # the submission holds the new best's refit
+    assert last.answers == "final" and last.time > chosen.time
 
 
 def test_no_fit_ahead_under_max_nodes(tmp_path: Path) -> None:
@@ -127,3 +130,22 @@ def test_a_fit_ahead_that_raises_is_said_and_left_to_the_hand_over(
     assert chosen is not None
     fit = journal.nodes[f"final-{chosen.node}"]
     assert fit.ok and "ahead" not in fit.plan and _started(journal, fit.id)[0] > chosen.time
+
+
+class _NoAblation(ScriptedEngineer):
+    """Proposes no ablation variant: refinement goes from the block choice straight to its plans."""
+
+    def ablate(self, ctx: TaskContext, code: str, previous: list[str]) -> list[Variant]:
+        self._call("ablate")
+        return []
+
+
+def test_a_fit_ahead_takes_only_a_lane_idle_beside_the_search_s_own_attempts(tmp_path: Path) -> None:
+    # No ablation variant: between two steps no lane is idle (the plans want both), so the fit
+    # waits until plan 1 is back with no plan to follow it, and runs beside plan 0.
+    engineer = _NoAblation(plan_gains=WORSE, plan_sleeps=[1.5, 0.2])
+    journal = _run(tmp_path, engineer, t_outer=1, k_inner=2, r_ensemble=0)
+    k0, k1 = journal.nodes["t0-k0"], journal.nodes["t0-k1"]
+    fit = next(n for n in journal.nodes.values() if "ahead" in n.plan)
+    assert k1.started < k0.ended  # the two plans side by side
+    assert k1.ended <= fit.started < k0.ended  # in plan 1's lane once it was back

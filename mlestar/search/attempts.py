@@ -189,9 +189,10 @@ class Attempts:
         return started
 
     def _fill_idle(self, busy: int) -> None:
-        """A lane the search leaves idle (`busy` of them run its attempts) takes spare work, one
-        piece at a time; not under --max-nodes, whose runs take a path set by counts alone."""
-        if self.spare is None or busy >= self.jobs or self.budget.nodes_left() is not None:
+        """A lane left idle beside the search's own attempts (`busy` of them running) takes spare
+        work, one piece at a time. Not when none runs: the stage is between two steps, and its
+        next batch wants every lane. Not under --max-nodes, whose runs take a path set by counts."""
+        if self.spare is None or not 0 < busy < self.jobs or self.budget.nodes_left() is not None:
             return
         with self._spare_lock:
             if self._spare_run is not None and not self._spare_run.done():
