@@ -3,11 +3,12 @@
 Each time an attempt becomes the run's best, its stored test predictions are written as the
 submission on a thread of this writer's own once the next script has started (the harness's judging
 and the engineer's next script between two scripts are not slowed by it); when the best's final fit
-is done ahead of the hand-over, on a lane the search left idle, its answers are written at once. A run stopped during the
-search (killed, out of memory, the machine gone) still leaves a valid file of its best answer, and
-the hand-over finds the file written when the best did not change since (on a test set of millions
-of rows a write takes seconds that would otherwise come after the last script). A best that comes
-while a write is under way is written next; bests in between are skipped, only the newest counts.
+is done ahead of the hand-over, on a lane the search left idle, its answers are written at once. A
+run stopped during the search (killed, out of memory, the machine gone) still leaves a valid file of
+its best answer, and the hand-over finds the file written when the best did not change since (on a
+test set of millions of rows a write takes seconds that would otherwise come after the last
+script). A best that comes while a write is under way is written next; bests in between are
+skipped, only the newest counts.
 """
 
 from __future__ import annotations
