@@ -119,7 +119,7 @@ def test_a_fit_ahead_that_raises_is_said_and_left_to_the_hand_over(
 ) -> None:
     from mlestar.search.stages import Search
 
-    def broken(search: Search, att: object, best: Node) -> Node:
+    def broken(search: Search, best: Node) -> Node:
         raise OSError("the disk is gone")
 
     monkeypatch.setattr(Search, "_fit_ahead", broken)

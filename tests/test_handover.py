@@ -456,7 +456,7 @@ def test_a_script_that_is_not_repeatable_is_named_by_the_run_and_for_the_check(t
 def test_an_ensemble_draws_only_on_members_the_hand_over_can_refit(tmp_path: Path) -> None:
     """A member whose refit would not fit in the time left is not offered to the ensembles, so the
     ensemble handed over is refit whole: exact and servable."""
-    from mlestar.search import attempts, budget
+    from mlestar.search import attempts
 
     task = regression_task(tmp_path / "task")
     engineer = _EnsemblingEngineer(drafts={"a": 0.5, "b": 0.52, "c": 0.55})
@@ -466,8 +466,8 @@ def test_an_ensemble_draws_only_on_members_the_hand_over_can_refit(tmp_path: Pat
         return 1e6 if node.meta.get("candidate") == "c" else node.duration_s
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(budget, "refit_seconds", slow_c)  # the members offered to the ensembles
-        mp.setattr(attempts, "refit_seconds", slow_c)  # the time kept for the final fit
+        # Attempts.refit_need: the time kept for the final fit and the members offered to the ensembles.
+        mp.setattr(attempts, "refit_seconds", slow_c)
         _start(cfg, engineer)
     journal = Journal(cfg.run_dir)
     slow = next(n.id for n in journal.nodes.values() if n.meta.get("candidate") == "c" and n.ok)

@@ -49,6 +49,7 @@ from mlestar.journal.events import EXAMPLE_ROWS, FinalChosen, FinalMember, RunFi
 from mlestar.search import keys
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
+from mlestar.search.final_fit import done_final_fit, run_final_fit
 from mlestar.search.freeze import freeze_and_journal, unfrozen_span
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
@@ -104,8 +105,8 @@ class Finisher:
     def _submit_best(self, node: Node) -> None:
         """The node's answers: its final fit's once that is done (a script fitted ahead: what the
         hand-over submits for it), else what its search run predicted."""
-        fit = self.h.journal.get(keys.final_fit_id(node.id)) if node.code_path is not None else None
-        if fit is not None and fit.ok:
+        fit = done_final_fit(self.h.journal, node.id) if node.code_path is not None else None
+        if fit is not None:
             self.submit(self.h.predictions(fit.id).test, "final", fit.id)
         else:
             self.submit(self.h.predictions(node.id).test, "search", node.id)
@@ -209,9 +210,7 @@ class Finisher:
         )
 
     def _refit(self, node: Node) -> Node:
-        att = keys.final_fit(node)
-        script = self._script(node.id)
-        return self.h.run(att, script, max(10.0, self.budget.remaining() - 3.0), self.threads, final=True)
+        return run_final_fit(self.h, self.budget, node, self.threads)
 
     def _journal_member(self, fit: MemberFit, stacking: bool) -> None:
         """The member's final_member event: is what the submission used what solution.py computes?"""

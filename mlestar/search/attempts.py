@@ -18,8 +18,8 @@ from mlestar import syntax
 from mlestar.config import SearchSettings
 from mlestar.engineers.base import Engineer, TaskContext
 from mlestar.journal import Journal, Node, Stage, Status
-from mlestar.search import keys
 from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
+from mlestar.search.final_fit import done_final_fit
 from mlestar.search.freeze import freeze_and_journal
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.ranking import ensemble_members
@@ -256,8 +256,7 @@ class Attempts:
 
     def refit_need(self, node: Node) -> float:
         """What the hand-over's refit of a script will take: nothing once its final fit is done."""
-        done = self.journal.get(keys.final_fit_id(node.id))
-        return 0.0 if done is not None and done.ok else refit_seconds(node)
+        return 0.0 if done_final_fit(self.journal, node.id) is not None else refit_seconds(node)
 
     def _twin(self, digest: str) -> Node | None:
         """An earlier working attempt whose script has this behaviour digest (ablation variants and

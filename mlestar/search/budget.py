@@ -54,7 +54,7 @@ class Budget:
         member not refit hands over its stored predictions, which solution.py rebuilds exactly)."""
         cap = 0.3 * self.total_s
         fitting = [d for n, d in enumerate(durations_s) if packed_s(durations_s[: n + 1], lanes) + 3.0 <= cap]
-        wanted = 1.3 * packed_s(durations_s[: len(fitting)], lanes) + 3.0 if fitting else 0.0
+        wanted = refit_allowance(packed_s(durations_s[: len(fitting)], lanes)) if fitting else 0.0
         self.reserve_s = min(max(self.base_reserve_s, wanted), cap)
 
     def elapsed(self) -> float:
@@ -168,17 +168,22 @@ def run_seconds(node: Node) -> float:
     return node.duration_s / max(1, int(node.meta.get("repeats", 1)))
 
 
+def refit_allowance(seconds: float) -> float:
+    """The time kept for refits expected to take `seconds` (packed on their lanes): a margin for a
+    machine slower than when the search timed them, and for starting the scripts."""
+    return 1.3 * seconds + 3.0
+
+
 def refittable(
-    members: Sequence[Node], lanes: int, remaining_s: float, need: Callable[[Node], float] | None = None
+    members: Sequence[Node], lanes: int, remaining_s: float, need: Callable[[Node], float]
 ) -> list[Node]:
     """The best members (best first), as many as the hand-over can refit in the time left, each
-    refit as long as its search run (`need`, by default refit_seconds), packed on the run's lanes:
-    an ensemble of members that cannot all be refit leaves no servable model, and on a subsample no
-    exact submission either."""
-    need = need or refit_seconds
+    refit taking `need` of it (its search run's time, nothing once its final fit is done), packed on
+    the run's lanes: an ensemble of members that cannot all be refit leaves no servable model, and
+    on a subsample no exact submission either."""
     kept = list(members[:1])
     for node in members[1:]:
         refits = [need(n) for n in (*kept, node)]
-        if 1.3 * packed_s(refits, lanes) + 3.0 <= remaining_s:
+        if refit_allowance(packed_s(refits, lanes)) <= remaining_s:
             kept.append(node)
     return kept

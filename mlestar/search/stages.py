@@ -49,8 +49,8 @@ from mlestar.search import ensemble as ens
 from mlestar.search import keys, screening
 from mlestar.search import widen as widening
 from mlestar.search.attempts import Attempts, Job, engineer_error, skipped_node
-from mlestar.search.budget import Budget, refit_seconds, refittable
-from mlestar.search.freeze import freeze_and_journal
+from mlestar.search.budget import Budget, refit_allowance, refit_seconds, refittable
+from mlestar.search.final_fit import run_final_fit
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.memo import Memo
 from mlestar.search.ranking import ensemble_members, ranked
@@ -157,19 +157,14 @@ class Search:
         best = self.best()
         if best is None or best.code_path is None or self.attempts.refit_need(best) == 0.0:
             return None
-        att = keys.final_fit(best, ahead=True)
-        if self.journal.get(att.id) is not None:
+        if self.journal.get(keys.final_fit_id(best.id)) is not None:  # done, or failed
             return None
-        if 1.3 * refit_seconds(best) + 3.0 > self.budget.search_remaining():
+        if refit_allowance(refit_seconds(best)) > self.budget.search_remaining():
             return None
-        return partial(self._fit_ahead, att, best)
+        return partial(self._fit_ahead, best)
 
-    def _fit_ahead(self, att: Attempt, best: Node) -> Node:
-        """The hand-over's own refit (final.py), its settings frozen as there."""
-        freeze_and_journal(self.harness.layout, self.journal, best)
-        script = self.harness.script_of(self.journal.nodes[best.id])
-        timeout = max(10.0, self.budget.remaining() - 3.0)
-        node = self.harness.run(att, script, timeout, self.ctx.threads, final=True)
+    def _fit_ahead(self, best: Node) -> Node:
+        node = run_final_fit(self.harness, self.budget, best, self.ctx.threads, ahead=True)
         self.attempts.keep_reserve()
         return node
 
