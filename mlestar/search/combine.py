@@ -96,8 +96,8 @@ def stack(
     multiclass: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A linear meta-model on the members' out-of-fold predictions (logits for classification),
-    standardised and fitted on fit_rows: its predictions for `rows` and for the test set. One model
-    per output column, except multi-class."""
+    standardised and fitted on fit_rows: its predictions for `rows` and for the test set (both
+    boolean masks over the training rows). One model per output column, except multi-class."""
     held, test = _stack(oofs, tests, y, fit_rows, rows, classification, multiclass)
     assert test is not None
     return held, test
@@ -128,6 +128,11 @@ def _stack(
     columns: list[int | None] = [None]
     if not multiclass and oofs[0].shape[1] > 1:
         columns = list(range(oofs[0].shape[1]))
+    # Only the rows fitted on or predicted: a search on a subsample of a large task predicts out of
+    # fold for a few of its rows, and its arrays span them all (the values are the same either way).
+    needed = np.flatnonzero(np.asarray(fit_rows) | np.asarray(rows))
+    oofs = [o[needed] for o in oofs]
+    y, fit_rows, rows = y[needed], np.asarray(fit_rows)[needed], np.asarray(rows)[needed]
     oof_parts, test_parts = [], []
     for col in columns:
         x_oof = _meta_features(oofs, classification, col)
