@@ -54,6 +54,21 @@ def test_the_solution_s_final_fit_runs_ahead_and_the_hand_over_uses_it(tmp_path:
     assert not [w for w in writes if w.time > chosen.time]  # the file held the final answers already
 
 
+def test_the_next_scripts_an_ensemble_would_draw_on_are_fitted_ahead_after_the_best(tmp_path: Path) -> None:
+    """The final reserve keeps time for the best few scripts (an ensemble may win): once the best is
+    fitted ahead, the lanes left idle fit the next ones, most likely first."""
+    from mlestar.search.ranking import ensemble_members
+
+    engineer = ScriptedEngineer(plan_gains=WORSE, sleep=0.3)
+    journal = _run(tmp_path, engineer, t_outer=3, k_inner=1, r_ensemble=0)
+    chosen = journal.last(FinalChosen)
+    assert chosen is not None
+    ahead = sorted((n for n in journal.nodes.values() if "ahead" in n.plan), key=lambda n: n.started)
+    likely = [n.id for n in ensemble_members(journal, lower_is_better=True)[:3]]
+    assert len(ahead) >= 2 and all(n.ok for n in ahead)
+    assert [n.parent for n in ahead] == likely[: len(ahead)] and likely[0] == chosen.node
+
+
 def test_a_fit_ahead_of_a_script_later_beaten_is_not_used(tmp_path: Path) -> None:
     # The checked solution is fitted ahead beside the ablation; the plan then beats it, and, the
     # last attempt of the search, is refit by the hand-over.

@@ -43,6 +43,19 @@ def _searched(journal: Journal) -> list[str]:
     return sorted(n.id for n in journal.nodes.values() if n.stage != "final")
 
 
+def _assert_same_path(resumed: Journal, whole: Journal) -> None:
+    """The search's path and scores, and its solution's final fits. The final fits done ahead on
+    idle lanes are spare work, timed by the machine: which of them ran may differ."""
+    assert _searched(resumed) == _searched(whole)
+    assert [resumed.nodes[k].score for k in _searched(resumed)] == [
+        whole.nodes[k].score for k in _searched(whole)
+    ]
+    chosen, again = whole.last(FinalChosen), resumed.last(FinalChosen)
+    assert chosen is not None and again is not None and again.node == chosen.node
+    assert again.members == chosen.members  # each refit, ahead or by the hand-over:
+    assert all(resumed.nodes[f"final-{m}"].ok for m in again.members)
+
+
 def _decisions(journal: Journal, what: str) -> list[dict]:
     return [e for e in journal.events if e["name"] == "decision" and e.get("what") == what]
 
@@ -145,14 +158,7 @@ def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(
     last = max(i for i, line in enumerate(lines) if '"engineer_failed"' in line)
     (cfg.run_dir / "journal.jsonl").write_text("".join(lines[: last + 2]))
     resume_run(cfg.run_dir, engineer=ScriptedEngineer(), executor=light_executor())
-    # The final fits done ahead on idle lanes are spare work, timed by the machine: the search's path
-    # is what must be the same, and its solution's final fit.
-    resumed = Journal(cfg.run_dir)
-    assert _searched(resumed) == _searched(journal)
-    chosen, again = journal.last(FinalChosen), resumed.last(FinalChosen)
-    assert chosen is not None and again is not None and again.node == chosen.node
-    assert again.members == chosen.members  # each refit, ahead or by the hand-over:
-    assert all(resumed.nodes[f"final-{m}"].ok for m in again.members)
+    _assert_same_path(Journal(cfg.run_dir), journal)
 
 
 def test_an_engineer_with_no_candidates_still_submits_a_prior(tmp_path: Path) -> None:
@@ -506,8 +512,5 @@ def test_resume_after_a_kill_in_the_check_and_ensemble_stages(
     resume_run(cfg.run_dir, engineer=ScriptedEngineer(leak=True), executor=light_executor())
     resumed = Journal(cfg.run_dir)
     assert any(n.stage == "check" for n in resumed.nodes.values())
-    assert sorted(resumed.nodes) == sorted(whole[2].nodes)
-    assert [resumed.nodes[k].score for k in sorted(resumed.nodes)] == [
-        whole[2].nodes[k].score for k in sorted(whole[2].nodes)
-    ]
+    _assert_same_path(resumed, whole[2])
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()

@@ -249,10 +249,15 @@ class Attempts:
         self.keep_reserve()
 
     def keep_reserve(self) -> None:
-        """The hand-over may be the best script or an ensemble of the best few: keep the time to
-        refit them (the final reserve)."""
-        likely = ensemble_members(self.journal, self.harness.spec.lower_is_better)[:HANDOVER_GUESS]
-        self.budget.reserve_for_final_fit(*(self.refit_need(n) for n in likely), lanes=self.jobs)
+        """Keep the time to refit what the hand-over likely refits (the final reserve)."""
+        self.budget.reserve_for_final_fit(
+            *(self.refit_need(n) for n in self.likely_handed_over()), lanes=self.jobs
+        )
+
+    def likely_handed_over(self) -> list[Node]:
+        """The scripts the hand-over likely refits, most likely first: the best script, or an
+        ensemble of the best few."""
+        return ensemble_members(self.journal, self.harness.spec.lower_is_better)[:HANDOVER_GUESS]
 
     def refit_need(self, node: Node) -> float:
         """What the hand-over's refit of a script will take: nothing once its final fit is done."""

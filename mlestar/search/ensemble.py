@@ -8,6 +8,7 @@ The arithmetic itself lives in combine.py, which solution.py ships.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,16 @@ class EnsembleResult:
     """The honest score (nested over folds)."""
     detail: dict[str, object]
     """Weights, or the meta-model's kind, for the journal and the standalone solution."""
+
+
+def import_ahead() -> None:
+    """Import stacking's scikit-learn on a thread of its own, while scripts run: the ensemble stage
+    runs when none does, and the import takes about a second a run would otherwise wait for."""
+    threading.Thread(target=_import_meta_models, name="ensemble-import", daemon=True).start()
+
+
+def _import_meta_models() -> None:
+    import sklearn.linear_model  # noqa: F401
 
 
 def _normalise(p: np.ndarray, problem: ProblemType) -> np.ndarray:

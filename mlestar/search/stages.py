@@ -134,6 +134,7 @@ class Search:
             for name, stage in stages:
                 if name == Stage.REFINE:  # the current solution is settled enough to fit it ahead
                     self.attempts.spare = self.final_fit_ahead
+                    ens.import_ahead()
                 if not self.journal.has(StageStarted, stage=name):
                     self.journal.record(StageStarted(stage=name))
                 stage()
@@ -150,21 +151,22 @@ class Search:
         return self.journal.best(self.ctx.spec.lower_is_better, stages=SOLUTION_STAGES)
 
     def final_fit_ahead(self) -> Callable[[], Node] | None:
-        """Spare work for a lane the search leaves idle, from refinement on: the final fit of the
-        script that would be handed over now, when the hand-over would refit it (its search run
-        was on a subsample, or repeated) and the fit should end before the search does. Done, the
-        hand-over does not refit it and keeps no time for it, unless a better script comes."""
-        best = self.best()
-        if best is None or best.code_path is None or self.attempts.refit_need(best) == 0.0:
-            return None
-        if self.journal.get(keys.final_fit_id(best.id)) is not None:  # done, or failed
-            return None
-        if refit_allowance(refit_seconds(best)) > self.budget.search_remaining():
-            return None
-        return partial(self._fit_ahead, best)
+        """Spare work for a lane the search leaves idle, from refinement on: the final fit of a
+        script the hand-over would likely refit now (the best script first, then the next ones an
+        ensemble would draw on: those the final reserve keeps time for), when its search run was on
+        a subsample or repeated, and the fit should end before the search does. Done, the hand-over
+        does not refit it and the reserve keeps no time for it."""
+        for node in self.attempts.likely_handed_over():
+            if self.attempts.refit_need(node) == 0.0:
+                continue
+            if self.journal.get(keys.final_fit_id(node.id)) is not None:  # failed
+                continue
+            if refit_allowance(refit_seconds(node)) <= self.budget.search_remaining():
+                return partial(self._fit_ahead, node)
+        return None
 
-    def _fit_ahead(self, best: Node) -> Node:
-        node = run_final_fit(self.harness, self.budget, best, self.ctx.threads, ahead=True)
+    def _fit_ahead(self, script: Node) -> Node:
+        node = run_final_fit(self.harness, self.budget, script, self.ctx.threads, ahead=True)
         self.attempts.keep_reserve()
         return node
 
