@@ -4,6 +4,7 @@ ends, and the time kept for it goes back to the search. A fit of a script later 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,31 @@ def test_the_next_scripts_an_ensemble_would_draw_on_are_fitted_ahead_after_the_b
     likely = [n.id for n in ensemble_members(journal, lower_is_better=True)[:3]]
     assert len(ahead) >= 2 and all(n.ok for n in ahead)
     assert [n.parent for n in ahead] == likely[: len(ahead)] and likely[0] == chosen.node
+
+
+def test_a_fit_ahead_that_failed_is_tried_again_by_the_hand_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit ahead beside another script may run out of memory or time: the hand-over, with the
+    machine to itself, tries once more under an id of its own, and submits that fit."""
+    from mlestar.search import keys
+    from mlestar.search.stages import Search
+
+    def failing(search: Search, script: Node) -> Node:
+        att = keys.final_fit(script, ahead=True)
+        return search.harness.record_failure(att, "MemoryError: beside another script", time.time())
+
+    monkeypatch.setattr(Search, "_fit_ahead", failing)
+    journal = _run(tmp_path, ScriptedEngineer(plan_gains=WORSE), t_outer=1, k_inner=1, r_ensemble=0)
+    chosen = journal.last(FinalChosen)
+    assert chosen is not None
+    first, again = journal.nodes[f"final-{chosen.node}"], journal.nodes[f"final-{chosen.node}-again"]
+    assert not first.ok and first.ended < chosen.time
+    assert again.ok and again.started > chosen.time and "again" in again.plan
+    (member,) = [e for e in journal.find_any(FinalMember) if e.member == chosen.node]
+    assert member.refit and member.exact
+    last = list(journal.find_any(SubmissionWritten))[-1]
+    assert last.answers == "final" and last.time > again.ended  # the second fit's answers
 
 
 def test_a_fit_ahead_of_a_script_later_beaten_is_not_used(tmp_path: Path) -> None:

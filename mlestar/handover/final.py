@@ -46,10 +46,9 @@ from mlestar.handover.submission import (
 )
 from mlestar.journal import Node, Stage
 from mlestar.journal.events import EXAMPLE_ROWS, FinalChosen, FinalMember, RunFinished, SubmissionWritten
-from mlestar.search import keys
 from mlestar.search.budget import Budget
 from mlestar.search.combine import combine
-from mlestar.search.final_fit import done_final_fit, run_final_fit
+from mlestar.search.final_fit import done_final_fit, final_fits, run_final_fit
 from mlestar.search.freeze import freeze_and_journal, unfrozen_span
 from mlestar.search.harness import Attempt, Harness
 from mlestar.search.progress import Progress
@@ -177,18 +176,20 @@ class Finisher:
     # -- final fit -------------------------------------------------------------------------------
     def _final_fits(self, plan: HandoverPlan) -> dict[str, MemberFit]:
         """Reuse the members whose search run fitted the final model; refit the others that fit
-        in the time left, in parallel; the rest keep their stored predictions, with the reason
-        journaled."""
+        in the time left, in parallel (a member whose fit ahead failed once more); the rest keep
+        their stored predictions, with the reason journaled."""
         nodes = {m: self.h.journal.nodes[m] for m in plan.members}
-        done = {m: self.h.journal.get(keys.final_fit_id(m)) for m in plan.members}  # some fit ahead
+        tried = {m: final_fits(self.h.journal, m) for m in plan.members}  # fitted ahead, or resumed
+        done = {m: next((f for f in fits if f.ok), None) for m, fits in tried.items()}
         reused = {m for m in plan.members if done[m] is None and self._reusable(nodes[m])}
-        todo = [m for m in plan.members if done[m] is None and m not in reused]
+        spent = {m for m in plan.members if done[m] is None and m not in reused and len(tried[m]) == 2}
+        todo = [m for m in plan.members if done[m] is None and m not in spent | reused]
         admitted, refused = schedule(todo, plan.weights_by_member, nodes, self.lanes, self.budget.remaining())
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="final") as pool:
             ran = dict(zip(admitted, pool.map(self._refit, [nodes[m] for m in admitted]), strict=True))
         fits = {}
         for member in plan.members:
-            node = done[member] or ran.get(member)
+            node = done[member] or ran.get(member) or (tried[member][-1] if member in spent else None)
             reason = refused.get(member) or (None if node is None or node.ok else _failed(node))
             ok = node if node is not None and node.ok else None
             fits[member] = MemberFit(member, ok, reason, reused=member in reused)

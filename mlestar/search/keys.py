@@ -88,14 +88,18 @@ def ensemble(r: int, best: Node, members: list[Node], plan: EnsemblePlan) -> Att
     )
 
 
-def final_fit(node: Node, ahead: bool = False) -> Attempt:
+def final_fit(node: Node, ahead: bool = False, again: bool = False) -> Attempt:
     """The script's final fit (every training row, its model saved). `ahead`: started during the
-    search on a lane it left idle; the hand-over finds it under the same id and does not refit."""
+    search on a lane it left idle; the hand-over finds it under the same id and does not refit.
+    `again`: the hand-over's second try, after a first that failed."""
     plan = "refit on all training rows and save the model"
     if ahead:
         plan += " (ahead of the hand-over, on a lane the search left idle)"
-    return Attempt(id=final_fit_id(node.id), parent=node.id, stage=Stage.FINAL, role="final_fit", plan=plan)
+    if again:
+        plan += " (again: the first fit failed)"
+    att_id = final_fit_id(node.id, again)
+    return Attempt(id=att_id, parent=node.id, stage=Stage.FINAL, role="final_fit", plan=plan)
 
 
-def final_fit_id(node_id: str) -> str:
-    return f"final-{node_id}"
+def final_fit_id(node_id: str, again: bool = False) -> str:
+    return f"final-{node_id}-again" if again else f"final-{node_id}"

@@ -153,9 +153,9 @@ class Search:
     def final_fit_ahead(self) -> Callable[[], Node] | None:
         """Spare work for a lane the search leaves idle, from refinement on: the final fit of a
         script the hand-over would likely refit now (the best script first, then the next ones an
-        ensemble would draw on: those the final reserve keeps time for), when its search run was on
-        a subsample or repeated, and the fit should end before the search does. Done, the hand-over
-        does not refit it and the reserve keeps no time for it."""
+        ensemble would draw on: those the final reserve keeps time for), when the hand-over would
+        refit it (its search run saved no model to reuse) and the fit should end before the search
+        does. Done, the hand-over does not refit it and the reserve keeps no time for it."""
         for node in self.attempts.likely_handed_over():
             if self.attempts.refit_need(node) == 0.0:
                 continue
