@@ -180,7 +180,7 @@ class Finisher:
         their stored predictions, with the reason journaled."""
         nodes = {m: self.h.journal.nodes[m] for m in plan.members}
         tried = {m: final_fits(self.h.journal, m) for m in plan.members}  # fitted ahead, or resumed
-        done = {m: next((f for f in fits if f.ok), None) for m, fits in tried.items()}
+        done = {m: done_final_fit(self.h.journal, m) for m in plan.members}
         reused = {m for m in plan.members if done[m] is None and self._reusable(nodes[m])}
         spent = {m for m in plan.members if done[m] is None and m not in reused and len(tried[m]) == 2}
         todo = [m for m in plan.members if done[m] is None and m not in spent | reused]
