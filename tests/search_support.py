@@ -19,6 +19,8 @@ from mlestar.execution.base import Executor
 from mlestar.execution.env import server_environment
 from mlestar.execution.forkclient import ForkServer
 from mlestar.execution.local import LocalExecutor
+from mlestar.journal import Journal
+from mlestar.journal.events import FinalChosen
 from tests.builders import write_task
 
 LIGHT = ("numpy", "pandas")
@@ -110,3 +112,19 @@ def cli_runs_on(mp: pytest.MonkeyPatch, executor: Executor) -> None:
     """`mlestar run` called in this process (cli.main) hands `executor` to its run: the CLI's own
     path, from its flags to the start-up model check, with the test's fork server."""
     mp.setattr(app, "start_run", partial(app.start_run, executor=executor))
+
+
+def searched(journal: Journal) -> list[str]:
+    """The attempts of the search itself: every node but the final fits."""
+    return sorted(n.id for n in journal.nodes.values() if n.stage != "final")
+
+
+def assert_same_path(again: Journal, first: Journal) -> None:
+    """The search's path and scores, and its solution's final fits. The final fits done ahead on
+    idle lanes are spare work, timed by the machine: which of them ran may differ."""
+    assert searched(again) == searched(first)
+    assert [again.nodes[k].score for k in searched(again)] == [first.nodes[k].score for k in searched(first)]
+    chosen, repeat = first.last(FinalChosen), again.last(FinalChosen)
+    assert chosen is not None and repeat is not None and repeat.node == chosen.node
+    assert repeat.members == chosen.members  # each refit, ahead or by the hand-over:
+    assert all(again.nodes[f"final-{m}"].ok for m in repeat.members)

@@ -12,6 +12,7 @@ from mlestar.app import start_run
 from mlestar.config import RunConfig, SearchSettings
 from mlestar.journal import Journal
 from mlestar.status import summarize
+from tests.search_support import assert_same_path
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "breast-cancer"
 
@@ -79,8 +80,5 @@ def test_same_seed_same_decisions_and_submission(example_run: Path, tmp_path: Pa
     again = tmp_path / "again"
     start_run(_config(again, max_nodes=MAX_NODES))
     first, second = Journal(example_run), Journal(again)
-    assert sorted(first.nodes) == sorted(second.nodes)
-    assert [first.nodes[k].score for k in sorted(first.nodes)] == [
-        second.nodes[k].score for k in sorted(second.nodes)
-    ]
+    assert_same_path(second, first)
     assert (example_run / "submission.csv").read_text() == (again / "submission.csv").read_text()

@@ -15,7 +15,7 @@ from mlestar.search import screening
 from mlestar.search.ranking import ranked
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
-from tests.search_support import LIGHT, config, light_executor, regression_task
+from tests.search_support import LIGHT, assert_same_path, config, light_executor, regression_task
 
 FAST = {"t_outer": 1, "k_inner": 1, "r_ensemble": 1, "repeats": 1}
 """Settings that keep a run short: one refinement round, one ensemble, one split."""
@@ -203,7 +203,7 @@ def test_resume_after_a_kill_during_screening_takes_the_same_path(tmp_path: Path
     assert not Journal(cfg.run_dir).has(Screened)
     resume_run(cfg.run_dir, engineer=_families(), executor=light_executor())
     resumed = Journal(cfg.run_dir)
-    assert sorted(resumed.nodes) == sorted(whole[2].nodes)
+    assert_same_path(resumed, whole[2])
     assert _screening(resumed)["drafts"] == _screening(whole[2])["drafts"]
     assert (cfg.run_dir / "submission.csv").read_text() == (whole[0].run_dir / "submission.csv").read_text()
 
