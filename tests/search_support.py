@@ -21,6 +21,7 @@ from mlestar.execution.forkclient import ForkServer
 from mlestar.execution.local import LocalExecutor
 from mlestar.journal import Journal
 from mlestar.journal.events import FinalChosen
+from mlestar.search.keys import AHEAD
 from tests.builders import write_task
 
 LIGHT = ("numpy", "pandas")
@@ -128,3 +129,9 @@ def assert_same_path(again: Journal, first: Journal) -> None:
     assert chosen is not None and repeat is not None and repeat.node == chosen.node
     assert repeat.members == chosen.members  # each refit, ahead or by the hand-over:
     assert all(again.nodes[f"final-{m}"].ok for m in repeat.members)
+
+
+def handover_refits(journal: Journal) -> set[str]:
+    """The final fits the hand-over ran itself; those a lane ran ahead during the search are spare
+    work, timed by the machine."""
+    return {n.id for n in journal.nodes.values() if n.stage == "final" and AHEAD not in n.plan}

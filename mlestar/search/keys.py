@@ -88,13 +88,17 @@ def ensemble(r: int, best: Node, members: list[Node], plan: EnsemblePlan) -> Att
     )
 
 
+AHEAD = " (ahead of the hand-over, on a lane the search left idle)"
+"""How a final fit's plan says it ran during the search."""
+
+
 def final_fit(node: Node, ahead: bool = False, again: bool = False) -> Attempt:
     """The script's final fit (every training row, its model saved). `ahead`: started during the
     search on a lane it left idle; the hand-over finds it under the same id and does not refit.
     `again`: the hand-over's second try, after a first that failed."""
     plan = "refit on all training rows and save the model"
     if ahead:
-        plan += " (ahead of the hand-over, on a lane the search left idle)"
+        plan += AHEAD
     if again:
         plan += " (again: the first fit failed)"
     att_id = final_fit_id(node.id, again)
