@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlestar.engineers.base import ScreenResult, screening_table
 from mlestar.errors import RunFolderError
-from mlestar.journal import SOLUTION_STAGES, Journal, Node
+from mlestar.journal import Journal, Node
 from mlestar.journal.events import (
     AttemptStarted,
     Decided,
@@ -41,7 +41,7 @@ def summarize(run_dir: Path) -> str:
         )
     if started and started.validation:
         lines.append(f"validate {started.validation}")
-    best = journal.best(lower, stages=SOLUTION_STAGES)
+    best = journal.best_solution(lower)
     if best is not None:
         lines.append(
             f"best     {describe(best.score, best.meta)} from {best.id} ({best.stage}): {best.plan[:80]}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import SEED_OF, Journal, Node, Stage, Status
 from mlestar.journal.events import (
     REGISTRY,
     Decided,
@@ -129,6 +129,19 @@ def test_best_breaks_ties_by_a_script_first_then_the_smaller_id(tmp_path: Path) 
     for node in (ensemble, _node("draft-2", 0.1), _node("draft-1", 0.1)):  # finishing order is not the rule
         journal.add(node)
     assert journal.best(lower_is_better=True).id == "draft-1"  # type: ignore[union-attr]
+
+
+def test_a_seed_variant_is_never_the_best_solution_alone(tmp_path: Path) -> None:
+    """Its edge over its script is one lucky draw: it is handed over only averaged with the others."""
+    journal = Journal(tmp_path)
+    journal.add(_node("t0-k0", 0.2))
+    journal.add(replace(_node("wide-seed1-t0-k0", 0.18), stage=Stage.WIDEN, meta={SEED_OF: "t0-k0"}))
+    journal.add(replace(_node("screen-0", 0.1), stage=Stage.SCREEN))  # screened on a cheaper split
+    assert journal.best(lower_is_better=True).id == "screen-0"  # type: ignore[union-attr]
+    assert journal.best_solution(lower_is_better=True).id == "t0-k0"  # type: ignore[union-attr]
+    averaged = replace(_node("ens-seeds-t0-k0", 0.19), stage=Stage.ENSEMBLE)
+    journal.add(averaged)
+    assert journal.best_solution(lower_is_better=True).id == "ens-seeds-t0-k0"  # type: ignore[union-attr]
 
 
 def test_a_final_event_from_before_members_were_recorded_loads(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from mlestar.app import resume_run, start_run
 from mlestar.journal import SCRIPT_STAGES, Journal
 from mlestar.journal.events import Screened
 from mlestar.search import screening
-from mlestar.search.ranking import ranked
+from mlestar.search.ranking import ensemble_members, ranked
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import LIGHT, assert_same_path, config, light_executor, regression_task
@@ -169,7 +169,13 @@ def test_widening_spends_time_left_on_seeds_and_stops_when_nothing_is_left(tmp_p
     assert "SEED = 43" in seeded
     members = {m for n in journal.nodes.values() if n.stage == "ensemble" for m in n.meta["members"]}
     assert members & set(seeds)  # the seed variants reach the ensembles
-    assert outcome.status == "ok"
+    # The best script's seeds are averaged first; a variant alone is never handed over.
+    top = ensemble_members(journal, lower_is_better=True)[0]
+    group_of = top.seed_of or top.id
+    averaged = journal.nodes[f"ens-seeds-{group_of}"]
+    assert averaged.meta["members"][0] == top.id and averaged.meta["kind"] == "average"
+    assert set(averaged.meta["members"]) == {group_of, f"wide-seed1-{group_of}", f"wide-seed2-{group_of}"}
+    assert outcome.status == "ok" and journal.nodes[outcome.best].seed_of is None  # type: ignore[index]
 
 
 def test_seeds_stop_when_they_change_nothing(tmp_path: Path) -> None:

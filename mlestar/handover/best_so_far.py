@@ -61,7 +61,7 @@ class BestSoFar:
             return
         if record.get("stage") not in SOLUTION_STAGES:
             return
-        best = self._journal.best(self._lower_is_better, stages=SOLUTION_STAGES)
+        best = self._journal.best_solution(self._lower_is_better)
         with self._lock:
             if self._closed or best is None or best.id == self._chosen:
                 return

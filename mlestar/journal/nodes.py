@@ -51,7 +51,11 @@ SCRIPT_STAGES = (Stage.DRAFT, Stage.MERGE, Stage.CHECK, Stage.ABLATION, Stage.RE
 variant included: when taking a part out scores better, that script is a better solution). The
 screen stage's attempts are not among them: they ran on a cheaper split."""
 SOLUTION_STAGES = (*SCRIPT_STAGES, Stage.ENSEMBLE)
-"""What the run may hand over: any of those scripts, or an ensemble of them."""
+"""What the run may hand over: any of those scripts, or an ensemble of them (a seed variant only
+as a member: see Node.seed_of)."""
+
+SEED_OF = "seed_of"
+"""Meta key of a seed variant (widening): the script it repeats with another SEED."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +96,19 @@ class Node:
     @property
     def ok(self) -> bool:
         return self.status == Status.OK and self.score is not None
+
+    @property
+    def is_solution(self) -> bool:
+        """A working attempt the run may hand over (SOLUTION_STAGES, not a seed variant alone)."""
+        return self.ok and self.stage in SOLUTION_STAGES and self.seed_of is None
+
+    @property
+    def seed_of(self) -> str | None:
+        """The script this attempt repeats with another seed, when it is a seed variant. Variants
+        are made to be averaged: one alone is never handed over, since its edge over its script
+        is the luck of one draw, chosen after the fact."""
+        base = self.meta.get(SEED_OF)
+        return str(base) if base else None
 
     @property
     def interval(self) -> tuple[float, float] | None:

@@ -126,6 +126,12 @@ class Journal:
             return None
         return min(scored, key=lambda n: best_key(n, lower_is_better))
 
+    def best_solution(self, lower_is_better: bool) -> Node | None:
+        """What the run would hand over now: its best solution script or ensemble, a seed variant
+        never on its own (Node.seed_of)."""
+        solutions = [n for n in list(self.nodes.values()) if n.is_solution]
+        return min(solutions, key=lambda n: best_key(n, lower_is_better)) if solutions else None
+
 
 def best_key(node: Node, lower_is_better: bool) -> tuple[float, bool, str]:
     """The order of Journal.best, smallest first. Ties go to a script before an ensemble, then to

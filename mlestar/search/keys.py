@@ -88,6 +88,19 @@ def ensemble(r: int, best: Node, members: list[Node], plan: EnsemblePlan) -> Att
     )
 
 
+def seed_average(group: list[Node]) -> Attempt:
+    """A script and its seed variants, averaged (the first of the group is the best of them)."""
+    base = group[0].seed_of or group[0].id
+    return Attempt(
+        id=f"ens-seeds-{base}",
+        parent=base,
+        stage=Stage.ENSEMBLE,
+        role="ensemble",
+        plan=f"{base} averaged over its seeds ({len(group)} runs)",
+        meta={"kind": "average", "members": [n.id for n in group]},
+    )
+
+
 AHEAD = " (ahead of the hand-over, on a lane the search left idle)"
 """How a final fit's plan says it ran during the search."""
 

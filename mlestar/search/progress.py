@@ -14,7 +14,7 @@ import time
 from typing import Any, TextIO
 
 from mlestar.engineers.base import ScreenResult, screening_table
-from mlestar.journal import SOLUTION_STAGES, Journal, Node
+from mlestar.journal import Journal, Node
 from mlestar.journal.events import (
     AttemptStarted,
     EngineerFailed,
@@ -63,7 +63,7 @@ class Progress:
         """Show what the journal records from now on. A resumed run starts from the best solution
         and the stage its journal already holds (stages done before are not announced again)."""
         self._lower_is_better = lower_is_better
-        self._take_best(journal.best(lower_is_better, stages=SOLUTION_STAGES))
+        self._take_best(journal.best_solution(lower_is_better))
         began = journal.last(StageStarted)
         if began is not None:
             self.set_stage(began.stage)
@@ -111,7 +111,7 @@ class Progress:
         with self._lock:
             self.running.discard(node.id)
             self.done += 1
-            if node.ok and node.stage in SOLUTION_STAGES:
+            if node.is_solution:
                 self._take_best(node)
         score = validation.describe(node.score, node.meta)
         plan = f"(same script as {node.meta['same_as']}) {node.plan}" if "same_as" in node.meta else node.plan

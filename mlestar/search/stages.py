@@ -35,7 +35,7 @@ from mlestar.engineers.base import (
     TaskContext,
     Variant,
 )
-from mlestar.journal import SOLUTION_STAGES, Journal, Node, Stage
+from mlestar.journal import Journal, Node, Stage
 from mlestar.journal.events import (
     Decided,
     Decision,
@@ -148,7 +148,7 @@ class Search:
         return self.best()
 
     def best(self) -> Node | None:
-        return self.journal.best(self.ctx.spec.lower_is_better, stages=SOLUTION_STAGES)
+        return self.journal.best_solution(self.ctx.spec.lower_is_better)
 
     def final_fit_ahead(self) -> Callable[[], Node] | None:
         """Spare work for a lane the search leaves idle, from refinement on: the final fit of a
@@ -359,13 +359,14 @@ class Search:
 
     def ensemble(self) -> None:
         """Algorithm 3: R ensemble plans over the best distinct scripts (as many as the hand-over
-        can refit), each plan seeing the scores of those before it."""
+        can refit), each plan seeing the scores of those before it; first, the best script's seeds
+        averaged."""
         best = ensemble_members(self.journal, self.ctx.spec.lower_is_better)
         members = refittable(best, self.attempts.jobs, self.budget.remaining(), self.attempts.refit_need)
         if len(members) < 2:
             return
         history: list[PlanOutcome] = []
-        tried: set[str] = set()
+        tried: set[str] = {self._seed_average(members)}
         infos = [EnsembleMember(n.id, n.plan, n.score) for n in members]  # type: ignore[arg-type]
         for r in range(self.settings.r_ensemble):
             if not self.budget.may_compute():
@@ -382,6 +383,19 @@ class Search:
             att = keys.ensemble(r, members[0], chosen, plan)
             node = self.journal.get(att.id) or self._ensembled(att, plan.kind, chosen, plan.code)
             history.append(PlanOutcome(plan.plan, node.score, members[0].score))  # type: ignore[arg-type]
+
+    def _seed_average(self, members: list[Node]) -> str:
+        """Widening seeds the best scripts to average them: the best member's script and its seed
+        variants among the members, averaged, before the engineer's plans (which may not think of
+        it). A variant is never handed over alone (Node.seed_of)."""
+        top = members[0].seed_of or members[0].id
+        group = [n for n in members if top in (n.id, n.seed_of)]
+        if len(group) < 2 or not self.budget.may_compute():
+            return ""
+        att = keys.seed_average(group)
+        if self.journal.get(att.id) is None:
+            ens.computed(self.harness, att, "average", group)
+        return "average:" + ",".join(n.id for n in group)  # an engineer's plan of the same is not run again
 
     def _ensembled(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         """An ensemble script run as an attempt, or an ensemble of the members' stored predictions

@@ -18,7 +18,7 @@ from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING
 
-from mlestar.journal import SCRIPT_STAGES, Node, Stage, Status
+from mlestar.journal import SCRIPT_STAGES, SEED_OF, Node, Stage, Status
 from mlestar.search.attempts import Job, ScriptMaker
 from mlestar.search.harness import Attempt
 from mlestar.search.ranking import ranked
@@ -100,7 +100,7 @@ def _more_seeds(search: Search) -> Iterator[Job]:
             variant = seed_variant(script, seed)
             if variant is None:
                 break
-            meta = {"seed_of": base.id, "seed": seed}
+            meta = {SEED_OF: base.id, "seed": seed}
             plan = f"{base.id} with seed {seed}, for seed averaging"
             att = Attempt(id=att_id, parent=base.id, stage=Stage.WIDEN, role="seed", plan=plan, meta=meta)
             yield att, partial(str, variant)
@@ -112,11 +112,7 @@ def _seed_targets(search: Search) -> list[Node]:
     nodes = [
         n
         for n in search.journal.nodes.values()
-        if n.ok
-        and n.code_path
-        and n.stage in SCRIPT_STAGES
-        and "seed_of" not in n.meta
-        and "same_as" not in n.meta
+        if n.ok and n.code_path and n.stage in SCRIPT_STAGES and n.seed_of is None and "same_as" not in n.meta
     ]
     return ranked(nodes, search.ctx.spec.lower_is_better)
 
