@@ -70,6 +70,12 @@ def test_a_refit_takes_one_run_of_a_script_the_search_repeated_on_several_splits
     assert admitted == ["t0-k1"] and not refused
 
 
+def test_with_nothing_to_refit_the_reserve_keeps_seconds_for_the_hand_over_not_a_share() -> None:
+    assert Budget.plan(300.0, 0.0, None, 0).reserve_s == 15.0
+    assert Budget.plan(3600.0, 0.0, None, 0).reserve_s == pytest.approx(72.0)  # 2% of a long budget
+    assert Budget.plan(20.0, 0.0, None, 0).reserve_s == pytest.approx(6.0)  # at most 30%
+
+
 def test_the_reserve_covers_every_member_packed_into_parallel_refits() -> None:
     assert packed_s([40.0, 30.0, 25.0], lanes=2) == 55.0 and packed_s([40.0, 30.0], lanes=1) == 70.0
     budget = Budget.plan(600.0, 0.0, None, 0)
