@@ -133,6 +133,8 @@ class ScriptedEngineer:
     calls: list[str] = field(default_factory=list)
     plans_seen: list[list[PlanOutcome]] = field(default_factory=list)
     """The history each plan_next call was given."""
+    ensembles_seen: list[list[PlanOutcome]] = field(default_factory=list)
+    """The history each plan_ensemble call was given."""
     screening_seen: list[int] = field(default_factory=list)
     """Rows of ctx.screening each merge call saw."""
 
@@ -215,6 +217,7 @@ class ScriptedEngineer:
         self, ctx: TaskContext, members: list[EnsembleMember], history: list[PlanOutcome]
     ) -> EnsemblePlan:
         self._call("plan_ensemble")
+        self.ensembles_seen.append(list(history))
         kinds = ["average", "greedy", "stacking"]
         kind = kinds[len(history) % len(kinds)]
         return EnsemblePlan(kind, f"{kind} of the best solutions")

@@ -175,6 +175,7 @@ def test_widening_spends_time_left_on_seeds_and_stops_when_nothing_is_left(tmp_p
     averaged = journal.nodes[f"ens-seeds-{group_of}"]
     assert averaged.meta["members"][0] == top.id and averaged.meta["kind"] == "average"
     assert set(averaged.meta["members"]) == {group_of, f"wide-seed1-{group_of}", f"wide-seed2-{group_of}"}
+    assert [(h.plan, h.score) for h in eng.ensembles_seen[0]] == [(averaged.plan, averaged.score)]
     assert outcome.status == "ok" and journal.nodes[outcome.best].seed_of is None  # type: ignore[index]
 
 

@@ -366,7 +366,11 @@ class Search:
         if len(members) < 2:
             return
         history: list[PlanOutcome] = []
-        tried: set[str] = {self._seed_average(members)}
+        tried: set[str] = set()
+        seeds = self._seed_average(members)
+        if seeds is not None:  # the engineer sees how it scored, and a plan of the same is not run again
+            history.append(PlanOutcome(seeds.plan, seeds.score, members[0].score))  # type: ignore[arg-type]
+            tried.add("average:" + ",".join(seeds.meta["members"]))
         infos = [EnsembleMember(n.id, n.plan, n.score) for n in members]  # type: ignore[arg-type]
         for r in range(self.settings.r_ensemble):
             if not self.budget.may_compute():
@@ -384,18 +388,17 @@ class Search:
             node = self.journal.get(att.id) or self._ensembled(att, plan.kind, chosen, plan.code)
             history.append(PlanOutcome(plan.plan, node.score, members[0].score))  # type: ignore[arg-type]
 
-    def _seed_average(self, members: list[Node]) -> str:
+    def _seed_average(self, members: list[Node]) -> Node | None:
         """Widening seeds the best scripts to average them: the best member's script and its seed
         variants among the members, averaged, before the engineer's plans (which may not think of
         it). A variant is never handed over alone (Node.seed_of)."""
         top = members[0].seed_of or members[0].id
         group = [n for n in members if top in (n.id, n.seed_of)]
         if len(group) < 2 or not self.budget.may_compute():
-            return ""
+            return None
         att = keys.seed_average(group)
-        if self.journal.get(att.id) is None:
-            ens.computed(self.harness, att, "average", group)
-        return "average:" + ",".join(n.id for n in group)  # an engineer's plan of the same is not run again
+        node = self.journal.get(att.id) or ens.computed(self.harness, att, "average", group)
+        return node if node.ok else None
 
     def _ensembled(self, att: Attempt, kind: str, members: list[Node], code: str | None) -> Node:
         """An ensemble script run as an attempt, or an ensemble of the members' stored predictions
