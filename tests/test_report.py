@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from mlestar.cli import build_parser, main
-from mlestar.journal import Journal, Stage
+from mlestar.journal import SEED_OF, Journal, Stage
 from mlestar.journal.events import ReportWritten
 from mlestar.report import read_facts, render, report_run
 from mlestar.report.charts import ticks
+from mlestar.report.facts import solution_nodes
 from mlestar.report.page import HOW_TO
 from mlestar.report.tree import layout
 from tests.run_factory import fabricate_run
@@ -71,6 +72,23 @@ def test_ablation_impacts_are_signed_by_direction(tmp_path: Path) -> None:
     impacts = read_facts(run.run_dir).impacts
     assert [(i.round, i.block) for i in impacts] == [(0, "model")]
     assert impacts[0].impact == pytest.approx(0.1)  # taking the model out hurts: it helps
+
+
+def test_the_score_charts_never_step_onto_a_seed_variant_alone(tmp_path: Path) -> None:
+    run = fabricate_run(tmp_path / "run")
+    journal = Journal(run.run_dir)
+    base = next(n for n in journal.nodes.values() if n.ok and n.stage in ("draft", "merge"))
+    assert base.score is not None
+    luckier = base.score + (-0.5 if run.spec.lower_is_better else 0.5)
+    variant = replace(
+        base, id=f"wide-seed1-{base.id}", parent=base.id, stage=Stage.WIDEN, role="seed", score=luckier,
+        meta={SEED_OF: base.id, "seed": 1},
+    )  # fmt: skip
+    journal.add(variant)
+    facts = read_facts(run.run_dir)
+    assert variant.id in {n.id for n in facts.nodes}  # in the tree, like every attempt
+    charted = {n.id for n in solution_nodes(facts)}
+    assert base.id in charted and variant.id not in charted
 
 
 def test_tree_layout_puts_parents_between_their_children(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlestar import blocks
 from mlestar.errors import RunFolderError
-from mlestar.journal import JOURNAL_FILE, SOLUTION_STAGES, Journal, Node, Stage
+from mlestar.journal import JOURNAL_FILE, Journal, Node, Stage
 from mlestar.journal.events import (
     KEPT,
     Decided,
@@ -57,6 +57,8 @@ class NodeFacts:
     """The end of the script's output, or the error."""
     tokens: int
     cost_usd: float
+    solution: bool
+    """The run could hand it over (Node.is_solution: a seed variant only inside an average)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def _node_facts(
         tail=_tail(node),
         tokens=int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0)),
         cost_usd=float(usage.get("cost_usd", 0.0)),
+        solution=node.is_solution,
     )
 
 
@@ -306,4 +309,4 @@ def _fmt(value: Any) -> str:
 
 def solution_nodes(facts: ReportFacts) -> list[NodeFacts]:
     """Nodes that could be handed over, in start order (for the score charts)."""
-    return [n for n in facts.nodes if n.stage in SOLUTION_STAGES and n.score is not None]
+    return [n for n in facts.nodes if n.solution]
