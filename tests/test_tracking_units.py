@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from mlestar.journal import Journal, Stage
+from mlestar.journal import SEED_OF, Journal, Stage
 from mlestar.journal.events import AttemptStarted, SessionStarted, StageStarted
 from mlestar.tracking.backend import artifact_root, display_uri, is_transient, local_store_uri
 from mlestar.tracking.records import TAG_NODE_ID, TAG_PARENT_NODE, node_fields, normalize, run_key, safe_key
@@ -163,10 +164,25 @@ def test_running_best_follows_the_metric_direction(tmp_path: Path) -> None:
     facts = RunFacts(tmp_path, "k")
     facts.absorb_event({"name": "run_started", "task": {"lower_is_better": True}})
     steps = [
-        facts.absorb_node({"status": s, "score": v})
-        for s, v in [("ok", 3.0), ("failed", None), ("ok", 2.0), ("ok", 5.0)]
+        facts.absorb_node(asdict(build_node(f"n{i}", status=s, score=v)))
+        for i, (s, v) in enumerate([("ok", 3.0), ("failed", None), ("ok", 2.0), ("ok", 5.0)])
     ]
     assert steps == [(1, 3.0), (2, 3.0), (3, 2.0), (4, 2.0)]
+
+
+def test_running_best_is_of_what_the_run_could_hand_over(tmp_path: Path) -> None:
+    facts = RunFacts(tmp_path, "k")
+    facts.absorb_event({"name": "run_started", "task": {"lower_is_better": False}})
+    screened = build_node("screen-0", stage="screen", score=0.99, meta={"split": "screen"})
+    variant = build_node("wide-seed1-draft-0", stage="widen", score=0.95, meta={SEED_OF: "draft-0"})
+    records = [
+        build_node("draft-0", score=0.8),
+        screened,
+        variant,
+        build_node("ens-seeds-draft-0", stage="ensemble", score=0.9),
+    ]
+    steps = [facts.absorb_node(asdict(n)) for n in records]
+    assert steps == [(1, 0.8), (2, 0.8), (3, 0.8), (4, 0.9)]
 
 
 def test_store_locations(tmp_path: Path) -> None:

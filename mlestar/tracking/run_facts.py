@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlestar.journal import Node
 from mlestar.tracking.records import (
     KIND_RUN,
     PARAM_LIMIT,
@@ -31,7 +32,7 @@ class RunFacts:
     data_digests: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
-    """Scores of the nodes seen so far, in journal order (for the running best)."""
+    """Scores of the solutions seen so far, in journal order (for the running best)."""
     node_count: int = 0
     _task: dict[str, Any] = field(default_factory=dict)
 
@@ -59,10 +60,12 @@ class RunFacts:
             self.data_digests.update({str(k): str(v) for k, v in (record.get("data") or {}).items()})
 
     def absorb_node(self, record: dict[str, Any]) -> tuple[int, float | None]:
-        """Count the node; return its step and the running best score after it."""
+        """Count the node; return its step and the running best score after it: the best of what
+        the run could hand over (Node.is_solution: not a screening split's score, not a seed
+        variant alone)."""
         self.node_count += 1
         score = finite(record.get("score"))
-        if score is not None and record.get("status") == "ok":
+        if score is not None and Node.from_json(record).is_solution:
             self.scores.append(score)
         if not self.scores:
             return self.node_count, None
