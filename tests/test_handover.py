@@ -4,6 +4,7 @@ whose submission `python solution.py` rebuilds byte for byte, zero-weight member
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlestar.app import start_run
+from mlestar.app import resume_run, start_run
 from mlestar.blocks import get_block
 from mlestar.engineers.base import Candidate, EnsembleMember, EnsemblePlan, PlanOutcome, TaskContext
 from mlestar.handover.plan import HandoverPlan, plan_of, schedule
@@ -23,6 +24,7 @@ from mlestar.handover.shipped import write_parts
 from mlestar.handover.standalone import standalone_script
 from mlestar.handover.submission import to_submission_frame, write_submission
 from mlestar.journal import Journal, Node, Stage
+from mlestar.journal.events import FinalChosen, SubmissionWritten
 from mlestar.search.budget import Budget, packed_s, refit_seconds
 from tests.builders import build_node
 from tests.scripted_engineer import ScriptedEngineer
@@ -459,6 +461,42 @@ def test_a_script_that_is_not_repeatable_is_named_by_the_run_and_for_the_check(t
     assert not next(e for e in journal.events if e["name"] == "run_finished")["exact"]
     reasons = read_finished_run(cfg.run_dir).inexact  # what export --check gives as the reason
     assert len(reasons) == 1 and reasons[0].startswith("draft-0 predicted differently in its refit")
+
+
+def test_with_every_member_fitted_the_hand_over_writes_the_file_once(tmp_path: Path) -> None:
+    """The search's answers are written beside the refits, so the file holds the chosen solution while
+    they run; with every member's final fit done (ahead on idle lanes, or before a kill during the
+    hand-over, as here), the final answers are ready and written at once, the only write (on a test
+    set of millions of rows, a write is seconds)."""
+    task = regression_task(tmp_path / "task")
+    engineer = _EnsemblingEngineer(drafts={"a": 0.5, "b": 0.52, "c": 4.0}, merge_gain=3.0, rows_answer=True)
+    cfg = config(
+        task, tmp_path / "run", t_outer=0, r_ensemble=1, subsample_rows=60
+    )  # refits answer otherwise
+    _start(cfg, engineer)
+    journal = Journal(cfg.run_dir)
+    chosen = journal.last(FinalChosen)
+    assert chosen is not None and chosen.node.startswith("ens-") and len(chosen.members) == 2
+    assert [(w.answers, w.node) for w in journal.find_any(SubmissionWritten)][-2:] == [
+        ("search", chosen.node),  # beside the refits
+        ("final", None),
+    ]
+    # Killed during the hand-over once every member was refit: what it recorded from then on is gone.
+    lines = (cfg.run_dir / "journal.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    cut = next(i for i, r in enumerate(records) if r.get("name") == FinalChosen.name)
+    kept = lines[:cut] + [
+        line for line, r in zip(lines[cut:], records[cut:], strict=True) if r["kind"] == "node"
+    ]
+    (cfg.run_dir / "journal.jsonl").write_text("\n".join(kept) + "\n")
+    written_before = len(list(Journal(cfg.run_dir).find_any(SubmissionWritten)))
+    outcome = resume_run(cfg.run_dir, engineer=engineer, executor=light_executor())
+    resumed = Journal(cfg.run_dir)
+    assert outcome.status == "ok" and outcome.best == chosen.node
+    assert all(f"final-{m}" in resumed.nodes for m in chosen.members)
+    assert [(w.answers, w.node) for w in resumed.find_any(SubmissionWritten)][written_before:] == [
+        ("final", None)
+    ]
 
 
 def test_an_ensemble_draws_only_on_members_the_hand_over_can_refit(tmp_path: Path) -> None:

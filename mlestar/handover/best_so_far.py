@@ -8,7 +8,7 @@ run stopped during the search (killed, out of memory, the machine gone) still le
 its best answer, and the hand-over finds the file written when the best did not change since (on a
 test set of millions of rows a write takes seconds that would otherwise come after the last
 script). A best that comes while a write is under way is written next; bests in between are
-skipped, only the newest counts.
+skipped, only the newest counts. One still waiting when the search ends is left to the hand-over.
 """
 
 from __future__ import annotations
@@ -40,10 +40,13 @@ class BestSoFar:
         journal.subscribe(self._on_record)
 
     def close(self) -> None:
-        """No more writes: the one under way, and the newest best if one waits, are written first."""
+        """No more writes: the one under way is finished. A best still waiting is the hand-over's
+        to write: it writes the answers it hands over, beside its refits, or its final answers at
+        once when nothing is left to refit (a write of millions of rows here would come first)."""
         with self._lock:
             self._closed = True
-            thread = self._start()
+            self._wanted = None
+            thread = self._thread
         if thread is not None:
             thread.join()
 

@@ -151,11 +151,15 @@ class Finisher:
         for member in plan.members:  # idempotent: a run killed before freezing is frozen now
             freeze_and_journal(self.layout, self.h.journal, self.h.journal.nodes[member])
         with ThreadPoolExecutor(1, thread_name_prefix="submit") as writer:
-            searched = writer.submit(self._submit_best, best)
+            # The search's answers beside the refits, so the file holds the chosen solution while
+            # they run; with every member fitted ahead, the final answers are ready: one write.
+            fitted = all(done_final_fit(self.h.journal, m) is not None for m in plan.members)
+            searched = None if fitted else writer.submit(self._submit_best, best)
             fits = self._final_fits(plan)
             model = self._model(plan, fits)  # beside the file too, when nothing was refit
             self._write_solution(plan, fits)
-            searched.result()
+            if searched is not None:
+                searched.result()
         self.submit(self._combined(plan, fits), "final")
         outcome = Outcome("ok", best.id, best.score, model)
         self._finished(outcome, fits)
