@@ -147,10 +147,15 @@ class EnsembleMember:
     score: float
 
 
+ENSEMBLE_KINDS = ("average", "greedy", "stacking")
+"""What the harness computes from stored predictions (search/combine.py, which imports nothing
+from mlestar, spells them again as KINDS)."""
+
+
 @dataclass(frozen=True)
 class EnsemblePlan:
-    """How to combine members: "average", "greedy" or "stacking" are computed by the harness on
-    stored predictions; "script" runs an engineer-written script scored like any other."""
+    """How to combine members: one of ENSEMBLE_KINDS, computed by the harness on stored
+    predictions, or "script", an engineer-written script scored like any other."""
 
     kind: str
     plan: str
@@ -186,7 +191,8 @@ class Usage:
 
 
 class Engineer(Protocol):
-    """The roles of the search. Implementations: builtin.BuiltinEngineer, llm.LLMEngineer."""
+    """The roles of the search. Implementations: builtin.BuiltinEngineer, llm.LLMEngineer; a new one
+    is held to the contract by engineers.checks.check_engineer."""
 
     name: str
 

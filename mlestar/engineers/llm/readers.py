@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from mlestar import blocks
 from mlestar.engineers.base import (
+    ENSEMBLE_KINDS,
     BlockChoice,
     Candidate,
     EnsembleMember,
@@ -21,7 +22,6 @@ from mlestar.engineers.llm import parsing
 from mlestar.engineers.llm.gate import script_findings
 from mlestar.engineers.llm.parsing import ParseError
 from mlestar.engineers.llm.prompts.checks import ALL_DATA_USED
-from mlestar.engineers.llm.prompts.ensemble import ENSEMBLE_KINDS
 
 
 def gated(script: str) -> str:

@@ -10,8 +10,6 @@ from mlestar.engineers.llm.prompts.refine import shown_plans
 from mlestar.engineers.llm.prompts.room import DEFAULT_ROOM, Room
 from mlestar.llm.client import Message
 
-ENSEMBLE_KINDS = ("average", "greedy", "stacking")
-
 ENSEMBLE_FORMAT = """\
 Reply with a JSON object and nothing else:
 {"kind": "average" | "greedy" | "stacking", "members": ["<solution id>", ...], "plan": "<1 to 3 sentences>"}"""
