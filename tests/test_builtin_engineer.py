@@ -216,6 +216,20 @@ def test_plans_build_on_the_best_previous_plan(engineer: BuiltinEngineer, tasks:
     assert "+tune_longer" in engineer.plan_next(ctx, script, "model", [PlanOutcome(tuned, 0.7, 0.6)])
 
 
+def test_longer_tuning_is_proposed_only_for_a_space_of_several_settings(
+    engineer: BuiltinEngineer, tasks: dict[str, Task]
+) -> None:
+    # Naive Bayes on words tunes one setting: the first study covers it, twice the trials add nothing.
+    ctx = tasks["multiclass"].ctx
+    nb = next(c for c in engineer.retrieve(ctx, 20) if c.name == "nb_words")
+    script = engineer.draft(ctx, nb)
+    tuned = [PlanOutcome("[plan: model +tuned]", 0.5, 0.6)]  # it helped (log loss)
+    assert "tune_longer" not in engineer.plan_next(ctx, script, "model", tuned)
+    body = engineer.implement(ctx, script, "model", "[plan: model +tuned]")
+    refined = engineer.settle(ctx, replace_block(script, "model", body))
+    assert "tune_longer" not in engineer.plan_next(ctx, refined, "model", tuned)
+
+
 def test_implement_refuses_plans_for_another_block_or_unknown(
     engineer: BuiltinEngineer, tasks: dict[str, Task]
 ) -> None:

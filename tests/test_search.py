@@ -166,6 +166,24 @@ def test_a_script_that_already_ran_is_not_run_again(tmp_path: Path) -> None:
     assert not {"t0-k0", "t0-k2"} <= set(members)  # twins are one ensemble member, not two
 
 
+def test_a_script_that_predicts_what_another_did_is_no_new_member(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Plan 2 has plan 0's gain but sleeps longer: another script, the same predictions (as more
+    # tuning trials that settle on the same settings would give).
+    eng = ScriptedEngineer(plan_gains=[0.95, 0.8, 0.95, 0.8], plan_sleeps=[0.0, 0.0, 0.2])
+    cfg, outcome, journal = _run(tmp_path, eng, k_inner=4, t_outer=1)
+    assert outcome.status == "ok"
+    first, again = journal.nodes["t0-k0"], journal.nodes["t0-k2"]
+    assert again.result is not None and "same_as" not in again.meta  # it ran
+    assert again.meta["same_predictions_as"] == "t0-k0" and again.repeat_of == "t0-k0"
+    assert first.repeat_of is None and journal.nodes["t0-k1"].repeat_of is None
+    assert "(same predictions as t0-k0) plan 2" in "".join(capfd.readouterr())
+    members = journal.nodes["ens-0"].meta["members"]
+    assert "t0-k2" not in members and "t0-k0" in members
+    assert not any(n.seed_of == "t0-k2" for n in journal.nodes.values())  # not seeded either
+
+
 def test_a_plan_that_repeats_a_script_gives_its_lane_to_the_next_plan(tmp_path: Path) -> None:
     # Plan 2 writes plan 0's script again (plan 0 is back before plan 1), so it is back at once
     # and plan 3 (a second and a half) takes its lane; plan 4 takes plan 1's lane while plan 3 runs.

@@ -10,11 +10,20 @@ Each line is one JSON record with a "kind":
     store.py    Journal: appending (flushed and fsynced line by line), reading back, queries
 """
 
-from mlestar.journal.nodes import SCRIPT_STAGES, SEED_OF, SOLUTION_STAGES, Node, Stage, Status
+from mlestar.journal.nodes import (
+    SAME_PREDICTIONS,
+    SCRIPT_STAGES,
+    SEED_OF,
+    SOLUTION_STAGES,
+    Node,
+    Stage,
+    Status,
+)
 from mlestar.journal.store import JOURNAL_FILE, Journal, drop_torn_tail
 
 __all__ = [
     "JOURNAL_FILE",
+    "SAME_PREDICTIONS",
     "SCRIPT_STAGES",
     "SEED_OF",
     "SOLUTION_STAGES",

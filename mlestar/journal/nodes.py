@@ -56,6 +56,8 @@ as a member: see Node.seed_of)."""
 
 SEED_OF = "seed_of"
 """Meta key of a seed variant (widening): the script it repeats with another SEED."""
+SAME_PREDICTIONS = "same_predictions_as"
+"""Meta key of an attempt whose script ran and predicted exactly what an earlier one did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +85,8 @@ class Node:
     """Tokens and cost spent by the engineer on this attempt, in total and by role."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Stage-specific facts: model card, block name, ensemble members, debug round, and for an
-    attempt whose script repeats an earlier one exactly, that attempt ("same_as"). Scored attempts
+    attempt whose script repeats an earlier one exactly, that attempt ("same_as"); for one whose
+    script ran and predicted exactly what an earlier one did, that one ("same_predictions_as"). Scored attempts
     carry "interval" ([low, high], a 90% bootstrap interval of the score over the validation rows);
     on small data "repeats" (splits run, their out-of-fold predictions averaged) and
     "repeat_scores" (each split's own score); screening attempts carry "split": "screen". Attempts
@@ -109,6 +112,13 @@ class Node:
         is the luck of one draw, chosen after the fact."""
         base = self.meta.get(SEED_OF)
         return str(base) if base else None
+
+    @property
+    def repeat_of(self) -> str | None:
+        """The earlier attempt this one adds nothing to: the same script (not run again), or one
+        whose predictions these are value for value. A repeat is no new member or script to seed."""
+        twin = self.meta.get("same_as") or self.meta.get(SAME_PREDICTIONS)
+        return str(twin) if twin else None
 
     @property
     def interval(self) -> tuple[float, float] | None:

@@ -20,7 +20,7 @@ import numpy as np
 from mlestar import blocks, contract
 from mlestar.execution.base import Executor, Limits, RunResult
 from mlestar.folds import PredictionError, Predictions, read_predictions, save_predictions
-from mlestar.journal import Journal, Node, Stage, Status
+from mlestar.journal import SAME_PREDICTIONS, Journal, Node, Stage, Status
 from mlestar.journal.events import AttemptStarted
 from mlestar.journal.nodes import RAN
 from mlestar.metrics import Metric, Score
@@ -296,6 +296,9 @@ class Harness:
         preds = validation.combine([p for p, _ in runs])
         score = runs[0][1] if len(runs) == 1 else self.score(preds.oof, folds)
         meta = {**(attempt.meta or {}), "interval": self.interval(preds.oof, folds)}
+        twin = self._same_predictions(attempt, preds, score)
+        if twin is not None:
+            meta[SAME_PREDICTIONS] = twin
         if len(runs) > 1:
             meta["repeats"] = len(runs)
             meta["repeat_scores"] = [round(self.score(p.oof, folds), 6) for p, _ in runs]
@@ -303,6 +306,24 @@ class Harness:
         with self._lock:
             self._cache[attempt.id] = preds
         return self._record(replace(attempt, meta=meta), code_path, Status.OK, score, started, result)
+
+    def _same_predictions(self, attempt: Attempt, preds: Predictions, score: float) -> str | None:
+        """An earlier script whose predictions these are, value for value: the change reached
+        nothing the model sees (more tuning trials that settled on the same settings, an option no
+        member reads). Only scripts of equal score on the same folds are compared."""
+        if attempt.stage == Stage.FINAL:
+            return None
+        for node in list(self.journal.nodes.values()):  # attempts of a batch add nodes from their threads
+            same_run = node.score == score and node.code_path and node.stage != Stage.FINAL
+            if not same_run or node.repeat_of or node.meta.get("split", "search") != attempt.split:
+                continue
+            try:
+                earlier = self.predictions(node.id)
+            except (PredictionError, OSError):  # its outputs are gone or were made for other folds
+                continue
+            if np.array_equal(earlier.oof, preds.oof) and np.array_equal(earlier.test, preds.test):
+                return node.id
+        return None
 
     def record_computed(self, attempt: Attempt, preds: Predictions, score: float, started: float) -> Node:
         """Journal an attempt the harness computed itself (an ensemble of stored predictions)."""

@@ -20,5 +20,5 @@ def ensemble_members(journal: Journal, lower_is_better: bool) -> list[Node]:
     snapshot = list(journal.nodes.values())  # attempts of a batch add nodes from their threads
     nodes = [n for n in snapshot if n.ok and n.stage in SCRIPT_STAGES]
     ids = {n.id for n in nodes}
-    distinct = [n for n in nodes if n.meta.get("same_as") not in ids]  # a repeat adds nothing
+    distinct = [n for n in nodes if n.repeat_of not in ids]  # a repeat adds nothing
     return ranked(distinct, lower_is_better)[:ENSEMBLE_MEMBERS]

@@ -108,11 +108,11 @@ def _more_seeds(search: Search) -> Iterator[Job]:
 
 
 def _seed_targets(search: Search) -> list[Node]:
-    """Every working script that is not itself a variant, best first."""
+    """Every working script that is not itself a variant or a repeat, best first."""
     nodes = [
         n
         for n in search.journal.nodes.values()
-        if n.ok and n.code_path and n.stage in SCRIPT_STAGES and n.seed_of is None and "same_as" not in n.meta
+        if n.ok and n.code_path and n.stage in SCRIPT_STAGES and n.seed_of is None and n.repeat_of is None
     ]
     return ranked(nodes, search.ctx.spec.lower_is_better)
 

@@ -171,6 +171,14 @@ def _tune_longer(r: Recipe, c: Context) -> Recipe:
     )
 
 
+def _tuning_can_go_further(r: Recipe, c: Context) -> bool:
+    """Tuned, over a space of three settings or more: a study's first few dozen trials cover one
+    or two settings already (more trials settle on what they found), not a wider space."""
+    if not r.model.has("tuned") or not r.model.members:
+        return False
+    return len(c.cards[r.model.members[0].card].space(c.profile.problem_type)) >= 3
+
+
 def _class_weights(r: Recipe, c: Context) -> Recipe:
     members = []
     for m in r.model.members:
@@ -331,7 +339,7 @@ def catalogue(c: Context) -> list[Entry]:
             "tune_longer",
             "model",
             "tune for twice as many trials",
-            lambda r, c: r.model.has("tuned"),
+            _tuning_can_go_further,
             _tune_longer,
             0.002,
         ),

@@ -43,7 +43,11 @@ def next_plan(block: str, recipe: Recipe, history: list[PlanOutcome], c: Context
     candidates: list[tuple[str, ...]] = []
     if best is not None:
         # What worked stays; tuning that helped gets more time before anything else is added.
-        if "tuned" in best and "tune_longer" not in best:
+        if (
+            "tuned" in best
+            and "tune_longer" not in best
+            and _applies_after("tune_longer", best, block, recipe, c)
+        ):
             candidates.append((*best, "tune_longer"))
         candidates += [(*best, key) for key in untried]
     candidates += [(key,) for key in untried]
@@ -52,6 +56,16 @@ def next_plan(block: str, recipe: Recipe, history: list[PlanOutcome], c: Context
         if frozenset(keys) not in done:
             return plan_text(block, keys, c)
     raise EngineerFailure(f"no refinement left to try on the {block} block")
+
+
+def _applies_after(key: str, keys: tuple[str, ...], block: str, recipe: Recipe, c: Context) -> bool:
+    """Whether an entry applies to the recipe once the entries `keys` have changed it."""
+    by_key = {e.key: e for e in catalogue(c) if e.block == block}
+    for k in keys:
+        entry = by_key.get(k)
+        if entry is not None and entry.applies(recipe, c):
+            recipe = entry.apply(recipe, c)
+    return key in by_key and by_key[key].applies(recipe, c)
 
 
 def _best_previous(block: str, history: list[PlanOutcome], c: Context) -> tuple[str, ...] | None:
