@@ -21,6 +21,7 @@ from mlestar.execution.local import LocalExecutor
 from mlestar.journal import Journal
 from mlestar.journal.events import RunFinished
 from mlestar.run_layout import RunLayout
+from mlestar.search.attempts import engineer_error
 from mlestar.status import summarize
 from tests.scripted_engineer import ScriptedEngineer
 from tests.search_support import LIGHT, assert_same_path, config, light_executor, regression_task
@@ -142,6 +143,12 @@ def test_an_engineer_that_cannot_answer_a_role_does_not_end_the_run(
     (cfg.run_dir / "journal.jsonl").write_text("".join(lines[: last + 2]))
     resume_run(cfg.run_dir, engineer=ScriptedEngineer(), executor=light_executor())
     assert_same_path(Journal(cfg.run_dir), journal)
+
+
+def test_an_engineer_failure_is_shown_in_its_own_words_and_a_bug_with_its_type() -> None:
+    said = engineer_error(EngineerFailure("no refinement left to try on the model block"))
+    assert said == "the engineer could not write this attempt: no refinement left to try on the model block"
+    assert engineer_error(KeyError("view")) == "the engineer could not write this attempt: KeyError: 'view'"
 
 
 def test_an_engineer_with_no_candidates_still_submits_a_prior(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from mlestar import syntax
 from mlestar.config import SearchSettings
-from mlestar.engineers.base import Engineer, TaskContext
+from mlestar.engineers.base import Engineer, EngineerFailure, TaskContext
 from mlestar.journal import Journal, Node, Stage, Status
 from mlestar.search.budget import STAGE_ENDS, Budget, NodeShare, refit_seconds
 from mlestar.search.final_fit import done_final_fit
@@ -322,8 +322,11 @@ def skipped_node(att: Attempt) -> Node:
 
 
 def engineer_error(e: Exception) -> str:
-    tb = traceback.format_exception_only(type(e), e)
-    return "the engineer could not write this attempt: " + "".join(tb).strip()
+    """What the journal and progress say of an engineer that raised. EngineerFailure is the
+    engineer's own word (e.g. "no refinement left to try on the model block"), shown as it is;
+    anything else is a bug, shown with its type."""
+    text = str(e) if isinstance(e, EngineerFailure) else "".join(traceback.format_exception_only(type(e), e))
+    return "the engineer could not write this attempt: " + text.strip()
 
 
 def _first_line(text: str | None) -> str:
