@@ -78,7 +78,7 @@ def score_of(run_dir: Path, node_id: str) -> str:
 def _row(n: Node) -> str:
     score = describe(n.score, n.meta)
     took = f"{n.duration_s:6.1f}s"
-    plan = f"(same script as {n.meta['same_as']}: not run again) {n.plan}" if "same_as" in n.meta else n.plan
+    plan = n.repeat_note + n.plan
     return f"{n.id:<26} {n.stage:<9} {n.status:<9} {score:<32} {took:>7}  {plan[:70]}"
 
 

@@ -20,6 +20,8 @@ from mlestar.execution.base import Executor
 from mlestar.execution.local import LocalExecutor
 from mlestar.journal import Journal
 from mlestar.journal.events import RunFinished
+from mlestar.report.facts import read_facts
+from mlestar.retrain.warm import warm_scripts
 from mlestar.run_layout import RunLayout
 from mlestar.search.attempts import engineer_error
 from mlestar.status import summarize
@@ -186,6 +188,10 @@ def test_a_script_that_predicts_what_another_did_is_no_new_member(
     assert again.meta["same_predictions_as"] == "t0-k0" and again.repeat_of == "t0-k0"
     assert first.repeat_of is None and journal.nodes["t0-k1"].repeat_of is None
     assert "(same predictions as t0-k0) plan 2" in "".join(capfd.readouterr())
+    assert "(same predictions as t0-k0) plan 2" in summarize(cfg.run_dir)
+    assert {n.id: n.outcome for n in read_facts(cfg.run_dir).nodes}["t0-k2"] == "repeat"
+    warm = {w.source for w in warm_scripts(cfg.run_dir, limit=len(journal.nodes))}
+    assert "t0-k0" in warm and "t0-k2" not in warm  # a retrain does not start from it either
     members = journal.nodes["ens-0"].meta["members"]
     assert "t0-k2" not in members and "t0-k0" in members
     assert not any(n.seed_of == "t0-k2" for n in journal.nodes.values())  # not seeded either

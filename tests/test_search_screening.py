@@ -157,7 +157,7 @@ def test_widening_spends_time_left_on_seeds_and_stops_when_nothing_is_left(tmp_p
     scripts = [
         n
         for n in journal.nodes.values()
-        if n.ok and n.code_path and n.stage in SCRIPT_STAGES and "same_as" not in n.meta
+        if n.ok and n.code_path and n.stage in SCRIPT_STAGES and n.repeat_of is None
     ]
     targets = {n.id for n in scripts if "seed_of" not in n.meta}
     # Time was left once the best two had their seeds: every script got its two (which first:

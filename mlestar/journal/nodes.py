@@ -121,6 +121,15 @@ class Node:
         return str(twin) if twin else None
 
     @property
+    def repeat_note(self) -> str:
+        """How the run's lines say what this attempt repeats, as a prefix of its plan ("" for none)."""
+        if "same_as" in self.meta:
+            return f"(same script as {self.meta['same_as']}: not run again) "
+        if SAME_PREDICTIONS in self.meta:
+            return f"(same predictions as {self.meta[SAME_PREDICTIONS]}) "
+        return ""
+
+    @property
     def interval(self) -> tuple[float, float] | None:
         """The score's 90% bootstrap interval (meta "interval"), when it has one."""
         low_high = self.meta.get("interval")

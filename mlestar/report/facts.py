@@ -155,7 +155,7 @@ def _kept(journal: Journal) -> set[str]:
 def _outcome(node: Node, kept: set[str], final: str | None) -> str:
     if node.id == final:
         return "best"
-    if "same_as" in node.meta:
+    if node.repeat_of:
         return "repeat"
     if node.ok:
         return "kept" if node.id in kept else "ok"

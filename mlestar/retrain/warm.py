@@ -51,9 +51,7 @@ def _final_members(journal: Journal) -> list[str]:
 
 
 def _ranked(journal: Journal, lower_is_better: bool) -> list[Node]:
-    nodes = [
-        n for n in journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES and "same_as" not in n.meta
-    ]
+    nodes = [n for n in journal.nodes.values() if n.ok and n.stage in SCRIPT_STAGES and n.repeat_of is None]
     return ranked(nodes, lower_is_better)
 
 

@@ -14,7 +14,7 @@ import time
 from typing import Any, TextIO
 
 from mlestar.engineers.base import ScreenResult, screening_table
-from mlestar.journal import SAME_PREDICTIONS, Journal, Node
+from mlestar.journal import Journal, Node
 from mlestar.journal.events import (
     AttemptStarted,
     EngineerFailed,
@@ -114,11 +114,7 @@ class Progress:
             if node.is_solution:
                 self._take_best(node)
         score = validation.describe(node.score, node.meta)
-        plan = node.plan
-        if "same_as" in node.meta:
-            plan = f"(same script as {node.meta['same_as']}) {plan}"
-        elif SAME_PREDICTIONS in node.meta:
-            plan = f"(same predictions as {node.meta[SAME_PREDICTIONS]}) {plan}"
+        plan = node.repeat_note + node.plan
         self._say(f"{node.id:<28} {node.status:<8} score {score:<30} {node.duration_s:6.1f}s  {plan[:60]}")
 
     def _take_best(self, node: Node | None) -> None:
